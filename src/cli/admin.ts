@@ -1,0 +1,98 @@
+/**
+ * Operator commands: `npm run admin -- <command> [args]`, with the server's own settings.
+ * On the embedded database, run them while the server is stopped (PGlite is single-process).
+ */
+import 'reflect-metadata';
+import { openConfiguredDatabase, resolveEncryptionKeys } from '../bootstrap';
+import { ConfigError, loadConfig } from '../config';
+import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions } from '../domain/admin';
+import { systemClock } from '../domain/clock';
+import { SecretBox } from '../domain/crypto/secret-box';
+import { GatewayError } from '../errors';
+import { createLogger } from '../logger';
+import { PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
+
+const USAGE = `Usage: npm run admin -- <command>
+
+  grant-role <email> <role>     add a role (takes effect at the user's next refresh)
+  revoke-role <email> <role>    remove a role and end the user's sessions
+  disable-user <email>          block login and refresh, end every session
+  enable-user <email>           allow login again
+  revoke-sessions <email>       end every session of the user
+  prune                         delete expired and long-revoked sessions and their tokens
+  reencrypt                     re-encrypt every stored secret under the first ENCRYPTION_KEYS entry
+`;
+
+const ARITY: Record<string, number> = {
+  'grant-role': 2,
+  'revoke-role': 2,
+  'disable-user': 1,
+  'enable-user': 1,
+  'revoke-sessions': 1,
+  prune: 0,
+  reencrypt: 0,
+};
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (!command || !(command in ARITY) || args.length !== ARITY[command]) {
+    process.stderr.write(USAGE);
+    return command === 'help' || command === '--help' ? 0 : 2;
+  }
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  const database = await openConfiguredDatabase(config, logger);
+  try {
+    if (database.kind === 'embedded') await database.migrate();
+    const deps = {
+      clock: systemClock,
+      users: new PostgresUserStore(database.db),
+      sessions: new PostgresSessionStore(database.db),
+    };
+    const say = (line: string) => process.stdout.write(line + '\n');
+    const [a, b] = args as [string, string];
+    switch (command) {
+      case 'grant-role': {
+        const user = await grantRole(deps, a, b);
+        say(`${user.email}: roles ${user.roles.join(', ')}`);
+        break;
+      }
+      case 'revoke-role': {
+        const user = await revokeRole(deps, a, b);
+        say(`${user.email}: roles ${user.roles.join(', ') || '(none)'}`);
+        break;
+      }
+      case 'disable-user':
+        say(`${a}: disabled, ${(await disableUser(deps, a)).length} session(s) ended`);
+        break;
+      case 'enable-user':
+        await enableUser(deps, a);
+        say(`${a}: enabled`);
+        break;
+      case 'revoke-sessions':
+        say(`${a}: ${(await revokeUserSessions(deps, a)).length} session(s) ended`);
+        break;
+      case 'prune':
+        say(`pruned ${await prune(deps)} session(s)`);
+        break;
+      case 'reencrypt': {
+        const box = new SecretBox(resolveEncryptionKeys(config, logger));
+        const count = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), box });
+        say(`re-encrypted ${count} secret(s) under key "${box.currentKeyId}"`);
+        break;
+      }
+    }
+    return 0;
+  } finally {
+    await database.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    const known = error instanceof GatewayError || error instanceof ConfigError;
+    process.stderr.write(`admin: ${known ? error.message : 'failed: ' + (error as Error).message}\n`);
+    process.exit(1);
+  },
+);

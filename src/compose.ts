@@ -1,0 +1,41 @@
+/**
+ * The composition root: wires stores, keys and settings into the domain's dependencies. Used by
+ * the server, the admin CLI and the tests, so all three run the same parts.
+ */
+import type { Config } from './config';
+import type { AuthDeps } from './domain/auth';
+import { systemClock, type Clock } from './domain/clock';
+import { SecretBox } from './domain/crypto/secret-box';
+import { PasswordHasher } from './domain/passwords/password-hasher';
+import { KeyRing } from './domain/tokens';
+import { PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
+
+export interface Composed {
+  deps: AuthDeps;
+  box: SecretBox;
+  signingKeys: PostgresSigningKeyStore;
+}
+
+export async function compose(
+  config: Config,
+  database: Database,
+  encryptionKeys: NonNullable<Config['encryptionKeys']>,
+  clock: Clock = systemClock,
+): Promise<Composed> {
+  const box = new SecretBox(encryptionKeys);
+  const signingKeys = new PostgresSigningKeyStore(database.db);
+  const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
+  const deps: AuthDeps = {
+    clock,
+    users: new PostgresUserStore(database.db),
+    sessions: new PostgresSessionStore(database.db),
+    hasher: new PasswordHasher(config.argon2),
+    keys,
+    settings: {
+      jwt: config.jwt,
+      refresh: config.refresh,
+      passwordPolicy: config.passwordPolicy,
+    },
+  };
+  return { deps, box, signingKeys };
+}

@@ -1,0 +1,33 @@
+import type { Clock } from '../clock';
+import type { PasswordHasher } from '../passwords/password-hasher';
+import type { PasswordPolicy } from '../passwords/check-password-policy';
+import type { SessionStore, UserStore } from '../ports';
+import type { AccessTokenSettings, KeyRing } from '../tokens';
+
+/** What the auth use cases need, injected once at start-up (and per test). */
+export interface AuthDeps {
+  clock: Clock;
+  users: UserStore;
+  sessions: SessionStore;
+  hasher: PasswordHasher;
+  keys: KeyRing;
+  settings: {
+    jwt: AccessTokenSettings & { alg: string };
+    refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number };
+    passwordPolicy: PasswordPolicy;
+  };
+}
+
+/** Who is calling, from a verified access token. */
+export interface Viewer {
+  userId: string;
+  sessionId: string;
+  roles: string[];
+  amr: string[];
+}
+
+/** Where a login or refresh came from, recorded on the session. */
+export interface ClientInfo {
+  ip: string | null;
+  userAgent: string | null;
+}

@@ -1,0 +1,14 @@
+export type { AuthDeps, Viewer, ClientInfo } from './deps';
+export { normalizeEmail } from './normalize-email';
+export { checkCredentials } from './check-credentials';
+export { register, DEFAULT_ROLES } from './register';
+export { login, type LoginOutcome } from './login';
+export { issueSession, type IssuedTokens } from './issue-session';
+export { refresh } from './refresh';
+export { logout, logoutAll } from './logout';
+export { revokeSession } from './revoke-session';
+export { listSessions, type SessionView } from './list-sessions';
+export { changePassword } from './change-password';
+export { getViewerUser } from './get-viewer-user';
+export { setUserRoles, validateRoles } from './set-user-roles';
+export { listUsers, MAX_PAGE } from './list-users';

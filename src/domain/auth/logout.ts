@@ -1,0 +1,20 @@
+import type { AuthDeps, Viewer } from './deps';
+import { hashRefreshToken } from '../tokens';
+
+/**
+ * Ends the session a refresh token belongs to. Always true, valid token or not (RFC 7009
+ * style: no oracle for token validity).
+ */
+export async function logout(deps: Pick<AuthDeps, 'sessions' | 'clock'>, refreshToken: string | null | undefined) {
+  if (refreshToken) {
+    const facts = await deps.sessions.inspectToken(hashRefreshToken(refreshToken));
+    if (facts) await deps.sessions.revoke(facts.sessionId, 'logout', deps.clock.now());
+  }
+  return true as const;
+}
+
+/** Ends every session of the caller, the current one included. */
+export async function logoutAll(deps: Pick<AuthDeps, 'sessions' | 'clock'>, viewer: Viewer) {
+  await deps.sessions.revokeAllOfUser(viewer.userId, 'logout_all', deps.clock.now());
+  return true as const;
+}

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidTokenError } from '../../errors';
+import { hashRefreshToken, newRefreshToken, signAccessToken } from '../tokens';
+import type { AuthDeps } from './deps';
+import type { IssuedTokens } from './issue-session';
+
+/**
+ * Rotates a refresh token: the presented one is spent and a successor issued in the same
+ * session, atomically. Every failure is INVALID_TOKEN. Presenting a spent token revokes the
+ * whole session (RFC 9700 §4.14.2), except for the parallel-tab grace: the immediate
+ * predecessor of the live token, spent less than REFRESH_REUSE_GRACE_SECONDS ago, is refused
+ * without harm. Grace never issues a token. Roles and the disabled flag are re-read here.
+ */
+export async function refresh(deps: AuthDeps, presented: string | null | undefined): Promise<IssuedTokens> {
+  if (!presented) throw new InvalidTokenError();
+  const now = deps.clock.now();
+  const presentedHash = hashRefreshToken(presented);
+  const successor = newRefreshToken();
+  const result = await deps.sessions.rotate({
+    presentedHash,
+    newTokenId: randomUUID(),
+    newTokenHash: hashRefreshToken(successor),
+    now,
+    idleTtlSeconds: deps.settings.refresh.idleTtl,
+  });
+  if (result.kind === 'rejected') {
+    await handleRejected(deps, presentedHash, now);
+    throw new InvalidTokenError();
+  }
+  const { session, user } = result;
+  const access = await signAccessToken(deps.keys, deps.settings.jwt, now, {
+    userId: user.id,
+    sessionId: session.id,
+    roles: user.roles,
+    amr: session.amr,
+  });
+  return {
+    accessToken: access.token,
+    expiresIn: access.expiresIn,
+    refreshToken: successor,
+    refreshTokenExpiresAt: session.expiresAt,
+    user,
+    sessionId: session.id,
+  };
+}
+
+async function handleRejected(deps: AuthDeps, presentedHash: string, now: Date) {
+  const facts = await deps.sessions.inspectToken(presentedHash);
+  if (!facts?.spentAt) return; // unknown, or live in a dead session: nothing more to do
+  const graceMs = deps.settings.refresh.reuseGraceSeconds * 1000;
+  const withinGrace = facts.isPredecessorOfLive && now.getTime() - facts.spentAt.getTime() < graceMs;
+  if (!withinGrace) await deps.sessions.revoke(facts.sessionId, 'refresh_reuse', now);
+}

@@ -1,0 +1,54 @@
+/**
+ * AES-256-GCM for secrets at rest (signing keys now, TOTP secrets later). The first key
+ * encrypts; any key decrypts by the id stored beside the ciphertext. The associated data binds
+ * a ciphertext to its row (e.g. the key id), so ciphertexts cannot be swapped between rows.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+export interface EncryptionKey {
+  id: string;
+  key: Buffer;
+}
+
+export interface Sealed {
+  ciphertext: string;
+  keyId: string;
+}
+
+export class SecretBox {
+  private readonly byId: Map<string, Buffer>;
+
+  constructor(private readonly keys: readonly EncryptionKey[]) {
+    if (keys.length === 0) throw new Error('SecretBox needs at least one key');
+    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  get currentKeyId() {
+    return this.keys[0]!.id;
+  }
+
+  seal(plaintext: string, associatedData: string): Sealed {
+    const { id, key } = this.keys[0]!;
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(associatedData));
+    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const sealed = Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64');
+    return { ciphertext: sealed, keyId: id };
+  }
+
+  /** Throws when the key id is unknown or the ciphertext was tampered with. */
+  open(sealed: Sealed, associatedData: string): string {
+    const key = this.byId.get(sealed.keyId);
+    if (!key) throw new Error(`No encryption key with id "${sealed.keyId}" in ENCRYPTION_KEYS`);
+    const raw = Buffer.from(sealed.ciphertext, 'base64');
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(associatedData));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  }
+}
+
+export function generateEncryptionKeyEntry(id = `k${Date.now().toString(36)}`): string {
+  return `${id}:${randomBytes(32).toString('base64')}`;
+}

@@ -1,0 +1,56 @@
+/**
+ * argon2id behind one small class. argon2 runs on libuv's thread pool, so hashing never blocks
+ * the event loop. `verifyAgainstDummy` spends the same time as a real verification, for
+ * unknown emails.
+ */
+import * as argon2 from 'argon2';
+import { normalizePassword } from './check-password-policy';
+
+export interface Argon2Settings {
+  memoryKib: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+export class PasswordHasher {
+  private dummyHash: Promise<string> | undefined;
+
+  constructor(private readonly settings: Argon2Settings) {}
+
+  private get options() {
+    return {
+      type: argon2.argon2id,
+      memoryCost: this.settings.memoryKib,
+      timeCost: this.settings.timeCost,
+      parallelism: this.settings.parallelism,
+    } as const;
+  }
+
+  hash(password: string): Promise<string> {
+    return argon2.hash(normalizePassword(password), this.options);
+  }
+
+  /** False for a wrong password and for a malformed stored hash alike. */
+  async verify(hash: string, password: string): Promise<boolean> {
+    try {
+      return await argon2.verify(hash, normalizePassword(password));
+    } catch {
+      return false;
+    }
+  }
+
+  /** True when the hash was made with other (older, weaker) parameters than the configured ones. */
+  needsRehash(hash: string): boolean {
+    try {
+      return argon2.needsRehash(hash, this.options);
+    } catch {
+      return true;
+    }
+  }
+
+  async verifyAgainstDummy(password: string): Promise<false> {
+    this.dummyHash ??= argon2.hash('dummy password for unknown accounts', this.options);
+    await this.verify(await this.dummyHash, password);
+    return false;
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The storage interfaces the domain owns. Adapters under storage/ implement them; the domain
+ * never imports a driver. Times are always passed in (from the injected clock), never read
+ * from the database's own now(), so tests can move time.
+ */
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  passwordHash: string;
+  roles: string[];
+  disabled: boolean;
+  mfaEnabled: boolean;
+  createdAt: Date;
+}
+
+export interface NewUser {
+  id: string;
+  email: string;
+  passwordHash: string;
+  roles: string[];
+  createdAt: Date;
+}
+
+export interface UserStore {
+  findByEmail(email: string): Promise<UserRecord | null>;
+  findById(id: string): Promise<UserRecord | null>;
+  /** Inserts unless the email exists; true when inserted. Never touches an existing row. */
+  insertIfAbsent(user: NewUser): Promise<boolean>;
+  updatePasswordHash(id: string, passwordHash: string): Promise<void>;
+  setRoles(id: string, roles: string[]): Promise<UserRecord | null>;
+  /** null enables the user again. */
+  setDisabled(id: string, disabledAt: Date | null): Promise<void>;
+  list(limit: number, offset: number): Promise<UserRecord[]>;
+}
+
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  amr: string[];
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: Date;
+  lastUsedAt: Date;
+  /** The earlier of the idle and the absolute expiry. */
+  expiresAt: Date;
+}
+
+export interface NewSession {
+  id: string;
+  userId: string;
+  amr: string[];
+  userAgent: string | null;
+  ip: string | null;
+  createdAt: Date;
+  idleExpiresAt: Date;
+  absoluteExpiresAt: Date;
+  tokenId: string;
+  tokenHash: string;
+}
+
+export interface Rotation {
+  presentedHash: string;
+  newTokenId: string;
+  newTokenHash: string;
+  now: Date;
+  idleTtlSeconds: number;
+}
+
+export type RotationResult =
+  | { kind: 'rotated'; session: SessionRecord; user: UserRecord }
+  | { kind: 'rejected' };
+
+/** What is known about a presented refresh token that could not be rotated. */
+export interface TokenFacts {
+  sessionId: string;
+  spentAt: Date | null;
+  /** True when the token it was exchanged for is the session's live (unspent) token. */
+  isPredecessorOfLive: boolean;
+}
+
+export type RevocationReason =
+  | 'logout'
+  | 'logout_all'
+  | 'revoked_by_user'
+  | 'password_changed'
+  | 'refresh_reuse'
+  | 'roles_removed'
+  | 'user_disabled'
+  | 'admin';
+
+export interface SessionStore {
+  /** Creates the session and its first refresh token together. */
+  create(session: NewSession): Promise<void>;
+  /**
+   * Spends the presented token and issues its successor in one atomic step: of any number of
+   * concurrent calls with one token, at most one is `rotated`. Rejects when the token is
+   * unknown or spent, the session revoked or expired, or the user disabled.
+   */
+  rotate(rotation: Rotation): Promise<RotationResult>;
+  inspectToken(tokenHash: string): Promise<TokenFacts | null>;
+  /** Revokes one live session; false when it was already revoked or does not exist. */
+  revoke(sessionId: string, reason: RevocationReason, now: Date): Promise<boolean>;
+  /** Revokes one live session only when it belongs to userId. */
+  revokeOwn(userId: string, sessionId: string, reason: RevocationReason, now: Date): Promise<boolean>;
+  /** Revokes every live session of a user (but `exceptSessionId`); returns the revoked ids. */
+  revokeAllOfUser(
+    userId: string,
+    reason: RevocationReason,
+    now: Date,
+    exceptSessionId?: string,
+  ): Promise<string[]>;
+  listLive(userId: string, now: Date): Promise<SessionRecord[]>;
+  /** Deletes sessions (with their tokens) that expired or were revoked before `before`. */
+  prune(before: Date): Promise<number>;
+}
+
+export interface StoredSigningKey {
+  kid: string;
+  alg: string;
+  publicJwk: Record<string, unknown>;
+  /** The private JWK, encrypted (see crypto/secret-box). */
+  privateKeyCiphertext: string;
+  encryptionKeyId: string;
+  createdAt: Date;
+  activatesAt: Date;
+  retiresAt: Date | null;
+}
+
+export interface SigningKeyStore {
+  list(): Promise<StoredSigningKey[]>;
+  /**
+   * Inserts `candidate` unless a key for its algorithm already signs; serialised across
+   * instances so that concurrent first starts agree on one key. Returns the keys after.
+   */
+  insertIfNoneActive(candidate: StoredSigningKey, now: Date): Promise<StoredSigningKey[]>;
+  updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string): Promise<void>;
+}

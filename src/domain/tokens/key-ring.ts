@@ -1,0 +1,72 @@
+/**
+ * The gateway's JWT signing keys. Every instance shares them through the database; the private
+ * half is stored only sealed by the SecretBox. On first start one instance generates the key
+ * (serialised by the store), the others load it.
+ */
+import {
+  calculateJwkThumbprint,
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type CryptoKey,
+  type JSONWebKeySet,
+  type JWK,
+} from 'jose';
+import type { Clock } from '../clock';
+import type { SecretBox } from '../crypto/secret-box';
+import type { SigningKeyStore, StoredSigningKey } from '../ports';
+
+export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
+
+export interface SigningKey {
+  kid: string;
+  alg: SigningAlg;
+  privateKey: CryptoKey;
+}
+
+export class KeyRing {
+  private constructor(
+    readonly signing: SigningKey,
+    readonly jwks: JSONWebKeySet,
+    readonly verificationKeys: ReturnType<typeof createLocalJWKSet>,
+  ) {}
+
+  static async load(store: SigningKeyStore, box: SecretBox, clock: Clock, alg: SigningAlg): Promise<KeyRing> {
+    const now = clock.now();
+    let keys = await store.list();
+    if (!keys.some((k) => isSigning(k, alg, now))) {
+      keys = await store.insertIfNoneActive(await generateStoredKey(box, alg, now), now);
+    }
+    const current = keys.filter((k) => isSigning(k, alg, now)).at(-1);
+    if (!current) throw new Error(`No ${alg} signing key could be created`);
+    const privateJwk = JSON.parse(
+      box.open({ ciphertext: current.privateKeyCiphertext, keyId: current.encryptionKeyId }, current.kid),
+    ) as JWK;
+    const privateKey = (await importJWK(privateJwk, alg)) as CryptoKey;
+    const published = keys.filter((k) => k.retiresAt === null || k.retiresAt > now);
+    const jwks: JSONWebKeySet = { keys: published.map((k) => k.publicJwk as JWK) };
+    return new KeyRing({ kid: current.kid, alg, privateKey }, jwks, createLocalJWKSet(jwks));
+  }
+}
+
+const isSigning = (k: StoredSigningKey, alg: string, now: Date) =>
+  k.alg === alg && k.activatesAt <= now && (k.retiresAt === null || k.retiresAt > now);
+
+export async function generateStoredKey(box: SecretBox, alg: SigningAlg, now: Date): Promise<StoredSigningKey> {
+  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  const publicJwk = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint(publicJwk);
+  const sealed = box.seal(JSON.stringify(await exportJWK(privateKey)), kid);
+  return {
+    kid,
+    alg,
+    // Public members only: exportJWK of a public key has no private parts.
+    publicJwk: { ...publicJwk, kid, alg, use: 'sig' },
+    privateKeyCiphertext: sealed.ciphertext,
+    encryptionKeyId: sealed.keyId,
+    createdAt: now,
+    activatesAt: now,
+    retiresAt: null,
+  };
+}

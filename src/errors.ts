@@ -1,0 +1,129 @@
+/**
+ * The one registry of error codes a client can see. Every failure leaves the gateway as
+ * `extensions.code` from this list; messages are fixed and reveal nothing an attacker can use.
+ * Apollo's own parse/validation/request codes are passed through unchanged.
+ */
+export const ErrorCode = {
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  FORBIDDEN: 'FORBIDDEN',
+  INVALID_CREDENTIALS: 'INVALID_CREDENTIALS',
+  INVALID_TOKEN: 'INVALID_TOKEN',
+  WEAK_PASSWORD: 'WEAK_PASSWORD',
+  BAD_USER_INPUT: 'BAD_USER_INPUT',
+  SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
+  // Apollo Server's own, passed through.
+  GRAPHQL_PARSE_FAILED: 'GRAPHQL_PARSE_FAILED',
+  GRAPHQL_VALIDATION_FAILED: 'GRAPHQL_VALIDATION_FAILED',
+  BAD_REQUEST: 'BAD_REQUEST',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export type PasswordRejection =
+  | 'TOO_SHORT'
+  | 'TOO_LONG'
+  | 'MISSING_UPPERCASE'
+  | 'MISSING_LOWERCASE'
+  | 'MISSING_DIGIT'
+  | 'MISSING_SYMBOL'
+  | 'COMMON_PASSWORD';
+
+/** Base of every expected failure. `extensions` is what the client sees beside the code. */
+export abstract class GatewayError extends Error {
+  abstract readonly code: ErrorCode;
+  get extensions(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export class UnauthenticatedError extends GatewayError {
+  readonly code = ErrorCode.UNAUTHENTICATED;
+  constructor() {
+    super('Authentication required.');
+  }
+}
+
+export class ForbiddenError extends GatewayError {
+  readonly code = ErrorCode.FORBIDDEN;
+  constructor() {
+    super('Not allowed.');
+  }
+}
+
+/** Same message for an unknown email, a wrong password and a disabled account. */
+export class InvalidCredentialsError extends GatewayError {
+  readonly code = ErrorCode.INVALID_CREDENTIALS;
+  constructor() {
+    super('Invalid email or password.');
+  }
+}
+
+/** Same message for revoked, spent, expired, unknown and foreign tokens. */
+export class InvalidTokenError extends GatewayError {
+  readonly code = ErrorCode.INVALID_TOKEN;
+  constructor() {
+    super('Invalid or expired token.');
+  }
+}
+
+export class WeakPasswordError extends GatewayError {
+  readonly code = ErrorCode.WEAK_PASSWORD;
+  constructor(readonly reasons: readonly PasswordRejection[]) {
+    super('Password does not meet the password policy.');
+  }
+  override get extensions() {
+    return { reasons: [...this.reasons] };
+  }
+}
+
+export class BadUserInputError extends GatewayError {
+  readonly code = ErrorCode.BAD_USER_INPUT;
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+  override get extensions() {
+    return this.field ? { field: this.field } : {};
+  }
+}
+
+export class ServiceUnavailableError extends GatewayError {
+  readonly code = ErrorCode.SERVICE_UNAVAILABLE;
+  constructor() {
+    super('Service temporarily unavailable.');
+  }
+}
+
+// Codes that mean "the store could not be reached", as raised by postgres.js, node's net
+// layer and Postgres itself (admin shutdown, cannot connect now, database not accepting).
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '55000',
+  '3D000',
+]);
+
+/** True when an error (or anything in its cause chain) says a store is unreachable. */
+export function isUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 8; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+    if (e instanceof ServiceUnavailableError) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

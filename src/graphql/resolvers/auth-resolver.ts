@@ -1,0 +1,48 @@
+import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+import { login, logout, refresh, register } from '../../domain/auth';
+import type { GatewayContext } from '../context';
+import { AuthPayload } from '../types/auth-payload';
+import { LoginResult } from '../types/login-result';
+import { MfaMethod } from '../types/mfa-challenge';
+import { deliverTokens, presentedRefreshToken } from './deliver-tokens';
+
+@Resolver()
+export class AuthResolver {
+  @Mutation(() => Boolean, { description: 'True for a new and an existing email alike.' })
+  register(
+    @Arg('email', () => String) email: string,
+    @Arg('password', () => String) password: string,
+    @Ctx() ctx: GatewayContext,
+  ) {
+    return register(ctx.deps, { email, password });
+  }
+
+  @Mutation(() => LoginResult)
+  async login(
+    @Arg('email', () => String) email: string,
+    @Arg('password', () => String) password: string,
+    @Ctx() ctx: GatewayContext,
+  ): Promise<typeof LoginResult> {
+    const outcome = await login(ctx.deps, { email, password }, ctx.client);
+    if (outcome.kind === 'authenticated') return deliverTokens(ctx, outcome.tokens);
+    return { mfaToken: outcome.mfaToken, expiresAt: outcome.expiresAt, methods: outcome.methods.map((m) => MfaMethod[m]) };
+  }
+
+  @Mutation(() => AuthPayload, { description: 'Argument omitted: the refresh cookie is used.' })
+  async refresh(
+    @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
+    @Ctx() ctx: GatewayContext,
+  ) {
+    return deliverTokens(ctx, await refresh(ctx.deps, presentedRefreshToken(ctx, refreshToken)));
+  }
+
+  @Mutation(() => Boolean, { description: 'Ends that session; true whether or not the token was valid.' })
+  async logout(
+    @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
+    @Ctx() ctx: GatewayContext,
+  ) {
+    const result = await logout(ctx.deps, presentedRefreshToken(ctx, refreshToken));
+    if (ctx.refreshTransport !== 'body') ctx.refreshCookie.clear();
+    return result;
+  }
+}

@@ -1,0 +1,25 @@
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { listSessions, logoutAll, revokeSession } from '../../domain/auth';
+import { viewerOf, type GatewayContext } from '../context';
+import { Session } from '../types/session';
+
+@Resolver()
+export class SessionResolver {
+  @Authorized()
+  @Query(() => [Session], { description: "The caller's own live sessions." })
+  sessions(@Ctx() ctx: GatewayContext) {
+    return listSessions(ctx.deps, viewerOf(ctx));
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: 'Ends every session of the caller.' })
+  logoutAll(@Ctx() ctx: GatewayContext) {
+    return logoutAll(ctx.deps, viewerOf(ctx));
+  }
+
+  @Authorized()
+  @Mutation(() => Boolean, { description: "True when it ended one of the caller's live sessions." })
+  revokeSession(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext) {
+    return revokeSession(ctx.deps, viewerOf(ctx), id);
+  }
+}

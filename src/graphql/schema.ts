@@ -1,0 +1,24 @@
+import 'reflect-metadata';
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSchemaSync } from 'type-graphql';
+import { authChecker } from './auth-checker';
+import { AuthResolver } from './resolvers/auth-resolver';
+import { SessionResolver } from './resolvers/session-resolver';
+import { UserResolver } from './resolvers/user-resolver';
+
+let schema: GraphQLSchema | undefined;
+
+/** The public schema, built once per process (type-graphql's metadata is global). */
+export function gatewaySchema(): GraphQLSchema {
+  schema ??= buildSchemaSync({
+    resolvers: [AuthResolver, SessionResolver, UserResolver],
+    authChecker,
+    validate: false,
+  });
+  return schema;
+}
+
+export const SCHEMA_HEADER = '# Generated from the type-graphql resolvers by `npm run schema`. Do not edit.\n\n';
+
+/** The text committed as schema.graphql. */
+export const printGatewaySchema = () => SCHEMA_HEADER + printSchema(lexicographicSortSchema(gatewaySchema())) + '\n';

@@ -1,0 +1,63 @@
+/** Start-up: config → stores → app → listen; SIGTERM/SIGINT drain and close. */
+import 'reflect-metadata';
+import { createApp } from './app';
+import { openConfiguredDatabase, resolveEncryptionKeys } from './bootstrap';
+import { compose } from './compose';
+import { ConfigError, loadConfig } from './config';
+import { prune } from './domain/admin';
+import { createLogger } from './logger';
+
+const PRUNE_EVERY_MS = 60 * 60 * 1000;
+
+async function main() {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Refusing to start: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const encryptionKeys = resolveEncryptionKeys(config, logger);
+  const database = await openConfiguredDatabase(config, logger);
+  if (database.kind === 'embedded') await database.migrate();
+  const { deps } = await compose(config, database, encryptionKeys);
+  const app = await createApp({ config, deps, logger, pingDatabase: database.ping });
+
+  const pruner = setInterval(() => {
+    prune(deps).then(
+      (count) => logger.info({ count }, 'pruned sessions'),
+      (error) => logger.warn({ err: { type: (error as Error).name } }, 'prune failed'),
+    );
+  }, PRUNE_EVERY_MS);
+  pruner.unref();
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    clearInterval(pruner);
+    await app.close(); // stops accepting, lets in-flight requests finish (Apollo drain plugin)
+    await database.close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  await app.listen({ port: config.port, host: config.host });
+  const shownHost = config.host === '127.0.0.1' || config.host === '0.0.0.0' ? 'localhost' : config.host;
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ url: `http://${shownHost}:${port}/graphql` }, 'gateway ready');
+  process.stdout.write(`GraphQL auth gateway ready at http://${shownHost}:${port}/graphql\n`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

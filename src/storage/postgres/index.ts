@@ -1,0 +1,4 @@
+export { openEmbedded, openPostgres, migrationsFolder, type Database, type Db } from './client';
+export { PostgresUserStore } from './user-store';
+export { PostgresSessionStore } from './session-store';
+export { PostgresSigningKeyStore } from './signing-key-store';

@@ -1,0 +1,73 @@
+/** The database schema. drizzle-kit generates drizzle/ from this file; a test fails when they disagree. */
+import { sql } from 'drizzle-orm';
+import { boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+
+const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const users = pgTable(
+  'users',
+  {
+    id: uuid('id').primaryKey(),
+    // Trimmed and lower-cased by the domain before it gets here.
+    email: text('email').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    roles: text('roles').array().notNull().default(sql`'{user}'::text[]`),
+    disabledAt: tz('disabled_at'),
+    mfaEnabled: boolean('mfa_enabled').notNull().default(false),
+    createdAt: tz('created_at').notNull(),
+  },
+  (t) => [uniqueIndex('users_email_key').on(t.email), index('users_created_at_idx').on(t.createdAt, t.id)],
+);
+
+/** A session is one refresh-token family: one login and all its rotations. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    amr: text('amr').array().notNull(),
+    userAgent: text('user_agent'),
+    ip: text('ip'),
+    createdAt: tz('created_at').notNull(),
+    lastUsedAt: tz('last_used_at').notNull(),
+    idleExpiresAt: tz('idle_expires_at').notNull(),
+    expiresAt: tz('expires_at').notNull(),
+    revokedAt: tz('revoked_at'),
+    revokedReason: text('revoked_reason'),
+  },
+  (t) => [index('sessions_user_id_idx').on(t.userId)],
+);
+
+/** Refresh tokens are stored only as SHA-256 hashes; spent ones stay for reuse detection. */
+export const refreshTokens = pgTable(
+  'refresh_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    parentId: uuid('parent_id'),
+    createdAt: tz('created_at').notNull(),
+    spentAt: tz('spent_at'),
+  },
+  (t) => [
+    uniqueIndex('refresh_tokens_token_hash_key').on(t.tokenHash),
+    index('refresh_tokens_session_id_idx').on(t.sessionId),
+    index('refresh_tokens_parent_id_idx').on(t.parentId),
+  ],
+);
+
+/** JWT signing keys; the private half only ever encrypted under ENCRYPTION_KEYS. */
+export const signingKeys = pgTable('signing_keys', {
+  kid: text('kid').primaryKey(),
+  alg: text('alg').notNull(),
+  publicJwk: jsonb('public_jwk').$type<Record<string, unknown>>().notNull(),
+  privateKeyCiphertext: text('private_key_ciphertext').notNull(),
+  encryptionKeyId: text('encryption_key_id').notNull(),
+  createdAt: tz('created_at').notNull(),
+  activatesAt: tz('activates_at').notNull(),
+  retiresAt: tz('retires_at'),
+});

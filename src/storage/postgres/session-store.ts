@@ -1,0 +1,212 @@
+import { and, eq, gt, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import type {
+  NewSession,
+  RevocationReason,
+  Rotation,
+  RotationResult,
+  SessionRecord,
+  SessionStore,
+  TokenFacts,
+} from '../../domain/ports';
+import { epochMs, queryRows, ts, type Db } from './client';
+import { refreshTokens, sessions } from './schema';
+
+type SessionRow = typeof sessions.$inferSelect;
+
+const toSession = (r: SessionRow): SessionRecord => ({
+  id: r.id,
+  userId: r.userId,
+  amr: r.amr,
+  userAgent: r.userAgent,
+  ip: r.ip,
+  createdAt: r.createdAt,
+  lastUsedAt: r.lastUsedAt,
+  expiresAt: r.idleExpiresAt < r.expiresAt ? r.idleExpiresAt : r.expiresAt,
+});
+
+interface RotatedRow {
+  id: string;
+  user_id: string;
+  amr: string[];
+  user_agent: string | null;
+  ip: string | null;
+  created_ms: number;
+  last_used_ms: number;
+  expires_ms: number;
+  email: string;
+  password_hash: string;
+  roles: string[];
+  mfa_enabled: boolean;
+  user_created_ms: number;
+}
+
+export class PostgresSessionStore implements SessionStore {
+  constructor(private readonly db: Db) {}
+
+  async create(s: NewSession) {
+    await this.db.transaction(async (tx) => {
+      await tx.insert(sessions).values({
+        id: s.id,
+        userId: s.userId,
+        amr: s.amr,
+        userAgent: s.userAgent,
+        ip: s.ip,
+        createdAt: s.createdAt,
+        lastUsedAt: s.createdAt,
+        idleExpiresAt: s.idleExpiresAt,
+        expiresAt: s.absoluteExpiresAt,
+      });
+      await tx.insert(refreshTokens).values({
+        id: s.tokenId,
+        sessionId: s.id,
+        tokenHash: s.tokenHash,
+        createdAt: s.createdAt,
+      });
+    });
+  }
+
+  /**
+   * One statement: spend the presented token (the row lock makes concurrent callers queue, and
+   * Postgres re-checks `spent_at IS NULL` for each after the first commits), insert its
+   * successor, slide the idle expiry, and read back the session and its user.
+   */
+  async rotate(r: Rotation): Promise<RotationResult> {
+    const now = ts(r.now);
+    const rows = await queryRows<RotatedRow>(
+      this.db,
+      sql`
+      WITH spent AS (
+        UPDATE refresh_tokens t SET spent_at = ${now}
+        FROM sessions s, users u
+        WHERE t.token_hash = ${r.presentedHash} AND t.spent_at IS NULL
+          AND s.id = t.session_id AND s.revoked_at IS NULL
+          AND s.idle_expires_at > ${now} AND s.expires_at > ${now}
+          AND u.id = s.user_id AND u.disabled_at IS NULL
+        RETURNING t.id AS token_id, t.session_id
+      ), fresh AS (
+        INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at)
+        SELECT ${r.newTokenId}::uuid, session_id, ${r.newTokenHash}, token_id, ${now} FROM spent
+      ), touched AS (
+        UPDATE sessions s SET last_used_at = ${now},
+          idle_expires_at = LEAST(${now} + make_interval(secs => ${r.idleTtlSeconds}), s.expires_at)
+        FROM spent WHERE s.id = spent.session_id
+        RETURNING s.*
+      )
+      SELECT touched.id, touched.user_id, touched.amr, touched.user_agent, touched.ip,
+        ${epochMs('touched.created_at')} AS created_ms,
+        ${epochMs('touched.last_used_at')} AS last_used_ms,
+        ${epochMs('LEAST(touched.idle_expires_at, touched.expires_at)')} AS expires_ms,
+        u.email, u.password_hash, u.roles, u.mfa_enabled,
+        ${epochMs('u.created_at')} AS user_created_ms
+      FROM touched JOIN users u ON u.id = touched.user_id`,
+    );
+    const row = rows[0];
+    if (!row) return { kind: 'rejected' };
+    return {
+      kind: 'rotated',
+      session: {
+        id: row.id,
+        userId: row.user_id,
+        amr: row.amr,
+        userAgent: row.user_agent,
+        ip: row.ip,
+        createdAt: new Date(row.created_ms),
+        lastUsedAt: new Date(row.last_used_ms),
+        expiresAt: new Date(row.expires_ms),
+      },
+      user: {
+        id: row.user_id,
+        email: row.email,
+        passwordHash: row.password_hash,
+        roles: row.roles,
+        disabled: false,
+        mfaEnabled: row.mfa_enabled,
+        createdAt: new Date(row.user_created_ms),
+      },
+    };
+  }
+
+  async inspectToken(tokenHash: string): Promise<TokenFacts | null> {
+    const rows = await queryRows<{ session_id: string; spent_ms: number | null; live_child: boolean }>(
+      this.db,
+      sql`
+      SELECT t.session_id, ${epochMs('t.spent_at')} AS spent_ms,
+        EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = t.id AND c.spent_at IS NULL) AS live_child
+      FROM refresh_tokens t WHERE t.token_hash = ${tokenHash}`,
+    );
+    const row = rows[0];
+    if (!row) return null;
+    return {
+      sessionId: row.session_id,
+      spentAt: row.spent_ms === null ? null : new Date(row.spent_ms),
+      isPredecessorOfLive: row.live_child,
+    };
+  }
+
+  async revoke(sessionId: string, reason: RevocationReason, now: Date) {
+    const rows = await this.db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(and(eq(sessions.id, sessionId), isNull(sessions.revokedAt)))
+      .returning({ id: sessions.id });
+    return rows.length === 1;
+  }
+
+  async revokeOwn(userId: string, sessionId: string, reason: RevocationReason, now: Date) {
+    const rows = await this.db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(
+        and(
+          eq(sessions.id, sessionId),
+          eq(sessions.userId, userId),
+          isNull(sessions.revokedAt),
+          gt(sessions.expiresAt, now),
+          gt(sessions.idleExpiresAt, now),
+        ),
+      )
+      .returning({ id: sessions.id });
+    return rows.length === 1;
+  }
+
+  async revokeAllOfUser(userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
+    const rows = await this.db
+      .update(sessions)
+      .set({ revokedAt: now, revokedReason: reason })
+      .where(
+        and(
+          eq(sessions.userId, userId),
+          isNull(sessions.revokedAt),
+          exceptSessionId ? ne(sessions.id, exceptSessionId) : undefined,
+        ),
+      )
+      .returning({ id: sessions.id });
+    return rows.map((r) => r.id);
+  }
+
+  async listLive(userId: string, now: Date) {
+    const rows = await this.db
+      .select()
+      .from(sessions)
+      .where(
+        and(
+          eq(sessions.userId, userId),
+          isNull(sessions.revokedAt),
+          gt(sessions.expiresAt, now),
+          gt(sessions.idleExpiresAt, now),
+        ),
+      )
+      .orderBy(sessions.createdAt);
+    return rows.map(toSession);
+  }
+
+  async prune(before: Date) {
+    const rows = await this.db
+      .delete(sessions)
+      .where(
+        or(lt(sessions.revokedAt, before), lt(sessions.expiresAt, before), lt(sessions.idleExpiresAt, before)),
+      )
+      .returning({ id: sessions.id });
+    return rows.length;
+  }
+}

@@ -1,0 +1,35 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
+import type { Db } from './client';
+import { signingKeys } from './schema';
+
+// Any constant works; it only has to be the same in every instance.
+const SIGNING_KEY_LOCK = 0x6a776b73;
+
+export class PostgresSigningKeyStore implements SigningKeyStore {
+  constructor(private readonly db: Db) {}
+
+  list(): Promise<StoredSigningKey[]> {
+    return this.db.select().from(signingKeys).orderBy(asc(signingKeys.activatesAt));
+  }
+
+  async insertIfNoneActive(candidate: StoredSigningKey, now: Date) {
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
+      const keys = await tx.select().from(signingKeys).orderBy(asc(signingKeys.activatesAt));
+      const signing = keys.some(
+        (k) => k.alg === candidate.alg && k.activatesAt <= now && (k.retiresAt === null || k.retiresAt > now),
+      );
+      if (signing) return keys;
+      await tx.insert(signingKeys).values(candidate);
+      return [...keys, candidate];
+    });
+  }
+
+  async updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string) {
+    await this.db
+      .update(signingKeys)
+      .set({ privateKeyCiphertext: ciphertext, encryptionKeyId })
+      .where(eq(signingKeys.kid, kid));
+  }
+}

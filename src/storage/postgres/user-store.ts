@@ -1,0 +1,62 @@
+import { asc, eq } from 'drizzle-orm';
+import type { NewUser, UserRecord, UserStore } from '../../domain/ports';
+import type { Db } from './client';
+import { users } from './schema';
+
+type Row = typeof users.$inferSelect;
+
+export const toUser = (r: Row): UserRecord => ({
+  id: r.id,
+  email: r.email,
+  passwordHash: r.passwordHash,
+  roles: r.roles,
+  disabled: r.disabledAt !== null,
+  mfaEnabled: r.mfaEnabled,
+  createdAt: r.createdAt,
+});
+
+export class PostgresUserStore implements UserStore {
+  constructor(private readonly db: Db) {}
+
+  async findByEmail(email: string) {
+    const [row] = await this.db.select().from(users).where(eq(users.email, email)).limit(1);
+    return row ? toUser(row) : null;
+  }
+
+  async findById(id: string) {
+    const [row] = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
+    return row ? toUser(row) : null;
+  }
+
+  async insertIfAbsent(user: NewUser) {
+    const inserted = await this.db
+      .insert(users)
+      .values(user)
+      .onConflictDoNothing({ target: users.email })
+      .returning({ id: users.id });
+    return inserted.length === 1;
+  }
+
+  async updatePasswordHash(id: string, passwordHash: string) {
+    await this.db.update(users).set({ passwordHash }).where(eq(users.id, id));
+  }
+
+  async setRoles(id: string, roles: string[]) {
+    const [row] = await this.db.update(users).set({ roles }).where(eq(users.id, id)).returning();
+    return row ? toUser(row) : null;
+  }
+
+  async setDisabled(id: string, disabledAt: Date | null) {
+    await this.db.update(users).set({ disabledAt }).where(eq(users.id, id));
+  }
+
+  async list(limit: number, offset: number) {
+    const rows = await this.db
+      .select()
+      .from(users)
+      .orderBy(asc(users.createdAt), asc(users.id))
+      .limit(limit)
+      .offset(offset);
+    return rows.map(toUser);
+  }
+}
