@@ -1,11 +1,12 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 /**
  * pino, JSON lines. Request headers are never logged whole, and these paths are censored in
  * case a caller logs an object that holds them.
  */
-export function createLogger(level: string): Logger {
-  return pino({
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
     level,
     redact: {
       paths: [
@@ -26,5 +27,7 @@ export function createLogger(level: string): Logger {
       ],
       censor: '[redacted]',
     },
-  });
+  },
+    destination,
+  );
 }

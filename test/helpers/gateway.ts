@@ -1,0 +1,140 @@
+/**
+ * Starts the real app over real HTTP on a free loopback port, on its own database (a clone of
+ * the migrated template on real Postgres, or in-memory PGlite), with a movable clock and the
+ * log lines captured so tests can check what is (not) logged.
+ */
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { inject } from 'vitest';
+import { createApp } from '../../src/app';
+import { compose } from '../../src/compose';
+import { loadConfig, type Config } from '../../src/config';
+import type { AuthDeps } from '../../src/domain/auth';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { createLogger } from '../../src/logger';
+import { openEmbedded, openPostgres, type Database } from '../../src/storage/postgres';
+import { adminUrl, databaseUrlFor } from './postgres-urls';
+import { TestClock } from './test-clock';
+
+export interface GqlResult<T> {
+  status: number;
+  data: T | null | undefined;
+  errors: Array<{ message: string; extensions: { code: string; [k: string]: unknown }; path?: unknown[] }> | undefined;
+  headers: Headers;
+}
+
+export interface RequestOptions {
+  token?: string;
+  cookie?: string;
+  headers?: Record<string, string>;
+}
+
+export interface TestDatabase {
+  database: Database;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database for one test file (or one gateway). */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const template = inject('templateDatabase');
+  const base = process.env.DATABASE_URL;
+  if (!template || !base) {
+    const database = await openEmbedded(undefined);
+    await database.migrate();
+    return { database, drop: () => database.close() };
+  }
+  const postgres = (await import('postgres')).default;
+  const admin = postgres(adminUrl(base), { max: 1, onnotice: () => {} });
+  const name = `gateway_test_${randomBytes(6).toString('hex')}`;
+  await admin.unsafe(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  const database = await openPostgres(databaseUrlFor(base, name), { max: 5 });
+  return {
+    database,
+    drop: async () => {
+      await database.close();
+      await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}
+
+export interface TestGateway {
+  url: string;
+  config: Config;
+  clock: TestClock;
+  deps: AuthDeps;
+  database: Database;
+  logs: string[];
+  gql<TData, TVars>(
+    document: TypedDocumentNode<TData, TVars>,
+    variables?: TVars,
+    options?: RequestOptions,
+  ): Promise<GqlResult<TData>>;
+  post(body: unknown, options?: RequestOptions): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  env?: Record<string, string>;
+  /** Share an existing database (e.g. two gateways, one store); it is not dropped on close. */
+  database?: Database;
+  encryptionKeys?: string;
+}
+
+export async function startGateway(options: StartOptions = {}): Promise<TestGateway> {
+  const owned = options.database ? undefined : await createTestDatabase();
+  const database = options.database ?? owned!.database;
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    ENCRYPTION_KEYS: options.encryptionKeys ?? generateEncryptionKeyEntry('test'),
+    ...options.env,
+  });
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const logger = createLogger('debug', sink);
+  const clock = new TestClock();
+  const { deps } = await compose(config, database, config.encryptionKeys!, clock);
+  const app = await createApp({ config, deps, logger, pingDatabase: database.ping });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+  const post = (body: unknown, opts: RequestOptions = {}) =>
+    fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(opts.token && { authorization: `Bearer ${opts.token}` }),
+        ...(opts.cookie && { cookie: opts.cookie }),
+        ...opts.headers,
+      },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  return {
+    url,
+    config,
+    clock,
+    deps,
+    database,
+    logs,
+    post,
+    async gql(document, variables, opts) {
+      const response = await post({ query: print(document), variables }, opts);
+      const json = (await response.json()) as { data?: never; errors?: never };
+      return { status: response.status, data: json.data, errors: json.errors, headers: response.headers };
+    },
+    async close() {
+      await app.close();
+      await owned?.drop();
+    },
+  };
+}
