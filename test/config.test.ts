@@ -1,0 +1,121 @@
+// Rule: configuration is validated once at start-up with safe defaults; an invalid or missing
+// required value stops the start with a ConfigError naming the setting.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config';
+
+const key = (id: string, bytes = 32) => `${id}:${randomBytes(bytes).toString('base64')}`;
+const PRODUCTION = { NODE_ENV: 'production', DATABASE_URL: 'postgres://gw@db.internal/gw', ENCRYPTION_KEYS: key('k1') };
+
+function failure(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+describe('defaults', () => {
+  it('gives every setting its documented default', () => {
+    expect(loadConfig({})).toEqual({
+      production: false,
+      port: 4000,
+      host: '127.0.0.1',
+      databaseUrl: undefined,
+      dataDir: '.data',
+      logLevel: 'info',
+      jwt: { issuer: 'http://localhost:4000', audience: 'graphql', alg: 'ES256', accessTokenTtl: 900 },
+      refresh: { idleTtl: 1_209_600, maxTtl: 2_592_000, reuseGraceSeconds: 10, transport: 'both' },
+      argon2: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
+      passwordPolicy: 'composition',
+      encryptionKeys: undefined,
+      corsOrigins: [],
+    });
+  });
+
+  it('derives the issuer from PORT and treats empty strings as unset', () => {
+    expect(loadConfig({ PORT: '8080' }).jwt.issuer).toBe('http://localhost:8080');
+    expect(loadConfig({ PORT: '', ACCESS_TOKEN_TTL: '', CORS_ORIGINS: '' })).toMatchObject({
+      port: 4000,
+      jwt: { accessTokenTtl: 900 },
+      corsOrigins: [],
+    });
+  });
+
+  it('reads valid values', () => {
+    const config = loadConfig({
+      ...PRODUCTION,
+      ENCRYPTION_KEYS: `${key('new')}, ${key('old')}`,
+      JWT_ALG: 'EdDSA',
+      ACCESS_TOKEN_TTL: '3600',
+      REFRESH_TOKEN_TRANSPORT: 'cookie',
+      PASSWORD_POLICY: 'nist',
+      CORS_ORIGINS: 'http://app.example, https://admin.example:8443/',
+    });
+    expect(config.production).toBe(true);
+    expect(config.databaseUrl).toBe(PRODUCTION.DATABASE_URL);
+    expect(config.encryptionKeys?.map((k) => [k.id, k.key.length])).toEqual([['new', 32], ['old', 32]]);
+    expect(config.jwt).toMatchObject({ alg: 'EdDSA', accessTokenTtl: 3600 });
+    expect(config.refresh.transport).toBe('cookie');
+    expect(config.passwordPolicy).toBe('nist');
+    expect(config.corsOrigins).toEqual(['http://app.example', 'https://admin.example:8443']);
+    expect(loadConfig({ JWT_ALG: 'RS256' }).jwt.alg).toBe('RS256');
+  });
+});
+
+describe('invalid values name the setting', () => {
+  it.each([
+    ['ACCESS_TOKEN_TTL', '3601'],
+    ['ACCESS_TOKEN_TTL', 'soon'],
+    ['JWT_ALG', 'HS256'],
+    ['JWT_ALG', 'none'],
+    ['REFRESH_TOKEN_TRANSPORT', 'foo'],
+    ['PORT', 'abc'],
+    ['PORT', '70000'],
+    ['PASSWORD_POLICY', 'lenient'],
+    ['ARGON2_MEMORY_KIB', '1024'],
+    ['ARGON2_TIME_COST', '0'],
+    ['REFRESH_REUSE_GRACE_SECONDS', '-1'],
+    ['NODE_ENV', 'staging'],
+    ['DATABASE_URL', 'mysql://db/gw'],
+    ['JWT_ISSUER', 'not a url'],
+    ['ENCRYPTION_KEYS', 'no-separator'],
+    ['ENCRYPTION_KEYS', key('short', 16)],
+    ['ENCRYPTION_KEYS', `bad id!:${randomBytes(32).toString('base64')}`],
+    ['ENCRYPTION_KEYS', `${key('same')},${key('same')}`],
+    ['CORS_ORIGINS', 'app.example'],
+    ['CORS_ORIGINS', 'http://app.example/path'],
+    ['CORS_ORIGINS', 'http://app.example,*'],
+  ])('%s=%s', (setting, value) => {
+    expect(failure({ [setting]: value }).message).toContain(setting);
+  });
+
+  it('does not echo secret values in the message', () => {
+    const secret = randomBytes(16).toString('base64');
+    expect(failure({ ENCRYPTION_KEYS: `k1:${secret}` }).message).not.toContain(secret);
+    expect(failure({ DATABASE_URL: 'mysql://gw:hunter2-secret@db/gw' }).message).not.toContain('hunter2');
+  });
+
+  it('refuses an idle lifetime longer than the absolute one', () => {
+    const error = failure({ REFRESH_TOKEN_IDLE_TTL: '7200', REFRESH_TOKEN_MAX_TTL: '3600' });
+    expect(error.message).toContain('REFRESH_TOKEN_IDLE_TTL');
+  });
+});
+
+describe('production', () => {
+  it('refuses the embedded database, naming DATABASE_URL', () => {
+    const { DATABASE_URL: _, ...env } = PRODUCTION;
+    expect(failure(env).message).toContain('DATABASE_URL');
+  });
+
+  it('refuses to run without explicit ENCRYPTION_KEYS', () => {
+    const { ENCRYPTION_KEYS: _, ...env } = PRODUCTION;
+    expect(failure(env).message).toContain('ENCRYPTION_KEYS');
+  });
+
+  it('starts with both set', () => {
+    expect(loadConfig(PRODUCTION).production).toBe(true);
+  });
+});

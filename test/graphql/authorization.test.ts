@@ -1,0 +1,141 @@
+// Rule: @Authorized("admin") answers UNAUTHENTICATED without a viewer and FORBIDDEN without the role; setUserRoles validates its input, adds roles at the target's next refresh and revokes the target's sessions when it removes one.
+import { eq } from 'drizzle-orm';
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoginDocument, RefreshDocument, RegisterDocument, SetUserRolesDocument, UsersDocument } from '../gql/graphql';
+import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { users } from '../../src/storage/postgres/schema';
+
+let gw: TestGateway;
+let admin: Awaited<ReturnType<typeof signUp>>;
+let plain: Awaited<ReturnType<typeof signUp>>;
+
+async function login(email: string) {
+  const result = await gw.gql(LoginDocument, { email, password: PASSWORD });
+  if (result.data?.login.__typename !== 'AuthPayload') throw new Error('expected AuthPayload');
+  return result.data.login;
+}
+
+const rolesInDb = async (id: string) =>
+  (await gw.database.db.select({ roles: users.roles }).from(users).where(eq(users.id, id)))[0]?.roles;
+
+beforeAll(async () => {
+  gw = await startGateway();
+  const first = await signUp(gw, uniqueEmail('admin'));
+  // Operators grant admin out of band (the admin CLI); the role reaches tokens at the next login.
+  await gw.database.db.update(users).set({ roles: ['admin', 'user'] }).where(eq(users.id, first.user.id));
+  admin = { ...first, ...(await login(first.email)) };
+  plain = await signUp(gw, uniqueEmail('plain'));
+});
+afterAll(() => gw.close());
+
+describe('users (admin only)', () => {
+  it('answers an anonymous caller UNAUTHENTICATED, not FORBIDDEN', async () => {
+    const result = await gw.gql(UsersDocument, {});
+    expect(result.status).toBe(200);
+    expect(codeOf(result)).toBe('UNAUTHENTICATED');
+  });
+
+  it('answers a plain user FORBIDDEN', async () => {
+    const result = await gw.gql(UsersDocument, {}, { token: plain.accessToken });
+    expect(result.status).toBe(200);
+    expect(codeOf(result)).toBe('FORBIDDEN');
+    expect(result.data).toBeNull();
+  });
+
+  it('gives an admin the list', async () => {
+    expect(decodeJwt(admin.accessToken).roles).toEqual(['admin', 'user']);
+    const result = await gw.gql(UsersDocument, {}, { token: admin.accessToken });
+    expect(result.errors).toBeUndefined();
+    const ids = result.data!.users.map((u) => u.id);
+    expect(ids).toEqual(expect.arrayContaining([admin.user.id, plain.user.id]));
+    expect(result.data!.users.find((u) => u.id === plain.user.id)).toMatchObject({ email: plain.email, roles: ['user'] });
+  });
+
+  it('pages with limit and offset in a stable order', async () => {
+    for (let i = 0; i < 3; i++) {
+      await gw.gql(RegisterDocument, { email: uniqueEmail('page'), password: PASSWORD });
+    }
+    const all = (await gw.gql(UsersDocument, { limit: 100 }, { token: admin.accessToken })).data!.users.map((u) => u.id);
+    expect(all.length).toBeGreaterThanOrEqual(5);
+    const pages: string[] = [];
+    for (let offset = 0; offset < all.length; offset += 2) {
+      const page = await gw.gql(UsersDocument, { limit: 2, offset }, { token: admin.accessToken });
+      expect(page.errors).toBeUndefined();
+      expect(page.data!.users.length).toBeLessThanOrEqual(2);
+      pages.push(...page.data!.users.map((u) => u.id));
+    }
+    expect(pages).toEqual(all);
+    const beyond = await gw.gql(UsersDocument, { limit: 2, offset: all.length }, { token: admin.accessToken });
+    expect(beyond.data?.users).toEqual([]);
+  });
+
+  it('refuses limit 0, limit 101 and a negative offset with BAD_USER_INPUT', async () => {
+    for (const variables of [{ limit: 0 }, { limit: 101 }, { offset: -1 }]) {
+      const result = await gw.gql(UsersDocument, variables, { token: admin.accessToken });
+      expect(codeOf(result)).toBe('BAD_USER_INPUT');
+    }
+  });
+});
+
+describe('setUserRoles', () => {
+  it('adds a role that reaches the target only at their next refresh, without ending sessions', async () => {
+    const target = await signUp(gw, uniqueEmail('promoted'));
+    const roles = ['user', 'admin'];
+    const set = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles }, { token: admin.accessToken });
+    expect(set.errors).toBeUndefined();
+    expect(set.data?.setUserRoles).toEqual({ id: target.user.id, roles: ['admin', 'user'] });
+
+    // The access token in hand still carries the old roles.
+    expect(codeOf(await gw.gql(UsersDocument, {}, { token: target.accessToken }))).toBe('FORBIDDEN');
+
+    const refreshed = await gw.gql(RefreshDocument, { refreshToken: target.refreshToken });
+    expect(refreshed.errors).toBeUndefined();
+    const claims = decodeJwt(refreshed.data!.refresh.accessToken);
+    expect(claims).toMatchObject({ roles: ['admin', 'user'], scope: 'admin user' });
+    const list = await gw.gql(UsersDocument, {}, { token: refreshed.data!.refresh.accessToken });
+    expect(list.errors).toBeUndefined();
+  });
+
+  it("removing a role revokes every session of the target, and only the target's", async () => {
+    const target = await signUp(gw, uniqueEmail('demoted'));
+    await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: ['user', 'editor'] }, { token: admin.accessToken });
+    const second = await login(target.email);
+    expect(decodeJwt(second.accessToken).roles).toEqual(['editor', 'user']);
+
+    const set = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: ['user'] }, { token: admin.accessToken });
+    expect(set.data?.setUserRoles.roles).toEqual(['user']);
+    for (const refreshToken of [target.refreshToken, second.refreshToken]) {
+      expect(codeOf(await gw.gql(RefreshDocument, { refreshToken }))).toBe('INVALID_TOKEN');
+    }
+    const bystander = await gw.gql(RefreshDocument, { refreshToken: plain.refreshToken });
+    expect(bystander.errors).toBeUndefined();
+    plain = { ...plain, refreshToken: bystander.data!.refresh.refreshToken };
+
+    // A fresh login carries the reduced roles.
+    expect(decodeJwt((await login(target.email)).accessToken).roles).toEqual(['user']);
+  });
+
+  it('refuses malformed role names with BAD_USER_INPUT and changes nothing', async () => {
+    for (const roles of [['Admin'], ['super user'], ['user', ''], ['1st'], [' user']]) {
+      const result = await gw.gql(SetUserRolesDocument, { userId: plain.user.id, roles }, { token: admin.accessToken });
+      expect(codeOf(result)).toBe('BAD_USER_INPUT');
+    }
+    expect(await rolesInDb(plain.user.id)).toEqual(['user']);
+  });
+
+  it('refuses an unknown or malformed userId with BAD_USER_INPUT', async () => {
+    for (const userId of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+      const result = await gw.gql(SetUserRolesDocument, { userId, roles: ['user'] }, { token: admin.accessToken });
+      expect(codeOf(result)).toBe('BAD_USER_INPUT');
+    }
+  });
+
+  it('answers a plain user FORBIDDEN and an anonymous caller UNAUTHENTICATED, granting nothing', async () => {
+    const vars = { userId: plain.user.id, roles: ['user', 'admin'] };
+    expect(codeOf(await gw.gql(SetUserRolesDocument, vars, { token: plain.accessToken }))).toBe('FORBIDDEN');
+    expect(codeOf(await gw.gql(SetUserRolesDocument, vars))).toBe('UNAUTHENTICATED');
+    expect(await rolesInDb(plain.user.id)).toEqual(['user']);
+  });
+});

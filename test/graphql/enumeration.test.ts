@@ -1,0 +1,135 @@
+// Rule: register and login never reveal whether an email has an account (same answer, code,
+// message and, within noise, time), and a weaker stored hash is upgraded at the next login.
+import * as argon2 from 'argon2';
+import { count, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { disableUser } from '../../src/domain/admin';
+import { users } from '../../src/storage/postgres/schema';
+import { LoginDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
+import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway();
+});
+afterAll(() => gw?.close());
+
+const OTHER = 'Other-Passw0rd-42?';
+
+async function rowsFor(email: string) {
+  const [row] = await gw.database.db.select({ n: count() }).from(users).where(eq(users.email, email));
+  return row!.n;
+}
+
+const storedHash = async (email: string) =>
+  (await gw.database.db.select({ h: users.passwordHash }).from(users).where(eq(users.email, email)))[0]!.h;
+
+const login = (email: string, password: string) => gw.gql(LoginDocument, { email, password });
+
+async function elapsed(f: () => Promise<unknown>) {
+  const start = performance.now();
+  await f();
+  return performance.now() - start;
+}
+/** The m, t and p of a PHC string such as $argon2id$v=19$m=8192,p=1,t=1$salt$hash. */
+const paramsOf = (phc: string) =>
+  Object.fromEntries(phc.split('$')[3]!.split(',').map((kv) => [kv.split('=')[0], Number(kv.split('=')[1])]));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+describe('register', () => {
+  it('answers true for an existing email without creating a second account or changing the password', async () => {
+    const email = uniqueEmail('taken');
+    expect((await gw.gql(RegisterDocument, { email, password: PASSWORD })).data?.register).toBe(true);
+    const again = await gw.gql(RegisterDocument, { email: ` ${email.toUpperCase()} `, password: OTHER });
+    expect(again.errors).toBeUndefined();
+    expect(again.data?.register).toBe(true);
+    expect(await rowsFor(email)).toBe(1);
+    expect((await login(email, PASSWORD)).data?.login.__typename).toBe('AuthPayload');
+    expect(codeOf(await login(email, OTHER))).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('checks the policy first: a weak password gets the same WEAK_PASSWORD for a taken and a new email', async () => {
+    const { email } = await signUp(gw);
+    for (const weak of ['short', 'plover-quartz-71!', 'Nick1234-Rem936']) {
+      const taken = await gw.gql(RegisterDocument, { email, password: weak });
+      const fresh = await gw.gql(RegisterDocument, { email: uniqueEmail('fresh'), password: weak });
+      expect(codeOf(taken)).toBe('WEAK_PASSWORD');
+      expect(taken.errors![0]!.extensions.reasons).not.toHaveLength(0);
+      expect(taken.errors).toEqual(fresh.errors);
+      expect(taken.status).toBe(fresh.status);
+    }
+  });
+
+  it('takes the same time for a taken and a new email (both hash)', async () => {
+    const { email } = await signUp(gw);
+    const taken: number[] = [];
+    const fresh: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      taken.push(await elapsed(() => gw.gql(RegisterDocument, { email, password: OTHER })));
+      fresh.push(await elapsed(() => gw.gql(RegisterDocument, { email: uniqueEmail('t'), password: OTHER })));
+    }
+    const ratio = median(taken) / median(fresh);
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
+  });
+});
+
+describe('login', () => {
+  it('gives an unknown email, a wrong password, a malformed email and a disabled account the same answer', async () => {
+    const { email } = await signUp(gw);
+    const disabled = await signUp(gw);
+    await disableUser(gw.deps, disabled.email);
+    const wrong = await login(email, OTHER);
+    expect(wrong.status).toBe(200);
+    expect(codeOf(wrong)).toBe('INVALID_CREDENTIALS');
+    expect(wrong.errors![0]!.message).toBe('Invalid email or password.');
+    for (const other of [
+      await login(uniqueEmail('nobody'), OTHER),
+      await login('not-an-email', OTHER),
+      await login(disabled.email, PASSWORD),
+    ]) {
+      expect(other.status).toBe(wrong.status);
+      expect(other.data).toEqual(wrong.data);
+      expect(other.errors).toEqual(wrong.errors);
+    }
+  });
+
+  it('spends an argon2 verification on an unknown email, so it takes as long as a wrong password', async () => {
+    const { email } = await signUp(gw);
+    await login(uniqueEmail('warm-up'), OTHER); // the dummy hash is made once, lazily
+    const sameParams = await argon2.hash('x', { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    const unknown: number[] = [];
+    const wrong: number[] = [];
+    const noHash: number[] = [];
+    const verify: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      unknown.push(await elapsed(() => login(uniqueEmail('nobody'), OTHER)));
+      wrong.push(await elapsed(() => login(email, OTHER)));
+      // Same HTTP, GraphQL and one-lookup path, without argon2: what a skipped verification would cost.
+      noHash.push(await elapsed(() => gw.gql(RefreshDocument, { refreshToken: 'x'.repeat(43) })));
+      verify.push(await elapsed(() => argon2.verify(sameParams, OTHER)));
+    }
+    const ratio = median(unknown) / median(wrong);
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
+    expect(median(unknown) - median(noHash)).toBeGreaterThan(0.5 * median(verify));
+  });
+
+  it('replaces a hash made with weaker argon2 parameters at the next successful login only', async () => {
+    const { email } = await signUp(gw);
+    const weak = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    expect(paramsOf(weak)).toEqual({ m: 8192, t: 1, p: 1 });
+    await gw.database.db.update(users).set({ passwordHash: weak }).where(eq(users.email, email));
+
+    expect(codeOf(await login(email, OTHER))).toBe('INVALID_CREDENTIALS');
+    expect(await storedHash(email)).toBe(weak);
+
+    expect((await login(email, PASSWORD)).data?.login.__typename).toBe('AuthPayload');
+    const upgraded = await storedHash(email);
+    expect(upgraded.startsWith('$argon2id$v=19$')).toBe(true);
+    expect(paramsOf(upgraded)).toEqual({ m: 19_456, t: 2, p: 1 });
+    expect(await argon2.verify(upgraded, PASSWORD)).toBe(true);
+    expect((await login(email, PASSWORD)).data?.login.__typename).toBe('AuthPayload');
+  });
+});

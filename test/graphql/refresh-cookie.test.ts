@@ -1,0 +1,123 @@
+// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels; the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared on logout.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { LogoutDocument, RegisterDocument } from '../gql/graphql';
+import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
+import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { logIn, refreshCode, rotate } from '../helpers/sessions';
+
+const NAME = '__Host-refresh';
+
+/** The refresh cookie a response sets, split into its value and lower-cased attributes. */
+function refreshCookieOf(headers: Headers) {
+  const line = headers.getSetCookie().find((c) => c.startsWith(`${NAME}=`));
+  if (!line) return undefined;
+  const [pair, ...rest] = line.split(';').map((s) => s.trim());
+  const attributes = new Map(
+    rest.map((a) => {
+      const eq = a.indexOf('=');
+      return eq < 0 ? [a.toLowerCase(), ''] : [a.slice(0, eq).toLowerCase(), a.slice(eq + 1)];
+    }),
+  );
+  return { value: decodeURIComponent(pair!.slice(NAME.length + 1)), attributes };
+}
+
+const asCookie = (token: string) => `${NAME}=${token}`;
+
+/** Registers a fresh user and logs in, keeping the response headers. */
+async function newLogin(gw: TestGateway) {
+  const email = uniqueEmail('cookie');
+  await gw.gql(RegisterDocument, { email, password: PASSWORD });
+  return logIn(gw, email, PASSWORD);
+}
+
+// One database, three gateways that differ only in transport (the signing keys are shared).
+let shared: TestDatabase;
+const encryptionKeys = generateEncryptionKeyEntry('test');
+const gateways: Partial<Record<'both' | 'cookie' | 'body', TestGateway>> = {};
+beforeAll(async () => {
+  shared = await createTestDatabase();
+  for (const transport of ['both', 'cookie', 'body'] as const) {
+    gateways[transport] = await startGateway({
+      database: shared.database,
+      encryptionKeys,
+      // `both` is left unset: it must be the default.
+      env: transport === 'both' ? {} : { REFRESH_TOKEN_TRANSPORT: transport },
+    });
+  }
+});
+afterAll(async () => {
+  for (const gw of Object.values(gateways)) await gw.close();
+  await shared.drop();
+});
+
+describe('transport both (default)', () => {
+  it('login sets the hardened cookie and also returns the token in the body', async () => {
+    expect(gateways.both!.config.refresh.transport).toBe('both');
+    const login = await newLogin(gateways.both!);
+    const cookie = refreshCookieOf(login.headers)!;
+    expect(cookie).toBeDefined();
+    expect(cookie.value).toBe(login.refreshToken);
+    expect(cookie.attributes.has('httponly')).toBe(true);
+    expect(cookie.attributes.has('secure')).toBe(true);
+    expect(cookie.attributes.get('samesite')?.toLowerCase()).toBe('strict');
+    expect(cookie.attributes.get('path')).toBe('/');
+    expect(cookie.attributes.has('domain')).toBe(false);
+    const expires = Date.parse(cookie.attributes.get('expires')!);
+    expect(Math.floor(expires / 1000)).toBe(Math.floor(new Date(login.refreshTokenExpiresAt).getTime() / 1000));
+  });
+
+  it('refresh without an argument reads the cookie, rotates it and sets the successor', async () => {
+    const gw = gateways.both!;
+    const login = await newLogin(gw);
+    const next = await rotate(gw, undefined, { cookie: asCookie(login.refreshToken!) });
+    expect(next.refreshToken).toBeTruthy();
+    expect(next.refreshToken).not.toBe(login.refreshToken);
+    expect(refreshCookieOf(next.headers)?.value).toBe(next.refreshToken);
+    expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN'); // the cookie's token was spent
+    expect(await refreshCode(gw, undefined)).toBe('INVALID_TOKEN'); // neither argument nor cookie
+  });
+
+  it('logout with only the cookie ends the session and clears the cookie', async () => {
+    const gw = gateways.both!;
+    const login = await newLogin(gw);
+    const out = await gw.gql(LogoutDocument, {}, { cookie: asCookie(login.refreshToken!) });
+    expect(out.data?.logout).toBe(true);
+    const cleared = refreshCookieOf(out.headers)!;
+    expect(cleared).toBeDefined();
+    expect(cleared.value).toBe('');
+    const maxAge = cleared.attributes.get('max-age');
+    const expires = cleared.attributes.get('expires');
+    expect(maxAge === '0' || (expires !== undefined && Date.parse(expires) < Date.now())).toBe(true);
+    expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+  });
+});
+
+describe('transport cookie', () => {
+  it('keeps the token out of the body and in the cookie, at login and at refresh', async () => {
+    const gw = gateways.cookie!;
+    const login = await newLogin(gw);
+    expect(login.refreshToken).toBeNull();
+    const cookie = refreshCookieOf(login.headers)!;
+    expect(cookie.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    const next = await rotate(gw, undefined, { cookie: asCookie(cookie.value) });
+    expect(next.refreshToken).toBeNull();
+    expect(refreshCookieOf(next.headers)?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe('transport body', () => {
+  it('sets no cookie and ignores one: a cookie-only refresh is INVALID_TOKEN', async () => {
+    const gw = gateways.body!;
+    const login = await newLogin(gw);
+    expect(login.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(login.headers.get('set-cookie')).toBeNull();
+    expect(await refreshCode(gw, undefined, { cookie: asCookie(login.refreshToken!) })).toBe('INVALID_TOKEN');
+    // The token itself was fine: only its transport was refused.
+    const next = await rotate(gw, login.refreshToken);
+    expect(next.headers.get('set-cookie')).toBeNull();
+    const out = await gw.gql(LogoutDocument, { refreshToken: next.refreshToken });
+    expect(out.data?.logout).toBe(true);
+    expect(out.headers.get('set-cookie')).toBeNull();
+  });
+});

@@ -1,0 +1,184 @@
+// Rule: refresh tokens rotate atomically, reuse of a spent token revokes its family (bar the parallel-tab grace), expiry holds, the user is re-read, and only SHA-256 hashes are stored.
+import { createHash } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { disableUser } from '../../src/domain/admin';
+import { refreshTokens, sessions, users } from '../../src/storage/postgres/schema';
+import { LoginDocument, RefreshDocument } from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf } from '../helpers/sessions';
+
+const GRACE = 10;
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway();
+});
+afterAll(() => gw.close());
+
+/** A session rotated twice: RT1 → RT2 → RT3 (RT3 live). */
+async function threeGenerations() {
+  const login = await signUp(gw);
+  const rt2 = (await rotate(gw, login.refreshToken)).refreshToken!;
+  const rt3 = (await rotate(gw, rt2)).refreshToken!;
+  return { login, rt1: login.refreshToken!, rt2, rt3, sessionId: sessionIdOf(login.accessToken) };
+}
+
+describe('rotation and reuse detection', () => {
+  it('spends each token once: RT1 replayed after the grace period → INVALID_TOKEN, and RT3 dies with the family', async () => {
+    const { rt1, rt2, rt3, sessionId } = await threeGenerations();
+    expect(new Set([rt1, rt2, rt3]).size).toBe(3);
+    gw.clock.advance(GRACE + 1);
+    expect(await refreshCode(gw, rt1)).toBe('INVALID_TOKEN');
+    expect(await refreshCode(gw, rt3)).toBe('INVALID_TOKEN');
+    expect((await sessionRowOf(gw, sessionId)).revokedReason).toBe('refresh_reuse');
+  });
+
+  it('inside the grace window, a token that is not the immediate predecessor still revokes the family', async () => {
+    const { rt1, rt3 } = await threeGenerations();
+    expect(await refreshCode(gw, rt1)).toBe('INVALID_TOKEN');
+    expect(await refreshCode(gw, rt3)).toBe('INVALID_TOKEN');
+  });
+
+  it('inside the grace window, the immediate predecessor is refused without harm and no token is issued', async () => {
+    const { rt2, rt3, sessionId } = await threeGenerations();
+    const before = await tokenRowsOf(gw, sessionId);
+    const replay = await gw.gql(RefreshDocument, { refreshToken: rt2 });
+    expect(codeOf(replay)).toBe('INVALID_TOKEN');
+    expect(replay.data).toBeNull();
+    expect(await tokenRowsOf(gw, sessionId)).toHaveLength(before.length);
+    expect((await sessionRowOf(gw, sessionId)).revokedAt).toBeNull();
+    expect((await rotate(gw, rt3)).refreshToken).toBeTruthy();
+  });
+
+  it('after the grace period (11 s), the immediate predecessor revokes the family: the live token dies', async () => {
+    const login = await signUp(gw);
+    const live = (await rotate(gw, login.refreshToken)).refreshToken!;
+    gw.clock.advance(GRACE + 1);
+    expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+    expect(await refreshCode(gw, live)).toBe('INVALID_TOKEN');
+  });
+
+  it('of 20 concurrent refreshes with one token exactly one succeeds, and the winner keeps the family alive', async () => {
+    const login = await signUp(gw);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => gw.gql(RefreshDocument, { refreshToken: login.refreshToken })),
+    );
+    const winners = results.filter((r) => !r.errors);
+    expect(winners).toHaveLength(1);
+    expect(results.filter((r) => codeOf(r) === 'INVALID_TOKEN')).toHaveLength(19);
+    const next = await rotate(gw, winners[0]!.data!.refresh.refreshToken);
+    expect(next.refreshToken).toBeTruthy();
+  });
+});
+
+describe('the user is re-read at every refresh', () => {
+  it('a disabled user cannot refresh or log in, even with its session still open', async () => {
+    const login = await signUp(gw);
+    await gw.deps.users.setDisabled(login.user.id, gw.clock.now());
+    expect((await sessionRowOf(gw, sessionIdOf(login.accessToken))).revokedAt).toBeNull();
+    expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+    const relogin = await gw.gql(LoginDocument, { email: login.email, password: login.password });
+    expect(codeOf(relogin)).toBe('INVALID_CREDENTIALS');
+    // Enabled again, the same untouched token works: the refusal came from the flag alone.
+    await gw.deps.users.setDisabled(login.user.id, null);
+    expect((await rotate(gw, login.refreshToken)).user.id).toBe(login.user.id);
+  });
+
+  it('disableUser (the admin operation) ends the sessions and blocks login', async () => {
+    const login = await signUp(gw);
+    await disableUser(gw.deps, login.email);
+    expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+    const relogin = await gw.gql(LoginDocument, { email: login.email, password: login.password });
+    expect(codeOf(relogin)).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('roles changed in the database appear in the next refreshed access token', async () => {
+    const login = await signUp(gw);
+    expect(decodeJwt(login.accessToken).roles).toEqual(['user']);
+    await gw.database.db.update(users).set({ roles: ['user', 'admin'] }).where(eq(users.id, login.user.id));
+    const next = await rotate(gw, login.refreshToken);
+    const claims = decodeJwt(next.accessToken);
+    expect(claims.roles).toEqual(['user', 'admin']);
+    expect(claims.scope).toBe('user admin');
+    expect(next.user.roles).toEqual(['user', 'admin']);
+  });
+});
+
+describe('storage and unknown tokens', () => {
+  const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+  it('stores only the SHA-256 hex of each token, never the token itself', async () => {
+    const login = await signUp(gw);
+    const rt2 = (await rotate(gw, login.refreshToken)).refreshToken!;
+    const issued = [login.refreshToken!, rt2];
+    const rows = await tokenRowsOf(gw, sessionIdOf(login.accessToken));
+    expect(rows.map((r) => r.tokenHash).sort()).toEqual(issued.map(sha256).sort());
+    const everything = JSON.stringify([
+      await gw.database.db.select().from(refreshTokens),
+      await gw.database.db.select().from(sessions),
+    ]);
+    for (const token of issued) expect(everything).not.toContain(token);
+  });
+
+  it.each([
+    ['an unknown', 'A'.repeat(43)],
+    ['a garbage', 'not a token; DROP TABLE refresh_tokens'],
+    ['an empty', ''],
+  ])('answers %s token with INVALID_TOKEN', async (_kind, token) => {
+    expect(await refreshCode(gw, token)).toBe('INVALID_TOKEN');
+  });
+});
+
+describe('idle and absolute expiry', () => {
+  const IDLE = 120;
+  const MAX = 600;
+  let short: TestGateway;
+  beforeAll(async () => {
+    short = await startGateway({ env: { REFRESH_TOKEN_IDLE_TTL: String(IDLE), REFRESH_TOKEN_MAX_TTL: String(MAX) } });
+  });
+  afterAll(() => short.close());
+
+  const ms = (iso: string | Date) => new Date(iso).getTime();
+
+  it('slides the idle expiry at each refresh and refuses a token idle for longer than REFRESH_TOKEN_IDLE_TTL', async () => {
+    const login = await signUp(short);
+    const sessionId = sessionIdOf(login.accessToken);
+    const created = await sessionRowOf(short, sessionId);
+    expect(ms(login.refreshTokenExpiresAt)).toBe(created.createdAt.getTime() + IDLE * 1000);
+
+    short.clock.advance(100);
+    const rt2 = await rotate(short, login.refreshToken);
+    const used = await sessionRowOf(short, sessionId);
+    expect(ms(rt2.refreshTokenExpiresAt)).toBe(used.lastUsedAt.getTime() + IDLE * 1000);
+
+    short.clock.advance(100); // past the first idle expiry, inside the slid one
+    const rt3 = await rotate(short, rt2.refreshToken);
+    short.clock.advance(IDLE + 1); // 321 s after login: idle, though far from REFRESH_TOKEN_MAX_TTL
+    expect(await refreshCode(short, rt3.refreshToken)).toBe('INVALID_TOKEN');
+  });
+
+  it('ends the session REFRESH_TOKEN_MAX_TTL after login even when refreshed regularly', async () => {
+    const login = await signUp(short);
+    const { createdAt, expiresAt } = await sessionRowOf(short, sessionIdOf(login.accessToken));
+    expect(expiresAt.getTime()).toBe(createdAt.getTime() + MAX * 1000);
+
+    let token = login.refreshToken;
+    let latest = login.refreshTokenExpiresAt;
+    for (const step of [100, 100, 100, 100, 100, 90]) {
+      short.clock.advance(step);
+      const next = await rotate(short, token);
+      expect(ms(next.refreshTokenExpiresAt)).toBeLessThanOrEqual(expiresAt.getTime());
+      token = next.refreshToken;
+      latest = next.refreshTokenExpiresAt;
+    }
+    // 590 s after login the idle expiry would be 710 s: the nearer absolute one is reported.
+    expect(ms(latest)).toBe(expiresAt.getTime());
+    short.clock.advance(11); // 601 s after login, 11 s after the last refresh
+    const last = (await sessionRowOf(short, sessionIdOf(login.accessToken))).lastUsedAt;
+    expect(short.clock.now().getTime() - last.getTime()).toBeLessThan(IDLE * 1000);
+    expect(await refreshCode(short, token)).toBe('INVALID_TOKEN');
+  });
+});

@@ -1,0 +1,145 @@
+// Rule: a user sees and ends only their own sessions; logoutAll and changePassword end sessions as promised; logout is no validity oracle.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ChangePasswordDocument,
+  LoginDocument,
+  LogoutAllDocument,
+  LogoutDocument,
+  RevokeSessionDocument,
+  SessionsDocument,
+} from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { logIn, refreshCode, rotate, sessionIdOf } from '../helpers/sessions';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway();
+});
+afterAll(() => gw.close());
+
+/** A user with two sessions, logged in from two user agents. */
+async function twoSessions() {
+  const first = await signUp(gw);
+  const second = await logIn(gw, first.email, first.password, { headers: { 'user-agent': 'Phone/2.0' } });
+  return { first, second };
+}
+
+const revoke = (token: string, id: string) => gw.gql(RevokeSessionDocument, { id }, { token });
+
+describe('sessions', () => {
+  it("lists the caller's live sessions, marking only the token's own as current", async () => {
+    const first = await signUp(gw);
+    const second = await logIn(gw, first.email, first.password, { headers: { 'user-agent': 'Laptop/1.0' } });
+    await signUp(gw); // someone else's session must not show up
+
+    const result = await gw.gql(SessionsDocument, {}, { token: second.accessToken });
+    expect(result.errors).toBeUndefined();
+    const list = result.data!.sessions;
+    expect(list.map((s) => s.id).sort()).toEqual([sessionIdOf(first.accessToken), sessionIdOf(second.accessToken)].sort());
+    const current = list.filter((s) => s.current);
+    expect(current.map((s) => s.id)).toEqual([sessionIdOf(second.accessToken)]);
+    expect(current[0]).toMatchObject({ userAgent: 'Laptop/1.0', ip: '127.0.0.1' });
+    expect(new Date(current[0]!.expiresAt).getTime()).toBeGreaterThan(new Date(current[0]!.createdAt).getTime());
+  });
+
+  it('needs an access token', async () => {
+    expect(codeOf(await gw.gql(SessionsDocument, {}))).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('revokeSession', () => {
+  it("ends the caller's other session (true) and answers false once it is already revoked", async () => {
+    const { first, second } = await twoSessions();
+    const otherId = sessionIdOf(second.accessToken);
+    expect((await revoke(first.accessToken, otherId)).data?.revokeSession).toBe(true);
+    expect(await refreshCode(gw, second.refreshToken)).toBe('INVALID_TOKEN');
+    expect((await rotate(gw, first.refreshToken)).refreshToken).toBeTruthy();
+    expect((await revoke(first.accessToken, otherId)).data?.revokeSession).toBe(false);
+  });
+
+  it('answers false for a foreign, an unknown and a malformed id, and revokes nothing', async () => {
+    const { first, second } = await twoSessions();
+    const stranger = await signUp(gw);
+    for (const id of [sessionIdOf(stranger.accessToken), randomUUID(), 'not-a-uuid']) {
+      const result = await revoke(first.accessToken, id);
+      expect(result.errors).toBeUndefined();
+      expect(result.data?.revokeSession).toBe(false);
+    }
+    expect((await rotate(gw, stranger.refreshToken)).refreshToken).toBeTruthy();
+    expect((await rotate(gw, first.refreshToken)).refreshToken).toBeTruthy();
+    expect((await rotate(gw, second.refreshToken)).refreshToken).toBeTruthy();
+  });
+});
+
+describe('logoutAll', () => {
+  it("ends every session of the caller, the current one included, and nobody else's", async () => {
+    const { first, second } = await twoSessions();
+    const stranger = await signUp(gw);
+    const result = await gw.gql(LogoutAllDocument, {}, { token: first.accessToken });
+    expect(result.data?.logoutAll).toBe(true);
+    expect(await refreshCode(gw, first.refreshToken)).toBe('INVALID_TOKEN');
+    expect(await refreshCode(gw, second.refreshToken)).toBe('INVALID_TOKEN');
+    expect((await gw.gql(SessionsDocument, {}, { token: first.accessToken })).data?.sessions).toEqual([]);
+    expect((await rotate(gw, stranger.refreshToken)).refreshToken).toBeTruthy();
+  });
+});
+
+describe('changePassword', () => {
+  const NEW_PASSWORD = 'Heron-Basalt-58?';
+
+  it('refuses a wrong current password with INVALID_CREDENTIALS', async () => {
+    const user = await signUp(gw);
+    const result = await gw.gql(
+      ChangePasswordDocument,
+      { currentPassword: 'Wrong-Password-1!', newPassword: NEW_PASSWORD },
+      { token: user.accessToken },
+    );
+    expect(codeOf(result)).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('refuses a weak new password with WEAK_PASSWORD', async () => {
+    const user = await signUp(gw);
+    const result = await gw.gql(
+      ChangePasswordDocument,
+      { currentPassword: user.password, newPassword: 'short' },
+      { token: user.accessToken },
+    );
+    expect(codeOf(result)).toBe('WEAK_PASSWORD');
+  });
+
+  it('keeps the current session, ends the others, and swaps which password logs in', async () => {
+    const { first, second } = await twoSessions();
+    const result = await gw.gql(
+      ChangePasswordDocument,
+      { currentPassword: first.password, newPassword: NEW_PASSWORD },
+      { token: first.accessToken },
+    );
+    expect(result.data?.changePassword).toBe(true);
+    expect(await refreshCode(gw, second.refreshToken)).toBe('INVALID_TOKEN');
+    expect((await rotate(gw, first.refreshToken)).refreshToken).toBeTruthy();
+    expect(codeOf(await gw.gql(LoginDocument, { email: first.email, password: first.password }))).toBe(
+      'INVALID_CREDENTIALS',
+    );
+    expect((await logIn(gw, first.email, NEW_PASSWORD)).user.id).toBe(first.user.id);
+  });
+});
+
+describe('logout', () => {
+  it('ends the session of a valid token', async () => {
+    const user = await signUp(gw);
+    expect((await gw.gql(LogoutDocument, { refreshToken: user.refreshToken })).data?.logout).toBe(true);
+    expect(await refreshCode(gw, user.refreshToken)).toBe('INVALID_TOKEN');
+  });
+
+  it('answers true for a revoked, an unknown, a garbage and a missing token alike', async () => {
+    const user = await signUp(gw);
+    await gw.gql(LogoutDocument, { refreshToken: user.refreshToken });
+    for (const refreshToken of [user.refreshToken, 'A'.repeat(43), 'garbage', undefined]) {
+      const result = await gw.gql(LogoutDocument, { refreshToken });
+      expect(result.errors).toBeUndefined();
+      expect(result.data?.logout).toBe(true);
+    }
+  });
+});

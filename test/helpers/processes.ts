@@ -1,0 +1,191 @@
+/**
+ * Real processes for the operations tests: `tsx` children (the same entry points as the npm
+ * scripts) with a clean environment, free ports, and databases the test names itself (so it
+ * can take them down or pass their URL to a child).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import { inject } from 'vitest';
+import { openEmbedded, openPostgres, type Database } from '../../src/storage/postgres';
+import type { GqlResult, RequestOptions } from './gateway';
+import { adminUrl, databaseUrlFor } from './postgres-urls';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+// Every setting config.ts reads: a child sees only what the test gives it.
+const SETTINGS = [
+  'NODE_ENV', 'PORT', 'HOST', 'DATABASE_URL', 'DATA_DIR', 'LOG_LEVEL', 'JWT_ISSUER', 'JWT_AUDIENCE',
+  'JWT_ALG', 'ACCESS_TOKEN_TTL', 'REFRESH_TOKEN_IDLE_TTL', 'REFRESH_TOKEN_MAX_TTL',
+  'REFRESH_REUSE_GRACE_SECONDS', 'REFRESH_TOKEN_TRANSPORT', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST',
+  'ARGON2_PARALLELISM', 'PASSWORD_POLICY', 'ENCRYPTION_KEYS', 'CORS_ORIGINS',
+];
+
+export function childEnv(settings: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of SETTINGS) delete env[name];
+  return { ...env, ...settings };
+}
+
+export const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `${prefix}-`));
+
+/** A port nobody listens on right now: listen on 0, read it, close. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Child {
+  process: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+  waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+}
+
+/** Runs `tsx <script> ...args` from the project root. */
+export function spawnTsx(script: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const child = spawn(TSX, [script, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  const waiters = new Set<() => void>();
+  child.stdout!.on('data', (chunk) => {
+    out += String(chunk);
+    for (const w of waiters) w();
+  });
+  child.stderr!.on('data', (chunk) => (err += String(chunk)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    process: child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor(pattern, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(out);
+          if (!match) return;
+          done();
+          resolve(match);
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`no ${pattern} within ${timeoutMs} ms; stdout: ${out}\nstderr: ${err}`));
+        }, timeoutMs);
+        const died = () => {
+          done();
+          reject(new Error(`exited before ${pattern}; stdout: ${out}\nstderr: ${err}`));
+        };
+        const done = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          child.off('exit', died);
+        };
+        waiters.add(check);
+        child.once('exit', died);
+        check();
+      });
+    },
+  };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a tsx script to completion. */
+export async function runTsx(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
+  const child = spawnTsx(script, args, env);
+  const code = await child.exited;
+  return { code, stdout: child.stdout(), stderr: child.stderr() };
+}
+
+/** A typed GraphQL request to a gateway that runs in another process. */
+export async function gqlAt<TData, TVars>(
+  url: string,
+  document: TypedDocumentNode<TData, TVars>,
+  variables?: TVars,
+  options: RequestOptions = {},
+): Promise<GqlResult<TData>> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(options.token && { authorization: `Bearer ${options.token}` }),
+      ...options.headers,
+    },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  const json = (await response.json()) as { data?: never; errors?: never };
+  return { status: response.status, data: json.data, errors: json.errors, headers: response.headers };
+}
+
+/**
+ * A database the test knows by name: on real Postgres (DATABASE_URL set) a new database, empty
+ * or cloned from the migrated template, that a child reaches through `env`; on PGlite a
+ * DATA_DIR, which only one process may have open at a time (hence `open` per use).
+ */
+export interface NamedDatabase {
+  kind: 'postgres' | 'embedded';
+  /** Postgres only: the database name. */
+  name: string | undefined;
+  /** The settings a child process needs to reach it. */
+  env: Record<string, string>;
+  open(): Promise<Database>;
+  /** Runs SQL as a superuser on the server's maintenance database (Postgres only). */
+  admin(query: string): Promise<unknown>;
+  drop(): Promise<void>;
+}
+
+export async function createNamedDatabase(options: { migrated: boolean }): Promise<NamedDatabase> {
+  const base = process.env.DATABASE_URL;
+  if (!base) {
+    const dataDir = tempDir('gateway-data');
+    if (options.migrated) {
+      const database = await openEmbedded(dataDir);
+      await database.migrate();
+      await database.close();
+    }
+    return {
+      kind: 'embedded',
+      name: undefined,
+      env: { DATA_DIR: dataDir },
+      open: () => openEmbedded(dataDir),
+      admin: () => Promise.reject(new Error('no admin connection on PGlite')),
+      drop: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
+  }
+  const postgres = (await import('postgres')).default;
+  const admin = postgres(adminUrl(base), { max: 1, onnotice: () => {} });
+  const name = `gateway_ops_${randomBytes(6).toString('hex')}`;
+  const template = options.migrated ? inject('templateDatabase') : null;
+  await admin.unsafe(`CREATE DATABASE "${name}"${template ? ` TEMPLATE "${template}"` : ''}`);
+  const url = databaseUrlFor(base, name);
+  return {
+    kind: 'postgres',
+    name,
+    env: { DATABASE_URL: url },
+    open: () => openPostgres(url, { max: 5 }),
+    admin: (query) => admin.unsafe(query),
+    drop: async () => {
+      await admin.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    },
+  };
+}

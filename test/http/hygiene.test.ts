@@ -1,0 +1,165 @@
+// Rule: the HTTP surface refuses CSRF-able requests, batches, mutations over GET and bodies over
+// 100 KB; production hides the schema; no error leaks a stack; CORS only for configured origins.
+import { print } from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LoginDocument, RegisterDocument, SchemaRootDocument, TypeByNameDocument } from '../gql/graphql';
+import { codeOf, PASSWORD, uniqueEmail } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+
+const APP = 'http://app.example';
+let dev: TestGateway;
+let prod: TestGateway;
+beforeAll(async () => {
+  dev = await startGateway();
+  // The harness passes its own database; DATABASE_URL is there for the production config check.
+  prod = await startGateway({
+    env: { NODE_ENV: 'production', DATABASE_URL: 'postgres://unused@127.0.0.1/unused', CORS_ORIGINS: APP },
+  });
+});
+afterAll(async () => {
+  await dev?.close();
+  await prod?.close();
+});
+
+/** An error response: the status, one registry code, no data, nothing stack-like. */
+async function refused(response: Response, status: number, code: string) {
+  const text = await response.text();
+  expect(text).not.toMatch(/stacktrace|exception/i);
+  expect(response.status).toBe(status);
+  const body = JSON.parse(text) as { data?: unknown; errors: Array<{ message: string; extensions: { code: string } }> };
+  expect(body.data ?? null).toBeNull();
+  expect(body.errors[0]!.extensions.code).toBe(code);
+  return body.errors[0]!;
+}
+
+const get = (gw: TestGateway, query: string, headers: Record<string, string> = {}) =>
+  fetch(`${gw.url}/graphql?query=${encodeURIComponent(query)}`, { headers });
+
+const registerBody = (email: string) => ({ query: print(RegisterDocument), variables: { email, password: PASSWORD } });
+
+async function neverRegistered(email: string) {
+  expect(codeOf(await dev.gql(LoginDocument, { email, password: PASSWORD }))).toBe('INVALID_CREDENTIALS');
+}
+
+describe('CSRF prevention', () => {
+  it('refuses a text/plain POST without running it', async () => {
+    const email = uniqueEmail('csrf');
+    const response = await fetch(`${dev.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify(registerBody(email)),
+    });
+    await refused(response, 400, 'BAD_REQUEST');
+    await neverRegistered(email);
+  });
+
+  it('refuses a GET without a preflight-forcing header, and serves it with one', async () => {
+    await refused(await get(dev, '{ __typename }'), 400, 'BAD_REQUEST');
+    const allowed = await get(dev, '{ __typename }', { 'apollo-require-preflight': 'true' });
+    expect(allowed.status).toBe(200);
+    expect(await allowed.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+});
+
+describe('request shape', () => {
+  it('refuses a batched (array) body without running any of it', async () => {
+    const email = uniqueEmail('batch');
+    await refused(await dev.post([registerBody(email), registerBody(email)]), 400, 'BAD_REQUEST');
+    await neverRegistered(email);
+  });
+
+  it('refuses a mutation over GET with 405', async () => {
+    const response = await get(dev, 'mutation { logout }', { 'apollo-require-preflight': 'true' });
+    await refused(response, 405, 'BAD_REQUEST');
+    expect(response.headers.get('allow')).toBe('POST');
+  });
+
+  it('refuses a body over 100 KB with 413 in the GraphQL error shape', async () => {
+    const padded = (bytes: number) => ({ query: '{ __typename }', variables: { pad: 'a'.repeat(bytes) } });
+    expect((await dev.post(padded(95_000))).status).toBe(200);
+    const error = await refused(await dev.post(padded(101 * 1024)), 413, 'BAD_REQUEST');
+    expect(error.message).toBe('Request body too large.');
+  });
+
+  it('passes GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and BAD_USER_INPUT through', async () => {
+    for (const gw of [dev, prod]) {
+      await refused(await gw.post({ query: '{ me ' }), 400, 'GRAPHQL_PARSE_FAILED');
+      await refused(await gw.post({ query: '{ nope }' }), 400, 'GRAPHQL_VALIDATION_FAILED');
+      const badVariable = { query: 'query ($l: Int) { users(limit: $l) { id } }', variables: { l: 'abc' } };
+      await refused(await gw.post(badVariable), 400, 'BAD_USER_INPUT');
+      await refused(await gw.post('{"query": '), 400, 'BAD_REQUEST');
+    }
+  });
+});
+
+describe('production hides the schema', () => {
+  it('gives no field suggestions (development does, so the query would show one)', async () => {
+    const query = { query: '{ mee { id } }' };
+    expect((await refused(await dev.post(query), 400, 'GRAPHQL_VALIDATION_FAILED')).message).toContain('Did you mean');
+    const error = await refused(await prod.post(query), 400, 'GRAPHQL_VALIDATION_FAILED');
+    expect(error.message).not.toMatch(/did you mean|"me"/i);
+  });
+
+  it('refuses introspection in production and allows it in development', async () => {
+    for (const result of [await prod.gql(SchemaRootDocument), await prod.gql(TypeByNameDocument, { name: 'User' })]) {
+      expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(result.data ?? null).toBeNull();
+    }
+    expect((await dev.gql(SchemaRootDocument)).data?.__schema.queryType.name).toBe('Query');
+    expect((await dev.gql(TypeByNameDocument, { name: 'User' })).data?.__type?.name).toBe('User');
+  });
+});
+
+describe('landing page and request ids', () => {
+  it("serves no Apollo landing page from a CDN, in development or production", async () => {
+    for (const gw of [dev, prod]) {
+      const response = await fetch(`${gw.url}/graphql`, { headers: { accept: 'text/html' } });
+      expect(response.headers.get('content-type')).not.toContain('text/html');
+      const body = await response.text();
+      expect(body).not.toContain('apollographql.com');
+      expect(body).not.toContain('embeddable');
+    }
+  });
+
+  it('returns x-request-id: a safe given one echoed, otherwise a fresh one', async () => {
+    const fresh = await dev.post({ query: '{ __typename }' });
+    expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const given = await dev.post({ query: '{ __typename }' }, { headers: { 'x-request-id': 'trace-42.a:b' } });
+    expect(given.headers.get('x-request-id')).toBe('trace-42.a:b');
+    const unsafe = await dev.post({ query: '{ __typename }' }, { headers: { 'x-request-id': 'x'.repeat(65) } });
+    expect(unsafe.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const refusedOne = await dev.post([{ query: '{ __typename }' }]);
+    expect(refusedOne.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+});
+
+describe('CORS', () => {
+  const preflight = (gw: TestGateway, origin: string) =>
+    fetch(`${gw.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+
+  it('allows exactly the configured origins, with credentials', async () => {
+    const allowed = await preflight(prod, APP);
+    expect(allowed.status).toBeLessThan(300);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe(APP);
+    expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+    const actual = await prod.post({ query: '{ __typename }' }, { headers: { origin: APP } });
+    expect(actual.headers.get('access-control-allow-origin')).toBe(APP);
+
+    const other = await preflight(prod, 'http://evil.example');
+    expect(other.headers.get('access-control-allow-origin')).toBeNull();
+    const otherPost = await prod.post({ query: '{ __typename }' }, { headers: { origin: 'http://evil.example' } });
+    expect(otherPost.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('sends no CORS headers at all when CORS_ORIGINS is unset', async () => {
+    for (const response of [
+      await preflight(dev, APP),
+      await dev.post({ query: '{ __typename }' }, { headers: { origin: APP } }),
+    ]) {
+      expect([...response.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    }
+  });
+});

@@ -1,0 +1,101 @@
+// Rule: drizzle/ holds exactly the migrations for src/storage/postgres/schema.ts, and applying
+// them (in-process and through `npm run db:migrate`) to an empty database creates every table.
+import { execFile } from 'node:child_process';
+import { cpSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { sql } from 'drizzle-orm';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Database } from '../src/storage/postgres';
+import { queryRows } from '../src/storage/postgres/client';
+import { childEnv, createNamedDatabase, ROOT, runTsx, tempDir, type NamedDatabase } from './helpers/processes';
+
+const DRIZZLE_KIT = path.join(ROOT, 'node_modules/.bin/drizzle-kit');
+const SCHEMA = path.join(ROOT, 'src/storage/postgres/schema.ts');
+const TABLES = ['refresh_tokens', 'sessions', 'signing_keys', 'users'];
+
+/** Every file under dir, relative to it, sorted. */
+const listing = (dir: string) => (readdirSync(dir, { recursive: true }) as string[]).sort();
+
+/**
+ * `drizzle-kit generate` into a copy of drizzle/. Run from the copy's folder: drizzle-kit
+ * prefixes `--out` with "./", so an absolute path breaks (and it still exits 0).
+ */
+async function generateInto(schemaFile: string) {
+  const work = tempDir('drizzle-check');
+  cpSync(path.join(ROOT, 'drizzle'), path.join(work, 'drizzle'), { recursive: true });
+  try {
+    const { stdout } = await promisify(execFile)(
+      DRIZZLE_KIT,
+      ['generate', '--dialect', 'postgresql', '--schema', schemaFile, '--out', 'drizzle'],
+      { cwd: work, env: childEnv() },
+    );
+    return { stdout, files: listing(path.join(work, 'drizzle')) };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+describe('drizzle/ against the drizzle schema', () => {
+  it('generating from the schema adds no migration', async () => {
+    const before = listing(path.join(ROOT, 'drizzle'));
+    expect(before.some((f) => f.endsWith('.sql'))).toBe(true);
+    const { stdout, files } = await generateInto(SCHEMA);
+    expect(files, 'drizzle/ is stale: run `npm run db:generate`').toEqual(before);
+    expect(stdout).toContain('No schema changes');
+  });
+
+  it('a changed schema does produce a new migration (the check above can fail)', async () => {
+    // A copy of the schema with one more column, beside a node_modules link so it resolves drizzle-orm.
+    const dir = tempDir('drizzle-schema');
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    const changed = readFileSync(SCHEMA, 'utf8').replace(
+      "email: text('email').notNull(),",
+      "email: text('email').notNull(),\n    nickname: text('nickname'),",
+    );
+    expect(changed).toContain('nickname');
+    writeFileSync(path.join(dir, 'schema.ts'), changed);
+    const { files } = await generateInto(path.join(dir, 'schema.ts')).finally(() =>
+      rmSync(dir, { recursive: true, force: true }),
+    );
+    const added = files.filter((f) => !listing(path.join(ROOT, 'drizzle')).includes(f));
+    expect(added.filter((f) => f.endsWith('.sql'))).toHaveLength(1);
+  });
+});
+
+describe('applying the migrations to an empty database', () => {
+  const created: NamedDatabase[] = [];
+  afterAll(async () => {
+    for (const named of created) await named.drop();
+  });
+
+  const tablesOf = async (database: Database) => {
+    const rows = await queryRows<{ table_name: string }>(
+      database.db,
+      sql`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`,
+    );
+    return rows.map((r) => r.table_name);
+  };
+
+  it('`npm run db:migrate` creates users, sessions, refresh_tokens and signing_keys', async () => {
+    const named = await createNamedDatabase({ migrated: false });
+    created.push(named);
+    // PGlite admits one process at a time: the test closes the database while the CLI runs.
+    let database = await named.open();
+    expect(await tablesOf(database)).toEqual([]);
+    await database.close();
+
+    const run = await runTsx('src/cli/migrate.ts', [], childEnv(named.env));
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toContain(`migrations applied (${named.kind} database)`);
+
+    database = await named.open();
+    try {
+      expect(await tablesOf(database)).toEqual(TABLES);
+      await database.migrate(); // applying again is a no-op, not an error
+      expect(await tablesOf(database)).toEqual(TABLES);
+    } finally {
+      await database.close();
+    }
+  }, 90_000);
+});

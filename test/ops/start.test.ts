@@ -1,0 +1,112 @@
+// Rule: `npm start` (tsx, so no decorator metadata from a compiler) serves the contract with zero
+// configuration on the embedded database, stops cleanly on SIGTERM, and production refuses to
+// start without DATABASE_URL or ENCRYPTION_KEYS, naming the setting.
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { LoginDocument, MeDocument, RegisterDocument } from '../gql/graphql';
+import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
+import {
+  childEnv,
+  createNamedDatabase,
+  freePort,
+  gqlAt,
+  runTsx,
+  spawnTsx,
+  tempDir,
+  type Child,
+  type NamedDatabase,
+} from '../helpers/processes';
+
+const READY = /ready at (http:\/\/\S+)/;
+const cleanups: Array<() => unknown> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+/** Starts `tsx src/main.ts` and waits for its "ready at" line (PGlite's first initdb is slow). */
+async function startProcess(env: Record<string, string>) {
+  const port = await freePort();
+  const child = spawnTsx('src/main.ts', [], childEnv({ PORT: String(port), ...env }));
+  cleanups.push(() => child.process.exitCode === null && child.process.kill('SIGKILL'));
+  const [, printed] = await child.waitFor(READY, 90_000);
+  return { child, port, printed: printed!, url: `http://127.0.0.1:${port}/graphql` };
+}
+
+/** register → login → me over HTTP; returns the user's email. */
+async function exerciseContract(url: string) {
+  const email = uniqueEmail('start');
+  expect((await gqlAt(url, RegisterDocument, { email, password: PASSWORD })).data?.register).toBe(true);
+  const login = await gqlAt(url, LoginDocument, { email, password: PASSWORD });
+  expect(login.errors).toBeUndefined();
+  const payload = login.data!.login;
+  if (payload.__typename !== 'AuthPayload') throw new Error('expected an AuthPayload');
+  const me = await gqlAt(url, MeDocument, {}, { token: payload.accessToken });
+  expect(me.errors).toBeUndefined();
+  expect(me.data?.me).toMatchObject({ id: payload.user.id, email, roles: ['user'] });
+  return email;
+}
+
+async function stopWithSigterm(child: Child) {
+  const started = Date.now();
+  child.process.kill('SIGTERM');
+  const code = await child.exited;
+  expect(code, child.stderr()).toBe(0);
+  expect(Date.now() - started).toBeLessThan(5_000);
+}
+
+describe('npm start', () => {
+  it('starts with zero configuration on the embedded database, serves, stops on SIGTERM, and keeps its data', async () => {
+    const dataDir = path.join(tempDir('gateway-start'), 'data'); // does not exist yet
+    cleanups.push(() => rmSync(path.dirname(dataDir), { recursive: true, force: true }));
+    const first = await startProcess({ DATA_DIR: dataDir });
+    expect(first.printed).toBe(`http://localhost:${first.port}/graphql`);
+    const email = await exerciseContract(first.url);
+
+    const keysFile = path.join(dataDir, 'encryption-keys');
+    expect(existsSync(keysFile)).toBe(true);
+    expect(statSync(keysFile).mode & 0o777).toBe(0o600);
+    expect(existsSync(path.join(dataDir, 'pgdata'))).toBe(true);
+    await stopWithSigterm(first.child);
+
+    // A restart reads the same keys file (or it could not open its signing key) and database.
+    const keys = readFileSync(keysFile, 'utf8');
+    const second = await startProcess({ DATA_DIR: dataDir });
+    expect(readFileSync(keysFile, 'utf8')).toBe(keys);
+    const login = await gqlAt(second.url, LoginDocument, { email, password: PASSWORD });
+    expect(login.data?.login.__typename).toBe('AuthPayload');
+    await stopWithSigterm(second.child);
+  }, 180_000);
+
+  // Real Postgres exists only when DATABASE_URL is set; without it, production has nothing to use.
+  if (process.env.DATABASE_URL) {
+    it('serves in production on DATABASE_URL with explicit ENCRYPTION_KEYS', async () => {
+      const named: NamedDatabase = await createNamedDatabase({ migrated: true });
+      cleanups.push(() => named.drop());
+      const { child, url } = await startProcess({
+        ...named.env,
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        ENCRYPTION_KEYS: generateEncryptionKeyEntry('k1'),
+      });
+      await exerciseContract(url);
+      await stopWithSigterm(child);
+    }, 60_000);
+  }
+});
+
+describe('NODE_ENV=production', () => {
+  it('refuses to start without DATABASE_URL or without ENCRYPTION_KEYS, naming the missing one', async () => {
+    const [noDatabase, noKeys] = await Promise.all([
+      runTsx('src/main.ts', [], childEnv({ NODE_ENV: 'production', ENCRYPTION_KEYS: generateEncryptionKeyEntry('k1') })),
+      runTsx('src/main.ts', [], childEnv({ NODE_ENV: 'production', DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' })),
+    ]);
+    expect(noDatabase.code).not.toBe(0);
+    expect(noDatabase.stderr).toContain('DATABASE_URL');
+    expect(noDatabase.stderr).not.toContain('ENCRYPTION_KEYS');
+    expect(noKeys.code).not.toBe(0);
+    expect(noKeys.stderr).toContain('ENCRYPTION_KEYS');
+    for (const run of [noDatabase, noKeys]) expect(run.stdout).not.toContain('ready at');
+  }, 30_000);
+});
