@@ -13,9 +13,12 @@ export interface Argon2Settings {
 }
 
 export class PasswordHasher {
-  private dummyHash: Promise<string> | undefined;
+  // Made at construction, so that even the first unknown-email login costs one verification.
+  private readonly dummyHash: Promise<string>;
 
-  constructor(private readonly settings: Argon2Settings) {}
+  constructor(private readonly settings: Argon2Settings) {
+    this.dummyHash = argon2.hash('dummy password for unknown accounts', this.options);
+  }
 
   private get options() {
     return {
@@ -49,7 +52,6 @@ export class PasswordHasher {
   }
 
   async verifyAgainstDummy(password: string): Promise<false> {
-    this.dummyHash ??= argon2.hash('dummy password for unknown accounts', this.options);
     await this.verify(await this.dummyHash, password);
     return false;
   }
