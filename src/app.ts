@@ -75,7 +75,7 @@ export async function createApp({ config, deps, logger, pingDatabase }: AppOptio
     allowBatchedHttpRequests: false,
     persistedQueries: false,
     logger,
-    formatError: createErrorFormatter(logger, { production: config.production }),
+    formatError: createErrorFormatter(logger, { development: config.development }),
     plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();

@@ -10,18 +10,12 @@ import { PasswordHasher } from './domain/passwords/password-hasher';
 import { KeyRing } from './domain/tokens';
 import { PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
 
-export interface Composed {
-  deps: AuthDeps;
-  box: SecretBox;
-  signingKeys: PostgresSigningKeyStore;
-}
-
 export async function compose(
   config: Config,
   database: Database,
   encryptionKeys: NonNullable<Config['encryptionKeys']>,
   clock: Clock = systemClock,
-): Promise<Composed> {
+): Promise<{ deps: AuthDeps }> {
   const box = new SecretBox(encryptionKeys);
   const signingKeys = new PostgresSigningKeyStore(database.db);
   const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
@@ -37,5 +31,5 @@ export async function compose(
       passwordPolicy: config.passwordPolicy,
     },
   };
-  return { deps, box, signingKeys };
+  return { deps };
 }

@@ -3,18 +3,17 @@
  * invalid value stops the start with a message naming the setting. Defaults are the safe ones.
  */
 import { z } from 'zod';
+import type { EncryptionKey } from './domain/crypto/secret-box';
 
+export type { EncryptionKey };
 export type JwtAlg = 'ES256' | 'EdDSA' | 'RS256';
 export type RefreshTransport = 'both' | 'cookie' | 'body';
 export type PasswordPolicyName = 'composition' | 'nist';
 
-export interface EncryptionKey {
-  id: string;
-  key: Buffer;
-}
-
 export interface Config {
   production: boolean;
+  /** NODE_ENV=development: the only mode whose logs carry unexpected errors in full. */
+  development: boolean;
   port: number;
   host: string;
   databaseUrl: string | undefined;
@@ -30,6 +29,9 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+/** Every OWASP argon2id profile (m=47104,t=1 … m=7168,t=5) spends at least this much. */
+export const MIN_ARGON2_MEMORY_TIME = 7168 * 5;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -51,7 +53,7 @@ const schema = z.object({
   REFRESH_TOKEN_MAX_TTL: int(60, 31_536_000).default(2_592_000),
   REFRESH_REUSE_GRACE_SECONDS: int(0, 60).default(10),
   REFRESH_TOKEN_TRANSPORT: z.enum(['both', 'cookie', 'body']).default('both'),
-  // Lower bounds are OWASP's weakest recommended argon2id profile; defaults are its first one.
+  // Defaults are OWASP's m=19456,t=2,p=1 profile; see also the memory × time floor below.
   ARGON2_MEMORY_KIB: int(7168, 4_194_304).default(19_456),
   ARGON2_TIME_COST: int(1, 20).default(2),
   ARGON2_PARALLELISM: int(1, 16).default(1),
@@ -121,11 +123,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (production && !e.ENCRYPTION_KEYS) {
     throw new ConfigError('ENCRYPTION_KEYS is required when NODE_ENV=production');
   }
-  if (e.REFRESH_TOKEN_IDLE_TTL > e.REFRESH_TOKEN_MAX_TTL) {
-    throw new ConfigError('REFRESH_TOKEN_IDLE_TTL must not exceed REFRESH_TOKEN_MAX_TTL');
+  if (e.ARGON2_MEMORY_KIB * e.ARGON2_TIME_COST < MIN_ARGON2_MEMORY_TIME) {
+    throw new ConfigError(
+      `ARGON2_MEMORY_KIB × ARGON2_TIME_COST must be at least ${MIN_ARGON2_MEMORY_TIME} (OWASP's weakest argon2id profile is m=7168, t=5)`,
+    );
   }
   return {
     production,
+    development: e.NODE_ENV === 'development',
     port: e.PORT,
     host: e.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
     databaseUrl: e.DATABASE_URL,

@@ -27,19 +27,20 @@ async function main() {
   const { deps } = await compose(config, database, encryptionKeys);
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping });
 
-  const pruner = setInterval(() => {
+  const runPrune = () =>
     prune(deps).then(
       (count) => logger.info({ count }, 'pruned sessions'),
       (error) => logger.warn({ err: { type: (error as Error).name } }, 'prune failed'),
     );
-  }, PRUNE_EVERY_MS);
-  pruner.unref();
+  const firstPrune = setTimeout(runPrune, 60_000).unref();
+  const pruner = setInterval(runPrune, PRUNE_EVERY_MS).unref();
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
+    clearTimeout(firstPrune);
     clearInterval(pruner);
     await app.close(); // stops accepting, lets in-flight requests finish (Apollo drain plugin)
     await database.close();

@@ -21,6 +21,7 @@ describe('defaults', () => {
   it('gives every setting its documented default', () => {
     expect(loadConfig({})).toEqual({
       production: false,
+      development: true,
       port: 4000,
       host: '127.0.0.1',
       databaseUrl: undefined,
@@ -98,9 +99,11 @@ describe('invalid values name the setting', () => {
     expect(failure({ DATABASE_URL: 'mysql://gw:hunter2-secret@db/gw' }).message).not.toContain('hunter2');
   });
 
-  it('refuses an idle lifetime longer than the absolute one', () => {
-    const error = failure({ REFRESH_TOKEN_IDLE_TTL: '7200', REFRESH_TOKEN_MAX_TTL: '3600' });
-    expect(error.message).toContain('REFRESH_TOKEN_IDLE_TTL');
+  it('refuses argon2 settings weaker than every OWASP profile (memory × time below 7168 × 5)', () => {
+    const error = failure({ ARGON2_MEMORY_KIB: '7168', ARGON2_TIME_COST: '1' });
+    expect(error.message).toContain('ARGON2_MEMORY_KIB');
+    expect(error.message).toContain('ARGON2_TIME_COST');
+    expect(loadConfig({ ARGON2_MEMORY_KIB: '7168', ARGON2_TIME_COST: '5' }).argon2.memoryKib).toBe(7168);
   });
 });
 

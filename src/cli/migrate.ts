@@ -1,9 +1,16 @@
 /** `npm run db:migrate`: applies pending migrations from drizzle/ to the configured database. */
 import { openConfiguredDatabase } from '../bootstrap';
-import { loadConfig } from '../config';
+import { ConfigError, loadConfig, type Config } from '../config';
 import { createLogger } from '../logger';
 
-const config = loadConfig();
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`db:migrate: ${error.message}\n`);
+  process.exit(1);
+}
 const database = await openConfiguredDatabase(config, createLogger('warn'));
 try {
   await database.migrate();

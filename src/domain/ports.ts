@@ -28,7 +28,14 @@ export interface UserStore {
   /** Inserts unless the email exists; true when inserted. Never touches an existing row. */
   insertIfAbsent(user: NewUser): Promise<boolean>;
   updatePasswordHash(id: string, passwordHash: string): Promise<void>;
-  setRoles(id: string, roles: string[]): Promise<UserRecord | null>;
+  /**
+   * Replaces a user's roles with `change(current)`, reading and writing under a row lock so that
+   * concurrent changes do not lose each other. Null when the user does not exist.
+   */
+  updateRoles(
+    id: string,
+    change: (current: string[]) => string[],
+  ): Promise<{ before: string[]; after: UserRecord } | null>;
   /** null enables the user again. */
   setDisabled(id: string, disabledAt: Date | null): Promise<void>;
   list(limit: number, offset: number): Promise<UserRecord[]>;
@@ -130,9 +137,9 @@ export interface StoredSigningKey {
 export interface SigningKeyStore {
   list(): Promise<StoredSigningKey[]>;
   /**
-   * Inserts `candidate` unless a key for its algorithm already signs; serialised across
-   * instances so that concurrent first starts agree on one key. Returns the keys after.
+   * Inserts `candidate` unless a usable (unretired) key for its algorithm exists; serialised
+   * across instances so that concurrent first starts agree on one key. Returns the keys after.
    */
-  insertIfNoneActive(candidate: StoredSigningKey, now: Date): Promise<StoredSigningKey[]>;
+  insertIfNoneUsable(candidate: StoredSigningKey, now: Date): Promise<StoredSigningKey[]>;
   updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string): Promise<void>;
 }

@@ -2,7 +2,7 @@
  * The one place that turns errors into what a client sees. Expected failures carry their code
  * from the registry; Apollo's request-level codes pass through; a store that cannot be reached
  * is SERVICE_UNAVAILABLE; anything else is INTERNAL_SERVER_ERROR with a fixed message, logged
- * on the server (in production without message or stack, which may hold SQL or parameters).
+ * on the server (outside development without message or stack, which may hold SQL or parameters).
  */
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
@@ -19,7 +19,7 @@ const PASSED_THROUGH = new Set<string>([
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
-export function createErrorFormatter(logger: Logger, options: { production: boolean }) {
+export function createErrorFormatter(logger: Logger, options: { development: boolean }) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const where = { ...(formatted.locations && { locations: formatted.locations }), ...(formatted.path && { path: formatted.path }) };
     const original = unwrapResolverError(error);
@@ -27,7 +27,7 @@ export function createErrorFormatter(logger: Logger, options: { production: bool
       return { message: original.message, ...where, extensions: { code: original.code, ...original.extensions } };
     }
     if (isUnavailable(original)) {
-      logger.warn({ err: describe(original, options.production) }, 'store unavailable');
+      logger.warn({ err: describe(original, options.development) }, 'store unavailable');
       const e = new ServiceUnavailableError();
       return { message: e.message, ...where, extensions: { code: e.code } };
     }
@@ -38,15 +38,15 @@ export function createErrorFormatter(logger: Logger, options: { production: bool
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {
       return { message: formatted.message, ...where, extensions: { code: ErrorCode.BAD_REQUEST } };
     }
-    logger.error({ err: describe(original, options.production), path: formatted.path }, 'unexpected error');
+    logger.error({ err: describe(original, options.development), path: formatted.path }, 'unexpected error');
     return { message: 'Internal server error.', ...where, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
   };
 }
 
 /** What may be logged about an unexpected error. */
-function describe(error: unknown, production: boolean) {
+function describe(error: unknown, development: boolean) {
   if (!(error instanceof Error)) return { type: typeof error };
+  if (development) return error;
   const code = (error as { code?: unknown }).code;
-  if (production) return { type: error.name, ...(typeof code === 'string' && { code }) };
-  return error;
+  return { type: error.name, ...(typeof code === 'string' && { code }) };
 }

@@ -6,6 +6,7 @@ import { LoginDocument, RefreshDocument, RegisterDocument, SetUserRolesDocument,
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { users } from '../../src/storage/postgres/schema';
+import { grantRole } from '../../src/domain/admin';
 
 let gw: TestGateway;
 let admin: Awaited<ReturnType<typeof signUp>>;
@@ -137,5 +138,12 @@ describe('setUserRoles', () => {
     expect(codeOf(await gw.gql(SetUserRolesDocument, vars, { token: plain.accessToken }))).toBe('FORBIDDEN');
     expect(codeOf(await gw.gql(SetUserRolesDocument, vars))).toBe('UNAUTHENTICATED');
     expect(await rolesInDb(plain.user.id)).toEqual(['user']);
+  });
+
+  it('applies concurrent role changes without losing any (read and write under one row lock)', async () => {
+    const target = await signUp(gw, uniqueEmail('many-roles'));
+    const granted = Array.from({ length: 10 }, (_, i) => `team-${i}`);
+    await Promise.all(granted.map((role) => grantRole(gw.deps, target.email, role)));
+    expect(await rolesInDb(target.user.id)).toEqual([...granted, 'user'].sort());
   });
 });

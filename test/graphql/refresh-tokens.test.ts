@@ -4,6 +4,7 @@ import { eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
+import { issueSession } from '../../src/domain/auth';
 import { refreshTokens, sessions, users } from '../../src/storage/postgres/schema';
 import { LoginDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
@@ -180,5 +181,14 @@ describe('idle and absolute expiry', () => {
     const last = (await sessionRowOf(short, sessionIdOf(login.accessToken))).lastUsedAt;
     expect(short.clock.now().getTime() - last.getTime()).toBeLessThan(IDLE * 1000);
     expect(await refreshCode(short, token)).toBe('INVALID_TOKEN');
+  });
+
+  it('caps the idle expiry at the absolute one when REFRESH_TOKEN_IDLE_TTL exceeds REFRESH_TOKEN_MAX_TTL', async () => {
+    const user = (await short.deps.users.findByEmail((await signUp(short)).email))!;
+    const deps = { ...short.deps, settings: { ...short.deps.settings, refresh: { ...short.deps.settings.refresh, idleTtl: 7200, maxTtl: 3600 } } };
+    const issued = await issueSession(deps, user, ['pwd'], { ip: null, userAgent: null });
+    const row = await sessionRowOf(short, issued.sessionId);
+    expect(issued.refreshTokenExpiresAt.getTime()).toBe(row.createdAt.getTime() + 3600 * 1000);
+    expect(row.idleExpiresAt.getTime()).toBe(row.expiresAt.getTime());
   });
 });

@@ -1,20 +1,17 @@
-import { setUserRoles } from '../auth/set-user-roles';
+import { changeRoles, validateRoles } from '../auth/set-user-roles';
 import type { AuthDeps } from '../auth/deps';
 import { findUserByEmail } from './find-user-by-email';
 
 type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock'>;
 
 export async function grantRole(deps: Deps, email: string, role: string) {
+  validateRoles([role]);
   const user = await findUserByEmail(deps.users, email);
-  return setUserRoles(deps, user.id, [...user.roles, role]);
+  return changeRoles(deps, user.id, (current) => [...current, role]);
 }
 
-/** Removing a role ends the user's sessions (see setUserRoles). */
+/** Removing a role ends the user's sessions (see changeRoles). */
 export async function revokeRole(deps: Deps, email: string, role: string) {
   const user = await findUserByEmail(deps.users, email);
-  return setUserRoles(
-    deps,
-    user.id,
-    user.roles.filter((r) => r !== role),
-  );
+  return changeRoles(deps, user.id, (current) => current.filter((r) => r !== role));
 }

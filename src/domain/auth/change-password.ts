@@ -1,4 +1,4 @@
-import { InvalidCredentialsError, UnauthenticatedError, WeakPasswordError } from '../../errors';
+import { UnauthenticatedError, WeakPasswordError } from '../../errors';
 import { checkPasswordPolicy } from '../passwords/check-password-policy';
 import { checkCredentials } from './check-credentials';
 import type { AuthDeps, Viewer } from './deps';
@@ -17,7 +17,6 @@ export async function changePassword(
   const account = await deps.users.findById(viewer.userId);
   if (!account) throw new UnauthenticatedError();
   const user = await checkCredentials(deps, account.email, input.currentPassword);
-  if (user.id !== viewer.userId) throw new InvalidCredentialsError();
   await deps.users.updatePasswordHash(user.id, await deps.hasher.hash(input.newPassword));
   await deps.sessions.revokeAllOfUser(user.id, 'password_changed', deps.clock.now(), viewer.sessionId);
   return true as const;

@@ -27,7 +27,9 @@ export async function issueSession(
   const { idleTtl, maxTtl } = deps.settings.refresh;
   const sessionId = randomUUID();
   const refreshToken = newRefreshToken();
-  const idleExpiresAt = addSeconds(now, idleTtl);
+  const absoluteExpiresAt = addSeconds(now, maxTtl);
+  // An idle TTL longer than the absolute one simply never applies.
+  const idleExpiresAt = addSeconds(now, Math.min(idleTtl, maxTtl));
   await deps.sessions.create({
     id: sessionId,
     userId: user.id,
@@ -36,22 +38,33 @@ export async function issueSession(
     ip: client.ip,
     createdAt: now,
     idleExpiresAt,
-    absoluteExpiresAt: addSeconds(now, maxTtl),
+    absoluteExpiresAt,
     tokenId: randomUUID(),
     tokenHash: hashRefreshToken(refreshToken),
   });
+  return tokensFor(deps, now, user, { id: sessionId, amr, expiresAt: idleExpiresAt }, refreshToken);
+}
+
+/** Signs the access token for a session and bundles it with the session's new refresh token. */
+export async function tokensFor(
+  deps: Pick<AuthDeps, 'keys' | 'settings'>,
+  now: Date,
+  user: UserRecord,
+  session: { id: string; amr: string[]; expiresAt: Date },
+  refreshToken: string,
+): Promise<IssuedTokens> {
   const access = await signAccessToken(deps.keys, deps.settings.jwt, now, {
     userId: user.id,
-    sessionId,
+    sessionId: session.id,
     roles: user.roles,
-    amr,
+    amr: session.amr,
   });
   return {
     accessToken: access.token,
     expiresIn: access.expiresIn,
     refreshToken,
-    refreshTokenExpiresAt: idleExpiresAt,
+    refreshTokenExpiresAt: session.expiresAt,
     user,
-    sessionId,
+    sessionId: session.id,
   };
 }

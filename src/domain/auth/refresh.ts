@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidTokenError } from '../../errors';
-import { hashRefreshToken, newRefreshToken, signAccessToken } from '../tokens';
+import { hashRefreshToken, newRefreshToken } from '../tokens';
 import type { AuthDeps } from './deps';
-import type { IssuedTokens } from './issue-session';
+import { tokensFor, type IssuedTokens } from './issue-session';
 
 /**
  * Rotates a refresh token: the presented one is spent and a successor issued in the same
@@ -27,21 +27,7 @@ export async function refresh(deps: AuthDeps, presented: string | null | undefin
     await handleRejected(deps, presentedHash, now);
     throw new InvalidTokenError();
   }
-  const { session, user } = result;
-  const access = await signAccessToken(deps.keys, deps.settings.jwt, now, {
-    userId: user.id,
-    sessionId: session.id,
-    roles: user.roles,
-    amr: session.amr,
-  });
-  return {
-    accessToken: access.token,
-    expiresIn: access.expiresIn,
-    refreshToken: successor,
-    refreshTokenExpiresAt: session.expiresAt,
-    user,
-    sessionId: session.id,
-  };
+  return tokensFor(deps, now, result.user, result.session, successor);
 }
 
 async function handleRejected(deps: AuthDeps, presentedHash: string, now: Date) {

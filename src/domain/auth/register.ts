@@ -15,9 +15,9 @@ export async function register(
   deps: Pick<AuthDeps, 'users' | 'hasher' | 'clock' | 'settings'>,
   input: { email: string; password: string },
 ): Promise<true> {
-  const email = normalizeEmail(input.email);
   const reasons = checkPasswordPolicy(input.password, deps.settings.passwordPolicy);
   if (reasons.length > 0) throw new WeakPasswordError(reasons);
+  const email = normalizeEmail(input.email);
   const passwordHash = await deps.hasher.hash(input.password);
   await deps.users.insertIfAbsent({
     id: randomUUID(),

@@ -1,6 +1,5 @@
+import { isUuid } from '../ids';
 import type { AuthDeps, Viewer } from './deps';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * True when one of the caller's live sessions was revoked; false for any other id (unknown,
@@ -8,6 +7,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * that are not the caller's.
  */
 export async function revokeSession(deps: Pick<AuthDeps, 'sessions' | 'clock'>, viewer: Viewer, sessionId: string) {
-  if (!UUID.test(sessionId)) return false;
+  if (!isUuid(sessionId)) return false;
   return deps.sessions.revokeOwn(viewer.userId, sessionId, 'revoked_by_user', deps.clock.now());
 }

@@ -1,8 +1,8 @@
 import { BadUserInputError } from '../../errors';
+import { isUuid } from '../ids';
 import type { AuthDeps } from './deps';
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function validateRoles(roles: string[]): string[] {
   for (const role of roles) {
@@ -13,19 +13,26 @@ export function validateRoles(roles: string[]): string[] {
   return [...new Set(roles)].sort();
 }
 
+type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock'>;
+
 /**
- * Replaces a user's roles. New roles reach tokens at the user's next refresh (refresh re-reads
- * them); removing any role also ends the user's sessions, so no token keeps a removed role
- * past its short lifetime.
+ * Applies a change to a user's roles atomically. New roles reach tokens at the user's next
+ * refresh (refresh re-reads them); removing any role also ends the user's sessions, so no
+ * token keeps a removed role past its short lifetime.
  */
-export async function setUserRoles(deps: Pick<AuthDeps, 'users' | 'sessions' | 'clock'>, userId: string, roles: string[]) {
-  const wanted = validateRoles(roles);
-  const before = UUID.test(userId) ? await deps.users.findById(userId) : null;
-  if (!before) throw new BadUserInputError('Unknown user.', 'userId');
-  const after = await deps.users.setRoles(userId, wanted);
-  if (!after) throw new BadUserInputError('Unknown user.', 'userId');
-  if (before.roles.some((r) => !wanted.includes(r))) {
+export async function changeRoles(deps: Deps, userId: string, change: (current: string[]) => string[]) {
+  const result = isUuid(userId)
+    ? await deps.users.updateRoles(userId, (current) => validateRoles(change(current)))
+    : null;
+  if (!result) throw new BadUserInputError('Unknown user.', 'userId');
+  if (result.before.some((role) => !result.after.roles.includes(role))) {
     await deps.sessions.revokeAllOfUser(userId, 'roles_removed', deps.clock.now());
   }
-  return after;
+  return result.after;
+}
+
+/** Replaces a user's roles (the admin mutation). */
+export function setUserRoles(deps: Deps, userId: string, roles: string[]) {
+  const wanted = validateRoles(roles);
+  return changeRoles(deps, userId, () => wanted);
 }

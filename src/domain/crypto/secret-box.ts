@@ -5,6 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
+/** One ENCRYPTION_KEYS entry. */
 export interface EncryptionKey {
   id: string;
   key: Buffer;

@@ -42,13 +42,18 @@ export class PasswordHasher {
     }
   }
 
-  /** True when the hash was made with other (older, weaker) parameters than the configured ones. */
+  /**
+   * True when the stored hash is weaker than the configured parameters: not argon2id, or less
+   * memory, time or parallelism. (node-argon2's own needsRehash ignores the type and would also
+   * "upgrade" to weaker settings.)
+   */
   needsRehash(hash: string): boolean {
-    try {
-      return argon2.needsRehash(hash, this.options);
-    } catch {
-      return true;
-    }
+    const match = /^\$argon2id\$v=(\d+)\$([^$]+)\$/.exec(hash);
+    if (!match) return true;
+    const params = new Map(match[2]!.split(',').map((kv) => kv.split('=') as [string, string]));
+    const at = (name: string) => Number(params.get(name) ?? 0);
+    const { memoryKib, timeCost, parallelism } = this.settings;
+    return Number(match[1]) < 19 || at('m') < memoryKib || at('t') < timeCost || at('p') < parallelism;
   }
 
   async verifyAgainstDummy(password: string): Promise<false> {

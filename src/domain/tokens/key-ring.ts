@@ -35,10 +35,10 @@ export class KeyRing {
   static async load(store: SigningKeyStore, box: SecretBox, clock: Clock, alg: SigningAlg): Promise<KeyRing> {
     const now = clock.now();
     let keys = await store.list();
-    if (!keys.some((k) => isSigning(k, alg, now))) {
-      keys = await store.insertIfNoneActive(await generateStoredKey(box, alg, now), now);
+    if (!keys.some((k) => isUsable(k, alg, now))) {
+      keys = await store.insertIfNoneUsable(await generateStoredKey(box, alg, now), now);
     }
-    const current = keys.filter((k) => isSigning(k, alg, now)).at(-1);
+    const current = signingKeyOf(keys, alg, now);
     if (!current) throw new Error(`No ${alg} signing key could be created`);
     const privateJwk = JSON.parse(
       box.open({ ciphertext: current.privateKeyCiphertext, keyId: current.encryptionKeyId }, current.kid),
@@ -50,8 +50,15 @@ export class KeyRing {
   }
 }
 
-const isSigning = (k: StoredSigningKey, alg: string, now: Date) =>
-  k.alg === alg && k.activatesAt <= now && (k.retiresAt === null || k.retiresAt > now);
+/** Not retired. Activation time is ignored on purpose: instances with skewed clocks must agree. */
+export const isUsable = (k: StoredSigningKey, alg: string, now: Date) =>
+  k.alg === alg && (k.retiresAt === null || k.retiresAt > now);
+
+/** The newest usable key that has activated, else (clock skew) the oldest usable one. */
+function signingKeyOf(keys: StoredSigningKey[], alg: string, now: Date) {
+  const usable = keys.filter((k) => isUsable(k, alg, now)).sort((a, b) => +a.activatesAt - +b.activatesAt);
+  return usable.filter((k) => k.activatesAt <= now).at(-1) ?? usable[0];
+}
 
 export async function generateStoredKey(box: SecretBox, alg: SigningAlg, now: Date): Promise<StoredSigningKey> {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });

@@ -8,7 +8,6 @@ export interface AccessClaims {
   sessionId: string;
   roles: string[];
   amr: string[];
-  expiresAt: Date;
 }
 
 export interface VerifySettings {
@@ -39,11 +38,11 @@ export async function verifyAccessToken(
       currentDate: now,
       requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
     });
-    const { sub, sid, roles, amr, exp } = payload;
+    const { sub, sid, roles, amr } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || !isStringArray(roles) || !isStringArray(amr)) {
       return null;
     }
-    return { userId: sub, sessionId: sid, roles, amr, expiresAt: new Date(exp! * 1000) };
+    return { userId: sub, sessionId: sid, roles, amr };
   } catch {
     return null;
   }

@@ -29,15 +29,15 @@ export async function openPostgres(url: string, options: { max?: number } = {}):
   const client = postgres(url, {
     max: options.max ?? 10,
     onnotice: () => {},
+    // A request fails within seconds, not minutes, when Postgres cannot be reached.
     connect_timeout: 5,
-    // Fail fast instead of queueing forever when Postgres is down.
     idle_timeout: 60,
   });
-  const db = drizzle(client, { schema }) as unknown as Db;
+  const orm = drizzle(client, { schema });
   return {
-    db,
+    db: orm as unknown as Db,
     kind: 'postgres',
-    migrate: () => migrate(drizzle(client, { schema }), { migrationsFolder }),
+    migrate: () => migrate(orm, { migrationsFolder }),
     ping: async () => {
       await client`select 1`;
     },
@@ -60,11 +60,11 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
     client = new PGlite();
   }
   await client.waitReady;
-  const db = drizzle(client, { schema }) as unknown as Db;
+  const orm = drizzle(client, { schema });
   return {
-    db,
+    db: orm as unknown as Db,
     kind: 'embedded',
-    migrate: () => migrate(drizzle(client, { schema }), { migrationsFolder }),
+    migrate: () => migrate(orm, { migrationsFolder }),
     ping: async () => {
       await client.query('select 1');
     },

@@ -1,5 +1,6 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
+import { isUsable } from '../../domain/tokens/key-ring';
 import type { Db } from './client';
 import { signingKeys } from './schema';
 
@@ -13,14 +14,11 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
     return this.db.select().from(signingKeys).orderBy(asc(signingKeys.activatesAt));
   }
 
-  async insertIfNoneActive(candidate: StoredSigningKey, now: Date) {
+  async insertIfNoneUsable(candidate: StoredSigningKey, now: Date) {
     return this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
       const keys = await tx.select().from(signingKeys).orderBy(asc(signingKeys.activatesAt));
-      const signing = keys.some(
-        (k) => k.alg === candidate.alg && k.activatesAt <= now && (k.retiresAt === null || k.retiresAt > now),
-      );
-      if (signing) return keys;
+      if (keys.some((k) => isUsable(k, candidate.alg, now))) return keys;
       await tx.insert(signingKeys).values(candidate);
       return [...keys, candidate];
     });

@@ -41,9 +41,13 @@ export class PostgresUserStore implements UserStore {
     await this.db.update(users).set({ passwordHash }).where(eq(users.id, id));
   }
 
-  async setRoles(id: string, roles: string[]) {
-    const [row] = await this.db.update(users).set({ roles }).where(eq(users.id, id)).returning();
-    return row ? toUser(row) : null;
+  async updateRoles(id: string, change: (current: string[]) => string[]) {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.select().from(users).where(eq(users.id, id)).for('update');
+      if (!row) return null;
+      const [after] = await tx.update(users).set({ roles: change(row.roles) }).where(eq(users.id, id)).returning();
+      return { before: row.roles, after: toUser(after!) };
+    });
   }
 
   async setDisabled(id: string, disabledAt: Date | null) {
