@@ -13,6 +13,10 @@ import { refreshTokens, sessions } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
 
+/** A user's sessions that are neither revoked nor expired (idle or absolute) at `now`. */
+const liveSessionsOf = (userId: string, now: Date) =>
+  and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now));
+
 const toSession = (r: SessionRow): SessionRecord => ({
   id: r.id,
   userId: r.userId,
@@ -157,13 +161,7 @@ export class PostgresSessionStore implements SessionStore {
       .update(sessions)
       .set({ revokedAt: now, revokedReason: reason })
       .where(
-        and(
-          eq(sessions.id, sessionId),
-          eq(sessions.userId, userId),
-          isNull(sessions.revokedAt),
-          gt(sessions.expiresAt, now),
-          gt(sessions.idleExpiresAt, now),
-        ),
+        and(eq(sessions.id, sessionId), liveSessionsOf(userId, now)),
       )
       .returning({ id: sessions.id });
     return rows.length === 1;
@@ -188,14 +186,7 @@ export class PostgresSessionStore implements SessionStore {
     const rows = await this.db
       .select()
       .from(sessions)
-      .where(
-        and(
-          eq(sessions.userId, userId),
-          isNull(sessions.revokedAt),
-          gt(sessions.expiresAt, now),
-          gt(sessions.idleExpiresAt, now),
-        ),
-      )
+      .where(liveSessionsOf(userId, now))
       .orderBy(sessions.createdAt);
     return rows.map(toSession);
   }
