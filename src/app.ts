@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -14,6 +15,8 @@ import type { Config } from './config';
 import type { AuthDeps } from './domain/auth';
 import { verifyAccessToken } from './domain/tokens';
 import { createErrorFormatter } from './graphql/format-error';
+import { retryAfterPlugin } from './graphql/plugins/retry-after';
+import { oneCredentialMutationPerOperation } from './graphql/validation/one-credential-mutation';
 import type { GatewayContext } from './graphql/context';
 import { gatewaySchema } from './graphql/schema';
 import { registerHttpErrorHandlers } from './http/errors';
@@ -29,14 +32,27 @@ export interface AppOptions {
   deps: AuthDeps;
   logger: Logger;
   pingDatabase: () => Promise<void>;
+  /** Where rate limits live right now, reported by /readyz. */
+  rateLimitMode: () => string;
 }
 
-export async function createApp({ config, deps, logger, pingDatabase }: AppOptions): Promise<FastifyInstance> {
+/**
+ * request.ip: the socket's address unless TRUST_PROXY names the proxies to believe. A hop count
+ * trusts that many nearest hops whatever their address (as Express does); Fastify itself now
+ * refuses numeric hop counts, so it gets the equivalent trust function.
+ */
+function trustProxyOption(setting: Config['trustProxy']) {
+  if (typeof setting === 'number') return (_address: string, hop: number) => hop < setting;
+  return setting;
+}
+
+export async function createApp({ config, deps, logger, pingDatabase, rateLimitMode }: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's two lines per request are replaced by the one below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: trustProxyOption(config.trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
@@ -66,6 +82,17 @@ export async function createApp({ config, deps, logger, pingDatabase }: AppOptio
     });
   }
 
+  const { maxDepth, maxAliases, maxDirectives, maxTokens, maxCost } = config.graphqlLimits;
+  const armor = new ApolloArmor({
+    maxDepth: { n: maxDepth },
+    maxAliases: { n: maxAliases },
+    maxDirectives: { n: maxDirectives },
+    // Counted by graphql's own parser instead (parseOptions below): armor's token plugin turns
+    // every syntax error into an HTTP 500.
+    maxTokens: { enabled: false },
+    costLimit: { maxCost },
+    blockFieldSuggestion: { enabled: config.production },
+  }).protect();
   const apollo = new ApolloServer<GatewayContext>({
     schema: gatewaySchema(),
     introspection: !config.production,
@@ -74,9 +101,11 @@ export async function createApp({ config, deps, logger, pingDatabase }: AppOptio
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
     persistedQueries: false,
+    parseOptions: { maxTokens },
+    validationRules: [...armor.validationRules, oneCredentialMutationPerOperation],
     logger,
     formatError: createErrorFormatter(logger, { development: config.development }),
-    plugins: [fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled()],
+    plugins: [...armor.plugins, retryAfterPlugin, fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled()],
   });
   await apollo.start();
 
@@ -99,7 +128,7 @@ export async function createApp({ config, deps, logger, pingDatabase }: AppOptio
     }),
   });
 
-  registerHealthRoutes(app, pingDatabase);
+  registerHealthRoutes(app, pingDatabase, rateLimitMode);
   registerJwksRoute(app, () => deps.keys);
   return app;
 }

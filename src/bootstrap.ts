@@ -3,6 +3,8 @@
  */
 import type { Logger } from 'pino';
 import type { Config, EncryptionKey } from './config';
+import { RateLimiterCounterStore } from './storage/redis/counter-store';
+import { connectRedis, type RedisConnection } from './storage/redis/client';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
 import { openEmbedded, openPostgres, type Database } from './storage/postgres';
 
@@ -19,4 +21,40 @@ export function resolveEncryptionKeys(config: Config, logger: Logger): Encryptio
   const { keys, created, file } = loadOrCreateDevEncryptionKeys(config.dataDir);
   logger.warn({ file, created }, 'ENCRYPTION_KEYS unset: using development keys from DATA_DIR');
   return keys;
+}
+
+export interface Counters {
+  store: RateLimiterCounterStore;
+  redis: RedisConnection | undefined;
+  /** For /readyz: where the limits live right now. */
+  mode(): 'redis' | 'memory-fallback' | 'redis-down' | 'memory';
+}
+
+/** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */
+export function openCounters(config: Config, logger: Logger): Counters {
+  const { prefix, onRedisFailure, loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser } = config.rateLimit;
+  // The account back-off is a block with its own duration; its rule only has to exist.
+  const rules = { loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, accountBackoff: { points: 1, duration: 1 } };
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+  if (!redis) {
+    logger.warn('REDIS_URL unset: rate-limit counters live in this process\'s memory, for a single instance only');
+  }
+  return {
+    store: new RateLimiterCounterStore({ prefix, rules, redis: redis?.client, onRedisFailure }),
+    redis,
+    mode: () => {
+      if (!redis) return 'memory';
+      if (redis.healthy()) return 'redis';
+      return onRedisFailure === 'insurance' ? 'memory-fallback' : 'redis-down';
+    },
+  };
+}
+
+/** One start-up line on how client addresses (the rate-limit keys) are derived. */
+export function describeClientIp(config: Config) {
+  if (config.trustProxy === false) return 'client IP: the socket address (X-Forwarded-For ignored; set TRUST_PROXY behind a proxy)';
+  if (typeof config.trustProxy === 'number') {
+    return `client IP: X-Forwarded-For, trusting the ${config.trustProxy} nearest hop(s)`;
+  }
+  return `client IP: X-Forwarded-For, trusting hops from ${config.trustProxy.join(', ')}`;
 }

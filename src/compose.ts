@@ -7,6 +7,7 @@ import type { AuthDeps } from './domain/auth';
 import { systemClock, type Clock } from './domain/clock';
 import { SecretBox } from './domain/crypto/secret-box';
 import { PasswordHasher } from './domain/passwords/password-hasher';
+import { Throttle, type CounterStore } from './domain/throttle';
 import { KeyRing } from './domain/tokens';
 import { PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
 
@@ -14,6 +15,7 @@ export async function compose(
   config: Config,
   database: Database,
   encryptionKeys: NonNullable<Config['encryptionKeys']>,
+  counters: CounterStore,
   clock: Clock = systemClock,
 ): Promise<{ deps: AuthDeps }> {
   const box = new SecretBox(encryptionKeys);
@@ -25,6 +27,7 @@ export async function compose(
     sessions: new PostgresSessionStore(database.db),
     hasher: new PasswordHasher(config.argon2),
     keys,
+    throttle: new Throttle(counters, config.rateLimit),
     settings: {
       jwt: config.jwt,
       refresh: config.refresh,

@@ -2,6 +2,7 @@
  * The only reader of process.env. Validated once at start-up into one typed object; an
  * invalid value stops the start with a message naming the setting. Defaults are the safe ones.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { EncryptionKey } from './domain/crypto/secret-box';
 
@@ -9,6 +10,11 @@ export type { EncryptionKey };
 export type JwtAlg = 'ES256' | 'EdDSA' | 'RS256';
 export type RefreshTransport = 'both' | 'cookie' | 'body';
 export type PasswordPolicyName = 'composition' | 'nist';
+
+export interface LimitSetting {
+  points: number;
+  duration: number;
+}
 
 export interface Config {
   production: boolean;
@@ -26,6 +32,22 @@ export interface Config {
   /** Undefined only in development: main.ts then generates or reads them from DATA_DIR. */
   encryptionKeys: EncryptionKey[] | undefined;
   corsOrigins: string[];
+  /** false: the socket's address; a hop count or a list of trusted proxy addresses/CIDRs. */
+  trustProxy: false | number | string[];
+  redisUrl: string | undefined;
+  singleInstance: boolean;
+  rateLimit: {
+    prefix: string;
+    onRedisFailure: 'insurance' | 'closed';
+    loginEmailIp: LimitSetting;
+    loginIp: LimitSetting;
+    loginAccount: LimitSetting;
+    registerIp: LimitSetting;
+    refreshIp: LimitSetting;
+    mfaUser: LimitSetting;
+    mfaAttemptsPerChallenge: number;
+  };
+  graphqlLimits: { maxDepth: number; maxAliases: number; maxDirectives: number; maxTokens: number; maxCost: number };
 }
 
 export class ConfigError extends Error {}
@@ -34,6 +56,18 @@ export class ConfigError extends Error {}
 export const MIN_ARGON2_MEMORY_TIME = 7168 * 5;
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** `points/seconds`, e.g. 5/900. */
+const limit = (fallback: string) =>
+  z
+    .string()
+    .regex(/^\d{1,9}\/\d{1,9}$/, 'must be written points/seconds, e.g. 5/900')
+    .default(fallback)
+    .transform((v) => {
+      const [points, duration] = v.split('/').map(Number) as [number, number];
+      return { points, duration };
+    })
+    .refine((v) => v.points >= 1 && v.duration >= 1, 'points and seconds must be at least 1');
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -60,6 +94,29 @@ const schema = z.object({
   PASSWORD_POLICY: z.enum(['composition', 'nist']).default('composition'),
   ENCRYPTION_KEYS: z.string().min(1).optional(),
   CORS_ORIGINS: z.string().optional(),
+  TRUST_PROXY: z.string().optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  SINGLE_INSTANCE: z.enum(['true', 'false']).default('false'),
+  RATE_LIMIT_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'letters, digits and _ : . - only')
+    .default('gw:rl'),
+  RATE_LIMIT_FAIL: z.enum(['insurance', 'closed']).default('insurance'),
+  LOGIN_LIMIT_EMAIL_IP: limit('5/900'),
+  LOGIN_LIMIT_IP: limit('100/86400'),
+  LOGIN_LIMIT_ACCOUNT: limit('50/86400'),
+  REGISTER_LIMIT_IP: limit('10/3600'),
+  REFRESH_LIMIT_IP: limit('600/60'),
+  MFA_LIMIT_USER: limit('10/900'),
+  MFA_ATTEMPTS_PER_CHALLENGE: int(1, 100).default(5),
+  GRAPHQL_MAX_DEPTH: int(1, 1000).default(12),
+  GRAPHQL_MAX_ALIASES: int(0, 1000).default(15),
+  GRAPHQL_MAX_DIRECTIVES: int(0, 1000).default(50),
+  GRAPHQL_MAX_TOKENS: int(10, 1_000_000).default(1000),
+  GRAPHQL_MAX_COST: int(1, 10_000_000).default(5000),
 });
 
 export function parseEncryptionKeys(value: string, setting = 'ENCRYPTION_KEYS'): EncryptionKey[] {
@@ -83,6 +140,33 @@ export function parseEncryptionKeys(value: string, setting = 'ENCRYPTION_KEYS'):
     throw new ConfigError(`${setting}: key ids must be unique`);
   }
   return keys;
+}
+
+function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
+  if (!value) return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops < 1 || hops > 32) throw new ConfigError('TRUST_PROXY: a hop count must be between 1 and 32');
+    return hops;
+  }
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    if (!isIpOrCidr(entry)) {
+      throw new ConfigError(`TRUST_PROXY: "${entry}" is neither a hop count nor an IP address or CIDR`);
+    }
+  }
+  return entries;
+}
+
+function isIpOrCidr(entry: string) {
+  const [address, bits, extra] = entry.split('/');
+  if (extra !== undefined || !address || isIP(address) === 0) return false;
+  if (bits === undefined) return true;
+  const max = isIP(address) === 4 ? 32 : 128;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
 }
 
 function parseOrigins(value: string | undefined): string[] {
@@ -123,6 +207,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (production && !e.ENCRYPTION_KEYS) {
     throw new ConfigError('ENCRYPTION_KEYS is required when NODE_ENV=production');
   }
+  if (production && !e.REDIS_URL && e.SINGLE_INSTANCE !== 'true') {
+    throw new ConfigError(
+      'REDIS_URL is required when NODE_ENV=production (or set SINGLE_INSTANCE=true to keep limits in one instance\'s memory)',
+    );
+  }
   if (e.ARGON2_MEMORY_KIB * e.ARGON2_TIME_COST < MIN_ARGON2_MEMORY_TIME) {
     throw new ConfigError(
       `ARGON2_MEMORY_KIB × ARGON2_TIME_COST must be at least ${MIN_ARGON2_MEMORY_TIME} (OWASP's weakest argon2id profile is m=7168, t=5)`,
@@ -156,5 +245,26 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     passwordPolicy: e.PASSWORD_POLICY,
     encryptionKeys: e.ENCRYPTION_KEYS ? parseEncryptionKeys(e.ENCRYPTION_KEYS) : undefined,
     corsOrigins: parseOrigins(e.CORS_ORIGINS),
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    redisUrl: e.REDIS_URL,
+    singleInstance: e.SINGLE_INSTANCE === 'true',
+    rateLimit: {
+      prefix: e.RATE_LIMIT_PREFIX,
+      onRedisFailure: e.RATE_LIMIT_FAIL,
+      loginEmailIp: e.LOGIN_LIMIT_EMAIL_IP,
+      loginIp: e.LOGIN_LIMIT_IP,
+      loginAccount: e.LOGIN_LIMIT_ACCOUNT,
+      registerIp: e.REGISTER_LIMIT_IP,
+      refreshIp: e.REFRESH_LIMIT_IP,
+      mfaUser: e.MFA_LIMIT_USER,
+      mfaAttemptsPerChallenge: e.MFA_ATTEMPTS_PER_CHALLENGE,
+    },
+    graphqlLimits: {
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxCost: e.GRAPHQL_MAX_COST,
+    },
   };
 }

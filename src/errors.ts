@@ -10,6 +10,7 @@ export const ErrorCode = {
   INVALID_TOKEN: 'INVALID_TOKEN',
   WEAK_PASSWORD: 'WEAK_PASSWORD',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
+  RATE_LIMITED: 'RATE_LIMITED',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
   INTERNAL_SERVER_ERROR: 'INTERNAL_SERVER_ERROR',
   // Apollo Server's own, passed through.
@@ -86,6 +87,17 @@ export class BadUserInputError extends GatewayError {
   }
   override get extensions() {
     return this.field ? { field: this.field } : {};
+  }
+}
+
+/** Too many attempts; `retryAfter` is in whole seconds. Nothing was checked. */
+export class RateLimitedError extends GatewayError {
+  readonly code = ErrorCode.RATE_LIMITED;
+  constructor(readonly retryAfter: number) {
+    super('Too many attempts. Try again later.');
+  }
+  override get extensions() {
+    return { retryAfter: this.retryAfter };
   }
 }
 

@@ -1,7 +1,7 @@
 /** Start-up: config → stores → app → listen; SIGTERM/SIGINT drain and close. */
 import 'reflect-metadata';
 import { createApp } from './app';
-import { openConfiguredDatabase, resolveEncryptionKeys } from './bootstrap';
+import { describeClientIp, openConfiguredDatabase, openCounters, resolveEncryptionKeys } from './bootstrap';
 import { compose } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
@@ -24,8 +24,12 @@ async function main() {
   const encryptionKeys = resolveEncryptionKeys(config, logger);
   const database = await openConfiguredDatabase(config, logger);
   if (database.kind === 'embedded') await database.migrate();
-  const { deps } = await compose(config, database, encryptionKeys);
-  const app = await createApp({ config, deps, logger, pingDatabase: database.ping });
+  const counters = openCounters(config, logger);
+  // Start with shared counters when Redis is there; if not, the fallback covers until it is.
+  await counters.redis?.ready(3000);
+  const { deps } = await compose(config, database, encryptionKeys, counters.store);
+  const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
+  logger.info(describeClientIp(config));
 
   const runPrune = () =>
     prune(deps).then(
@@ -44,6 +48,7 @@ async function main() {
     clearInterval(pruner);
     await app.close(); // stops accepting, lets in-flight requests finish (Apollo drain plugin)
     await database.close();
+    await counters.redis?.close();
     logger.info('stopped');
     process.exit(0);
   };

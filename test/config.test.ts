@@ -5,7 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config';
 
 const key = (id: string, bytes = 32) => `${id}:${randomBytes(bytes).toString('base64')}`;
-const PRODUCTION = { NODE_ENV: 'production', DATABASE_URL: 'postgres://gw@db.internal/gw', ENCRYPTION_KEYS: key('k1') };
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://gw@db.internal/gw',
+  ENCRYPTION_KEYS: key('k1'),
+  REDIS_URL: 'redis://cache.internal:6379',
+};
 
 function failure(env: Record<string, string>): ConfigError {
   try {
@@ -33,6 +38,21 @@ describe('defaults', () => {
       passwordPolicy: 'composition',
       encryptionKeys: undefined,
       corsOrigins: [],
+      trustProxy: false,
+      redisUrl: undefined,
+      singleInstance: false,
+      rateLimit: {
+        prefix: 'gw:rl',
+        onRedisFailure: 'insurance',
+        loginEmailIp: { points: 5, duration: 900 },
+        loginIp: { points: 100, duration: 86_400 },
+        loginAccount: { points: 50, duration: 86_400 },
+        registerIp: { points: 10, duration: 3600 },
+        refreshIp: { points: 600, duration: 60 },
+        mfaUser: { points: 10, duration: 900 },
+        mfaAttemptsPerChallenge: 5,
+      },
+      graphqlLimits: { maxDepth: 12, maxAliases: 15, maxDirectives: 50, maxTokens: 1000, maxCost: 5000 },
     });
   });
 
@@ -64,6 +84,20 @@ describe('defaults', () => {
     expect(config.corsOrigins).toEqual(['http://app.example', 'https://admin.example:8443']);
     expect(loadConfig({ JWT_ALG: 'RS256' }).jwt.alg).toBe('RS256');
   });
+
+  it('reads limits, TRUST_PROXY and the GraphQL request limits', () => {
+    const config = loadConfig({
+      LOGIN_LIMIT_EMAIL_IP: '3/60',
+      RATE_LIMIT_FAIL: 'closed',
+      TRUST_PROXY: '10.0.0.0/8, ::1',
+      GRAPHQL_MAX_DEPTH: '6',
+    });
+    expect(config.rateLimit.loginEmailIp).toEqual({ points: 3, duration: 60 });
+    expect(config.rateLimit.onRedisFailure).toBe('closed');
+    expect(config.trustProxy).toEqual(['10.0.0.0/8', '::1']);
+    expect(config.graphqlLimits.maxDepth).toBe(6);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+  });
 });
 
 describe('invalid values name the setting', () => {
@@ -89,6 +123,15 @@ describe('invalid values name the setting', () => {
     ['CORS_ORIGINS', 'app.example'],
     ['CORS_ORIGINS', 'http://app.example/path'],
     ['CORS_ORIGINS', 'http://app.example,*'],
+    ['LOGIN_LIMIT_EMAIL_IP', '5'],
+    ['LOGIN_LIMIT_IP', '0/60'],
+    ['REFRESH_LIMIT_IP', 'many/60'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['RATE_LIMIT_FAIL', 'open'],
+    ['TRUST_PROXY', 'everyone'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', '0'],
+    ['GRAPHQL_MAX_DEPTH', '0'],
   ])('%s=%s', (setting, value) => {
     expect(failure({ [setting]: value }).message).toContain(setting);
   });
@@ -118,7 +161,14 @@ describe('production', () => {
     expect(failure(env).message).toContain('ENCRYPTION_KEYS');
   });
 
-  it('starts with both set', () => {
+  it('starts with all three set', () => {
     expect(loadConfig(PRODUCTION).production).toBe(true);
+  });
+
+  it('refuses to keep rate limits in one instance\'s memory unless SINGLE_INSTANCE=true says so', () => {
+    const { REDIS_URL: _, ...env } = PRODUCTION;
+    expect(failure(env).message).toContain('REDIS_URL');
+    expect(failure(env).message).toContain('SINGLE_INSTANCE=true');
+    expect(loadConfig({ ...env, SINGLE_INSTANCE: 'true' }).singleInstance).toBe(true);
   });
 });

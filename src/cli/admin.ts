@@ -3,11 +3,13 @@
  * On the embedded database, run them while the server is stopped (PGlite is single-process).
  */
 import 'reflect-metadata';
-import { openConfiguredDatabase, resolveEncryptionKeys } from '../bootstrap';
+import { openConfiguredDatabase, openCounters, resolveEncryptionKeys } from '../bootstrap';
 import { ConfigError, loadConfig } from '../config';
 import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions } from '../domain/admin';
+import { findUserByEmail } from '../domain/admin/find-user-by-email';
 import { systemClock } from '../domain/clock';
 import { SecretBox } from '../domain/crypto/secret-box';
+import { Throttle } from '../domain/throttle';
 import { GatewayError } from '../errors';
 import { createLogger } from '../logger';
 import { PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
@@ -19,6 +21,7 @@ const USAGE = `Usage: npm run admin -- <command>
   disable-user <email>          block login and refresh, end every session
   enable-user <email>           allow login again
   revoke-sessions <email>       end every session of the user
+  unblock <email>               clear the account's login counters (Redis)
   prune                         delete expired and long-revoked sessions and their tokens
   reencrypt                     re-encrypt every stored secret under the first ENCRYPTION_KEYS entry
 `;
@@ -29,6 +32,7 @@ const ARITY: Record<string, number> = {
   'disable-user': 1,
   'enable-user': 1,
   'revoke-sessions': 1,
+  unblock: 1,
   prune: 0,
   reencrypt: 0,
 };
@@ -72,6 +76,22 @@ async function run(argv: string[]): Promise<number> {
       case 'revoke-sessions':
         say(`${a}: ${(await revokeUserSessions(deps, a)).length} session(s) ended`);
         break;
+      case 'unblock': {
+        await findUserByEmail(deps.users, a);
+        const counters = openCounters(config, logger);
+        try {
+          if (counters.redis && !(await counters.redis.ready(5000))) throw new Error('Redis is not reachable');
+          if (!counters.redis) {
+            say(`${a}: nothing to clear here: without REDIS_URL the counters live in the server's memory and end with it`);
+            break;
+          }
+          const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(a);
+          say(`${a}: login counters cleared (${cleared} per-address counter(s))`);
+        } finally {
+          await counters.redis?.close();
+        }
+        break;
+      }
       case 'prune':
         say(`pruned ${await prune(deps)} session(s)`);
         break;

@@ -16,6 +16,9 @@ const PASSED_THROUGH = new Set<string>([
   ErrorCode.BAD_REQUEST,
 ]);
 
+// graphql-js's wording ("more that N tokens") has a typo that may be fixed one day.
+const TOKEN_LIMIT = /Document contains more tha[nt] \d+ tokens/;
+
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
@@ -32,6 +35,10 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
       return { message: e.message, ...where, extensions: { code: e.code } };
     }
     const code = formatted.extensions?.code;
+    if (code === ErrorCode.GRAPHQL_PARSE_FAILED && TOKEN_LIMIT.test(formatted.message)) {
+      // A request limit, like depth and aliases: reported as they are.
+      return { message: 'Document exceeds the token limit.', extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
+    }
     if (typeof code === 'string' && PASSED_THROUGH.has(code)) {
       return { message: formatted.message, ...where, extensions: { code } };
     }

@@ -9,6 +9,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app';
+import { openCounters } from '../../src/bootstrap';
 import { compose } from '../../src/compose';
 import { loadConfig, type Config } from '../../src/config';
 import type { AuthDeps } from '../../src/domain/auth';
@@ -76,6 +77,23 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/**
+ * Tests that are not about rate limits make many requests from one address: they get limits
+ * high enough never to interfere, their own counter namespace, and Redis when REDIS_URL is set.
+ * Throttle tests override these through `env`.
+ */
+export function rateLimitDefaults(): Record<string, string> {
+  return {
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : { SINGLE_INSTANCE: 'true' }),
+    RATE_LIMIT_PREFIX: `test:${randomBytes(6).toString('hex')}`,
+    LOGIN_LIMIT_EMAIL_IP: '100000/900',
+    LOGIN_LIMIT_IP: '100000/900',
+    LOGIN_LIMIT_ACCOUNT: '100000/900',
+    REGISTER_LIMIT_IP: '100000/900',
+    REFRESH_LIMIT_IP: '100000/60',
+  };
+}
+
 export interface StartOptions {
   env?: Record<string, string>;
   /** Share an existing database (e.g. two gateways, one store); it is not dropped on close. */
@@ -90,6 +108,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
     NODE_ENV: 'test',
     PORT: '0',
     ENCRYPTION_KEYS: options.encryptionKeys ?? generateEncryptionKeyEntry('test'),
+    ...rateLimitDefaults(),
     ...options.env,
   });
   const logs: string[] = [];
@@ -101,8 +120,10 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   });
   const logger = createLogger('debug', sink);
   const clock = new TestClock();
-  const { deps } = await compose(config, database, config.encryptionKeys!, clock);
-  const app = await createApp({ config, deps, logger, pingDatabase: database.ping });
+  const counters = openCounters(config, logger);
+  if (counters.redis && !(await counters.redis.ready(5000))) throw new Error('REDIS_URL is set but Redis is not reachable');
+  const { deps } = await compose(config, database, config.encryptionKeys!, counters.store, clock);
+  const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -134,6 +155,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
     },
     async close() {
       await app.close();
+      await counters.redis?.close();
       await owned?.drop();
     },
   };

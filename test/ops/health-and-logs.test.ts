@@ -54,7 +54,7 @@ describe('health routes', () => {
     expect(health.status).toBe(200);
     const ready = await fetch(`${gw.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready' });
+    expect(await ready.json()).toEqual({ status: 'ready', rateLimits: process.env.REDIS_URL ? 'redis' : 'memory', degraded: false });
   });
 });
 

@@ -89,6 +89,7 @@ describe('npm start', () => {
         NODE_ENV: 'production',
         HOST: '127.0.0.1',
         ENCRYPTION_KEYS: generateEncryptionKeyEntry('k1'),
+        ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : { SINGLE_INSTANCE: 'true' }),
       });
       await exerciseContract(url);
       await stopWithSigterm(child);

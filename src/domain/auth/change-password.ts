@@ -1,7 +1,7 @@
 import { UnauthenticatedError, WeakPasswordError } from '../../errors';
 import { checkPasswordPolicy } from '../passwords/check-password-policy';
 import { checkCredentials } from './check-credentials';
-import type { AuthDeps, Viewer } from './deps';
+import type { AuthDeps, ClientInfo, Viewer } from './deps';
 
 /**
  * Needs the current password (checked through checkCredentials, like a login); the new one
@@ -11,12 +11,13 @@ export async function changePassword(
   deps: AuthDeps,
   viewer: Viewer,
   input: { currentPassword: string; newPassword: string },
+  client: ClientInfo,
 ) {
   const reasons = checkPasswordPolicy(input.newPassword, deps.settings.passwordPolicy);
   if (reasons.length > 0) throw new WeakPasswordError(reasons);
   const account = await deps.users.findById(viewer.userId);
   if (!account) throw new UnauthenticatedError();
-  const user = await checkCredentials(deps, account.email, input.currentPassword);
+  const user = await checkCredentials(deps, account.email, input.currentPassword, client);
   await deps.users.updatePasswordHash(user.id, await deps.hasher.hash(input.newPassword));
   await deps.sessions.revokeAllOfUser(user.id, 'password_changed', deps.clock.now(), viewer.sessionId);
   return true as const;

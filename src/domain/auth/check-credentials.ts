@@ -1,15 +1,29 @@
 import { InvalidCredentialsError } from '../../errors';
 import type { UserRecord } from '../ports';
-import type { AuthDeps } from './deps';
+import type { AuthDeps, ClientInfo } from './deps';
 import { normalizeEmail } from './normalize-email';
 
 /**
  * The one place where a password is checked against an account (login, changePassword, and
- * later MFA enrolment); the brute-force limiter wraps this. An unknown email, a wrong password
+ * later MFA enrolment), inside the brute-force throttle. An unknown email, a wrong password
  * and a disabled account give the same error after the same work (a dummy verification for
- * unknown emails). A hash made with other argon2 parameters is replaced on success.
+ * unknown emails) and count the same. A weaker stored hash is replaced on success.
  */
-export async function checkCredentials(
+export function checkCredentials(
+  deps: Pick<AuthDeps, 'users' | 'hasher' | 'throttle'>,
+  email: string,
+  password: string,
+  client: ClientInfo,
+): Promise<UserRecord> {
+  return deps.throttle.guardLogin(
+    email,
+    client.ip,
+    (error) => error instanceof InvalidCredentialsError,
+    () => verifyPassword(deps, email, password),
+  );
+}
+
+async function verifyPassword(
   deps: Pick<AuthDeps, 'users' | 'hasher'>,
   email: string,
   password: string,

@@ -2,6 +2,7 @@ import type { Clock } from '../clock';
 import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PasswordPolicy } from '../passwords/check-password-policy';
 import type { SessionStore, UserStore } from '../ports';
+import type { Throttle } from '../throttle';
 import type { AccessTokenSettings, KeyRing } from '../tokens';
 
 /** What the auth use cases need, injected once at start-up (and per test). */
@@ -11,6 +12,7 @@ export interface AuthDeps {
   sessions: SessionStore;
   hasher: PasswordHasher;
   keys: KeyRing;
+  throttle: Throttle;
   settings: {
     jwt: AccessTokenSettings & { alg: string };
     refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number };

@@ -15,6 +15,6 @@ export async function login(
   input: { email: string; password: string },
   client: ClientInfo,
 ): Promise<LoginOutcome> {
-  const user = await checkCredentials(deps, input.email, input.password);
+  const user = await checkCredentials(deps, input.email, input.password, client);
   return { kind: 'authenticated', tokens: await issueSession(deps, user, ['pwd'], client) };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidTokenError } from '../../errors';
 import { hashRefreshToken, newRefreshToken } from '../tokens';
-import type { AuthDeps } from './deps';
+import type { AuthDeps, ClientInfo } from './deps';
 import { tokensFor, type IssuedTokens } from './issue-session';
 
 /**
@@ -11,7 +11,12 @@ import { tokensFor, type IssuedTokens } from './issue-session';
  * predecessor of the live token, spent less than REFRESH_REUSE_GRACE_SECONDS ago, is refused
  * without harm. Grace never issues a token. Roles and the disabled flag are re-read here.
  */
-export async function refresh(deps: AuthDeps, presented: string | null | undefined): Promise<IssuedTokens> {
+export async function refresh(
+  deps: AuthDeps,
+  presented: string | null | undefined,
+  client: ClientInfo,
+): Promise<IssuedTokens> {
+  await deps.throttle.refresh(client.ip);
   if (!presented) throw new InvalidTokenError();
   const now = deps.clock.now();
   const presentedHash = hashRefreshToken(presented);

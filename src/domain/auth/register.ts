@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { WeakPasswordError } from '../../errors';
 import { checkPasswordPolicy } from '../passwords/check-password-policy';
-import type { AuthDeps } from './deps';
+import type { AuthDeps, ClientInfo } from './deps';
 import { normalizeEmail } from './normalize-email';
 
 export const DEFAULT_ROLES = ['user'];
@@ -12,12 +12,14 @@ export const DEFAULT_ROLES = ['user'];
  * existing account is left untouched.
  */
 export async function register(
-  deps: Pick<AuthDeps, 'users' | 'hasher' | 'clock' | 'settings'>,
+  deps: Pick<AuthDeps, 'users' | 'hasher' | 'clock' | 'settings' | 'throttle'>,
   input: { email: string; password: string },
+  client: ClientInfo,
 ): Promise<true> {
   const reasons = checkPasswordPolicy(input.password, deps.settings.passwordPolicy);
   if (reasons.length > 0) throw new WeakPasswordError(reasons);
   const email = normalizeEmail(input.email);
+  await deps.throttle.register(client.ip);
   const passwordHash = await deps.hasher.hash(input.password);
   await deps.users.insertIfAbsent({
     id: randomUUID(),

@@ -14,7 +14,7 @@ export class AuthResolver {
     @Arg('password', () => String) password: string,
     @Ctx() ctx: GatewayContext,
   ) {
-    return register(ctx.deps, { email, password });
+    return register(ctx.deps, { email, password }, ctx.client);
   }
 
   @Mutation(() => LoginResult)
@@ -33,7 +33,7 @@ export class AuthResolver {
     @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
     @Ctx() ctx: GatewayContext,
   ) {
-    return deliverTokens(ctx, await refresh(ctx.deps, presentedRefreshToken(ctx, refreshToken)));
+    return deliverTokens(ctx, await refresh(ctx.deps, presentedRefreshToken(ctx, refreshToken), ctx.client));
   }
 
   @Mutation(() => Boolean, { description: 'Ends that session; true whether or not the token was valid.' })

@@ -28,7 +28,7 @@ export class UserResolver {
     @Arg('newPassword', () => String) newPassword: string,
     @Ctx() ctx: GatewayContext,
   ) {
-    return changePassword(ctx.deps, viewerOf(ctx), { currentPassword, newPassword });
+    return changePassword(ctx.deps, viewerOf(ctx), { currentPassword, newPassword }, ctx.client);
   }
 
   @Authorized('admin')

@@ -1,0 +1,59 @@
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+export interface RedisConnection {
+  client: Redis;
+  /** True while connected; false during an outage (limits then run on the fallback). */
+  healthy(): boolean;
+  /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
+  ready(timeoutMs: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/**
+ * ioredis set to fail fast: with the offline queue off and one retry, a command fails within
+ * milliseconds while Redis is down (the defaults hang for 15 s, and the insurance limiter would
+ * never take over). It reconnects on its own; an outage is logged once, and so is recovery.
+ */
+export function connectRedis(url: string, logger: Logger): RedisConnection {
+  const client = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+  });
+  let down = false;
+  const markDown = () => {
+    if (down) return;
+    down = true;
+    logger.warn('Redis unavailable: rate limits fall back as configured by RATE_LIMIT_FAIL until it returns');
+  };
+  client.on('error', markDown);
+  client.on('close', () => {
+    if (client.status !== 'end') markDown();
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info('Redis is back: rate limits are shared again');
+  });
+  return {
+    client,
+    healthy: () => client.status === 'ready',
+    ready: (timeoutMs) =>
+      client.status === 'ready'
+        ? Promise.resolve(true)
+        : new Promise((resolve) => {
+            const timer = setTimeout(() => resolve(false), timeoutMs);
+            client.once('ready', () => {
+              clearTimeout(timer);
+              resolve(true);
+            });
+          }),
+    close: async () => {
+      client.removeAllListeners('error');
+      client.on('error', () => {});
+      await client.quit().catch(() => client.disconnect());
+    },
+  };
+}
