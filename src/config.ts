@@ -119,6 +119,9 @@ const schema = z.object({
   GRAPHQL_MAX_COST: int(1, 10_000_000).default(5000),
 });
 
+/** Every setting's name (the environment variables this gateway reads). */
+export const SETTING_NAMES = Object.keys(schema.shape);
+
 export function parseEncryptionKeys(value: string, setting = 'ENCRYPTION_KEYS'): EncryptionKey[] {
   const keys = value
     .split(',')

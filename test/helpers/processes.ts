@@ -15,17 +15,14 @@ import { inject } from 'vitest';
 import { openEmbedded, openPostgres, type Database } from '../../src/storage/postgres';
 import type { GqlResult, RequestOptions } from './gateway';
 import { adminUrl, databaseUrlFor } from './postgres-urls';
+import { SETTING_NAMES } from '../../src/config';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 // Every setting config.ts reads: a child sees only what the test gives it.
-const SETTINGS = [
-  'NODE_ENV', 'PORT', 'HOST', 'DATABASE_URL', 'DATA_DIR', 'LOG_LEVEL', 'JWT_ISSUER', 'JWT_AUDIENCE',
-  'JWT_ALG', 'ACCESS_TOKEN_TTL', 'REFRESH_TOKEN_IDLE_TTL', 'REFRESH_TOKEN_MAX_TTL',
-  'REFRESH_REUSE_GRACE_SECONDS', 'REFRESH_TOKEN_TRANSPORT', 'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST',
-  'ARGON2_PARALLELISM', 'PASSWORD_POLICY', 'ENCRYPTION_KEYS', 'CORS_ORIGINS',
-];
+// Every setting is stripped: a child gets exactly what the test gives it.
+const SETTINGS = SETTING_NAMES;
 
 export function childEnv(settings: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };

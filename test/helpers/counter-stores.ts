@@ -1,0 +1,69 @@
+/**
+ * The real counter stores for domain-level throttle tests: rate-limiter-flexible in memory
+ * always, and on Redis when REDIS_URL is set (own key prefix per store, so runs never meet).
+ */
+import { randomBytes } from 'node:crypto';
+import type { ThrottleLimits } from '../../src/domain/throttle';
+import { createLogger } from '../../src/logger';
+import { connectRedis } from '../../src/storage/redis/client';
+import { RateLimiterCounterStore } from '../../src/storage/redis/counter-store';
+
+const HIGH = { points: 100_000, duration: 900 };
+
+/** Limits that never interfere, except the ones a test sets. */
+export const limitsWith = (overrides: Partial<ThrottleLimits>): ThrottleLimits => ({
+  loginEmailIp: HIGH,
+  loginIp: HIGH,
+  loginAccount: HIGH,
+  registerIp: HIGH,
+  refreshIp: HIGH,
+  mfaUser: HIGH,
+  ...overrides,
+});
+
+export interface OpenedStore {
+  store: RateLimiterCounterStore;
+  close(): Promise<void>;
+}
+
+export interface CounterStoreKind {
+  name: 'memory' | 'redis';
+  open(limits: ThrottleLimits): Promise<OpenedStore>;
+}
+
+// As in openCounters(): the back-off is a block with its own duration; its rule only has to exist.
+const rulesOf = (limits: ThrottleLimits) => ({ ...limits, accountBackoff: { points: 1, duration: 1 } });
+const prefix = () => `test:${randomBytes(6).toString('hex')}`;
+
+const memory: CounterStoreKind = {
+  name: 'memory',
+  open: async (limits) => ({
+    store: new RateLimiterCounterStore({ prefix: prefix(), rules: rulesOf(limits), onRedisFailure: 'insurance' }),
+    close: async () => {},
+  }),
+};
+
+const redis = (url: string): CounterStoreKind => ({
+  name: 'redis',
+  async open(limits) {
+    const connection = connectRedis(url, createLogger('silent'));
+    if (!(await connection.ready(5000))) {
+      await connection.close();
+      throw new Error('REDIS_URL is set but Redis is not reachable');
+    }
+    // 'closed': a Redis error must fail the test, not be hidden by the in-memory insurance.
+    const store = new RateLimiterCounterStore({
+      prefix: prefix(),
+      rules: rulesOf(limits),
+      redis: connection.client,
+      onRedisFailure: 'closed',
+    });
+    return { store, close: () => connection.close() };
+  },
+});
+
+/** Memory always; Redis too when REDIS_URL is set (the caller prints why it is missing). */
+export function counterStoreKinds(): CounterStoreKind[] {
+  const url = process.env.REDIS_URL;
+  return url ? [memory, redis(url)] : [memory];
+}

@@ -1,0 +1,141 @@
+// Rule: a Redis outage never means unlimited attempts or a crash: by default the in-memory
+// insurance limiter keeps limiting within milliseconds (/readyz 200, degraded, one warning per
+// outage); with RATE_LIMIT_FAIL=closed credential operations answer SERVICE_UNAVAILABLE; both
+// recover on their own when Redis returns.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
+import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { createTestDatabase, startGateway, type GqlResult, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
+
+const binary = redisServerBinary();
+if (!binary) console.log('skipping Redis outage tests: no redis-server on PATH');
+
+/** Fail-fast means an answer in milliseconds; ioredis's defaults would hang for 15 s. */
+const QUICK_MS = 1000;
+
+async function timed<T>(request: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const result = await request();
+  expect(performance.now() - started).toBeLessThan(QUICK_MS);
+  return result;
+}
+
+async function readyz(gw: TestGateway) {
+  const response = await fetch(`${gw.url}/readyz`);
+  return { status: response.status, body: (await response.json()) as { rateLimits: string; degraded: boolean } };
+}
+
+/** Polls /readyz (ioredis notices a close at once and reconnects within a second). */
+async function untilRateLimits(gw: TestGateway, mode: string) {
+  for (let waited = 0; ; waited += 50) {
+    const { body } = await readyz(gw);
+    if (body.rateLimits === mode) return;
+    if (waited > 5000) throw new Error(`/readyz still reports ${body.rateLimits}, not ${mode}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const redisWarnings = (gw: TestGateway) =>
+  gw.logs.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((l) => l.level === 40 && /redis/i.test(l.msg));
+
+function expectUnavailable(result: GqlResult<unknown>) {
+  expect(result.status).toBe(200);
+  expect(result.errors).toHaveLength(1);
+  expect(result.errors![0]).toMatchObject({ message: 'Service temporarily unavailable.', extensions: { code: 'SERVICE_UNAVAILABLE' } });
+  expect(Object.keys(result.errors![0]!.extensions)).toEqual(['code']); // no stack trace, no cause
+}
+
+describe.skipIf(!binary)('Redis outage', () => {
+  let redis: ThrowawayRedis;
+  let gw: TestGateway | undefined;
+  // One database for both gateways (so one set of encryption keys), each with its own counters.
+  let database: TestDatabase;
+  const encryptionKeys = generateEncryptionKeyEntry('test');
+  const start = (env: Record<string, string>) =>
+    startGateway({ database: database.database, encryptionKeys, env: { REDIS_URL: redis.url, LOGIN_LIMIT_EMAIL_IP: '3/60', ...env } });
+  beforeAll(async () => {
+    [redis, database] = await Promise.all([throwawayRedis(binary!), createTestDatabase()]);
+  });
+  beforeEach(() => redis.start()); // a no-op while it runs
+  afterAll(async () => {
+    await gw?.close();
+    await redis?.stop();
+    await database?.drop();
+  });
+
+  it('default: the insurance limiter keeps limiting, /readyz reports the degradation, recovery is automatic', async () => {
+    gw = await start({});
+    const user = await signUp(gw);
+    expect(await readyz(gw)).toEqual({ status: 200, body: { status: 'ready', rateLimits: 'redis', degraded: false } });
+
+    await redis.stop();
+    await untilRateLimits(gw, 'memory-fallback');
+    expect(await readyz(gw)).toEqual({ status: 200, body: { status: 'ready', rateLimits: 'memory-fallback', degraded: true } });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const wrong = await timed(() => gw!.gql(LoginDocument, { email: user.email, password: `wrong-${attempt}` }));
+      expect(codeOf(wrong), `attempt ${attempt}`).toBe('INVALID_CREDENTIALS');
+    }
+    const blocked = await timed(() => gw!.gql(LoginDocument, { email: user.email, password: PASSWORD }));
+    expect(codeOf(blocked)).toBe('RATE_LIMITED');
+    expect(blocked.errors![0]!.extensions.retryAfter).toBeGreaterThan(0);
+    const me = await timed(() => gw!.gql(MeDocument, {}, { token: user.accessToken }));
+    expect(me.data?.me.id).toBe(user.user.id);
+    // ioredis has failed to reconnect several times by now (every ≤ 1 s): still one warning.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    expect(redisWarnings(gw)).toHaveLength(1);
+
+    await redis.start();
+    await untilRateLimits(gw, 'redis');
+    expect(await readyz(gw)).toEqual({ status: 200, body: { status: 'ready', rateLimits: 'redis', degraded: false } });
+    // Counted in Redis again: a fresh email's failures land there and block the 4th attempt.
+    const email = uniqueEmail('outage');
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      expect(codeOf(await gw.gql(LoginDocument, { email, password: `wrong-${attempt}` })), `attempt ${attempt}`).toBe(
+        'INVALID_CREDENTIALS',
+      );
+    }
+    expect(codeOf(await gw.gql(LoginDocument, { email, password: PASSWORD }))).toBe('RATE_LIMITED');
+    const client = redis.client();
+    try {
+      const keys = await client.keys(`${gw.config.rateLimit.prefix}:loginEmailIp:*`);
+      expect(keys).toHaveLength(1);
+      expect(await client.get(keys[0]!)).toBe('3');
+    } finally {
+      client.disconnect();
+    }
+    expect((await gw.gql(MeDocument, {}, { token: user.accessToken })).data?.me.id).toBe(user.user.id);
+    expect(redisWarnings(gw)).toHaveLength(1);
+    await gw.close();
+    gw = undefined;
+  });
+
+  it('RATE_LIMIT_FAIL=closed: credential operations answer SERVICE_UNAVAILABLE, others keep working, recovery is automatic', async () => {
+    gw = await start({ RATE_LIMIT_FAIL: 'closed' });
+    const user = await signUp(gw);
+
+    await redis.stop();
+    await untilRateLimits(gw, 'redis-down');
+    expect(await readyz(gw)).toEqual({ status: 200, body: { status: 'ready', rateLimits: 'redis-down', degraded: true } });
+    expectUnavailable(await timed(() => gw!.gql(LoginDocument, { email: user.email, password: PASSWORD })));
+    expectUnavailable(await timed(() => gw!.gql(RegisterDocument, { email: uniqueEmail('closed'), password: PASSWORD })));
+    expectUnavailable(await timed(() => gw!.gql(RefreshDocument, { refreshToken: user.refreshToken })));
+    const me = await timed(() => gw!.gql(MeDocument, {}, { token: user.accessToken }));
+    expect(me.data?.me.id).toBe(user.user.id);
+    expect(gw.logs.join('')).not.toMatch(/unexpected error/);
+    expect(redisWarnings(gw)).toHaveLength(1);
+
+    await redis.start();
+    await untilRateLimits(gw, 'redis');
+    const login = await gw.gql(LoginDocument, { email: user.email, password: PASSWORD });
+    expect(login.data?.login.__typename).toBe('AuthPayload');
+    expect((await gw.gql(RegisterDocument, { email: uniqueEmail('closed'), password: PASSWORD })).data?.register).toBe(true);
+    // The refused refresh spent nothing: the same token still rotates.
+    const refreshed = await gw.gql(RefreshDocument, { refreshToken: user.refreshToken });
+    expect(refreshed.errors).toBeUndefined();
+    expect(refreshed.data?.refresh.user.id).toBe(user.user.id);
+    await gw.close();
+    gw = undefined;
+  });
+});
