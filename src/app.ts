@@ -13,6 +13,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyRequest } fro
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { AuthDeps } from './domain/auth';
+import { isInternalAddress } from './domain/throttle';
 import { verifyAccessToken } from './domain/tokens';
 import { createErrorFormatter } from './graphql/format-error';
 import { retryAfterPlugin } from './graphql/plugins/retry-after';
@@ -38,12 +39,13 @@ export interface AppOptions {
 
 /**
  * request.ip: the socket's address unless TRUST_PROXY names the proxies to believe. A hop count
- * trusts that many nearest hops whatever their address (as Express does); Fastify itself now
- * refuses numeric hop counts, so it gets the equivalent trust function.
+ * trusts that many nearest hops, provided the connection itself comes from a loopback or
+ * private address: a client that reaches the port directly from outside cannot choose its
+ * address by sending X-Forwarded-For. (Fastify refuses bare hop counts for that reason.)
  */
 function trustProxyOption(setting: Config['trustProxy']) {
-  if (typeof setting === 'number') return (_address: string, hop: number) => hop < setting;
-  return setting;
+  if (typeof setting !== 'number') return setting;
+  return (address: string, hop: number) => hop < setting && (hop > 0 || isInternalAddress(address));
 }
 
 export async function createApp({ config, deps, logger, pingDatabase, rateLimitMode }: AppOptions): Promise<FastifyInstance> {

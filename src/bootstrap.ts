@@ -54,7 +54,7 @@ export function openCounters(config: Config, logger: Logger): Counters {
 export function describeClientIp(config: Config) {
   if (config.trustProxy === false) return 'client IP: the socket address (X-Forwarded-For ignored; set TRUST_PROXY behind a proxy)';
   if (typeof config.trustProxy === 'number') {
-    return `client IP: X-Forwarded-For, trusting the ${config.trustProxy} nearest hop(s)`;
+    return `client IP: X-Forwarded-For, trusting the ${config.trustProxy} nearest hop(s) when the connection comes from a loopback or private address`;
   }
   return `client IP: X-Forwarded-For, trusting hops from ${config.trustProxy.join(', ')}`;
 }

@@ -1,6 +1,6 @@
 // Rule: rate-limit keys bucket IPv4 clients per address and IPv6 clients per /64, IPv4-mapped IPv6 as its IPv4, anything else as 'unknown'; emails are keyed case-insensitively and hashed.
 import { describe, expect, it } from 'vitest';
-import { clientKey, emailKey } from '../../src/domain/throttle';
+import { clientKey, emailKey, isInternalAddress } from '../../src/domain/throttle';
 
 describe('clientKey', () => {
   it('keeps an IPv4 address as is', () => {
@@ -53,6 +53,20 @@ describe('emailKey', () => {
       const key = emailKey(email);
       expect(key).toMatch(/^[A-Za-z0-9_-]{22}$/);
       expect(key).not.toContain('alice');
+    }
+  });
+});
+
+describe('isInternalAddress (where a hop-count TRUST_PROXY may sit)', () => {
+  it('accepts loopback, private, unique-local and link-local addresses, IPv4-mapped too', () => {
+    for (const ip of ['127.0.0.1', '10.1.2.3', '172.16.0.9', '192.168.1.7', '::1', 'fd00::1', 'fe80::1', '::ffff:10.0.0.1']) {
+      expect(isInternalAddress(ip), ip).toBe(true);
+    }
+  });
+
+  it('refuses public addresses and garbage, so a direct client cannot pick its X-Forwarded-For', () => {
+    for (const ip of ['203.0.113.9', '8.8.8.8', '2001:db8::1', '::ffff:8.8.8.8', 'nonsense', '']) {
+      expect(isInternalAddress(ip), ip).toBe(false);
     }
   });
 });

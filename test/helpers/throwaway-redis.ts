@@ -19,6 +19,10 @@ export interface ThrowawayRedis {
   start(): Promise<void>;
   /** Stops it (SIGTERM) and waits for the process to exit. */
   stop(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open but nothing answers. */
+  pause(): void;
+  /** Thaws it (SIGCONT). */
+  resume(): void;
   /** A plain client for looking at keys; the caller quits it. */
   client(): Redis;
 }
@@ -64,6 +68,8 @@ export async function throwawayRedis(binary: string): Promise<ThrowawayRedis> {
       child.kill('SIGTERM');
       await exited;
     },
+    pause: () => void server?.kill('SIGSTOP'),
+    resume: () => void server?.kill('SIGCONT'),
     client: () => new Redis(url, { maxRetriesPerRequest: 1 }),
   };
 }

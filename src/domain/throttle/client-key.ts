@@ -19,3 +19,15 @@ export function clientKey(ip: string | null): string {
 /** Emails are hashed into keys: bounded length, and no addresses in the counter store. */
 export const emailKey = (email: string) =>
   createHash('sha256').update(email.trim().toLowerCase()).digest('base64url').slice(0, 22);
+
+const INTERNAL_RANGES = new Set(['loopback', 'private', 'uniqueLocal', 'linkLocal']);
+
+/** Loopback, private (RFC 1918), unique-local or link-local: where a trusted proxy can sit. */
+export function isInternalAddress(ip: string): boolean {
+  if (!ipaddr.isValid(ip)) return false;
+  let address = ipaddr.parse(ip);
+  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
+    address = (address as ipaddr.IPv6).toIPv4Address();
+  }
+  return INTERNAL_RANGES.has(address.range());
+}

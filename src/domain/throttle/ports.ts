@@ -26,13 +26,16 @@ export interface Consumed {
 }
 
 export interface CounterStore {
-  consume(rule: RuleName, key: string): Promise<Consumed>;
-  /** Gives one point back (a refused or successful attempt spends nothing). */
+  /**
+   * Takes one point. `windowSeconds` overrides the rule's window for a key that does not exist
+   * yet (an existing window is never stretched).
+   */
+  consume(rule: RuleName, key: string, windowSeconds?: number): Promise<Consumed>;
+  /**
+   * Gives one point back (a refused or successful attempt spends nothing). Never creates a key
+   * and never goes below zero, so a refund that lands after its window ended adds no budget.
+   */
   refund(rule: RuleName, key: string): Promise<void>;
-  /** Milliseconds until the key may try again, 0 when it is not at its limit. */
-  blockedFor(rule: RuleName, key: string): Promise<number>;
-  /** Blocks the key for `seconds`, whatever it has consumed. */
-  block(rule: RuleName, key: string, seconds: number): Promise<void>;
   reset(rule: RuleName, key: string): Promise<void>;
   /** Resets every key of the rule that starts with `prefix` (operator use; may scan). */
   resetPrefix(rule: RuleName, prefix: string): Promise<number>;

@@ -1,6 +1,6 @@
 import { RateLimitedError } from '../../errors';
 import { clientKey, emailKey } from './client-key';
-import type { CounterStore, LimitRule, RuleName } from './ports';
+import type { Consumed, CounterStore, LimitRule, RuleName } from './ports';
 
 export interface ThrottleLimits {
   loginEmailIp: LimitRule;
@@ -11,13 +11,19 @@ export interface ThrottleLimits {
   mfaUser: LimitRule;
 }
 
-/** Account back-off after LOGIN_LIMIT_ACCOUNT failures: 60 s, doubling, at most 900 s. */
+/** Account back-off from the LOGIN_LIMIT_ACCOUNT-th failure on: 60 s, doubling, at most 900 s. */
 export const ACCOUNT_BACKOFF_START_SECONDS = 60;
 export const ACCOUNT_BACKOFF_MAX_SECONDS = 900;
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 type Counter = readonly [RuleName, string];
+
+/** A counter taken with an attempt; `countOnly` counters never refuse by themselves. */
+interface Taken {
+  counter: Counter;
+  countOnly?: boolean;
+}
 
 /**
  * Brute-force protection around every credential check. Points are taken before the check
@@ -32,22 +38,33 @@ export class Throttle {
     private readonly limits: ThrottleLimits,
   ) {}
 
-  /** Wraps one password check for (email, client IP). */
+  /**
+   * Wraps one password check for (email, client IP). The account's failures are counted before
+   * the check like the others; beyond LOGIN_LIMIT_ACCOUNT a check is let through only by the
+   * back-off gate, one key taken atomically whose window doubles (60 s … 900 s) per failure.
+   */
   async guardLogin<T>(email: string, ip: string | null, isFailure: (e: unknown) => boolean, check: () => Promise<T>) {
     const account = emailKey(email);
-    const backoff = await this.store.blockedFor('accountBackoff', account);
-    if (backoff > 0) throw new RateLimitedError(seconds(backoff));
     const emailIp: Counter = ['loginEmailIp', `${account}:${clientKey(ip)}`];
     const perIp: Counter = ['loginIp', clientKey(ip)];
-    return this.attempt([emailIp, perIp], check, isFailure, {
-      onSuccess: () => this.store.reset(...emailIp),
-      onFailure: () => this.countAccountFailure(account),
+    const perAccount: Counter = ['loginAccount', account];
+    const gate: Counter = ['accountBackoff', account];
+    const taken: Taken[] = [{ counter: emailIp }, { counter: perIp }, { counter: perAccount, countOnly: true }];
+    return this.attempt(taken, check, isFailure, {
+      admit: async ([, , accountTaken]) => {
+        const excess = accountTaken!.consumed - this.limits.loginAccount.points;
+        if (excess < 0) return null;
+        const window = Math.min(ACCOUNT_BACKOFF_MAX_SECONDS, ACCOUNT_BACKOFF_START_SECONDS * 2 ** Math.min(excess, 10));
+        const opened = await this.store.consume(...gate, window);
+        return opened.allowed ? null : opened.msBeforeNext;
+      },
+      onSuccess: () => Promise.all([this.store.reset(...emailIp), this.store.reset(...gate)]),
     });
   }
 
   /** Wraps one MFA code check for a user (used by the MFA flow). */
   guardMfa<T>(userId: string, isFailure: (e: unknown) => boolean, check: () => Promise<T>) {
-    return this.attempt([['mfaUser', userId]], check, isFailure);
+    return this.attempt([{ counter: ['mfaUser', userId] }], check, isFailure);
   }
 
   /** One registration from this client. */
@@ -75,38 +92,40 @@ export class Throttle {
     }
   }
 
+  /**
+   * Takes a point from every counter, refuses (giving them back) when any is over its limit or
+   * `admit` says wait, runs the check, and gives the points back unless the check failed.
+   */
   private async attempt<T>(
-    counters: Counter[],
+    takes: Taken[],
     check: () => Promise<T>,
     isFailure: (e: unknown) => boolean,
-    hooks: { onSuccess?: () => Promise<unknown>; onFailure?: () => Promise<unknown> } = {},
+    hooks: { admit?: (taken: Consumed[]) => Promise<number | null>; onSuccess?: () => Promise<unknown> } = {},
   ): Promise<T> {
-    const taken = await Promise.all(counters.map((c) => this.store.consume(...c)));
-    const refused = taken.filter((t) => !t.allowed);
-    const refundAll = () => Promise.all(counters.map((c) => this.store.refund(...c)));
-    if (refused.length > 0) {
-      await refundAll();
-      throw new RateLimitedError(seconds(Math.max(...refused.map((r) => r.msBeforeNext))));
+    const counters = takes.map((t) => t.counter);
+    const settled = await Promise.allSettled(counters.map((c) => this.store.consume(...c)));
+    const refund = (which: Counter[]) => Promise.allSettled(which.map((c) => this.store.refund(...c)));
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) {
+      await refund(counters.filter((_, i) => settled[i]!.status === 'fulfilled'));
+      throw failed.reason; // a store is down and RATE_LIMIT_FAIL=closed
+    }
+    const taken = settled.map((s) => (s as PromiseFulfilledResult<Consumed>).value);
+    const refused = taken.filter((t, i) => !t.allowed && !takes[i]!.countOnly).map((t) => t.msBeforeNext);
+    const wait = refused.length > 0 ? Math.max(...refused) : await hooks.admit?.(taken);
+    if (wait) {
+      await refund(counters);
+      throw new RateLimitedError(seconds(wait));
     }
     let result: T;
     try {
       result = await check();
     } catch (error) {
-      if (isFailure(error)) await hooks.onFailure?.();
-      else await refundAll(); // not a failed check (e.g. a store was down): spends nothing
+      if (!isFailure(error)) await refund(counters); // not a failed check (e.g. a store was down)
       throw error;
     }
-    await refundAll();
+    await refund(counters);
     await hooks.onSuccess?.();
     return result;
-  }
-
-  private async countAccountFailure(account: string) {
-    const { consumed } = await this.store.consume('loginAccount', account);
-    const excess = consumed - this.limits.loginAccount.points;
-    if (excess >= 0) {
-      const backoff = Math.min(ACCOUNT_BACKOFF_MAX_SECONDS, ACCOUNT_BACKOFF_START_SECONDS * 2 ** Math.min(excess, 10));
-      await this.store.block('accountBackoff', account, backoff);
-    }
   }
 }

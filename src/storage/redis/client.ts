@@ -11,14 +11,17 @@ export interface RedisConnection {
 }
 
 /**
- * ioredis set to fail fast: with the offline queue off and one retry, a command fails within
- * milliseconds while Redis is down (the defaults hang for 15 s, and the insurance limiter would
+ * ioredis set to fail fast: with the offline queue off, one retry and a command timeout, a
+ * command fails within milliseconds while Redis is down or unresponsive (the defaults hang for 15 s, and the insurance limiter would
  * never take over). It reconnects on its own; an outage is logged once, and so is recovery.
  */
 export function connectRedis(url: string, logger: Logger): RedisConnection {
   const client = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A Redis that accepts the connection but does not answer (paused, overloaded, a black
+    // hole) must not hang logins either: the fallback answers after this.
+    commandTimeout: 300,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(times * 100, 1000),
   });

@@ -19,29 +19,48 @@ export interface CounterStoreOptions {
  * key (Cluster-ready). A store error reaches the domain only when RATE_LIMIT_FAIL=closed, as
  * SERVICE_UNAVAILABLE; otherwise the in-memory insurance limiter answers instead.
  */
+// Gives one point back only to a key that exists, never below zero, keeping its expiry.
+const SAFE_REFUND = `
+if redis.call('exists', KEYS[1]) == 1 then
+  if redis.call('decr', KEYS[1]) < 0 then redis.call('set', KEYS[1], 0, 'KEEPTTL') end
+end
+return 0`;
+
+interface RuleLimiters {
+  limiter: RateLimiterAbstract;
+  /** The in-memory limiter: the whole store without Redis, the insurance with it. */
+  memory: RateLimiterMemory | undefined;
+}
+
 export class RateLimiterCounterStore implements CounterStore {
-  private readonly limiters: Record<RuleName, RateLimiterAbstract>;
+  private readonly byRule: Record<RuleName, RuleLimiters>;
 
   constructor(private readonly options: CounterStoreOptions) {
-    const make = (rule: RuleName): RateLimiterAbstract => {
+    const make = (rule: RuleName): RuleLimiters => {
       const { points, duration } = options.rules[rule];
       const base = { keyPrefix: `${options.prefix}:${rule}`, points, duration };
-      if (!options.redis) return new RateLimiterMemory(base);
-      return new RateLimiterRedis({
+      if (!options.redis) {
+        const memory = new RateLimiterMemory(base);
+        return { limiter: memory, memory };
+      }
+      const insurance = options.onRedisFailure === 'insurance' ? new RateLimiterMemory(base) : undefined;
+      const limiter = new RateLimiterRedis({
         ...base,
         storeClient: options.redis,
         rejectIfRedisNotReady: true,
-        insuranceLimiter: options.onRedisFailure === 'insurance' ? new RateLimiterMemory(base) : undefined,
+        insuranceLimiter: insurance,
       });
+      return { limiter, memory: insurance };
     };
-    this.limiters = Object.fromEntries(
+    this.byRule = Object.fromEntries(
       (Object.keys(options.rules) as RuleName[]).map((rule) => [rule, make(rule)]),
-    ) as Record<RuleName, RateLimiterAbstract>;
+    ) as Record<RuleName, RuleLimiters>;
   }
 
-  async consume(rule: RuleName, key: string): Promise<Consumed> {
+  async consume(rule: RuleName, key: string, windowSeconds?: number): Promise<Consumed> {
     try {
-      const res = await this.limiters[rule].consume(key, 1);
+      const options = windowSeconds === undefined ? {} : { customDuration: windowSeconds };
+      const res = await this.byRule[rule].limiter.consume(key, 1, options);
       return { allowed: true, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
     } catch (rejection) {
       if (rejection instanceof RateLimiterRes) {
@@ -51,21 +70,28 @@ export class RateLimiterCounterStore implements CounterStore {
     }
   }
 
+  /** rate-limiter-flexible's reward() would create an expired key at -1 with a fresh window. */
   async refund(rule: RuleName, key: string) {
-    await this.call(() => this.limiters[rule].reward(key, 1));
-  }
-
-  async blockedFor(rule: RuleName, key: string) {
-    const res = await this.call(() => this.limiters[rule].get(key));
-    return res && res.consumedPoints >= this.options.rules[rule].points ? Math.max(res.msBeforeNext, 1) : 0;
-  }
-
-  async block(rule: RuleName, key: string, seconds: number) {
-    await this.call(() => this.limiters[rule].block(key, seconds));
+    const { limiter, memory } = this.byRule[rule];
+    const redis = this.options.redis;
+    if (redis) {
+      try {
+        await redis.eval(SAFE_REFUND, 1, limiter.getKey(key));
+        return;
+      } catch (error) {
+        if (!memory) throw unavailable(error);
+      }
+    }
+    const current = await memory!.get(key);
+    if (current && current.consumedPoints > 0) await memory!.reward(key, 1);
   }
 
   async reset(rule: RuleName, key: string) {
-    await this.call(() => this.limiters[rule].delete(key));
+    try {
+      await this.byRule[rule].limiter.delete(key);
+    } catch (error) {
+      throw unavailable(error);
+    }
   }
 
   async resetPrefix(rule: RuleName, prefix: string) {
@@ -77,14 +103,6 @@ export class RateLimiterCounterStore implements CounterStore {
       for (const key of keys) count += await redis.del(key);
     }
     return count;
-  }
-
-  private async call<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (error) {
-      throw unavailable(error);
-    }
   }
 }
 

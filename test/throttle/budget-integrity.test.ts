@@ -1,0 +1,86 @@
+// Rule: no timing of requests gets more password checks than the limits allow: a burst across
+// many addresses gets exactly LOGIN_LIMIT_ACCOUNT checks, refunds that land after a window ended
+// add no budget, and a Redis that stops answering (but keeps the connection) cannot hang logins.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Throttle } from '../../src/domain/throttle';
+import { InvalidCredentialsError, RateLimitedError } from '../../src/errors';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { LoginDocument } from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
+import { counterStoreKinds, limitsWith, type OpenedStore } from '../helpers/counter-stores';
+import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
+
+if (!process.env.REDIS_URL) console.log('budget-integrity: the Redis store variants are skipped, REDIS_URL unset');
+
+describe.each(counterStoreKinds())('on the $name store', (kind) => {
+  let opened: OpenedStore;
+  afterAll(() => opened?.close());
+
+  it('lets a burst from 20 addresses make exactly LOGIN_LIMIT_ACCOUNT checks, not one per address', async () => {
+    const limits = limitsWith({ loginAccount: { points: 3, duration: 3600 } });
+    opened = await kind.open(limits);
+    const throttle = new Throttle(opened.store, limits);
+    let checks = 0;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        throttle
+          .guardLogin('burst@example.test', `198.51.100.${i + 1}`, (e) => e instanceof InvalidCredentialsError, async () => {
+            checks++;
+            throw new InvalidCredentialsError();
+          })
+          .catch((e: unknown) => e),
+      ),
+    );
+    expect(checks).toBe(3);
+    expect(results.filter((r) => r instanceof InvalidCredentialsError)).toHaveLength(3);
+    expect(results.filter((r) => r instanceof RateLimitedError)).toHaveLength(17);
+  });
+
+  it('adds no budget when refunds land after the window ended', async () => {
+    const store = (await kind.open(limitsWith({ registerIp: { points: 2, duration: 1 } }))).store;
+    const key = `late-${kind.name}`;
+    expect((await store.consume('registerIp', key)).allowed).toBe(true);
+    expect((await store.consume('registerIp', key)).allowed).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the window ends
+    for (let i = 0; i < 5; i++) await store.refund('registerIp', key);
+    const next = [];
+    for (let i = 0; i < 3; i++) next.push((await store.consume('registerIp', key)).allowed);
+    expect(next).toEqual([true, true, false]);
+  });
+});
+
+const binary = redisServerBinary();
+describe.skipIf(!binary)('a Redis that accepts connections but does not answer', () => {
+  let redis: ThrowawayRedis;
+  let database: TestDatabase;
+  let gw: TestGateway;
+  beforeAll(async () => {
+    [redis, database] = await Promise.all([throwawayRedis(binary!), createTestDatabase()]);
+    await redis.start();
+    gw = await startGateway({
+      database: database.database,
+      encryptionKeys: generateEncryptionKeyEntry('test'),
+      env: { REDIS_URL: redis.url, LOGIN_LIMIT_EMAIL_IP: '2/60' },
+    });
+  });
+  afterAll(async () => {
+    redis?.resume();
+    await gw?.close();
+    await redis?.stop();
+    await database?.drop();
+  });
+
+  it('answers within a second from the in-memory fallback, still limiting', async () => {
+    const { email } = await signUp(gw);
+    redis.pause();
+    const codes = [];
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      codes.push(codeOf(await gw.gql(LoginDocument, { email, password: 'Wrong-Password-1!' })));
+      expect(performance.now() - started).toBeLessThan(1500);
+    }
+    expect(codes).toEqual(['INVALID_CREDENTIALS', 'INVALID_CREDENTIALS', 'RATE_LIMITED']);
+    redis.resume();
+  });
+});
