@@ -9,15 +9,22 @@ import { SecretBox } from './domain/crypto/secret-box';
 import { PasswordHasher } from './domain/passwords/password-hasher';
 import { Throttle, type CounterStore } from './domain/throttle';
 import { KeyRing } from './domain/tokens';
-import { PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
+import type { Logger } from 'pino';
+import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
 
-export async function compose(
-  config: Config,
-  database: Database,
-  encryptionKeys: NonNullable<Config['encryptionKeys']>,
-  counters: CounterStore,
-  clock: Clock = systemClock,
-): Promise<{ deps: AuthDeps }> {
+/** The mfaToken of a login's second step lives at most this long. */
+export const MFA_CHALLENGE_TTL_SECONDS = 300;
+
+export interface ComposeOptions {
+  config: Config;
+  database: Database;
+  encryptionKeys: NonNullable<Config['encryptionKeys']>;
+  counters: CounterStore;
+  logger: Logger;
+  clock?: Clock;
+}
+
+export async function compose({ config, database, encryptionKeys, counters, logger, clock = systemClock }: ComposeOptions): Promise<{ deps: AuthDeps }> {
   const box = new SecretBox(encryptionKeys);
   const signingKeys = new PostgresSigningKeyStore(database.db);
   const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
@@ -28,10 +35,18 @@ export async function compose(
     hasher: new PasswordHasher(config.argon2),
     keys,
     throttle: new Throttle(counters, config.rateLimit),
+    mfa: new PostgresMfaStore(database.db),
+    box,
+    audit: (event, fields) => logger.info(fields, event),
     settings: {
       jwt: config.jwt,
       refresh: config.refresh,
       passwordPolicy: config.passwordPolicy,
+      mfa: {
+        issuer: config.mfaIssuer,
+        attemptsPerChallenge: config.rateLimit.mfaAttemptsPerChallenge,
+        challengeTtl: MFA_CHALLENGE_TTL_SECONDS,
+      },
     },
   };
   return { deps };

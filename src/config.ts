@@ -29,6 +29,7 @@ export interface Config {
   refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   passwordPolicy: PasswordPolicyName;
+  mfaIssuer: string;
   /** Undefined only in development: main.ts then generates or reads them from DATA_DIR. */
   encryptionKeys: EncryptionKey[] | undefined;
   corsOrigins: string[];
@@ -92,6 +93,7 @@ const schema = z.object({
   ARGON2_TIME_COST: int(1, 20).default(2),
   ARGON2_PARALLELISM: int(1, 16).default(1),
   PASSWORD_POLICY: z.enum(['composition', 'nist']).default('composition'),
+  MFA_ISSUER: z.string().min(1).max(64).default('graphql-auth-gateway'),
   ENCRYPTION_KEYS: z.string().min(1).optional(),
   CORS_ORIGINS: z.string().optional(),
   TRUST_PROXY: z.string().optional(),
@@ -246,6 +248,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       parallelism: e.ARGON2_PARALLELISM,
     },
     passwordPolicy: e.PASSWORD_POLICY,
+    mfaIssuer: e.MFA_ISSUER,
     encryptionKeys: e.ENCRYPTION_KEYS ? parseEncryptionKeys(e.ENCRYPTION_KEYS) : undefined,
     corsOrigins: parseOrigins(e.CORS_ORIGINS),
     trustProxy: parseTrustProxy(e.TRUST_PROXY),

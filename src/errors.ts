@@ -9,6 +9,9 @@ export const ErrorCode = {
   INVALID_CREDENTIALS: 'INVALID_CREDENTIALS',
   INVALID_TOKEN: 'INVALID_TOKEN',
   WEAK_PASSWORD: 'WEAK_PASSWORD',
+  INVALID_MFA_CODE: 'INVALID_MFA_CODE',
+  MFA_ALREADY_ENABLED: 'MFA_ALREADY_ENABLED',
+  MFA_NOT_ENABLED: 'MFA_NOT_ENABLED',
   BAD_USER_INPUT: 'BAD_USER_INPUT',
   RATE_LIMITED: 'RATE_LIMITED',
   SERVICE_UNAVAILABLE: 'SERVICE_UNAVAILABLE',
@@ -74,6 +77,28 @@ export class WeakPasswordError extends GatewayError {
   }
   override get extensions() {
     return { reasons: [...this.reasons] };
+  }
+}
+
+/** A wrong, reused or malformed TOTP or recovery code. */
+export class InvalidMfaCodeError extends GatewayError {
+  readonly code = ErrorCode.INVALID_MFA_CODE;
+  constructor() {
+    super('Invalid code.');
+  }
+}
+
+export class MfaAlreadyEnabledError extends GatewayError {
+  readonly code = ErrorCode.MFA_ALREADY_ENABLED;
+  constructor() {
+    super('MFA is already enabled: disable it first.');
+  }
+}
+
+export class MfaNotEnabledError extends GatewayError {
+  readonly code = ErrorCode.MFA_NOT_ENABLED;
+  constructor() {
+    super('MFA is not enabled.');
   }
 }
 

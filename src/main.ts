@@ -27,7 +27,7 @@ async function main() {
   const counters = openCounters(config, logger);
   // Start with shared counters when Redis is there; if not, the fallback covers until it is.
   await counters.redis?.ready(3000);
-  const { deps } = await compose(config, database, encryptionKeys, counters.store);
+  const { deps } = await compose({ config, database, encryptionKeys, counters: counters.store, logger });
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
   logger.info(describeClientIp(config));
 

@@ -36,6 +36,7 @@ describe('defaults', () => {
       refresh: { idleTtl: 1_209_600, maxTtl: 2_592_000, reuseGraceSeconds: 10, transport: 'both' },
       argon2: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
       passwordPolicy: 'composition',
+      mfaIssuer: 'graphql-auth-gateway',
       encryptionKeys: undefined,
       corsOrigins: [],
       trustProxy: false,

@@ -12,7 +12,7 @@ import { SecretBox } from '../domain/crypto/secret-box';
 import { Throttle } from '../domain/throttle';
 import { GatewayError } from '../errors';
 import { createLogger } from '../logger';
-import { PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
+import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
 
 const USAGE = `Usage: npm run admin -- <command>
 
@@ -97,7 +97,7 @@ async function run(argv: string[]): Promise<number> {
         break;
       case 'reencrypt': {
         const box = new SecretBox(resolveEncryptionKeys(config, logger));
-        const count = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), box });
+        const count = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: new PostgresMfaStore(database.db), box });
         say(`re-encrypted ${count} secret(s) under key "${box.currentKeyId}"`);
         break;
       }

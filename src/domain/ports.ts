@@ -94,6 +94,7 @@ export type RevocationReason =
   | 'refresh_reuse'
   | 'roles_removed'
   | 'user_disabled'
+  | 'mfa_changed'
   | 'admin';
 
 export interface SessionStore {

@@ -3,6 +3,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { buildSchemaSync } from 'type-graphql';
 import { authChecker } from './auth-checker';
 import { AuthResolver } from './resolvers/auth-resolver';
+import { MfaResolver } from './resolvers/mfa-resolver';
 import { SessionResolver } from './resolvers/session-resolver';
 import { UserResolver } from './resolvers/user-resolver';
 
@@ -11,7 +12,7 @@ let schema: GraphQLSchema | undefined;
 /** The public schema, built once per process (type-graphql's metadata is global). */
 export function gatewaySchema(): GraphQLSchema {
   schema ??= buildSchemaSync({
-    resolvers: [AuthResolver, SessionResolver, UserResolver],
+    resolvers: [AuthResolver, MfaResolver, SessionResolver, UserResolver],
     authChecker,
     validate: false,
   });

@@ -122,7 +122,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   const clock = new TestClock();
   const counters = openCounters(config, logger);
   if (counters.redis && !(await counters.redis.ready(5000))) throw new Error('REDIS_URL is set but Redis is not reachable');
-  const { deps } = await compose(config, database, config.encryptionKeys!, counters.store, clock);
+  const { deps } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: counters.store, logger, clock });
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();

@@ -1,4 +1,6 @@
 import type { Clock } from '../clock';
+import type { SecretBox } from '../crypto/secret-box';
+import type { MfaStore } from '../mfa/ports';
 import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PasswordPolicy } from '../passwords/check-password-policy';
 import type { SessionStore, UserStore } from '../ports';
@@ -13,10 +15,15 @@ export interface AuthDeps {
   hasher: PasswordHasher;
   keys: KeyRing;
   throttle: Throttle;
+  mfa: MfaStore;
+  box: SecretBox;
+  /** Security events for the log (info): never a secret, code or token in `fields`. */
+  audit(event: string, fields: { userId: string; [key: string]: unknown }): void;
   settings: {
     jwt: AccessTokenSettings & { alg: string };
     refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number };
     passwordPolicy: PasswordPolicy;
+    mfa: { issuer: string; attemptsPerChallenge: number; challengeTtl: number };
   };
 }
 

@@ -1,9 +1,10 @@
 import { checkCredentials } from './check-credentials';
 import type { AuthDeps, ClientInfo } from './deps';
 import { issueSession, type IssuedTokens } from './issue-session';
+import { startMfaChallenge } from '../mfa/start-challenge';
 
 /**
- * A login either authenticates or (once the MFA issue lands) asks for a second factor; both
+ * A login either authenticates or, for an account with MFA, asks for the second factor; both
  * are expected outcomes, so they are values. The GraphQL union LoginResult mirrors this.
  */
 export type LoginOutcome =
@@ -16,5 +17,9 @@ export async function login(
   client: ClientInfo,
 ): Promise<LoginOutcome> {
   const user = await checkCredentials(deps, input.email, input.password, client);
+  if (user.mfaEnabled) {
+    const { mfaToken, expiresAt } = await startMfaChallenge(deps, user.id);
+    return { kind: 'mfa_required', mfaToken, expiresAt, methods: ['TOTP', 'RECOVERY_CODE'] };
+  }
   return { kind: 'authenticated', tokens: await issueSession(deps, user, ['pwd'], client) };
 }

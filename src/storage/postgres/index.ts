@@ -2,3 +2,4 @@ export { openEmbedded, openPostgres, migrationsFolder, type Database, type Db } 
 export { PostgresUserStore } from './user-store';
 export { PostgresSessionStore } from './session-store';
 export { PostgresSigningKeyStore } from './signing-key-store';
+export { PostgresMfaStore } from './mfa-store';

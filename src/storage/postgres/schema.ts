@@ -1,6 +1,6 @@
 /** The database schema. drizzle-kit generates drizzle/ from this file; a test fails when they disagree. */
 import { sql } from 'drizzle-orm';
-import { boolean, index, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 const tz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -71,3 +71,48 @@ export const signingKeys = pgTable('signing_keys', {
   activatesAt: tz('activates_at').notNull(),
   retiresAt: tz('retires_at'),
 });
+
+/** A user's TOTP factor: pending until confirmed. The secret only ever sealed (secret-box). */
+export const mfaFactors = pgTable('mfa_factors', {
+  userId: uuid('user_id')
+    .primaryKey()
+    .references(() => users.id, { onDelete: 'cascade' }),
+  secretCiphertext: text('secret_ciphertext').notNull(),
+  encryptionKeyId: text('encryption_key_id').notNull(),
+  createdAt: tz('created_at').notNull(),
+  confirmedAt: tz('confirmed_at'),
+  /** The last accepted TOTP time step: only later steps are accepted (no replay). */
+  lastStep: bigint('last_step', { mode: 'number' }),
+});
+
+/** Recovery codes, stored only as hashes, each spent once. */
+export const recoveryCodes = pgTable(
+  'recovery_codes',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    createdAt: tz('created_at').notNull(),
+    usedAt: tz('used_at'),
+  },
+  (t) => [uniqueIndex('recovery_codes_user_hash_key').on(t.userId, t.codeHash)],
+);
+
+/** The second login step: one per password login of an MFA user; the token only as a hash. */
+export const mfaChallenges = pgTable(
+  'mfa_challenges',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: tz('created_at').notNull(),
+    expiresAt: tz('expires_at').notNull(),
+    failedAttempts: integer('failed_attempts').notNull().default(0),
+    spentAt: tz('spent_at'),
+  },
+  (t) => [uniqueIndex('mfa_challenges_token_hash_key').on(t.tokenHash), index('mfa_challenges_user_id_idx').on(t.userId)],
+);

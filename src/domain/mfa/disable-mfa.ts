@@ -1,0 +1,15 @@
+import { MfaNotEnabledError } from '../../errors';
+import type { AuthDeps, Viewer } from '../auth/deps';
+import { getViewerUser } from '../auth/get-viewer-user';
+import { verifySecondFactor } from './verify-second-factor';
+
+/** Turns MFA off with a current TOTP or a recovery code; ends the user's other sessions. */
+export async function disableMfa(deps: AuthDeps, viewer: Viewer, code: string) {
+  const user = await getViewerUser(deps, viewer);
+  if (!user.mfaEnabled) throw new MfaNotEnabledError();
+  await verifySecondFactor(deps, user.id, code, { recoveryCodes: true });
+  await deps.mfa.disable(user.id);
+  await deps.sessions.revokeAllOfUser(user.id, 'mfa_changed', deps.clock.now(), viewer.sessionId);
+  deps.audit('mfa disabled', { userId: user.id });
+  return true as const;
+}

@@ -1,0 +1,16 @@
+import { MfaNotEnabledError } from '../../errors';
+import type { AuthDeps, Viewer } from '../auth/deps';
+import { getViewerUser } from '../auth/get-viewer-user';
+import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes';
+import { verifySecondFactor } from './verify-second-factor';
+
+/** A new set of recovery codes for a current TOTP code; the old set dies. */
+export async function regenerateRecoveryCodes(deps: AuthDeps, viewer: Viewer, code: string): Promise<string[]> {
+  const user = await getViewerUser(deps, viewer);
+  if (!user.mfaEnabled) throw new MfaNotEnabledError();
+  await verifySecondFactor(deps, user.id, code, { recoveryCodes: false });
+  const codes = newRecoveryCodes();
+  await deps.mfa.replaceRecoveryCodes(user.id, codes.map((c) => hashRecoveryCode(user.id, c)), deps.clock.now());
+  deps.audit('mfa recovery codes regenerated', { userId: user.id });
+  return codes;
+}

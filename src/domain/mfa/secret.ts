@@ -1,0 +1,8 @@
+import type { SecretBox } from '../crypto/secret-box';
+import type { MfaFactor } from './ports';
+
+/** Associated data binding a sealed TOTP secret to its user: it cannot be moved to another. */
+const aad = (userId: string) => `mfa:${userId}`;
+
+export const sealTotpSecret = (box: SecretBox, userId: string, secret: string) => box.seal(secret, aad(userId));
+export const openTotpSecret = (box: SecretBox, userId: string, factor: MfaFactor) => box.open(factor.sealed, aad(userId));

@@ -1,0 +1,16 @@
+import { randomUUID } from 'node:crypto';
+import { addSeconds } from '../clock';
+import type { AuthDeps } from '../auth/deps';
+import { hashRefreshToken, newRefreshToken } from '../tokens';
+
+/**
+ * The second step of a login: an opaque single-use token bound to this user and this login,
+ * stored only as a hash. It is no access token (not a JWT) and no refresh token (another table).
+ */
+export async function startMfaChallenge(deps: Pick<AuthDeps, 'mfa' | 'clock' | 'settings'>, userId: string) {
+  const now = deps.clock.now();
+  const mfaToken = newRefreshToken();
+  const expiresAt = addSeconds(now, deps.settings.mfa.challengeTtl);
+  await deps.mfa.createChallenge({ id: randomUUID(), userId, tokenHash: hashRefreshToken(mfaToken), createdAt: now, expiresAt });
+  return { mfaToken, expiresAt };
+}

@@ -1,0 +1,27 @@
+import { InvalidTokenError, MfaNotEnabledError } from '../../errors';
+import type { AuthDeps, ClientInfo } from '../auth/deps';
+import { issueSession, type IssuedTokens } from '../auth/issue-session';
+import { hashRefreshToken } from '../tokens';
+import { verifySecondFactor } from './verify-second-factor';
+
+/**
+ * The second login step. The challenge's attempt is counted before the code is checked; after
+ * MFA_ATTEMPTS_PER_CHALLENGE attempts, and once spent or expired, it answers INVALID_TOKEN, even
+ * to a right code. A matching code spends the challenge (once) and starts the session with
+ * amr pwd+otp or pwd+rcode.
+ */
+export async function verifyMfa(deps: AuthDeps, mfaToken: string, code: string, client: ClientInfo): Promise<IssuedTokens> {
+  const now = deps.clock.now();
+  const challenge = mfaToken
+    ? await deps.mfa.reserveChallengeAttempt(hashRefreshToken(mfaToken), now, deps.settings.mfa.attemptsPerChallenge)
+    : null;
+  if (!challenge) throw new InvalidTokenError();
+  const user = await deps.users.findById(challenge.userId);
+  if (!user || user.disabled || !user.mfaEnabled) throw new InvalidTokenError();
+  const factor = await verifySecondFactor(deps, user.id, code, { recoveryCodes: true }).catch((error: unknown) => {
+    // MFA was turned off after the password step: the challenge is as good as gone.
+    throw error instanceof MfaNotEnabledError ? new InvalidTokenError() : error;
+  });
+  if (!(await deps.mfa.spendChallenge(challenge.id, deps.clock.now()))) throw new InvalidTokenError();
+  return issueSession(deps, user, ['pwd', factor], client);
+}

@@ -1,0 +1,126 @@
+import { and, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import type { Sealed } from '../../domain/crypto/secret-box';
+import type { MfaStore } from '../../domain/mfa/ports';
+import type { Db } from './client';
+import { mfaChallenges, mfaFactors, recoveryCodes, users } from './schema';
+import { randomUUID } from 'node:crypto';
+
+export class PostgresMfaStore implements MfaStore {
+  constructor(private readonly db: Db) {}
+
+  async getFactor(userId: string) {
+    const [row] = await this.db.select().from(mfaFactors).where(eq(mfaFactors.userId, userId));
+    if (!row) return null;
+    return {
+      sealed: { ciphertext: row.secretCiphertext, keyId: row.encryptionKeyId },
+      confirmed: row.confirmedAt !== null,
+      lastStep: row.lastStep,
+    };
+  }
+
+  async savePending(userId: string, sealed: Sealed, now: Date) {
+    const rows = await this.db
+      .insert(mfaFactors)
+      .values({ userId, secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId, createdAt: now })
+      .onConflictDoUpdate({
+        target: mfaFactors.userId,
+        set: { secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId, createdAt: now, lastStep: null },
+        setWhere: isNull(mfaFactors.confirmedAt),
+      })
+      .returning({ userId: mfaFactors.userId });
+    return rows.length === 1;
+  }
+
+  async confirm(userId: string, step: number, codeHashes: string[], now: Date) {
+    return this.db.transaction(async (tx) => {
+      const confirmed = await tx
+        .update(mfaFactors)
+        .set({ confirmedAt: now, lastStep: step })
+        .where(and(eq(mfaFactors.userId, userId), isNull(mfaFactors.confirmedAt), stepIsNew(step)))
+        .returning({ userId: mfaFactors.userId });
+      if (confirmed.length !== 1) return false;
+      await tx.update(users).set({ mfaEnabled: true }).where(eq(users.id, userId));
+      await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+      await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ id: randomUUID(), userId, codeHash, createdAt: now })));
+      return true;
+    });
+  }
+
+  async acceptStep(userId: string, step: number) {
+    const rows = await this.db
+      .update(mfaFactors)
+      .set({ lastStep: step })
+      .where(and(eq(mfaFactors.userId, userId), isNotNull(mfaFactors.confirmedAt), stepIsNew(step)))
+      .returning({ userId: mfaFactors.userId });
+    return rows.length === 1;
+  }
+
+  async useRecoveryCode(userId: string, codeHash: string, now: Date) {
+    const rows = await this.db
+      .update(recoveryCodes)
+      .set({ usedAt: now })
+      .where(and(eq(recoveryCodes.userId, userId), eq(recoveryCodes.codeHash, codeHash), isNull(recoveryCodes.usedAt)))
+      .returning({ id: recoveryCodes.id });
+    return rows.length === 1;
+  }
+
+  async replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
+    await this.db.transaction(async (tx) => {
+      await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+      await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ id: randomUUID(), userId, codeHash, createdAt: now })));
+    });
+  }
+
+  async disable(userId: string) {
+    await this.db.transaction(async (tx) => {
+      await tx.delete(mfaFactors).where(eq(mfaFactors.userId, userId));
+      await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+      await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
+      await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
+    });
+  }
+
+  async listSealed() {
+    const rows = await this.db.select().from(mfaFactors);
+    return rows.map((r) => ({ userId: r.userId, sealed: { ciphertext: r.secretCiphertext, keyId: r.encryptionKeyId } }));
+  }
+
+  async updateSealed(userId: string, sealed: Sealed) {
+    await this.db
+      .update(mfaFactors)
+      .set({ secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId })
+      .where(eq(mfaFactors.userId, userId));
+  }
+
+  async createChallenge(challenge: { id: string; userId: string; tokenHash: string; createdAt: Date; expiresAt: Date }) {
+    await this.db.insert(mfaChallenges).values(challenge);
+  }
+
+  async reserveChallengeAttempt(tokenHash: string, now: Date, maxAttempts: number) {
+    const [row] = await this.db
+      .update(mfaChallenges)
+      .set({ failedAttempts: sql`${mfaChallenges.failedAttempts} + 1` })
+      .where(
+        and(
+          eq(mfaChallenges.tokenHash, tokenHash),
+          isNull(mfaChallenges.spentAt),
+          gt(mfaChallenges.expiresAt, now),
+          lt(mfaChallenges.failedAttempts, maxAttempts),
+        ),
+      )
+      .returning({ id: mfaChallenges.id, userId: mfaChallenges.userId });
+    return row ?? null;
+  }
+
+  async spendChallenge(id: string, now: Date) {
+    const rows = await this.db
+      .update(mfaChallenges)
+      .set({ spentAt: now })
+      .where(and(eq(mfaChallenges.id, id), isNull(mfaChallenges.spentAt), gt(mfaChallenges.expiresAt, now)))
+      .returning({ id: mfaChallenges.id });
+    return rows.length === 1;
+  }
+}
+
+/** Only a time step later than the last accepted one: a code is never accepted twice. */
+const stepIsNew = (step: number) => or(isNull(mfaFactors.lastStep), lt(mfaFactors.lastStep, step));

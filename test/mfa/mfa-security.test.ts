@@ -1,0 +1,177 @@
+// Rule: the second factor cannot be bypassed, guessed in bulk, replayed or read back from the database or the logs.
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseEncryptionKeys } from '../../src/config';
+import { reencrypt } from '../../src/domain/admin';
+import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { PostgresSigningKeyStore } from '../../src/storage/postgres';
+import { mfaChallenges, mfaFactors, recoveryCodes } from '../../src/storage/postgres/schema';
+import {
+  DisableMfaDocument,
+  MeDocument,
+  RefreshDocument,
+  RegenerateRecoveryCodesDocument,
+  TwoVerifyMfaDocument,
+  VerifyMfaDocument,
+} from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway({ env: { MFA_LIMIT_USER: '1000/900' } });
+});
+afterAll(() => gw?.close());
+
+async function mfaUser(target = gw) {
+  const user = await signUp(target);
+  const factor = await enableMfa(target, user.accessToken, user.password);
+  target.clock.advance(30); // the confirming code's step is spent
+  return { ...user, ...factor };
+}
+
+describe('the mfaToken', () => {
+  it('is no bearer token and no refresh token', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: mfaToken }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: mfaToken }))).toBe('INVALID_TOKEN');
+    expect((await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) })).errors).toBeUndefined();
+  });
+
+  it('is single-use, lives five minutes, and an unknown one is INVALID_TOKEN', async () => {
+    const user = await mfaUser();
+    const spent = await challenge(gw, user.email, user.password);
+    expect((await gw.gql(VerifyMfaDocument, { mfaToken: spent.mfaToken, code: totpNow(gw, user.secret) })).errors).toBeUndefined();
+    gw.clock.advance(30);
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken: spent.mfaToken, code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
+
+    const expired = await challenge(gw, user.email, user.password);
+    gw.clock.advance(301);
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken: expired.mfaToken, code: totpNow(gw, user.secret) }))).toBe(
+      'INVALID_TOKEN',
+    );
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken: 'no-such-token', code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
+  });
+
+  it('dies after five wrong codes: the sixth try, even right, is INVALID_TOKEN', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const right = totpNow(gw, user.secret);
+    for (let i = 0; i < 5; i++) {
+      expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: wrongCode(right) }))).toBe('INVALID_MFA_CODE');
+    }
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: right }))).toBe('INVALID_TOKEN');
+    // The code itself was never accepted: a fresh challenge takes it.
+    await loginWithMfa(gw, user.email, user.password, right);
+  });
+
+  it('allows one verifyMfa per operation', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const result = await gw.gql(TwoVerifyMfaDocument, { mfaToken, a: '000000', b: totpNow(gw, user.secret) });
+    expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(result.data ?? null).toBeNull();
+  });
+});
+
+describe('replay', () => {
+  it('accepts one valid code exactly once across 10 concurrent challenges', async () => {
+    const user = await mfaUser();
+    const challenges = [];
+    for (let i = 0; i < 10; i++) challenges.push(await challenge(gw, user.email, user.password));
+    const code = totpNow(gw, user.secret);
+    const results = await Promise.all(challenges.map(({ mfaToken }) => gw.gql(VerifyMfaDocument, { mfaToken, code })));
+    expect(results.filter((r) => r.data?.verifyMfa?.accessToken)).toHaveLength(1);
+    expect(results.map(codeOf).filter((c) => c === 'INVALID_MFA_CODE')).toHaveLength(9);
+  });
+});
+
+describe('MFA_LIMIT_USER', () => {
+  it('answers RATE_LIMITED after the allowed failures, across fresh challenges', async () => {
+    const limited = await startGateway({ env: { MFA_LIMIT_USER: '3/900' } });
+    try {
+      const user = await mfaUser(limited);
+      for (let i = 0; i < 3; i++) {
+        const { mfaToken } = await challenge(limited, user.email, user.password);
+        expect(codeOf(await limited.gql(VerifyMfaDocument, { mfaToken, code: wrongCode(totpNow(limited, user.secret)) }))).toBe(
+          'INVALID_MFA_CODE',
+        );
+      }
+      const { mfaToken } = await challenge(limited, user.email, user.password);
+      const blocked = await limited.gql(VerifyMfaDocument, { mfaToken, code: totpNow(limited, user.secret) });
+      expect(codeOf(blocked)).toBe('RATE_LIMITED');
+      expect(blocked.errors![0]!.extensions.retryAfter).toBeGreaterThan(0);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('at rest and in the logs', () => {
+  it('stores no usable secret, code or token, and logs the events without them', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const db = gw.database.db;
+    const [factor] = await db.select().from(mfaFactors).where(eq(mfaFactors.userId, user.user.id));
+    expect(factor!.secretCiphertext).not.toBe(user.secret);
+    expect(factor!.secretCiphertext).not.toContain(user.secret);
+    expect(Buffer.from(factor!.secretCiphertext, 'base64').toString('latin1')).not.toContain(user.secret);
+
+    const codes = await db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, user.user.id));
+    expect(codes).toHaveLength(10);
+    const codeDump = JSON.stringify(codes);
+    for (const code of user.recoveryCodes) {
+      expect(codeDump).not.toContain(code);
+      expect(codeDump).not.toContain(code.replace('-', ''));
+    }
+    const challengeDump = JSON.stringify(await db.select().from(mfaChallenges).where(eq(mfaChallenges.userId, user.user.id)));
+    expect(challengeDump).not.toContain(mfaToken);
+
+    const auth = { token: (await loginWithMfa(gw, user.email, user.password, totpNow(gw, user.secret))).accessToken };
+    gw.clock.advance(30);
+    const fresh = await gw.gql(RegenerateRecoveryCodesDocument, { code: totpNow(gw, user.secret) }, auth);
+    expect(fresh.errors).toBeUndefined();
+    gw.clock.advance(30);
+    expect((await gw.gql(DisableMfaDocument, { code: totpNow(gw, user.secret) }, auth)).data?.disableMfa).toBe(true);
+
+    for (const event of ['mfa enabled', 'mfa recovery codes regenerated', 'mfa disabled']) {
+      const lines = gw.logs.filter((l) => l.includes(`"${event}"`) && l.includes(user.user.id));
+      expect(lines, event).toHaveLength(1);
+      expect(JSON.parse(lines[0]!).level).toBe(30); // info
+    }
+    const allLogs = gw.logs.join('\n');
+    expect(allLogs).not.toContain(user.secret);
+    for (const code of [...user.recoveryCodes, ...fresh.data!.regenerateRecoveryCodes]) expect(allLogs).not.toContain(code);
+    expect(allLogs).not.toContain(mfaToken);
+  });
+
+  it('reencrypt re-seals TOTP secrets under the first key, and the factor keeps working', async () => {
+    const oldKey = generateEncryptionKeyEntry('old');
+    const newKey = generateEncryptionKeyEntry('new');
+    const before = await startGateway({ encryptionKeys: oldKey });
+    try {
+      const user = await mfaUser(before);
+      const row = () => before.database.db.select().from(mfaFactors).where(eq(mfaFactors.userId, user.user.id));
+      expect((await row())[0]!.encryptionKeyId).toBe('old');
+
+      const box = new SecretBox(parseEncryptionKeys(`${newKey},${oldKey}`));
+      const count = await reencrypt({ signingKeys: new PostgresSigningKeyStore(before.database.db), mfa: before.deps.mfa, box });
+      expect(count).toBeGreaterThanOrEqual(1);
+      expect((await row())[0]!.encryptionKeyId).toBe('new');
+
+      // A gateway holding only the new key still verifies the user's codes.
+      const after = await startGateway({ database: before.database, encryptionKeys: newKey });
+      try {
+        after.clock.advance(60);
+        const payload = await loginWithMfa(after, user.email, user.password, totpNow(after, user.secret));
+        expect(payload.user.id).toBe(user.user.id);
+      } finally {
+        await after.close();
+      }
+    } finally {
+      await before.close();
+    }
+  });
+});
