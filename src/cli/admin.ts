@@ -52,6 +52,7 @@ async function run(argv: string[]): Promise<number> {
       clock: systemClock,
       users: new PostgresUserStore(database.db),
       sessions: new PostgresSessionStore(database.db),
+      mfa: new PostgresMfaStore(database.db),
     };
     const say = (line: string) => process.stdout.write(line + '\n');
     const [a, b] = args as [string, string];

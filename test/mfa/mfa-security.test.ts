@@ -2,7 +2,8 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
-import { reencrypt } from '../../src/domain/admin';
+import { prune, reencrypt } from '../../src/domain/admin';
+import { hashRefreshToken } from '../../src/domain/tokens';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { mfaChallenges, mfaFactors, recoveryCodes } from '../../src/storage/postgres/schema';
@@ -173,5 +174,21 @@ describe('at rest and in the logs', () => {
     } finally {
       await before.close();
     }
+  });
+});
+
+// Last in the file: it moves the gateway's clock a day ahead.
+describe('prune', () => {
+  it('deletes MFA challenges that expired over a day ago and keeps live ones', async () => {
+    const { email, password, accessToken } = await signUp(gw);
+    await enableMfa(gw, accessToken, password);
+    const old = await challenge(gw, email, password);
+    gw.clock.advance(86_400 + 301);
+    const fresh = await challenge(gw, email, password);
+    await prune(gw.deps);
+    const left = await gw.database.db.select({ tokenHash: mfaChallenges.tokenHash }).from(mfaChallenges);
+    const hashes = new Set(left.map((r) => r.tokenHash));
+    expect(hashes.has(hashRefreshToken(old.mfaToken))).toBe(false);
+    expect(hashes.has(hashRefreshToken(fresh.mfaToken))).toBe(true);
   });
 });

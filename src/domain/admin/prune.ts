@@ -1,4 +1,5 @@
 import type { Clock } from '../clock';
+import type { MfaStore } from '../mfa/ports';
 import type { SessionStore } from '../ports';
 
 /**
@@ -7,7 +8,12 @@ import type { SessionStore } from '../ports';
  */
 export const PRUNE_RETENTION_SECONDS = 86_400;
 
-/** Deletes sessions (and their tokens) that expired or were revoked over a day ago. */
-export function prune(deps: { sessions: SessionStore; clock: Clock }) {
-  return deps.sessions.prune(new Date(deps.clock.now().getTime() - PRUNE_RETENTION_SECONDS * 1000));
+/**
+ * Deletes sessions (and their tokens) that expired or were revoked over a day ago, and MFA
+ * challenges that expired as long ago. Returns how many sessions went.
+ */
+export async function prune(deps: { sessions: SessionStore; mfa: MfaStore; clock: Clock }) {
+  const before = new Date(deps.clock.now().getTime() - PRUNE_RETENTION_SECONDS * 1000);
+  const [sessions] = await Promise.all([deps.sessions.prune(before), deps.mfa.pruneChallenges(before)]);
+  return sessions;
 }

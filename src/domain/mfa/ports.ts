@@ -36,4 +36,6 @@ export interface MfaStore {
   reserveChallengeAttempt(tokenHash: string, now: Date, maxAttempts: number): Promise<{ id: string; userId: string } | null>;
   /** Spends the challenge once (atomic); false when it was already spent or has expired. */
   spendChallenge(id: string, now: Date): Promise<boolean>;
+  /** Deletes challenges that expired before `before`; returns how many. */
+  pruneChallenges(before: Date): Promise<number>;
 }

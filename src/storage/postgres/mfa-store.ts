@@ -112,6 +112,14 @@ export class PostgresMfaStore implements MfaStore {
     return row ?? null;
   }
 
+  async pruneChallenges(before: Date) {
+    const rows = await this.db
+      .delete(mfaChallenges)
+      .where(lt(mfaChallenges.expiresAt, before))
+      .returning({ id: mfaChallenges.id });
+    return rows.length;
+  }
+
   async spendChallenge(id: string, now: Date) {
     const rows = await this.db
       .update(mfaChallenges)
