@@ -22,7 +22,8 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
       const step = matchingStep(openTotpSecret(deps.box, user.id, factor), code.trim(), now);
       if (step === null) throw new InvalidMfaCodeError();
       const fresh = newRecoveryCodes();
-      const confirmed = await deps.mfa.confirm(user.id, step, fresh.map((c) => hashRecoveryCode(user.id, c)), now);
+      const hashes = fresh.map((c) => hashRecoveryCode(user.id, c));
+      const confirmed = await deps.mfa.confirm(user.id, factor.sealed, step, hashes, now);
       if (!confirmed) throw new InvalidMfaCodeError(); // replaced meanwhile, or a replayed step
       return fresh;
     },

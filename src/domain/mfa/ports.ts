@@ -13,10 +13,11 @@ export interface MfaStore {
   /** Starts or restarts a pending enrolment; never touches a confirmed factor (false then). */
   savePending(userId: string, sealed: Sealed, now: Date): Promise<boolean>;
   /**
-   * Confirms the pending factor with the accepted time step, enables MFA on the user and stores
-   * the recovery codes, in one transaction. False when there was nothing pending to confirm.
+   * Confirms the pending factor (only if it is still the `sealed` secret the code was checked
+   * against) with the accepted time step, enables MFA on the user and stores the recovery
+   * codes, in one transaction. False when that pending factor is gone or replaced.
    */
-  confirm(userId: string, step: number, codeHashes: string[], now: Date): Promise<boolean>;
+  confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date): Promise<boolean>;
   /** Accepts a TOTP step only if it is later than the last accepted one (atomic). */
   acceptStep(userId: string, step: number): Promise<boolean>;
   /** Spends an unused recovery code (atomic). */
@@ -25,7 +26,8 @@ export interface MfaStore {
   /** Removes the factor and the codes and turns MFA off. */
   disable(userId: string): Promise<void>;
   listSealed(): Promise<Array<{ userId: string; sealed: Sealed }>>;
-  updateSealed(userId: string, sealed: Sealed): Promise<void>;
+  /** Replaces `before` with `after`; a secret replaced meanwhile is left alone. */
+  updateSealed(userId: string, before: Sealed, after: Sealed): Promise<void>;
 
   createChallenge(challenge: { id: string; userId: string; tokenHash: string; createdAt: Date; expiresAt: Date }): Promise<void>;
   /**

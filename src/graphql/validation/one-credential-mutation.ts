@@ -1,7 +1,20 @@
 import { GraphQLError, Kind, type SelectionSetNode, type ValidationRule } from 'graphql';
 
-/** Mutations that check a secret: each is one guess, so an operation may hold only one. */
-export const CREDENTIAL_MUTATIONS = new Set(['login', 'register', 'verifyMfa', 'refresh', 'changePassword']);
+/**
+ * Mutations that check a secret: each is one guess, so an operation may hold only one. The MFA
+ * management mutations check a password or a code too, so they count as well.
+ */
+export const CREDENTIAL_MUTATIONS = new Set([
+  'login',
+  'register',
+  'verifyMfa',
+  'refresh',
+  'changePassword',
+  'enrollMfa',
+  'confirmMfa',
+  'disableMfa',
+  'regenerateRecoveryCodes',
+]);
 
 /**
  * At most one credential mutation per operation, counted through aliases and fragments, so one

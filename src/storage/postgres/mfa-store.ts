@@ -31,12 +31,19 @@ export class PostgresMfaStore implements MfaStore {
     return rows.length === 1;
   }
 
-  async confirm(userId: string, step: number, codeHashes: string[], now: Date) {
+  async confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date) {
     return this.db.transaction(async (tx) => {
       const confirmed = await tx
         .update(mfaFactors)
         .set({ confirmedAt: now, lastStep: step })
-        .where(and(eq(mfaFactors.userId, userId), isNull(mfaFactors.confirmedAt), stepIsNew(step)))
+        .where(
+          and(
+            eq(mfaFactors.userId, userId),
+            eq(mfaFactors.secretCiphertext, sealed.ciphertext),
+            isNull(mfaFactors.confirmedAt),
+            stepIsNew(step),
+          ),
+        )
         .returning({ userId: mfaFactors.userId });
       if (confirmed.length !== 1) return false;
       await tx.update(users).set({ mfaEnabled: true }).where(eq(users.id, userId));
@@ -85,11 +92,11 @@ export class PostgresMfaStore implements MfaStore {
     return rows.map((r) => ({ userId: r.userId, sealed: { ciphertext: r.secretCiphertext, keyId: r.encryptionKeyId } }));
   }
 
-  async updateSealed(userId: string, sealed: Sealed) {
+  async updateSealed(userId: string, before: Sealed, after: Sealed) {
     await this.db
       .update(mfaFactors)
-      .set({ secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId })
-      .where(eq(mfaFactors.userId, userId));
+      .set({ secretCiphertext: after.ciphertext, encryptionKeyId: after.keyId })
+      .where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.secretCiphertext, before.ciphertext)));
   }
 
   async createChallenge(challenge: { id: string; userId: string; tokenHash: string; createdAt: Date; expiresAt: Date }) {

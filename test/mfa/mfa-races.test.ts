@@ -1,0 +1,70 @@
+// Rule: one-time MFA things stay one-time under concurrency and across steps: the confirming
+// code cannot log in, a challenge allows MFA_ATTEMPTS_PER_CHALLENGE attempts even in a burst, a
+// recovery code works once in a burst, a user disabled between the steps gets no session, and
+// an operation holds at most one MFA mutation.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { disableUser } from '../../src/domain/admin';
+import { DisableMfaDocument, VerifyMfaDocument } from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { challenge, enableMfa, totpNow, wrongCode } from '../helpers/mfa';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway({ env: { MFA_LIMIT_USER: '1000/900' } });
+});
+afterAll(() => gw?.close());
+
+async function mfaUser() {
+  const user = await signUp(gw);
+  return { ...user, ...(await enableMfa(gw, user.accessToken, user.password)) };
+}
+
+describe('MFA races and boundaries', () => {
+  it('refuses the code that confirmed MFA when it is presented again within the same step', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const result = await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) });
+    expect(codeOf(result)).toBe('INVALID_MFA_CODE');
+  });
+
+  it('allows MFA_ATTEMPTS_PER_CHALLENGE attempts on one challenge even in a concurrent burst', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const wrong = wrongCode(totpNow(gw, user.secret));
+    const results = await Promise.all(Array.from({ length: 12 }, () => gw.gql(VerifyMfaDocument, { mfaToken, code: wrong })));
+    const codes = results.map(codeOf);
+    expect(codes.filter((c) => c === 'INVALID_MFA_CODE')).toHaveLength(5);
+    expect(codes.filter((c) => c === 'INVALID_TOKEN')).toHaveLength(7);
+  });
+
+  it('accepts one recovery code once when it is sent on five challenges at the same time', async () => {
+    const user = await mfaUser();
+    const challenges = await Promise.all(Array.from({ length: 5 }, () => challenge(gw, user.email, user.password)));
+    const code = user.recoveryCodes[0]!;
+    const results = await Promise.all(challenges.map(({ mfaToken }) => gw.gql(VerifyMfaDocument, { mfaToken, code })));
+    expect(results.filter((r) => r.data?.verifyMfa)).toHaveLength(1);
+    expect(results.filter((r) => codeOf(r) === 'INVALID_MFA_CODE')).toHaveLength(4);
+  });
+
+  it('gives no session to a user disabled between login and verifyMfa, and refuses their MFA changes', async () => {
+    const user = await mfaUser();
+    gw.clock.advance(30);
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    await disableUser(gw.deps, user.email);
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
+    const disable = await gw.gql(DisableMfaDocument, { code: user.recoveryCodes[1]! }, { token: user.accessToken });
+    expect(codeOf(disable)).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses two MFA mutations in one operation before either runs', async () => {
+    const user = await mfaUser();
+    const response = await gw.post(
+      { query: 'mutation { a: disableMfa(code: "000000") b: regenerateRecoveryCodes(code: "000000") }' },
+      { token: user.accessToken },
+    );
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(body.errors[0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+});
