@@ -22,7 +22,7 @@ import type { GatewayContext } from './graphql/context';
 import { gatewaySchema } from './graphql/schema';
 import { registerHttpErrorHandlers } from './http/errors';
 import { registerHealthRoutes } from './http/health';
-import { registerJwksRoute } from './http/jwks';
+import { registerJwksRoutes } from './http/jwks';
 import { refreshCookie } from './http/refresh-cookie';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
@@ -131,6 +131,6 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
   });
 
   registerHealthRoutes(app, pingDatabase, rateLimitMode);
-  registerJwksRoute(app, () => deps.keys);
+  registerJwksRoutes(app, () => deps.keys, { issuer: config.jwt.issuer, alg: config.jwt.alg });
   return app;
 }

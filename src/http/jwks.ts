@@ -1,9 +1,42 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { KeyRing } from '../domain/tokens';
 
-/** The public signing keys (public members only), for anyone who verifies the gateway's JWTs. */
-export function registerJwksRoute(app: FastifyInstance, keys: () => KeyRing) {
-  app.get('/.well-known/jwks.json', async (_request, reply) => {
-    return reply.header('cache-control', 'public, max-age=300').send(keys().jwks);
+/** How long verifiers may cache the key set; new keys are published longer ahead than this. */
+export const JWKS_MAX_AGE_SECONDS = 300;
+
+/**
+ * Discovery for everyone who verifies the gateway's JWTs: the public signing keys (public
+ * members only), cacheable with an ETag, and an OpenID-style discovery document so tools that
+ * start from an issuer URL find them.
+ */
+export function registerJwksRoutes(app: FastifyInstance, keys: () => KeyRing, settings: { issuer: string; alg: string }) {
+  app.get('/.well-known/jwks.json', async (request, reply) => {
+    const jwks = keys().jwks;
+    const body = JSON.stringify(jwks);
+    const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+    reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).header('etag', etag);
+    if (ifNoneMatch(request.headers['if-none-match'], etag)) return reply.code(304).send();
+    return reply.type('application/json; charset=utf-8').send(body);
+  });
+
+  const issuer = settings.issuer.replace(/\/$/, '');
+  const discovery = {
+    issuer: settings.issuer,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    id_token_signing_alg_values_supported: [settings.alg],
+    subject_types_supported: ['public'],
+    claims_supported: ['iss', 'aud', 'sub', 'sid', 'jti', 'roles', 'scope', 'amr', 'iat', 'exp'],
+  };
+  app.get('/.well-known/openid-configuration', async (_request, reply) =>
+    reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(discovery),
+  );
+}
+
+function ifNoneMatch(header: string | undefined, etag: string) {
+  if (!header) return false;
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim().replace(/^W\//, '');
+    return tag === etag || tag === '*';
   });
 }

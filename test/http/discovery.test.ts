@@ -1,0 +1,48 @@
+// Rule: verifiers discover and cache the public keys: the JWKS is public-members-only, cacheable
+// for 300 s with an ETag (304 on a match), and /.well-known/openid-configuration points at it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway({ env: { JWT_ISSUER: 'https://auth.example.test/', JWT_ALG: 'EdDSA' } });
+});
+afterAll(() => gw?.close());
+
+describe('GET /.well-known/jwks.json', () => {
+  it('is cacheable for 300 s and carries an ETag', async () => {
+    const response = await fetch(`${gw.url}/.well-known/jwks.json`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('public, max-age=300');
+    expect(response.headers.get('etag')).toMatch(/^"[A-Za-z0-9_-]{10,}"$/);
+    const body = (await response.json()) as { keys: Array<Record<string, unknown>> };
+    expect(body.keys).toHaveLength(1);
+    expect(body.keys[0]).toMatchObject({ alg: 'EdDSA', use: 'sig', kty: 'OKP' });
+    expect(body.keys[0]).not.toHaveProperty('d');
+  });
+
+  it('answers 304 with no body when If-None-Match matches (strong or weak), 200 otherwise', async () => {
+    const etag = (await fetch(`${gw.url}/.well-known/jwks.json`)).headers.get('etag')!;
+    for (const header of [etag, `W/${etag}`, `"other", ${etag}`]) {
+      const cached = await fetch(`${gw.url}/.well-known/jwks.json`, { headers: { 'if-none-match': header } });
+      expect(cached.status, header).toBe(304);
+      expect(await cached.text()).toBe('');
+      expect(cached.headers.get('etag')).toBe(etag);
+    }
+    const stale = await fetch(`${gw.url}/.well-known/jwks.json`, { headers: { 'if-none-match': '"stale"' } });
+    expect(stale.status).toBe(200);
+  });
+});
+
+describe('GET /.well-known/openid-configuration', () => {
+  it('names the issuer, the JWKS URL and the signing algorithm', async () => {
+    const response = await fetch(`${gw.url}/.well-known/openid-configuration`);
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as Record<string, unknown>;
+    expect(document).toMatchObject({
+      issuer: 'https://auth.example.test/',
+      jwks_uri: 'https://auth.example.test/.well-known/jwks.json',
+      id_token_signing_alg_values_supported: ['EdDSA'],
+    });
+  });
+});
