@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 import type { Config, EncryptionKey } from './config';
 import { RateLimiterCounterStore } from './storage/redis/counter-store';
 import { connectRedis, type RedisConnection } from './storage/redis/client';
+import { RedisRevocationFeed } from './storage/redis/revocation-feed';
+import { LocalRevocations, type RevocationFeed } from './domain/revocation';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
 import { openEmbedded, openPostgres, type Database } from './storage/postgres';
 
@@ -57,4 +59,25 @@ export function describeClientIp(config: Config) {
     return `client IP: X-Forwarded-For, trusting the ${config.trustProxy} nearest hop(s) when the connection comes from a loopback or private address`;
   }
   return `client IP: X-Forwarded-For, trusting hops from ${config.trustProxy.join(', ')}`;
+}
+
+/**
+ * The revocation feed: shared through Redis when there is one (under RATE_LIMIT_PREFIX, the
+ * namespace of all the gateway's Redis keys), else this instance's memory.
+ */
+export function openRevocations(
+  config: Config,
+  redis: RedisConnection | undefined,
+  logger: Logger,
+): RevocationFeed & { started(): Promise<void>; close(): Promise<void> } {
+  if (!redis) {
+    const local = new LocalRevocations();
+    return {
+      publish: (ids, until) => local.publish(ids, until),
+      isRevoked: (id, now) => local.isRevoked(id, now),
+      started: async () => {},
+      close: async () => {},
+    };
+  }
+  return new RedisRevocationFeed(redis.client, config.rateLimit.prefix, logger);
 }

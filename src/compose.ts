@@ -7,6 +7,7 @@ import type { AuthDeps } from './domain/auth';
 import { systemClock, type Clock } from './domain/clock';
 import { SecretBox } from './domain/crypto/secret-box';
 import { PasswordHasher } from './domain/passwords/password-hasher';
+import { revokingSessionStore, type RevocationFeed } from './domain/revocation';
 import { Throttle, type CounterStore } from './domain/throttle';
 import { KeyRing } from './domain/tokens';
 import type { Logger } from 'pino';
@@ -20,21 +21,23 @@ export interface ComposeOptions {
   database: Database;
   encryptionKeys: NonNullable<Config['encryptionKeys']>;
   counters: CounterStore;
+  revocations: RevocationFeed;
   logger: Logger;
   clock?: Clock;
 }
 
-export async function compose({ config, database, encryptionKeys, counters, logger, clock = systemClock }: ComposeOptions): Promise<{ deps: AuthDeps }> {
+export async function compose({ config, database, encryptionKeys, counters, revocations, logger, clock = systemClock }: ComposeOptions): Promise<{ deps: AuthDeps }> {
   const box = new SecretBox(encryptionKeys);
   const signingKeys = new PostgresSigningKeyStore(database.db);
   const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
   const deps: AuthDeps = {
     clock,
     users: new PostgresUserStore(database.db),
-    sessions: new PostgresSessionStore(database.db),
+    sessions: revokingSessionStore(new PostgresSessionStore(database.db), revocations, config.jwt.accessTokenTtl),
     hasher: new PasswordHasher(config.argon2),
     keys,
     throttle: new Throttle(counters, config.rateLimit),
+    revocations,
     mfa: new PostgresMfaStore(database.db),
     box,
     audit: (event, fields) => logger.info(fields, event),

@@ -1,7 +1,7 @@
 /** Start-up: config → stores → app → listen; SIGTERM/SIGINT drain and close. */
 import 'reflect-metadata';
 import { createApp } from './app';
-import { describeClientIp, openConfiguredDatabase, openCounters, resolveEncryptionKeys } from './bootstrap';
+import { describeClientIp, openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
 import { compose } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
@@ -27,7 +27,9 @@ async function main() {
   const counters = openCounters(config, logger);
   // Start with shared counters when Redis is there; if not, the fallback covers until it is.
   await counters.redis?.ready(3000);
-  const { deps } = await compose({ config, database, encryptionKeys, counters: counters.store, logger });
+  const revocations = openRevocations(config, counters.redis, logger);
+  await revocations.started();
+  const { deps } = await compose({ config, database, encryptionKeys, counters: counters.store, revocations, logger });
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
   logger.info(describeClientIp(config));
 
@@ -48,6 +50,7 @@ async function main() {
     clearInterval(pruner);
     await app.close(); // stops accepting, lets in-flight requests finish (Apollo drain plugin)
     await database.close();
+    await revocations.close();
     await counters.redis?.close();
     logger.info('stopped');
     process.exit(0);

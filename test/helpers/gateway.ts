@@ -9,7 +9,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app';
-import { openCounters } from '../../src/bootstrap';
+import { openCounters, openRevocations } from '../../src/bootstrap';
 import { compose } from '../../src/compose';
 import { loadConfig, type Config } from '../../src/config';
 import type { AuthDeps } from '../../src/domain/auth';
@@ -122,7 +122,9 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   const clock = new TestClock();
   const counters = openCounters(config, logger);
   if (counters.redis && !(await counters.redis.ready(5000))) throw new Error('REDIS_URL is set but Redis is not reachable');
-  const { deps } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: counters.store, logger, clock });
+  const revocations = openRevocations(config, counters.redis, logger);
+  await revocations.started();
+  const { deps } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: counters.store, revocations, logger, clock });
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -155,6 +157,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
     },
     async close() {
       await app.close();
+      await revocations.close();
       await counters.redis?.close();
       await owned?.drop();
     },

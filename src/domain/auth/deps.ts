@@ -1,6 +1,7 @@
 import type { Clock } from '../clock';
 import type { SecretBox } from '../crypto/secret-box';
 import type { MfaStore } from '../mfa/ports';
+import type { RevocationFeed } from '../revocation/ports';
 import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PasswordPolicy } from '../passwords/check-password-policy';
 import type { SessionStore, UserStore } from '../ports';
@@ -15,6 +16,8 @@ export interface AuthDeps {
   hasher: PasswordHasher;
   keys: KeyRing;
   throttle: Throttle;
+  /** Sessions ended while their access tokens live on: the guard refuses those tokens. */
+  revocations: RevocationFeed;
   mfa: MfaStore;
   box: SecretBox;
   /** Security events for the log (info): never a secret, code or token in `fields`. */

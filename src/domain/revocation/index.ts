@@ -1,0 +1,3 @@
+export type { RevocationFeed } from './ports';
+export { revokingSessionStore } from './revoking-session-store';
+export { LocalRevocations } from './local-revocations';

@@ -1,0 +1,41 @@
+import { CLOCK_SKEW_SECONDS } from '../tokens';
+import type { RevocationReason, SessionStore } from '../ports';
+import type { RevocationFeed } from './ports';
+
+/**
+ * The session store as the domain uses it: every revocation, whatever the path (logout,
+ * logoutAll, revokeSession, password change, refresh reuse, MFA change, role removal, disable,
+ * admin), also goes to the revocation feed, until the session's last access token has expired.
+ */
+export function revokingSessionStore(
+  inner: SessionStore,
+  feed: RevocationFeed,
+  accessTokenTtlSeconds: number,
+): SessionStore {
+  const until = (now: Date) => new Date(now.getTime() + (accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000);
+  const announce = async (ids: string[], now: Date) => {
+    if (ids.length > 0) await feed.publish(ids, until(now));
+  };
+  return {
+    create: (session) => inner.create(session),
+    rotate: (rotation) => inner.rotate(rotation),
+    inspectToken: (hash) => inner.inspectToken(hash),
+    listLive: (userId, now) => inner.listLive(userId, now),
+    prune: (before) => inner.prune(before),
+    async revoke(sessionId: string, reason: RevocationReason, now: Date) {
+      const revoked = await inner.revoke(sessionId, reason, now);
+      if (revoked) await announce([sessionId], now);
+      return revoked;
+    },
+    async revokeOwn(userId: string, sessionId: string, reason: RevocationReason, now: Date) {
+      const revoked = await inner.revokeOwn(userId, sessionId, reason, now);
+      if (revoked) await announce([sessionId], now);
+      return revoked;
+    },
+    async revokeAllOfUser(userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
+      const ids = await inner.revokeAllOfUser(userId, reason, now, exceptSessionId);
+      await announce(ids, now);
+      return ids;
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { LocalRevocations, type RevocationFeed } from '../../domain/revocation';
+
+/**
+ * The shared revocation feed: revoked session ids go into a Redis sorted set (score: when their
+ * tokens have all expired) and onto a channel. Every instance keeps the set in memory: loaded
+ * whenever its subscription (re)connects, updated by the channel, so the guard never asks Redis
+ * per request. Each command touches one key.
+ */
+export class RedisRevocationFeed implements RevocationFeed {
+  private readonly local = new LocalRevocations();
+  private readonly subscriber: Redis;
+  private readonly setKey: string;
+  private readonly channel: string;
+
+  constructor(
+    private readonly client: Redis,
+    prefix: string,
+    private readonly logger: Logger,
+  ) {
+    this.setKey = `${prefix}:revoked`;
+    this.channel = `${prefix}:revocations`;
+    // Its own connection (subscriber mode), with a queue so the subscription survives reconnects.
+    this.subscriber = client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+    this.subscriber.on('error', () => {}); // outages are logged by the main connection
+    this.subscriber.on('message', (_channel, message: string) => this.receive(message));
+    this.subscriber.on('ready', () => void this.load());
+    client.on('ready', () => void this.load());
+    void this.subscriber.subscribe(this.channel).catch(() => {});
+    this.initial = client.status === 'ready' ? this.load().then(() => undefined) : Promise.resolve();
+  }
+
+  private readonly initial: Promise<void>;
+
+  /** Resolves once the set known at start-up is in memory (when Redis was there to ask). */
+  started() {
+    return this.initial;
+  }
+
+  async publish(sessionIds: string[], until: Date) {
+    this.local.remember(sessionIds, until.getTime());
+    const message = JSON.stringify({ ids: sessionIds, until: until.getTime() });
+    try {
+      await this.client.zadd(this.setKey, ...sessionIds.flatMap((id) => [until.getTime(), id]));
+      await this.client.publish(this.channel, message);
+    } catch {
+      this.logger.warn({ count: sessionIds.length }, 'revocation not shared: Redis unavailable (this instance enforces it)');
+    }
+  }
+
+  isRevoked(sessionId: string, now: Date) {
+    return this.local.isRevoked(sessionId, now);
+  }
+
+  /** Resolves once the current set has been loaded (tests, start-up). */
+  async load() {
+    try {
+      const now = Date.now();
+      await this.client.zremrangebyscore(this.setKey, '-inf', now);
+      const entries = await this.client.zrangebyscore(this.setKey, now, '+inf', 'WITHSCORES');
+      for (let i = 0; i < entries.length; i += 2) this.local.remember([entries[i]!], Number(entries[i + 1]));
+      this.local.sweep(new Date(now));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close() {
+    await this.subscriber.quit().catch(() => this.subscriber.disconnect());
+  }
+
+  private receive(message: string) {
+    try {
+      const { ids, until } = JSON.parse(message) as { ids: unknown; until: unknown };
+      if (Array.isArray(ids) && typeof until === 'number') {
+        this.local.remember(ids.filter((id): id is string => typeof id === 'string'), until);
+      }
+    } catch {
+      // not ours
+    }
+  }
+}

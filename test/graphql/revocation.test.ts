@@ -1,0 +1,116 @@
+// Rule: when a session ends, its access tokens stop working at once (not at expiry), on every
+// path that ends sessions, and on every instance sharing the Redis; entries lapse once those
+// tokens have expired.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { LocalRevocations } from '../../src/domain/revocation';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { users } from '../../src/storage/postgres/schema';
+import { ChangePasswordDocument, LoginDocument, LogoutDocument, MeDocument, RevokeSessionDocument, SessionsDocument } from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
+import { createTestDatabase, rateLimitDefaults, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { refreshCode, rotate } from '../helpers/sessions';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway();
+});
+afterAll(() => gw?.close());
+
+const meCode = async (g: TestGateway, token: string) => codeOf(await g.gql(MeDocument, {}, { token }));
+
+async function secondSession(email: string, password: string) {
+  const result = await gw.gql(LoginDocument, { email, password });
+  if (result.data?.login.__typename !== 'AuthPayload') throw new Error('expected AuthPayload');
+  return result.data.login;
+}
+
+describe('on this instance', () => {
+  it('logout makes that session\'s access token anonymous at once, and only that one', async () => {
+    const user = await signUp(gw);
+    const other = await secondSession(user.email, user.password);
+    expect(await meCode(gw, user.accessToken)).toBeUndefined();
+    await gw.gql(LogoutDocument, { refreshToken: user.refreshToken });
+    const me = await gw.gql(MeDocument, {}, { token: user.accessToken });
+    expect(me.status).toBe(200);
+    expect(codeOf(me)).toBe('UNAUTHENTICATED');
+    expect(await meCode(gw, other.accessToken)).toBeUndefined();
+  });
+
+  it('revokeSession, refresh reuse, changePassword and role removal each end the tokens of the sessions they end', async () => {
+    const user = await signUp(gw);
+    const other = await secondSession(user.email, user.password);
+    const sessions = (await gw.gql(SessionsDocument, {}, { token: user.accessToken })).data!.sessions;
+    const otherId = sessions.find((s) => !s.current)!.id;
+    expect((await gw.gql(RevokeSessionDocument, { id: otherId }, { token: user.accessToken })).data?.revokeSession).toBe(true);
+    expect(await meCode(gw, other.accessToken)).toBe('UNAUTHENTICATED');
+
+    // Reuse of a spent refresh token (after the grace period) ends the family.
+    const rotated = await rotate(gw, user.refreshToken);
+    gw.clock.advance(11);
+    expect(await refreshCode(gw, user.refreshToken)).toBe('INVALID_TOKEN');
+    expect(await meCode(gw, rotated.accessToken)).toBe('UNAUTHENTICATED');
+
+    const fresh = await signUp(gw);
+    const sibling = await secondSession(fresh.email, fresh.password);
+    const changed = await gw.gql(
+      ChangePasswordDocument,
+      { currentPassword: fresh.password, newPassword: 'Heron-Basalt-58?' },
+      { token: fresh.accessToken },
+    );
+    expect(changed.data?.changePassword).toBe(true);
+    expect(await meCode(gw, sibling.accessToken)).toBe('UNAUTHENTICATED');
+    expect(await meCode(gw, fresh.accessToken)).toBeUndefined();
+
+    const target = await signUp(gw);
+    await gw.database.db.update(users).set({ roles: ['user', 'editor'] }).where(eq(users.id, target.user.id));
+    const { setUserRoles } = await import('../../src/domain/auth');
+    await setUserRoles(gw.deps, target.user.id, ['user']);
+    expect(await meCode(gw, target.accessToken)).toBe('UNAUTHENTICATED');
+  });
+
+  it('forgets an entry once the session\'s tokens have expired (ACCESS_TOKEN_TTL + 60 s skew)', () => {
+    const local = new LocalRevocations();
+    const now = new Date();
+    void local.publish(['s1'], new Date(now.getTime() + 960_000));
+    expect(local.isRevoked('s1', now)).toBe(true);
+    expect(local.isRevoked('s2', now)).toBe(false);
+    expect(local.isRevoked('s1', new Date(now.getTime() + 960_001))).toBe(false);
+    expect(local.size).toBe(0);
+  });
+});
+
+const redisUrl = process.env.REDIS_URL;
+if (!redisUrl) console.log('skipping the shared revocation feed test: REDIS_URL unset');
+describe.skipIf(!redisUrl)('across instances sharing Redis', () => {
+  let database: TestDatabase;
+  const started: TestGateway[] = [];
+  const encryptionKeys = generateEncryptionKeyEntry('test');
+  const env = { ...rateLimitDefaults() }; // one prefix for all three
+  const start = async () => {
+    const g = await startGateway({ database: database.database, encryptionKeys, env });
+    started.push(g);
+    return g;
+  };
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+  afterAll(async () => {
+    for (const g of started) await g.close();
+    await database?.drop();
+  });
+
+  it('a logout on one instance is enforced by another within a second, and by one started later', async () => {
+    const [a, b] = [await start(), await start()];
+    const user = await signUp(a);
+    expect(await meCode(b, user.accessToken)).toBeUndefined();
+    await a.gql(LogoutDocument, { refreshToken: user.refreshToken });
+    const deadline = Date.now() + 1000;
+    while ((await meCode(b, user.accessToken)) !== 'UNAUTHENTICATED') {
+      if (Date.now() > deadline) throw new Error('instance B still accepts the revoked session after 1 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const c = await start();
+    expect(await meCode(c, user.accessToken)).toBe('UNAUTHENTICATED');
+  });
+});
