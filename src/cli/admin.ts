@@ -3,12 +3,13 @@
  * On the embedded database, run them while the server is stopped (PGlite is single-process).
  */
 import 'reflect-metadata';
-import { openConfiguredDatabase, openCounters, resolveEncryptionKeys } from '../bootstrap';
+import { openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
 import { ConfigError, loadConfig } from '../config';
 import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions } from '../domain/admin';
 import { findUserByEmail } from '../domain/admin/find-user-by-email';
 import { systemClock } from '../domain/clock';
 import { SecretBox } from '../domain/crypto/secret-box';
+import { revokingSessionStore } from '../domain/revocation';
 import { Throttle } from '../domain/throttle';
 import { GatewayError } from '../errors';
 import { createLogger } from '../logger';
@@ -46,12 +47,17 @@ async function run(argv: string[]): Promise<number> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   const database = await openConfiguredDatabase(config, logger);
+  // With REDIS_URL, sessions ended here are announced to the running gateways at once.
+  const counters = openCounters(config, logger);
+  if (counters.redis) await counters.redis.ready(5000);
+  const revocations = openRevocations(config, counters.redis, logger);
+  await revocations.started();
   try {
     if (database.kind === 'embedded') await database.migrate();
     const deps = {
       clock: systemClock,
       users: new PostgresUserStore(database.db),
-      sessions: new PostgresSessionStore(database.db),
+      sessions: revokingSessionStore(new PostgresSessionStore(database.db), revocations, config.jwt.accessTokenTtl),
       mfa: new PostgresMfaStore(database.db),
     };
     const say = (line: string) => process.stdout.write(line + '\n');
@@ -79,18 +85,13 @@ async function run(argv: string[]): Promise<number> {
         break;
       case 'unblock': {
         await findUserByEmail(deps.users, a);
-        const counters = openCounters(config, logger);
-        try {
-          if (counters.redis && !(await counters.redis.ready(5000))) throw new Error('Redis is not reachable');
-          if (!counters.redis) {
-            say(`${a}: nothing to clear here: without REDIS_URL the counters live in the server's memory and end with it`);
-            break;
-          }
-          const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(a);
-          say(`${a}: login counters cleared (${cleared} per-address counter(s))`);
-        } finally {
-          await counters.redis?.close();
+        if (counters.redis && !counters.redis.healthy()) throw new Error('Redis is not reachable');
+        if (!counters.redis) {
+          say(`${a}: nothing to clear here: without REDIS_URL the counters live in the server's memory and end with it`);
+          break;
         }
+        const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(a);
+        say(`${a}: login counters cleared (${cleared} per-address counter(s))`);
         break;
       }
       case 'prune':
@@ -105,6 +106,8 @@ async function run(argv: string[]): Promise<number> {
     }
     return 0;
   } finally {
+    await revocations.close();
+    await counters.redis?.close();
     await database.close();
   }
 }

@@ -10,6 +10,8 @@ import { ChangePasswordDocument, LoginDocument, LogoutDocument, MeDocument, Revo
 import { codeOf, signUp } from '../helpers/fixtures';
 import { createTestDatabase, rateLimitDefaults, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { refreshCode, rotate } from '../helpers/sessions';
+import { childEnv, createNamedDatabase, runTsx, type NamedDatabase } from '../helpers/processes';
+import type { Database } from '../../src/storage/postgres';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -112,5 +114,39 @@ describe.skipIf(!redisUrl)('across instances sharing Redis', () => {
     }
     const c = await start();
     expect(await meCode(c, user.accessToken)).toBe('UNAUTHENTICATED');
+  });
+});
+
+const withPostgresAndRedis = Boolean(redisUrl && process.env.DATABASE_URL);
+if (!withPostgresAndRedis) console.log('skipping the admin revoke-sessions revocation test: it needs REDIS_URL and DATABASE_URL');
+describe.skipIf(!withPostgresAndRedis)('operator commands', () => {
+  let named: NamedDatabase;
+  let database: Database;
+  let running: TestGateway;
+  beforeAll(async () => {
+    named = await createNamedDatabase({ migrated: true });
+    database = await named.open();
+    running = await startGateway({ database });
+  });
+  afterAll(async () => {
+    await running?.close();
+    await database?.close();
+    await named?.drop();
+  });
+
+  it('`npm run admin -- revoke-sessions` makes the running gateway refuse that user\'s tokens at once', async () => {
+    const user = await signUp(running);
+    expect(await meCode(running, user.accessToken)).toBeUndefined();
+    const run = await runTsx(
+      'src/cli/admin.ts',
+      ['revoke-sessions', user.email],
+      childEnv({ ...named.env, REDIS_URL: redisUrl!, RATE_LIMIT_PREFIX: running.config.rateLimit.prefix }),
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const deadline = Date.now() + 1000;
+    while ((await meCode(running, user.accessToken)) !== 'UNAUTHENTICATED') {
+      if (Date.now() > deadline) throw new Error('the gateway still accepts the revoked session after 1 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   });
 });
