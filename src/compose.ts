@@ -26,7 +26,7 @@ export interface ComposeOptions {
   clock?: Clock;
 }
 
-export async function compose({ config, database, encryptionKeys, counters, revocations, logger, clock = systemClock }: ComposeOptions): Promise<{ deps: AuthDeps }> {
+export async function compose({ config, database, encryptionKeys, counters, revocations, logger, clock = systemClock }: ComposeOptions): Promise<{ deps: AuthDeps; reloadKeys: () => Promise<void> }> {
   const box = new SecretBox(encryptionKeys);
   const signingKeys = new PostgresSigningKeyStore(database.db);
   const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
@@ -52,5 +52,18 @@ export async function compose({ config, database, encryptionKeys, counters, revo
       },
     },
   };
-  return { deps };
+  // Keys rotated by any instance or the admin CLI reach this one at its next reload.
+  const reloadKeys = async () => {
+    deps.keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
+  };
+  return { deps, reloadKeys };
+}
+
+/** Reloads the signing keys every `seconds` (rotations by other instances or the CLI arrive within that). */
+export function startKeyReloader(reloadKeys: () => Promise<void>, seconds: number, logger: Logger) {
+  const timer = setInterval(() => {
+    reloadKeys().catch((error) => logger.warn({ err: { type: (error as Error).name } }, 'signing keys not reloaded'));
+  }, seconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
 }

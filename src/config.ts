@@ -26,6 +26,7 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   jwt: { issuer: string; audience: string; alg: JwtAlg; accessTokenTtl: number };
+  keys: { publishAhead: number; reloadSeconds: number };
   refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   passwordPolicy: PasswordPolicyName;
@@ -84,6 +85,9 @@ const schema = z.object({
   JWT_AUDIENCE: z.string().min(1).default('graphql'),
   JWT_ALG: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
   ACCESS_TOKEN_TTL: int(30, 3600).default(900),
+  // At least the JWKS cache lifetime (300 s), so verifiers have a new key before it signs.
+  KEY_PUBLISH_AHEAD: int(300, 604_800).default(600),
+  KEY_RELOAD_SECONDS: int(1, 3600).default(60),
   REFRESH_TOKEN_IDLE_TTL: int(60, 31_536_000).default(1_209_600),
   REFRESH_TOKEN_MAX_TTL: int(60, 31_536_000).default(2_592_000),
   REFRESH_REUSE_GRACE_SECONDS: int(0, 60).default(10),
@@ -236,6 +240,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       alg: e.JWT_ALG,
       accessTokenTtl: e.ACCESS_TOKEN_TTL,
     },
+    keys: { publishAhead: e.KEY_PUBLISH_AHEAD, reloadSeconds: e.KEY_RELOAD_SECONDS },
     refresh: {
       idleTtl: e.REFRESH_TOKEN_IDLE_TTL,
       maxTtl: e.REFRESH_TOKEN_MAX_TTL,

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { createApp } from './app';
 import { describeClientIp, openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
-import { compose } from './compose';
+import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
 import { createLogger } from './logger';
@@ -29,7 +29,7 @@ async function main() {
   await counters.redis?.ready(3000);
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
-  const { deps } = await compose({ config, database, encryptionKeys, counters: counters.store, revocations, logger });
+  const { deps, reloadKeys } = await compose({ config, database, encryptionKeys, counters: counters.store, revocations, logger });
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
   logger.info(describeClientIp(config));
 
@@ -40,6 +40,7 @@ async function main() {
     );
   const firstPrune = setTimeout(runPrune, 60_000).unref();
   const pruner = setInterval(runPrune, PRUNE_EVERY_MS).unref();
+  const stopKeyReloader = startKeyReloader(reloadKeys, config.keys.reloadSeconds, logger);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -48,6 +49,7 @@ async function main() {
     logger.info({ signal }, 'draining');
     clearTimeout(firstPrune);
     clearInterval(pruner);
+    stopKeyReloader();
     await app.close(); // stops accepting, lets in-flight requests finish (Apollo drain plugin)
     await database.close();
     await revocations.close();

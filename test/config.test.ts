@@ -33,6 +33,7 @@ describe('defaults', () => {
       dataDir: '.data',
       logLevel: 'info',
       jwt: { issuer: 'http://localhost:4000', audience: 'graphql', alg: 'ES256', accessTokenTtl: 900 },
+      keys: { publishAhead: 600, reloadSeconds: 60 },
       refresh: { idleTtl: 1_209_600, maxTtl: 2_592_000, reuseGraceSeconds: 10, transport: 'both' },
       argon2: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
       passwordPolicy: 'composition',

@@ -3,6 +3,7 @@
  * On the embedded database, run them while the server is stopped (PGlite is single-process).
  */
 import 'reflect-metadata';
+import pino from 'pino';
 import { openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
 import { ConfigError, loadConfig } from '../config';
 import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions } from '../domain/admin';
@@ -11,6 +12,7 @@ import { systemClock } from '../domain/clock';
 import { SecretBox } from '../domain/crypto/secret-box';
 import { revokingSessionStore } from '../domain/revocation';
 import { Throttle } from '../domain/throttle';
+import { describeKeys, rotateSigningKey } from '../domain/tokens';
 import { GatewayError } from '../errors';
 import { createLogger } from '../logger';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
@@ -25,6 +27,8 @@ const USAGE = `Usage: npm run admin -- <command>
   unblock <email>               clear the account's login counters (Redis)
   prune                         delete expired and long-revoked sessions and their tokens
   reencrypt                     re-encrypt every stored secret under the first ENCRYPTION_KEYS entry
+  keys list                     each signing key and its state (pending, signing, retiring, retired)
+  keys rotate                   add a key: published now, signing after KEY_PUBLISH_AHEAD
 `;
 
 const ARITY: Record<string, number> = {
@@ -36,19 +40,23 @@ const ARITY: Record<string, number> = {
   unblock: 1,
   prune: 0,
   reencrypt: 0,
+  keys: 1,
 };
 
 async function run(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  if (!command || !(command in ARITY) || args.length !== ARITY[command]) {
+  const badKeys = command === 'keys' && args[0] !== 'list' && args[0] !== 'rotate';
+  if (!command || !(command in ARITY) || args.length !== ARITY[command] || badKeys) {
     process.stderr.write(USAGE);
     return command === 'help' || command === '--help' ? 0 : 2;
   }
   const config = loadConfig();
-  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+  // Log lines go to stderr: stdout carries only the command's answer.
+  const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
   const database = await openConfiguredDatabase(config, logger);
   // With REDIS_URL, sessions ended here are announced to the running gateways at once.
-  const counters = openCounters(config, logger);
+  // Quiet: the server's start-up warning about in-memory counters means nothing here.
+  const counters = openCounters(config, createLogger('error', pino.destination(2)));
   if (counters.redis) await counters.redis.ready(5000);
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
@@ -92,6 +100,19 @@ async function run(argv: string[]): Promise<number> {
         }
         const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(a);
         say(`${a}: login counters cleared (${cleared} per-address counter(s))`);
+        break;
+      }
+      case 'keys': {
+        const signingKeys = new PostgresSigningKeyStore(database.db);
+        if (a === 'rotate') {
+          const box = new SecretBox(resolveEncryptionKeys(config, logger));
+          const settings = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl };
+          const key = await rotateSigningKey({ signingKeys, box, clock: systemClock }, settings);
+          say(`added ${key.kid} (${key.alg}): published now, signs from ${key.activatesAt.toISOString()}`);
+        }
+        for (const k of describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now())) {
+          say(`${k.kid}  ${k.alg}  ${k.state.padEnd(8)}  from ${k.activatesAt.toISOString()}  until ${k.retiresAt?.toISOString() ?? '-'}`);
+        }
         break;
       }
       case 'prune':

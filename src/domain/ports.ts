@@ -143,4 +143,9 @@ export interface SigningKeyStore {
    */
   insertIfNoneUsable(candidate: StoredSigningKey, now: Date): Promise<StoredSigningKey[]>;
   updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string): Promise<void>;
+  /**
+   * Adds `candidate` and schedules every other unretired key of its algorithm to retire at
+   * `retireOthersAt`, in one transaction serialised like insertIfNoneUsable.
+   */
+  addRotation(candidate: StoredSigningKey, retireOthersAt: Date): Promise<void>;
 }

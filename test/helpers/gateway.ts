@@ -10,7 +10,7 @@ import { print } from 'graphql';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app';
 import { openCounters, openRevocations } from '../../src/bootstrap';
-import { compose } from '../../src/compose';
+import { compose, startKeyReloader } from '../../src/compose';
 import { loadConfig, type Config } from '../../src/config';
 import type { AuthDeps } from '../../src/domain/auth';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -74,6 +74,8 @@ export interface TestGateway {
     options?: RequestOptions,
   ): Promise<GqlResult<TData>>;
   post(body: unknown, options?: RequestOptions): Promise<Response>;
+  /** What the periodic reload does (every KEY_RELOAD_SECONDS), on demand. */
+  reloadKeys(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -124,7 +126,8 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   if (counters.redis && !(await counters.redis.ready(5000))) throw new Error('REDIS_URL is set but Redis is not reachable');
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
-  const { deps } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: counters.store, revocations, logger, clock });
+  const { deps, reloadKeys } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: counters.store, revocations, logger, clock });
+  const stopKeyReloader = startKeyReloader(reloadKeys, config.keys.reloadSeconds, logger);
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -155,7 +158,9 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
       const json = (await response.json()) as { data?: never; errors?: never };
       return { status: response.status, data: json.data, errors: json.errors, headers: response.headers };
     },
+    reloadKeys,
     async close() {
+      stopKeyReloader();
       await app.close();
       await revocations.close();
       await counters.redis?.close();

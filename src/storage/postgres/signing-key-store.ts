@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
 import { isUsable } from '../../domain/tokens/key-ring';
 import type { Db } from './client';
@@ -21,6 +21,17 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
       if (keys.some((k) => isUsable(k, candidate.alg, now))) return keys;
       await tx.insert(signingKeys).values(candidate);
       return [...keys, candidate];
+    });
+  }
+
+  async addRotation(candidate: StoredSigningKey, retireOthersAt: Date) {
+    await this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
+      await tx
+        .update(signingKeys)
+        .set({ retiresAt: retireOthersAt })
+        .where(and(eq(signingKeys.alg, candidate.alg), isNull(signingKeys.retiresAt)));
+      await tx.insert(signingKeys).values(candidate);
     });
   }
 
