@@ -129,7 +129,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   const { deps, reloadKeys } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: counters.store, revocations, logger, clock });
   const stopKeyReloader = startKeyReloader(reloadKeys, config.keys.reloadSeconds, logger);
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: config.port, host: '127.0.0.1' });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 

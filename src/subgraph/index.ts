@@ -1,0 +1,2 @@
+/** `graphql-auth-gateway/subgraph`: what a subgraph needs to trust the gateway's tokens. */
+export { createVerifier, type VerifierOptions, type VerifyResult, type VerifyFailure, type SubgraphViewer } from './verifier';

@@ -1,0 +1,107 @@
+/**
+ * The verifier kit for subgraphs: checks the gateway's access tokens locally, with no call to
+ * the gateway per request and no dependency on its database. Safe by default: the algorithm
+ * set, issuer, audience and `typ: at+jwt` are pinned; the key set is discovered lazily (a
+ * subgraph starts while the gateway is down), cached without expiry, refetched when an unknown
+ * `kid` appears (rotation; at most once per cooldown), and kept while the issuer is unreachable.
+ */
+import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+
+export interface VerifierOptions {
+  /** The gateway's JWT_ISSUER. */
+  issuer: string;
+  /** The gateway's JWT_AUDIENCE. */
+  audience: string;
+  /** Default: discovered from `${issuer}/.well-known/openid-configuration`. */
+  jwksUrl?: string;
+  /** Default: the gateway's default, ES256. */
+  algorithms?: string[];
+  /** Seconds between refetches for unknown key ids. Default 30. */
+  cooldownSeconds?: number;
+  /** Default 60, as the gateway. */
+  clockToleranceSeconds?: number;
+  /** Sessions revoked before their tokens expire (see the revocation feed); default none. */
+  isRevoked?: (sessionId: string) => boolean;
+}
+
+export interface SubgraphViewer {
+  userId: string;
+  sessionId: string;
+  roles: string[];
+  amr: string[];
+  expiresAt: Date;
+}
+
+export type VerifyFailure = 'missing' | 'malformed' | 'expired' | 'invalid' | 'revoked' | 'unavailable';
+export type VerifyResult = { ok: true; viewer: SubgraphViewer } | { ok: false; reason: VerifyFailure };
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+export function createVerifier(options: VerifierOptions) {
+  let keys: Promise<JWTVerifyGetKey> | undefined;
+  const keySet = () => {
+    keys ??= resolveJwksUrl(options).then((url) =>
+      createRemoteJWKSet(new URL(url), {
+        cooldownDuration: (options.cooldownSeconds ?? 30) * 1000,
+        cacheMaxAge: Number.POSITIVE_INFINITY,
+      }),
+    );
+    // A failed discovery is retried by the next request.
+    keys.catch(() => (keys = undefined));
+    return keys;
+  };
+
+  async function verify(token: string | null | undefined): Promise<VerifyResult> {
+    if (!token) return { ok: false, reason: 'missing' };
+    let getKey: JWTVerifyGetKey;
+    try {
+      getKey = await keySet();
+    } catch {
+      return { ok: false, reason: 'unavailable' };
+    }
+    try {
+      const { payload } = await jwtVerify(token, getKey, {
+        algorithms: options.algorithms ?? ['ES256'],
+        issuer: options.issuer,
+        audience: options.audience,
+        typ: 'at+jwt',
+        clockTolerance: options.clockToleranceSeconds ?? 60,
+        requiredClaims: ['sub', 'sid', 'exp'],
+      });
+      const { sub, sid, roles, amr, exp } = payload;
+      if (typeof sub !== 'string' || typeof sid !== 'string' || !isStrings(roles) || !isStrings(amr)) {
+        return { ok: false, reason: 'invalid' };
+      }
+      if (options.isRevoked?.(sid)) return { ok: false, reason: 'revoked' };
+      return { ok: true, viewer: { userId: sub, sessionId: sid, roles, amr, expiresAt: new Date(exp! * 1000) } };
+    } catch (error) {
+      return { ok: false, reason: reasonOf(error) };
+    }
+  }
+
+  return {
+    verify,
+    /** From an `Authorization: Bearer …` header value. */
+    verifyAuthorization: (header: string | null | undefined) => {
+      const match = header ? /^Bearer (\S+)$/i.exec(header.trim()) : null;
+      return verify(match?.[1]);
+    },
+  };
+}
+
+async function resolveJwksUrl(options: VerifierOptions) {
+  if (options.jwksUrl) return options.jwksUrl;
+  const response = await fetch(`${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+  if (!response.ok) throw new Error(`discovery answered ${response.status}`);
+  const { jwks_uri: url } = (await response.json()) as { jwks_uri?: unknown };
+  if (typeof url !== 'string') throw new Error('discovery has no jwks_uri');
+  return url;
+}
+
+function reasonOf(error: unknown): VerifyFailure {
+  if (error instanceof errors.JWTExpired) return 'expired';
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return 'malformed';
+  if (error instanceof errors.JWKSTimeout || error instanceof TypeError) return 'unavailable';
+  if (error instanceof errors.JOSEError) return 'invalid';
+  return 'unavailable';
+}

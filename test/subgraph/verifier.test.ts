@@ -1,0 +1,80 @@
+// Rule: a subgraph verifies the gateway's tokens with the kit alone: it discovers and caches the
+// keys, starts while the gateway is down, follows a key rotation by refetching on an unknown
+// kid, keeps working on cached keys while the gateway is down, and refuses what the gateway
+// would refuse (expired, wrong audience, forged) with a typed reason.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseEncryptionKeys } from '../../src/config';
+import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { rotateSigningKey } from '../../src/domain/tokens';
+import { PostgresSigningKeyStore } from '../../src/storage/postgres';
+import { createVerifier } from '../../src/subgraph';
+import { signUp } from '../helpers/fixtures';
+import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { freePort } from '../helpers/processes';
+
+const encryptionKeys = generateEncryptionKeyEntry('test');
+let database: TestDatabase;
+let port: number;
+let issuer: string;
+let gw: TestGateway | undefined;
+const start = () =>
+  startGateway({ database: database.database, encryptionKeys, env: { PORT: String(port), JWT_ISSUER: issuer } });
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  port = await freePort();
+  issuer = `http://127.0.0.1:${port}`;
+});
+afterAll(async () => {
+  await gw?.close();
+  await database?.drop();
+});
+
+describe('createVerifier', () => {
+  const verifier = () => createVerifier({ issuer, audience: 'graphql', cooldownSeconds: 0 });
+  let shared: ReturnType<typeof createVerifier>;
+
+  it('starts while the gateway is down (unavailable, no throw) and works once it is up, by discovery', async () => {
+    shared = verifier();
+    expect(await shared.verify('a.b.c')).toEqual({ ok: false, reason: 'unavailable' });
+    gw = await start();
+    const user = await signUp(gw);
+    const result = await shared.verifyAuthorization(`Bearer ${user.accessToken}`);
+    expect(result).toMatchObject({ ok: true, viewer: { userId: user.user.id, roles: ['user'], amr: ['pwd'] } });
+    if (result.ok) expect(result.viewer.expiresAt.getTime()).toBeGreaterThan(Date.now());
+  });
+
+  it('refuses with a reason: missing, malformed, forged, wrong audience, expired', async () => {
+    const user = await signUp(gw!);
+    expect(await shared.verify(undefined)).toEqual({ ok: false, reason: 'missing' });
+    expect(await shared.verify('not-a-jwt')).toEqual({ ok: false, reason: 'malformed' });
+    const [h, p, s] = user.accessToken.split('.');
+    const flipped = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p!, 'base64url').toString()), roles: ['admin'] })).toString('base64url');
+    expect(await shared.verify(`${h}.${flipped}.${s}`)).toEqual({ ok: false, reason: 'invalid' });
+    const otherAudience = createVerifier({ issuer, audience: 'billing', jwksUrl: `${issuer}/.well-known/jwks.json` });
+    expect(await otherAudience.verify(user.accessToken)).toEqual({ ok: false, reason: 'invalid' });
+    gw!.clock.advance(-3600); // tokens issued an hour ago (by the verifier's clock) have expired
+    const old = await signUp(gw!);
+    gw!.clock.advance(3600);
+    expect(await shared.verify(old.accessToken)).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  it('follows a rotation: a token with a new kid makes it refetch the key set, no restart', async () => {
+    await rotateSigningKey(
+      { signingKeys: new PostgresSigningKeyStore(database.database.db), box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: gw!.clock },
+      { alg: 'ES256', publishAhead: gw!.config.keys.publishAhead, accessTokenTtl: gw!.config.jwt.accessTokenTtl },
+    );
+    gw!.clock.advance(gw!.config.keys.publishAhead);
+    await gw!.reloadKeys();
+    const user = await signUp(gw!);
+    expect(await shared.verify(user.accessToken)).toMatchObject({ ok: true });
+  });
+
+  it('keeps verifying with cached keys while the gateway is down', async () => {
+    const user = await signUp(gw!);
+    expect(await shared.verify(user.accessToken)).toMatchObject({ ok: true });
+    await gw!.close();
+    gw = undefined;
+    expect(await shared.verify(user.accessToken)).toMatchObject({ ok: true, viewer: { userId: user.user.id } });
+  });
+});
