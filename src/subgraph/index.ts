@@ -1,2 +1,3 @@
 /** `graphql-auth-gateway/subgraph`: what a subgraph needs to trust the gateway's tokens. */
 export { createVerifier, type VerifierOptions, type VerifyResult, type VerifyFailure, type SubgraphViewer } from './verifier';
+export { createRevocationFeed, type RevocationFeedOptions } from './revocation-feed';

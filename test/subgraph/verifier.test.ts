@@ -7,7 +7,8 @@ import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { rotateSigningKey } from '../../src/domain/tokens';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
-import { createVerifier } from '../../src/subgraph';
+import { createRevocationFeed, createVerifier } from '../../src/subgraph';
+import { LogoutDocument } from '../gql/graphql';
 import { signUp } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { freePort } from '../helpers/processes';
@@ -76,5 +77,51 @@ describe('createVerifier', () => {
     await gw!.close();
     gw = undefined;
     expect(await shared.verify(user.accessToken)).toMatchObject({ ok: true, viewer: { userId: user.user.id } });
+  });
+});
+
+const redisUrl = process.env.REDIS_URL;
+if (!redisUrl) console.log('skipping the subgraph revocation feed test: REDIS_URL unset');
+describe.skipIf(!redisUrl)('createRevocationFeed', () => {
+  let db: TestDatabase;
+  let gateway: TestGateway;
+  const feeds: Array<{ close(): Promise<void> }> = [];
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    gateway = await startGateway({ database: db.database, encryptionKeys });
+  });
+  afterAll(async () => {
+    for (const feed of feeds) await feed.close();
+    await gateway?.close();
+    await db?.drop();
+  });
+
+  it('makes the verifier refuse a logged-out session within a second, and loads earlier revocations on connect', async () => {
+    const prefix = gateway.config.rateLimit.prefix;
+    const feed = await createRevocationFeed({ redisUrl: redisUrl!, prefix });
+    feeds.push(feed);
+    const verifier = createVerifier({
+      issuer: gateway.config.jwt.issuer,
+      audience: 'graphql',
+      jwksUrl: `${gateway.url}/.well-known/jwks.json`,
+      isRevoked: feed.isRevoked,
+    });
+    const user = await signUp(gateway);
+    expect(await verifier.verify(user.accessToken)).toMatchObject({ ok: true });
+    await gateway.gql(LogoutDocument, { refreshToken: user.refreshToken });
+    const deadline = Date.now() + 1000;
+    while ((await verifier.verify(user.accessToken)).ok) {
+      if (Date.now() > deadline) throw new Error('the subgraph still accepts the revoked session after 1 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await verifier.verify(user.accessToken)).toEqual({ ok: false, reason: 'revoked' });
+
+    const later = await createRevocationFeed({ redisUrl: redisUrl!, prefix });
+    feeds.push(later);
+    const live = await signUp(gateway);
+    const liveSid = JSON.parse(Buffer.from(live.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
+    expect(later.isRevoked(liveSid)).toBe(false);
+    const revokedSid = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
+    expect(later.isRevoked(revokedSid)).toBe(true);
   });
 });
