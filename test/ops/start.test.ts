@@ -1,6 +1,7 @@
 // Rule: `npm start` (tsx, so no decorator metadata from a compiler) serves the contract with zero
 // configuration on the embedded database, stops cleanly on SIGTERM, and production refuses to
 // start without DATABASE_URL or ENCRYPTION_KEYS, naming the setting.
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -89,7 +90,10 @@ describe('npm start', () => {
         NODE_ENV: 'production',
         HOST: '127.0.0.1',
         ENCRYPTION_KEYS: generateEncryptionKeyEntry('k1'),
-        ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : { SINGLE_INSTANCE: 'true' }),
+        // Its own counter namespace: the shared Redis outlives this run (REGISTER_LIMIT_IP is 10/h).
+        ...(process.env.REDIS_URL
+          ? { REDIS_URL: process.env.REDIS_URL, RATE_LIMIT_PREFIX: `test:${randomBytes(6).toString('hex')}` }
+          : { SINGLE_INSTANCE: 'true' }),
       });
       await exerciseContract(url);
       await stopWithSigterm(child);
