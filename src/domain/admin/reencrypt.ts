@@ -18,7 +18,7 @@ export async function reencrypt(deps: { signingKeys: SigningKeyStore; mfa: MfaSt
   }
   for (const { userId, sealed } of await deps.mfa.listSealed()) {
     if (sealed.keyId === deps.box.currentKeyId) continue;
-    const secret = openTotpSecret(deps.box, userId, { sealed, confirmed: true, lastStep: null });
+    const secret = openTotpSecret(deps.box, userId, sealed);
     await deps.mfa.updateSealed(userId, sealed, sealTotpSecret(deps.box, userId, secret));
     count++;
   }

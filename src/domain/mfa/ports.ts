@@ -1,9 +1,9 @@
 import type { Sealed } from '../crypto/secret-box';
 
+/** The replay guard (the last accepted step) lives in the store's atomic updates, not here. */
 export interface MfaFactor {
   sealed: Sealed;
   confirmed: boolean;
-  lastStep: number | null;
 }
 
 

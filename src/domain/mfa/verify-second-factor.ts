@@ -24,7 +24,7 @@ export function verifySecondFactor(
       const factor = await deps.mfa.getFactor(userId);
       if (!factor?.confirmed) throw new MfaNotEnabledError();
       const now = deps.clock.now();
-      const step = matchingStep(openTotpSecret(deps.box, userId, factor), code.trim(), now);
+      const step = matchingStep(openTotpSecret(deps.box, userId, factor.sealed), code.trim(), now);
       if (step !== null) {
         if (await deps.mfa.acceptStep(userId, step)) return 'otp';
         throw new InvalidMfaCodeError(); // replayed: that step (or a later one) was used

@@ -14,7 +14,6 @@ export class PostgresMfaStore implements MfaStore {
     return {
       sealed: { ciphertext: row.secretCiphertext, keyId: row.encryptionKeyId },
       confirmed: row.confirmedAt !== null,
-      lastStep: row.lastStep,
     };
   }
 
