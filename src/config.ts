@@ -27,6 +27,8 @@ export interface Config {
   logLevel: string;
   jwt: { issuer: string; audience: string; alg: JwtAlg; accessTokenTtl: number };
   keys: { publishAhead: number; reloadSeconds: number };
+  /** The Federation 2 subgraph listener; undefined when SUBGRAPH_PORT is unset. */
+  subgraph: { port: number; secret: string } | undefined;
   refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   passwordPolicy: PasswordPolicyName;
@@ -88,6 +90,8 @@ const schema = z.object({
   // At least the JWKS cache lifetime (300 s), so verifiers have a new key before it signs.
   KEY_PUBLISH_AHEAD: int(300, 604_800).default(600),
   KEY_RELOAD_SECONDS: int(1, 3600).default(60),
+  SUBGRAPH_PORT: int(0, 65_535).optional(),
+  SUBGRAPH_SECRET: z.string().optional(),
   REFRESH_TOKEN_IDLE_TTL: int(60, 31_536_000).default(1_209_600),
   REFRESH_TOKEN_MAX_TTL: int(60, 31_536_000).default(2_592_000),
   REFRESH_REUSE_GRACE_SECONDS: int(0, 60).default(10),
@@ -124,6 +128,9 @@ const schema = z.object({
   GRAPHQL_MAX_TOKENS: int(10, 1_000_000).default(1000),
   GRAPHQL_MAX_COST: int(1, 10_000_000).default(5000),
 });
+
+/** A shared secret between the router and the subgraph listener; 32 characters is 192 bits of base64. */
+const MIN_SUBGRAPH_SECRET_LENGTH = 32;
 
 /** Every setting's name (the environment variables this gateway reads). */
 export const SETTING_NAMES = Object.keys(schema.shape);
@@ -221,6 +228,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'REDIS_URL is required when NODE_ENV=production (or set SINGLE_INSTANCE=true to keep limits in one instance\'s memory)',
     );
   }
+  if (e.SUBGRAPH_PORT !== undefined && (e.SUBGRAPH_SECRET ?? '').length < MIN_SUBGRAPH_SECRET_LENGTH) {
+    throw new ConfigError(
+      `SUBGRAPH_SECRET of at least ${MIN_SUBGRAPH_SECRET_LENGTH} characters is required when SUBGRAPH_PORT is set (only the router may reach the subgraph listener)`,
+    );
+  }
   if (e.ARGON2_MEMORY_KIB * e.ARGON2_TIME_COST < MIN_ARGON2_MEMORY_TIME) {
     throw new ConfigError(
       `ARGON2_MEMORY_KIB × ARGON2_TIME_COST must be at least ${MIN_ARGON2_MEMORY_TIME} (OWASP's weakest argon2id profile is m=7168, t=5)`,
@@ -241,6 +253,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       accessTokenTtl: e.ACCESS_TOKEN_TTL,
     },
     keys: { publishAhead: e.KEY_PUBLISH_AHEAD, reloadSeconds: e.KEY_RELOAD_SECONDS },
+    subgraph: e.SUBGRAPH_PORT === undefined ? undefined : { port: e.SUBGRAPH_PORT, secret: e.SUBGRAPH_SECRET! },
     refresh: {
       idleTtl: e.REFRESH_TOKEN_IDLE_TTL,
       maxTtl: e.REFRESH_TOKEN_MAX_TTL,

@@ -5,6 +5,7 @@ import { describeClientIp, openConfiguredDatabase, openCounters, openRevocations
 import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
+import { createSubgraphApp } from './http/subgraph-app';
 import { createLogger } from './logger';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -31,6 +32,7 @@ async function main() {
   await revocations.started();
   const { deps, reloadKeys } = await compose({ config, database, encryptionKeys, counters: counters.store, revocations, logger });
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
+  const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, secret: config.subgraph.secret }));
   logger.info(describeClientIp(config));
 
   const runPrune = () =>
@@ -50,7 +52,8 @@ async function main() {
     clearTimeout(firstPrune);
     clearInterval(pruner);
     stopKeyReloader();
-    await app.close(); // stops accepting, lets in-flight requests finish (Apollo drain plugin)
+    // Stop accepting, let in-flight requests finish (Apollo drain plugin).
+    await Promise.all([app.close(), subgraph?.close()]);
     await database.close();
     await revocations.close();
     await counters.redis?.close();
@@ -66,6 +69,13 @@ async function main() {
   const port = typeof address === 'object' && address ? address.port : config.port;
   logger.info({ url: `http://${shownHost}:${port}/graphql` }, 'gateway ready');
   process.stdout.write(`GraphQL auth gateway ready at http://${shownHost}:${port}/graphql\n`);
+  if (subgraph && config.subgraph) {
+    await subgraph.listen({ port: config.subgraph.port, host: config.host });
+    const subgraphAddress = subgraph.server.address();
+    const subgraphPort = typeof subgraphAddress === 'object' && subgraphAddress ? subgraphAddress.port : config.subgraph.port;
+    logger.info({ url: `http://${shownHost}:${subgraphPort}/graphql` }, 'subgraph listener ready');
+    process.stdout.write(`Federation subgraph listener at http://${shownHost}:${subgraphPort}/graphql\n`);
+  }
 }
 
 main().catch((error) => {

@@ -1,7 +1,9 @@
-/** `npm run schema`: writes schema.graphql from the resolvers. A test fails when it is stale. */
+/** `npm run schema`: writes schema.graphql and schema.subgraph.graphql from the resolvers. Tests fail when either is stale. */
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
+import { printSubgraphSdl } from '../graphql/federation/subgraph-schema';
 import { printGatewaySchema } from '../graphql/schema';
 
 writeFileSync(new URL('../../schema.graphql', import.meta.url), printGatewaySchema());
-process.stdout.write('wrote schema.graphql\n');
+writeFileSync(new URL('../../schema.subgraph.graphql', import.meta.url), printSubgraphSdl());
+process.stdout.write('wrote schema.graphql and schema.subgraph.graphql\n');

@@ -16,6 +16,8 @@ export interface GatewayContext {
   deps: AuthDeps;
   refreshTransport: RefreshTransport;
   refreshCookie: RefreshCookie;
+  /** Users this request has just signed in (login, verifyMfa, refresh): they may see their own payload. */
+  issuedTo: Set<string>;
 }
 
 /** For resolvers behind @Authorized(): the auth checker has already ensured a viewer. */

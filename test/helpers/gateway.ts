@@ -9,6 +9,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app';
+import { createSubgraphApp } from '../../src/http/subgraph-app';
 import { openCounters, openRevocations } from '../../src/bootstrap';
 import { compose, startKeyReloader } from '../../src/compose';
 import { loadConfig, type Config } from '../../src/config';
@@ -63,6 +64,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 
 export interface TestGateway {
   url: string;
+  /** The Federation subgraph listener's base URL, when SUBGRAPH_PORT was given. */
+  subgraphUrl: string | undefined;
   config: Config;
   clock: TestClock;
   deps: AuthDeps;
@@ -130,8 +133,14 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   const stopKeyReloader = startKeyReloader(reloadKeys, config.keys.reloadSeconds, logger);
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
   await app.listen({ port: config.port, host: '127.0.0.1' });
-  const address = app.server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const portOf = (server: typeof app.server) => {
+    const address = server.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  };
+  const url = `http://127.0.0.1:${portOf(app.server)}`;
+  const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, secret: config.subgraph.secret }));
+  await subgraph?.listen({ port: config.subgraph!.port, host: '127.0.0.1' });
+  const subgraphUrl = subgraph && `http://127.0.0.1:${portOf(subgraph.server)}`;
 
   const post = (body: unknown, opts: RequestOptions = {}) =>
     fetch(`${url}/graphql`, {
@@ -147,6 +156,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
 
   return {
     url,
+    subgraphUrl,
     config,
     clock,
     deps,
@@ -162,6 +172,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
     async close() {
       stopKeyReloader();
       await app.close();
+      await subgraph?.close();
       await revocations.close();
       await counters.redis?.close();
       await owned?.drop();

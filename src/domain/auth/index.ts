@@ -12,3 +12,5 @@ export { changePassword } from './change-password';
 export { getViewerUser } from './get-viewer-user';
 export { setUserRoles, changeRoles, validateRoles } from './set-user-roles';
 export { listUsers, MAX_PAGE } from './list-users';
+export { canSeeUser, ADMIN_ROLE, type UserVisibility } from './can-see-user';
+export { findUserReference } from './find-user-reference';

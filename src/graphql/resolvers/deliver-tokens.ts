@@ -8,6 +8,7 @@ import type { AuthPayload } from '../types/auth-payload';
  */
 export function deliverTokens(ctx: GatewayContext, tokens: IssuedTokens): AuthPayload {
   const transport = ctx.refreshTransport;
+  ctx.issuedTo.add(tokens.user.id);
   if (transport !== 'body') ctx.refreshCookie.set(tokens.refreshToken, tokens.refreshTokenExpiresAt);
   return {
     accessToken: tokens.accessToken,

@@ -1,5 +1,6 @@
 import { GraphQLDateTimeISO } from 'graphql-scalars';
-import { Field, ID, ObjectType } from 'type-graphql';
+import { Field, ID, ObjectType, UseMiddleware } from 'type-graphql';
+import { SelfOrAdmin } from '../user-visibility';
 
 // Every field names its type explicitly: `npm start` runs through a compiler that does not
 // emit decorator metadata, so nothing may depend on it.
@@ -9,14 +10,18 @@ export class User {
   id!: string;
 
   @Field(() => String)
+  @UseMiddleware(SelfOrAdmin)
   email!: string;
 
   @Field(() => [String])
+  @UseMiddleware(SelfOrAdmin)
   roles!: string[];
 
   @Field(() => Boolean)
+  @UseMiddleware(SelfOrAdmin)
   mfaEnabled!: boolean;
 
   @Field(() => GraphQLDateTimeISO)
+  @UseMiddleware(SelfOrAdmin)
   createdAt!: Date;
 }

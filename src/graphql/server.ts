@@ -1,0 +1,54 @@
+/**
+ * One Apollo Server configuration for every listener (the public /graphql and the subgraph
+ * listener): the same limits, validation rules, error formatting and drain behaviour.
+ */
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import type { FastifyInstance } from 'fastify';
+import type { GraphQLSchema } from 'graphql';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { GatewayContext } from './context';
+import { createErrorFormatter } from './format-error';
+import { retryAfterPlugin } from './plugins/retry-after';
+import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
+
+export interface GraphqlServerOptions {
+  app: FastifyInstance;
+  config: Config;
+  logger: Logger;
+  schema: GraphQLSchema;
+  introspection: boolean;
+}
+
+export async function startGraphqlServer({ app, config, logger, schema, introspection }: GraphqlServerOptions) {
+  const { maxDepth, maxAliases, maxDirectives, maxTokens, maxCost } = config.graphqlLimits;
+  const armor = new ApolloArmor({
+    maxDepth: { n: maxDepth },
+    maxAliases: { n: maxAliases },
+    maxDirectives: { n: maxDirectives },
+    // Counted by graphql's own parser instead (parseOptions below): armor's token plugin turns
+    // every syntax error into an HTTP 500.
+    maxTokens: { enabled: false },
+    costLimit: { maxCost },
+    blockFieldSuggestion: { enabled: config.production },
+  }).protect();
+  const apollo = new ApolloServer<GatewayContext>({
+    schema,
+    introspection,
+    hideSchemaDetailsFromClientErrors: config.production,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    allowBatchedHttpRequests: false,
+    persistedQueries: false,
+    parseOptions: { maxTokens },
+    validationRules: [...armor.validationRules, oneCredentialMutationPerOperation],
+    logger,
+    formatError: createErrorFormatter(logger, { development: config.development }),
+    plugins: [...armor.plugins, retryAfterPlugin, fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled()],
+  });
+  await apollo.start();
+  return apollo;
+}

@@ -1,0 +1,33 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config';
+import type { AuthDeps, Viewer } from '../domain/auth';
+import { verifyAccessToken } from '../domain/tokens';
+import type { GatewayContext } from '../graphql/context';
+import { refreshCookie } from './refresh-cookie';
+
+const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i;
+
+/** The viewer of a request: a valid access token of a session that has not ended, or nobody. */
+export async function viewerOfRequest(deps: AuthDeps, request: FastifyRequest): Promise<Viewer | null> {
+  const header = request.headers.authorization;
+  const match = typeof header === 'string' ? BEARER.exec(header.trim()) : null;
+  if (!match) return null;
+  const now = deps.clock.now();
+  const claims = await verifyAccessToken(deps.keys, deps.settings.jwt, now, match[1]!);
+  // A token of a session that has ended is as good as none, though its signature still holds.
+  if (!claims || deps.revocations.isRevoked(claims.sessionId, now)) return null;
+  return { userId: claims.userId, sessionId: claims.sessionId, roles: claims.roles, amr: claims.amr };
+}
+
+/** The GraphQL context of one HTTP exchange, the same on every listener. */
+export function requestContext(config: Config, deps: AuthDeps) {
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<GatewayContext> => ({
+    requestId: request.id,
+    viewer: await viewerOfRequest(deps, request),
+    client: { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null },
+    deps,
+    refreshTransport: config.refresh.transport,
+    refreshCookie: refreshCookie(request, reply),
+    issuedTo: new Set(),
+  });
+}
