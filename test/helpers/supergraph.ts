@@ -48,6 +48,9 @@ export async function startRouter(services: SubgraphService[]): Promise<Router> 
   if (composed.errors) throw new Error(`composition failed: ${composed.errors.map((e) => e.message).join('; ')}`);
   const supergraphSdl = composed.supergraphSdl;
   const byName = new Map(services.map((s) => [s.name, s]));
+  // Otherwise @apollo/gateway probes cloud metadata addresses and exports usage metrics to
+  // Apollo's servers: tests stay on loopback.
+  process.env.APOLLO_TELEMETRY_DISABLED = 'true';
   const gateway = new ApolloGateway({
     supergraphSdl,
     buildService: ({ name, url }) =>

@@ -1,0 +1,240 @@
+// Rule: the subgraph listener answers only callers holding SUBGRAPH_SECRET, serves the Federation schema there and nowhere else, and shows a User's details (`_entities` included) only to that user or an admin.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config';
+import { grantRole } from '../../src/domain/admin';
+import { LoginDocument } from '../gql/graphql';
+import { PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+
+const SECRET = randomBytes(24).toString('base64'); // 32 characters
+const UNKNOWN_UUID = '00000000-0000-4000-8000-000000000000';
+const ENTITIES = `query Entities($representations: [_Any!]!) {
+  _entities(representations: $representations) { ... on User { id email roles } }
+}`;
+
+interface Reply {
+  status: number;
+  text: string;
+  body: {
+    data?: Record<string, unknown> | null;
+    errors?: Array<{ message: string; extensions?: { code?: string } }>;
+  };
+}
+
+let gw: TestGateway;
+let target: Awaited<ReturnType<typeof signUp>>;
+let other: Awaited<ReturnType<typeof signUp>>;
+let adminToken: string;
+
+/** A request to the subgraph listener; `secret: null` sends no x-subgraph-secret header. */
+async function subgraph(body: unknown, options: { token?: string; secret?: string | null } = {}): Promise<Reply> {
+  const secret = options.secret === undefined ? SECRET : options.secret;
+  const response = await fetch(`${gw.subgraphUrl}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(secret !== null && { 'x-subgraph-secret': secret }),
+      ...(options.token && { authorization: `Bearer ${options.token}` }),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, text, body: JSON.parse(text) as Reply['body'] };
+}
+
+async function publicRequest(body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const response = await gw.post(body, { headers });
+  const text = await response.text();
+  return { status: response.status, text, body: JSON.parse(text) as Reply['body'] };
+}
+
+const codes = (reply: Reply) => (reply.body.errors ?? []).map((e) => e.extensions?.code);
+
+async function loginToken(email: string) {
+  const result = await gw.gql(LoginDocument, { email, password: PASSWORD });
+  if (result.data?.login.__typename !== 'AuthPayload') throw new Error('expected an AuthPayload');
+  return result.data.login.accessToken;
+}
+
+beforeAll(async () => {
+  gw = await startGateway({ env: { SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: SECRET } });
+  expect(gw.subgraphUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  target = await signUp(gw, uniqueEmail('target'));
+  other = await signUp(gw, uniqueEmail('other'));
+  const admin = await signUp(gw, uniqueEmail('admin'));
+  // The role reaches tokens at the next login.
+  await grantRole(gw.deps, admin.email, 'admin');
+  adminToken = await loginToken(admin.email);
+});
+afterAll(() => gw?.close());
+
+describe('the shared secret', () => {
+  it('refuses a request without x-subgraph-secret: 403 FORBIDDEN, no data', async () => {
+    const reply = await subgraph({ query: '{ _service { sdl } }' }, { secret: null });
+    expect(reply.status).toBe(403);
+    expect(codes(reply)).toEqual(['FORBIDDEN']);
+    expect(reply.body.data).toBeUndefined();
+    expect(reply.text).not.toContain('@key');
+  });
+
+  it('refuses a wrong secret (same length, shorter, longer, empty): 403 FORBIDDEN, no data', async () => {
+    const wrong = [
+      randomBytes(24).toString('base64'),
+      SECRET.slice(0, -1),
+      `${SECRET}x`,
+      SECRET.toLowerCase() === SECRET ? SECRET.toUpperCase() : SECRET.toLowerCase(),
+      '',
+    ];
+    for (const secret of wrong) {
+      const reply = await subgraph({ query: '{ _service { sdl } }' }, { secret });
+      expect(reply.status, `secret ${JSON.stringify(secret)}`).toBe(403);
+      expect(codes(reply)).toEqual(['FORBIDDEN']);
+      expect(reply.body.data).toBeUndefined();
+    }
+  });
+
+  it('refuses before anything runs: a login without the secret signs nobody in', async () => {
+    const reply = await subgraph(
+      { query: 'mutation($e: String!, $p: String!) { login(email: $e, password: $p) { __typename } }', variables: { e: target.email, p: PASSWORD } },
+      { secret: null },
+    );
+    expect(reply.status).toBe(403);
+    expect(codes(reply)).toEqual(['FORBIDDEN']);
+    expect(reply.text).not.toContain('accessToken');
+  });
+
+  it('with the secret, answers `_service { sdl }` with the Federation SDL', async () => {
+    const reply = await subgraph({ query: '{ _service { sdl } }' });
+    expect(reply.status).toBe(200);
+    expect(reply.body.errors).toBeUndefined();
+    const sdl = (reply.body.data as { _service: { sdl: string } })._service.sdl;
+    expect(sdl).toContain('@key(fields: "id")');
+    expect(sdl).toContain('@requiresScopes');
+    expect(sdl).toContain('@authenticated');
+  });
+});
+
+describe('the public /graphql stays schema.graphql', () => {
+  it('refuses `_service` and `_entities` with GRAPHQL_VALIDATION_FAILED, even given the secret', async () => {
+    for (const headers of [{}, { 'x-subgraph-secret': SECRET }]) {
+      const service = await publicRequest({ query: '{ _service { sdl } }' }, headers);
+      expect(codes(service)[0]).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(service.body.data).toBeUndefined();
+
+      const entities = await publicRequest({ query: ENTITIES, variables: { representations: [{ __typename: 'User', id: target.user.id }] } }, headers);
+      expect(codes(entities)[0]).toBe('GRAPHQL_VALIDATION_FAILED');
+      expect(entities.body.data).toBeUndefined();
+      expect(entities.text).not.toContain(target.email);
+    }
+  });
+});
+
+describe('_entities: a User is visible only to that user or an admin', () => {
+  const lookup = (id: string, token?: string) => subgraph({ query: ENTITIES, variables: { representations: [{ __typename: 'User', id }] } }, { token });
+
+  it('answers an anonymous lookup UNAUTHENTICATED and never reveals the email', async () => {
+    const reply = await lookup(target.user.id);
+    expect(reply.status).toBe(200);
+    expect(codes(reply)[0]).toBe('UNAUTHENTICATED');
+    expect(codes(reply).every((code) => code === 'UNAUTHENTICATED')).toBe(true);
+    expect(reply.body.data).toEqual({ _entities: [null] });
+    expect(reply.text).not.toContain(target.email);
+  });
+
+  it("answers another plain user's lookup FORBIDDEN and never reveals the email", async () => {
+    const reply = await lookup(target.user.id, other.accessToken);
+    expect(reply.status).toBe(200);
+    expect(codes(reply)[0]).toBe('FORBIDDEN');
+    expect(codes(reply).every((code) => code === 'FORBIDDEN')).toBe(true);
+    expect(reply.body.data).toEqual({ _entities: [null] });
+    expect(reply.text).not.toContain(target.email);
+  });
+
+  it('shows the user their own details', async () => {
+    const reply = await lookup(target.user.id, target.accessToken);
+    expect(reply.body.errors).toBeUndefined();
+    expect(reply.body.data).toEqual({ _entities: [{ id: target.user.id, email: target.email, roles: ['user'] }] });
+  });
+
+  it('shows an admin the details', async () => {
+    const reply = await lookup(target.user.id, adminToken);
+    expect(reply.body.errors).toBeUndefined();
+    expect(reply.body.data).toEqual({ _entities: [{ id: target.user.id, email: target.email, roles: ['user'] }] });
+  });
+
+  it('answers a non-UUID id and an unknown UUID with a null entity, not an internal error', async () => {
+    for (const id of ['not-a-uuid', UNKNOWN_UUID, "'; select 1; --"]) {
+      for (const token of [undefined, adminToken]) {
+        const reply = await lookup(id, token);
+        expect(reply.status, id).toBe(200);
+        expect(codes(reply), id).not.toContain('INTERNAL_SERVER_ERROR');
+        expect(reply.body.errors, id).toBeUndefined();
+        expect(reply.body.data, id).toEqual({ _entities: [null] });
+      }
+    }
+  });
+});
+
+describe('the public operations through the listener keep the User rule', () => {
+  it("shows a login's own payload to the request that signs the user in", async () => {
+    const reply = await subgraph({
+      query: `mutation($email: String!, $password: String!) {
+        login(email: $email, password: $password) { ... on AuthPayload { accessToken user { id email } } }
+      }`,
+      variables: { email: target.email, password: PASSWORD },
+    });
+    expect(reply.body.errors).toBeUndefined();
+    const login = (reply.body.data as { login: { accessToken: string; user: { id: string; email: string } } }).login;
+    expect(login.user).toEqual({ id: target.user.id, email: target.email });
+
+    const me = await subgraph({ query: '{ me { id email } }' }, { token: login.accessToken });
+    expect(me.body.errors).toBeUndefined();
+    expect(me.body.data).toEqual({ me: { id: target.user.id, email: target.email } });
+  });
+
+  it('answers `me` anonymously with UNAUTHENTICATED', async () => {
+    const reply = await subgraph({ query: '{ me { email } }' });
+    expect(codes(reply)[0]).toBe('UNAUTHENTICATED');
+  });
+
+  it('lists users with their emails to an admin, FORBIDDEN to a plain user, UNAUTHENTICATED anonymously', async () => {
+    const asAdmin = await subgraph({ query: '{ users(limit: 100) { id email } }' }, { token: adminToken });
+    expect(asAdmin.body.errors).toBeUndefined();
+    const listed = (asAdmin.body.data as { users: Array<{ id: string; email: string }> }).users;
+    expect(listed).toEqual(expect.arrayContaining([{ id: target.user.id, email: target.email }, { id: other.user.id, email: other.email }]));
+
+    const asPlain = await subgraph({ query: '{ users(limit: 100) { id email } }' }, { token: other.accessToken });
+    expect(codes(asPlain)[0]).toBe('FORBIDDEN');
+    expect(asPlain.body.data).toBeNull();
+    expect(asPlain.text).not.toContain(target.email);
+
+    const anonymous = await subgraph({ query: '{ users(limit: 100) { id email } }' });
+    expect(codes(anonymous)[0]).toBe('UNAUTHENTICATED');
+    expect(anonymous.text).not.toContain(target.email);
+  });
+});
+
+describe('configuration', () => {
+  const refusal = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).message;
+    }
+    throw new Error(`expected ${JSON.stringify(env)} to be refused`);
+  };
+
+  it('refuses SUBGRAPH_PORT without SUBGRAPH_SECRET, or with one shorter than 32 characters', () => {
+    expect(refusal({ SUBGRAPH_PORT: '4001' })).toContain('SUBGRAPH_SECRET');
+    expect(refusal({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: '' })).toContain('SUBGRAPH_SECRET');
+    expect(refusal({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: 'x'.repeat(31) })).toContain('SUBGRAPH_SECRET');
+  });
+
+  it('accepts a 32-character secret, and leaves the listener off when SUBGRAPH_PORT is unset', () => {
+    expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: 'x'.repeat(32) }).subgraph).toEqual({ port: 4001, secret: 'x'.repeat(32) });
+    expect(loadConfig({}).subgraph).toBeUndefined();
+    expect(loadConfig({ SUBGRAPH_SECRET: 'x'.repeat(32) }).subgraph).toBeUndefined();
+  });
+});
