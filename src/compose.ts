@@ -9,7 +9,7 @@ import { SecretBox } from './domain/crypto/secret-box';
 import { PasswordHasher } from './domain/passwords/password-hasher';
 import { revokingSessionStore, type RevocationFeed } from './domain/revocation';
 import { Throttle, type CounterStore } from './domain/throttle';
-import { KeyRing } from './domain/tokens';
+import { KeyRing, rotateSigningKeyIfDue } from './domain/tokens';
 import type { Logger } from 'pino';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
 
@@ -54,6 +54,11 @@ export async function compose({ config, database, encryptionKeys, counters, revo
   };
   // Keys rotated by any instance or the admin CLI reach this one at its next reload.
   const reloadKeys = async () => {
+    if (config.keys.rotationDays !== undefined) {
+      const rotation = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl };
+      const added = await rotateSigningKeyIfDue({ signingKeys, box, clock }, rotation, config.keys.rotationDays);
+      if (added) logger.info({ kid: added.kid, activatesAt: added.activatesAt }, 'signing key rotated (KEY_ROTATION_DAYS)');
+    }
     deps.keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
   };
   return { deps, reloadKeys };

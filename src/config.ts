@@ -26,7 +26,8 @@ export interface Config {
   dataDir: string;
   logLevel: string;
   jwt: { issuer: string; audience: string; alg: JwtAlg; accessTokenTtl: number };
-  keys: { publishAhead: number; reloadSeconds: number };
+  /** rotationDays: automatic rotation; undefined means only by `keys rotate`. */
+  keys: { publishAhead: number; reloadSeconds: number; rotationDays: number | undefined };
   /** The Federation 2 subgraph listener; undefined when SUBGRAPH_PORT is unset. */
   subgraph: { port: number; secret: string } | undefined;
   refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport };
@@ -90,6 +91,7 @@ const schema = z.object({
   // At least the JWKS cache lifetime (300 s), so verifiers have a new key before it signs.
   KEY_PUBLISH_AHEAD: int(300, 604_800).default(600),
   KEY_RELOAD_SECONDS: int(1, 3600).default(60),
+  KEY_ROTATION_DAYS: int(1, 3650).optional(),
   SUBGRAPH_PORT: int(0, 65_535).optional(),
   SUBGRAPH_SECRET: z.string().optional(),
   REFRESH_TOKEN_IDLE_TTL: int(60, 31_536_000).default(1_209_600),
@@ -252,7 +254,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       alg: e.JWT_ALG,
       accessTokenTtl: e.ACCESS_TOKEN_TTL,
     },
-    keys: { publishAhead: e.KEY_PUBLISH_AHEAD, reloadSeconds: e.KEY_RELOAD_SECONDS },
+    keys: { publishAhead: e.KEY_PUBLISH_AHEAD, reloadSeconds: e.KEY_RELOAD_SECONDS, rotationDays: e.KEY_ROTATION_DAYS },
     subgraph: e.SUBGRAPH_PORT === undefined ? undefined : { port: e.SUBGRAPH_PORT, secret: e.SUBGRAPH_SECRET! },
     refresh: {
       idleTtl: e.REFRESH_TOKEN_IDLE_TTL,

@@ -145,7 +145,9 @@ export interface SigningKeyStore {
   updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string): Promise<void>;
   /**
    * Adds `candidate` and schedules every other unretired key of its algorithm to retire at
-   * `retireOthersAt`, in one transaction serialised like insertIfNoneUsable.
+   * `retireOthersAt`, in one transaction serialised like insertIfNoneUsable. With
+   * `unlessCreatedAfter`, does nothing (and returns false) when a key of that algorithm was
+   * created after it: of many instances due to rotate at once, one does.
    */
-  addRotation(candidate: StoredSigningKey, retireOthersAt: Date): Promise<void>;
+  addRotation(candidate: StoredSigningKey, retireOthersAt: Date, unlessCreatedAfter?: Date): Promise<boolean>;
 }

@@ -3,3 +3,4 @@ export { signAccessToken, type AccessTokenSettings, type SignedAccessToken } fro
 export { verifyAccessToken, CLOCK_SKEW_SECONDS, type AccessClaims } from './verify-access-token';
 export { newRefreshToken, hashRefreshToken } from './refresh-token';
 export { rotateSigningKey, describeKeys, type RotationSettings, type KeyState } from './rotate-signing-key';
+export { rotateSigningKeyIfDue } from './rotate-signing-key-if-due';

@@ -21,11 +21,16 @@ export async function rotateSigningKey(
   deps: { signingKeys: SigningKeyStore; box: SecretBox; clock: Clock },
   settings: RotationSettings,
 ): Promise<StoredSigningKey> {
-  const now = deps.clock.now();
+  const { candidate, retireOthersAt } = await prepareRotation(deps, settings, deps.clock.now());
+  await deps.signingKeys.addRotation(candidate, retireOthersAt);
+  return candidate;
+}
+
+/** The next key (signing after publishAhead) and when the keys it replaces leave the set. */
+export async function prepareRotation(deps: { box: SecretBox }, settings: RotationSettings, now: Date) {
   const candidate = await generateStoredKey(deps.box, settings.alg, now);
   candidate.activatesAt = addSeconds(now, settings.publishAhead);
-  await deps.signingKeys.addRotation(candidate, addSeconds(candidate.activatesAt, settings.accessTokenTtl + CLOCK_SKEW_SECONDS));
-  return candidate;
+  return { candidate, retireOthersAt: addSeconds(candidate.activatesAt, settings.accessTokenTtl + CLOCK_SKEW_SECONDS) };
 }
 
 export type KeyState = 'pending' | 'signing' | 'retiring' | 'retired';

@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
 import { isUsable } from '../../domain/tokens/key-ring';
 import type { Db } from './client';
@@ -24,14 +24,23 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
     });
   }
 
-  async addRotation(candidate: StoredSigningKey, retireOthersAt: Date) {
-    await this.db.transaction(async (tx) => {
+  async addRotation(candidate: StoredSigningKey, retireOthersAt: Date, unlessCreatedAfter?: Date) {
+    return this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
+      if (unlessCreatedAfter) {
+        const [newer] = await tx
+          .select({ kid: signingKeys.kid })
+          .from(signingKeys)
+          .where(and(eq(signingKeys.alg, candidate.alg), gt(signingKeys.createdAt, unlessCreatedAfter)))
+          .limit(1);
+        if (newer) return false;
+      }
       await tx
         .update(signingKeys)
         .set({ retiresAt: retireOthersAt })
         .where(and(eq(signingKeys.alg, candidate.alg), isNull(signingKeys.retiresAt)));
       await tx.insert(signingKeys).values(candidate);
+      return true;
     });
   }
 

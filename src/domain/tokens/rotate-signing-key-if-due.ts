@@ -1,0 +1,22 @@
+import type { Clock } from '../clock';
+import { addSeconds } from '../clock';
+import type { SecretBox } from '../crypto/secret-box';
+import type { SigningKeyStore, StoredSigningKey } from '../ports';
+import { prepareRotation, type RotationSettings } from './rotate-signing-key';
+
+/**
+ * KEY_ROTATION_DAYS: rotates when the newest key of the algorithm is older than `days`. Every
+ * instance asks at each key reload; the store's lock and check let exactly one of them rotate.
+ */
+export async function rotateSigningKeyIfDue(
+  deps: { signingKeys: SigningKeyStore; box: SecretBox; clock: Clock },
+  settings: RotationSettings,
+  days: number,
+): Promise<StoredSigningKey | null> {
+  const now = deps.clock.now();
+  const dueSince = addSeconds(now, -days * 86_400);
+  const keys = await deps.signingKeys.list();
+  if (keys.some((k) => k.alg === settings.alg && k.createdAt > dueSince)) return null;
+  const { candidate, retireOthersAt } = await prepareRotation(deps, settings, now);
+  return (await deps.signingKeys.addRotation(candidate, retireOthersAt, dueSince)) ? candidate : null;
+}
