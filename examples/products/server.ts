@@ -68,9 +68,7 @@ const { url } = await startStandaloneServer(server, {
   listen: { port: Number(env.PORT ?? 4001), host: env.HOST ?? '127.0.0.1' },
   // The token the router forwards; whatever else a client sent about itself is ignored.
   context: async ({ req }) => {
-    const header = req.headers.authorization;
-    const token = header?.startsWith('Bearer ') ? header.slice(7) : null;
-    const result = await verifier.verify(token);
+    const result = await verifier.verifyAuthorization(req.headers.authorization);
     return { viewer: result.ok ? result.viewer : null };
   },
 });
