@@ -117,7 +117,8 @@ describe('the shared secret', () => {
 
 describe('the public /graphql stays schema.graphql', () => {
   it('refuses `_service` and `_entities` with GRAPHQL_VALIDATION_FAILED, even given the secret', async () => {
-    for (const headers of [{}, { 'x-subgraph-secret': SECRET }]) {
+    const variants: Array<Record<string, string>> = [{}, { 'x-subgraph-secret': SECRET }];
+    for (const headers of variants) {
       const service = await publicRequest({ query: '{ _service { sdl } }' }, headers);
       expect(codes(service)[0]).toBe('GRAPHQL_VALIDATION_FAILED');
       expect(service.body.data).toBeUndefined();
