@@ -2,7 +2,7 @@
  * Shared start-up for the server and the admin CLI: settings → encryption keys → database.
  */
 import type { Logger } from 'pino';
-import type { Config, EncryptionKey } from './config';
+import type { Config, EncryptionKey, TrustProxy } from './config';
 import { RateLimiterCounterStore } from './storage/redis/counter-store';
 import { connectRedis, type RedisConnection } from './storage/redis/client';
 import { RedisRevocationFeed } from './storage/redis/revocation-feed';
@@ -53,12 +53,12 @@ export function openCounters(config: Config, logger: Logger): Counters {
 }
 
 /** One start-up line on how client addresses (the rate-limit keys) are derived. */
-export function describeClientIp(config: Config) {
-  if (config.trustProxy === false) return 'client IP: the socket address (X-Forwarded-For ignored; set TRUST_PROXY behind a proxy)';
-  if (typeof config.trustProxy === 'number') {
-    return `client IP: X-Forwarded-For, trusting the ${config.trustProxy} nearest hop(s) when the connection comes from a loopback or private address`;
+export function describeClientIp(trustProxy: TrustProxy, setting = 'TRUST_PROXY') {
+  if (trustProxy === false) return `client IP: the socket address (X-Forwarded-For ignored; set ${setting} behind a proxy)`;
+  if (typeof trustProxy === 'number') {
+    return `client IP: X-Forwarded-For, trusting the ${trustProxy} nearest hop(s) when the connection comes from a loopback or private address`;
   }
-  return `client IP: X-Forwarded-For, trusting hops from ${config.trustProxy.join(', ')}`;
+  return `client IP: X-Forwarded-For, trusting hops from ${trustProxy.join(', ')}`;
 }
 
 /**

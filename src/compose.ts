@@ -56,8 +56,11 @@ export async function compose({ config, database, encryptionKeys, counters, revo
   const reloadKeys = async () => {
     if (config.keys.rotationDays !== undefined) {
       const rotation = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl };
-      const added = await rotateSigningKeyIfDue({ signingKeys, box, clock }, rotation, config.keys.rotationDays);
-      if (added) logger.info({ kid: added.kid, activatesAt: added.activatesAt }, 'signing key rotated (KEY_ROTATION_DAYS)');
+      // A failed rotation must not keep this instance from loading keys rotated elsewhere.
+      await rotateSigningKeyIfDue({ signingKeys, box, clock }, rotation, config.keys.rotationDays).then(
+        (added) => added && logger.info({ kid: added.kid, activatesAt: added.activatesAt }, 'signing key rotated (KEY_ROTATION_DAYS)'),
+        (error) => logger.warn({ err: { type: (error as Error).name } }, 'automatic key rotation failed; retried at the next reload'),
+      );
     }
     deps.keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
   };

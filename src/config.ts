@@ -16,6 +16,9 @@ export interface LimitSetting {
   duration: number;
 }
 
+/** false: the socket's address; a hop count or a list of trusted proxy addresses/CIDRs. */
+export type TrustProxy = false | number | string[];
+
 export interface Config {
   production: boolean;
   /** NODE_ENV=development: the only mode whose logs carry unexpected errors in full. */
@@ -29,7 +32,7 @@ export interface Config {
   /** rotationDays: automatic rotation; undefined means only by `keys rotate`. */
   keys: { publishAhead: number; reloadSeconds: number; rotationDays: number | undefined };
   /** The Federation 2 subgraph listener; undefined when SUBGRAPH_PORT is unset. */
-  subgraph: { port: number; secret: string } | undefined;
+  subgraph: { port: number; secret: string; trustProxy: TrustProxy } | undefined;
   refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   passwordPolicy: PasswordPolicyName;
@@ -37,8 +40,7 @@ export interface Config {
   /** Undefined only in development: main.ts then generates or reads them from DATA_DIR. */
   encryptionKeys: EncryptionKey[] | undefined;
   corsOrigins: string[];
-  /** false: the socket's address; a hop count or a list of trusted proxy addresses/CIDRs. */
-  trustProxy: false | number | string[];
+  trustProxy: TrustProxy;
   redisUrl: string | undefined;
   singleInstance: boolean;
   rateLimit: {
@@ -107,6 +109,7 @@ const schema = z.object({
   ENCRYPTION_KEYS: z.string().min(1).optional(),
   CORS_ORIGINS: z.string().optional(),
   TRUST_PROXY: z.string().optional(),
+  SUBGRAPH_TRUST_PROXY: z.string().optional(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -160,11 +163,11 @@ export function parseEncryptionKeys(value: string, setting = 'ENCRYPTION_KEYS'):
   return keys;
 }
 
-function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
+function parseTrustProxy(value: string | undefined, setting = 'TRUST_PROXY'): TrustProxy {
   if (!value) return false;
   if (/^\d+$/.test(value)) {
     const hops = Number(value);
-    if (hops < 1 || hops > 32) throw new ConfigError('TRUST_PROXY: a hop count must be between 1 and 32');
+    if (hops < 1 || hops > 32) throw new ConfigError(`${setting}: a hop count must be between 1 and 32`);
     return hops;
   }
   const entries = value
@@ -173,7 +176,7 @@ function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
     .filter(Boolean);
   for (const entry of entries) {
     if (!isIpOrCidr(entry)) {
-      throw new ConfigError(`TRUST_PROXY: "${entry}" is neither a hop count nor an IP address or CIDR`);
+      throw new ConfigError(`${setting}: "${entry}" is neither a hop count nor an IP address or CIDR`);
     }
   }
   return entries;
@@ -235,6 +238,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `SUBGRAPH_SECRET of at least ${MIN_SUBGRAPH_SECRET_LENGTH} characters is required when SUBGRAPH_PORT is set (only the router may reach the subgraph listener)`,
     );
   }
+  if (e.KEY_ROTATION_DAYS !== undefined && e.KEY_ROTATION_DAYS * 86_400 <= e.KEY_PUBLISH_AHEAD + e.ACCESS_TOKEN_TTL + 60) {
+    throw new ConfigError('KEY_ROTATION_DAYS must be longer than KEY_PUBLISH_AHEAD + ACCESS_TOKEN_TTL + 60 s (a key must sign before the next one is added)');
+  }
   if (e.ARGON2_MEMORY_KIB * e.ARGON2_TIME_COST < MIN_ARGON2_MEMORY_TIME) {
     throw new ConfigError(
       `ARGON2_MEMORY_KIB × ARGON2_TIME_COST must be at least ${MIN_ARGON2_MEMORY_TIME} (OWASP's weakest argon2id profile is m=7168, t=5)`,
@@ -255,7 +261,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       accessTokenTtl: e.ACCESS_TOKEN_TTL,
     },
     keys: { publishAhead: e.KEY_PUBLISH_AHEAD, reloadSeconds: e.KEY_RELOAD_SECONDS, rotationDays: e.KEY_ROTATION_DAYS },
-    subgraph: e.SUBGRAPH_PORT === undefined ? undefined : { port: e.SUBGRAPH_PORT, secret: e.SUBGRAPH_SECRET! },
+    subgraph:
+      e.SUBGRAPH_PORT === undefined
+        ? undefined
+        : { port: e.SUBGRAPH_PORT, secret: e.SUBGRAPH_SECRET!, trustProxy: parseTrustProxy(e.SUBGRAPH_TRUST_PROXY, 'SUBGRAPH_TRUST_PROXY') },
     refresh: {
       idleTtl: e.REFRESH_TOKEN_IDLE_TTL,
       maxTtl: e.REFRESH_TOKEN_MAX_TTL,

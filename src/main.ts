@@ -32,8 +32,14 @@ async function main() {
   await revocations.started();
   const { deps, reloadKeys } = await compose({ config, database, encryptionKeys, counters: counters.store, revocations, logger });
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
-  const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, secret: config.subgraph.secret }));
-  logger.info(describeClientIp(config));
+  const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, settings: config.subgraph }));
+  logger.info(describeClientIp(config.trustProxy));
+  if (config.subgraph) {
+    const line = `subgraph listener ${describeClientIp(config.subgraph.trustProxy, 'SUBGRAPH_TRUST_PROXY')}`;
+    // Unset, every client behind the router shares the router's address-based limits.
+    if (config.subgraph.trustProxy === false) logger.warn(line);
+    else logger.info(line);
+  }
 
   const runPrune = () =>
     prune(deps).then(

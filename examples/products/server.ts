@@ -34,7 +34,7 @@ const revocations = env.REDIS_URL ? await createRevocationFeed({ redisUrl: env.R
 const verifier = createVerifier({
   issuer: env.GATEWAY_ISSUER,
   audience: env.GATEWAY_AUDIENCE ?? 'graphql',
-  cooldownSeconds: Number(env.KEY_REFETCH_COOLDOWN ?? 30),
+  cooldownSeconds: env.KEY_REFETCH_COOLDOWN ? Number(env.KEY_REFETCH_COOLDOWN) : undefined,
   isRevoked: revocations?.isRevoked,
 });
 

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Config } from '../config';
+import type { Config, TrustProxy } from '../config';
 import { isInternalAddress } from '../domain/throttle';
 import { registerHttpErrorHandlers } from './errors';
 
@@ -19,18 +19,19 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
  * private address: a client that reaches the port directly from outside cannot choose its
  * address by sending X-Forwarded-For. (Fastify refuses bare hop counts for that reason.)
  */
-function trustProxyOption(setting: Config['trustProxy']) {
+function trustProxyOption(setting: TrustProxy) {
   if (typeof setting !== 'number') return setting;
   return (address: string, hop: number) => hop < setting && (hop > 0 || isInternalAddress(address));
 }
 
-export async function createHttpApp(config: Config, logger: Logger): Promise<FastifyInstance> {
+/** `trustProxy`: the listener's own rule (the subgraph listener sits behind the router, not the load balancer). */
+export async function createHttpApp(config: Config, logger: Logger, trustProxy: TrustProxy = config.trustProxy): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's two lines per request are replaced by the one below.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
-    trustProxy: trustProxyOption(config.trustProxy),
+    trustProxy: trustProxyOption(trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];

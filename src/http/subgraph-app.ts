@@ -25,11 +25,16 @@ export interface SubgraphAppOptions {
   config: Config;
   deps: AuthDeps;
   logger: Logger;
-  secret: string;
+  settings: NonNullable<Config['subgraph']>;
 }
 
-export async function createSubgraphApp({ config, deps, logger, secret }: SubgraphAppOptions): Promise<FastifyInstance> {
-  const app = await createHttpApp(config, logger);
+/**
+ * Client addresses (for the brute-force limits) follow SUBGRAPH_TRUST_PROXY: unset, every
+ * client counts as the router; set it so the address a trusted hop added is used instead.
+ */
+export async function createSubgraphApp({ config, deps, logger, settings }: SubgraphAppOptions): Promise<FastifyInstance> {
+  const { secret } = settings;
+  const app = await createHttpApp(config, logger, settings.trustProxy);
   const expected = digest(secret);
   app.addHook('onRequest', async (request, reply) => {
     const given = request.headers[SUBGRAPH_SECRET_HEADER];

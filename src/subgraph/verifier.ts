@@ -16,7 +16,7 @@ export interface VerifierOptions {
   jwksUrl?: string;
   /** Default: the gateway's default, ES256. */
   algorithms?: string[];
-  /** Seconds between refetches for unknown key ids. Default 30. */
+  /** Seconds between refetches for unknown key ids: at least 1, default 30. */
   cooldownSeconds?: number;
   /** Default 60, as the gateway. */
   clockToleranceSeconds?: number;
@@ -38,11 +38,14 @@ export type VerifyResult = { ok: true; viewer: SubgraphViewer } | { ok: false; r
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 export function createVerifier(options: VerifierOptions) {
+  const cooldown = options.cooldownSeconds ?? 30;
+  // Without a cooldown, every token with an unknown kid would make the subgraph fetch the key set.
+  if (!Number.isFinite(cooldown) || cooldown < 1) throw new TypeError('cooldownSeconds must be a number of seconds, at least 1');
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
     keys ??= resolveJwksUrl(options).then((url) =>
       createRemoteJWKSet(new URL(url), {
-        cooldownDuration: (options.cooldownSeconds ?? 30) * 1000,
+        cooldownDuration: cooldown * 1000,
         cacheMaxAge: Number.POSITIVE_INFINITY,
       }),
     );

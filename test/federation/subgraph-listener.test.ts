@@ -234,7 +234,7 @@ describe('configuration', () => {
   });
 
   it('accepts a 32-character secret, and leaves the listener off when SUBGRAPH_PORT is unset', () => {
-    expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: 'x'.repeat(32) }).subgraph).toEqual({ port: 4001, secret: 'x'.repeat(32) });
+    expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: 'x'.repeat(32) }).subgraph).toEqual({ port: 4001, secret: 'x'.repeat(32), trustProxy: false });
     expect(loadConfig({}).subgraph).toBeUndefined();
     expect(loadConfig({ SUBGRAPH_SECRET: 'x'.repeat(32) }).subgraph).toBeUndefined();
   });

@@ -1,6 +1,7 @@
 // Rule: with KEY_ROTATION_DAYS, a key reload rotates once the newest key is that old, and of several instances due at the same moment exactly one rotates; without the setting nothing rotates by itself.
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { describeKeys } from '../../src/domain/tokens';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
@@ -47,6 +48,16 @@ describe('KEY_ROTATION_DAYS=2 on three instances sharing one database', () => {
     expect(after).toBe(keys[0]!.kid);
     expect(after).not.toBe(before);
     expect(await keysOf(gateways[0]!)).toHaveLength(2);
+  });
+});
+
+describe('KEY_ROTATION_DAYS validation', () => {
+  it('refuses a period that a key could not sign in before the next is added (KEY_PUBLISH_AHEAD + ACCESS_TOKEN_TTL + 60 s)', () => {
+    const base = { NODE_ENV: 'test', ENCRYPTION_KEYS: encryptionKeys };
+    expect(() => loadConfig({ ...base, KEY_ROTATION_DAYS: '1', KEY_PUBLISH_AHEAD: '86400' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, KEY_ROTATION_DAYS: '1', KEY_PUBLISH_AHEAD: '86400' })).toThrow(/KEY_ROTATION_DAYS/);
+    expect(loadConfig({ ...base, KEY_ROTATION_DAYS: '1' }).keys.rotationDays).toBe(1);
+    expect(() => loadConfig({ ...base, KEY_ROTATION_DAYS: '0' })).toThrow(/KEY_ROTATION_DAYS/);
   });
 });
 

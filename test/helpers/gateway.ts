@@ -138,7 +138,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
     return typeof address === 'object' && address ? address.port : 0;
   };
   const url = `http://127.0.0.1:${portOf(app.server)}`;
-  const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, secret: config.subgraph.secret }));
+  const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, settings: config.subgraph }));
   await subgraph?.listen({ port: config.subgraph!.port, host: '127.0.0.1' });
   const subgraphUrl = subgraph && `http://127.0.0.1:${portOf(subgraph.server)}`;
 

@@ -333,4 +333,63 @@ describe('applyAuthDirectives on a small subgraph', () => {
     expect(denied.code).toBe('FORBIDDEN');
     expect(denied.data).toEqual({ nobody: null });
   });
+
+  it("a type-level guard also covers the type's own fields: no way around it through _entities, a union or an extension", async () => {
+    const schema = guard(
+      buildSubgraphSchema({
+        typeDefs: parse(`${LINK}
+          type Secret @key(fields: "id") @authenticated { id: ID!, data: String }
+          type Open { label: String }
+          union Thing = Secret | Open
+          type Ext { note: String }
+          extend type Ext @requiresScopes(scopes: [["admin"]])
+          type Query { things: [Thing!]!, ext: Ext }`),
+        resolvers: {
+          Query: { things: () => [{ __typename: 'Secret', id: '1', data: 'hidden' }, { __typename: 'Open', label: 'free' }], ext: () => ({ note: 'n' }) },
+          Thing: { __resolveType: (value: { __typename: string }) => value.__typename },
+          Secret: { __resolveReference: (ref: { id: string }) => ({ id: ref.id, data: 'hidden' }) },
+        } as never,
+      }),
+    );
+    const entities = await run(schema, '{ _entities(representations: [{ __typename: "Secret", id: "1" }]) { ... on Secret { data } } }', null);
+    expect(entities.code).toBe('UNAUTHENTICATED');
+    expect(JSON.stringify(entities.data)).not.toContain('hidden');
+    const union = await run(schema, '{ things { ... on Secret { data } ... on Open { label } } }', null);
+    expect(union.code).toBe('UNAUTHENTICATED');
+    expect(JSON.stringify(union.data)).not.toContain('hidden');
+    expect((await run(schema, '{ ext { note } }', viewer('user'))).code).toBe('FORBIDDEN');
+    expect(await run(schema, '{ ext { note } }', viewer('admin'))).toMatchObject({ data: { ext: { note: 'n' } }, errors: undefined });
+    expect(await run(schema, '{ _entities(representations: [{ __typename: "Secret", id: "1" }]) { ... on Secret { data } } }', viewer())).toMatchObject({
+      data: { _entities: [{ data: 'hidden' }] },
+      errors: undefined,
+    });
+  });
+
+  it('follows the @link: directives imported under another name are enforced', async () => {
+    const schema = guard(
+      buildSubgraphSchema({
+        typeDefs: parse(`extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key", { name: "@authenticated", as: "@signedIn" }, { name: "@requiresScopes", as: "@scoped" }])
+          type Query {
+            a: String @signedIn
+            b: String @scoped(scopes: [["admin"]])
+          }`),
+        resolvers: { Query: { a: () => 'a', b: () => 'b' } } as never,
+      }),
+    );
+    expect((await run(schema, '{ a }', null)).code).toBe('UNAUTHENTICATED');
+    expect((await run(schema, '{ b }', viewer('user'))).code).toBe('FORBIDDEN');
+    expect(await run(schema, '{ a b }', viewer('admin'))).toMatchObject({ data: { a: 'a', b: 'b' }, errors: undefined });
+  });
+
+  it('reads scopes as GraphQL coerces them: ["a", "b"] is a or b, "a" is a; anything else admits nobody', () => {
+    const directive = (sdl: string) => {
+      const type = parse(`type T { f: Int ${sdl} }`).definitions[0] as unknown as { fields: Array<{ directives: ConstDirectiveNode[] }> };
+      return type.fields[0]!.directives;
+    };
+    expect(requirementOf(directive('@requiresScopes(scopes: ["a", "b"])'))).toEqual([['a'], ['b']]);
+    expect(requirementOf(directive('@requiresScopes(scopes: "a")'))).toEqual([['a']]);
+    expect(requirementOf(directive('@requiresScopes(scopes: [[1]])'))).toEqual([]);
+    expect(decide(requirementOf(directive('@requiresScopes(scopes: [[1]])')), viewer('admin'))).toBe('forbidden');
+  });
 });
+

@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 describe('createVerifier', () => {
-  const verifier = () => createVerifier({ issuer, audience: 'graphql', cooldownSeconds: 0 });
+  const verifier = () => createVerifier({ issuer, audience: 'graphql', cooldownSeconds: 1 });
   let shared: ReturnType<typeof createVerifier>;
 
   it('starts while the gateway is down (unavailable, no throw) and works once it is up, by discovery', async () => {
@@ -68,7 +68,14 @@ describe('createVerifier', () => {
     gw!.clock.advance(gw!.config.keys.publishAhead);
     await gw!.reloadKeys();
     const user = await signUp(gw!);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the cooldown since the last fetch
     expect(await shared.verify(user.accessToken)).toMatchObject({ ok: true });
+  });
+
+  it('refuses a cooldown under 1 s, or not a number: every unknown kid would fetch the key set', () => {
+    for (const cooldownSeconds of [0, 0.5, Number.NaN, Number.POSITIVE_INFINITY, -1]) {
+      expect(() => createVerifier({ issuer, audience: 'graphql', cooldownSeconds })).toThrow(TypeError);
+    }
   });
 
   it('keeps verifying with cached keys while the gateway is down', async () => {
