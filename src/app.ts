@@ -23,7 +23,7 @@ import { gatewaySchema } from './graphql/schema';
 import { registerHttpErrorHandlers } from './http/errors';
 import { registerHealthRoutes } from './http/health';
 import { registerJwksRoutes } from './http/jwks';
-import { refreshCookie } from './http/refresh-cookie';
+import { REFRESH_TRANSPORT_HEADER, refreshCookie, requestedRefreshTransport } from './http/refresh-cookie';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -80,7 +80,7 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
       origin: config.corsOrigins,
       credentials: true,
       methods: ['GET', 'POST'],
-      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'],
+      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', REFRESH_TRANSPORT_HEADER],
     });
   }
 
@@ -128,7 +128,7 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
       viewer: await viewerOf(request),
       client: { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null },
       deps,
-      refreshTransport: config.refresh.transport,
+      refreshTransport: requestedRefreshTransport(config.refresh.transport, request.headers[REFRESH_TRANSPORT_HEADER]),
       refreshCookie: refreshCookie(request, reply),
     }),
   });

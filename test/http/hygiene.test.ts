@@ -145,6 +145,7 @@ describe('CORS', () => {
     expect(allowed.status).toBeLessThan(300);
     expect(allowed.headers.get('access-control-allow-origin')).toBe(APP);
     expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(allowed.headers.get('access-control-allow-headers')).toContain('x-refresh-transport');
     const actual = await prod.post({ query: '{ __typename }' }, { headers: { origin: APP } });
     expect(actual.headers.get('access-control-allow-origin')).toBe(APP);
 
