@@ -19,10 +19,11 @@ import { createErrorFormatter } from './graphql/format-error';
 import { retryAfterPlugin } from './graphql/plugins/retry-after';
 import { oneCredentialMutationPerOperation } from './graphql/validation/one-credential-mutation';
 import type { GatewayContext } from './graphql/context';
-import { gatewaySchema } from './graphql/schema';
+import { gatewaySchema, printGatewaySchema } from './graphql/schema';
 import { registerHttpErrorHandlers } from './http/errors';
 import { registerHealthRoutes } from './http/health';
 import { registerJwksRoutes } from './http/jwks';
+import { registerPlaygroundRoutes } from './http/playground';
 import { REFRESH_TRANSPORT_HEADER, refreshCookie, requestedRefreshTransport } from './http/refresh-cookie';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
@@ -83,6 +84,9 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
       allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', REFRESH_TRANSPORT_HEADER],
     });
   }
+
+  // Before Apollo's route: its hook answers browsers' GET /graphql, so Apollo never sees them.
+  if (config.playground) registerPlaygroundRoutes(app, { schemaSdl: printGatewaySchema() });
 
   const { maxDepth, maxAliases, maxDirectives, maxTokens, maxCost } = config.graphqlLimits;
   const armor = new ApolloArmor({
