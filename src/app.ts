@@ -8,11 +8,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config';
 import type { AuthDeps } from './domain/auth';
-import { gatewaySchema } from './graphql/schema';
+import { gatewaySchema, printGatewaySchema } from './graphql/schema';
 import { startGraphqlServer } from './graphql/server';
 import { createHttpApp } from './http/base-app';
 import { registerHealthRoutes } from './http/health';
 import { registerJwksRoutes } from './http/jwks';
+import { registerPlaygroundRoutes } from './http/playground';
+import { REFRESH_TRANSPORT_HEADER } from './http/refresh-cookie';
 import { requestContext } from './http/request-context';
 
 export interface AppOptions {
@@ -31,9 +33,12 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
       origin: config.corsOrigins,
       credentials: true,
       methods: ['GET', 'POST'],
-      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id'],
+      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', REFRESH_TRANSPORT_HEADER],
     });
   }
+
+  // Before Apollo's route: its hook answers browsers' GET /graphql, so Apollo never sees them.
+  if (config.playground) registerPlaygroundRoutes(app, { schemaSdl: printGatewaySchema() });
 
   const apollo = await startGraphqlServer({ app, config, logger, schema: gatewaySchema(), introspection: !config.production });
   await app.register(fastifyApollo(apollo), { context: requestContext(config, deps) });

@@ -40,6 +40,8 @@ export interface Config {
   /** Undefined only in development: main.ts then generates or reads them from DATA_DIR. */
   encryptionKeys: EncryptionKey[] | undefined;
   corsOrigins: string[];
+  /** The GraphiQL playground on GET /graphql (browsers), its assets and /playground/schema.graphql. */
+  playground: boolean;
   trustProxy: TrustProxy;
   redisUrl: string | undefined;
   singleInstance: boolean;
@@ -108,6 +110,8 @@ const schema = z.object({
   MFA_ISSUER: z.string().min(1).max(64).default('graphql-auth-gateway'),
   ENCRYPTION_KEYS: z.string().min(1).optional(),
   CORS_ORIGINS: z.string().optional(),
+  // Unset: on in development and test, off in production.
+  PLAYGROUND: z.enum(['on', 'off']).optional(),
   TRUST_PROXY: z.string().optional(),
   SUBGRAPH_TRUST_PROXY: z.string().optional(),
   REDIS_URL: z
@@ -280,6 +284,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     mfaIssuer: e.MFA_ISSUER,
     encryptionKeys: e.ENCRYPTION_KEYS ? parseEncryptionKeys(e.ENCRYPTION_KEYS) : undefined,
     corsOrigins: parseOrigins(e.CORS_ORIGINS),
+    playground: e.PLAYGROUND ? e.PLAYGROUND === 'on' : !production,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     redisUrl: e.REDIS_URL,
     singleInstance: e.SINGLE_INSTANCE === 'true',

@@ -40,6 +40,7 @@ describe('defaults', () => {
       mfaIssuer: 'graphql-auth-gateway',
       encryptionKeys: undefined,
       corsOrigins: [],
+      playground: true,
       trustProxy: false,
       redisUrl: undefined,
       singleInstance: false,
@@ -134,6 +135,7 @@ describe('invalid values name the setting', () => {
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', '0'],
     ['GRAPHQL_MAX_DEPTH', '0'],
+    ['PLAYGROUND', 'yes'],
   ])('%s=%s', (setting, value) => {
     expect(failure({ [setting]: value }).message).toContain(setting);
   });
@@ -165,6 +167,13 @@ describe('production', () => {
 
   it('starts with all three set', () => {
     expect(loadConfig(PRODUCTION).production).toBe(true);
+  });
+
+  it('serves the playground only when PLAYGROUND=on says so (development and test: unless off)', () => {
+    expect(loadConfig(PRODUCTION).playground).toBe(false);
+    expect(loadConfig({ ...PRODUCTION, PLAYGROUND: 'on' }).playground).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).playground).toBe(true);
+    expect(loadConfig({ PLAYGROUND: 'off' }).playground).toBe(false);
   });
 
   it('refuses to keep rate limits in one instance\'s memory unless SINGLE_INSTANCE=true says so', () => {

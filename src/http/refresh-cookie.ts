@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { RefreshTransport } from '../config';
 import type { RefreshCookie } from '../graphql/context';
 
 /**
@@ -19,4 +20,15 @@ export function refreshCookie(request: FastifyRequest, reply: FastifyReply): Ref
       reply.clearCookie(REFRESH_COOKIE, attributes);
     },
   };
+}
+
+/**
+ * A browser client (the playground, an SPA) can ask for cookie-only delivery so the refresh
+ * token never reaches page JavaScript. Honoured only where the operator offers both transports:
+ * it never turns the cookie on for `body` nor the body on for `cookie`. Other values are ignored.
+ */
+export const REFRESH_TRANSPORT_HEADER = 'x-refresh-transport';
+
+export function requestedRefreshTransport(configured: RefreshTransport, header: string | string[] | undefined): RefreshTransport {
+  return configured === 'both' && typeof header === 'string' && header.trim().toLowerCase() === 'cookie' ? 'cookie' : configured;
 }

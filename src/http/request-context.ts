@@ -3,7 +3,7 @@ import type { Config } from '../config';
 import type { AuthDeps, Viewer } from '../domain/auth';
 import { verifyAccessToken } from '../domain/tokens';
 import type { GatewayContext } from '../graphql/context';
-import { refreshCookie } from './refresh-cookie';
+import { REFRESH_TRANSPORT_HEADER, refreshCookie, requestedRefreshTransport } from './refresh-cookie';
 
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i;
 
@@ -26,7 +26,7 @@ export function requestContext(config: Config, deps: AuthDeps) {
     viewer: await viewerOfRequest(deps, request),
     client: { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null },
     deps,
-    refreshTransport: config.refresh.transport,
+    refreshTransport: requestedRefreshTransport(config.refresh.transport, request.headers[REFRESH_TRANSPORT_HEADER]),
     refreshCookie: refreshCookie(request, reply),
     issuedTo: new Set(),
   });

@@ -1,9 +1,9 @@
-// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels; the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared on logout.
+// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared on logout.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LogoutDocument, RegisterDocument } from '../gql/graphql';
 import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
-import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { createTestDatabase, startGateway, type RequestOptions, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { logIn, refreshCode, rotate } from '../helpers/sessions';
 
 const NAME = '__Host-refresh';
@@ -25,11 +25,13 @@ function refreshCookieOf(headers: Headers) {
 const asCookie = (token: string) => `${NAME}=${token}`;
 
 /** Registers a fresh user and logs in, keeping the response headers. */
-async function newLogin(gw: TestGateway) {
+async function newLogin(gw: TestGateway, options?: RequestOptions) {
   const email = uniqueEmail('cookie');
   await gw.gql(RegisterDocument, { email, password: PASSWORD });
-  return logIn(gw, email, PASSWORD);
+  return logIn(gw, email, PASSWORD, options);
 }
+
+const cookieOnly = { 'x-refresh-transport': 'cookie' };
 
 // One database, three gateways that differ only in transport (the signing keys are shared).
 let shared: TestDatabase;
@@ -119,5 +121,35 @@ describe('transport body', () => {
     const out = await gw.gql(LogoutDocument, { refreshToken: next.refreshToken });
     expect(out.data?.logout).toBe(true);
     expect(out.headers.get('set-cookie')).toBeNull();
+  });
+});
+
+describe('X-Refresh-Transport: cookie (what the playground sends)', () => {
+  it('with transport both: the body carries no refresh token, only the cookie does, at login and at refresh', async () => {
+    const gw = gateways.both!;
+    const login = await newLogin(gw, { headers: cookieOnly });
+    expect(login.refreshToken).toBeNull();
+    const cookie = refreshCookieOf(login.headers)!;
+    expect(cookie.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(cookie.attributes.has('httponly')).toBe(true);
+    const next = await rotate(gw, undefined, { cookie: asCookie(cookie.value), headers: { 'X-Refresh-Transport': 'Cookie' } });
+    expect(next.refreshToken).toBeNull();
+    expect(refreshCookieOf(next.headers)?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('is ignored when absent or any other value: the body keeps the token', async () => {
+    const gw = gateways.both!;
+    const variants: Array<Record<string, string>> = [{}, { 'x-refresh-transport': 'body' }, { 'x-refresh-transport': 'cookie, body' }];
+    for (const headers of variants) {
+      const login = await newLogin(gw, { headers });
+      expect(login.refreshToken, JSON.stringify(headers)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(refreshCookieOf(login.headers)?.value).toBe(login.refreshToken);
+    }
+  });
+
+  it('never turns the cookie on where the operator chose body', async () => {
+    const login = await newLogin(gateways.body!, { headers: cookieOnly });
+    expect(login.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(login.headers.get('set-cookie')).toBeNull();
   });
 });

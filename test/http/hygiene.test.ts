@@ -114,11 +114,14 @@ describe('landing page and request ids', () => {
   it("serves no Apollo landing page from a CDN, in development or production", async () => {
     for (const gw of [dev, prod]) {
       const response = await fetch(`${gw.url}/graphql`, { headers: { accept: 'text/html' } });
-      expect(response.headers.get('content-type')).not.toContain('text/html');
       const body = await response.text();
       expect(body).not.toContain('apollographql.com');
       expect(body).not.toContain('embeddable');
+      // Development serves the gateway's own playground instead (test/http/playground.test.ts).
+      expect(body).not.toMatch(/(src|href)="(https?:)?\/\//);
     }
+    const production = await fetch(`${prod.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(production.headers.get('content-type')).not.toContain('text/html');
   });
 
   it('returns x-request-id: a safe given one echoed, otherwise a fresh one', async () => {
@@ -145,6 +148,7 @@ describe('CORS', () => {
     expect(allowed.status).toBeLessThan(300);
     expect(allowed.headers.get('access-control-allow-origin')).toBe(APP);
     expect(allowed.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(allowed.headers.get('access-control-allow-headers')).toContain('x-refresh-transport');
     const actual = await prod.post({ query: '{ __typename }' }, { headers: { origin: APP } });
     expect(actual.headers.get('access-control-allow-origin')).toBe(APP);
 

@@ -1,0 +1,261 @@
+// The playground page's own script (plain browser JavaScript, no build step): GraphiQL plus
+// token handling. The page's CSP allows only same-origin scripts, so this file cannot be inline.
+//
+// Contract with the gateway: every operation is a same-origin POST with content-type
+// application/json (Apollo's CSRF prevention) and `X-Refresh-Transport: cookie`, so the
+// refresh token is set only as the HttpOnly cookie and never appears in a response body. The
+// access token lives in this closure only: not in storage, not in the headers editor.
+'use strict';
+
+(function () {
+  const { GraphiQL, React, ReactDOM } = window;
+  // graphql-js as bundled with GraphiQL (a schema built by another copy would not be accepted).
+  const GraphQL = GraphiQL.GraphQL;
+  // The page is served at the GraphQL endpoint itself.
+  const ENDPOINT = window.location.pathname;
+  const asset = (name) => new URL('playground/' + name, document.baseURI).href;
+  // Refresh this long before expiry (or a fifth of the remaining life, if that is shorter).
+  const REFRESH_LEAD_MS = 60000;
+  const RETRY_MS = 5000;
+
+  // Example values for the examples' variables; each tab gets the ones its operation declares.
+  const EXAMPLE_VALUES = {
+    email: 'ada@example.com',
+    password: 'Analytical-Engine-1843',
+    mfaToken: 'paste the mfaToken from Login',
+    code: '123456',
+  };
+  const REFRESH = 'mutation PlaygroundRefresh { refresh { accessToken expiresIn user { email roles } } }';
+  const VIEWER = 'query PlaygroundViewer { me { email roles } }';
+  const LOGOUT = 'mutation PlaygroundLogout { logout }';
+
+  const el = (id) => document.getElementById(id);
+  const status = el('session-status');
+  const signOut = el('sign-out');
+  const qrPanel = el('qr-panel');
+  const qrImage = el('qr-image');
+
+  /** { accessToken, expiresAt (ms, this browser's clock), email, roles } or null. */
+  let session = null;
+  let refreshTimer;
+
+  async function post(body, extraHeaders) {
+    const headers = new Headers({ 'content-type': 'application/json', 'x-refresh-transport': 'cookie' });
+    if (session) headers.set('authorization', 'Bearer ' + session.accessToken);
+    // Whatever the headers editor says wins (set() replaces case-insensitively).
+    for (const [name, value] of Object.entries(extraHeaders || {})) headers.set(name, String(value));
+    const response = await fetch(ENDPOINT, { method: 'POST', credentials: 'same-origin', headers, body: JSON.stringify(body) });
+    return response.json();
+  }
+
+  function operationsOf(query) {
+    try {
+      return GraphQL.parse(query).definitions.filter((d) => d.kind === 'OperationDefinition');
+    } catch {
+      return [];
+    }
+  }
+
+  /** The operation that runs: the named one, or the only one. */
+  function operationOf(params) {
+    const operations = operationsOf(params.query);
+    if (!params.operationName) return operations.length === 1 ? operations[0] : undefined;
+    return operations.find((o) => o.name && o.name.value === params.operationName);
+  }
+
+  /** The top-level fields of the operation that ran: [{ name, key }] (key: the alias, if any). */
+  function topLevelFields(params) {
+    const operation = operationOf(params);
+    if (!operation) return [];
+    return operation.selectionSet.selections
+      .filter((s) => s.kind === 'Field')
+      .map((s) => ({ name: s.name.value, key: (s.alias || s.name).value }));
+  }
+
+  /** Looks at what an operation returned: tokens to keep, a session that ended, a QR code to show. */
+  function observe(params, result) {
+    const data = result && result.data;
+    if (!data) return;
+    for (const { name, key } of topLevelFields(params)) {
+      const value = data[key];
+      if (value == null) continue;
+      if ((name === 'login' || name === 'verifyMfa' || name === 'refresh') && typeof value.accessToken === 'string') {
+        void adopt(value);
+      } else if (name === 'logout' || name === 'logoutAll') {
+        forget('Signed out.');
+      } else if (name === 'enrollMfa' && typeof value.qrCodeSvg === 'string') {
+        showQr(value.qrCodeSvg);
+      }
+    }
+  }
+
+  function claimsOf(jwt) {
+    try {
+      const part = jwt.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+      return JSON.parse(atob(part));
+    } catch {
+      return {};
+    }
+  }
+
+  async function adopt(payload) {
+    const claims = claimsOf(payload.accessToken);
+    const lifetime = typeof payload.expiresIn === 'number' ? payload.expiresIn * 1000 : (claims.exp || 0) * 1000 - Date.now();
+    const user = payload.user || {};
+    session = {
+      accessToken: payload.accessToken,
+      expiresAt: Date.now() + lifetime,
+      email: user.email,
+      roles: user.roles || claims.roles || [],
+    };
+    if (!session.email) {
+      const me = await post({ query: VIEWER, operationName: 'PlaygroundViewer' }).catch(() => null);
+      if (me && me.data && me.data.me && session) Object.assign(session, me.data.me);
+    }
+    schedule();
+    render();
+  }
+
+  function forget(message) {
+    session = null;
+    clearTimeout(refreshTimer);
+    render(message);
+  }
+
+  function schedule() {
+    clearTimeout(refreshTimer);
+    if (!session) return;
+    const remaining = session.expiresAt - Date.now();
+    const lead = Math.min(REFRESH_LEAD_MS, remaining / 5);
+    refreshTimer = setTimeout(refreshNow, Math.max(0, remaining - lead));
+  }
+
+  /** Through the cookie. `quiet`: at page load, where having no cookie is normal. */
+  async function refreshNow(quiet) {
+    let result;
+    try {
+      result = await post({ query: REFRESH, operationName: 'PlaygroundRefresh' });
+    } catch {
+      // The gateway is unreachable: try again while the token still lives.
+      if (session && session.expiresAt > Date.now() + RETRY_MS) refreshTimer = setTimeout(refreshNow, RETRY_MS);
+      else forget('Signed out: the gateway could not be reached to refresh.');
+      return;
+    }
+    const payload = result && result.data && result.data.refresh;
+    if (payload) await adopt(payload);
+    else if (quiet === true) render();
+    else forget('Signed out: the session ended. Run Login again.');
+  }
+
+  function render(message) {
+    signOut.hidden = !session;
+    status.replaceChildren();
+    if (!session) {
+      status.textContent = message || 'Not signed in: run Register, then Login, below.';
+      return;
+    }
+    const expiry = new Date(session.expiresAt).toLocaleTimeString();
+    const part = (id, text) => {
+      const span = document.createElement('span');
+      span.id = id;
+      span.textContent = text;
+      return span;
+    };
+    status.append(
+      'Signed in as ',
+      part('session-email', session.email || '(unknown)'),
+      ' · roles: ',
+      part('session-roles', session.roles.join(', ') || 'none'),
+      ' · access token expires ',
+      part('session-expiry', expiry),
+      ' (refreshed automatically)',
+    );
+  }
+
+  /** As a picture: an <img> never runs what an SVG might carry, unlike markup put into the page. */
+  function showQr(svg) {
+    qrImage.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg);
+    qrPanel.hidden = false;
+  }
+
+  signOut.addEventListener('click', async () => {
+    signOut.disabled = true;
+    try {
+      await post({ query: LOGOUT, operationName: 'PlaygroundLogout' });
+      forget('Signed out.');
+    } catch {
+      render('Sign-out failed: the gateway could not be reached.');
+    } finally {
+      signOut.disabled = false;
+    }
+  });
+  el('qr-close').addEventListener('click', () => {
+    qrPanel.hidden = true;
+    qrImage.removeAttribute('src');
+  });
+
+  async function fetcher(params, options) {
+    // GraphiQL 4 keeps a tab's operation name after its text is replaced by one anonymous
+    // operation, which the gateway would refuse ("Unknown operation named …").
+    if (params.operationName && !operationOf(params) && operationsOf(params.query).length === 1) {
+      params = { ...params, operationName: undefined };
+    }
+    const result = await post(params, options && options.headers);
+    observe(params, result);
+    return result;
+  }
+
+  async function text(name) {
+    const response = await fetch(asset(name), { credentials: 'same-origin' });
+    if (!response.ok) throw new Error(name + ': HTTP ' + response.status);
+    return response.text();
+  }
+
+  /**
+   * One tab per example operation (its comments included): with a single operation in the editor
+   * the Run button runs it. (With several it becomes a menu, and GraphiQL's menus and dialogs try
+   * to add a scroll-lock <style>, which the CSP refuses: harmless, but reported in the console.)
+   */
+  function exampleTabs(text) {
+    const tabs = [];
+    let comments = '';
+    for (const block of text.trim().split(/\n{2,}/)) {
+      if (!/^(query|mutation)\b/m.test(block)) {
+        comments += block + '\n\n';
+        continue;
+      }
+      const variables = {};
+      for (const [, name] of block.matchAll(/\$(\w+)\s*:/g)) variables[name] = EXAMPLE_VALUES[name] ?? '';
+      tabs.push({ query: comments + block + '\n', variables: Object.keys(variables).length ? JSON.stringify(variables, null, 2) : '' });
+      comments = '';
+    }
+    return tabs;
+  }
+
+  async function start() {
+    const [sdl, examples] = await Promise.all([text('schema.graphql'), text('examples.graphql')]);
+    // Editor contents (variables hold passwords) last as long as this browser tab, not on disk.
+    const storage = window.sessionStorage;
+    // The examples on a first visit; later, what GraphiQL kept. (GraphiQL 4 fills the first tab's
+    // variables editor from the `variables` prop only, not from defaultTabs.)
+    const tabs = exampleTabs(examples);
+    const first = storage.getItem('graphiql:tabState') === null ? { defaultTabs: tabs, variables: tabs[0].variables } : {};
+    ReactDOM.createRoot(el('graphiql')).render(
+      React.createElement(GraphiQL, {
+        fetcher,
+        // From the gateway's schema.graphql: works where introspection is off (production).
+        schema: GraphQL.buildSchema(sdl),
+        storage,
+        defaultEditorToolsVisibility: 'variables',
+        ...first,
+      }),
+    );
+    render();
+    // A cookie from an earlier visit signs this page in again.
+    await refreshNow(true);
+  }
+
+  start().catch((error) => {
+    status.textContent = 'The playground could not start: ' + error.message;
+  });
+})();
