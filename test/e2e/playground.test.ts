@@ -162,6 +162,7 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
     const storage = (await page.evaluate('JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage })')) as string;
     expect(storage).not.toContain(newToken);
     expect(storage).not.toContain(cookie!.value);
+    expect(storage).not.toContain(PASSWORD); // typed into the editor, kept only in memory
 
     const enrolment = await run(`mutation { enrollMfa(password: "${PASSWORD}") { secret qrCodeSvg } }`);
     expect(enrolment.body.data!.enrollMfa.qrCodeSvg).toContain('<svg');

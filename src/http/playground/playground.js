@@ -40,10 +40,12 @@
   let refreshTimer;
 
   async function post(body, extraHeaders) {
-    const headers = new Headers({ 'content-type': 'application/json', 'x-refresh-transport': 'cookie' });
+    const headers = new Headers({ 'content-type': 'application/json' });
     if (session) headers.set('authorization', 'Bearer ' + session.accessToken);
-    // Whatever the headers editor says wins (set() replaces case-insensitively).
+    // What the headers editor says wins (set() replaces case-insensitively), except that the
+    // refresh token stays out of the page whatever is typed there.
     for (const [name, value] of Object.entries(extraHeaders || {})) headers.set(name, String(value));
+    headers.set('x-refresh-transport', 'cookie');
     const response = await fetch(ENDPOINT, { method: 'POST', credentials: 'same-origin', headers, body: JSON.stringify(body) });
     return response.json();
   }
@@ -234,12 +236,23 @@
 
   async function start() {
     const [sdl, examples] = await Promise.all([text('schema.graphql'), text('examples.graphql')]);
-    // Editor contents (variables hold passwords) last as long as this browser tab, not on disk.
-    const storage = window.sessionStorage;
-    // The examples on a first visit; later, what GraphiQL kept. (GraphiQL 4 fills the first tab's
-    // variables editor from the `variables` prop only, not from defaultTabs.)
+    // GraphiQL keeps tabs and history (variables with passwords, typed headers with tokens) in
+    // the storage it is given: here only in memory, so none of it reaches the browser's storage
+    // or disk. A reload starts again from the examples.
+    const memory = new Map();
+    const storage = {
+      getItem: (key) => (memory.has(key) ? memory.get(key) : null),
+      setItem: (key, value) => void memory.set(key, String(value)),
+      removeItem: (key) => void memory.delete(key),
+      clear: () => memory.clear(),
+      key: (index) => [...memory.keys()][index] ?? null,
+      get length() {
+        return memory.size;
+      },
+    };
+    // (GraphiQL 4 fills the first tab's variables editor from the `variables` prop only.)
     const tabs = exampleTabs(examples);
-    const first = storage.getItem('graphiql:tabState') === null ? { defaultTabs: tabs, variables: tabs[0].variables } : {};
+    const first = { defaultTabs: tabs, variables: tabs[0].variables };
     ReactDOM.createRoot(el('graphiql')).render(
       React.createElement(GraphiQL, {
         fetcher,
