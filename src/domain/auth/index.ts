@@ -10,5 +10,6 @@ export { revokeSession } from './revoke-session';
 export { listSessions, type SessionView } from './list-sessions';
 export { changePassword } from './change-password';
 export { getViewerUser } from './get-viewer-user';
+export { getViewerProfile, type ViewerProfile } from './get-viewer-profile';
 export { setUserRoles, changeRoles, validateRoles } from './set-user-roles';
 export { listUsers, MAX_PAGE } from './list-users';
