@@ -20,7 +20,7 @@ import { seedSessions, type Session } from './seed';
 export interface BenchOptions {
   /** Seconds each figure is measured for. */
   seconds: number;
-  /** The query and refresh figures and their baseline are measured in this many alternating slices. */
+  /** Every figure and its baseline are measured in this many alternating slices. */
   rounds?: number;
   /** Seconds of load before a measurement, not counted (JIT, connection pools). */
   warmupSeconds: number;
@@ -77,11 +77,13 @@ const guardedLoad = (url: string, sessions: Session[], seconds: number) =>
     classify: classifyGuarded,
   });
 
-const loginLoad = (url: string, sessions: Session[], connections: number, seconds: number) =>
+/** `rate`: logins offered per second whatever the answers (a storm), instead of back to back. */
+const loginLoad = (url: string, sessions: Session[], connections: number, seconds: number, rate?: number) =>
   runLoad({
     url,
     connections,
     seconds,
+    rate,
     request: (i) => ({ body: loginBody(sessions[i % sessions.length]!.email, sessions[i % sessions.length]!.password) }),
     classify: classifyLogin,
   });
@@ -182,49 +184,54 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
 
     // The login ceiling: argon2 alone at the gateway's parameters and concurrency, while both
     // servers are idle.
-    say('argon2 bound');
-    const argon2 = await measureArgon2Bound({ ...config.argon2, concurrency, seconds: options.seconds });
-    // Logins still in the gateway when their load stops hold their turns: let them finish.
-    const settle = () => sleep(Math.max(500, (2000 * capacity) / argon2.hashesPerSecond));
-
+    // Logins still in the gateway when their load stops hold their places: let them finish.
+    let settleMs = 1000;
+    const settle = () => sleep(settleMs);
     const bareLoad = (seconds: number) =>
       runLoad({ url: bare!.url, connections: CONNECTIONS, seconds, request: () => ({ body: BARE_QUERY }), classify: classifyBare });
     say('warm-up');
     await bareLoad(options.warmupSeconds);
     await guardedLoad(url, sessions, options.warmupSeconds);
     await refreshLoad(url, refreshPool, options.warmupSeconds);
-    const slice = options.seconds / rounds;
-    const bareRuns: Measured[] = [];
-    const guardedRuns: Measured[] = [];
-    const refreshRuns: Measured[] = [];
-    for (let round = 1; round <= rounds; round++) {
-      say(`bare baseline, guarded query, refresh: round ${round} of ${rounds}`);
-      bareRuns.push(await measured(bare, () => bareLoad(slice)));
-      guardedRuns.push(await measured(gateway, () => guardedLoad(url, sessions, slice)));
-      refreshRuns.push(await measured(gateway, () => refreshLoad(url, refreshPool, slice)));
-    }
-    const bareResult = mergeMeasured(bareRuns);
-    const guarded = mergeMeasured(guardedRuns);
-    const refresh = mergeMeasured(refreshRuns);
-    say('done with the baseline');
-    const barePeakRss = bare.peakRss();
-    await bare.stop();
-    bare = undefined;
-
-    // Exactly as many logins in flight as the gateway admits: hashing saturated, nothing shed.
-    say('login');
     await loginLoad(url, sessions, capacity, Math.min(options.warmupSeconds, 2));
     await settle();
-    const login = await measured(gateway, () => loginLoad(url, sessions, capacity, options.seconds));
-    await settle();
 
-    // The storm: twice as many logins as admitted, while the guarded queries run.
-    say('login storm');
-    const stormLogins = loginLoad(url, sessions, 2 * capacity, options.seconds + 1);
-    await sleep(500);
-    const stormGuarded = await measured(gateway, () => guardedLoad(url, sessions, options.seconds));
-    const stormLogin = await stormLogins;
-    await settle();
+    // Every figure and its baseline in alternating slices, so that drift in whatever else runs
+    // on the machine hits both alike.
+    const slice = options.seconds / rounds;
+    const runs = { bare: [] as Measured[], guarded: [] as Measured[], refresh: [] as Measured[], login: [] as Measured[] };
+    const bounds: Array<Awaited<ReturnType<typeof measureArgon2Bound>>> = [];
+    const storm = { guarded: [] as Measured[], logins: [] as LoadResult[] };
+    for (let round = 1; round <= rounds; round++) {
+      say(`round ${round} of ${rounds}: bare baseline, guarded query, refresh, argon2 bound, login, login storm`);
+      runs.bare.push(await measured(bare, () => bareLoad(slice)));
+      runs.guarded.push(await measured(gateway, () => guardedLoad(url, sessions, slice)));
+      runs.refresh.push(await measured(gateway, () => refreshLoad(url, refreshPool, slice)));
+      // The login ceiling: argon2 alone at the gateway's parameters and concurrency, here, while
+      // both servers are idle.
+      const bound = await measureArgon2Bound({ ...config.argon2, concurrency, seconds: slice });
+      bounds.push(bound);
+      settleMs = Math.max(500, (2000 * capacity) / bound.hashesPerSecond);
+      // Exactly as many logins in flight as the gateway admits: hashing saturated, nothing shed.
+      runs.login.push(await measured(gateway, () => loginLoad(url, sessions, capacity, slice)));
+      await settle();
+      // The storm: logins offered at twice the rate hashing can take, while the guarded queries run.
+      const stormLogins = loginLoad(url, sessions, 2 * capacity, slice + 1, Math.ceil(2 * bound.hashesPerSecond));
+      await sleep(500);
+      storm.guarded.push(await measured(gateway, () => guardedLoad(url, sessions, slice)));
+      storm.logins.push(await stormLogins);
+      await settle();
+    }
+    const bareResult = mergeMeasured(runs.bare);
+    const guarded = mergeMeasured(runs.guarded);
+    const refresh = mergeMeasured(runs.refresh);
+    const login = mergeMeasured(runs.login);
+    const stormGuarded = mergeMeasured(storm.guarded);
+    const stormLogin = mergeLoads(storm.logins);
+    const argon2 = {
+      hashesPerSecond: bounds.reduce((sum, b) => sum + b.hashes, 0) / bounds.reduce((sum, b) => sum + b.seconds, 0),
+    };
+    const barePeakRss = bare.peakRss();
     const gatewayPeakRss = gateway.peakRss();
 
     const cpu = cpus();

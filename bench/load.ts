@@ -10,6 +10,8 @@ export interface LoadOptions {
   url: string;
   connections: number;
   seconds: number;
+  /** Requests per second over all connections, whatever the answers (open loop); unset: back to back. */
+  rate?: number;
   /** Per connection (index 0 … connections-1): headers and body, fixed for the whole run. */
   request?: (connection: number) => { headers?: Record<string, string>; body: string };
   /** Instead of `request`: built afresh for every request (e.g. a refresh token that rotates). */
@@ -72,6 +74,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     url: options.url,
     connections: options.connections,
     duration: options.seconds,
+    ...(options.rate && { overallRate: options.rate }),
     method: 'POST',
     headers: baseHeaders,
     body: '{}',

@@ -204,20 +204,21 @@ ${r.targets.map((t) => `| ${t.name} | ${t.rule} | ${t.measured} | ${t.met ? 'yes
 - The gateway (\`src/main.ts\`) and the bare baseline each run as a process of their own, on
   127.0.0.1; autocannon drives them from the benchmark's process. Storage: ${s.database}; rate
   limits: ${s.rateLimits}.
-- Each figure is measured for ${s.seconds} s, after ${s.warmupSeconds} s of unmeasured warm-up
-  (logins: at most 2 s). The bare baseline, the guarded query and the refresh are measured in
-  ${s.rounds} alternating slices each, so that drift in the machine's load hits all three alike.
-  Connections: ${s.connections.query} for queries and refreshes, ${s.connections.login}
+- Each figure is measured for ${s.seconds} s in all, after ${s.warmupSeconds} s of unmeasured
+  warm-up (logins: at most 2 s), in ${s.rounds} rounds; each round measures every figure and its
+  baseline one after the other, so that drift in whatever else runs on the machine hits both
+  alike. Connections: ${s.connections.query} for queries and refreshes, ${s.connections.login}
   for logins (the hashes the gateway runs at once plus its admission queue: hashing saturated,
-  nothing shed), ${s.connections.stormLogins} logins during the storm (twice that: half of them
-  beyond capacity).
+  nothing shed). The storm offers logins at twice the argon2 bound per second, over
+  ${s.connections.stormLogins} connections, whatever the answers (as a flood does): half of them
+  are beyond capacity.
 - Only answers of the measured kind count: a guarded query answered with an error, a login
   that was shed or a failed refresh is not in the figure (failed answers: guarded
   ${n(f.guarded.gateway.failed)}, login ${n(f.login.gateway.failed)}, refresh ${n(f.refresh.gateway.failed)}).
 - The baseline of the guarded query is a bare \`@apollo/server\` on Fastify with
   \`@as-integrations/fastify\`, as in the gateway, answering \`{ hello }\`. The argon2 bound is
   argon2id verifications per second with the gateway's parameters at its hashing concurrency,
-  measured in the benchmark's process while the gateway was idle. Refreshes rotate real tokens:
+  measured in the benchmark's process while both servers were idle. Refreshes rotate real tokens:
   every request spends one and the answer's successor is used next.
 - Gateway CPU (cores busy): guarded ${cpu(f.guarded.gateway)}, login ${cpu(f.login.gateway)},
   refresh ${cpu(f.refresh.gateway)}, storm ${cpu(f.storm.guarded)}; bare baseline ${cpu(f.guarded.baseline)}.

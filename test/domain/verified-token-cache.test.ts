@@ -1,12 +1,11 @@
-// Rule: a cached token verification answers only before the token's exp and only under the key
-// ring it was verified with; the cache stays within its bound and never shares a mutable claim.
+// Rule: a cached token verification answers only before the token's exp and only under the keys it was verified with (a ring publishing the same keys keeps it); the cache stays within its bound and never shares a mutable claim.
 import { describe, expect, it } from 'vitest';
 import type { KeyRing } from '../../src/domain/tokens';
 import { VerifiedTokenCache } from '../../src/domain/tokens';
 
-// The cache only compares rings by identity: two distinct objects stand for two loaded rings.
-const ring = {} as KeyRing;
-const reloaded = {} as KeyRing;
+// The cache compares rings by the keys they publish (KeyRing.verificationId) and nothing else.
+const ring = { verificationId: 'kid-a' } as KeyRing;
+const reloaded = { verificationId: 'kid-a kid-b' } as KeyRing;
 const claims = () => ({ userId: 'u', sessionId: 's', roles: ['user'], amr: ['pwd'] });
 const at = (ms: number) => new Date(ms);
 
@@ -20,7 +19,13 @@ describe('VerifiedTokenCache', () => {
     expect(cache.size).toBe(0);
   });
 
-  it('forgets every entry when the key ring changes', () => {
+  it('keeps its entries across a reload that publishes the same keys', () => {
+    const cache = new VerifiedTokenCache(10);
+    cache.set(ring, 'a', claims(), 10_000);
+    expect(cache.get({ verificationId: 'kid-a' } as KeyRing, 'a', at(0))).toEqual(claims());
+  });
+
+  it('forgets every entry when the published keys change', () => {
     const cache = new VerifiedTokenCache(10);
     cache.set(ring, 'a', claims(), 10_000);
     cache.set(ring, 'b', claims(), 10_000);

@@ -12,8 +12,9 @@ interface Entry {
  * would queue behind the password hashes of a login storm.
  *
  * Contract: an entry answers only before the token's `exp` (never within the clock-skew
- * allowance after it: that goes back to full verification), and only under the key ring it was
- * verified with: a reloaded ring (a key may have retired) empties the cache. Revocation is not
+ * allowance after it: that goes back to full verification), and only under the keys it was
+ * verified with: a reloaded ring that publishes another set of keys (one retired, say) empties
+ * the cache; the periodic reload of an unchanged set keeps it. Revocation is not
  * cached: the guard asks the revocation feed on every request, hit or miss. Keyed by the whole
  * token (exact: no two tokens share an entry; hashing it first would cost more than the
  * lookup saves); bounded, least recently used out first. Only valid tokens are kept: garbage
@@ -21,7 +22,7 @@ interface Entry {
  */
 export class VerifiedTokenCache {
   private readonly entries = new Map<string, Entry>();
-  private ring: KeyRing | undefined;
+  private keys: string | undefined;
 
   constructor(readonly maxEntries: number) {}
 
@@ -50,11 +51,11 @@ export class VerifiedTokenCache {
     return this.entries.size;
   }
 
-  /** Adopts `ring`, dropping every entry verified under another one; false when it was another. */
+  /** Adopts `ring`'s keys, dropping every entry verified under others; false when they were others. */
   private sameRing(ring: KeyRing) {
-    if (this.ring === ring) return true;
+    if (this.keys === ring.verificationId) return true;
     this.entries.clear();
-    this.ring = ring;
+    this.keys = ring.verificationId;
     return false;
   }
 }
