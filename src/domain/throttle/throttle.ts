@@ -124,8 +124,8 @@ export class Throttle {
       if (!isFailure(error)) await refund(counters); // not a failed check (e.g. a store was down)
       throw error;
     }
-    // Independent keys (a reset key is deleted, a refund never recreates one): one round trip.
-    await Promise.all([refund(counters), hooks.onSuccess?.()]);
+    await refund(counters);
+    await hooks.onSuccess?.();
     return result;
   }
 }
