@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, release, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config';
 import { generateEncryptionKeyEntry } from '../src/domain/crypto/secret-box';
@@ -129,6 +129,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const rounds = Math.max(1, options.rounds ?? 3);
   const work = mkdtempSync(path.join(tmpdir(), 'gateway-bench-'));
   const started = Date.now();
+  const loadBefore = loadavg()[0]!;
   let bare: ServerProcess | undefined;
   let gateway: ServerProcess | undefined;
   const database = await createBenchDatabase(options.databaseUrl, path.join(work, 'data'));
@@ -244,6 +245,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         memoryMiB: Math.round(totalmem() / 2 ** 20),
         node: process.version,
         os: `${process.platform} ${release()}`,
+        loadAverage: { before: loadBefore, after: loadavg()[0]! },
       },
       settings: {
         database: database.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : 'embedded PGlite',

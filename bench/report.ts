@@ -28,7 +28,15 @@ export interface Target {
 export interface BenchResults {
   generatedAt: string;
   durationSeconds: number;
-  machine: { cpuModel: string; cores: number; memoryMiB: number; node: string; os: string };
+  machine: {
+    cpuModel: string;
+    cores: number;
+    memoryMiB: number;
+    node: string;
+    os: string;
+    /** The 1-minute load average when the run started and ended: what else was running. */
+    loadAverage: { before: number; after: number };
+  };
   settings: {
     database: string;
     rateLimits: string;
@@ -186,6 +194,7 @@ machine; absolute numbers depend on the machine and on whatever else ran on it.
 | memory | ${n(r.machine.memoryMiB)} MiB |
 | Node | ${r.machine.node} |
 | OS | ${r.machine.os} |
+| load average (1 min) | ${n(r.machine.loadAverage.before, 2)} at the start, ${n(r.machine.loadAverage.after, 2)} at the end |
 
 ## Figures
 
