@@ -9,7 +9,7 @@ import { SecretBox } from './domain/crypto/secret-box';
 import { PasswordHasher } from './domain/passwords/password-hasher';
 import { revokingSessionStore, type RevocationFeed } from './domain/revocation';
 import { Throttle, type CounterStore } from './domain/throttle';
-import { KeyRing, rotateSigningKeyIfDue } from './domain/tokens';
+import { KeyRing, rotateSigningKeyIfDue, VerifiedTokenCache } from './domain/tokens';
 import type { Logger } from 'pino';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
 
@@ -34,8 +34,9 @@ export async function compose({ config, database, encryptionKeys, counters, revo
     clock,
     users: new PostgresUserStore(database.db),
     sessions: revokingSessionStore(new PostgresSessionStore(database.db), revocations, config.jwt.accessTokenTtl),
-    hasher: new PasswordHasher(config.argon2),
+    hasher: new PasswordHasher(config.argon2, config.passwordHashing),
     keys,
+    verifiedTokens: new VerifiedTokenCache(config.accessTokenCacheSize),
     throttle: new Throttle(counters, config.rateLimit),
     revocations,
     mfa: new PostgresMfaStore(database.db),

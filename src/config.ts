@@ -3,6 +3,7 @@
  * invalid value stops the start with a message naming the setting. Defaults are the safe ones.
  */
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { EncryptionKey } from './domain/crypto/secret-box';
 
@@ -35,6 +36,10 @@ export interface Config {
   subgraph: { port: number; secret: string; trustProxy: TrustProxy } | undefined;
   refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
+  /** argon2 operations at once, and how many more may wait for a turn before new ones are refused. */
+  passwordHashing: { concurrency: number; queue: number };
+  /** Verified access tokens remembered (until their exp); 0 = verify every request. */
+  accessTokenCacheSize: number;
   passwordPolicy: PasswordPolicyName;
   mfaIssuer: string;
   /** Undefined only in development: main.ts then generates or reads them from DATA_DIR. */
@@ -106,6 +111,11 @@ const schema = z.object({
   ARGON2_MEMORY_KIB: int(7168, 4_194_304).default(19_456),
   ARGON2_TIME_COST: int(1, 20).default(2),
   ARGON2_PARALLELISM: int(1, 16).default(1),
+  PASSWORD_HASH_CONCURRENCY: int(1, 1023).optional(),
+  PASSWORD_HASH_QUEUE: int(0, 10_000).optional(),
+  // Node's own setting, read here only to check that password hashing leaves it a free thread.
+  UV_THREADPOOL_SIZE: int(1, 1024).default(4),
+  ACCESS_TOKEN_CACHE_SIZE: int(0, 1_000_000).default(10_000),
   PASSWORD_POLICY: z.enum(['composition', 'nist']).default('composition'),
   MFA_ISSUER: z.string().min(1).max(64).default('graphql-auth-gateway'),
   ENCRYPTION_KEYS: z.string().min(1).optional(),
@@ -214,6 +224,14 @@ function parseOrigins(value: string | undefined): string[] {
     });
 }
 
+/**
+ * Half the cores hash passwords, the other half serve everything else (a login storm must not
+ * starve the guarded queries), and one thread of libuv's pool stays free for the rest.
+ */
+export function defaultHashConcurrency(threadPoolSize: number, cores = availableParallelism()) {
+  return Math.max(1, Math.min(Math.floor(cores / 2), threadPoolSize - 1));
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, as in most dotenv tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -250,6 +268,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `ARGON2_MEMORY_KIB × ARGON2_TIME_COST must be at least ${MIN_ARGON2_MEMORY_TIME} (OWASP's weakest argon2id profile is m=7168, t=5)`,
     );
   }
+  const hashConcurrency = e.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(e.UV_THREADPOOL_SIZE);
+  if (hashConcurrency >= e.UV_THREADPOOL_SIZE) {
+    throw new ConfigError(
+      `PASSWORD_HASH_CONCURRENCY must be below UV_THREADPOOL_SIZE (${e.UV_THREADPOOL_SIZE}): argon2 runs on libuv's thread pool, and the rest of the gateway needs a thread there too`,
+    );
+  }
   return {
     production,
     development: e.NODE_ENV === 'development',
@@ -280,6 +304,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeCost: e.ARGON2_TIME_COST,
       parallelism: e.ARGON2_PARALLELISM,
     },
+    passwordHashing: { concurrency: hashConcurrency, queue: e.PASSWORD_HASH_QUEUE ?? 4 * hashConcurrency },
+    accessTokenCacheSize: e.ACCESS_TOKEN_CACHE_SIZE,
     passwordPolicy: e.PASSWORD_POLICY,
     mfaIssuer: e.MFA_ISSUER,
     encryptionKeys: e.ENCRYPTION_KEYS ? parseEncryptionKeys(e.ENCRYPTION_KEYS) : undefined,

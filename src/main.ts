@@ -6,7 +6,7 @@ import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
 import { createSubgraphApp } from './http/subgraph-app';
-import { createLogger } from './logger';
+import { batchedStdout, createLogger } from './logger';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
@@ -21,7 +21,7 @@ async function main() {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, batchedStdout());
   const encryptionKeys = resolveEncryptionKeys(config, logger);
   const database = await openConfiguredDatabase(config, logger);
   if (database.kind === 'embedded') await database.migrate();

@@ -2,7 +2,8 @@
 // required value stops the start with a ConfigError naming the setting.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config';
+import { availableParallelism } from 'node:os';
+import { ConfigError, defaultHashConcurrency, loadConfig } from '../src/config';
 
 const key = (id: string, bytes = 32) => `${id}:${randomBytes(bytes).toString('base64')}`;
 const PRODUCTION = {
@@ -36,6 +37,8 @@ describe('defaults', () => {
       keys: { publishAhead: 600, reloadSeconds: 60 },
       refresh: { idleTtl: 1_209_600, maxTtl: 2_592_000, reuseGraceSeconds: 10, transport: 'both' },
       argon2: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
+      passwordHashing: { concurrency: defaultHashConcurrency(4), queue: 4 * defaultHashConcurrency(4) },
+      accessTokenCacheSize: 10_000,
       passwordPolicy: 'composition',
       mfaIssuer: 'graphql-auth-gateway',
       encryptionKeys: undefined,
@@ -136,6 +139,9 @@ describe('invalid values name the setting', () => {
     ['TRUST_PROXY', '0'],
     ['GRAPHQL_MAX_DEPTH', '0'],
     ['PLAYGROUND', 'yes'],
+    ['PASSWORD_HASH_CONCURRENCY', '0'],
+    ['PASSWORD_HASH_QUEUE', '-1'],
+    ['ACCESS_TOKEN_CACHE_SIZE', 'lots'],
   ])('%s=%s', (setting, value) => {
     expect(failure({ [setting]: value }).message).toContain(setting);
   });
@@ -151,6 +157,30 @@ describe('invalid values name the setting', () => {
     expect(error.message).toContain('ARGON2_MEMORY_KIB');
     expect(error.message).toContain('ARGON2_TIME_COST');
     expect(loadConfig({ ARGON2_MEMORY_KIB: '7168', ARGON2_TIME_COST: '5' }).argon2.memoryKib).toBe(7168);
+  });
+});
+
+describe('password hashing', () => {
+  it('hashes on half the cores by default, at least one, leaving libuv a thread for the rest', () => {
+    expect(defaultHashConcurrency(4, 1)).toBe(1);
+    expect(defaultHashConcurrency(4, 2)).toBe(1);
+    expect(defaultHashConcurrency(4, 4)).toBe(2);
+    expect(defaultHashConcurrency(4, 16)).toBe(3);
+    expect(defaultHashConcurrency(16, 16)).toBe(8);
+    const { concurrency, queue } = loadConfig({}).passwordHashing;
+    expect(concurrency).toBe(Math.max(1, Math.min(Math.floor(availableParallelism() / 2), 3)));
+    expect(queue).toBe(4 * concurrency);
+  });
+
+  it('takes explicit values, and more concurrency with a larger thread pool', () => {
+    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3', PASSWORD_HASH_QUEUE: '0' }).passwordHashing).toEqual({ concurrency: 3, queue: 0 });
+    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '8', UV_THREADPOOL_SIZE: '12' }).passwordHashing).toEqual({ concurrency: 8, queue: 32 });
+  });
+
+  it('refuses as many hashes at once as libuv has threads, naming both settings', () => {
+    const error = failure({ PASSWORD_HASH_CONCURRENCY: '4' });
+    expect(error.message).toContain('PASSWORD_HASH_CONCURRENCY');
+    expect(error.message).toContain('UV_THREADPOOL_SIZE');
   });
 });
 

@@ -10,16 +10,28 @@ export const REFRESH_COOKIE = '__Host-refresh';
 
 const attributes = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' } as const;
 
+/** Methods on a prototype, not closures per request: every GraphQL request gets one. */
+class ExchangeRefreshCookie implements RefreshCookie {
+  constructor(
+    private readonly request: FastifyRequest,
+    private readonly reply: FastifyReply,
+  ) {}
+
+  read() {
+    return this.request.cookies[REFRESH_COOKIE] || undefined;
+  }
+
+  set(token: string, expiresAt: Date) {
+    this.reply.setCookie(REFRESH_COOKIE, token, { ...attributes, expires: expiresAt });
+  }
+
+  clear() {
+    this.reply.clearCookie(REFRESH_COOKIE, attributes);
+  }
+}
+
 export function refreshCookie(request: FastifyRequest, reply: FastifyReply): RefreshCookie {
-  return {
-    read: () => request.cookies[REFRESH_COOKIE] || undefined,
-    set: (token, expiresAt) => {
-      reply.setCookie(REFRESH_COOKIE, token, { ...attributes, expires: expiresAt });
-    },
-    clear: () => {
-      reply.clearCookie(REFRESH_COOKIE, attributes);
-    },
-  };
+  return new ExchangeRefreshCookie(request, reply);
 }
 
 /**

@@ -13,7 +13,7 @@ export async function viewerOfRequest(deps: AuthDeps, request: FastifyRequest): 
   const match = typeof header === 'string' ? BEARER.exec(header.trim()) : null;
   if (!match) return null;
   const now = deps.clock.now();
-  const claims = await verifyAccessToken(deps.keys, deps.settings.jwt, now, match[1]!);
+  const claims = await verifyAccessToken(deps.keys, deps.settings.jwt, now, match[1]!, deps.verifiedTokens);
   // A token of a session that has ended is as good as none, though its signature still holds.
   if (!claims || deps.revocations.isRevoked(claims.sessionId, now)) return null;
   return { userId: claims.userId, sessionId: claims.sessionId, roles: claims.roles, amr: claims.amr };

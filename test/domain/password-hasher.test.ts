@@ -4,7 +4,8 @@ import * as argon2 from 'argon2';
 import { describe, expect, it } from 'vitest';
 import { PasswordHasher } from '../../src/domain/passwords/password-hasher';
 
-const configured = new PasswordHasher({ memoryKib: 19_456, timeCost: 2, parallelism: 1 });
+const limits = { concurrency: 1, queue: 4 };
+const configured = new PasswordHasher({ memoryKib: 19_456, timeCost: 2, parallelism: 1 }, limits);
 const hashWith = (type: 0 | 1 | 2, memoryCost: number, timeCost: number, parallelism = 1) =>
   argon2.hash('x', { type, memoryCost, timeCost, parallelism });
 
@@ -21,7 +22,7 @@ describe('needsRehash', () => {
   it('replaces a hash with less memory, fewer iterations or fewer lanes', async () => {
     expect(configured.needsRehash(await hashWith(argon2.argon2id, 8192, 2))).toBe(true);
     expect(configured.needsRehash(await hashWith(argon2.argon2id, 19_456, 1))).toBe(true);
-    const twoLanes = new PasswordHasher({ memoryKib: 19_456, timeCost: 2, parallelism: 2 });
+    const twoLanes = new PasswordHasher({ memoryKib: 19_456, timeCost: 2, parallelism: 2 }, limits);
     expect(twoLanes.needsRehash(await hashWith(argon2.argon2id, 19_456, 2, 1))).toBe(true);
   });
 

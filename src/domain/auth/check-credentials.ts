@@ -1,4 +1,5 @@
-import { InvalidCredentialsError } from '../../errors';
+import { InvalidCredentialsError, ServiceUnavailableError } from '../../errors';
+import type { HashReservation } from '../passwords/hash-admission';
 import type { UserRecord } from '../ports';
 import type { AuthDeps, ClientInfo } from './deps';
 import { normalizeEmail } from './normalize-email';
@@ -8,38 +9,61 @@ import { normalizeEmail } from './normalize-email';
  * later MFA enrolment), inside the brute-force throttle. An unknown email, a wrong password
  * and a disabled account give the same error after the same work (a dummy verification for
  * unknown emails) and count the same. A weaker stored hash is replaced on success.
+ *
+ * Its place in line for the hash is taken first: while password hashing is saturated the
+ * check is refused at once with SERVICE_UNAVAILABLE, before any rate-limit point is taken or the
+ * account looked up, so an overloaded gateway spends nobody's budget, and known and unknown
+ * emails (the dummy verification waits in the same line) are refused alike.
  */
-export function checkCredentials(
+export async function checkCredentials(
   deps: Pick<AuthDeps, 'users' | 'hasher' | 'throttle'>,
   email: string,
   password: string,
   client: ClientInfo,
 ): Promise<UserRecord> {
-  return deps.throttle.guardLogin(
-    email,
-    client.ip,
-    (error) => error instanceof InvalidCredentialsError,
-    () => verifyPassword(deps, email, password),
-  );
+  const place = deps.hasher.reserve();
+  try {
+    return await deps.throttle.guardLogin(
+      email,
+      client.ip,
+      (error) => error instanceof InvalidCredentialsError,
+      () => verifyPassword(deps, email, password, place),
+    );
+  } finally {
+    place.release();
+  }
 }
 
 async function verifyPassword(
   deps: Pick<AuthDeps, 'users' | 'hasher'>,
   email: string,
   password: string,
+  place: HashReservation,
 ): Promise<UserRecord> {
   let normalized: string;
   try {
     normalized = normalizeEmail(email);
   } catch {
-    await deps.hasher.verifyAgainstDummy(password);
+    await deps.hasher.verifyAgainstDummy(password, place);
     throw new InvalidCredentialsError();
   }
   const user = await deps.users.findByEmail(normalized);
-  const ok = user ? await deps.hasher.verify(user.passwordHash, password) : await deps.hasher.verifyAgainstDummy(password);
+  const ok = user
+    ? await deps.hasher.verify(user.passwordHash, password, place)
+    : await deps.hasher.verifyAgainstDummy(password, place);
   if (!user || !ok || user.disabled) throw new InvalidCredentialsError();
-  if (deps.hasher.needsRehash(user.passwordHash)) {
-    await deps.users.updatePasswordHash(user.id, await deps.hasher.hash(password));
-  }
+  if (deps.hasher.needsRehash(user.passwordHash)) await rehash(deps, user, password);
   return user;
+}
+
+/** Best effort: while hashing is saturated the upgrade waits for a later login. */
+async function rehash(deps: Pick<AuthDeps, 'users' | 'hasher'>, user: UserRecord, password: string) {
+  let passwordHash: string;
+  try {
+    passwordHash = await deps.hasher.hash(password);
+  } catch (error) {
+    if (error instanceof ServiceUnavailableError) return;
+    throw error;
+  }
+  await deps.users.updatePasswordHash(user.id, passwordHash);
 }

@@ -6,7 +6,7 @@ import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PasswordPolicy } from '../passwords/check-password-policy';
 import type { SessionStore, UserStore } from '../ports';
 import type { Throttle } from '../throttle';
-import type { AccessTokenSettings, KeyRing } from '../tokens';
+import type { AccessTokenSettings, KeyRing, VerifiedTokenCache } from '../tokens';
 
 /** What the auth use cases need, injected once at start-up (and per test). */
 export interface AuthDeps {
@@ -15,6 +15,8 @@ export interface AuthDeps {
   sessions: SessionStore;
   hasher: PasswordHasher;
   keys: KeyRing;
+  /** Access tokens already verified under `keys` (the guard's fast path; revocation checked apart). */
+  verifiedTokens: VerifiedTokenCache;
   throttle: Throttle;
   /** Sessions ended while their access tokens live on: the guard refuses those tokens. */
   revocations: RevocationFeed;

@@ -10,6 +10,7 @@ export { revokeSession } from './revoke-session';
 export { listSessions, type SessionView } from './list-sessions';
 export { changePassword } from './change-password';
 export { getViewerUser } from './get-viewer-user';
+export { getViewerProfile, type ViewerProfile } from './get-viewer-profile';
 export { setUserRoles, changeRoles, validateRoles } from './set-user-roles';
 export { listUsers, MAX_PAGE } from './list-users';
 export { canSeeUser, ADMIN_ROLE, type UserVisibility } from './can-see-user';

@@ -9,7 +9,9 @@ export const DEFAULT_ROLES = ['user'];
 /**
  * Always `true` for an acceptable password, whether the email is new or taken (no account
  * enumeration): the policy is checked first, the password is hashed on both paths, and an
- * existing account is left untouched.
+ * existing account is left untouched. Its place in line for the hash is taken first: while
+ * password hashing is saturated a registration is refused (SERVICE_UNAVAILABLE) before it is
+ * counted against the client.
  */
 export async function register(
   deps: Pick<AuthDeps, 'users' | 'hasher' | 'clock' | 'settings' | 'throttle'>,
@@ -19,8 +21,14 @@ export async function register(
   const reasons = checkPasswordPolicy(input.password, deps.settings.passwordPolicy);
   if (reasons.length > 0) throw new WeakPasswordError(reasons);
   const email = normalizeEmail(input.email);
-  await deps.throttle.register(client.ip);
-  const passwordHash = await deps.hasher.hash(input.password);
+  const place = deps.hasher.reserve();
+  let passwordHash: string;
+  try {
+    await deps.throttle.register(client.ip);
+    passwordHash = await deps.hasher.hash(input.password, place);
+  } finally {
+    place.release();
+  }
   await deps.users.insertIfAbsent({
     id: randomUUID(),
     email,

@@ -1,10 +1,12 @@
 /**
  * argon2id behind one small class. argon2 runs on libuv's thread pool, so hashing never blocks
- * the event loop. `verifyAgainstDummy` spends the same time as a real verification, for
- * unknown emails.
+ * the event loop; every operation goes through the admission (a bounded number at once, a short
+ * queue, SERVICE_UNAVAILABLE beyond). `verifyAgainstDummy` spends the same time, and waits in
+ * the same line, as a real verification, for unknown emails.
  */
 import * as argon2 from 'argon2';
 import { normalizePassword } from './check-password-policy';
+import { HashAdmission, type HashLimits, type HashReservation } from './hash-admission';
 
 export interface Argon2Settings {
   memoryKib: number;
@@ -15,9 +17,23 @@ export interface Argon2Settings {
 export class PasswordHasher {
   // Made at construction, so that even the first unknown-email login costs one verification.
   private readonly dummyHash: Promise<string>;
+  private readonly admission: HashAdmission;
 
-  constructor(private readonly settings: Argon2Settings) {
+  constructor(
+    private readonly settings: Argon2Settings,
+    limits: HashLimits,
+  ) {
     this.dummyHash = argon2.hash('dummy password for unknown accounts', this.options);
+    this.admission = new HashAdmission(limits);
+  }
+
+  /**
+   * A place in line for one operation, taken before the caller spends anything else (a
+   * rate-limit point, a lookup); ServiceUnavailableError at once while hashing is saturated.
+   * Pass it to the operation, and release it in a `finally` (a no-op once it has run).
+   */
+  reserve(): HashReservation {
+    return this.admission.reserve();
   }
 
   private get options() {
@@ -29,17 +45,19 @@ export class PasswordHasher {
     } as const;
   }
 
-  hash(password: string): Promise<string> {
-    return argon2.hash(normalizePassword(password), this.options);
+  hash(password: string, place?: HashReservation): Promise<string> {
+    return this.admitted(place, () => argon2.hash(normalizePassword(password), this.options));
   }
 
   /** False for a wrong password and for a malformed stored hash alike. */
-  async verify(hash: string, password: string): Promise<boolean> {
-    try {
-      return await argon2.verify(hash, normalizePassword(password));
-    } catch {
-      return false;
-    }
+  verify(hash: string, password: string, place?: HashReservation): Promise<boolean> {
+    return this.admitted(place, async () => {
+      try {
+        return await argon2.verify(hash, normalizePassword(password));
+      } catch {
+        return false;
+      }
+    });
   }
 
   /**
@@ -56,8 +74,12 @@ export class PasswordHasher {
     return Number(match[1]) < 19 || at('m') < memoryKib || at('t') < timeCost || at('p') < parallelism;
   }
 
-  async verifyAgainstDummy(password: string): Promise<false> {
-    await this.verify(await this.dummyHash, password);
+  async verifyAgainstDummy(password: string, place?: HashReservation): Promise<false> {
+    await this.verify(await this.dummyHash, password, place);
     return false;
+  }
+
+  private admitted<T>(place: HashReservation | undefined, work: () => Promise<T>) {
+    return place ? place.run(work) : this.admission.run(work);
   }
 }

@@ -1,6 +1,7 @@
 export { KeyRing, generateStoredKey, type SigningAlg } from './key-ring';
 export { signAccessToken, type AccessTokenSettings, type SignedAccessToken } from './sign-access-token';
 export { verifyAccessToken, CLOCK_SKEW_SECONDS, type AccessClaims } from './verify-access-token';
+export { VerifiedTokenCache } from './verified-token-cache';
 export { newRefreshToken, hashRefreshToken } from './refresh-token';
 export { rotateSigningKey, describeKeys, type RotationSettings, type KeyState } from './rotate-signing-key';
 export { rotateSigningKeyIfDue } from './rotate-signing-key-if-due';

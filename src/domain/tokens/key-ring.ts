@@ -3,6 +3,7 @@
  * half is stored only sealed by the SecretBox. On first start one instance generates the key
  * (serialised by the store), the others load it.
  */
+import { KeyObject } from 'node:crypto';
 import {
   calculateJwkThumbprint,
   createLocalJWKSet,
@@ -23,14 +24,24 @@ export interface SigningKey {
   kid: string;
   alg: SigningAlg;
   privateKey: CryptoKey;
+  /** The same key for node:crypto, which signs synchronously (see signAccessToken). */
+  keyObject: KeyObject;
 }
 
 export class KeyRing {
+  /**
+   * The published key ids, sorted: two rings with the same one verify exactly the same tokens
+   * (a kid is the key's thumbprint), so what was verified under one holds under the other.
+   */
+  readonly verificationId: string;
+
   private constructor(
     readonly signing: SigningKey,
     readonly jwks: JSONWebKeySet,
     readonly verificationKeys: ReturnType<typeof createLocalJWKSet>,
-  ) {}
+  ) {
+    this.verificationId = jwks.keys.map((k) => k.kid ?? '').sort().join(' ');
+  }
 
   static async load(store: SigningKeyStore, box: SecretBox, clock: Clock, alg: SigningAlg): Promise<KeyRing> {
     const now = clock.now();
@@ -46,7 +57,7 @@ export class KeyRing {
     const privateKey = (await importJWK(privateJwk, alg)) as CryptoKey;
     const published = keys.filter((k) => k.retiresAt === null || k.retiresAt > now);
     const jwks: JSONWebKeySet = { keys: published.map((k) => k.publicJwk as JWK) };
-    return new KeyRing({ kid: current.kid, alg, privateKey }, jwks, createLocalJWKSet(jwks));
+    return new KeyRing({ kid: current.kid, alg, privateKey, keyObject: KeyObject.from(privateKey) }, jwks, createLocalJWKSet(jwks));
   }
 }
 

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
-import type { KeyRing } from './key-ring';
+import { randomUUID, sign } from 'node:crypto';
+import type { KeyRing, SigningAlg } from './key-ring';
 
 export interface AccessTokenSettings {
   issuer: string;
@@ -20,27 +19,47 @@ export interface SignedAccessToken {
   expiresIn: number;
 }
 
-export async function signAccessToken(
+const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** The JWS signature of `input` (RFC 7518): ECDSA as r‖s, Ed25519, RSASSA-PKCS1-v1_5. */
+function signature(alg: SigningAlg, input: string, key: KeyRing['signing']['keyObject']) {
+  const data = Buffer.from(input);
+  switch (alg) {
+    case 'ES256':
+      return sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' });
+    case 'EdDSA':
+      return sign(null, data, key);
+    case 'RS256':
+      return sign('sha256', data, key);
+  }
+}
+
+/**
+ * A compact JWS (`typ: at+jwt`), signed with node:crypto on the calling thread. WebCrypto (what
+ * jose signs with) sends every signature through libuv's thread pool, where during a login
+ * storm it would wait behind password hashes, and its dispatch alone costs more than the
+ * signature. Keys come from jose (KeyRing); every verifier checks these tokens with jose.
+ */
+export function signAccessToken(
   keys: KeyRing,
   settings: AccessTokenSettings,
   now: Date,
   subject: AccessTokenSubject,
-): Promise<SignedAccessToken> {
+): SignedAccessToken {
   const iat = Math.floor(now.getTime() / 1000);
-  const token = await new SignJWT({
+  const { alg, kid, keyObject } = keys.signing;
+  const input = `${part({ alg, kid, typ: 'at+jwt' })}.${part({
     sid: subject.sessionId,
     roles: subject.roles,
     // Routers that enforce @requiresScopes read the roles from here.
     scope: subject.roles.join(' '),
     amr: subject.amr,
-  })
-    .setProtectedHeader({ alg: keys.signing.alg, kid: keys.signing.kid, typ: 'at+jwt' })
-    .setIssuer(settings.issuer)
-    .setAudience(settings.audience)
-    .setSubject(subject.userId)
-    .setJti(randomUUID())
-    .setIssuedAt(iat)
-    .setExpirationTime(iat + settings.accessTokenTtl)
-    .sign(keys.signing.privateKey);
-  return { token, expiresIn: settings.accessTokenTtl };
+    iss: settings.issuer,
+    aud: settings.audience,
+    sub: subject.userId,
+    jti: randomUUID(),
+    iat,
+    exp: iat + settings.accessTokenTtl,
+  })}`;
+  return { token: `${input}.${signature(alg, input, keyObject).toString('base64url')}`, expiresIn: settings.accessTokenTtl };
 }

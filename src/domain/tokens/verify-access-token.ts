@@ -1,5 +1,6 @@
 import { jwtVerify } from 'jose';
 import type { KeyRing } from './key-ring';
+import type { VerifiedTokenCache } from './verified-token-cache';
 
 export const CLOCK_SKEW_SECONDS = 60;
 
@@ -21,13 +22,18 @@ const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every
 /**
  * The claims of a valid access token, or null for anything else: missing, malformed, forged,
  * expired, another algorithm, issuer, audience or token type. Never throws for a bad token.
+ * With a cache, a token verified before (under the same keys, before its exp) is not verified
+ * again; revocation is the caller's to check either way.
  */
 export async function verifyAccessToken(
   keys: KeyRing,
   settings: VerifySettings,
   now: Date,
   token: string,
+  cache?: VerifiedTokenCache,
 ): Promise<AccessClaims | null> {
+  const cached = cache?.get(keys, token, now);
+  if (cached) return cached;
   try {
     const { payload } = await jwtVerify(token, keys.verificationKeys, {
       algorithms: [settings.alg],
@@ -38,11 +44,13 @@ export async function verifyAccessToken(
       currentDate: now,
       requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
     });
-    const { sub, sid, roles, amr } = payload;
+    const { sub, sid, roles, amr, exp } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || !isStringArray(roles) || !isStringArray(amr)) {
       return null;
     }
-    return { userId: sub, sessionId: sid, roles, amr };
+    const claims = { userId: sub, sessionId: sid, roles, amr };
+    cache?.set(keys, token, claims, exp! * 1000);
+    return claims;
   } catch {
     return null;
   }

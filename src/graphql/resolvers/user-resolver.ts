@@ -1,14 +1,37 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { changePassword, getViewerUser, listUsers, setUserRoles } from '../../domain/auth';
+import { changePassword, getViewerProfile, listUsers, setUserRoles, type ViewerProfile } from '../../domain/auth';
 import { viewerOf, type GatewayContext } from '../context';
 import { User } from '../types/user';
+
+/**
+ * `me` as graphql reads it: each field is read only when the query selects it, so `me { id
+ * roles }` reads no account (getters on the prototype, not per object).
+ */
+class Me {
+  constructor(private readonly profile: ViewerProfile) {}
+  get id() {
+    return this.profile.id;
+  }
+  get roles() {
+    return this.profile.roles;
+  }
+  get email() {
+    return this.profile.account().then((user) => user.email);
+  }
+  get mfaEnabled() {
+    return this.profile.account().then((user) => user.mfaEnabled);
+  }
+  get createdAt() {
+    return this.profile.account().then((user) => user.createdAt);
+  }
+}
 
 @Resolver()
 export class UserResolver {
   @Authorized()
-  @Query(() => User)
+  @Query(() => User, { description: 'id and roles are those of the access token; the other fields read the account.' })
   me(@Ctx() ctx: GatewayContext) {
-    return getViewerUser(ctx.deps, viewerOf(ctx));
+    return new Me(getViewerProfile(ctx.deps, viewerOf(ctx)));
   }
 
   @Authorized('admin')

@@ -4,9 +4,11 @@ import { SelfOrAdmin } from '../user-visibility';
 
 // Every field names its type explicitly: `npm start` runs through a compiler that does not
 // emit decorator metadata, so nothing may depend on it.
+// Everything but the id is guarded by SelfOrAdmin, so only `id` takes graphql's default resolver
+// (no middleware).
 @ObjectType()
 export class User {
-  @Field(() => ID)
+  @Field(() => ID, { simple: true })
   id!: string;
 
   @Field(() => String)

@@ -9,7 +9,7 @@ import type {
   TokenFacts,
 } from '../../domain/ports';
 import { epochMs, queryRows, ts, type Db } from './client';
-import { refreshTokens, sessions } from './schema';
+import { sessions } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
 
@@ -47,26 +47,18 @@ interface RotatedRow {
 export class PostgresSessionStore implements SessionStore {
   constructor(private readonly db: Db) {}
 
+  /** One statement (one round trip, atomic by itself): the session and its first refresh token. */
   async create(s: NewSession) {
-    await this.db.transaction(async (tx) => {
-      await tx.insert(sessions).values({
-        id: s.id,
-        userId: s.userId,
-        amr: s.amr,
-        userAgent: s.userAgent,
-        ip: s.ip,
-        createdAt: s.createdAt,
-        lastUsedAt: s.createdAt,
-        idleExpiresAt: s.idleExpiresAt,
-        expiresAt: s.absoluteExpiresAt,
-      });
-      await tx.insert(refreshTokens).values({
-        id: s.tokenId,
-        sessionId: s.id,
-        tokenHash: s.tokenHash,
-        createdAt: s.createdAt,
-      });
-    });
+    const created = ts(s.createdAt);
+    await this.db.execute(sql`
+      WITH session AS (
+        INSERT INTO sessions (id, user_id, amr, user_agent, ip, created_at, last_used_at, idle_expires_at, expires_at)
+        VALUES (${s.id}::uuid, ${s.userId}::uuid, ARRAY[${sql.join(s.amr.map((m) => sql`${m}`), sql`, `)}]::text[], ${s.userAgent}, ${s.ip}, ${created}, ${created},
+          ${ts(s.idleExpiresAt)}, ${ts(s.absoluteExpiresAt)})
+        RETURNING id
+      )
+      INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
+      SELECT ${s.tokenId}::uuid, id, ${s.tokenHash}, ${created} FROM session`);
   }
 
   /**

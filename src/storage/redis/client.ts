@@ -24,6 +24,8 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
     commandTimeout: 300,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(times * 100, 1000),
+    // Commands issued in the same tick (a login's counters) leave in one write.
+    enableAutoPipelining: true,
   });
   let down = false;
   const markDown = () => {

@@ -1,0 +1,321 @@
+/**
+ * The benchmark: a bare Apollo baseline, then the gateway (a child process of its own) on real
+ * PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set, else embedded, with the rate
+ * limits raised so that it measures work rather than refusals. Every figure is paired with a
+ * baseline measured in the same run, so the ratios mean something on a noisy machine.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../src/config';
+import { generateEncryptionKeyEntry } from '../src/domain/crypto/secret-box';
+import { measureArgon2Bound } from './argon2-bound';
+import { createBenchDatabase } from './database';
+import { mergeLoads, runLoad, type LoadResult } from './load';
+import { childEnv, freePort, startServer, type ServerProcess } from './processes';
+import { evaluateTargets, type BenchResults } from './report';
+import { seedSessions, type Session } from './seed';
+
+export interface BenchOptions {
+  /** Seconds each figure is measured for. */
+  seconds: number;
+  /** Every figure and its baseline are measured in this many alternating slices. */
+  rounds?: number;
+  /** Seconds of load before a measurement, not counted (JIT, connection pools). */
+  warmupSeconds: number;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  /** Gateway settings to use instead of the defaults (argon2, hashing, cache, logging). */
+  gatewaySettings?: Record<string, string>;
+  /** Progress lines (stderr in the CLI). */
+  progress?: (line: string) => void;
+}
+
+const CONNECTIONS = 10;
+const BARE_QUERY = JSON.stringify({ query: '{ hello }' });
+const GUARDED_QUERY = JSON.stringify({ query: '{ me { id roles } }' });
+// Every limit far above what the run can reach: the benchmark measures work, not refusals.
+const RAISED_LIMITS = {
+  LOGIN_LIMIT_EMAIL_IP: '100000000/60',
+  LOGIN_LIMIT_IP: '100000000/60',
+  LOGIN_LIMIT_ACCOUNT: '100000000/60',
+  REGISTER_LIMIT_IP: '100000000/60',
+  REFRESH_LIMIT_IP: '100000000/60',
+};
+
+const loginBody = (email: string, password: string) =>
+  JSON.stringify({
+    query: 'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { __typename } }',
+    variables: { email, password },
+  });
+
+const refreshBody = (token: string) =>
+  JSON.stringify({
+    query: 'mutation ($t: String) { refresh(refreshToken: $t) { accessToken refreshToken } }',
+    variables: { t: token },
+  });
+
+const classifyBare = (status: number, body: string) => (status === 200 && body.includes('"hello":"world"') ? 'ok' : 'error');
+const classifyGuarded = (status: number, body: string) =>
+  status === 200 && body.startsWith('{"data":{"me":{"id":"') && !body.includes('"errors"') ? 'ok' : 'error';
+const classifyLogin = (status: number, body: string) => {
+  if (status === 200 && body.includes('"__typename":"AuthPayload"')) return 'ok';
+  if (body.includes('"SERVICE_UNAVAILABLE"')) return 'shed';
+  if (body.includes('"RATE_LIMITED"')) return 'rate_limited';
+  return 'error';
+};
+const classifyRefresh = (status: number, body: string) =>
+  status === 200 && body.includes('"refreshToken":"') && !body.includes('"errors"') ? 'ok' : 'error';
+
+const guardedLoad = (url: string, sessions: Session[], seconds: number) =>
+  runLoad({
+    url,
+    connections: CONNECTIONS,
+    seconds,
+    request: (i) => ({ headers: { authorization: `Bearer ${sessions[i % sessions.length]!.accessToken}` }, body: GUARDED_QUERY }),
+    classify: classifyGuarded,
+  });
+
+/** `rate`: logins offered per second whatever the answers (a storm), instead of back to back. */
+const loginLoad = (url: string, sessions: Session[], connections: number, seconds: number, rate?: number) =>
+  runLoad({
+    url,
+    connections,
+    seconds,
+    rate,
+    request: (i) => ({ body: loginBody(sessions[i % sessions.length]!.email, sessions[i % sessions.length]!.password) }),
+    classify: classifyLogin,
+  });
+
+/** Refresh tokens rotate: each request takes a live one, each answer gives its successor back. */
+function refreshLoad(url: string, pool: string[], seconds: number) {
+  return runLoad({
+    url,
+    connections: CONNECTIONS,
+    seconds,
+    dynamic: () => {
+      const token = pool.shift();
+      if (!token) throw new Error('the refresh-token pool ran dry');
+      return { body: refreshBody(token) };
+    },
+    classify: classifyRefresh,
+    onBody: (body) => {
+      const next = /"refreshToken":"([^"]+)"/.exec(body);
+      if (next) pool.push(next[1]!);
+    },
+  });
+}
+
+/** A load's result with the CPU its server used meanwhile, in cores. */
+type Measured = LoadResult & { serverCpu: number };
+
+/** Runs `load` while sampling the server's CPU time. */
+async function measured(server: ServerProcess, load: () => Promise<LoadResult>): Promise<Measured> {
+  const cpuBefore = server.cpuSeconds();
+  const result = await load();
+  return { ...result, serverCpu: (server.cpuSeconds() - cpuBefore) / result.seconds };
+}
+
+function mergeMeasured(runs: Measured[]): Measured {
+  const merged = mergeLoads(runs);
+  return { ...merged, serverCpu: runs.reduce((sum, r) => sum + r.serverCpu * r.seconds, 0) / merged.seconds };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runBench(options: BenchOptions): Promise<BenchResults> {
+  const say = options.progress ?? (() => {});
+  const rounds = Math.max(1, options.rounds ?? 3);
+  const work = mkdtempSync(path.join(tmpdir(), 'gateway-bench-'));
+  const started = Date.now();
+  const loadBefore = loadavg()[0]!;
+  let bare: ServerProcess | undefined;
+  let gateway: ServerProcess | undefined;
+  const database = await createBenchDatabase(options.databaseUrl, path.join(work, 'data'));
+  try {
+    say('starting the bare baseline and the gateway');
+    const [barePort, port] = [await freePort(), await freePort()];
+    const settings: Record<string, string> = {
+      NODE_ENV: database.kind === 'postgres' ? 'production' : 'test',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      JWT_ISSUER: `http://127.0.0.1:${port}`,
+      ENCRYPTION_KEYS: generateEncryptionKeyEntry('bench'),
+      ...database.env,
+      ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : { SINGLE_INSTANCE: 'true' }),
+      RATE_LIMIT_PREFIX: `bench:${randomBytes(6).toString('hex')}`,
+      ...RAISED_LIMITS,
+      ...options.gatewaySettings,
+    };
+    const config = loadConfig(settings);
+    const { concurrency, queue } = config.passwordHashing;
+    // The baseline: a bare Apollo server on the same HTTP layer. It stays up (idle) so that its
+    // rounds can alternate with the gateway's: drift on a shared machine hits both alike.
+    const starting = await Promise.allSettled([
+      startServer({
+        script: 'bench/bare-server.ts',
+        env: childEnv({ BENCH_BARE_PORT: String(barePort) }),
+        port: barePort,
+        readyPath: '/ready',
+        logFile: path.join(work, 'bare.log'),
+      }),
+      startServer({
+        script: 'src/main.ts',
+        env: childEnv(settings),
+        port,
+        readyPath: '/readyz',
+        logFile: path.join(work, 'gateway.log'),
+      }),
+    ]);
+    if (starting[0].status === 'fulfilled') bare = starting[0].value;
+    if (starting[1].status === 'fulfilled') gateway = starting[1].value;
+    const failed = starting.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    if (!bare || !gateway) throw new Error('unreachable');
+    const url = gateway.url;
+    const capacity = concurrency + queue;
+    say('seeding users and sessions');
+    // A refresh load that stops abandons its in-flight rotations (and their successors): every
+    // refresh load may lose one token per connection, so there are enough for all of them.
+    const users = Math.max(CONNECTIONS, 2 * capacity);
+    const sessionsPerUser = Math.ceil((CONNECTIONS * (rounds + 2)) / users);
+    const sessions = await seedSessions(url, { users, sessionsPerUser, parallel: capacity });
+    const refreshPool = sessions.map((s) => s.refreshToken);
+
+    // The login ceiling: argon2 alone at the gateway's parameters and concurrency, while both
+    // servers are idle.
+    // Logins still in the gateway when their load stops hold their places: let them finish.
+    let settleMs = 1000;
+    const settle = () => sleep(settleMs);
+    const bareLoad = (seconds: number) =>
+      runLoad({ url: bare!.url, connections: CONNECTIONS, seconds, request: () => ({ body: BARE_QUERY }), classify: classifyBare });
+    say('warm-up');
+    await bareLoad(options.warmupSeconds);
+    await guardedLoad(url, sessions, options.warmupSeconds);
+    await refreshLoad(url, refreshPool, options.warmupSeconds);
+    await loginLoad(url, sessions, capacity, Math.min(options.warmupSeconds, 2));
+    await settle();
+
+    // Every figure and its baseline in alternating slices, so that drift in whatever else runs
+    // on the machine hits both alike.
+    const slice = options.seconds / rounds;
+    const runs = { bare: [] as Measured[], guarded: [] as Measured[], refresh: [] as Measured[], login: [] as Measured[] };
+    const bounds: Array<Awaited<ReturnType<typeof measureArgon2Bound>>> = [];
+    const storm = { guarded: [] as Measured[], logins: [] as LoadResult[] };
+    for (let round = 1; round <= rounds; round++) {
+      say(`round ${round} of ${rounds}: bare baseline, guarded query, refresh, argon2 bound, login, login storm`);
+      runs.bare.push(await measured(bare, () => bareLoad(slice)));
+      runs.guarded.push(await measured(gateway, () => guardedLoad(url, sessions, slice)));
+      runs.refresh.push(await measured(gateway, () => refreshLoad(url, refreshPool, slice)));
+      // The login ceiling: argon2 alone at the gateway's parameters and concurrency, here, while
+      // both servers are idle.
+      const bound = await measureArgon2Bound({ ...config.argon2, concurrency, seconds: slice });
+      bounds.push(bound);
+      settleMs = Math.max(500, (2000 * capacity) / bound.hashesPerSecond);
+      // Exactly as many logins in flight as the gateway admits: hashing saturated, nothing shed.
+      runs.login.push(await measured(gateway, () => loginLoad(url, sessions, capacity, slice)));
+      await settle();
+      // The storm: logins offered at twice the rate hashing can take, while the guarded queries run.
+      const stormLogins = loginLoad(url, sessions, 2 * capacity, slice + 1, Math.ceil(2 * bound.hashesPerSecond));
+      await sleep(500);
+      storm.guarded.push(await measured(gateway, () => guardedLoad(url, sessions, slice)));
+      storm.logins.push(await stormLogins);
+      await settle();
+    }
+    const bareResult = mergeMeasured(runs.bare);
+    const guarded = mergeMeasured(runs.guarded);
+    const refresh = mergeMeasured(runs.refresh);
+    const login = mergeMeasured(runs.login);
+    const stormGuarded = mergeMeasured(storm.guarded);
+    const stormLogin = mergeLoads(storm.logins);
+    const argon2 = {
+      hashesPerSecond: bounds.reduce((sum, b) => sum + b.hashes, 0) / bounds.reduce((sum, b) => sum + b.seconds, 0),
+    };
+    const barePeakRss = bare.peakRss();
+    const gatewayPeakRss = gateway.peakRss();
+
+    const cpu = cpus();
+    const results: BenchResults = {
+      generatedAt: new Date().toISOString(),
+      durationSeconds: 0,
+      machine: {
+        cpuModel: cpu[0]?.model.trim() ?? 'unknown',
+        cores: cpu.length,
+        memoryMiB: Math.round(totalmem() / 2 ** 20),
+        node: process.version,
+        os: `${process.platform} ${release()}`,
+        loadAverage: { before: loadBefore, after: loadavg()[0]! },
+      },
+      settings: {
+        database: database.kind === 'postgres' ? 'PostgreSQL (DATABASE_URL)' : 'embedded PGlite',
+        rateLimits: options.redisUrl ? 'Redis (REDIS_URL)' : 'in memory',
+        seconds: options.seconds,
+        rounds,
+        warmupSeconds: options.warmupSeconds,
+        connections: { query: CONNECTIONS, login: capacity, refresh: CONNECTIONS, stormLogins: 2 * capacity },
+        gateway: describeSettings(settings, config),
+      },
+      figures: {
+        guarded: { gateway: summary(guarded), baseline: summary(bareResult), ratio: guarded.okPerSecond / bareResult.okPerSecond },
+        login: {
+          gateway: summary(login),
+          baseline: { hashesPerSecond: argon2.hashesPerSecond, concurrency },
+          ratio: login.okPerSecond / argon2.hashesPerSecond,
+        },
+        refresh: { gateway: summary(refresh), baseline: summary(bareResult), ratio: refresh.okPerSecond / bareResult.okPerSecond },
+        storm: {
+          guarded: summary(stormGuarded),
+          baseline: summary(guarded),
+          ratio: stormGuarded.okPerSecond / guarded.okPerSecond,
+          logins: {
+            admittedPerSecond: stormLogin.okPerSecond,
+            shedPerSecond: ((stormLogin.outcomes.shed ?? 0) + (stormLogin.outcomes.rate_limited ?? 0)) / stormLogin.seconds,
+            admittedLatencyMs: stormLogin.latency.ok ?? null,
+            shedLatencyMs: stormLogin.latency.shed ?? stormLogin.latency.rate_limited ?? null,
+            outcomes: stormLogin.outcomes,
+          },
+        },
+        memory: { gatewayPeakRssMiB: gatewayPeakRss / 2 ** 20, baselinePeakRssMiB: barePeakRss / 2 ** 20 },
+      },
+      targets: [],
+    };
+    results.targets = evaluateTargets(results);
+    say('stopping');
+    results.durationSeconds = Math.round((Date.now() - started) / 1000);
+    return results;
+  } finally {
+    await bare?.stop();
+    await gateway?.stop();
+    await database.drop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function summary(result: Measured) {
+  const ok = result.latency.ok;
+  return {
+    perSecond: result.okPerSecond,
+    p50Ms: ok?.p50 ?? Number.NaN,
+    p99Ms: ok?.p99 ?? Number.NaN,
+    responses: result.responses,
+    failed: result.responses - (result.outcomes.ok ?? 0) + result.transportErrors,
+    serverCpu: result.serverCpu,
+  };
+}
+
+/** The settings that shape the figures; never a secret or a URL with credentials. */
+function describeSettings(settings: Record<string, string>, config: ReturnType<typeof loadConfig>) {
+  return {
+    NODE_ENV: settings.NODE_ENV!,
+    LOG_LEVEL: config.logLevel,
+    JWT_ALG: config.jwt.alg,
+    ARGON2_MEMORY_KIB: String(config.argon2.memoryKib),
+    ARGON2_TIME_COST: String(config.argon2.timeCost),
+    ARGON2_PARALLELISM: String(config.argon2.parallelism),
+    PASSWORD_HASH_CONCURRENCY: String(config.passwordHashing.concurrency),
+    PASSWORD_HASH_QUEUE: String(config.passwordHashing.queue),
+    ACCESS_TOKEN_CACHE_SIZE: String(config.accessTokenCacheSize),
+    ...RAISED_LIMITS,
+  };
+}

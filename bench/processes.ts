@@ -1,0 +1,120 @@
+/**
+ * The servers under measurement run as child processes of their own, so that their CPU time and
+ * memory are theirs alone while the load generator runs here. They are started as
+ * `node --import tsx <script>` (no tsx wrapper process), so the pid we hold is the server's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { SETTING_NAMES } from '../src/config';
+
+export const ROOT = path.resolve(import.meta.dirname, '..');
+
+/** A port nobody listens on right now (loopback only). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** This environment without any gateway setting, plus `settings`: a child sees only what we give it. */
+export function childEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of SETTING_NAMES) delete env[name];
+  // vitest marks its own process; a child started from the smoke test is a plain server.
+  for (const name of Object.keys(env)) if (name.startsWith('VITEST')) delete env[name];
+  return { ...env, ...settings };
+}
+
+export interface ServerProcess {
+  pid: number;
+  url: string;
+  /** CPU seconds (user + system) the process has used so far. */
+  cpuSeconds(): number;
+  /** Peak resident set size so far (the kernel's high-water mark), in bytes. */
+  peakRss(): number;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+function readCpuSeconds(pid: number) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+function readPeakRss(pid: number) {
+  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) * 1024 : Number.NaN;
+}
+
+/**
+ * Starts `script` with `env`, its output into `logFile` (a file, not a pipe: a slow reader must
+ * not slow the server), and waits until `readyPath` answers 200.
+ */
+export async function startServer(options: {
+  script: string;
+  env: NodeJS.ProcessEnv;
+  port: number;
+  readyPath: string;
+  logFile: string;
+  timeoutMs?: number;
+  /** Extra node options, e.g. --cpu-prof when looking into a figure. */
+  nodeArgs?: string[];
+}): Promise<ServerProcess> {
+  const fd = openSync(options.logFile, 'w');
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', options.script], {
+      cwd: ROOT,
+      env: options.env,
+      stdio: ['ignore', fd, fd],
+    });
+  } finally {
+    closeSync(fd);
+  }
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const url = `http://127.0.0.1:${options.port}`;
+  const log = () => readFileSync(options.logFile, 'utf8');
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    if (dead) throw new Error(`${options.script} exited before it was ready:\n${log().slice(-4000)}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${options.script} was not ready in time:\n${log().slice(-4000)}`);
+    }
+    const ok = await fetch(`${url}${options.readyPath}`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const pid = child.pid!;
+  return {
+    pid,
+    url,
+    cpuSeconds: () => readCpuSeconds(pid),
+    peakRss: () => readPeakRss(pid),
+    log,
+    async stop() {
+      if (dead) return;
+      child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(killer);
+    },
+  };
+}

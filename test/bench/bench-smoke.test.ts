@@ -1,0 +1,68 @@
+// Rule: `npm run bench` runs end to end (baseline server, gateway child, seeding, every load) and writes results.json and RESULTS.md where it is told, with all five figures and their baselines as numbers.
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import type { BenchResults } from '../../bench/report';
+import { childEnv, ROOT, runTsx, tempDir } from '../helpers/processes';
+
+const out = tempDir('gateway-bench-smoke');
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const committed = path.join(ROOT, 'bench', 'results.json');
+const committedStamp = () => (existsSync(committed) ? statSync(committed).mtimeMs : null);
+const stampBefore = committedStamp();
+
+const isNumber = (value: unknown) => typeof value === 'number' && Number.isFinite(value);
+
+it('measures every figure against its baseline with tiny durations', { timeout: 120_000 }, async () => {
+  const env = childEnv({
+    ...(process.env.DATABASE_URL && { DATABASE_URL: process.env.DATABASE_URL }),
+    ...(process.env.REDIS_URL && { REDIS_URL: process.env.REDIS_URL }),
+    BENCH_SECONDS: '1',
+    BENCH_WARMUP_SECONDS: '0.3',
+    BENCH_ROUNDS: '1',
+    BENCH_OUT_DIR: out,
+  });
+  const run = await runTsx('bench/run.ts', [], env);
+  expect(run.code, run.stderr).toBe(0);
+  expect(run.stdout).toContain('1. guarded query');
+
+  const results = JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')) as BenchResults;
+  const { guarded, login, refresh, storm, memory } = results.figures;
+  const figures = [
+    guarded.gateway.perSecond,
+    guarded.gateway.p50Ms,
+    guarded.gateway.p99Ms,
+    guarded.baseline.perSecond,
+    guarded.baseline.p99Ms,
+    guarded.ratio,
+    login.gateway.perSecond,
+    login.baseline.hashesPerSecond,
+    login.ratio,
+    refresh.gateway.perSecond,
+    refresh.gateway.p99Ms,
+    refresh.baseline.perSecond,
+    refresh.ratio,
+    storm.guarded.perSecond,
+    storm.guarded.p99Ms,
+    storm.baseline.perSecond,
+    storm.ratio,
+    memory.gatewayPeakRssMiB,
+    memory.baselinePeakRssMiB,
+  ];
+  expect(figures.every(isNumber), JSON.stringify(results.figures)).toBe(true);
+  expect(guarded.gateway.perSecond).toBeGreaterThan(0);
+  expect(login.gateway.perSecond).toBeGreaterThan(0);
+  expect(refresh.gateway.perSecond).toBeGreaterThan(0);
+  // The storm drives twice the admitted logins: the excess must come back shed, not queued.
+  expect(storm.logins.shedPerSecond).toBeGreaterThan(0);
+  expect(results.targets).toHaveLength(7);
+  expect(results.machine.cores).toBeGreaterThan(0);
+  expect(results.settings.gateway.PASSWORD_HASH_CONCURRENCY).toMatch(/^\d+$/);
+
+  const markdown = readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
+  expect(markdown).toContain(results.machine.node);
+  expect(markdown).toContain('PASSWORD_HASH_QUEUE');
+  // Written where told, not over the committed results.
+  expect(committedStamp()).toBe(stampBefore);
+});

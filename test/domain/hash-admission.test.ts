@@ -1,0 +1,72 @@
+// Rule: at most PASSWORD_HASH_CONCURRENCY hashes run and PASSWORD_HASH_QUEUE wait (a reservation counts from when it is taken), first come first served; one more is refused at once with SERVICE_UNAVAILABLE, and a finished hash admits the next.
+import { describe, expect, it } from 'vitest';
+import { ServiceUnavailableError } from '../../src/errors';
+import { HashAdmission } from '../../src/domain/passwords/hash-admission';
+
+/** Work that ends when the test says so. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { open, work: () => opened };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('HashAdmission', () => {
+  it('runs `concurrency` at once, queues `queue` more in order, refuses the rest at once', async () => {
+    const admission = new HashAdmission({ concurrency: 1, queue: 2 });
+    const started: string[] = [];
+    const gates = { a: gate(), b: gate(), c: gate() };
+    const run = (name: keyof typeof gates) =>
+      admission.run(async () => {
+        started.push(name);
+        await gates[name].work();
+        return name;
+      });
+    const a = run('a');
+    const b = run('b');
+    const c = run('c');
+    await tick();
+    expect(started).toEqual(['a']);
+    expect(admission.saturated).toBe(true);
+    await expect(admission.run(async () => 'd')).rejects.toBeInstanceOf(ServiceUnavailableError);
+
+    gates.a.open();
+    expect(await a).toBe('a');
+    await tick();
+    expect(started).toEqual(['a', 'b']); // first come, first served
+    expect(admission.saturated).toBe(false); // a place in the queue is free again
+    gates.b.open();
+    gates.c.open();
+    expect(await Promise.all([b, c])).toEqual(['b', 'c']);
+    expect(started).toEqual(['a', 'b', 'c']);
+  });
+
+  it('frees the place of a hash that failed', async () => {
+    const admission = new HashAdmission({ concurrency: 1, queue: 0 });
+    await expect(admission.run(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(admission.saturated).toBe(false);
+    expect(await admission.run(async () => 'next')).toBe('next');
+  });
+
+  it('counts a reservation from the moment it is taken, until it has run or is released', async () => {
+    const admission = new HashAdmission({ concurrency: 1, queue: 1 });
+    const first = admission.reserve();
+    const second = admission.reserve();
+    expect(admission.saturated).toBe(true);
+    expect(() => admission.reserve()).toThrow(ServiceUnavailableError);
+    await expect(admission.run(async () => 'x')).rejects.toBeInstanceOf(ServiceUnavailableError);
+
+    second.release();
+    second.release(); // a second release gives nothing back twice
+    expect(admission.saturated).toBe(false);
+    const third = admission.reserve();
+    expect(admission.saturated).toBe(true);
+
+    expect(await first.run(async () => 'first')).toBe('first');
+    await expect(first.run(async () => 'again')).rejects.toThrow('runs once');
+    first.release(); // after a run: nothing to give back
+    expect(await third.run(async () => 'third')).toBe('third');
+    expect(admission.saturated).toBe(false);
+  });
+});
