@@ -5,7 +5,6 @@ import { describeClientIp, openConfiguredDatabase, openCounters, openRevocations
 import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
-import { createSubgraphApp } from './http/subgraph-app';
 import { batchedStdout, createLogger } from './logger';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -32,7 +31,9 @@ async function main() {
   await revocations.started();
   const { deps, reloadKeys } = await compose({ config, database, encryptionKeys, counters: counters.store, revocations, logger });
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
-  const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, settings: config.subgraph }));
+  // Loaded only when asked for: the federation libraries are large and most gateways do without.
+  const subgraph =
+    config.subgraph && (await (await import('./http/subgraph-app')).createSubgraphApp({ config, deps, logger, settings: config.subgraph }));
   logger.info(describeClientIp(config.trustProxy));
   if (config.subgraph) {
     const line = `subgraph listener ${describeClientIp(config.subgraph.trustProxy, 'SUBGRAPH_TRUST_PROXY')}`;

@@ -99,6 +99,25 @@ describe('npm start', () => {
       await stopWithSigterm(child);
     }, 60_000);
   }
+
+  it('opens the subgraph listener beside the public one when SUBGRAPH_PORT is set, and closes both on SIGTERM', async () => {
+    const subgraphPort = await freePort();
+    const secret = randomBytes(24).toString('base64url');
+    const dataDir = tempDir('gateway-subgraph');
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const { child } = await startProcess({ DATA_DIR: dataDir, SUBGRAPH_PORT: String(subgraphPort), SUBGRAPH_SECRET: secret });
+    await child.waitFor(/Federation subgraph listener at/, 10_000);
+    const ask = (headers: Record<string, string>) =>
+      fetch(`http://127.0.0.1:${subgraphPort}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: '{ _service { sdl } }' }),
+      });
+    const served = (await (await ask({ 'x-subgraph-secret': secret })).json()) as { data: { _service: { sdl: string } } };
+    expect(served.data._service.sdl).toContain('@key(fields: "id")');
+    expect((await ask({})).status).toBe(403);
+    await stopWithSigterm(child);
+  }, 120_000);
 });
 
 describe('NODE_ENV=production', () => {
