@@ -25,7 +25,7 @@ export function freePort(): Promise<number> {
 }
 
 /** This environment without any gateway setting, plus `settings`: a child sees only what we give it. */
-export function childEnv(settings: Record<string, string>): NodeJS.ProcessEnv {
+export function childEnv(settings: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of SETTING_NAMES) delete env[name];
   // vitest marks its own process; a child started from the smoke test is a plain server.

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -15,35 +14,14 @@ import { inject } from 'vitest';
 import { openEmbedded, openPostgres, type Database } from '../../src/storage/postgres';
 import type { GqlResult, RequestOptions } from './gateway';
 import { adminUrl, databaseUrlFor } from './postgres-urls';
-import { SETTING_NAMES } from '../../src/config';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
-// Every setting config.ts reads: a child sees only what the test gives it.
-// Every setting is stripped: a child gets exactly what the test gives it.
-const SETTINGS = SETTING_NAMES;
-
-export function childEnv(settings: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of SETTINGS) delete env[name];
-  return { ...env, ...settings };
-}
+// A child gets exactly what the test gives it (no setting of this process), on a free loopback port.
+export { childEnv, freePort } from '../../bench/processes';
 
 export const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `${prefix}-`));
-
-/** A port nobody listens on right now: listen on 0, read it, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface Child {
   process: ChildProcess;
