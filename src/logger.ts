@@ -7,27 +7,27 @@ import pino, { type DestinationStream, type Logger } from 'pino';
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
     {
-    level,
-    redact: {
-      paths: [
-        'password',
-        '*.password',
-        'newPassword',
-        'currentPassword',
-        'refreshToken',
-        '*.refreshToken',
-        'accessToken',
-        '*.accessToken',
-        'variables',
-        '*.variables',
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'headers.authorization',
-        'headers.cookie',
-      ],
-      censor: '[redacted]',
+      level,
+      redact: {
+        paths: [
+          'password',
+          '*.password',
+          'newPassword',
+          'currentPassword',
+          'refreshToken',
+          '*.refreshToken',
+          'accessToken',
+          '*.accessToken',
+          'variables',
+          '*.variables',
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'headers.authorization',
+          'headers.cookie',
+        ],
+        censor: '[redacted]',
+      },
     },
-  },
     destination,
   );
 }
