@@ -10,10 +10,12 @@ import { normalizeEmail } from './normalize-email';
  * and a disabled account give the same error after the same work (a dummy verification for
  * unknown emails) and count the same. A weaker stored hash is replaced on success.
  *
- * Its place in line for the hash is taken first: while password hashing is saturated the
- * check is refused at once with SERVICE_UNAVAILABLE, before any rate-limit point is taken or the
- * account looked up, so an overloaded gateway spends nobody's budget, and known and unknown
- * emails (the dummy verification waits in the same line) are refused alike.
+ * While password hashing is saturated the check is refused at once with SERVICE_UNAVAILABLE,
+ * before any rate-limit point is taken or the account looked up. Otherwise the place in line is
+ * taken inside the throttle, after the limits admitted the attempt: a client that is already
+ * rate-limited never holds a place others need. A shed there is not a failed check, so the
+ * throttle gives its points back: an overloaded gateway spends nobody's budget, and known and
+ * unknown emails (the dummy verification waits in the same line) are refused alike.
  */
 export async function checkCredentials(
   deps: Pick<AuthDeps, 'users' | 'hasher' | 'throttle'>,
@@ -21,17 +23,20 @@ export async function checkCredentials(
   password: string,
   client: ClientInfo,
 ): Promise<UserRecord> {
-  const place = deps.hasher.reserve();
-  try {
-    return await deps.throttle.guardLogin(
-      email,
-      client.ip,
-      (error) => error instanceof InvalidCredentialsError,
-      () => verifyPassword(deps, email, password, place),
-    );
-  } finally {
-    place.release();
-  }
+  if (deps.hasher.saturated) throw new ServiceUnavailableError();
+  return deps.throttle.guardLogin(
+    email,
+    client.ip,
+    (error) => error instanceof InvalidCredentialsError,
+    async () => {
+      const place = deps.hasher.reserve();
+      try {
+        return await verifyPassword(deps, email, password, place);
+      } finally {
+        place.release();
+      }
+    },
+  );
 }
 
 async function verifyPassword(

@@ -36,6 +36,11 @@ export class PasswordHasher {
     return this.admission.reserve();
   }
 
+  /** True while a new operation would be refused (a cheap look, nothing reserved). */
+  get saturated() {
+    return this.admission.saturated;
+  }
+
   private get options() {
     return {
       type: argon2.argon2id,
