@@ -115,7 +115,7 @@ const schema = z.object({
   PASSWORD_HASH_QUEUE: int(0, 10_000).optional(),
   // Node's own setting, read here only to check that password hashing leaves it a free thread.
   UV_THREADPOOL_SIZE: int(1, 1024).default(4),
-  ACCESS_TOKEN_CACHE_SIZE: int(0, 1_000_000).default(10_000),
+  ACCESS_TOKEN_CACHE_SIZE: int(0, 100_000).default(10_000),
   PASSWORD_POLICY: z.enum(['composition', 'nist']).default('composition'),
   MFA_ISSUER: z.string().min(1).max(64).default('graphql-auth-gateway'),
   ENCRYPTION_KEYS: z.string().min(1).optional(),

@@ -40,6 +40,12 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  */
 export function batchedStdout(): DestinationStream {
   const stream = pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 250 });
-  process.once('exit', () => stream.flushSync());
+  process.once('exit', () => {
+    try {
+      stream.flushSync();
+    } catch {
+      // stdout already closed (EPIPE): nothing left to write to
+    }
+  });
   return stream;
 }

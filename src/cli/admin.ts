@@ -69,6 +69,10 @@ async function run(argv: string[]): Promise<number> {
       mfa: new PostgresMfaStore(database.db),
     };
     const say = (line: string) => process.stdout.write(line + '\n');
+    // Without Redis nothing reaches the running gateways: their access tokens live until expiry.
+    const ended = (count: number) =>
+      `${count} session(s) ended` +
+      (counters.redis ? '' : ` (no REDIS_URL: running gateways accept their access tokens until they expire, at most ${config.jwt.accessTokenTtl} s)`);
     const [a, b] = args as [string, string];
     switch (command) {
       case 'grant-role': {
@@ -82,14 +86,14 @@ async function run(argv: string[]): Promise<number> {
         break;
       }
       case 'disable-user':
-        say(`${a}: disabled, ${(await disableUser(deps, a)).length} session(s) ended`);
+        say(`${a}: disabled, ${ended((await disableUser(deps, a)).length)}`);
         break;
       case 'enable-user':
         await enableUser(deps, a);
         say(`${a}: enabled`);
         break;
       case 'revoke-sessions':
-        say(`${a}: ${(await revokeUserSessions(deps, a)).length} session(s) ended`);
+        say(`${a}: ${ended((await revokeUserSessions(deps, a)).length)}`);
         break;
       case 'unblock': {
         await findUserByEmail(deps.users, a);

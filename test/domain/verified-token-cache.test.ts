@@ -59,4 +59,14 @@ describe('VerifiedTokenCache', () => {
     expect(() => cached.roles.push('admin')).toThrow(TypeError);
     expect(cache.get(ring, 'a', at(0))!.roles).toEqual(['user']);
   });
+
+  it('keeps nothing verified under a ring replaced meanwhile, and does not empty itself for it', () => {
+    const cache = new VerifiedTokenCache(10);
+    const newer = { verificationId: 'kid-b' } as KeyRing;
+    expect(cache.get(newer, 'x', at(0))).toBeUndefined(); // a request under the new ring
+    cache.set(newer, 'fresh', claims(), 10_000);
+    cache.set(ring, 'late', claims(), 10_000); // a verification that began before the reload
+    expect(cache.get(newer, 'fresh', at(0))).toBeDefined();
+    expect(cache.get(newer, 'late', at(0))).toBeUndefined();
+  });
 });

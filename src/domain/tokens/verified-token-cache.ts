@@ -37,8 +37,9 @@ export class VerifiedTokenCache {
   }
 
   set(ring: KeyRing, token: string, claims: AccessClaims, expiresAtMs: number) {
-    if (this.maxEntries === 0) return;
-    this.sameRing(ring);
+    this.keys ??= ring.verificationId;
+    // Verified under a ring that has been replaced meanwhile: not kept, and the cache not emptied.
+    if (this.maxEntries === 0 || this.keys !== ring.verificationId) return;
     this.entries.delete(token);
     // Shared by every request that presents the token: nobody may change it.
     Object.freeze(claims.roles);
