@@ -21,19 +21,21 @@ import type { GatewayContext } from '../context';
 import { gatewaySchema } from '../schema';
 import { guardedFields } from './guarded-fields';
 
-export const FEDERATION_LINK =
+const FEDERATION_LINK =
   'extend schema @link(url: "https://specs.apollo.dev/federation/v2.5", import: ["@key", "@authenticated", "@requiresScopes"])';
 
-/** @Authorized() is @authenticated; @Authorized(a, b) is @requiresScopes(scopes: [["a"], ["b"]]) (any one role). */
-export function directiveForRoles(roles: string[]): ConstDirectiveNode {
-  const directive = roles.length === 0 ? '@authenticated' : `@requiresScopes(scopes: ${JSON.stringify(roles.map((role) => [role]))})`;
-  const parsed = parse(`type T { f: Int ${directive} }`, { noLocation: true });
-  const type = parsed.definitions[0];
-  if (type?.kind !== Kind.OBJECT_TYPE_DEFINITION) throw new Error('unreachable');
-  return type.fields![0]!.directives![0]!;
+/** One directive written as SDL, as an AST node. */
+function directive(sdl: string): ConstDirectiveNode {
+  const [definition] = parse(`scalar S ${sdl}`, { noLocation: true }).definitions;
+  if (definition?.kind !== Kind.SCALAR_TYPE_DEFINITION || !definition.directives?.[0]) throw new Error(`not a directive: ${sdl}`);
+  return definition.directives[0];
 }
 
-const KEY_ID = parse('type T @key(fields: "id") { id: ID }', { noLocation: true }).definitions[0];
+/** @Authorized() is @authenticated; @Authorized(a, b) is @requiresScopes(scopes: [["a"], ["b"]]) (any one role). */
+const directiveForRoles = (roles: string[]) =>
+  directive(roles.length === 0 ? '@authenticated' : `@requiresScopes(scopes: ${JSON.stringify(roles.map((role) => [role]))})`);
+
+const KEY_ID = directive('@key(fields: "id")');
 
 export function subgraphTypeDefs(): DocumentNode {
   const guarded = guardedFields();
@@ -44,8 +46,8 @@ export function subgraphTypeDefs(): DocumentNode {
         const roles = guarded.get(`${type.name.value}.${field.name.value}`);
         return roles ? { ...field, directives: [...(field.directives ?? []), directiveForRoles(roles)] } : field;
       });
-      const keyDirectives = type.name.value === 'User' && KEY_ID?.kind === Kind.OBJECT_TYPE_DEFINITION ? KEY_ID.directives ?? [] : [];
-      return { ...type, fields, directives: [...(type.directives ?? []), ...keyDirectives] };
+      const key = type.name.value === 'User' ? [KEY_ID] : [];
+      return { ...type, fields, directives: [...(type.directives ?? []), ...key] };
     },
   });
   const link = parse(FEDERATION_LINK, { noLocation: true }).definitions;
