@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
 import { authChecker } from './auth-checker';
+import { guardUserFields } from './user-visibility';
 import { AuthResolver } from './resolvers/auth-resolver';
 import { MfaResolver } from './resolvers/mfa-resolver';
 import { SessionResolver } from './resolvers/session-resolver';
@@ -11,11 +12,13 @@ let schema: GraphQLSchema | undefined;
 
 /** The public schema, built once per process (type-graphql's metadata is global). */
 export function gatewaySchema(): GraphQLSchema {
-  schema ??= buildSchemaSync({
-    resolvers: [AuthResolver, MfaResolver, SessionResolver, UserResolver],
-    authChecker,
-    validate: false,
-  });
+  schema ??= guardUserFields(
+    buildSchemaSync({
+      resolvers: [AuthResolver, MfaResolver, SessionResolver, UserResolver],
+      authChecker,
+      validate: false,
+    }),
+  );
   return schema;
 }
 

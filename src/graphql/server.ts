@@ -3,7 +3,7 @@
  * listener): the same limits, validation rules, error formatting and drain behaviour.
  */
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyInstance } from 'fastify';
@@ -47,7 +47,14 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     validationRules: [...armor.validationRules, oneCredentialMutationPerOperation],
     logger,
     formatError: createErrorFormatter(logger, { development: config.development }),
-    plugins: [...armor.plugins, retryAfterPlugin, fastifyApolloDrainPlugin(app), ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      ...armor.plugins,
+      retryAfterPlugin,
+      fastifyApolloDrainPlugin(app),
+      ApolloServerPluginLandingPageDisabled(),
+      // No answer of an auth gateway is cacheable, and the hints plugin wraps every field resolver.
+      ApolloServerPluginCacheControlDisabled(),
+    ],
   });
   await apollo.start();
   return apollo;

@@ -18,7 +18,9 @@ class ExchangeRefreshCookie implements RefreshCookie {
   ) {}
 
   read() {
-    return this.request.cookies[REFRESH_COOKIE] || undefined;
+    const header = this.request.headers.cookie;
+    if (!header) return undefined;
+    return this.request.server.parseCookie(header)[REFRESH_COOKIE] || undefined;
   }
 
   set(token: string, expiresAt: Date) {

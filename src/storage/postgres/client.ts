@@ -33,7 +33,17 @@ export async function openPostgres(url: string, options: { max?: number } = {}):
     connect_timeout: 5,
     idle_timeout: 60,
   });
-  const orm = drizzle(client, { schema });
+  // drizzle asks postgres.js to prepare only the queries it was given a name for. Every statement
+  // here is a fixed text with bound parameters, so all of them are prepared, once per connection:
+  // Postgres then plans a rotation once instead of on every refresh.
+  const preparing = new Proxy(client, {
+    get(target, key, receiver) {
+      if (key !== 'unsafe') return Reflect.get(target, key, receiver);
+      return (query: string, params?: unknown[], options?: object) =>
+        target.unsafe(query, params as never, { ...options, prepare: true });
+    },
+  });
+  const orm = drizzle(preparing, { schema });
   return {
     db: orm as unknown as Db,
     kind: 'postgres',
