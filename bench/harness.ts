@@ -10,10 +10,11 @@ import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config';
 import { generateEncryptionKeyEntry } from '../src/domain/crypto/secret-box';
+import { threadPoolSizeFor } from '../src/thread-pool';
 import { measureArgon2Bound } from './argon2-bound';
 import { createBenchDatabase } from './database';
 import { mergeLoads, runLoad, type LoadResult } from './load';
-import { childEnv, freePort, startServer, type ServerProcess } from './processes';
+import { buildServers, childEnv, freePort, startServer, type ServerProcess } from './processes';
 import { evaluateTargets, type BenchResults } from './report';
 import { seedSessions, type Session } from './seed';
 
@@ -134,6 +135,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   let gateway: ServerProcess | undefined;
   const database = await createBenchDatabase(options.databaseUrl, path.join(work, 'data'));
   try {
+    say('building the gateway (npm run build) and the bare baseline');
+    const scripts = await buildServers();
     say('starting the bare baseline and the gateway');
     const [barePort, port] = [await freePort(), await freePort()];
     const settings: Record<string, string> = {
@@ -154,14 +157,16 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     // rounds can alternate with the gateway's: drift on a shared machine hits both alike.
     const starting = await Promise.allSettled([
       startServer({
-        script: 'bench/bare-server.ts',
+        script: scripts.bare,
         env: childEnv({ BENCH_BARE_PORT: String(barePort) }),
         port: barePort,
         readyPath: '/ready',
         logFile: path.join(work, 'bare.log'),
       }),
       startServer({
-        script: 'src/main.ts',
+        // As production runs it (npm run start:prod).
+        script: scripts.gateway,
+        nodeArgs: scripts.gatewayNodeArgs,
         env: childEnv(settings),
         port,
         readyPath: '/readyz',
@@ -315,6 +320,7 @@ function describeSettings(settings: Record<string, string>, config: ReturnType<t
     ARGON2_PARALLELISM: String(config.argon2.parallelism),
     PASSWORD_HASH_CONCURRENCY: String(config.passwordHashing.concurrency),
     PASSWORD_HASH_QUEUE: String(config.passwordHashing.queue),
+    UV_THREADPOOL_SIZE: String(threadPoolSizeFor(settings) ?? settings.UV_THREADPOOL_SIZE ?? process.env.UV_THREADPOOL_SIZE),
     ACCESS_TOKEN_CACHE_SIZE: String(config.accessTokenCacheSize),
     ...RAISED_LIMITS,
   };

@@ -1,15 +1,48 @@
 /**
  * The servers under measurement run as child processes of their own, so that their CPU time and
- * memory are theirs alone while the load generator runs here. They are started as
- * `node --import tsx <script>` (no tsx wrapper process), so the pid we hold is the server's.
+ * memory are theirs alone while the load generator runs here. They run as built JavaScript, as
+ * in production (`buildServers`); a TypeScript script is started as `node --import tsx <script>`
+ * (no tsx wrapper process). Either way the pid we hold is the server's.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { buildGateway } from '../src/build/build-gateway';
 import { SETTING_NAMES } from '../src/config';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
+
+/** What `npm run start:prod` runs: node's options, then the built launcher (from ROOT). */
+export function startProdArgs(): string[] {
+  const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const [node, ...args] = scripts['start:prod']!.split(/\s+/);
+  if (node !== 'node') throw new Error('start:prod is expected to run node');
+  return args;
+}
+
+/**
+ * The gateway's production build (as `npm run build` makes it, but in dist/bench/, so that a
+ * run never rewrites dist/ under another process) with the options `npm run start:prod` gives
+ * node, and the baseline's build beside it.
+ */
+export async function buildServers(): Promise<{ gateway: string; gatewayNodeArgs: string[]; bare: string }> {
+  const outDir = path.join(ROOT, 'dist', 'bench');
+  const { launcher } = await buildGateway(outDir);
+  const { build } = await import('esbuild');
+  const bare = path.join(outDir, 'bare-server.js');
+  await build({
+    entryPoints: [path.join(ROOT, 'bench/bare-server.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    logLevel: 'warning',
+    outfile: bare,
+  });
+  return { gateway: launcher, gatewayNodeArgs: startProdArgs().slice(0, -1), bare };
+}
 
 /** A port nobody listens on right now (loopback only). */
 export function freePort(): Promise<number> {
@@ -75,7 +108,8 @@ export async function startServer(options: {
   const fd = openSync(options.logFile, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', options.script], {
+    const loader = options.script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, options.script], {
       cwd: ROOT,
       env: options.env,
       stdio: ['ignore', fd, fd],

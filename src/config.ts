@@ -3,8 +3,10 @@
  * invalid value stops the start with a message naming the setting. Defaults are the safe ones.
  */
 import { isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { defaultHashConcurrency } from './thread-pool';
+
+export { defaultHashConcurrency };
 import type { EncryptionKey } from './domain/crypto/secret-box';
 
 export type { EncryptionKey };
@@ -222,14 +224,6 @@ function parseOrigins(value: string | undefined): string[] {
       }
       return url.origin;
     });
-}
-
-/**
- * Half the cores hash passwords, the other half serve everything else (a login storm must not
- * starve the guarded queries), and one thread of libuv's pool stays free for the rest.
- */
-export function defaultHashConcurrency(threadPoolSize: number, cores = availableParallelism()) {
-  return Math.max(1, Math.min(Math.floor(cores / 2), threadPoolSize - 1));
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {

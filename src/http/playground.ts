@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { projectRoot } from '../paths';
 
 /** The page may load scripts, styles, fonts and pictures only from the gateway (fonts and QR codes also as data: URLs). */
 export const PLAYGROUND_CSP =
@@ -21,7 +21,7 @@ export const PLAYGROUND_ASSETS = '/playground/';
 
 const require = createRequire(import.meta.url);
 const inPackage = (name: string, file: string) => join(dirname(require.resolve(`${name}/package.json`)), file);
-const own = (file: string) => fileURLToPath(new URL(`./playground/${file}`, import.meta.url));
+const own = (file: string) => join(projectRoot, 'src/http/playground', file);
 
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';

@@ -19,7 +19,8 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 // A child gets exactly what the test gives it (no setting of this process), on a free loopback port.
-export { childEnv, freePort } from '../../bench/processes';
+export { childEnv, freePort, startProdArgs } from '../../bench/processes';
+export { buildGateway } from '../../src/build/build-gateway';
 
 export const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `${prefix}-`));
 
@@ -34,7 +35,12 @@ export interface Child {
 
 /** Runs `tsx <script> ...args` from the project root. */
 export function spawnTsx(script: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(TSX, [script, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnCommand(TSX, [script, ...args], env);
+}
+
+/** Runs `command ...args` from the project root, its output kept for the test. */
+export function spawnCommand(command: string, args: string[], env: NodeJS.ProcessEnv): Child {
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();

@@ -1,20 +1,26 @@
 // Rule: `npm start` (tsx, so no decorator metadata from a compiler) serves the contract with zero
 // configuration on the embedded database, stops cleanly on SIGTERM, and production refuses to
-// start without DATABASE_URL or ENCRYPTION_KEYS, naming the setting.
+// start without DATABASE_URL or ENCRYPTION_KEYS, naming the setting. The production build
+// (`npm run build`, `npm run start:prod`) serves the same contract with libuv's pool sized to the
+// password hashes plus one.
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { threadPoolSizeFor } from '../../src/thread-pool';
 import { LoginDocument, MeDocument, RegisterDocument } from '../gql/graphql';
 import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
 import {
+  buildGateway,
   childEnv,
   createNamedDatabase,
   freePort,
   gqlAt,
   runTsx,
+  spawnCommand,
   spawnTsx,
+  startProdArgs,
   tempDir,
   type Child,
   type NamedDatabase,
@@ -98,6 +104,37 @@ describe('npm start', () => {
       await exerciseContract(url);
       await stopWithSigterm(child);
     }, 60_000);
+
+    it('runs as built JavaScript (npm run build, npm run start:prod), with libuv\'s pool sized to the password hashes plus one', async () => {
+      await buildGateway();
+      const named: NamedDatabase = await createNamedDatabase({ migrated: true });
+      cleanups.push(() => named.drop());
+      const production = {
+        ...named.env,
+        NODE_ENV: 'production',
+        HOST: '127.0.0.1',
+        ENCRYPTION_KEYS: generateEncryptionKeyEntry('k1'),
+        ...(process.env.REDIS_URL
+          ? { REDIS_URL: process.env.REDIS_URL, RATE_LIMIT_PREFIX: `test:${randomBytes(6).toString('hex')}` }
+          : { SINGLE_INSTANCE: 'true' }),
+      };
+      const startBuilt = async (env: Record<string, string>) => {
+        const port = await freePort();
+        const child = spawnCommand(process.execPath, startProdArgs(), childEnv({ ...production, PORT: String(port), ...env }));
+        cleanups.push(() => child.process.exitCode === null && child.process.kill('SIGKILL'));
+        await child.waitFor(READY, 30_000);
+        // register and login hash passwords: the pool has started when they answer.
+        await exerciseContract(`http://127.0.0.1:${port}/graphql`);
+        return { child, threads: readdirSync(`/proc/${child.process.pid}/task`).length };
+      };
+      const sized = threadPoolSizeFor({})!;
+      const built = await startBuilt({});
+      // The same build with two more pool threads set by hand: two more threads, nothing else differs.
+      const wider = await startBuilt({ UV_THREADPOOL_SIZE: String(sized + 2) });
+      expect(wider.threads - built.threads).toBe(2);
+      await stopWithSigterm(built.child);
+      await stopWithSigterm(wider.child);
+    }, 90_000);
   }
 
   it('opens the subgraph listener beside the public one when SUBGRAPH_PORT is set, and closes both on SIGTERM', async () => {

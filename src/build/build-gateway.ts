@@ -1,0 +1,32 @@
+/**
+ * The production build: the gateway as one ES module bundle (its packages stay in node_modules)
+ * and, beside it, launch.cjs, which sizes libuv's thread pool before loading it. The compiler is
+ * esbuild, as under tsx (`npm start`), so decorators behave the same in both.
+ */
+import path from 'node:path';
+import { build, type BuildOptions } from 'esbuild';
+import { projectRoot } from '../paths';
+
+const common: BuildOptions = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+
+/** `outDir` must lie inside the project (the bundle finds its packages and files from there). */
+export async function buildGateway(outDir = path.join(projectRoot, 'dist')) {
+  await Promise.all([
+    build({
+      ...common,
+      entryPoints: [path.join(projectRoot, 'src/main.ts')],
+      format: 'esm',
+      packages: 'external',
+      sourcemap: true,
+      outfile: path.join(outDir, 'gateway.js'),
+    }),
+    build({
+      ...common,
+      entryPoints: [path.join(projectRoot, 'src/launch.ts')],
+      format: 'cjs',
+      external: ['./gateway.js'],
+      outfile: path.join(outDir, 'launch.cjs'),
+    }),
+  ]);
+  return { gateway: path.join(outDir, 'gateway.js'), launcher: path.join(outDir, 'launch.cjs') };
+}
