@@ -1,4 +1,4 @@
-import type { AuthChecker } from 'type-graphql';
+import type { ResolverData } from 'type-graphql';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import type { GatewayContext } from './context';
 
@@ -7,7 +7,7 @@ import type { GatewayContext } from './context';
  * is FORBIDDEN. (type-graphql's default picks the code by the number of roles instead, which
  * tells an anonymous caller of an admin field FORBIDDEN.)
  */
-export const authChecker: AuthChecker<GatewayContext> = ({ context }, roles) => {
+export const authChecker = ({ context }: ResolverData<GatewayContext>, roles: string[]): boolean => {
   const viewer = context.viewer;
   if (!viewer) throw new UnauthenticatedError();
   if (roles.length > 0 && !roles.some((role) => viewer.roles.includes(role))) throw new ForbiddenError();

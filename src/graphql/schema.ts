@@ -2,22 +2,23 @@ import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
 import { authChecker } from './auth-checker';
+import { directResolvers } from './direct-resolvers';
 import { guardUserFields } from './user-visibility';
 import { AuthResolver } from './resolvers/auth-resolver';
 import { MfaResolver } from './resolvers/mfa-resolver';
 import { SessionResolver } from './resolvers/session-resolver';
 import { UserResolver } from './resolvers/user-resolver';
 
+const RESOLVERS = [AuthResolver, MfaResolver, SessionResolver, UserResolver] as const;
+
 let schema: GraphQLSchema | undefined;
 
 /** The public schema, built once per process (type-graphql's metadata is global). */
 export function gatewaySchema(): GraphQLSchema {
-  schema ??= guardUserFields(
-    buildSchemaSync({
-      resolvers: [AuthResolver, MfaResolver, SessionResolver, UserResolver],
-      authChecker,
-      validate: false,
-    }),
+  schema ??= directResolvers(
+    guardUserFields(buildSchemaSync({ resolvers: RESOLVERS, authChecker, validate: false })),
+    RESOLVERS,
+    authChecker,
   );
   return schema;
 }

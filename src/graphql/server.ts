@@ -33,7 +33,9 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     // every syntax error into an HTTP 500.
     maxTokens: { enabled: false },
     costLimit: { maxCost },
-    blockFieldSuggestion: { enabled: config.production },
+    // Apollo's hideSchemaDetailsFromClientErrors (below) already drops the suggestions in
+    // production; armor's plugin would do it again on every request.
+    blockFieldSuggestion: { enabled: false },
   }).protect();
   const apollo = new ApolloServer<GatewayContext>({
     schema,

@@ -1,0 +1,74 @@
+/**
+ * type-graphql runs @Authorized as an async middleware and resolves every @Arg through an async
+ * validation step, so each operation becomes a chain of promises before its method runs (about a
+ * sixth of a guarded query's cost, measured). For the operations whose parameters are only
+ * scalar @Arg and @Ctx, this calls the method directly instead, after the same authChecker with
+ * the same roles (both read from @Authorized's metadata), synchronously. Any other operation
+ * keeps type-graphql's own resolver, middleware and all.
+ */
+import { MapperKind, mapSchema } from '@graphql-tools/utils';
+import { GraphQLScalarType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import { getMetadataStorage, type ResolverData } from 'type-graphql';
+import { ForbiddenError, UnauthenticatedError } from '../errors';
+
+export type SyncAuthChecker<C extends object> = (data: ResolverData<C>, roles: string[]) => boolean;
+
+type Operation = ReturnType<typeof getMetadataStorage>['queries'][number];
+type Param = NonNullable<Operation['params']>[number];
+type Getter<C> = (args: Record<string, unknown>, context: C) => unknown;
+
+const SCALAR_CLASSES: unknown[] = [String, Number, Boolean];
+
+/** How to read one parameter without type-graphql, or undefined when it needs type-graphql. */
+function directParam<C extends object>(param: Param): Getter<C> | undefined {
+  if (param.kind === 'context') {
+    const property = param.propertyName;
+    return property ? (_args, context) => (context as Record<string, unknown>)[property] : (_args, context) => context;
+  }
+  if (param.kind === 'arg' && param.validateFn === undefined) {
+    const type = param.getType();
+    // A scalar reaches the method as graphql coerced it; an input class would need converting.
+    if (type instanceof GraphQLScalarType || SCALAR_CLASSES.includes(type)) return (args) => args[param.name];
+  }
+  return undefined;
+}
+
+function directResolver<C extends object>(operation: Operation, authChecker: SyncAuthChecker<C>): GraphQLFieldResolver<unknown, C> | undefined {
+  if (operation.middlewares && operation.middlewares.length > 0) return undefined;
+  const params = [...(operation.params ?? [])].sort((a, b) => a.index - b.index);
+  const getters = params.map((param) => directParam<C>(param));
+  if (getters.some((getter) => getter === undefined)) return undefined;
+  const read = getters as Array<Getter<C>>;
+  const roles = operation.roles?.map(String);
+  const instance = new (operation.target as new () => Record<string, (...values: unknown[]) => unknown>)();
+  const method = instance[operation.methodName]!;
+  return (root, args, context, info) => {
+    if (roles && !authChecker({ root, args, context, info }, roles)) {
+      throw roles.length === 0 ? new UnauthenticatedError() : new ForbiddenError();
+    }
+    return method.apply(instance, read.map((get) => get(args, context)));
+  };
+}
+
+/** `resolvers`: the classes the schema was built from (type-graphql's metadata is global). */
+export function directResolvers<C extends object>(schema: GraphQLSchema, resolvers: readonly Function[], authChecker: SyncAuthChecker<C>): GraphQLSchema {
+  const storage = getMetadataStorage();
+  const direct = new Map<string, GraphQLFieldResolver<unknown, C>>();
+  const operations = [
+    ['Query', storage.queries],
+    ['Mutation', storage.mutations],
+  ] as const;
+  for (const [typeName, list] of operations) {
+    for (const operation of list) {
+      if (!resolvers.includes(operation.target)) continue;
+      const resolve = directResolver(operation, authChecker);
+      if (resolve) direct.set(`${typeName}.${operation.schemaName}`, resolve);
+    }
+  }
+  return mapSchema(schema, {
+    [MapperKind.OBJECT_FIELD]: (field, fieldName, typeName) => {
+      const resolve = direct.get(`${typeName}.${fieldName}`);
+      return resolve ? { ...field, resolve } : field;
+    },
+  });
+}
