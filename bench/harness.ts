@@ -259,6 +259,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         rounds,
         warmupSeconds: options.warmupSeconds,
         connections: { query: CONNECTIONS, login: capacity, refresh: CONNECTIONS, stormLogins: 2 * capacity },
+        gatewayNode: scripts.gatewayNodeArgs.join(' '),
         gateway: describeSettings(settings, config),
       },
       figures: {

@@ -44,6 +44,8 @@ export interface BenchResults {
     rounds: number;
     warmupSeconds: number;
     connections: { query: number; login: number; refresh: number; stormLogins: number };
+    /** The node options the gateway ran with (those of `npm run start:prod`). */
+    gatewayNode?: string;
     gateway: Record<string, string>;
   };
   figures: {
@@ -210,9 +212,10 @@ ${r.targets.map((t) => `| ${t.name} | ${t.rule} | ${t.measured} | ${t.met ? 'yes
 
 ## How it was measured
 
-- The gateway (\`src/main.ts\`) and the bare baseline each run as a process of their own, on
-  127.0.0.1; autocannon drives them from the benchmark's process. Storage: ${s.database}; rate
-  limits: ${s.rateLimits}.
+- The gateway runs as production runs it: built by \`npm run build\` (esbuild) and started with
+  the node options of \`npm run start:prod\` (\`${s.gatewayNode ?? ''}\`). The bare
+  baseline is built the same way. Each is a process of its own on 127.0.0.1; autocannon drives
+  them from the benchmark's process. Storage: ${s.database}; rate limits: ${s.rateLimits}.
 - Each figure is measured for ${s.seconds} s in all, after ${s.warmupSeconds} s of unmeasured
   warm-up (logins: at most 2 s), in ${s.rounds} rounds; each round measures every figure and its
   baseline one after the other, so that drift in whatever else runs on the machine hits both

@@ -1,8 +1,9 @@
 /**
- * The production build: the gateway as one ES module bundle (its packages stay in node_modules)
+ * The production build: the gateway as an ES module bundle (its packages stay in node_modules)
  * and, beside it, launch.cjs, which sizes libuv's thread pool before loading it. The compiler is
  * esbuild, as under tsx (`npm start`), so decorators behave the same in both.
  */
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { projectRoot } from '../paths';
@@ -11,14 +12,19 @@ const common: BuildOptions = { bundle: true, platform: 'node', target: 'node20',
 
 /** `outDir` must lie inside the project (the bundle finds its packages and files from there). */
 export async function buildGateway(outDir = path.join(projectRoot, 'dist')) {
+  rmSync(path.join(outDir, 'chunks'), { recursive: true, force: true }); // a previous build's
   await Promise.all([
     build({
       ...common,
-      entryPoints: [path.join(projectRoot, 'src/main.ts')],
+      entryPoints: { gateway: path.join(projectRoot, 'src/main.ts') },
       format: 'esm',
       packages: 'external',
       sourcemap: true,
-      outfile: path.join(outDir, 'gateway.js'),
+      // What main.ts imports only when needed (the subgraph listener and its federation
+      // libraries) stays in a chunk of its own, loaded only then.
+      splitting: true,
+      chunkNames: 'chunks/[name]-[hash]',
+      outdir: outDir,
     }),
     build({
       ...common,

@@ -43,7 +43,8 @@ function directResolver<C extends object>(operation: Operation, authChecker: Syn
   const instance = new (operation.target as new () => Record<string, (...values: unknown[]) => unknown>)();
   const method = instance[operation.methodName]!;
   return (root, args, context, info) => {
-    if (roles && !authChecker({ root, args, context, info }, roles)) {
+    // Anything but true refuses (a checker that returned a promise would not have decided).
+    if (roles && authChecker({ root, args, context, info }, roles) !== true) {
       throw roles.length === 0 ? new UnauthenticatedError() : new ForbiddenError();
     }
     return method.apply(instance, read.map((get) => get(args, context)));

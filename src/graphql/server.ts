@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { GatewayContext } from './context';
 import { createErrorFormatter } from './format-error';
-import { retryAfterPlugin } from './plugins/retry-after';
+import { responseHeadersPlugin } from './plugins/response-headers';
 import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
 
 export interface GraphqlServerOptions {
@@ -51,10 +51,11 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     formatError: createErrorFormatter(logger, { development: config.development }),
     plugins: [
       ...armor.plugins,
-      retryAfterPlugin,
+      responseHeadersPlugin,
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageDisabled(),
-      // No answer of an auth gateway is cacheable, and the hints plugin wraps every field resolver.
+      // No answer of an auth gateway is cacheable (responseHeadersPlugin says so), and the hints
+      // plugin wraps every field resolver.
       ApolloServerPluginCacheControlDisabled(),
     ],
   });

@@ -1,5 +1,6 @@
 // Rule: the HTTP surface refuses CSRF-able requests, batches, mutations over GET and bodies over
-// 100 KB; production hides the schema; no error leaks a stack; CORS only for configured origins.
+// 100 KB; production hides the schema; no error leaks a stack; CORS only for configured origins;
+// no GraphQL answer may be stored by a cache.
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginDocument, RegisterDocument, SchemaRootDocument, TypeByNameDocument } from '../gql/graphql';
@@ -89,6 +90,24 @@ describe('request shape', () => {
       await refused(await gw.post(badVariable), 400, 'BAD_USER_INPUT');
       await refused(await gw.post('{"query": '), 400, 'BAD_REQUEST');
     }
+  });
+});
+
+describe('caching', () => {
+  it('marks every GraphQL answer Cache-Control: no-store (tokens, an error, a GET query)', async () => {
+    const email = uniqueEmail('no-store');
+    const registered = await prod.post(registerBody(email));
+    expect(registered.status).toBe(200);
+    expect(registered.headers.get('cache-control')).toBe('no-store');
+    const login = await prod.post({ query: print(LoginDocument), variables: { email, password: PASSWORD } });
+    expect(((await login.json()) as { data: { login: { accessToken?: string } } }).data.login.accessToken).toBeTruthy();
+    expect(login.headers.get('cache-control')).toBe('no-store');
+    const failed = await prod.post({ query: '{ nope }' });
+    expect(failed.status).toBe(400);
+    expect(failed.headers.get('cache-control')).toBe('no-store');
+    const viaGet = await get(dev, '{ me { id } }', { 'apollo-require-preflight': 'true' });
+    expect(viaGet.status).toBe(200);
+    expect(viaGet.headers.get('cache-control')).toBe('no-store');
   });
 });
 

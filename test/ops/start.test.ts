@@ -118,11 +118,20 @@ describe('npm start', () => {
           ? { REDIS_URL: process.env.REDIS_URL, RATE_LIMIT_PREFIX: `test:${randomBytes(6).toString('hex')}` }
           : { SINGLE_INSTANCE: 'true' }),
       };
+      const secret = randomBytes(24).toString('base64url');
       const startBuilt = async (env: Record<string, string>) => {
-        const port = await freePort();
-        const child = spawnCommand(process.execPath, startProdArgs(), childEnv({ ...production, PORT: String(port), ...env }));
+        const [port, subgraphPort] = [await freePort(), await freePort()];
+        // With the subgraph listener: its code is a chunk of the build of its own, loaded only then.
+        const listeners = { PORT: String(port), SUBGRAPH_PORT: String(subgraphPort), SUBGRAPH_SECRET: secret };
+        const child = spawnCommand(process.execPath, startProdArgs(), childEnv({ ...production, ...listeners, ...env }));
         cleanups.push(() => child.process.exitCode === null && child.process.kill('SIGKILL'));
-        await child.waitFor(READY, 30_000);
+        await child.waitFor(/Federation subgraph listener at/, 30_000);
+        const sdl = await fetch(`http://127.0.0.1:${subgraphPort}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-subgraph-secret': secret },
+          body: JSON.stringify({ query: '{ _service { sdl } }' }),
+        });
+        expect(((await sdl.json()) as { data: { _service: { sdl: string } } }).data._service.sdl).toContain('@key(fields: "id")');
         // register and login hash passwords: the pool has started when they answer.
         await exerciseContract(`http://127.0.0.1:${port}/graphql`);
         return { child, threads: readdirSync(`/proc/${child.process.pid}/task`).length };
@@ -169,5 +178,16 @@ describe('NODE_ENV=production', () => {
     expect(noKeys.code).not.toBe(0);
     expect(noKeys.stderr).toContain('ENCRYPTION_KEYS');
     for (const run of [noDatabase, noKeys]) expect(run.stdout).not.toContain('ready at');
+  }, 30_000);
+
+  it('is what npm run start:prod runs without NODE_ENV: no embedded database, no generated keys', async () => {
+    await buildGateway();
+    const dataDir = tempDir('gateway-start-prod');
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const child = spawnCommand(process.execPath, startProdArgs(), childEnv({ PORT: String(await freePort()), DATA_DIR: dataDir }));
+    expect(await child.exited).not.toBe(0);
+    expect(child.stderr()).toContain('DATABASE_URL');
+    expect(child.stdout()).not.toContain('ready at');
+    expect(existsSync(path.join(dataDir, 'encryption-keys'))).toBe(false);
   }, 30_000);
 });
