@@ -221,9 +221,9 @@ ${r.targets.map((t) => `| ${t.name} | ${t.rule} | ${t.measured} | ${t.met ? 'yes
   baseline one after the other, so that drift in whatever else runs on the machine hits both
   alike. Connections: ${s.connections.query} for queries and refreshes, ${s.connections.login}
   for logins (the hashes the gateway runs at once plus its admission queue: hashing saturated,
-  nothing shed). The storm offers logins at twice the argon2 bound per second, over
-  ${s.connections.stormLogins} connections, whatever the answers (as a flood does): half of them
-  are beyond capacity.
+  nothing shed). The storm offers logins at twice the argon2 bound per second (or twice the
+  login rate just measured, if higher), over ${s.connections.stormLogins} connections, whatever
+  the answers (as a flood does): half of them are beyond capacity.
 - Only answers of the measured kind count: a guarded query answered with an error, a login
   that was shed or a failed refresh is not in the figure (failed answers: guarded
   ${n(f.guarded.gateway.failed)}, login ${n(f.login.gateway.failed)}, refresh ${n(f.refresh.gateway.failed)}).
