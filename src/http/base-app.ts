@@ -48,10 +48,9 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
-    accessLog.info(
-      { reqId: request.id, method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request',
-    );
+    const query = request.url.indexOf('?');
+    const path = query === -1 ? request.url : request.url.slice(0, query);
+    accessLog.info({ reqId: request.id, method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     done();
   });
 
