@@ -88,10 +88,11 @@ describe('npm start', () => {
 
   // Real Postgres exists only when DATABASE_URL is set; without it, production has nothing to use.
   if (process.env.DATABASE_URL) {
-    it('serves in production on DATABASE_URL with explicit ENCRYPTION_KEYS', async () => {
+    /** Production settings on a database of its own. */
+    const productionEnv = async () => {
       const named: NamedDatabase = await createNamedDatabase({ migrated: true });
       cleanups.push(() => named.drop());
-      const { child, url } = await startProcess({
+      return {
         ...named.env,
         NODE_ENV: 'production',
         HOST: '127.0.0.1',
@@ -100,24 +101,18 @@ describe('npm start', () => {
         ...(process.env.REDIS_URL
           ? { REDIS_URL: process.env.REDIS_URL, RATE_LIMIT_PREFIX: `test:${randomBytes(6).toString('hex')}` }
           : { SINGLE_INSTANCE: 'true' }),
-      });
+      };
+    };
+
+    it('serves in production on DATABASE_URL with explicit ENCRYPTION_KEYS', async () => {
+      const { child, url } = await startProcess(await productionEnv());
       await exerciseContract(url);
       await stopWithSigterm(child);
     }, 60_000);
 
     it('runs as built JavaScript (npm run build, npm run start:prod), with libuv\'s pool sized to the password hashes plus one', async () => {
       await buildGateway();
-      const named: NamedDatabase = await createNamedDatabase({ migrated: true });
-      cleanups.push(() => named.drop());
-      const production = {
-        ...named.env,
-        NODE_ENV: 'production',
-        HOST: '127.0.0.1',
-        ENCRYPTION_KEYS: generateEncryptionKeyEntry('k1'),
-        ...(process.env.REDIS_URL
-          ? { REDIS_URL: process.env.REDIS_URL, RATE_LIMIT_PREFIX: `test:${randomBytes(6).toString('hex')}` }
-          : { SINGLE_INSTANCE: 'true' }),
-      };
+      const production = await productionEnv();
       const secret = randomBytes(24).toString('base64url');
       const startBuilt = async (env: Record<string, string>) => {
         const [port, subgraphPort] = [await freePort(), await freePort()];
