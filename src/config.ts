@@ -4,10 +4,8 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { defaultHashConcurrency } from './thread-pool';
-
-export { defaultHashConcurrency };
 import type { EncryptionKey } from './domain/crypto/secret-box';
+import { defaultHashConcurrency } from './thread-pool';
 
 export type { EncryptionKey };
 export type JwtAlg = 'ES256' | 'EdDSA' | 'RS256';

@@ -3,7 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { ConfigError, defaultHashConcurrency, loadConfig } from '../src/config';
+import { ConfigError, loadConfig } from '../src/config';
+import { defaultHashConcurrency } from '../src/thread-pool';
 
 const key = (id: string, bytes = 32) => `${id}:${randomBytes(bytes).toString('base64')}`;
 const PRODUCTION = {
