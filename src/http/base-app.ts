@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config, TrustProxy } from '../config';
 import { isInternalAddress } from '../domain/throttle';
+import { LazyChildLogger } from '../logger';
 import { registerHttpErrorHandlers } from './errors';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
@@ -30,6 +31,8 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
     loggerInstance: logger,
     // Fastify's two lines per request are replaced by the one below.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log: bound to the request id, made only if something logs through it.
+    childLoggerFactory: (parent, bindings, options) => new LazyChildLogger(parent as Logger, bindings, options) as unknown as Logger,
     bodyLimit: BODY_LIMIT_BYTES,
     trustProxy: trustProxyOption(trustProxy),
     requestIdHeader: false,
