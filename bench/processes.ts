@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
-import { buildGateway } from '../src/build/build-gateway';
+import { buildGateway, NODE_BUNDLE } from '../src/build/build-gateway';
 import { SETTING_NAMES } from '../src/config';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
@@ -31,16 +31,7 @@ export async function buildServers(): Promise<{ gateway: string; gatewayNodeArgs
   const { launcher } = await buildGateway(outDir);
   const { build } = await import('esbuild');
   const bare = path.join(outDir, 'bare-server.js');
-  await build({
-    entryPoints: [path.join(ROOT, 'bench/bare-server.ts')],
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'warning',
-    outfile: bare,
-  });
+  await build({ ...NODE_BUNDLE, entryPoints: [path.join(ROOT, 'bench/bare-server.ts')], format: 'esm', packages: 'external', outfile: bare });
   return { gateway: launcher, gatewayNodeArgs: startProdArgs().slice(0, -1), bare };
 }
 

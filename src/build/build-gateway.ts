@@ -8,14 +8,15 @@ import path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 import { projectRoot } from '../paths';
 
-const common: BuildOptions = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
+/** How every server here is bundled: for Node 20, its packages left in node_modules. */
+export const NODE_BUNDLE: BuildOptions = { bundle: true, platform: 'node', target: 'node20', logLevel: 'warning' };
 
 /** `outDir` must lie inside the project (the bundle finds its packages and files from there). */
 export async function buildGateway(outDir = path.join(projectRoot, 'dist')) {
   rmSync(path.join(outDir, 'chunks'), { recursive: true, force: true }); // a previous build's
   await Promise.all([
     build({
-      ...common,
+      ...NODE_BUNDLE,
       entryPoints: { gateway: path.join(projectRoot, 'src/main.ts') },
       format: 'esm',
       packages: 'external',
@@ -27,7 +28,7 @@ export async function buildGateway(outDir = path.join(projectRoot, 'dist')) {
       outdir: outDir,
     }),
     build({
-      ...common,
+      ...NODE_BUNDLE,
       entryPoints: [path.join(projectRoot, 'src/launch.ts')],
       format: 'cjs',
       external: ['./gateway.js'],

@@ -8,7 +8,7 @@ import type { GatewayContext } from './context';
  * Guards a User's details on every path (me, users, a login payload, `_entities`): the user
  * themself or an admin. A request that has just signed the user in may read its own payload.
  */
-export function assertCanSeeUser(context: GatewayContext, userId: string): void {
+function assertCanSeeUser(context: GatewayContext, userId: string): void {
   if (context.issuedTo.has(userId)) return;
   const decision = canSeeUser(context.viewer, userId);
   if (decision === 'unauthenticated') throw new UnauthenticatedError();
