@@ -217,7 +217,7 @@ ${r.targets.map((t) => `| ${t.name} | ${t.rule} | ${t.measured} | ${t.met ? 'yes
   baseline is built the same way. Each is a process of its own on 127.0.0.1; autocannon drives
   them from the benchmark's process. Storage: ${s.database}; rate limits: ${s.rateLimits}.
 - Each figure is measured for ${s.seconds} s in all, after ${s.warmupSeconds} s of unmeasured
-  warm-up (logins: at most 2 s), in ${s.rounds} rounds; each round measures every figure and its
+  warm-up (logins, and a login storm: at most 2 s each), in ${s.rounds} rounds; each round measures every figure and its
   baseline one after the other, so that drift in whatever else runs on the machine hits both
   alike. Connections: ${s.connections.query} for queries and refreshes, ${s.connections.login}
   for logins (the hashes the gateway runs at once plus its admission queue: hashing saturated,

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { GatewayContext } from './context';
 import { createErrorFormatter } from './format-error';
-import { responseHeadersPlugin } from './plugins/response-headers';
+import { retryAfterPlugin } from './plugins/retry-after';
 import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
 
 export interface GraphqlServerOptions {
@@ -51,10 +51,10 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     formatError: createErrorFormatter(logger, { development: config.development }),
     plugins: [
       ...armor.plugins,
-      responseHeadersPlugin,
+      retryAfterPlugin,
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageDisabled(),
-      // No answer of an auth gateway is cacheable (responseHeadersPlugin says so), and the hints
+      // No answer of an auth gateway is cacheable (the HTTP layer says so: no-store), and the hints
       // plugin wraps every field resolver.
       ApolloServerPluginCacheControlDisabled(),
     ],

@@ -46,8 +46,10 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
   // Its fields are fixed and hold no secret, so it skips the redaction every other line goes
   // through. Callback hooks: an async one costs each request a promise.
   const accessLog = logger.child({}, { redact: [] });
+  // Every answer: its request id, and no-store (answers carry tokens and account details; the
+  // few that may be cached, the JWKS and the playground's files, say so themselves).
   app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
+    reply.header('x-request-id', request.id).header('cache-control', 'no-store');
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {

@@ -1,6 +1,6 @@
 // Rule: the HTTP surface refuses CSRF-able requests, batches, mutations over GET and bodies over
 // 100 KB; production hides the schema; no error leaks a stack; CORS only for configured origins;
-// no GraphQL answer may be stored by a cache.
+// no answer but the JWKS may be stored by a cache.
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginDocument, RegisterDocument, SchemaRootDocument, TypeByNameDocument } from '../gql/graphql';
@@ -108,6 +108,12 @@ describe('caching', () => {
     const viaGet = await get(dev, '{ me { id } }', { 'apollo-require-preflight': 'true' });
     expect(viaGet.status).toBe(200);
     expect(viaGet.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('marks the other answers no-store too, but for the JWKS, which says how long it may be kept', async () => {
+    expect((await fetch(`${prod.url}/readyz`)).headers.get('cache-control')).toBe('no-store');
+    expect((await fetch(`${prod.url}/nowhere`)).headers.get('cache-control')).toBe('no-store');
+    expect((await fetch(`${prod.url}/.well-known/jwks.json`)).headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
   });
 });
 

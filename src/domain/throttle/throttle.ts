@@ -114,14 +114,17 @@ export class Throttle {
     const refused = taken.filter((t, i) => !t.allowed && !takes[i]!.countOnly).map((t) => t.msBeforeNext);
     const wait = refused.length > 0 ? Math.max(...refused) : await hooks.admit?.(taken);
     if (wait) {
-      await refund(counters);
+      void refund(counters); // as below: the refusal does not wait for it
       throw new RateLimitedError(seconds(wait));
     }
     let result: T;
     try {
       result = await check();
     } catch (error) {
-      if (!isFailure(error)) await refund(counters); // not a failed check (e.g. a store was down)
+      // Not a failed check (shed, or a store was down): the points go back, and the answer does
+      // not wait for that: a shed must be quick. (refund never rejects; the store's commands run
+      // in order, so the client's next attempt is counted after it.)
+      if (!isFailure(error)) void refund(counters);
       throw error;
     }
     await refund(counters);
