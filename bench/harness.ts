@@ -202,9 +202,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const warmLogins = await loginLoad(url, sessions, capacity, Math.min(options.warmupSeconds, 2));
     await settle();
     // The storm's paths too (a shed is code that nothing above ran), as the rounds run it.
-    const warmStorm = loginLoad(url, sessions, 2 * capacity, Math.min(options.warmupSeconds, 2), Math.ceil(2 * Math.max(1, warmLogins.okPerSecond)));
-    await guardedLoad(url, sessions, Math.min(options.warmupSeconds, 2));
-    await warmStorm;
+    const warmSeconds = Math.min(options.warmupSeconds, 2);
+    await Promise.all([
+      loginLoad(url, sessions, 2 * capacity, warmSeconds, Math.ceil(2 * Math.max(1, warmLogins.okPerSecond))),
+      guardedLoad(url, sessions, warmSeconds),
+    ]);
     await settle();
 
     // Every figure and its baseline in alternating slices, so that drift in whatever else runs

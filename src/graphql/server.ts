@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { GatewayContext } from './context';
 import { createErrorFormatter } from './format-error';
-import { retryAfterPlugin } from './plugins/retry-after';
+import { errorHeadersPlugin } from './plugins/error-headers';
 import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
 
 export interface GraphqlServerOptions {
@@ -51,7 +51,7 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     formatError: createErrorFormatter(logger, { development: config.development }),
     plugins: [
       ...armor.plugins,
-      retryAfterPlugin,
+      errorHeadersPlugin,
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageDisabled(),
       // No answer of an auth gateway is cacheable (the HTTP layer says so: no-store), and the hints

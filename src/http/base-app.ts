@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config, TrustProxy } from '../config';
 import { isInternalAddress } from '../domain/throttle';
 import { LazyChildLogger } from '../logger';
-import { registerHttpErrorHandlers } from './errors';
+import { refuseFrameworkError, registerHttpErrorHandlers } from './errors';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -23,6 +23,14 @@ const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 function trustProxyOption(setting: TrustProxy) {
   if (typeof setting !== 'number') return setting;
   return (address: string, hop: number) => hop < setting && (hop > 0 || isInternalAddress(address));
+}
+
+/**
+ * Every answer: its request id, and no-store (answers carry tokens and account details; the few
+ * that may be cached, the JWKS and the playground's files, say so themselves).
+ */
+function replyHeaders(request: FastifyRequest, reply: FastifyReply) {
+  reply.header('x-request-id', request.id).header('cache-control', 'no-store');
 }
 
 /** `trustProxy`: the listener's own rule (the subgraph listener sits behind the router, not the load balancer). */
@@ -40,16 +48,19 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
     },
+    // A URL Fastify cannot route (bad escapes, a parameter too long) is answered before any hook.
+    frameworkErrors: (error, request, reply) => {
+      replyHeaders(request, reply);
+      return refuseFrameworkError(error, reply);
+    },
   }) as unknown as FastifyInstance;
 
   // One line per request; never the query string (a GET operation carries its variables there).
   // Its fields are fixed and hold no secret, so it skips the redaction every other line goes
   // through. Callback hooks: an async one costs each request a promise.
   const accessLog = logger.child({}, { redact: [] });
-  // Every answer: its request id, and no-store (answers carry tokens and account details; the
-  // few that may be cached, the JWKS and the playground's files, say so themselves).
   app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id).header('cache-control', 'no-store');
+    replyHeaders(request, reply);
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {

@@ -1,6 +1,6 @@
 // Rule: the HTTP surface refuses CSRF-able requests, batches, mutations over GET and bodies over
 // 100 KB; production hides the schema; no error leaks a stack; CORS only for configured origins;
-// no answer but the JWKS may be stored by a cache.
+// no answer may be stored by a cache but the JWKS, the discovery document and the playground's files.
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginDocument, RegisterDocument, SchemaRootDocument, TypeByNameDocument } from '../gql/graphql';
@@ -110,10 +110,24 @@ describe('caching', () => {
     expect(viaGet.headers.get('cache-control')).toBe('no-store');
   });
 
+  it('keeps no-store on an error Apollo gives a cache-control of its own (a persisted query)', async () => {
+    const response = await prod.post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } } });
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const body = (await response.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(body.errors[0]!.extensions.code).toBe('BAD_REQUEST');
+  });
+
   it('marks the other answers no-store too, but for the JWKS, which says how long it may be kept', async () => {
     expect((await fetch(`${prod.url}/readyz`)).headers.get('cache-control')).toBe('no-store');
     expect((await fetch(`${prod.url}/nowhere`)).headers.get('cache-control')).toBe('no-store');
     expect((await fetch(`${prod.url}/.well-known/jwks.json`)).headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
+  });
+
+  it('answers a URL Fastify cannot read like any other refusal: registry code, request id, no-store', async () => {
+    const response = await fetch(`${prod.url}/graphql%zz`);
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    expect(response.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    await refused(response, 400, 'BAD_REQUEST');
   });
 });
 
