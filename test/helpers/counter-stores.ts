@@ -3,7 +3,8 @@
  * always, and on Redis when REDIS_URL is set (own key prefix per store, so runs never meet).
  */
 import { randomBytes } from 'node:crypto';
-import type { ThrottleLimits } from '../../src/domain/throttle';
+import type { Redis } from 'ioredis';
+import type { RuleName, ThrottleLimits } from '../../src/domain/throttle';
 import { createLogger } from '../../src/logger';
 import { connectRedis } from '../../src/storage/redis/client';
 import { RateLimiterCounterStore } from '../../src/storage/redis/counter-store';
@@ -23,6 +24,8 @@ export const limitsWith = (overrides: Partial<ThrottleLimits>): ThrottleLimits =
 
 export interface OpenedStore {
   store: RateLimiterCounterStore;
+  /** The Redis key of a counter, and the store's own connection (Redis stores only). */
+  redis?: { client: Redis; key(rule: RuleName, key: string): string };
   close(): Promise<void>;
 }
 
@@ -52,13 +55,18 @@ const redis = (url: string): CounterStoreKind => ({
       throw new Error('REDIS_URL is set but Redis is not reachable');
     }
     // 'closed': a Redis error must fail the test, not be hidden by the in-memory insurance.
+    const keyPrefix = prefix();
     const store = new RateLimiterCounterStore({
-      prefix: prefix(),
+      prefix: keyPrefix,
       rules: rulesOf(limits),
       redis: connection.client,
       onRedisFailure: 'closed',
     });
-    return { store, close: () => connection.close() };
+    return {
+      store,
+      redis: { client: connection.client, key: (rule, key) => `${keyPrefix}:${rule}:${key}` },
+      close: () => connection.close(),
+    };
   },
 });
 

@@ -1,9 +1,10 @@
 // Rule: no timing of requests gets more password checks than the limits allow: a burst across
 // many addresses gets exactly LOGIN_LIMIT_ACCOUNT checks, refunds that land after a window ended
 // add no budget, and a Redis that stops answering (but keeps the connection) cannot hang logins.
+// Nor does a store error cost budget: an attempt refused by it gets its points back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Throttle } from '../../src/domain/throttle';
-import { InvalidCredentialsError, RateLimitedError } from '../../src/errors';
+import { clientKey, emailKey, Throttle } from '../../src/domain/throttle';
+import { InvalidCredentialsError, RateLimitedError, ServiceUnavailableError } from '../../src/errors';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LoginDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
@@ -47,6 +48,38 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     const next = [];
     for (let i = 0; i < 3; i++) next.push((await store.consume('registerIp', key)).allowed);
     expect(next).toEqual([true, true, false]);
+  });
+});
+
+describe.skipIf(!process.env.REDIS_URL)('on the Redis store, RATE_LIMIT_FAIL=closed', () => {
+  let opened: OpenedStore;
+  afterAll(() => opened?.close());
+
+  it('gives the points back when the back-off gate cannot be read after they were taken', async () => {
+    // Past LOGIN_LIMIT_ACCOUNT every attempt asks the gate; a gate key Redis cannot count (a list,
+    // WRONGTYPE) fails that one command while the three counters before it succeeded.
+    const limits = limitsWith({ loginAccount: { points: 1, duration: 3600 } });
+    opened = await (counterStoreKinds().find((k) => k.name === 'redis')!).open(limits);
+    const { client, key } = opened.redis!;
+    const email = 'gate@example.test';
+    const ip = '198.51.100.7';
+    await client.rpush(key('accountBackoff', emailKey(email)), 'not a counter');
+    let checked = false;
+    const outcome = await new Throttle(opened.store, limits)
+      .guardLogin(email, ip, (e) => e instanceof InvalidCredentialsError, async () => {
+        checked = true;
+        throw new InvalidCredentialsError();
+      })
+      .catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(ServiceUnavailableError);
+    expect(checked).toBe(false);
+    // The same connection: these reads run after the refunds were sent.
+    const counts = await Promise.all([
+      client.get(key('loginEmailIp', `${emailKey(email)}:${clientKey(ip)}`)),
+      client.get(key('loginIp', clientKey(ip))),
+      client.get(key('loginAccount', emailKey(email))),
+    ]);
+    expect(counts).toEqual(['0', '0', '0']);
   });
 });
 

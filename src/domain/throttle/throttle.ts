@@ -112,7 +112,13 @@ export class Throttle {
     }
     const taken = settled.map((s) => (s as PromiseFulfilledResult<Consumed>).value);
     const refused = taken.filter((t, i) => !t.allowed && !takes[i]!.countOnly).map((t) => t.msBeforeNext);
-    const wait = refused.length > 0 ? Math.max(...refused) : await hooks.admit?.(taken);
+    let wait: number | null | undefined;
+    try {
+      wait = refused.length > 0 ? Math.max(...refused) : await hooks.admit?.(taken);
+    } catch (error) {
+      void refund(counters); // the gate's store failed (RATE_LIMIT_FAIL=closed): no check was made
+      throw error;
+    }
     if (wait) {
       void refund(counters); // as below: the refusal does not wait for it
       throw new RateLimitedError(seconds(wait));
