@@ -35,8 +35,20 @@ export async function buildServers(): Promise<{ gateway: string; gatewayNodeArgs
   return { gateway: launcher, gatewayNodeArgs: startProdArgs().slice(0, -1), bare };
 }
 
-/** A port nobody listens on right now (loopback only). */
-export function freePort(): Promise<number> {
+/** Ports this process handed out already: the kernel may offer a closed port again, and two servers cannot share one. */
+const handedOut = new Set<number>();
+
+/** A port nobody listens on right now (loopback only), never one this process handed out before. */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await unusedPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
