@@ -334,6 +334,7 @@ function describeSettings(settings: Record<string, string>, config: ReturnType<t
     PASSWORD_HASH_QUEUE: String(config.passwordHashing.queue),
     UV_THREADPOOL_SIZE: String(threadPoolSizeFor(settings) ?? settings.UV_THREADPOOL_SIZE ?? process.env.UV_THREADPOOL_SIZE),
     ACCESS_TOKEN_CACHE_SIZE: String(config.accessTokenCacheSize),
+    ...(config.databaseUrl ? { DATABASE_POOL_SIZE: String(config.databasePoolSize) } : {}),
     ...RAISED_LIMITS,
   };
 }

@@ -6,7 +6,8 @@
  *   BENCH_WARMUP_SECONDS      unmeasured warm-up before each (default 3)
  *   BENCH_ROUNDS              alternating slices for the query, refresh and baseline figures (default 3)
  *   BENCH_OUT_DIR             where the two files go (default: bench/)
- *   ARGON2_*, PASSWORD_HASH_*, ACCESS_TOKEN_CACHE_SIZE, JWT_ALG, LOG_LEVEL
+ *   ARGON2_*, PASSWORD_HASH_*, ACCESS_TOKEN_CACHE_SIZE, JWT_ALG, LOG_LEVEL,
+ *   UV_THREADPOOL_SIZE, DATABASE_POOL_SIZE
  *                             passed on to the gateway
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -14,7 +15,7 @@ import path from 'node:path';
 import { runBench } from './harness';
 import { renderMarkdown, renderTable } from './report';
 
-const PASSED_ON = /^(ARGON2_|PASSWORD_HASH_|ACCESS_TOKEN_CACHE_SIZE$|JWT_ALG$|LOG_LEVEL$|UV_THREADPOOL_SIZE$)/;
+const PASSED_ON = /^(ARGON2_|PASSWORD_HASH_|ACCESS_TOKEN_CACHE_SIZE$|JWT_ALG$|LOG_LEVEL$|UV_THREADPOOL_SIZE$|DATABASE_POOL_SIZE$)/;
 
 const seconds = (name: string, fallback: number) => {
   const value = Number(process.env[name] ?? fallback);

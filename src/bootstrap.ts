@@ -11,7 +11,7 @@ import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
 import { openEmbedded, openPostgres, type Database } from './storage/postgres';
 
 export async function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl);
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, { max: config.databasePoolSize });
   const database = await openEmbedded(config.dataDir);
   logger.warn({ dataDir: config.dataDir }, 'using the embedded database (PGlite): for development only');
   return database;

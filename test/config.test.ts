@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { ConfigError, loadConfig } from '../src/config';
+import { ConfigError, defaultDatabasePoolSize, loadConfig } from '../src/config';
 import { defaultHashConcurrency } from '../src/thread-pool';
 
 const key = (id: string, bytes = 32) => `${id}:${randomBytes(bytes).toString('base64')}`;
@@ -32,6 +32,7 @@ describe('defaults', () => {
       port: 4000,
       host: '127.0.0.1',
       databaseUrl: undefined,
+      databasePoolSize: defaultDatabasePoolSize(),
       dataDir: '.data',
       logLevel: 'info',
       jwt: { issuer: 'http://localhost:4000', audience: 'graphql', alg: 'ES256', accessTokenTtl: 900 },
@@ -143,6 +144,8 @@ describe('invalid values name the setting', () => {
     ['PASSWORD_HASH_CONCURRENCY', '0'],
     ['PASSWORD_HASH_QUEUE', '-1'],
     ['ACCESS_TOKEN_CACHE_SIZE', 'lots'],
+    ['DATABASE_POOL_SIZE', '0'],
+    ['DATABASE_POOL_SIZE', '101'],
   ])('%s=%s', (setting, value) => {
     expect(failure({ [setting]: value }).message).toContain(setting);
   });
@@ -158,6 +161,17 @@ describe('invalid values name the setting', () => {
     expect(error.message).toContain('ARGON2_MEMORY_KIB');
     expect(error.message).toContain('ARGON2_TIME_COST');
     expect(loadConfig({ ARGON2_MEMORY_KIB: '7168', ARGON2_TIME_COST: '5' }).argon2.memoryKib).toBe(7168);
+  });
+});
+
+describe('database pool', () => {
+  it('opens two connections per core by default, at most ten, or what DATABASE_POOL_SIZE says', () => {
+    expect(defaultDatabasePoolSize(1)).toBe(2);
+    expect(defaultDatabasePoolSize(2)).toBe(4);
+    expect(defaultDatabasePoolSize(5)).toBe(10);
+    expect(defaultDatabasePoolSize(64)).toBe(10);
+    expect(loadConfig({}).databasePoolSize).toBe(Math.min(10, 2 * availableParallelism()));
+    expect(loadConfig({ DATABASE_POOL_SIZE: '25' }).databasePoolSize).toBe(25);
   });
 });
 

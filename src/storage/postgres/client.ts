@@ -22,12 +22,13 @@ export interface Database {
 
 export const migrationsFolder = path.join(projectRoot, 'drizzle');
 
-export async function openPostgres(url: string, options: { max?: number } = {}): Promise<Database> {
+/** `max`: connections at most (DATABASE_POOL_SIZE for the gateway). */
+export async function openPostgres(url: string, options: { max: number }): Promise<Database> {
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const { migrate } = await import('drizzle-orm/postgres-js/migrator');
   const client = postgres(url, {
-    max: options.max ?? 10,
+    max: options.max,
     onnotice: () => {},
     // A request fails within seconds, not minutes, when Postgres cannot be reached.
     connect_timeout: 5,
