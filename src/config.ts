@@ -158,8 +158,9 @@ const MIN_SUBGRAPH_SECRET_LENGTH = 32;
 /**
  * Two connections per core, at most ten (postgres.js's own default). A Node process runs its
  * JavaScript on one thread and postgres.js pipelines queries on a connection, so more would
- * only have more Postgres backends compete for the same cores: measured on 2 cores, ten
- * connections rotated refresh tokens 10–40% slower than two or four.
+ * only have more Postgres backends compete for the same cores: on 2 cores, in alternating runs
+ * outside the committed benchmark, two or four connections rotated 7–60% more refresh tokens a
+ * second than ten.
  */
 export function defaultDatabasePoolSize(cores = availableParallelism()) {
   return Math.min(10, 2 * cores);
