@@ -4,6 +4,7 @@
  * limits raised so that it measures work rather than refusals. Every figure is paired with a
  * baseline measured in the same run, so the ratios mean something on a noisy machine.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -14,7 +15,9 @@ import { threadPoolSizeFor } from '../src/thread-pool';
 import { measureArgon2Bound } from './argon2-bound';
 import { createBenchDatabase } from './database';
 import { mergeLoads, runLoad, type LoadResult } from './load';
-import { buildServers, childEnv, freePort, startServer, type ServerProcess } from './processes';
+import { classifyLogin, loginBody } from './logins';
+import { buildServers, childEnv, freePort, ROOT, startServer, type ServerProcess } from './processes';
+import type { StormJob } from './storm-client';
 import { evaluateTargets, type BenchResults } from './report';
 import { seedSessions, type Session } from './seed';
 
@@ -45,11 +48,6 @@ const RAISED_LIMITS = {
   REFRESH_LIMIT_IP: '100000000/60',
 };
 
-const loginBody = (email: string, password: string) =>
-  JSON.stringify({
-    query: 'mutation ($email: String!, $password: String!) { login(email: $email, password: $password) { __typename } }',
-    variables: { email, password },
-  });
 
 const refreshBody = (token: string) =>
   JSON.stringify({
@@ -60,12 +58,6 @@ const refreshBody = (token: string) =>
 const classifyBare = (status: number, body: string) => (status === 200 && body.includes('"hello":"world"') ? 'ok' : 'error');
 const classifyGuarded = (status: number, body: string) =>
   status === 200 && body.startsWith('{"data":{"me":{"id":"') && !body.includes('"errors"') ? 'ok' : 'error';
-const classifyLogin = (status: number, body: string) => {
-  if (status === 200 && body.includes('"__typename":"AuthPayload"')) return 'ok';
-  if (body.includes('"SERVICE_UNAVAILABLE"')) return 'shed';
-  if (body.includes('"RATE_LIMITED"')) return 'rate_limited';
-  return 'error';
-};
 const classifyRefresh = (status: number, body: string) =>
   status === 200 && body.includes('"refreshToken":"') && !body.includes('"errors"') ? 'ok' : 'error';
 
@@ -78,16 +70,45 @@ const guardedLoad = (url: string, sessions: Session[], seconds: number) =>
     classify: classifyGuarded,
   });
 
-/** `rate`: logins offered per second whatever the answers (a storm), instead of back to back. */
-const loginLoad = (url: string, sessions: Session[], connections: number, seconds: number, rate?: number) =>
-  runLoad({
-    url,
-    connections,
-    seconds,
-    rate,
-    request: (i) => ({ body: loginBody(sessions[i % sessions.length]!.email, sessions[i % sessions.length]!.password) }),
-    classify: classifyLogin,
+const loginRequest = (sessions: Session[]) => (i: number) => ({
+  body: loginBody(sessions[i % sessions.length]!.email, sessions[i % sessions.length]!.password),
+});
+
+/** Logins back to back on `connections` connections. */
+const loginLoad = (url: string, sessions: Session[], connections: number, seconds: number) =>
+  runLoad({ url, connections, seconds, request: loginRequest(sessions), classify: classifyLogin });
+
+/**
+ * A storm: `rate` logins offered per second, evenly spaced, whatever the answers, from a client
+ * process of its own (bench/storm-client.ts). `started` settles when the first login is sent.
+ */
+function stormLoad(url: string, sessions: Session[], seconds: number, rate: number) {
+  const job: StormJob = { url, seconds, rate, bodies: sessions.map((s) => loginBody(s.email, s.password)) };
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'storm-client.ts')], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  child.stdin.end(JSON.stringify(job));
+  let stdout = '';
+  let stderr = '';
+  let markStarted!: () => void;
+  const started = new Promise<void>((resolve) => (markStarted = resolve));
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+    if (stdout.startsWith('started\n')) markStarted();
+  });
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const result = new Promise<LoadResult>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      markStarted();
+      if (code !== 0) return reject(new Error(`the storm's client failed (${code}):\n${stderr.slice(-4000)}`));
+      resolve(JSON.parse(stdout.slice('started\n'.length)) as LoadResult);
+    });
+  });
+  void result.catch(() => {}); // reported where it is awaited
+  return { started, result };
+}
 
 /** Refresh tokens rotate: each request takes a live one, each answer gives its successor back. */
 function refreshLoad(url: string, pool: string[], seconds: number) {
@@ -204,7 +225,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     // The storm's paths too (a shed is code that nothing above ran), as the rounds run it.
     const warmSeconds = Math.min(options.warmupSeconds, 2);
     await Promise.all([
-      loginLoad(url, sessions, 2 * capacity, warmSeconds, Math.ceil(2 * Math.max(1, warmLogins.okPerSecond))),
+      stormLoad(url, sessions, warmSeconds, Math.ceil(2 * Math.max(1, warmLogins.okPerSecond))).result,
       guardedLoad(url, sessions, warmSeconds),
     ]);
     await settle();
@@ -233,10 +254,11 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       // gateway just did if more: on a busy machine the two are measured in different moments),
       // while the guarded queries run.
       const stormRate = Math.ceil(2 * Math.max(bound.hashesPerSecond, login.okPerSecond));
-      const stormLogins = loginLoad(url, sessions, 2 * capacity, slice + 1, stormRate);
+      const stormLogins = stormLoad(url, sessions, slice + 1, stormRate);
+      await stormLogins.started;
       await sleep(500);
       storm.guarded.push(await measured(gateway, () => guardedLoad(url, sessions, slice)));
-      storm.logins.push(await stormLogins);
+      storm.logins.push(await stormLogins.result);
       await settle();
     }
     const bareResult = mergeMeasured(runs.bare);
@@ -269,7 +291,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         seconds: options.seconds,
         rounds,
         warmupSeconds: options.warmupSeconds,
-        connections: { query: CONNECTIONS, login: capacity, refresh: CONNECTIONS, stormLogins: 2 * capacity },
+        connections: { query: CONNECTIONS, login: capacity, refresh: CONNECTIONS },
         gatewayNode: scripts.gatewayNodeArgs.join(' '),
         gateway: describeSettings(settings, config),
       },
@@ -291,6 +313,8 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
             admittedLatencyMs: stormLogin.latency.ok ?? null,
             shedLatencyMs: stormLogin.latency.shed ?? stormLogin.latency.rate_limited ?? null,
             outcomes: stormLogin.outcomes,
+            offeredPerSecond: (stormLogin.responses + stormLogin.transportErrors) / stormLogin.seconds,
+            peakInFlight: stormLogin.peakInFlight ?? Number.NaN,
           },
         },
         memory: { gatewayPeakRssMiB: gatewayPeakRss / 2 ** 20, baselinePeakRssMiB: barePeakRss / 2 ** 20 },
@@ -332,6 +356,7 @@ function describeSettings(settings: Record<string, string>, config: ReturnType<t
     ARGON2_PARALLELISM: String(config.argon2.parallelism),
     PASSWORD_HASH_CONCURRENCY: String(config.passwordHashing.concurrency),
     PASSWORD_HASH_QUEUE: String(config.passwordHashing.queue),
+    PASSWORD_HASH_NICE: String(config.passwordHashing.nice),
     UV_THREADPOOL_SIZE: String(threadPoolSizeFor(settings) ?? settings.UV_THREADPOOL_SIZE ?? process.env.UV_THREADPOOL_SIZE),
     ACCESS_TOKEN_CACHE_SIZE: String(config.accessTokenCacheSize),
     ...(config.databaseUrl ? { DATABASE_POOL_SIZE: String(config.databasePoolSize) } : {}),

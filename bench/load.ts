@@ -4,14 +4,13 @@
  * query that came back UNAUTHENTICATED is not a guarded query served), and its latency is
  * kept per kind (a shed login and an admitted one are different things).
  */
+import { Agent, request as httpRequest } from 'node:http';
 import autocannon, { type Client, type Request } from 'autocannon';
 
 export interface LoadOptions {
   url: string;
   connections: number;
   seconds: number;
-  /** Requests per second over all connections, whatever the answers (open loop); unset: back to back. */
-  rate?: number;
   /** Per connection (index 0 … connections-1): headers and body, fixed for the whole run. */
   request?: (connection: number) => { headers?: Record<string, string>; body: string };
   /** Instead of `request`: built afresh for every request (e.g. a refresh token that rotates). */
@@ -39,6 +38,8 @@ export interface LoadResult {
   /** Every response's milliseconds, per kind (to merge runs). */
   samples: Record<string, number[]>;
   transportErrors: number;
+  /** Open loop only: the most requests that were waiting for their answers at once. */
+  peakInFlight?: number;
 }
 
 const baseHeaders = { 'content-type': 'application/json' };
@@ -50,8 +51,73 @@ export function percentiles(samples: number[]): Latency {
   return { p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1]! };
 }
 
+/** Back to back on every connection (closed loop): each answer sends the connection's next request. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const samples: Record<string, number[]> = {};
+  const run = await drive(options, samples);
+  return summarize(samples, run.duration, run.errors + run.timeouts);
+}
+
+/**
+ * Open loop, evenly spaced: `rate` requests per second, one every 1/rate s, whatever the
+ * answers (as a flood does), each on a free keep-alive connection (a new one only when all are
+ * busy). Not autocannon: its rate limit gives each connection a quota per second, sent back to
+ * back as the second starts, which makes a burst every second and nothing in between.
+ */
+export async function runPacedLoad(options: Omit<LoadOptions, 'connections' | 'dynamic'> & { rate: number }): Promise<LoadResult> {
+  const samples: Record<string, number[]> = {};
+  const agent = new Agent({ keepAlive: true });
+  const target = new URL('/graphql', options.url);
+  const gapMs = 1000 / options.rate;
+  const total = Math.round(options.seconds * options.rate);
+  const answers: Array<Promise<void>> = [];
+  let transportErrors = 0;
+  let inFlight = 0;
+  let peakInFlight = 0;
+  const send = (i: number) => {
+    const { headers, body } = options.request?.(i) ?? { body: '{}' };
+    const started = performance.now();
+    inFlight++;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    answers.push(
+      new Promise<void>((resolve) => {
+        const fail = () => {
+          transportErrors++;
+          resolve();
+        };
+        const request = httpRequest(target, { method: 'POST', agent, headers: { ...baseHeaders, ...headers } }, (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', fail);
+          response.on('end', () => {
+            const kind = options.classify(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
+            (samples[kind] ??= []).push(performance.now() - started);
+            resolve();
+          });
+        });
+        request.on('error', fail);
+        request.end(body);
+      }).finally(() => inFlight--),
+    );
+  };
+  const began = performance.now();
+  await new Promise<void>((resolve) => {
+    let sent = 0;
+    const tick = () => {
+      // Catch up after a late timer rather than drift: the rate holds over the whole run.
+      while (sent < total && began + sent * gapMs <= performance.now()) send(sent++);
+      if (sent < total) setTimeout(tick, Math.max(0, began + sent * gapMs - performance.now()));
+      else resolve();
+    };
+    tick();
+  });
+  await Promise.all(answers);
+  agent.destroy();
+  return { ...summarize(samples, options.seconds, transportErrors), peakInFlight };
+}
+
+/** One autocannon instance; every response's time goes into `samples` under its kind. */
+function drive(options: LoadOptions, samples: Record<string, number[]>) {
   // autocannon calls onResponse and then, synchronously on the same client, emits 'response'
   // with that response's time: the kind is handed from one to the other through `last`.
   let last = 'unclassified';
@@ -74,7 +140,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     url: options.url,
     connections: options.connections,
     duration: options.seconds,
-    ...(options.rate && { overallRate: options.rate }),
     method: 'POST',
     headers: baseHeaders,
     body: '{}',
@@ -89,10 +154,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       });
     },
   });
-  const result = await instance;
+  return instance;
+}
+
+function summarize(samples: Record<string, number[]>, seconds: number, transportErrors: number): LoadResult {
   const outcomes = Object.fromEntries(Object.entries(samples).map(([kind, list]) => [kind, list.length]));
   const latency = Object.fromEntries(Object.entries(samples).map(([kind, list]) => [kind, percentiles(list)]));
-  const seconds = result.duration;
   return {
     seconds,
     responses: Object.values(outcomes).reduce((a, b) => a + b, 0),
@@ -100,7 +167,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     okPerSecond: (outcomes.ok ?? 0) / seconds,
     latency,
     samples,
-    transportErrors: result.errors + result.timeouts,
+    transportErrors,
   };
 }
 
@@ -118,5 +185,8 @@ export function mergeLoads(runs: LoadResult[]): LoadResult {
     latency: Object.fromEntries(Object.entries(samples).map(([kind, list]) => [kind, percentiles(list)])),
     samples,
     transportErrors: runs.reduce((sum, run) => sum + run.transportErrors, 0),
+    ...(runs.some((run) => run.peakInFlight !== undefined) && {
+      peakInFlight: Math.max(...runs.map((run) => run.peakInFlight ?? 0)),
+    }),
   };
 }

@@ -43,7 +43,7 @@ export interface BenchResults {
     seconds: number;
     rounds: number;
     warmupSeconds: number;
-    connections: { query: number; login: number; refresh: number; stormLogins: number };
+    connections: { query: number; login: number; refresh: number };
     /** The node options the gateway ran with (those of `npm run start:prod`). */
     gatewayNode?: string;
     gateway: Record<string, string>;
@@ -62,6 +62,10 @@ export interface BenchResults {
         admittedLatencyMs: Latency | null;
         shedLatencyMs: Latency | null;
         outcomes: Record<string, number>;
+        /** Logins sent per second (evenly spaced, whatever the answers). */
+        offeredPerSecond: number;
+        /** The most logins waiting for their answers at once. */
+        peakInFlight: number;
       };
     };
     memory: { gatewayPeakRssMiB: number; baselinePeakRssMiB: number };
@@ -222,8 +226,12 @@ ${r.targets.map((t) => `| ${t.name} | ${t.rule} | ${t.measured} | ${t.met ? 'yes
   alike. Connections: ${s.connections.query} for queries and refreshes, ${s.connections.login}
   for logins (the hashes the gateway runs at once plus its admission queue: hashing saturated,
   nothing shed). The storm offers logins at twice the argon2 bound per second (or twice the
-  login rate just measured, if higher), over ${s.connections.stormLogins} connections, whatever
-  the answers (as a flood does): half of them are beyond capacity.
+  login rate just measured, if higher; ${n(f.storm.logins.offeredPerSecond)}/s in all), one every 1/rate s
+  whatever the answers (as a flood does), each on a free keep-alive connection (at most
+  ${n(f.storm.logins.peakInFlight)} waiting at once), from a client process of its own: half of them are beyond
+  capacity. Not autocannon for this one: its rate limit sends each second's quota back to back
+  as the second starts, a burst and then nothing, which leaves hashing idle for part of every
+  second.
 - Only answers of the measured kind count: a guarded query answered with an error, a login
   that was shed or a failed refresh is not in the figure (failed answers: guarded
   ${n(f.guarded.gateway.failed)}, login ${n(f.login.gateway.failed)}, refresh ${n(f.refresh.gateway.failed)}).

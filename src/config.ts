@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { EncryptionKey } from './domain/crypto/secret-box';
 import { defaultHashConcurrency } from './thread-pool';
+import { DEFAULT_PASSWORD_HASH_NICE } from './thread-priority';
 
 export type { EncryptionKey };
 export type JwtAlg = 'ES256' | 'EdDSA' | 'RS256';
@@ -39,8 +40,11 @@ export interface Config {
   subgraph: { port: number; secret: string; trustProxy: TrustProxy } | undefined;
   refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
-  /** argon2 operations at once, and how many more may wait for a turn before new ones are refused. */
-  passwordHashing: { concurrency: number; queue: number };
+  /**
+   * argon2 operations at once, how many more may wait for a turn before new ones are refused,
+   * and the nice value of the threads they run on (applied by the production launcher).
+   */
+  passwordHashing: { concurrency: number; queue: number; nice: number };
   /** Verified access tokens remembered (until their exp); 0 = verify every request. */
   accessTokenCacheSize: number;
   passwordPolicy: PasswordPolicyName;
@@ -117,6 +121,8 @@ const schema = z.object({
   ARGON2_PARALLELISM: int(1, 16).default(1),
   PASSWORD_HASH_CONCURRENCY: int(1, 1023).optional(),
   PASSWORD_HASH_QUEUE: int(0, 10_000).optional(),
+  // Applied by the production launcher (launch.ts), which reads it before this check.
+  PASSWORD_HASH_NICE: int(0, 19).default(DEFAULT_PASSWORD_HASH_NICE),
   // Node's own setting, read here only to check that password hashing leaves it a free thread.
   UV_THREADPOOL_SIZE: int(1, 1024).default(4),
   ACCESS_TOKEN_CACHE_SIZE: int(0, 100_000).default(10_000),
@@ -312,7 +318,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeCost: e.ARGON2_TIME_COST,
       parallelism: e.ARGON2_PARALLELISM,
     },
-    passwordHashing: { concurrency: hashConcurrency, queue: e.PASSWORD_HASH_QUEUE ?? 4 * hashConcurrency },
+    passwordHashing: { concurrency: hashConcurrency, queue: e.PASSWORD_HASH_QUEUE ?? 4 * hashConcurrency, nice: e.PASSWORD_HASH_NICE },
     accessTokenCacheSize: e.ACCESS_TOKEN_CACHE_SIZE,
     passwordPolicy: e.PASSWORD_POLICY,
     mfaIssuer: e.MFA_ISSUER,

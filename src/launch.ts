@@ -1,14 +1,25 @@
 /**
  * The production entry point (`npm run start:prod`), built as CommonJS: libuv reads
  * UV_THREADPOOL_SIZE once, at the pool's first task, and loading an ES module is already such a
- * task. So this sizes the pool first, then loads the gateway's bundle beside it.
+ * task. So this sizes the pool first and lowers its threads' CPU priority (PASSWORD_HASH_NICE),
+ * then loads the gateway's bundle beside it.
  */
-import { threadPoolSizeFor } from './thread-pool';
+import { NODE_THREAD_POOL_SIZE, threadPoolSizeFor } from './thread-pool';
+import { lowerThreadPoolPriority, passwordHashNiceFor, recordPoolPriority } from './thread-priority';
 
 // The production entry point is production unless told otherwise: the development shortcuts
 // (embedded database, generated keys, in-memory limits) stay behind an explicit NODE_ENV.
 process.env.NODE_ENV ??= 'production';
 const size = threadPoolSizeFor(process.env);
 if (size !== undefined) process.env.UV_THREADPOOL_SIZE = String(size);
-// @ts-expect-error: dist/gateway.js, the bundle `npm run build` writes beside the built launcher
-void import('./gateway.js');
+
+async function launch() {
+  // An invalid value is left for loadConfig to refuse, naming the setting.
+  const nice = passwordHashNiceFor(process.env);
+  const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? NODE_THREAD_POOL_SIZE);
+  if (nice !== undefined) recordPoolPriority(await lowerThreadPoolPriority(nice, poolSize));
+  // @ts-expect-error: dist/gateway.js, the bundle `npm run build` writes beside the built launcher
+  await import('./gateway.js');
+}
+
+void launch();

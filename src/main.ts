@@ -5,7 +5,9 @@ import { describeClientIp, openConfiguredDatabase, openCounters, openRevocations
 import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
+import type { Logger } from 'pino';
 import { batchedStdout, createLogger } from './logger';
+import { recordedPoolPriority } from './thread-priority';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 
@@ -35,6 +37,7 @@ async function main() {
   const subgraph =
     config.subgraph && (await (await import('./http/subgraph-app')).createSubgraphApp({ config, deps, logger, settings: config.subgraph }));
   logger.info(describeClientIp(config.trustProxy));
+  logPoolPriority(logger);
   if (config.subgraph) {
     const line = `subgraph listener ${describeClientIp(config.subgraph.trustProxy, 'SUBGRAPH_TRUST_PROXY')}`;
     // Unset, every client behind the router shares the router's address-based limits.
@@ -89,3 +92,11 @@ main().catch((error) => {
   process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });
+
+/** What the production launcher did with PASSWORD_HASH_NICE (nothing under `npm start`). */
+function logPoolPriority(logger: Logger) {
+  const priority = recordedPoolPriority();
+  if (!priority) return;
+  if (priority.applied) logger.info({ nice: priority.nice, threads: priority.threads }, "libuv's thread pool (password hashing) runs at lower CPU priority");
+  else if (priority.nice !== 0) logger.warn({ reason: priority.reason }, 'PASSWORD_HASH_NICE could not be applied');
+}

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
 import { ConfigError, defaultDatabasePoolSize, loadConfig } from '../src/config';
 import { defaultHashConcurrency } from '../src/thread-pool';
+import { passwordHashNiceFor } from '../src/thread-priority';
 
 const key = (id: string, bytes = 32) => `${id}:${randomBytes(bytes).toString('base64')}`;
 const PRODUCTION = {
@@ -39,7 +40,7 @@ describe('defaults', () => {
       keys: { publishAhead: 600, reloadSeconds: 60 },
       refresh: { idleTtl: 1_209_600, maxTtl: 2_592_000, reuseGraceSeconds: 10, transport: 'both' },
       argon2: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
-      passwordHashing: { concurrency: defaultHashConcurrency(4), queue: 4 * defaultHashConcurrency(4) },
+      passwordHashing: { concurrency: defaultHashConcurrency(4), queue: 4 * defaultHashConcurrency(4), nice: 10 },
       accessTokenCacheSize: 10_000,
       passwordPolicy: 'composition',
       mfaIssuer: 'graphql-auth-gateway',
@@ -146,6 +147,8 @@ describe('invalid values name the setting', () => {
     ['ACCESS_TOKEN_CACHE_SIZE', 'lots'],
     ['DATABASE_POOL_SIZE', '0'],
     ['DATABASE_POOL_SIZE', '101'],
+    ['PASSWORD_HASH_NICE', '-1'],
+    ['PASSWORD_HASH_NICE', '20'],
   ])('%s=%s', (setting, value) => {
     expect(failure({ [setting]: value }).message).toContain(setting);
   });
@@ -161,6 +164,17 @@ describe('invalid values name the setting', () => {
     expect(error.message).toContain('ARGON2_MEMORY_KIB');
     expect(error.message).toContain('ARGON2_TIME_COST');
     expect(loadConfig({ ARGON2_MEMORY_KIB: '7168', ARGON2_TIME_COST: '5' }).argon2.memoryKib).toBe(7168);
+  });
+});
+
+describe('password hashing priority', () => {
+  it('is nice 10 by default, 0 to 19 when set; the launcher leaves an invalid value to the check above', () => {
+    expect(loadConfig({}).passwordHashing.nice).toBe(10);
+    expect(loadConfig({ PASSWORD_HASH_NICE: '19' }).passwordHashing.nice).toBe(19);
+    expect(passwordHashNiceFor({})).toBe(10);
+    expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: '0' })).toBe(0);
+    expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: '19' })).toBe(19);
+    for (const invalid of ['-1', '20', '5.5', 'low']) expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: invalid })).toBeUndefined();
   });
 });
 
@@ -188,8 +202,8 @@ describe('password hashing', () => {
   });
 
   it('takes explicit values, and more concurrency with a larger thread pool', () => {
-    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3', PASSWORD_HASH_QUEUE: '0' }).passwordHashing).toEqual({ concurrency: 3, queue: 0 });
-    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '8', UV_THREADPOOL_SIZE: '12' }).passwordHashing).toEqual({ concurrency: 8, queue: 32 });
+    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3', PASSWORD_HASH_QUEUE: '0' }).passwordHashing).toEqual({ concurrency: 3, queue: 0, nice: 10 });
+    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '8', UV_THREADPOOL_SIZE: '12' }).passwordHashing).toEqual({ concurrency: 8, queue: 32, nice: 10 });
   });
 
   it('refuses as many hashes at once as libuv has threads, naming both settings', () => {

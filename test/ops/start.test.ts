@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { threadPoolSizeFor } from '../../src/thread-pool';
+import { DEFAULT_PASSWORD_HASH_NICE } from '../../src/thread-priority';
 import { LoginDocument, MeDocument, RegisterDocument } from '../gql/graphql';
 import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
 import {
@@ -53,6 +54,18 @@ async function exerciseContract(url: string) {
   expect(me.errors).toBeUndefined();
   expect(me.data?.me).toMatchObject({ id: payload.user.id, email, roles: ['user'] });
   return email;
+}
+
+/** The nice value of each of a process's threads (Linux), in thread-id order. */
+function threadNiceValues(pid: number) {
+  return readdirSync(`/proc/${pid}/task`)
+    .map(Number)
+    .sort((a, b) => a - b)
+    .map((tid) => {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Fields after the command name (which may hold spaces): nice is the 19th field of the line.
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    });
 }
 
 async function stopWithSigterm(child: Child) {
@@ -110,7 +123,7 @@ describe('npm start', () => {
       await stopWithSigterm(child);
     }, 60_000);
 
-    it('runs as built JavaScript (npm run build, npm run start:prod), with libuv\'s pool sized to the password hashes plus one', async () => {
+    it('runs as built JavaScript (npm run build, npm run start:prod), with libuv\'s pool sized to the password hashes plus one and niced to PASSWORD_HASH_NICE', async () => {
       await buildGateway();
       const production = await productionEnv();
       const secret = randomBytes(24).toString('base64url');
@@ -129,13 +142,20 @@ describe('npm start', () => {
         expect(((await sdl.json()) as { data: { _service: { sdl: string } } }).data._service.sdl).toContain('@key(fields: "id")');
         // register and login hash passwords: the pool has started when they answer.
         await exerciseContract(`http://127.0.0.1:${port}/graphql`);
-        return { child, threads: readdirSync(`/proc/${child.process.pid}/task`).length };
+        return { child, threads: readdirSync(`/proc/${child.process.pid}/task`).length, nice: threadNiceValues(child.process.pid!) };
       };
       const sized = threadPoolSizeFor({})!;
       const built = await startBuilt({});
       // The same build with two more pool threads set by hand: two more threads, nothing else differs.
-      const wider = await startBuilt({ UV_THREADPOOL_SIZE: String(sized + 2) });
+      const wider = await startBuilt({ UV_THREADPOOL_SIZE: String(sized + 2), PASSWORD_HASH_NICE: '0' });
       expect(wider.threads - built.threads).toBe(2);
+      // By default exactly the pool's threads run at nice 10; the event loop's thread and V8's
+      // keep 0. PASSWORD_HASH_NICE=0 leaves every thread alone.
+      expect(built.nice.filter((n) => n === DEFAULT_PASSWORD_HASH_NICE)).toHaveLength(sized);
+      expect(built.nice.filter((n) => n === 0)).toHaveLength(built.threads - sized);
+      expect(built.nice[0]).toBe(0); // the main thread (tasks are listed in id order, the process's own first)
+      expect(wider.nice.every((n) => n === 0)).toBe(true);
+      expect(built.child.stdout()).toContain(`"nice":${DEFAULT_PASSWORD_HASH_NICE},"threads":${sized}`);
       await stopWithSigterm(built.child);
       await stopWithSigterm(wider.child);
     }, 90_000);
