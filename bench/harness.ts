@@ -4,7 +4,7 @@
  * limits raised so that it measures work rather than refusals. Every figure is paired with a
  * baseline measured in the same run, so the ratios mean something on a noisy machine.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
@@ -48,7 +48,6 @@ const RAISED_LIMITS = {
   REFRESH_LIMIT_IP: '100000000/60',
 };
 
-
 const refreshBody = (token: string) =>
   JSON.stringify({
     query: 'mutation ($t: String) { refresh(refreshToken: $t) { accessToken refreshToken } }',
@@ -80,14 +79,17 @@ const loginLoad = (url: string, sessions: Session[], connections: number, second
 
 /**
  * A storm: `rate` logins offered per second, evenly spaced, whatever the answers, from a client
- * process of its own (bench/storm-client.ts). `started` settles when the first login is sent.
+ * process of its own (bench/storm-client.ts), which `clients` holds until it has exited.
+ * `started` settles when the first login is sent (or the client failed).
  */
-function stormLoad(url: string, sessions: Session[], seconds: number, rate: number) {
+function stormLoad(url: string, sessions: Session[], seconds: number, rate: number, clients: Set<ChildProcess>) {
   const job: StormJob = { url, seconds, rate, bodies: sessions.map((s) => loginBody(s.email, s.password)) };
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'storm-client.ts')], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  clients.add(child);
+  child.stdin.on('error', () => {}); // a client that died early: its exit says why
   child.stdin.end(JSON.stringify(job));
   let stdout = '';
   let stderr = '';
@@ -99,11 +101,22 @@ function stormLoad(url: string, sessions: Session[], seconds: number, rate: numb
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
   const result = new Promise<LoadResult>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('exit', (code) => {
+    const fail = (why: string) => reject(new Error(`the storm's client failed (${why}):\n${stderr.slice(-4000)}`));
+    child.once('error', (error) => {
+      clients.delete(child);
       markStarted();
-      if (code !== 0) return reject(new Error(`the storm's client failed (${code}):\n${stderr.slice(-4000)}`));
-      resolve(JSON.parse(stdout.slice('started\n'.length)) as LoadResult);
+      fail(error.message);
+    });
+    // 'close', not 'exit': by then everything it printed has been read.
+    child.once('close', (code) => {
+      clients.delete(child);
+      markStarted();
+      if (code !== 0) return fail(`exit code ${code}`);
+      try {
+        resolve(JSON.parse(stdout.slice('started\n'.length)) as LoadResult);
+      } catch {
+        fail('its result is not JSON');
+      }
     });
   });
   void result.catch(() => {}); // reported where it is awaited
@@ -154,6 +167,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
   const loadBefore = loadavg()[0]!;
   let bare: ServerProcess | undefined;
   let gateway: ServerProcess | undefined;
+  const stormClients = new Set<ChildProcess>();
   const database = await createBenchDatabase(options.databaseUrl, path.join(work, 'data'));
   try {
     say('building the gateway (npm run build) and the bare baseline');
@@ -225,7 +239,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     // The storm's paths too (a shed is code that nothing above ran), as the rounds run it.
     const warmSeconds = Math.min(options.warmupSeconds, 2);
     await Promise.all([
-      stormLoad(url, sessions, warmSeconds, Math.ceil(2 * Math.max(1, warmLogins.okPerSecond))).result,
+      stormLoad(url, sessions, warmSeconds, Math.ceil(2 * Math.max(1, warmLogins.okPerSecond)), stormClients).result,
       guardedLoad(url, sessions, warmSeconds),
     ]);
     await settle();
@@ -254,7 +268,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       // gateway just did if more: on a busy machine the two are measured in different moments),
       // while the guarded queries run.
       const stormRate = Math.ceil(2 * Math.max(bound.hashesPerSecond, login.okPerSecond));
-      const stormLogins = stormLoad(url, sessions, slice + 1, stormRate);
+      const stormLogins = stormLoad(url, sessions, slice + 1, stormRate, stormClients);
       await stormLogins.started;
       await sleep(500);
       storm.guarded.push(await measured(gateway, () => guardedLoad(url, sessions, slice)));
@@ -326,6 +340,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     results.durationSeconds = Math.round((Date.now() - started) / 1000);
     return results;
   } finally {
+    for (const client of stormClients) client.kill('SIGKILL');
     await bare?.stop();
     await gateway?.stop();
     await database.drop();

@@ -58,6 +58,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   return summarize(samples, run.duration, run.errors + run.timeouts);
 }
 
+const REQUEST_TIMEOUT_MS = 10_000;
+
 /**
  * Open loop, evenly spaced: `rate` requests per second, one every 1/rate s, whatever the
  * answers (as a flood does), each on a free keep-alive connection (a new one only when all are
@@ -81,7 +83,10 @@ export async function runPacedLoad(options: Omit<LoadOptions, 'connections' | 'd
     peakInFlight = Math.max(peakInFlight, inFlight);
     answers.push(
       new Promise<void>((resolve) => {
+        let settled = false;
         const fail = () => {
+          if (settled) return;
+          settled = true;
           transportErrors++;
           resolve();
         };
@@ -90,12 +95,16 @@ export async function runPacedLoad(options: Omit<LoadOptions, 'connections' | 'd
           response.on('data', (chunk: Buffer) => chunks.push(chunk));
           response.on('error', fail);
           response.on('end', () => {
+            if (settled) return;
+            settled = true;
             const kind = options.classify(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
             (samples[kind] ??= []).push(performance.now() - started);
             resolve();
           });
         });
         request.on('error', fail);
+        // As autocannon's default: a request unanswered for 10 s is a transport error, not a hang.
+        request.setTimeout(REQUEST_TIMEOUT_MS, () => request.destroy(new Error('no answer in time')));
         request.end(body);
       }).finally(() => inFlight--),
     );

@@ -17,7 +17,8 @@ async function launch() {
   // An invalid value is left for loadConfig to refuse, naming the setting.
   const nice = passwordHashNiceFor(process.env);
   const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? NODE_THREAD_POOL_SIZE);
-  if (nice !== undefined) recordPoolPriority(await lowerThreadPoolPriority(nice, poolSize));
+  const priority = nice === undefined ? undefined : await lowerThreadPoolPriority(nice, poolSize);
+  if (priority) recordPoolPriority(priority);
   // @ts-expect-error: dist/gateway.js, the bundle `npm run build` writes beside the built launcher
   await import('./gateway.js');
 }

@@ -1,11 +1,11 @@
 /** Start-up: config → stores → app → listen; SIGTERM/SIGINT drain and close. */
 import 'reflect-metadata';
+import type { Logger } from 'pino';
 import { createApp } from './app';
 import { describeClientIp, openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
 import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
-import type { Logger } from 'pino';
 import { batchedStdout, createLogger } from './logger';
 import { recordedPoolPriority } from './thread-priority';
 
@@ -97,6 +97,6 @@ main().catch((error) => {
 function logPoolPriority(logger: Logger) {
   const priority = recordedPoolPriority();
   if (!priority) return;
-  if (priority.applied) logger.info({ nice: priority.nice, threads: priority.threads }, "libuv's thread pool (password hashing) runs at lower CPU priority");
+  if (priority.applied) logger.info({ nice: priority.nice, threads: priority.threads }, "libuv's thread pool (password hashing): threads lowered to PASSWORD_HASH_NICE");
   else if (priority.nice !== 0) logger.warn({ reason: priority.reason }, 'PASSWORD_HASH_NICE could not be applied');
 }

@@ -1,6 +1,6 @@
+import { randomFill } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { setPriority } from 'node:os';
+import { getPriority, setPriority } from 'node:os';
 
 /** The nice value of libuv's pool threads when PASSWORD_HASH_NICE is unset. */
 export const DEFAULT_PASSWORD_HASH_NICE = 10;
@@ -20,34 +20,36 @@ export type PoolPriority =
 const threadIds = () => new Set(readdirSync('/proc/self/task').map(Number));
 
 /**
- * Lowers the CPU priority of libuv's thread pool, where argon2 runs: when the cores are all
- * busy, the event loop (every other request) and the processes beside it go first, and hashing
- * gets what is left. Linux only; call it before anything has used the pool.
+ * Lowers the CPU priority of libuv's thread pool, where argon2 runs, to `nice`: when the
+ * event loop's thread (every other request) and a hash compete for a core, the event loop gets
+ * most of it. Never raises a priority: a thread already at `nice` or lower priority keeps its
+ * own. Call it before anything has used the pool; undefined where this is not Linux.
  *
  * Node names neither the pool nor its threads. libuv starts all of the pool's threads at its
  * first task, so the threads that a first task brings into being are the pool: this runs one
- * (a stat) and lowers exactly those, or, when the count is not the pool's size (the pool was
- * already started, or this is not Linux), nothing.
+ * (randomFill, which always goes to the pool) and lowers exactly those, or, when their count is
+ * not the pool's size (the pool was already started), nothing.
  */
-export async function lowerThreadPoolPriority(nice: number, poolSize: number): Promise<PoolPriority> {
+export async function lowerThreadPoolPriority(nice: number, poolSize: number): Promise<PoolPriority | undefined> {
+  if (process.platform !== 'linux') return undefined;
   if (nice === 0) return { applied: false, nice, reason: 'PASSWORD_HASH_NICE is 0' };
-  let before: Set<number>;
   try {
-    before = threadIds();
-  } catch {
-    return { applied: false, nice, reason: 'no /proc/self/task (not Linux)' };
-  }
-  await stat('/');
-  const pool = [...threadIds()].filter((id) => !before.has(id));
-  if (pool.length !== poolSize) {
-    return { applied: false, nice, reason: `found ${pool.length} new threads, expected the pool's ${poolSize}` };
-  }
-  try {
-    for (const id of pool) setPriority(id, nice);
+    const before = threadIds();
+    await new Promise((resolve, reject) => randomFill(Buffer.alloc(1), (error) => (error ? reject(error) : resolve(null))));
+    const pool = [...threadIds()].filter((id) => !before.has(id));
+    if (pool.length !== poolSize) {
+      return { applied: false, nice, reason: `found ${pool.length} new threads, expected the pool's ${poolSize}` };
+    }
+    let lowered = 0;
+    for (const id of pool) {
+      if (getPriority(id) >= nice) continue;
+      setPriority(id, nice);
+      lowered++;
+    }
+    return { applied: true, nice, threads: lowered };
   } catch (error) {
-    return { applied: false, nice, reason: `setpriority failed (${(error as NodeJS.ErrnoException).code ?? 'unknown'})` };
+    return { applied: false, nice, reason: `${(error as NodeJS.ErrnoException).code ?? 'error'} while lowering the pool's priority` };
   }
-  return { applied: true, nice, threads: pool.length };
 }
 
 const RECORDED = Symbol.for('graphql-auth-gateway.poolPriority');
@@ -57,7 +59,7 @@ export function recordPoolPriority(priority: PoolPriority) {
   (globalThis as Record<symbol, unknown>)[RECORDED] = priority;
 }
 
-/** What the launcher did; undefined when the gateway was not started by it (`npm start`). */
+/** What the launcher did; undefined when the gateway was not started by it (`npm start`) or not on Linux. */
 export function recordedPoolPriority(): PoolPriority | undefined {
   return (globalThis as Record<symbol, unknown>)[RECORDED] as PoolPriority | undefined;
 }
