@@ -1,7 +1,9 @@
 /**
  * The baseline: a bare @apollo/server on the gateway's HTTP layer (Fastify with
  * @as-integrations/fastify), answering a trivial query, with no auth, no limits, no logging.
- * Every gateway figure is read against this one, measured in the same run.
+ * Every gateway figure is read against this one, measured in the same run. It also answers the
+ * guarded query's shape, `me { id roles }`, with a constant and without checking any token:
+ * what that query costs before any auth work.
  */
 import { ApolloServer } from '@apollo/server';
 import fastifyApollo, { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
@@ -13,10 +15,12 @@ if (!Number.isInteger(port) || port <= 0) {
   process.exit(1);
 }
 
+const ME = { id: '00000000-0000-4000-8000-000000000000', roles: ['user'] };
+
 const app = Fastify();
 const apollo = new ApolloServer({
-  typeDefs: 'type Query { hello: String! }',
-  resolvers: { Query: { hello: () => 'world' } },
+  typeDefs: 'type Query { hello: String! me: Me! } type Me { id: ID! roles: [String!]! }',
+  resolvers: { Query: { hello: () => 'world', me: () => ME } },
   plugins: [fastifyApolloDrainPlugin(app)],
 });
 await apollo.start();

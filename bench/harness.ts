@@ -16,7 +16,7 @@ import { measureArgon2Bound } from './argon2-bound';
 import { createBenchDatabase } from './database';
 import { mergeLoads, runLoad, type LoadResult } from './load';
 import { classifyLogin, loginBody } from './logins';
-import { buildServers, childEnv, freePort, ROOT, startServer, type ServerProcess } from './processes';
+import { buildServers, childEnv, freePort, machineBusySeconds, ROOT, startServer, type ServerProcess } from './processes';
 import type { StormJob } from './storm-client';
 import { evaluateTargets, type BenchResults } from './report';
 import { seedSessions, type Session } from './seed';
@@ -24,7 +24,10 @@ import { seedSessions, type Session } from './seed';
 export interface BenchOptions {
   /** Seconds each figure is measured for. */
   seconds: number;
-  /** Every figure and its baseline are measured in this many alternating slices. */
+  /**
+   * Rounds, each measuring every figure and its baseline one after the other (the query and
+   * refresh figures in turns of a second, spread over the rounds).
+   */
   rounds?: number;
   /** Seconds of load before a measurement, not counted (JIT, connection pools). */
   warmupSeconds: number;
@@ -37,6 +40,13 @@ export interface BenchOptions {
 }
 
 const CONNECTIONS = 10;
+/**
+ * The query and refresh figures and their baselines take turns of one second each (autocannon's
+ * shortest run): on a shared machine the speed of a core changes from one second to the next
+ * (in scratch runs the bare server's CPU per answer went from 70 to 190 µs and back between
+ * consecutive seconds), and only turns that short let both sides of a ratio see the same machine.
+ */
+const QUERY_TURN_SECONDS = 1;
 const BARE_QUERY = JSON.stringify({ query: '{ hello }' });
 const GUARDED_QUERY = JSON.stringify({ query: '{ me { id roles } }' });
 // Every limit far above what the run can reach: the benchmark measures work, not refusals.
@@ -142,19 +152,42 @@ function refreshLoad(url: string, pool: string[], seconds: number) {
   });
 }
 
-/** A load's result with the CPU its server used meanwhile, in cores. */
-type Measured = LoadResult & { serverCpu: number };
+/**
+ * A load's result with the CPU used meanwhile, in cores (1 = one core busy throughout): by its
+ * server (and by the server's main thread alone), by the load generator (this process) and by
+ * the whole machine.
+ */
+type Measured = LoadResult & { serverCpu: number; serverMainThreadCpu: number; loadgenCpu: number; machineCpu: number };
 
-/** Runs `load` while sampling the server's CPU time. */
+const ownCpuSeconds = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+};
+
+/** Runs `load` while sampling the CPU time of the server, of this process and of the machine. */
 async function measured(server: ServerProcess, load: () => Promise<LoadResult>): Promise<Measured> {
-  const cpuBefore = server.cpuSeconds();
+  // Each window inside the one before (machine, this process, server, its main thread), so that a
+  // part is never sampled over a longer time than its whole; each is still counted in ticks.
+  const before = { machine: machineBusySeconds(), own: ownCpuSeconds(), server: server.cpuSeconds(), main: server.mainThreadCpuSeconds() };
   const result = await load();
-  return { ...result, serverCpu: (server.cpuSeconds() - cpuBefore) / result.seconds };
+  const main = server.mainThreadCpuSeconds() - before.main;
+  const all = server.cpuSeconds() - before.server;
+  const own = ownCpuSeconds() - before.own;
+  const machine = machineBusySeconds() - before.machine;
+  const per = (seconds: number) => seconds / result.seconds;
+  return { ...result, serverCpu: per(all), serverMainThreadCpu: per(main), loadgenCpu: per(own), machineCpu: per(machine) };
 }
 
 function mergeMeasured(runs: Measured[]): Measured {
   const merged = mergeLoads(runs);
-  return { ...merged, serverCpu: runs.reduce((sum, r) => sum + r.serverCpu * r.seconds, 0) / merged.seconds };
+  const average = (of: (r: Measured) => number) => runs.reduce((sum, r) => sum + of(r) * r.seconds, 0) / merged.seconds;
+  return {
+    ...merged,
+    serverCpu: average((r) => r.serverCpu),
+    serverMainThreadCpu: average((r) => r.serverMainThreadCpu),
+    loadgenCpu: average((r) => r.loadgenCpu),
+    machineCpu: average((r) => r.machineCpu),
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -219,7 +252,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     // A refresh load that stops abandons its in-flight rotations (and their successors): every
     // refresh load may lose one token per connection, so there are enough for all of them.
     const users = Math.max(CONNECTIONS, 2 * capacity);
-    const sessionsPerUser = Math.ceil((CONNECTIONS * (rounds + 2)) / users);
+    const slice = options.seconds / rounds;
+    // About `seconds` of turns in all (at least one per round), spread over the rounds (7, 6
+    // and 7 of 20).
+    const turns = Math.max(rounds, Math.round(options.seconds / QUERY_TURN_SECONDS));
+    const turnsInRound = (round: number) => Math.round((turns * round) / rounds) - Math.round((turns * (round - 1)) / rounds);
+    const sessionsPerUser = Math.ceil((CONNECTIONS * (turns + 2)) / users);
     const sessions = await seedSessions(url, { users, sessionsPerUser, parallel: capacity });
     const refreshPool = sessions.map((s) => s.refreshToken);
 
@@ -230,8 +268,12 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
     const settle = () => sleep(settleMs);
     const bareLoad = (seconds: number) =>
       runLoad({ url: bare!.url, connections: CONNECTIONS, seconds, request: () => ({ body: BARE_QUERY }), classify: classifyBare });
+    // The guarded load's very requests (the bearer header too), answered by the bare baseline,
+    // which checks no token: what the query itself costs.
+    const shapeLoad = (seconds: number) => guardedLoad(bare!.url, sessions, seconds);
     say('warm-up');
     await bareLoad(options.warmupSeconds);
+    await shapeLoad(options.warmupSeconds);
     await guardedLoad(url, sessions, options.warmupSeconds);
     await refreshLoad(url, refreshPool, options.warmupSeconds);
     const warmLogins = await loginLoad(url, sessions, capacity, Math.min(options.warmupSeconds, 2));
@@ -246,15 +288,23 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
 
     // Every figure and its baseline in alternating slices, so that drift in whatever else runs
     // on the machine hits both alike.
-    const slice = options.seconds / rounds;
-    const runs = { bare: [] as Measured[], guarded: [] as Measured[], refresh: [] as Measured[], login: [] as Measured[] };
+    const runs = { bare: [] as Measured[], shape: [] as Measured[], guarded: [] as Measured[], refresh: [] as Measured[], login: [] as Measured[] };
     const bounds: Array<Awaited<ReturnType<typeof measureArgon2Bound>>> = [];
     const storm = { guarded: [] as Measured[], logins: [] as LoadResult[] };
+    let turnsTaken = 0;
     for (let round = 1; round <= rounds; round++) {
-      say(`round ${round} of ${rounds}: bare baseline, guarded query, refresh, argon2 bound, login, login storm`);
-      runs.bare.push(await measured(bare, () => bareLoad(slice)));
-      runs.guarded.push(await measured(gateway, () => guardedLoad(url, sessions, slice)));
-      runs.refresh.push(await measured(gateway, () => refreshLoad(url, refreshPool, slice)));
+      say(`round ${round} of ${rounds}: bare baseline (both queries), guarded query, refresh, argon2 bound, login, login storm`);
+      const queryLoads: Array<() => Promise<void>> = [
+        async () => void runs.bare.push(await measured(bare!, () => bareLoad(QUERY_TURN_SECONDS))),
+        async () => void runs.shape.push(await measured(bare!, () => shapeLoad(QUERY_TURN_SECONDS))),
+        async () => void runs.guarded.push(await measured(gateway!, () => guardedLoad(url, sessions, QUERY_TURN_SECONDS))),
+        async () => void runs.refresh.push(await measured(gateway!, () => refreshLoad(url, refreshPool, QUERY_TURN_SECONDS))),
+      ];
+      for (let turn = 0; turn < turnsInRound(round); turn++) {
+        // Each turn starts with the next load, so that none always follows the same other one.
+        const first = turnsTaken++;
+        for (let i = 0; i < queryLoads.length; i++) await queryLoads[(first + i) % queryLoads.length]!();
+      }
       // The login ceiling: argon2 alone at the gateway's parameters and concurrency, here, while
       // both servers are idle.
       const bound = await measureArgon2Bound({ ...config.argon2, concurrency, seconds: slice });
@@ -276,6 +326,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await settle();
     }
     const bareResult = mergeMeasured(runs.bare);
+    const shape = mergeMeasured(runs.shape);
     const guarded = mergeMeasured(runs.guarded);
     const refresh = mergeMeasured(runs.refresh);
     const login = mergeMeasured(runs.login);
@@ -304,13 +355,19 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
         rateLimits: options.redisUrl ? 'Redis (REDIS_URL)' : 'in memory',
         seconds: options.seconds,
         rounds,
+        queryTurns: { count: turns, seconds: QUERY_TURN_SECONDS },
         warmupSeconds: options.warmupSeconds,
         connections: { query: CONNECTIONS, login: capacity, refresh: CONNECTIONS },
         gatewayNode: scripts.gatewayNodeArgs.join(' '),
         gateway: describeSettings(settings, config),
       },
       figures: {
-        guarded: { gateway: summary(guarded), baseline: summary(bareResult), ratio: guarded.okPerSecond / bareResult.okPerSecond },
+        guarded: {
+          gateway: summary(guarded),
+          baseline: summary(bareResult),
+          ratio: guarded.okPerSecond / bareResult.okPerSecond,
+          queryShape: { bare: summary(shape), ratio: shape.okPerSecond / bareResult.okPerSecond },
+        },
         login: {
           gateway: summary(login),
           baseline: { hashesPerSecond: argon2.hashesPerSecond, concurrency },
@@ -357,6 +414,9 @@ function summary(result: Measured) {
     responses: result.responses,
     failed: result.responses - (result.outcomes.ok ?? 0) + result.transportErrors,
     serverCpu: result.serverCpu,
+    serverMainThreadCpu: result.serverMainThreadCpu,
+    loadgenCpu: result.loadgenCpu,
+    machineCpu: result.machineCpu,
   };
 }
 

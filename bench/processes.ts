@@ -72,8 +72,10 @@ export function childEnv(settings: Record<string, string> = {}): NodeJS.ProcessE
 export interface ServerProcess {
   pid: number;
   url: string;
-  /** CPU seconds (user + system) the process has used so far. */
+  /** CPU seconds (user + system) the process has used so far, all its threads. */
   cpuSeconds(): number;
+  /** The same for its main thread alone: the event loop, where a server runs its JavaScript. */
+  mainThreadCpuSeconds(): number;
   /** Peak resident set size so far (the kernel's high-water mark), in bytes. */
   peakRss(): number;
   log(): string;
@@ -82,11 +84,22 @@ export interface ServerProcess {
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-function readCpuSeconds(pid: number) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** `path`: /proc/<pid>/stat for a process, /proc/<pid>/task/<tid>/stat for one of its threads. */
+function readCpuSeconds(path: string) {
+  const stat = readFileSync(path, 'utf8');
   // Fields after the command name (which may hold spaces) start after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/**
+ * CPU seconds every core of the machine has spent busy so far (user, nice, system, interrupts;
+ * not idle, I/O wait or time the hypervisor took), whatever process ran. The kernel samples
+ * each core's state at every clock tick: exact over many seconds, roughly so over one.
+ */
+export function machineBusySeconds(): number {
+  const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS;
 }
 
 function readPeakRss(pid: number) {
@@ -143,7 +156,9 @@ export async function startServer(options: {
   return {
     pid,
     url,
-    cpuSeconds: () => readCpuSeconds(pid),
+    cpuSeconds: () => readCpuSeconds(`/proc/${pid}/stat`),
+    // A process's main thread has the process's id.
+    mainThreadCpuSeconds: () => readCpuSeconds(`/proc/${pid}/task/${pid}/stat`),
     peakRss: () => readPeakRss(pid),
     log,
     async stop() {

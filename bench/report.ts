@@ -10,6 +10,12 @@ export interface Figure {
   failed: number;
   /** CPU the server process used, in cores (1 = one core busy throughout). */
   serverCpu: number;
+  /** CPU the server's main thread (its event loop) used, in cores: at most 1 (give or take a clock tick). */
+  serverMainThreadCpu: number;
+  /** CPU the load generator (the benchmark's own process) used, in cores. */
+  loadgenCpu: number;
+  /** CPU the whole machine used (every process, the kernel), in cores. */
+  machineCpu: number;
 }
 
 export interface Latency {
@@ -42,6 +48,8 @@ export interface BenchResults {
     rateLimits: string;
     seconds: number;
     rounds: number;
+    /** The turns the query and refresh figures and their baselines take, spread over the rounds. */
+    queryTurns: { count: number; seconds: number };
     warmupSeconds: number;
     connections: { query: number; login: number; refresh: number };
     /** The node options the gateway ran with (those of `npm run start:prod`). */
@@ -49,7 +57,13 @@ export interface BenchResults {
     gateway: Record<string, string>;
   };
   figures: {
-    guarded: { gateway: Figure; baseline: Figure; ratio: number };
+    guarded: {
+      gateway: Figure;
+      baseline: Figure;
+      ratio: number;
+      /** The bare baseline answering the guarded query itself (same header, no token check). */
+      queryShape: { bare: Figure; ratio: number };
+    };
     login: { gateway: Figure; baseline: { hashesPerSecond: number; concurrency: number }; ratio: number };
     refresh: { gateway: Figure; baseline: Figure; ratio: number };
     storm: {
@@ -176,11 +190,44 @@ export function renderTable(r: BenchResults): string {
   const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i]!)).join(' │ ');
   const rule = widths.map((w) => '─'.repeat(w)).join('─┼─');
   const targets = r.targets.map((t) => `${t.met ? '✓' : '✗'} ${t.name}: ${t.measured} (target ${t.rule})`);
-  return [line(table[0]!), rule, ...table.slice(1).map(line), '', ...targets, ''].join('\n');
+  const shape = `the query itself: bare Apollo answers me { id roles } at ${x(r.figures.guarded.queryShape.ratio)} its { hello } rate`;
+  return [line(table[0]!), rule, ...table.slice(1).map(line), '', ...targets, '', shape, ''].join('\n');
+}
+
+/** Microseconds of CPU per answer of the measured kind. */
+const perAnswerUs = (cores: number, g: Figure) => (cores / g.perSecond) * 1e6;
+
+/**
+ * Where each closed-loop figure's CPU went, per answer: the server (its event loop's share), the
+ * load generator, the rest; and how busy the server's event loop and the machine were.
+ */
+function cpuRows(r: BenchResults): string[][] {
+  const f = r.figures;
+  const us = (value: number) => (Number.isFinite(value) ? `${n(value)} µs` : 'n/a');
+  const percent = (value: number) => (Number.isFinite(value) ? `${n(100 * value)} %` : 'n/a');
+  const row = (name: string, g: Figure) => [
+    name,
+    n(g.perSecond),
+    `${us(perAnswerUs(g.serverCpu, g))} (${us(perAnswerUs(g.serverMainThreadCpu, g))})`,
+    percent(g.serverMainThreadCpu),
+    us(perAnswerUs(g.loadgenCpu, g)),
+    // The machine's total is sampled (each core's state at every 10 ms tick), a process's own
+    // time is not: when nothing else ran, the total may come out a little below its parts.
+    us(perAnswerUs(Math.max(0, g.machineCpu - g.serverCpu - g.loadgenCpu), g)),
+    percent(g.machineCpu / r.machine.cores),
+  ];
+  return [
+    ['load', 'answers/s', 'server (its event loop)', 'event loop busy', 'load generator', 'everything else', 'machine busy'],
+    row('bare Apollo `{ hello }`', f.guarded.baseline),
+    row('bare Apollo `me { id roles }` (no token check)', f.guarded.queryShape.bare),
+    row('gateway `me { id roles }`', f.guarded.gateway),
+    row('gateway refresh rotation', f.refresh.gateway),
+  ];
 }
 
 export function renderMarkdown(r: BenchResults): string {
   const [head, ...body] = rows(r);
+  const [cpuHead, ...cpuBody] = cpuRows(r);
   const mdRow = (row: string[]) => `| ${row.join(' | ')} |`;
   const s = r.settings;
   const f = r.figures;
@@ -214,16 +261,38 @@ ${body.map(mdRow).join('\n')}
 |---|---|---|---|
 ${r.targets.map((t) => `| ${t.name} | ${t.rule} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`).join('\n')}
 
+## Where the time goes
+
+CPU per answer, from the processes' CPU time during each measurement (all rounds): the server
+that answered (in brackets, its main thread's share: the event loop, where Node runs all of a
+server's JavaScript), the load generator (autocannon, in the benchmark's process), and
+everything else on the machine (PostgreSQL, Redis, the kernel, whatever else ran); then how
+busy the server's event loop and the machine's ${r.machine.cores} cores were. A load whose
+event loop is busy near 100 % is bound by that one thread, whatever the machine has to spare:
+it goes faster only if the server spends less on its event loop per answer. One whose machine
+is busy near 100 % is bound by the cores.
+
+${mdRow(cpuHead!)}
+|---|---|---|---|---|---|---|
+${cpuBody.map(mdRow).join('\n')}
+
+The query itself: the bare baseline answers \`me { id roles }\` (the guarded load's very
+requests, bearer header included, though it checks no token) at ${x(f.guarded.queryShape.ratio)} its \`{ hello }\`
+rate, and the gateway answers them at ${x(f.guarded.gateway.perSecond / f.guarded.queryShape.bare.perSecond)} the bare server's rate for the same
+query: figure 1's ${x(f.guarded.ratio)} is the product of the two, the query's shape and the gateway's own work.
+
 ## How it was measured
 
 - The gateway runs as production runs it: built by \`npm run build\` (esbuild) and started with
   the node options of \`npm run start:prod\` (\`${s.gatewayNode ?? ''}\`). The bare
   baseline is built the same way. Each is a process of its own on 127.0.0.1; autocannon drives
   them from the benchmark's process. Storage: ${s.database}; rate limits: ${s.rateLimits}.
-- Each figure is measured for ${s.seconds} s in all, after ${s.warmupSeconds} s of unmeasured
+- Each figure is measured for about ${s.seconds} s in all, after ${s.warmupSeconds} s of unmeasured
   warm-up (logins, and a login storm: at most 2 s each), in ${s.rounds} rounds; each round measures every figure and its
   baseline one after the other, so that drift in whatever else runs on the machine hits both
-  alike. Connections: ${s.connections.query} for queries and refreshes, ${s.connections.login}
+  alike. The bare baseline (both queries), the guarded query and the refresh take
+  ${s.queryTurns.count} turns of ${s.queryTurns.seconds} s each, spread over the rounds, each turn starting with the next of
+  them, since on a shared machine the speed of a core changes from one second to the next. Connections: ${s.connections.query} for queries and refreshes, ${s.connections.login}
   for logins (the hashes the gateway runs at once plus its admission queue: hashing saturated,
   nothing shed). The storm offers logins at twice the argon2 bound per second (or twice the
   login rate just measured, if higher; ${n(f.storm.logins.offeredPerSecond)}/s in all), one every 1/rate s

@@ -4,7 +4,8 @@
  *   DATABASE_URL, REDIS_URL   real PostgreSQL and Redis (the targets are judged with both)
  *   BENCH_SECONDS             seconds each figure is measured for (default 20)
  *   BENCH_WARMUP_SECONDS      unmeasured warm-up before each (default 3)
- *   BENCH_ROUNDS              alternating slices for the query, refresh and baseline figures (default 3)
+ *   BENCH_ROUNDS              rounds, each measuring every figure and its baseline (default 3;
+ *                             within one, the query and refresh figures take turns of 1 s)
  *   BENCH_OUT_DIR             where the two files go (default: bench/)
  *   ARGON2_*, PASSWORD_HASH_*, ACCESS_TOKEN_CACHE_SIZE, JWT_ALG, LOG_LEVEL,
  *   UV_THREADPOOL_SIZE, DATABASE_POOL_SIZE

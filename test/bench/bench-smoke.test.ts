@@ -1,4 +1,4 @@
-// Rule: `npm run bench` runs end to end (baseline server, gateway child, seeding, every load) and writes results.json and RESULTS.md where it is told, with all five figures and their baselines as numbers.
+// Rule: `npm run bench` runs end to end (baseline server, gateway child, seeding, every load) and writes results.json and RESULTS.md where it is told, with all five figures and their baselines as numbers, and where each closed-loop figure's CPU went.
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -49,20 +49,37 @@ it('measures every figure against its baseline with tiny durations', { timeout: 
     storm.ratio,
     memory.gatewayPeakRssMiB,
     memory.baselinePeakRssMiB,
+    guarded.queryShape.bare.perSecond,
+    guarded.queryShape.ratio,
   ];
   expect(figures.every(isNumber), JSON.stringify(results.figures)).toBe(true);
   expect(guarded.gateway.perSecond).toBeGreaterThan(0);
   expect(login.gateway.perSecond).toBeGreaterThan(0);
   expect(refresh.gateway.perSecond).toBeGreaterThan(0);
+  // The bare baseline answered the guarded query's shape, not an error.
+  expect(guarded.queryShape.bare.perSecond).toBeGreaterThan(0);
   // The storm drives twice the admitted logins: the excess must come back shed, not queued.
   expect(storm.logins.shedPerSecond, JSON.stringify(storm.logins.outcomes)).toBeGreaterThan(0);
   expect(results.targets).toHaveLength(7);
+  // Where the time went: every closed-loop figure's CPU, split between the server (its event
+  // loop a part of it), the load generator and the rest of the machine (which holds both).
+  for (const figure of [guarded.baseline, guarded.queryShape.bare, guarded.gateway, refresh.gateway]) {
+    expect([figure.serverCpu, figure.serverMainThreadCpu, figure.loadgenCpu, figure.machineCpu].every(isNumber), JSON.stringify(figure)).toBe(true);
+    expect(figure.serverMainThreadCpu).toBeGreaterThan(0);
+    // A process's CPU time comes in 10 ms clock ticks (user and system apart): a few of slack.
+    expect(figure.serverMainThreadCpu).toBeLessThanOrEqual(figure.serverCpu + 0.05);
+    // The machine's is sampled (each core's state at every tick): over one turn of a second on
+    // two cores, about ±7 ticks is usual; allow three times that.
+    expect(figure.machineCpu).toBeGreaterThan(figure.serverCpu + figure.loadgenCpu - 0.2);
+  }
   expect(results.machine.cores).toBeGreaterThan(0);
   expect(results.settings.gateway.PASSWORD_HASH_CONCURRENCY).toMatch(/^\d+$/);
 
   const markdown = readFileSync(path.join(out, 'RESULTS.md'), 'utf8');
   expect(markdown).toContain(results.machine.node);
   expect(markdown).toContain('PASSWORD_HASH_QUEUE');
+  expect(markdown).toContain('## Where the time goes');
+  expect(markdown).not.toMatch(/\| n\/a \|/);
   // Written where told, not over the committed results.
   expect(committedStamp()).toBe(stampBefore);
 });
