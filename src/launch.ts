@@ -8,8 +8,10 @@ import { NODE_THREAD_POOL_SIZE, threadPoolSizeFor } from './thread-pool';
 import { lowerThreadPoolPriority, passwordHashNiceFor, recordPoolPriority } from './thread-priority';
 
 // The production entry point is production unless told otherwise: the development shortcuts
-// (embedded database, generated keys, in-memory limits) stay behind an explicit NODE_ENV.
-process.env.NODE_ENV ??= 'production';
+// (embedded database, generated keys, in-memory limits) stay behind an explicit NODE_ENV. An
+// empty one (`NODE_ENV=` in an env file) tells nothing: the settings treat it as unset, which
+// would mean development.
+if (!process.env.NODE_ENV) process.env.NODE_ENV = 'production';
 const size = threadPoolSizeFor(process.env);
 if (size !== undefined) process.env.UV_THREADPOOL_SIZE = String(size);
 

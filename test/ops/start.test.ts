@@ -198,11 +198,15 @@ describe('NODE_ENV=production', () => {
     for (const run of [noDatabase, noKeys]) expect(run.stdout).not.toContain('ready at');
   }, 30_000);
 
-  it('is what npm run start:prod runs without NODE_ENV: no embedded database, no generated keys', async () => {
+  // An empty NODE_ENV (`NODE_ENV=` in an env file) is as good as none: the settings read it as unset.
+  it.each([
+    ['without NODE_ENV', {}],
+    ['with an empty NODE_ENV', { NODE_ENV: '' }],
+  ])('is what npm run start:prod runs %s: no embedded database, no generated keys', async (_, extra) => {
     await buildGateway();
     const dataDir = tempDir('gateway-start-prod');
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const child = spawnCommand(process.execPath, startProdArgs(), childEnv({ PORT: String(await freePort()), DATA_DIR: dataDir }));
+    const child = spawnCommand(process.execPath, startProdArgs(), childEnv({ PORT: String(await freePort()), DATA_DIR: dataDir, ...extra }));
     expect(await child.exited).not.toBe(0);
     expect(child.stderr()).toContain('DATABASE_URL');
     expect(child.stdout()).not.toContain('ready at');
