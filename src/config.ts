@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { EncryptionKey } from './domain/crypto/secret-box';
 import { defaultHashConcurrency } from './thread-pool';
+import { MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
 import { DEFAULT_PASSWORD_HASH_NICE } from './thread-priority';
 
 export type { EncryptionKey };
@@ -104,7 +105,7 @@ const schema = z.object({
   JWT_ISSUER: z.url().optional(),
   JWT_AUDIENCE: z.string().min(1).default('graphql'),
   JWT_ALG: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
-  ACCESS_TOKEN_TTL: int(30, 3600).default(900),
+  ACCESS_TOKEN_TTL: int(30, MAX_ACCESS_TOKEN_TTL).default(900),
   // At least the JWKS cache lifetime (300 s), so verifiers have a new key before it signs.
   KEY_PUBLISH_AHEAD: int(300, 604_800).default(600),
   KEY_RELOAD_SECONDS: int(1, 3600).default(60),

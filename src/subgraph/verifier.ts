@@ -6,6 +6,7 @@
  * `kid` appears (rotation; at most once per cooldown), and kept while the issuer is unreachable.
  */
 import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
 
 export interface VerifierOptions {
   /** The gateway's JWT_ISSUER. */
@@ -69,7 +70,10 @@ export function createVerifier(options: VerifierOptions) {
         audience: options.audience,
         typ: 'at+jwt',
         clockTolerance: options.clockToleranceSeconds ?? 60,
-        requiredClaims: ['sub', 'sid', 'exp'],
+        // The gateway's longest ACCESS_TOKEN_TTL; this also refuses an iat in the future (beyond
+        // the skew), which a gateway instance whose clock runs ahead would write.
+        maxTokenAge: MAX_ACCESS_TOKEN_TTL,
+        requiredClaims: ['sub', 'sid', 'iat', 'exp'],
       });
       const { sub, sid, roles, amr, exp } = payload;
       if (typeof sub !== 'string' || typeof sid !== 'string' || !isStrings(roles) || !isStrings(amr)) {

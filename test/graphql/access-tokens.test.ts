@@ -171,6 +171,17 @@ describe('expiry', () => {
     expect(codeOf(expired)).toBe('UNAUTHENTICATED');
   });
 
+  it('refuses a token issued in the future (beyond the clock skew) or older than the TTL, even signed with the gateway key', async () => {
+    const iat = Math.floor(gw.clock.now().getTime() / 1000);
+    const ttl = gw.config.jwt.accessTokenTtl;
+    // An instance whose clock runs 5 minutes ahead: its token would outlive its TTL here.
+    await expectAnonymous(`Bearer ${await resignWithGatewayKey(user.accessToken, { payload: { iat: iat + 300, exp: iat + 300 + ttl } })}`);
+    // Issued longer ago than any token lives, with an exp stretched to match.
+    await expectAnonymous(`Bearer ${await resignWithGatewayKey(user.accessToken, { payload: { iat: iat - ttl - 120, exp: iat + 600 } })}`);
+    // Within the skew both ways is fine.
+    await expectAccepted(await resignWithGatewayKey(user.accessToken, { payload: { iat: iat + 30, exp: iat + 30 + ttl } }));
+  });
+
   it('refuses a token whose exp claim was pushed forward under the old signature', async () => {
     const exp = Math.floor(gw.clock.now().getTime() / 1000) + 600;
     await expectAnonymous(`Bearer ${tamper(user.accessToken, { payload: { exp } })}`);

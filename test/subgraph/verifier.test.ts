@@ -2,6 +2,7 @@
 // keys, starts while the gateway is down, follows a key rotation by refetching on an unknown
 // kid, keeps working on cached keys while the gateway is down, and refuses what the gateway
 // would refuse (expired, wrong audience, forged) with a typed reason.
+import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -45,7 +46,7 @@ describe('createVerifier', () => {
     if (result.ok) expect(result.viewer.expiresAt.getTime()).toBeGreaterThan(Date.now());
   });
 
-  it('refuses with a reason: missing, malformed, forged, wrong audience, expired', async () => {
+  it('refuses with a reason: missing, malformed, forged, wrong audience, expired, issued in the future', async () => {
     const user = await signUp(gw!);
     expect(await shared.verify(undefined)).toEqual({ ok: false, reason: 'missing' });
     expect(await shared.verify('not-a-jwt')).toEqual({ ok: false, reason: 'malformed' });
@@ -58,16 +59,24 @@ describe('createVerifier', () => {
     const old = await signUp(gw!);
     gw!.clock.advance(3600);
     expect(await shared.verify(old.accessToken)).toEqual({ ok: false, reason: 'expired' });
+    gw!.clock.advance(300); // a gateway whose clock runs 5 minutes ahead
+    const early = await signUp(gw!);
+    gw!.clock.advance(-300);
+    expect(await shared.verify(early.accessToken)).toEqual({ ok: false, reason: 'invalid' });
   });
 
   it('follows a rotation: a token with a new kid makes it refetch the key set, no restart', async () => {
+    const kidBefore = gw!.deps.keys.signing.kid;
     await rotateSigningKey(
       { signingKeys: new PostgresSigningKeyStore(database.database.db), box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: gw!.clock },
       { alg: 'ES256', publishAhead: gw!.config.keys.publishAhead, accessTokenTtl: gw!.config.jwt.accessTokenTtl },
     );
     gw!.clock.advance(gw!.config.keys.publishAhead);
     await gw!.reloadKeys();
+    // Back to the verifier's time (the ring keeps the key it chose), or the kit would refuse tokens issued in its future.
+    gw!.clock.advance(-gw!.config.keys.publishAhead);
     const user = await signUp(gw!);
+    expect(decodeProtectedHeader(user.accessToken).kid).not.toBe(kidBefore);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // the cooldown since the last fetch
     expect(await shared.verify(user.accessToken)).toMatchObject({ ok: true });
   });

@@ -3,6 +3,8 @@ import type { KeyRing } from './key-ring';
 import type { VerifiedTokenCache } from './verified-token-cache';
 
 export const CLOCK_SKEW_SECONDS = 60;
+/** The longest ACCESS_TOKEN_TTL: a verifier that does not know the setting refuses older tokens. */
+export const MAX_ACCESS_TOKEN_TTL = 3600;
 
 export interface AccessClaims {
   userId: string;
@@ -15,6 +17,8 @@ export interface VerifySettings {
   issuer: string;
   audience: string;
   alg: string;
+  /** ACCESS_TOKEN_TTL: no token of ours is older, nor issued in the future. */
+  accessTokenTtl: number;
 }
 
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -42,6 +46,9 @@ export async function verifyAccessToken(
       typ: 'at+jwt',
       clockTolerance: CLOCK_SKEW_SECONDS,
       currentDate: now,
+      // Also refuses an iat in the future (beyond the skew): an instance whose clock runs ahead
+      // would otherwise issue tokens that outlive their TTL, and the revocations that cover it.
+      maxTokenAge: settings.accessTokenTtl,
       requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
     });
     const { sub, sid, roles, amr, exp } = payload;
