@@ -2,6 +2,7 @@
 // keys, starts while the gateway is down, follows a key rotation by refetching on an unknown
 // kid, keeps working on cached keys while the gateway is down, and refuses what the gateway
 // would refuse (expired, wrong audience, forged) with a typed reason.
+import { Redis } from 'ioredis';
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
@@ -139,5 +140,23 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
     expect(later.isRevoked(liveSid)).toBe(false);
     const revokedSid = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
     expect(later.isRevoked(revokedSid)).toBe(true);
+  });
+
+  it('purges from the shared set only what ended longer ago than the clock skew: another instance may run behind', async () => {
+    const prefix = `${gateway.config.rateLimit.prefix}:skew`;
+    const redis = new Redis(redisUrl!);
+    try {
+      const key = `${prefix}:revoked`;
+      // Ended 30 s ago by this clock: still in force for an instance 30 s behind. Ended 2 minutes ago: gone for all.
+      await redis.zadd(key, Date.now() - 30_000, 'within-skew', Date.now() - 120_000, 'long-ended');
+      await redis.pexpire(key, 60_000);
+      const feed = await createRevocationFeed({ redisUrl: redisUrl!, prefix });
+      feeds.push(feed);
+      expect(await redis.zscore(key, 'within-skew')).not.toBeNull();
+      expect(await redis.zscore(key, 'long-ended')).toBeNull();
+      await redis.del(key);
+    } finally {
+      await redis.quit();
+    }
   });
 });

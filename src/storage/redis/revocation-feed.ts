@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LocalRevocations, type RevocationFeed } from '../../domain/revocation';
+import { CLOCK_SKEW_SECONDS } from '../../domain/tokens/verify-access-token';
 
 /**
  * The shared revocation feed: revoked session ids go into a Redis sorted set (score: when their
@@ -60,8 +61,11 @@ export class RedisRevocationFeed implements RevocationFeed {
   async load() {
     try {
       const now = Date.now();
-      await this.client.zremrangebyscore(this.setKey, '-inf', now);
-      const entries = await this.client.zrangebyscore(this.setKey, now, '+inf', 'WITHSCORES');
+      // The set is shared: what has ended for this instance's clock may still count for another
+      // one's, within the clock skew every verifier allows. Only older entries are purged.
+      const ended = now - CLOCK_SKEW_SECONDS * 1000;
+      await this.client.zremrangebyscore(this.setKey, '-inf', ended);
+      const entries = await this.client.zrangebyscore(this.setKey, ended, '+inf', 'WITHSCORES');
       for (let i = 0; i < entries.length; i += 2) this.local.remember([entries[i]!], Number(entries[i + 1]));
       this.local.sweep(new Date(now));
       return true;
