@@ -2,10 +2,11 @@
  * The verifier kit for subgraphs: checks the gateway's access tokens locally, with no call to
  * the gateway per request and no dependency on its database. Safe by default: the algorithm
  * set, issuer, audience and `typ: at+jwt` are pinned; the key set is discovered lazily (a
- * subgraph starts while the gateway is down), cached without expiry, refetched when an unknown
- * `kid` appears (rotation; at most once per cooldown), and kept while the issuer is unreachable.
+ * subgraph starts while the gateway is down), refetched when an unknown `kid` appears
+ * (rotation; at most once per cooldown) and once it is older than its maximum age (so that a
+ * retired key stops verifying), and kept while the issuer is unreachable.
  */
-import { createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
 
 export interface VerifierOptions {
@@ -19,6 +20,11 @@ export interface VerifierOptions {
   algorithms?: string[];
   /** Seconds between refetches for unknown key ids: at least 1, default 30. */
   cooldownSeconds?: number;
+  /**
+   * Seconds after which the key set is fetched again before use, so that a key the gateway has
+   * retired stops verifying: at least 1, default 300 (the JWKS's own cache lifetime).
+   */
+  keySetMaxAgeSeconds?: number;
   /** Default 60, as the gateway. */
   clockToleranceSeconds?: number;
   /** Sessions revoked before their tokens expire (see the revocation feed); default none. */
@@ -42,13 +48,12 @@ export function createVerifier(options: VerifierOptions) {
   const cooldown = options.cooldownSeconds ?? 30;
   // Without a cooldown, every token with an unknown kid would make the subgraph fetch the key set.
   if (!Number.isFinite(cooldown) || cooldown < 1) throw new TypeError('cooldownSeconds must be a number of seconds, at least 1');
+  const maxAge = options.keySetMaxAgeSeconds ?? 300;
+  if (!Number.isFinite(maxAge) || maxAge < 1) throw new TypeError('keySetMaxAgeSeconds must be a number of seconds, at least 1');
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
     keys ??= resolveJwksUrl(options).then((url) =>
-      createRemoteJWKSet(new URL(url), {
-        cooldownDuration: cooldown * 1000,
-        cacheMaxAge: Number.POSITIVE_INFINITY,
-      }),
+      keptWhileUnreachable(createRemoteJWKSet(new URL(url), { cooldownDuration: cooldown * 1000, cacheMaxAge: maxAge * 1000 }), cooldown),
     );
     // A failed discovery is retried by the next request.
     keys.catch(() => (keys = undefined));
@@ -93,6 +98,30 @@ export function createVerifier(options: VerifierOptions) {
       const match = header ? /^Bearer (\S+)$/i.exec(header.trim()) : null;
       return verify(match?.[1]);
     },
+  };
+}
+
+/**
+ * The remote key set, but when it is due for a refetch and the issuer cannot be reached, the
+ * last set it published keeps verifying, and the issuer is asked again only after `cooldown`
+ * seconds (not by every request meanwhile). A set fetched successfully always wins: a key it no
+ * longer lists is refused.
+ */
+function keptWhileUnreachable(remote: ReturnType<typeof createRemoteJWKSet>, cooldown: number): JWTVerifyGetKey {
+  let stale: { getKey: JWTVerifyGetKey; retryAt: number } | undefined;
+  return async (header, token) => {
+    if (stale && !remote.fresh && Date.now() < stale.retryAt) return stale.getKey(header, token);
+    try {
+      const key = await remote(header, token);
+      stale = undefined;
+      return key;
+    } catch (error) {
+      const last = remote.jwks();
+      // Fresh: the set is the issuer's current one (fetched, or not yet due), and it said no.
+      if (remote.fresh || !last) throw error;
+      stale = { getKey: createLocalJWKSet(last), retryAt: Date.now() + cooldown * 1000 };
+      return stale.getKey(header, token);
+    }
   };
 }
 

@@ -1,9 +1,12 @@
 // Rule: a subgraph verifies the gateway's tokens with the kit alone: it discovers and caches the
 // keys, starts while the gateway is down, follows a key rotation by refetching on an unknown
-// kid, keeps working on cached keys while the gateway is down, and refuses what the gateway
+// kid, drops a retired key once its cached set is due for a refetch, keeps working on cached
+// keys while the gateway is down (asking it again at most once per cooldown), and refuses what the gateway
 // would refuse (expired, wrong audience, forged) with a typed reason.
 import { Redis } from 'ioredis';
-import { decodeProtectedHeader } from 'jose';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -94,6 +97,84 @@ describe('createVerifier', () => {
     await gw!.close();
     gw = undefined;
     expect(await shared.verify(user.accessToken)).toMatchObject({ ok: true, viewer: { userId: user.user.id } });
+  });
+});
+
+/**
+ * An issuer whose published key set the test controls: `publish(keys)` changes it, `down()`
+ * makes it answer 503; `fetches` counts the requests for it.
+ */
+async function fakeIssuer() {
+  let published: JWK[] = [];
+  let up = true;
+  let fetches = 0;
+  const server = createServer((request, response) => {
+    fetches++;
+    if (!up) return response.writeHead(503).end();
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: published }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const key = async (kid: string) => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+  };
+  return {
+    url: `http://127.0.0.1:${port}/jwks.json`,
+    key,
+    publish: (...keys: Array<{ jwk: JWK }>) => (published = keys.map((k) => k.jwk)),
+    down: () => (up = false),
+    fetches: () => fetches,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    token: (signer: { kid: string; privateKey: CryptoKey }) =>
+      new SignJWT({ sid: 's1', roles: ['user'], amr: ['pwd'] })
+        .setProtectedHeader({ alg: 'ES256', kid: signer.kid, typ: 'at+jwt' })
+        .setIssuer('https://issuer.test')
+        .setAudience('graphql')
+        .setSubject('u1')
+        .setJti('j1')
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(signer.privateKey),
+  };
+}
+
+describe('createVerifier: the key set over time', () => {
+  let issuer: Awaited<ReturnType<typeof fakeIssuer>>;
+  beforeAll(async () => (issuer = await fakeIssuer()));
+  afterAll(() => issuer.close());
+  const verifierOf = (cooldownSeconds = 1) =>
+    createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds, keySetMaxAgeSeconds: 1 });
+
+  it('stops verifying with a key the issuer no longer publishes once the set is older than keySetMaxAgeSeconds', async () => {
+    const [retired, current] = [await issuer.key('retired'), await issuer.key('current')];
+    issuer.publish(retired, current);
+    const verifier = verifierOf();
+    const old = await issuer.token(retired);
+    expect(await verifier.verify(old)).toMatchObject({ ok: true });
+    issuer.publish(current); // the gateway retired the old key (a leaked one, say)
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await verifier.verify(old)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await verifier.verify(await issuer.token(current))).toMatchObject({ ok: true });
+  });
+
+  it('keeps the last key set while the issuer cannot answer, asking it again at most once per cooldown', async () => {
+    const key = await issuer.key('only');
+    issuer.publish(key);
+    const verifier = verifierOf(30);
+    const token = await issuer.token(key);
+    expect(await verifier.verify(token)).toMatchObject({ ok: true });
+    issuer.down();
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the set is due for a refetch
+    const before = issuer.fetches();
+    for (let i = 0; i < 20; i++) expect(await verifier.verify(token)).toMatchObject({ ok: true });
+    expect(issuer.fetches() - before).toBe(1);
+  });
+
+  it('refuses a key set maximum age under 1 s, or not a number', () => {
+    for (const keySetMaxAgeSeconds of [0, 0.5, Number.NaN, Number.POSITIVE_INFINITY, -1]) {
+      expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', keySetMaxAgeSeconds })).toThrow(TypeError);
+    }
   });
 });
 
