@@ -4,7 +4,8 @@
  * sixth of a guarded query's cost, measured). For the operations whose parameters are only
  * scalar @Arg and @Ctx, this calls the method directly instead, after the same authChecker with
  * the same roles (both read from @Authorized's metadata), synchronously. Any other operation
- * keeps type-graphql's own resolver, middleware and all.
+ * keeps type-graphql's own resolver, middleware and all; so does every operation of a schema
+ * built with global middlewares or validation, which type-graphql runs around each of them.
  */
 import { MapperKind, mapSchema } from '@graphql-tools/utils';
 import { GraphQLScalarType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
@@ -51,8 +52,19 @@ function directResolver<C extends object>(operation: Operation, authChecker: Syn
   };
 }
 
-/** `resolvers`: the classes the schema was built from (type-graphql's metadata is global). */
-export function directResolvers<C extends object>(schema: GraphQLSchema, resolvers: readonly Function[], authChecker: SyncAuthChecker<C>): GraphQLSchema {
+/** The options `schema` was built with (buildSchemaSync's): what type-graphql runs around each operation. */
+export interface BuiltWith<C extends object> {
+  /** The classes the schema was built from (type-graphql's metadata is global). */
+  resolvers: readonly Function[];
+  authChecker: SyncAuthChecker<C>;
+  globalMiddlewares?: readonly unknown[];
+  validate?: unknown;
+  validateFn?: unknown;
+}
+
+export function directResolvers<C extends object>(schema: GraphQLSchema, { resolvers, authChecker, ...around }: BuiltWith<C>): GraphQLSchema {
+  // A direct call would skip them.
+  if ((around.globalMiddlewares?.length ?? 0) > 0 || around.validate || around.validateFn) return schema;
   const storage = getMetadataStorage();
   const direct = new Map<string, GraphQLFieldResolver<unknown, C>>();
   const operations = [

@@ -9,17 +9,14 @@ import { MfaResolver } from './resolvers/mfa-resolver';
 import { SessionResolver } from './resolvers/session-resolver';
 import { UserResolver } from './resolvers/user-resolver';
 
-const RESOLVERS = [AuthResolver, MfaResolver, SessionResolver, UserResolver] as const;
+export const RESOLVERS = [AuthResolver, MfaResolver, SessionResolver, UserResolver] as const;
+const BUILD = { resolvers: RESOLVERS, authChecker, validate: false } as const;
 
 let schema: GraphQLSchema | undefined;
 
 /** The public schema, built once per process (type-graphql's metadata is global). */
 export function gatewaySchema(): GraphQLSchema {
-  schema ??= directResolvers(
-    guardUserFields(buildSchemaSync({ resolvers: RESOLVERS, authChecker, validate: false })),
-    RESOLVERS,
-    authChecker,
-  );
+  schema ??= directResolvers(guardUserFields(buildSchemaSync(BUILD)), BUILD);
   return schema;
 }
 

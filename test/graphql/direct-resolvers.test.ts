@@ -1,12 +1,16 @@
 // Rule: every @Authorized operation of the public schema is decided by the gateway's authChecker
 // with its roles, synchronously (no type-graphql middleware promise): an anonymous caller gets
-// UNAUTHENTICATED and a caller without the role FORBIDDEN, thrown before the method runs.
+// UNAUTHENTICATED and a caller without the role FORBIDDEN, thrown before the method runs. A
+// schema built with global middlewares or validation keeps type-graphql's resolvers throughout.
 import { GraphQLObjectType, type GraphQLResolveInfo } from 'graphql';
+import { buildSchemaSync } from 'type-graphql';
 import { expect, it } from 'vitest';
 import { ForbiddenError, UnauthenticatedError } from '../../src/errors';
 import type { GatewayContext } from '../../src/graphql/context';
 import { guardedFields } from '../../src/graphql/federation/guarded-fields';
-import { gatewaySchema } from '../../src/graphql/schema';
+import { authChecker } from '../../src/graphql/auth-checker';
+import { directResolvers } from '../../src/graphql/direct-resolvers';
+import { gatewaySchema, RESOLVERS } from '../../src/graphql/schema';
 
 const caller = (roles: string[] | null) =>
   ({
@@ -29,4 +33,25 @@ it('refuses each guarded operation synchronously, with the code its roles call f
     expect(call(caller(null)), key).toThrow(UnauthenticatedError);
     if (roles.length > 0) expect(call(caller(['user'])), key).toThrow(ForbiddenError);
   }
+});
+
+it('leaves every operation to type-graphql when the schema runs global middlewares: a direct call would skip them', async () => {
+  let ran = 0;
+  const options = {
+    resolvers: RESOLVERS,
+    authChecker,
+    validate: false,
+    globalMiddlewares: [
+      async (_data: unknown, next: () => Promise<unknown>) => {
+        ran++;
+        return next();
+      },
+    ],
+  };
+  const schema = directResolvers(buildSchemaSync(options), options);
+  const me = (schema.getType('Query') as GraphQLObjectType).getFields().me!.resolve!;
+  await me(undefined, {}, caller(['user']), {} as GraphQLResolveInfo);
+  expect(ran).toBe(1);
+  // The gateway's own schema has none: its operations are called directly.
+  expect(() => (gatewaySchema().getType('Query') as GraphQLObjectType).getFields().me!.resolve!(undefined, {}, caller(null), {} as GraphQLResolveInfo)).toThrow(UnauthenticatedError);
 });
