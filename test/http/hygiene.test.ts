@@ -1,7 +1,9 @@
 // Rule: the HTTP surface refuses CSRF-able requests, batches, mutations over GET and bodies over
 // 100 KB; production hides the schema; no error leaks a stack; CORS only for configured origins;
 // no answer may be stored by a cache but the JWKS, the discovery document and the playground's files.
-import { print } from 'graphql';
+import { getNamedType, GraphQLObjectType, GraphQLScalarType, print } from 'graphql';
+import { subgraphSchema } from '../../src/graphql/federation/subgraph-schema';
+import { gatewaySchema } from '../../src/graphql/schema';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginDocument, RegisterDocument, SchemaRootDocument, TypeByNameDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, uniqueEmail } from '../helpers/fixtures';
@@ -137,6 +139,20 @@ describe('production hides the schema', () => {
     expect((await refused(await dev.post(query), 400, 'GRAPHQL_VALIDATION_FAILED')).message).toContain('Did you mean');
     const error = await refused(await prod.post(query), 400, 'GRAPHQL_VALIDATION_FAILED');
     expect(error.message).not.toMatch(/did you mean|"me"/i);
+  });
+
+  // Apollo's hideSchemaDetailsFromClientErrors strips suggestions from validation errors only; a
+  // variable of an enum or input-object type would name that type's other values in its
+  // coercion error. None exists: adding one needs a suggestion filter for those errors too.
+  it('takes no argument of an enum or input-object type, whose coercion errors would suggest values', () => {
+    for (const schema of [gatewaySchema(), subgraphSchema()]) {
+      for (const type of Object.values(schema.getTypeMap())) {
+        if (!(type instanceof GraphQLObjectType) || type.name.startsWith('__')) continue;
+        for (const field of Object.values(type.getFields())) {
+          for (const arg of field.args) expect(getNamedType(arg.type), `${type.name}.${field.name}(${arg.name})`).toBeInstanceOf(GraphQLScalarType);
+        }
+      }
+    }
   });
 
   it('refuses introspection in production and allows it in development', async () => {
