@@ -60,11 +60,17 @@ export interface BuiltWith<C extends object> {
   globalMiddlewares?: readonly unknown[];
   validate?: unknown;
   validateFn?: unknown;
+  /** 'null' answers null where the guard refuses, which a direct call would not. */
+  authMode?: string;
+  /** Resolver instances from a container, per call, where a direct call makes its own once. */
+  container?: unknown;
 }
 
 export function directResolvers<C extends object>(schema: GraphQLSchema, { resolvers, authChecker, ...around }: BuiltWith<C>): GraphQLSchema {
-  // A direct call would skip them.
-  if ((around.globalMiddlewares?.length ?? 0) > 0 || around.validate || around.validateFn) return schema;
+  // A direct call would skip them, or differ.
+  if ((around.globalMiddlewares?.length ?? 0) > 0 || around.validate || around.validateFn || around.authMode === 'null' || around.container) {
+    return schema;
+  }
   const storage = getMetadataStorage();
   const direct = new Map<string, GraphQLFieldResolver<unknown, C>>();
   const operations = [

@@ -53,7 +53,10 @@ export function createVerifier(options: VerifierOptions) {
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
     keys ??= resolveJwksUrl(options).then((url) =>
-      keptWhileUnreachable(createRemoteJWKSet(new URL(url), { cooldownDuration: cooldown * 1000, cacheMaxAge: maxAge * 1000 }), cooldown),
+      keptWhileUnreachable(
+        createRemoteJWKSet(new URL(url), { cooldownDuration: cooldown * 1000, cacheMaxAge: maxAge * 1000, timeoutDuration: FETCH_TIMEOUT_MS }),
+        cooldown,
+      ),
     );
     // A failed discovery is retried by the next request.
     keys.catch(() => (keys = undefined));
@@ -101,26 +104,33 @@ export function createVerifier(options: VerifierOptions) {
   };
 }
 
+/** A key-set fetch that takes longer gives up (the request it holds up waits no more). */
+const FETCH_TIMEOUT_MS = 2000;
+
+/** The key set was fetched and said no, as opposed to a fetch that failed. */
+const keySetAnswered = (error: unknown) =>
+  error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported;
+
 /**
- * The remote key set, but when it is due for a refetch and the issuer cannot be reached, the
- * last set it published keeps verifying, and the issuer is asked again only after `cooldown`
- * seconds (not by every request meanwhile). A set fetched successfully always wins: a key it no
- * longer lists is refused.
+ * The remote key set, but when a fetch fails (the issuer down, or not answering 200 with a key
+ * set), the last set it published answers, and the issuer is asked again only after `cooldown`
+ * seconds: not by every request meanwhile, whether its set was due for a refetch or its token
+ * named an unknown key. Nothing asks the remote set while the last one stands in, so that one is
+ * always the latest fetched successfully: a key it no longer lists is refused.
  */
 function keptWhileUnreachable(remote: ReturnType<typeof createRemoteJWKSet>, cooldown: number): JWTVerifyGetKey {
-  let stale: { getKey: JWTVerifyGetKey; retryAt: number } | undefined;
+  let standIn: { getKey: JWTVerifyGetKey; retryAt: number } | undefined;
   return async (header, token) => {
-    if (stale && !remote.fresh && Date.now() < stale.retryAt) return stale.getKey(header, token);
+    if (standIn && Date.now() < standIn.retryAt) return standIn.getKey(header, token);
     try {
       const key = await remote(header, token);
-      stale = undefined;
+      standIn = undefined;
       return key;
     } catch (error) {
       const last = remote.jwks();
-      // Fresh: the set is the issuer's current one (fetched, or not yet due), and it said no.
-      if (remote.fresh || !last) throw error;
-      stale = { getKey: createLocalJWKSet(last), retryAt: Date.now() + cooldown * 1000 };
-      return stale.getKey(header, token);
+      if (!last || keySetAnswered(error)) throw error;
+      standIn = { getKey: createLocalJWKSet(last), retryAt: Date.now() + cooldown * 1000 };
+      return standIn.getKey(header, token);
     }
   };
 }

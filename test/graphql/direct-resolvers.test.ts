@@ -55,3 +55,11 @@ it('leaves every operation to type-graphql when the schema runs global middlewar
   // The gateway's own schema has none: its operations are called directly.
   expect(() => (gatewaySchema().getType('Query') as GraphQLObjectType).getFields().me!.resolve!(undefined, {}, caller(null), {} as GraphQLResolveInfo)).toThrow(UnauthenticatedError);
 });
+
+it("leaves every operation to type-graphql when the schema answers refusals with null (authMode 'null')", async () => {
+  // A checker that says no (rather than throwing, as the gateway's does): type-graphql then answers null.
+  const options = { resolvers: RESOLVERS, authChecker: () => false, validate: false, authMode: 'null' as const };
+  const schema = directResolvers(buildSchemaSync(options), options);
+  const me = (schema.getType('Query') as GraphQLObjectType).getFields().me!.resolve!;
+  expect(await me(undefined, {}, caller(null), {} as GraphQLResolveInfo)).toBeNull();
+});

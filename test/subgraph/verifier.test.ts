@@ -140,35 +140,64 @@ async function fakeIssuer() {
 }
 
 describe('createVerifier: the key set over time', () => {
-  let issuer: Awaited<ReturnType<typeof fakeIssuer>>;
-  beforeAll(async () => (issuer = await fakeIssuer()));
-  afterAll(() => issuer.close());
-  const verifierOf = (cooldownSeconds = 1) =>
-    createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds, keySetMaxAgeSeconds: 1 });
+  const issuers: Array<Awaited<ReturnType<typeof fakeIssuer>>> = [];
+  afterAll(async () => {
+    for (const issuer of issuers) await issuer.close();
+  });
+  const setUp = async (cooldownSeconds = 1, keySetMaxAgeSeconds = 1) => {
+    const issuer = await fakeIssuer();
+    issuers.push(issuer);
+    const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds, keySetMaxAgeSeconds });
+    return { issuer, verifier };
+  };
+  const pastMaxAge = () => new Promise((resolve) => setTimeout(resolve, 1100));
 
-  it('stops verifying with a key the issuer no longer publishes once the set is older than keySetMaxAgeSeconds', async () => {
+  it('stops verifying with a key the issuer no longer publishes once the set is older than keySetMaxAgeSeconds, outage or not', async () => {
+    const { issuer, verifier } = await setUp();
     const [retired, current] = [await issuer.key('retired'), await issuer.key('current')];
     issuer.publish(retired, current);
-    const verifier = verifierOf();
     const old = await issuer.token(retired);
     expect(await verifier.verify(old)).toMatchObject({ ok: true });
     issuer.publish(current); // the gateway retired the old key (a leaked one, say)
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await pastMaxAge();
     expect(await verifier.verify(old)).toEqual({ ok: false, reason: 'invalid' });
-    expect(await verifier.verify(await issuer.token(current))).toMatchObject({ ok: true });
+    const fresh = await issuer.token(current);
+    expect(await verifier.verify(fresh)).toMatchObject({ ok: true });
+    // The issuer then goes away: the last set it published stands in, without the retired key.
+    issuer.down();
+    await pastMaxAge();
+    expect(await verifier.verify(old)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await verifier.verify(fresh)).toMatchObject({ ok: true });
   });
 
   it('keeps the last key set while the issuer cannot answer, asking it again at most once per cooldown', async () => {
+    const { issuer, verifier } = await setUp(30);
     const key = await issuer.key('only');
     issuer.publish(key);
-    const verifier = verifierOf(30);
     const token = await issuer.token(key);
     expect(await verifier.verify(token)).toMatchObject({ ok: true });
     issuer.down();
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // the set is due for a refetch
+    await pastMaxAge(); // the set is due for a refetch
     const before = issuer.fetches();
     for (let i = 0; i < 20; i++) expect(await verifier.verify(token)).toMatchObject({ ok: true });
+    // Tokens naming keys nobody knows do not make it ask either (they are refused).
+    const stranger = await issuer.token(await issuer.key('unknown'));
+    for (let i = 0; i < 5; i++) expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
     expect(issuer.fetches() - before).toBe(1);
+  });
+
+  it('asks an issuer that cannot answer at most once per cooldown for unknown keys, though its set is not due yet', async () => {
+    const { issuer, verifier } = await setUp(1, 60);
+    const key = await issuer.key('known');
+    issuer.publish(key);
+    expect(await verifier.verify(await issuer.token(key))).toMatchObject({ ok: true });
+    issuer.down();
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // past the cooldown, the set still fresh
+    const before = issuer.fetches();
+    const stranger = await issuer.token(await issuer.key('unknown'));
+    for (let i = 0; i < 5; i++) expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
+    expect(issuer.fetches() - before).toBe(1);
+    expect(await verifier.verify(await issuer.token(key))).toMatchObject({ ok: true });
   });
 
   it('refuses a key set maximum age under 1 s, or not a number', () => {
@@ -221,6 +250,20 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
     expect(later.isRevoked(liveSid)).toBe(false);
     const revokedSid = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
     expect(later.isRevoked(revokedSid)).toBe(true);
+  });
+
+  it('keeps the shared set in Redis for the clock skew beyond its latest entry', async () => {
+    const redis = new Redis(redisUrl!);
+    try {
+      const user = await signUp(gateway);
+      await gateway.gql(LogoutDocument, { refreshToken: user.refreshToken });
+      const key = `${gateway.config.rateLimit.prefix}:revoked`;
+      const latest = Number((await redis.zrange(key, -1, -1, 'WITHSCORES'))[1]);
+      expect(latest).toBeGreaterThan(Date.now());
+      expect(Number(await redis.call('PEXPIRETIME', key))).toBe(latest + 60_000);
+    } finally {
+      await redis.quit();
+    }
   });
 
   it('purges from the shared set only what ended longer ago than the clock skew: another instance may run behind', async () => {

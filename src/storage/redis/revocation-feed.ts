@@ -44,9 +44,11 @@ export class RedisRevocationFeed implements RevocationFeed {
     const message = JSON.stringify({ ids: sessionIds, until: until.getTime() });
     try {
       await this.client.zadd(this.setKey, ...sessionIds.flatMap((id) => [until.getTime(), id]));
-      // The set ends with its latest entry: set an expiry if it has none, else only extend it.
-      await this.client.pexpireat(this.setKey, until.getTime(), 'NX');
-      await this.client.pexpireat(this.setKey, until.getTime(), 'GT');
+      // The set ends with its latest entry, plus the clock skew (Redis's clock is not every
+      // reader's): set an expiry if it has none, else only extend it.
+      const expiresAt = until.getTime() + CLOCK_SKEW_SECONDS * 1000;
+      await this.client.pexpireat(this.setKey, expiresAt, 'NX');
+      await this.client.pexpireat(this.setKey, expiresAt, 'GT');
       await this.client.publish(this.channel, message);
     } catch {
       this.logger.warn({ count: sessionIds.length }, 'revocation not shared: Redis unavailable (this instance enforces it)');
