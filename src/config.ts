@@ -6,8 +6,8 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { EncryptionKey } from './domain/crypto/secret-box';
-import { defaultHashConcurrency } from './thread-pool';
 import { MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
+import { defaultHashConcurrency } from './thread-pool';
 import { DEFAULT_PASSWORD_HASH_NICE } from './thread-priority';
 
 export type { EncryptionKey };

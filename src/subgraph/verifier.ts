@@ -7,7 +7,7 @@
  * retired key stops verifying), and kept while the issuer is unreachable.
  */
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
+import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
 
 export interface VerifierOptions {
   /** The gateway's JWT_ISSUER. */
@@ -77,7 +77,7 @@ export function createVerifier(options: VerifierOptions) {
         issuer: options.issuer,
         audience: options.audience,
         typ: 'at+jwt',
-        clockTolerance: options.clockToleranceSeconds ?? 60,
+        clockTolerance: options.clockToleranceSeconds ?? CLOCK_SKEW_SECONDS,
         // The gateway's longest ACCESS_TOKEN_TTL; this also refuses an iat in the future (beyond
         // the skew), which a gateway instance whose clock runs ahead would write.
         maxTokenAge: MAX_ACCESS_TOKEN_TTL,
