@@ -32,9 +32,22 @@ export type PasswordRejection =
   | 'MISSING_SYMBOL'
   | 'COMMON_PASSWORD';
 
-/** Base of every expected failure. `extensions` is what the client sees beside the code. */
+/**
+ * Base of every expected failure. `extensions` is what the client sees beside the code.
+ *
+ * An expected failure is an answer, not a bug: it carries no stack trace. V8 would capture one
+ * at construction, and graphql-js reads `.stack` of every error a resolver throws, which formats
+ * it; under a login flood that was a tenth of the work of every shed login. No response or log
+ * ever shows the stack of one of these.
+ */
 export abstract class GatewayError extends Error {
   abstract readonly code: ErrorCode;
+  constructor(message: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(message);
+    Error.stackTraceLimit = limit;
+  }
   get extensions(): Record<string, unknown> {
     return {};
   }

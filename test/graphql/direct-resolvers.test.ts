@@ -2,10 +2,13 @@
 // with its roles, synchronously (no type-graphql middleware promise): an anonymous caller gets
 // UNAUTHENTICATED and a caller without the role FORBIDDEN, thrown before the method runs. A
 // schema built with global middlewares or validation keeps type-graphql's resolvers throughout.
-import { GraphQLObjectType, type GraphQLResolveInfo } from 'graphql';
+// An expected failure (a GatewayError) leaves a direct resolver already located, with no stack
+// trace captured or formatted for it or for its GraphQLError; any other error keeps its stack.
+import { unwrapResolverError } from '@apollo/server/errors';
+import { execute, GraphQLError, GraphQLObjectType, parse, type GraphQLResolveInfo } from 'graphql';
 import { buildSchemaSync } from 'type-graphql';
 import { expect, it } from 'vitest';
-import { ForbiddenError, UnauthenticatedError } from '../../src/errors';
+import { ForbiddenError, ServiceUnavailableError, UnauthenticatedError } from '../../src/errors';
 import type { GatewayContext } from '../../src/graphql/context';
 import { guardedFields } from '../../src/graphql/federation/guarded-fields';
 import { authChecker } from '../../src/graphql/auth-checker';
@@ -17,6 +20,19 @@ const caller = (roles: string[] | null) =>
     viewer: roles && { userId: 'u1', sessionId: 's1', roles, amr: ['pwd'] },
     issuedTo: new Set<string>(),
   }) as unknown as GatewayContext;
+
+/** What a resolver call threw, as Apollo's error formatter unwraps it (undefined: it threw nothing). */
+function refusal(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(GraphQLError);
+    return unwrapResolverError(error);
+  }
+  return undefined;
+}
+
+const FRAME = /\n\s+at /;
 
 it('refuses each guarded operation synchronously, with the code its roles call for', () => {
   const schema = gatewaySchema();
@@ -30,8 +46,8 @@ it('refuses each guarded operation synchronously, with the code its roles call f
     const resolve = type.getFields()[fieldName]!.resolve!;
     const call = (context: GatewayContext) => () => resolve(undefined, {}, context, {} as GraphQLResolveInfo);
     // A promise would not throw here: the check would have run inside type-graphql's middleware.
-    expect(call(caller(null)), key).toThrow(UnauthenticatedError);
-    if (roles.length > 0) expect(call(caller(['user'])), key).toThrow(ForbiddenError);
+    expect(refusal(call(caller(null))), key).toBeInstanceOf(UnauthenticatedError);
+    if (roles.length > 0) expect(refusal(call(caller(['user']))), key).toBeInstanceOf(ForbiddenError);
   }
 });
 
@@ -53,7 +69,8 @@ it('leaves every operation to type-graphql when the schema runs global middlewar
   await me(undefined, {}, caller(['user']), {} as GraphQLResolveInfo);
   expect(ran).toBe(1);
   // The gateway's own schema has none: its operations are called directly.
-  expect(() => (gatewaySchema().getType('Query') as GraphQLObjectType).getFields().me!.resolve!(undefined, {}, caller(null), {} as GraphQLResolveInfo)).toThrow(UnauthenticatedError);
+  const direct = (gatewaySchema().getType('Query') as GraphQLObjectType).getFields().me!.resolve!;
+  expect(refusal(() => direct(undefined, {}, caller(null), {} as GraphQLResolveInfo))).toBeInstanceOf(UnauthenticatedError);
 });
 
 it("leaves every operation to type-graphql when the schema answers refusals with null (authMode 'null')", async () => {
@@ -62,4 +79,33 @@ it("leaves every operation to type-graphql when the schema answers refusals with
   const schema = directResolvers(buildSchemaSync(options), options);
   const me = (schema.getType('Query') as GraphQLObjectType).getFields().me!.resolve!;
   expect(await me(undefined, {}, caller(null), {} as GraphQLResolveInfo)).toBeNull();
+});
+
+it('answers an expected failure without a stack trace, thrown at once or by an async operation', async () => {
+  const schema = gatewaySchema();
+  // Refused by the guard before the method runs.
+  const anonymous = await execute({ schema, document: parse('{ me { id } }'), contextValue: caller(null) });
+  // login is async: hashing saturated, it is shed inside the domain.
+  const saturated = { ...caller(null), deps: { hasher: { saturated: true } }, client: { ip: '127.0.0.1' } } as unknown as GatewayContext;
+  const shed = await execute({ schema, document: parse('mutation { login(email: "a@example.com", password: "x") { __typename } }'), contextValue: saturated });
+  for (const [result, kind, field] of [
+    [anonymous, UnauthenticatedError, 'me'],
+    [shed, ServiceUnavailableError, 'login'],
+  ] as const) {
+    const error = result.errors?.[0];
+    expect(unwrapResolverError(error)).toBeInstanceOf(kind);
+    // Located as graphql-js would have located it.
+    expect(error?.path).toEqual([field]);
+    expect(error?.locations).toHaveLength(1);
+    expect(error?.stack).not.toMatch(FRAME);
+    expect((error?.originalError as Error).stack).not.toMatch(FRAME);
+  }
+  // Thrown already located: graphql-js would otherwise make a GraphQLError of its own, which
+  // captures and formats a stack trace whatever the error it wraps.
+  const login = (schema.getType('Mutation') as GraphQLObjectType).getFields().login!.resolve!;
+  const rejection: unknown = await Promise.resolve(login(undefined, { email: 'a@example.com', password: 'x' }, saturated, {} as GraphQLResolveInfo)).catch((error: unknown) => error);
+  expect(rejection).toBeInstanceOf(GraphQLError);
+  expect(unwrapResolverError(rejection)).toBeInstanceOf(ServiceUnavailableError);
+  // Stack traces elsewhere are untouched.
+  expect(new Error('unexpected').stack).toMatch(FRAME);
 });
