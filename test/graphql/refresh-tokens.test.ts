@@ -1,8 +1,9 @@
-// Rule: refresh tokens rotate atomically, reuse of a spent token revokes its family (bar the parallel-tab grace), expiry holds, the user is re-read, and only SHA-256 hashes are stored.
+// Rule: refresh tokens rotate atomically, reuse of a spent token revokes its family (bar the parallel-tab grace), expiry holds, the user is re-read, and only SHA-256 hashes are stored; the rotation's statement is built once.
 import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgDialect } from 'drizzle-orm/pg-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
 import { issueSession } from '../../src/domain/auth';
 import { refreshTokens, sessions, users } from '../../src/storage/postgres/schema';
@@ -122,6 +123,19 @@ describe('storage and unknown tokens', () => {
       await gw.database.db.select().from(sessions),
     ]);
     for (const token of issued) expect(everything).not.toContain(token);
+  });
+
+  it("builds the rotation's statement once, at start, not at every refresh", async () => {
+    const login = await signUp(gw);
+    const built = vi.spyOn(PgDialect.prototype, 'sqlToQuery');
+    try {
+      let token = login.refreshToken!;
+      for (let i = 0; i < 3; i++) token = (await rotate(gw, token)).refreshToken!;
+      const rotations = built.mock.results.filter((r) => r.type === 'return' && (r.value as { sql: string }).sql.includes('WITH spent AS'));
+      expect(rotations).toHaveLength(0);
+    } finally {
+      built.mockRestore();
+    }
   });
 
   it.each([

@@ -8,7 +8,7 @@ import type {
   SessionStore,
   TokenFacts,
 } from '../../domain/ports';
-import { epochMs, queryRows, ts, type Db } from './client';
+import { epochMs, preparedQuery, queryRows, ts, tsPlaceholder, type Db } from './client';
 import { sessions } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
@@ -44,8 +44,43 @@ interface RotatedRow {
   user_created_ms: number;
 }
 
+/** The statement of `rotate`, built once (see preparedQuery). */
+const ROTATION = (() => {
+  const now = tsPlaceholder('now');
+  const p = (name: string) => sql.placeholder(name);
+  return sql`
+      WITH spent AS (
+        UPDATE refresh_tokens t SET spent_at = ${now}
+        FROM sessions s, users u
+        WHERE t.token_hash = ${p('presentedHash')} AND t.spent_at IS NULL
+          AND s.id = t.session_id AND s.revoked_at IS NULL
+          AND s.idle_expires_at > ${now} AND s.expires_at > ${now}
+          AND u.id = s.user_id AND u.disabled_at IS NULL
+        RETURNING t.id AS token_id, t.session_id
+      ), fresh AS (
+        INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at)
+        SELECT ${p('newTokenId')}::uuid, session_id, ${p('newTokenHash')}, token_id, ${now} FROM spent
+      ), touched AS (
+        UPDATE sessions s SET last_used_at = ${now},
+          idle_expires_at = LEAST(${now} + make_interval(secs => ${p('idleTtlSeconds')}), s.expires_at)
+        FROM spent WHERE s.id = spent.session_id
+        RETURNING s.*
+      )
+      SELECT touched.id, touched.user_id, touched.amr, touched.user_agent, touched.ip,
+        ${epochMs('touched.created_at')} AS created_ms,
+        ${epochMs('touched.last_used_at')} AS last_used_ms,
+        ${epochMs('LEAST(touched.idle_expires_at, touched.expires_at)')} AS expires_ms,
+        u.email, u.password_hash, u.roles, u.mfa_enabled,
+        ${epochMs('u.created_at')} AS user_created_ms
+      FROM touched JOIN users u ON u.id = touched.user_id`;
+})();
+
 export class PostgresSessionStore implements SessionStore {
-  constructor(private readonly db: Db) {}
+  private readonly rotation: (values: Record<string, unknown>) => Promise<RotatedRow[]>;
+
+  constructor(private readonly db: Db) {
+    this.rotation = preparedQuery<RotatedRow>(db, 'rotate_refresh_token', ROTATION);
+  }
 
   /** One statement (one round trip, atomic by itself): the session and its first refresh token. */
   async create(s: NewSession) {
@@ -67,35 +102,13 @@ export class PostgresSessionStore implements SessionStore {
    * successor, slide the idle expiry, and read back the session and its user.
    */
   async rotate(r: Rotation): Promise<RotationResult> {
-    const now = ts(r.now);
-    const rows = await queryRows<RotatedRow>(
-      this.db,
-      sql`
-      WITH spent AS (
-        UPDATE refresh_tokens t SET spent_at = ${now}
-        FROM sessions s, users u
-        WHERE t.token_hash = ${r.presentedHash} AND t.spent_at IS NULL
-          AND s.id = t.session_id AND s.revoked_at IS NULL
-          AND s.idle_expires_at > ${now} AND s.expires_at > ${now}
-          AND u.id = s.user_id AND u.disabled_at IS NULL
-        RETURNING t.id AS token_id, t.session_id
-      ), fresh AS (
-        INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at)
-        SELECT ${r.newTokenId}::uuid, session_id, ${r.newTokenHash}, token_id, ${now} FROM spent
-      ), touched AS (
-        UPDATE sessions s SET last_used_at = ${now},
-          idle_expires_at = LEAST(${now} + make_interval(secs => ${r.idleTtlSeconds}), s.expires_at)
-        FROM spent WHERE s.id = spent.session_id
-        RETURNING s.*
-      )
-      SELECT touched.id, touched.user_id, touched.amr, touched.user_agent, touched.ip,
-        ${epochMs('touched.created_at')} AS created_ms,
-        ${epochMs('touched.last_used_at')} AS last_used_ms,
-        ${epochMs('LEAST(touched.idle_expires_at, touched.expires_at)')} AS expires_ms,
-        u.email, u.password_hash, u.roles, u.mfa_enabled,
-        ${epochMs('u.created_at')} AS user_created_ms
-      FROM touched JOIN users u ON u.id = touched.user_id`,
-    );
+    const rows = await this.rotation({
+      now: r.now.toISOString(),
+      presentedHash: r.presentedHash,
+      newTokenId: r.newTokenId,
+      newTokenHash: r.newTokenHash,
+      idleTtlSeconds: r.idleTtlSeconds,
+    });
     const row = rows[0];
     if (!row) return { kind: 'rejected' };
     return {
