@@ -157,7 +157,13 @@ function refreshLoad(url: string, pool: string[], seconds: number) {
  * server (and by the server's main thread alone), by the load generator (this process) and by
  * the whole machine.
  */
-type Measured = LoadResult & { serverCpu: number; serverMainThreadCpu: number; loadgenCpu: number; machineCpu: number };
+type Measured = LoadResult & {
+  serverCpu: number;
+  serverMainThreadCpu: number;
+  serverMainThreadWait: number;
+  loadgenCpu: number;
+  machineCpu: number;
+};
 
 const ownCpuSeconds = () => {
   const { user, system } = process.cpuUsage();
@@ -168,14 +174,28 @@ const ownCpuSeconds = () => {
 async function measured(server: ServerProcess, load: () => Promise<LoadResult>): Promise<Measured> {
   // Each window inside the one before (machine, this process, server, its main thread), so that a
   // part is never sampled over a longer time than its whole; each is still counted in ticks.
-  const before = { machine: machineBusySeconds(), own: ownCpuSeconds(), server: server.cpuSeconds(), main: server.mainThreadCpuSeconds() };
+  const before = {
+    machine: machineBusySeconds(),
+    own: ownCpuSeconds(),
+    server: server.cpuSeconds(),
+    main: server.mainThreadCpuSeconds(),
+    wait: server.mainThreadWaitSeconds(),
+  };
   const result = await load();
+  const wait = server.mainThreadWaitSeconds() - before.wait;
   const main = server.mainThreadCpuSeconds() - before.main;
   const all = server.cpuSeconds() - before.server;
   const own = ownCpuSeconds() - before.own;
   const machine = machineBusySeconds() - before.machine;
   const per = (seconds: number) => seconds / result.seconds;
-  return { ...result, serverCpu: per(all), serverMainThreadCpu: per(main), loadgenCpu: per(own), machineCpu: per(machine) };
+  return {
+    ...result,
+    serverCpu: per(all),
+    serverMainThreadCpu: per(main),
+    serverMainThreadWait: per(wait),
+    loadgenCpu: per(own),
+    machineCpu: per(machine),
+  };
 }
 
 function mergeMeasured(runs: Measured[]): Measured {
@@ -185,6 +205,7 @@ function mergeMeasured(runs: Measured[]): Measured {
     ...merged,
     serverCpu: average((r) => r.serverCpu),
     serverMainThreadCpu: average((r) => r.serverMainThreadCpu),
+    serverMainThreadWait: average((r) => r.serverMainThreadWait),
     loadgenCpu: average((r) => r.loadgenCpu),
     machineCpu: average((r) => r.machineCpu),
   };
@@ -415,6 +436,7 @@ function summary(result: Measured) {
     failed: result.responses - (result.outcomes.ok ?? 0) + result.transportErrors,
     serverCpu: result.serverCpu,
     serverMainThreadCpu: result.serverMainThreadCpu,
+    serverMainThreadWait: result.serverMainThreadWait,
     loadgenCpu: result.loadgenCpu,
     machineCpu: result.machineCpu,
   };

@@ -76,6 +76,11 @@ export interface ServerProcess {
   cpuSeconds(): number;
   /** The same for its main thread alone: the event loop, where a server runs its JavaScript. */
   mainThreadCpuSeconds(): number;
+  /**
+   * Seconds its main thread has spent ready to run but waiting for a core (the scheduler's own
+   * count, not sampled); NaN where the kernel does not keep it.
+   */
+  mainThreadWaitSeconds(): number;
   /** Peak resident set size so far (the kernel's high-water mark), in bytes. */
   peakRss(): number;
   log(): string;
@@ -100,6 +105,15 @@ function readCpuSeconds(path: string) {
 export function machineBusySeconds(): number {
   const [user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
   return (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS;
+}
+
+/** The second field of /proc/<pid>/task/<tid>/schedstat: nanoseconds spent runnable, waiting for a core. */
+function readWaitSeconds(path: string) {
+  try {
+    return Number(readFileSync(path, 'utf8').trim().split(' ')[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function readPeakRss(pid: number) {
@@ -159,6 +173,7 @@ export async function startServer(options: {
     cpuSeconds: () => readCpuSeconds(`/proc/${pid}/stat`),
     // A process's main thread has the process's id.
     mainThreadCpuSeconds: () => readCpuSeconds(`/proc/${pid}/task/${pid}/stat`),
+    mainThreadWaitSeconds: () => readWaitSeconds(`/proc/${pid}/task/${pid}/schedstat`),
     peakRss: () => readPeakRss(pid),
     log,
     async stop() {

@@ -12,6 +12,8 @@ export interface Figure {
   serverCpu: number;
   /** CPU the server's main thread (its event loop) used, in cores: at most 1 (give or take a clock tick). */
   serverMainThreadCpu: number;
+  /** Share of the time the server's main thread was ready to run but waited for a core (0–1; NaN where not kept). */
+  serverMainThreadWait: number;
   /** CPU the load generator (the benchmark's own process) used, in cores. */
   loadgenCpu: number;
   /** CPU the whole machine used (every process, the kernel), in cores. */
@@ -210,6 +212,7 @@ function cpuRows(r: BenchResults): string[][] {
     n(g.perSecond),
     `${us(perAnswerUs(g.serverCpu, g))} (${us(perAnswerUs(g.serverMainThreadCpu, g))})`,
     percent(g.serverMainThreadCpu),
+    percent(g.serverMainThreadWait),
     us(perAnswerUs(g.loadgenCpu, g)),
     // The machine's total is sampled (each core's state at every 10 ms tick), a process's own
     // time is not: when nothing else ran, the total may come out a little below its parts.
@@ -217,11 +220,12 @@ function cpuRows(r: BenchResults): string[][] {
     percent(g.machineCpu / r.machine.cores),
   ];
   return [
-    ['load', 'answers/s', 'server (its event loop)', 'event loop busy', 'load generator', 'everything else', 'machine busy'],
+    ['load', 'answers/s', 'server (its event loop)', 'event loop busy', 'event loop waiting for a core', 'load generator', 'everything else', 'machine busy'],
     row('bare Apollo `{ hello }`', f.guarded.baseline),
     row('bare Apollo `me { id roles }` (no token check)', f.guarded.queryShape.bare),
     row('gateway `me { id roles }`', f.guarded.gateway),
     row('gateway refresh rotation', f.refresh.gateway),
+    row('gateway `me { id roles }` during the login storm', f.storm.guarded),
   ];
 }
 
@@ -267,13 +271,15 @@ CPU per answer, from the processes' CPU time during each measurement (all rounds
 that answered (in brackets, its main thread's share: the event loop, where Node runs all of a
 server's JavaScript), the load generator (autocannon, in the benchmark's process), and
 everything else on the machine (PostgreSQL, Redis, the kernel, whatever else ran); then how
-busy the server's event loop and the machine's ${r.machine.cores} cores were. A load whose
+busy the server's event loop was, how long it was ready to run but waited for a core (the
+scheduler's count), and how busy the machine's ${r.machine.cores} cores were. A load whose
 event loop is busy near 100 % is bound by that one thread, whatever the machine has to spare:
-it goes faster only if the server spends less on its event loop per answer. One whose machine
-is busy near 100 % is bound by the cores.
+it goes faster only if the server spends less on its event loop per answer. One whose event
+loop waits for a core is held back by whatever else runs on the machine. During the storm the
+gateway's CPU includes the storm's logins and their hashing, shared among the guarded answers.
 
 ${mdRow(cpuHead!)}
-|---|---|---|---|---|---|---|
+|---|---|---|---|---|---|---|---|
 ${cpuBody.map(mdRow).join('\n')}
 
 The query itself: the bare baseline answers \`me { id roles }\` (the guarded load's very

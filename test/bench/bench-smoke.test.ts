@@ -61,10 +61,17 @@ it('measures every figure against its baseline with tiny durations', { timeout: 
   // The storm drives twice the admitted logins: the excess must come back shed, not queued.
   expect(storm.logins.shedPerSecond, JSON.stringify(storm.logins.outcomes)).toBeGreaterThan(0);
   expect(results.targets).toHaveLength(7);
-  // Where the time went: every closed-loop figure's CPU, split between the server (its event
-  // loop a part of it), the load generator and the rest of the machine (which holds both).
-  for (const figure of [guarded.baseline, guarded.queryShape.bare, guarded.gateway, refresh.gateway]) {
-    expect([figure.serverCpu, figure.serverMainThreadCpu, figure.loadgenCpu, figure.machineCpu].every(isNumber), JSON.stringify(figure)).toBe(true);
+  // Where the time went: every closed-loop figure's CPU (and the storm's guarded load), split
+  // between the server (its event loop a part of it), the load generator and the rest of the
+  // machine (which holds both), and how long the event loop waited for a core.
+  for (const figure of [guarded.baseline, guarded.queryShape.bare, guarded.gateway, refresh.gateway, storm.guarded]) {
+    expect(
+      [figure.serverCpu, figure.serverMainThreadCpu, figure.serverMainThreadWait, figure.loadgenCpu, figure.machineCpu].every(isNumber),
+      JSON.stringify(figure),
+    ).toBe(true);
+    // Waiting and running are apart: together at most the whole time (a little slack for the reads).
+    expect(figure.serverMainThreadWait).toBeGreaterThanOrEqual(0);
+    expect(figure.serverMainThreadWait + figure.serverMainThreadCpu).toBeLessThan(1.1);
     expect(figure.serverMainThreadCpu).toBeGreaterThan(0);
     // A process's CPU time comes in 10 ms clock ticks (user and system apart): a few of slack.
     expect(figure.serverMainThreadCpu).toBeLessThanOrEqual(figure.serverCpu + 0.05);
