@@ -31,6 +31,11 @@ export interface Child {
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
   waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
+  /**
+   * SIGKILL to the child and every process it started. tsx runs the script in a node process of
+   * its own, which a signal to tsx alone would leave running (SIGKILL cannot be passed on).
+   */
+  killAll(): void;
 }
 
 /** Runs `tsx <script> ...args` from the project root. */
@@ -40,7 +45,8 @@ export function spawnTsx(script: string, args: string[], env: NodeJS.ProcessEnv)
 
 /** Runs `command ...args` from the project root, its output kept for the test. */
 export function spawnCommand(command: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A process group of its own, so that killAll reaches whatever the command starts.
+  const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   let err = '';
   const waiters = new Set<() => void>();
@@ -55,6 +61,13 @@ export function spawnCommand(command: string, args: string[], env: NodeJS.Proces
     stdout: () => out,
     stderr: () => err,
     exited,
+    killAll() {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    },
     waitFor(pattern, timeoutMs) {
       return new Promise((resolve, reject) => {
         const check = () => {

@@ -32,7 +32,7 @@ describe.skipIf(!databaseUrl)('DATABASE_POOL_SIZE', () => {
         DATABASE_POOL_SIZE: '1',
       }),
     );
-    cleanups.push(() => child.process.exitCode === null && child.process.kill('SIGKILL'));
+    cleanups.push(() => child.killAll());
     await child.waitFor(/ready at http/, 60_000);
 
     // Each unknown refresh token costs two statements (the rotation, then a look at the token).

@@ -38,7 +38,7 @@ afterAll(async () => {
 async function startProcess(env: Record<string, string>) {
   const port = await freePort();
   const child = spawnTsx('src/main.ts', [], childEnv({ PORT: String(port), ...env }));
-  cleanups.push(() => child.process.exitCode === null && child.process.kill('SIGKILL'));
+  cleanups.push(() => child.killAll());
   const [, printed] = await child.waitFor(READY, 90_000);
   return { child, port, printed: printed!, url: `http://127.0.0.1:${port}/graphql` };
 }
@@ -133,7 +133,7 @@ describe('npm start', () => {
         // With the subgraph listener: its code is a chunk of the build of its own, loaded only then.
         const listeners = { PORT: String(port), SUBGRAPH_PORT: String(subgraphPort), SUBGRAPH_SECRET: secret };
         const child = spawnCommand(process.execPath, startProdArgs(), childEnv({ ...production, ...listeners, ...env }));
-        cleanups.push(() => child.process.exitCode === null && child.process.kill('SIGKILL'));
+        cleanups.push(() => child.killAll());
         await child.waitFor(/Federation subgraph listener at/, 30_000);
         const sdl = await fetch(`http://127.0.0.1:${subgraphPort}/graphql`, {
           method: 'POST',

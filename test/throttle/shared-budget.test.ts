@@ -21,7 +21,7 @@ afterAll(async () => {
 async function startProcess(settings: Record<string, string>) {
   const port = await freePort();
   const child = spawnTsx('src/main.ts', [], childEnv({ ...settings, PORT: String(port) }));
-  cleanups.push(() => child.process.exitCode === null && child.process.kill('SIGKILL'));
+  cleanups.push(() => child.killAll());
   await child.waitFor(/ready at http/, 60_000);
   return { child, url: `http://127.0.0.1:${port}/graphql` };
 }
