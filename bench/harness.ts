@@ -172,8 +172,9 @@ const ownCpuSeconds = () => {
 
 /** Runs `load` while sampling the CPU time of the server, of this process and of the machine. */
 async function measured(server: ServerProcess, load: () => Promise<LoadResult>): Promise<Measured> {
-  // Each window inside the one before (machine, this process, server, its main thread), so that a
-  // part is never sampled over a longer time than its whole; each is still counted in ticks.
+  // Each window inside the one before (machine, this process, server, its main thread, its wait),
+  // so that a part is never sampled over a longer time than its whole; CPU times are counted in
+  // clock ticks, the wait in nanoseconds.
   const before = {
     machine: machineBusySeconds(),
     own: ownCpuSeconds(),

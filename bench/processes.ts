@@ -107,10 +107,15 @@ export function machineBusySeconds(): number {
   return (user! + nice! + system! + irq! + softirq!) / CLOCK_TICKS;
 }
 
-/** The second field of /proc/<pid>/task/<tid>/schedstat: nanoseconds spent runnable, waiting for a core. */
+/**
+ * The second field of /proc/<pid>/task/<tid>/schedstat: nanoseconds spent runnable, waiting for
+ * a core. NaN where the kernel keeps no such count (no file, or nothing counted: a running
+ * thread has always run some time).
+ */
 function readWaitSeconds(path: string) {
   try {
-    return Number(readFileSync(path, 'utf8').trim().split(' ')[1]) / 1e9;
+    const [run, wait] = readFileSync(path, 'utf8').trim().split(' ').map(Number);
+    return run! > 0 ? wait! / 1e9 : Number.NaN;
   } catch {
     return Number.NaN;
   }

@@ -95,7 +95,8 @@ export async function queryRows<T>(db: Db, query: SQL): Promise<T[]> {
  * A raw statement whose text is built once, for the hot paths. drizzle builds a `sql` template
  * into text and parameters on every `db.execute` (in a CPU profile, a tenth of a refresh's event
  * loop), so this one is built at start with `sql.placeholder`s, and a call gives their values.
- * It runs as `db.execute` would run it.
+ * It runs as `db.execute` runs a query (drizzle 0.45's PgDatabase.execute: the session's
+ * prepareQuery, then execute); check that this still holds when drizzle is upgraded.
  */
 export function preparedQuery<T>(db: Db, name: string, query: SQL): (values: Record<string, unknown>) => Promise<T[]> {
   const prepared = db._.session.prepareQuery(new PgDialect().sqlToQuery(query), undefined, name, false);
