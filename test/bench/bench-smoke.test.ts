@@ -90,7 +90,14 @@ it('measures every figure against its baseline with tiny durations', { timeout: 
   expect(markdown).toContain(results.machine.node);
   expect(markdown).toContain('PASSWORD_HASH_QUEUE');
   expect(markdown).toContain('## Where the time goes');
-  if (schedstat) expect(markdown).not.toMatch(/\| n\/a \|/);
+  // No cell is n/a, but for the event loop's wait (the fifth column of "Where the time goes") on
+  // a kernel that keeps no scheduler statistics.
+  const waitColumn = (line: string) => line.startsWith('| ') && line.includes(' µs (');
+  const cells = markdown.split('\n').flatMap((line) => {
+    const row = line.split(' | ');
+    return schedstat || !waitColumn(line) ? row : row.filter((_, i) => i !== 4);
+  });
+  expect(cells.join(' | ')).not.toMatch(/\| n\/a \|/);
   // Written where told, not over the committed results.
   expect(committedStamp()).toBe(stampBefore);
 });
