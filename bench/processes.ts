@@ -13,13 +13,16 @@ import { SETTING_NAMES } from '../src/config';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 
-/** What `npm run start:prod` runs: node's options, then the built launcher (from ROOT). */
-export function startProdArgs(): string[] {
+/** The arguments an npm script gives node (every script here runs `node ...`), from ROOT. */
+export function nodeScriptArgs(name: string): string[] {
   const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const [node, ...args] = scripts['start:prod']!.split(/\s+/);
-  if (node !== 'node') throw new Error('start:prod is expected to run node');
+  const [node, ...args] = scripts[name]!.split(/\s+/);
+  if (node !== 'node') throw new Error(`${name} is expected to run node`);
   return args;
 }
+
+/** What `npm run start:prod` runs: node's options, then the built launcher (from ROOT). */
+export const startProdArgs = () => nodeScriptArgs('start:prod');
 
 /**
  * The gateway's production build (as `npm run build` makes it, but in dist/bench/, so that a

@@ -1,7 +1,8 @@
 /**
- * Real processes for the operations tests: `tsx` children (the same entry points as the npm
- * scripts) with a clean environment, free ports, and databases the test names itself (so it
- * can take them down or pass their URL to a child).
+ * Real processes for the operations tests: TypeScript children run as the npm scripts run them
+ * (`node --import tsx <script>`: one process, the script's own), with a clean environment, free
+ * ports, and databases the test names itself (so it can take them down or pass their URL to a
+ * child).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,12 +12,12 @@ import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import { inject } from 'vitest';
+import { nodeScriptArgs } from '../../bench/processes';
 import { openEmbedded, openPostgres, type Database } from '../../src/storage/postgres';
 import type { GqlResult, RequestOptions } from './gateway';
 import { adminUrl, databaseUrlFor } from './postgres-urls';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 // A child gets exactly what the test gives it (no setting of this process), on a free loopback port.
 export { childEnv, freePort, startProdArgs } from '../../bench/processes';
@@ -31,16 +32,18 @@ export interface Child {
   /** Resolves with the exit code (null when killed by a signal). */
   exited: Promise<number | null>;
   waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
-  /**
-   * SIGKILL to the child and every process it started. tsx runs the script in a node process of
-   * its own, which a signal to tsx alone would leave running (SIGKILL cannot be passed on).
-   */
+  /** SIGKILL to the child and every process it started (a signal to the child alone would leave those running). */
   killAll(): void;
 }
 
-/** Runs `tsx <script> ...args` from the project root. */
+/** Runs `node --import tsx <script> ...args` from the project root. */
 export function spawnTsx(script: string, args: string[], env: NodeJS.ProcessEnv): Child {
-  return spawnCommand(TSX, [script, ...args], env);
+  return spawnCommand(process.execPath, ['--import', 'tsx', script, ...args], env);
+}
+
+/** Runs what `npm run <name>` runs (node and its arguments, without npm and a shell) from the project root. */
+export function spawnScript(name: string, env: NodeJS.ProcessEnv): Child {
+  return spawnCommand(process.execPath, nodeScriptArgs(name), env);
 }
 
 /** Runs `command ...args` from the project root, its output kept for the test. */

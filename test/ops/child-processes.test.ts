@@ -1,5 +1,5 @@
-// Rule: the processes a test starts are stopped with it: killAll ends a tsx child and the node
-// process tsx runs the script in, which a SIGKILL to tsx alone would leave running.
+// Rule: the processes a test starts are stopped with it: killAll ends a child and every process
+// the child started, which a signal to the child alone would leave running.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it } from 'vitest';
@@ -14,18 +14,26 @@ const alive = (pid: number) => {
   }
 };
 
-it('killAll stops the script tsx runs, not only tsx', { timeout: 30_000 }, async () => {
-  const script = path.join(tempDir('child-processes'), 'idle.ts');
-  writeFileSync(script, "console.log(`pid ${process.pid}`);\nsetInterval(() => {}, 1000);\n");
+it('killAll stops the processes a child started, not only the child', { timeout: 30_000 }, async () => {
+  const script = path.join(tempDir('child-processes'), 'parent.ts');
+  writeFileSync(
+    script,
+    [
+      "import { spawn } from 'node:child_process';",
+      "const grandchild = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });",
+      'console.log(`pid ${grandchild.pid}`);',
+      'setInterval(() => {}, 1000);',
+      '',
+    ].join('\n'),
+  );
   const child = spawnTsx(script, [], childEnv());
   const [, pid] = await child.waitFor(/pid (\d+)/, 20_000);
-  const scriptPid = Number(pid);
-  // tsx runs the script in a process of its own.
-  expect(scriptPid).not.toBe(child.process.pid);
-  expect(alive(scriptPid)).toBe(true);
+  const grandchildPid = Number(pid);
+  expect(grandchildPid).not.toBe(child.process.pid);
+  expect(alive(grandchildPid)).toBe(true);
   child.killAll();
   await child.exited;
   const deadline = Date.now() + 5_000;
-  while (alive(scriptPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  expect(alive(scriptPid)).toBe(false);
+  while (alive(grandchildPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(alive(grandchildPid)).toBe(false);
 });
