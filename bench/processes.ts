@@ -13,10 +13,16 @@ import { SETTING_NAMES } from '../src/config';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 
-/** The arguments an npm script gives node (every script here runs `node ...`), from ROOT. */
+/**
+ * The arguments an npm script gives node (every script here runs `node ...`; a server's runs
+ * `exec node ...`, so that the shell npm starts it in becomes node, and the signal npm passes
+ * on reaches the server), from ROOT.
+ */
 export function nodeScriptArgs(name: string): string[] {
   const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  const [node, ...args] = scripts[name]!.split(/\s+/);
+  const words = scripts[name]!.split(/\s+/);
+  if (words[0] === 'exec') words.shift();
+  const [node, ...args] = words;
   if (node !== 'node') throw new Error(`${name} is expected to run node`);
   return args;
 }

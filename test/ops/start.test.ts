@@ -1,6 +1,7 @@
 // Rule: `npm start` (tsx, so no decorator metadata from a compiler) serves the contract with zero
 // configuration on the embedded database, stops cleanly on SIGTERM (even when slow to take it: no
-// launcher process stands between the signal and the gateway), and production refuses to
+// launcher process stands between the signal and the gateway; and when the signal goes to npm,
+// as a process manager that runs `npm start` sends it), and production refuses to
 // start without DATABASE_URL or ENCRYPTION_KEYS, naming the setting. The production build
 // (`npm run build`, `npm run start:prod`) serves the same contract with libuv's pool sized to the
 // password hashes plus one.
@@ -58,6 +59,15 @@ async function exerciseContract(url: string) {
   return email;
 }
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** The nice value of each of a process's threads (Linux), in thread-id order. */
 function threadNiceValues(pid: number) {
   return readdirSync(`/proc/${pid}/task`)
@@ -86,7 +96,8 @@ async function stopWithSigterm(child: Child) {
  */
 async function stopWithSigtermWhileBusy(child: Child) {
   // The gateway's own log lines name the process that serves.
-  const gatewayPid = Number(/"pid":(\d+)/.exec(child.stdout())![1]);
+  const [, pid] = await child.waitFor(/"pid":(\d+)/, 5_000);
+  const gatewayPid = Number(pid);
   process.kill(gatewayPid, 'SIGSTOP');
   child.process.kill('SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -98,6 +109,26 @@ async function stopWithSigtermWhileBusy(child: Child) {
   const code = await child.exited;
   expect(code, child.stderr()).toBe(0);
   expect(child.stdout()).toMatch(/"signal":"SIGTERM","msg":"draining"[\s\S]*"msg":"stopped"/);
+}
+
+/**
+ * Runs `npm run <script>` until the gateway is ready, then sends SIGTERM to npm, as a process
+ * manager that runs the npm script does. npm passes the signal on to the script's process; a
+ * shell left between them would die of it and leave the gateway running, undrained, without a
+ * parent.
+ */
+async function stopNpmWithSigterm(script: string, env: Record<string, string>) {
+  const npm = spawnCommand('npm', ['run', script], childEnv({ PORT: String(await freePort()), ...env }));
+  cleanups.push(() => npm.killAll());
+  await npm.waitFor(READY, 90_000);
+  // The gateway's log lines name the process that serves (in production they come in batches).
+  const [, pid] = await npm.waitFor(/"pid":(\d+)/, 5_000);
+  const gatewayPid = Number(pid);
+  expect(gatewayPid).not.toBe(npm.process.pid);
+  npm.process.kill('SIGTERM');
+  expect(await npm.exited, npm.stderr()).toBe(0);
+  expect(npm.stdout()).toMatch(/"signal":"SIGTERM","msg":"draining"[\s\S]*"msg":"stopped"/);
+  expect(alive(gatewayPid)).toBe(false);
 }
 
 describe('npm start', () => {
@@ -140,6 +171,11 @@ describe('npm start', () => {
           : { SINGLE_INSTANCE: 'true' }),
       };
     };
+
+    it('npm run start:prod drains and leaves nothing running when the SIGTERM goes to npm itself', async () => {
+      await buildGateway();
+      await stopNpmWithSigterm('start:prod', await productionEnv());
+    }, 60_000);
 
     it('serves in production on DATABASE_URL with explicit ENCRYPTION_KEYS', async () => {
       const { child, url } = await startProcess(await productionEnv());
@@ -186,6 +222,12 @@ describe('npm start', () => {
       await stopWithSigterm(wider.child);
     }, 90_000);
   }
+
+  it('drains and leaves nothing running when the SIGTERM goes to npm itself (`npm start` under a process manager)', async () => {
+    const dataDir = tempDir('gateway-npm-start');
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    await stopNpmWithSigterm('start', { DATA_DIR: dataDir });
+  }, 120_000);
 
   it('opens the subgraph listener beside the public one when SUBGRAPH_PORT is set, and closes both on SIGTERM', async () => {
     const subgraphPort = await freePort();
