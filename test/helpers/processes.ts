@@ -29,7 +29,7 @@ export interface Child {
   process: ChildProcess;
   stdout(): string;
   stderr(): string;
-  /** Resolves with the exit code (null when killed by a signal). */
+  /** Resolves with the exit code (null when killed by a signal) once its output is read. */
   exited: Promise<number | null>;
   waitFor(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray>;
   /** SIGKILL to the child and every process it started (a signal to the child alone would leave those running). */
@@ -58,7 +58,19 @@ export function spawnCommand(command: string, args: string[], env: NodeJS.Proces
     for (const w of waiters) w();
   });
   child.stderr!.on('data', (chunk) => (err += String(chunk)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'exit' can come before the last output is read: wait for both streams to end too (not for
+  // ever: a process the child started may hold them open).
+  const ended = (stream: NodeJS.ReadableStream & { readableEnded: boolean }) =>
+    stream.readableEnded ? Promise.resolve() : new Promise<void>((resolve) => stream.once('end', resolve));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      const timer = setTimeout(() => resolve(code), 2_000);
+      void Promise.all([ended(child.stdout!), ended(child.stderr!)]).then(() => {
+        clearTimeout(timer);
+        resolve(code);
+      });
+    }),
+  );
   return {
     process: child,
     stdout: () => out,

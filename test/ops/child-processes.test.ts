@@ -2,7 +2,7 @@
 // the child started, which a signal to the child alone would leave running.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { expect, it } from 'vitest';
+import { expect, it, onTestFinished } from 'vitest';
 import { childEnv, spawnTsx, tempDir } from '../helpers/processes';
 
 const alive = (pid: number) => {
@@ -27,6 +27,7 @@ it('killAll stops the processes a child started, not only the child', { timeout:
     ].join('\n'),
   );
   const child = spawnTsx(script, [], childEnv());
+  onTestFinished(() => child.killAll()); // should an expectation fail before the one under test
   const [, pid] = await child.waitFor(/pid (\d+)/, 20_000);
   const grandchildPid = Number(pid);
   expect(grandchildPid).not.toBe(child.process.pid);

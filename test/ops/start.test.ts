@@ -95,9 +95,10 @@ async function stopWithSigterm(child: Child) {
  * taken a relayed signal within 60 ms, cutting the drain short (exit 143).
  */
 async function stopWithSigtermWhileBusy(child: Child) {
-  // The gateway's own log lines name the process that serves.
+  // The gateway's own log lines (written in batches) name the process that serves.
   const [, pid] = await child.waitFor(/"pid":(\d+)/, 5_000);
   const gatewayPid = Number(pid);
+  const started = Date.now();
   process.kill(gatewayPid, 'SIGSTOP');
   child.process.kill('SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 500));
@@ -109,6 +110,9 @@ async function stopWithSigtermWhileBusy(child: Child) {
   const code = await child.exited;
   expect(code, child.stderr()).toBe(0);
   expect(child.stdout()).toMatch(/"signal":"SIGTERM","msg":"draining"[\s\S]*"msg":"stopped"/);
+  expect(Date.now() - started).toBeLessThan(5_500);
+  // One process: the command npm start runs is the gateway itself.
+  expect(gatewayPid).toBe(child.process.pid);
 }
 
 /**
@@ -121,12 +125,14 @@ async function stopNpmWithSigterm(script: string, env: Record<string, string>) {
   const npm = spawnCommand('npm', ['run', script], childEnv({ PORT: String(await freePort()), ...env }));
   cleanups.push(() => npm.killAll());
   await npm.waitFor(READY, 90_000);
-  // The gateway's log lines name the process that serves (in production they come in batches).
+  // The gateway's log lines (written in batches) name the process that serves.
   const [, pid] = await npm.waitFor(/"pid":(\d+)/, 5_000);
   const gatewayPid = Number(pid);
   expect(gatewayPid).not.toBe(npm.process.pid);
+  const started = Date.now();
   npm.process.kill('SIGTERM');
   expect(await npm.exited, npm.stderr()).toBe(0);
+  expect(Date.now() - started).toBeLessThan(5_000);
   expect(npm.stdout()).toMatch(/"signal":"SIGTERM","msg":"draining"[\s\S]*"msg":"stopped"/);
   expect(alive(gatewayPid)).toBe(false);
 }
