@@ -23,6 +23,16 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export { childEnv, freePort, startProdArgs } from '../../bench/processes';
 export { buildGateway } from '../../src/build/build-gateway';
 
+/** Whether a process with this pid exists (signal 0 checks without signalling). */
+export function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const tempDir = (prefix: string) => mkdtempSync(path.join(tmpdir(), `${prefix}-`));
 
 export interface Child {

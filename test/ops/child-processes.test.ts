@@ -3,16 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
-import { childEnv, spawnTsx, tempDir } from '../helpers/processes';
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+import { childEnv, isRunning, spawnTsx, tempDir } from '../helpers/processes';
 
 it('killAll stops the processes a child started, not only the child', { timeout: 30_000 }, async () => {
   const script = path.join(tempDir('child-processes'), 'parent.ts');
@@ -31,10 +22,10 @@ it('killAll stops the processes a child started, not only the child', { timeout:
   const [, pid] = await child.waitFor(/pid (\d+)/, 20_000);
   const grandchildPid = Number(pid);
   expect(grandchildPid).not.toBe(child.process.pid);
-  expect(alive(grandchildPid)).toBe(true);
+  expect(isRunning(grandchildPid)).toBe(true);
   child.killAll();
   await child.exited;
   const deadline = Date.now() + 5_000;
-  while (alive(grandchildPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  expect(alive(grandchildPid)).toBe(false);
+  while (isRunning(grandchildPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(isRunning(grandchildPid)).toBe(false);
 });

@@ -21,6 +21,7 @@ import {
   createNamedDatabase,
   freePort,
   gqlAt,
+  isRunning,
   runTsx,
   spawnCommand,
   spawnScript,
@@ -58,15 +59,6 @@ async function exerciseContract(url: string) {
   expect(me.data?.me).toMatchObject({ id: payload.user.id, email, roles: ['user'] });
   return email;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The nice value of each of a process's threads (Linux), in thread-id order. */
 function threadNiceValues(pid: number) {
@@ -134,7 +126,7 @@ async function stopNpmWithSigterm(script: string, env: Record<string, string>) {
   expect(await npm.exited, npm.stderr()).toBe(0);
   expect(Date.now() - started).toBeLessThan(5_000);
   expect(npm.stdout()).toMatch(/"signal":"SIGTERM","msg":"draining"[\s\S]*"msg":"stopped"/);
-  expect(alive(gatewayPid)).toBe(false);
+  expect(isRunning(gatewayPid)).toBe(false);
 }
 
 describe('npm start', () => {
