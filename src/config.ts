@@ -124,8 +124,9 @@ const schema = z.object({
   PASSWORD_HASH_QUEUE: int(0, 10_000).optional(),
   // Applied by the production launcher (launch.ts), which reads it before this check.
   PASSWORD_HASH_NICE: int(0, 19).default(DEFAULT_PASSWORD_HASH_NICE),
-  // Node's own setting, read here only to check that password hashing leaves it a free thread.
-  UV_THREADPOOL_SIZE: int(1, 1024).default(4),
+  // Node's own setting, read here only to check that password hashing leaves it a free thread:
+  // one thread cannot both hash and serve the rest.
+  UV_THREADPOOL_SIZE: int(2, 1024).default(4),
   ACCESS_TOKEN_CACHE_SIZE: int(0, 100_000).default(10_000),
   PASSWORD_POLICY: z.enum(['composition', 'nist']).default('composition'),
   MFA_ISSUER: z.string().min(1).max(64).default('graphql-auth-gateway'),

@@ -211,6 +211,11 @@ describe('password hashing', () => {
     expect(error.message).toContain('PASSWORD_HASH_CONCURRENCY');
     expect(error.message).toContain('UV_THREADPOOL_SIZE');
   });
+
+  it('refuses a thread pool of one thread, naming UV_THREADPOOL_SIZE: it cannot both hash and serve the rest', () => {
+    expect(failure({ UV_THREADPOOL_SIZE: '1' }).message).toMatch(/^UV_THREADPOOL_SIZE/m);
+    expect(loadConfig({ UV_THREADPOOL_SIZE: '2' }).passwordHashing.concurrency).toBe(1);
+  });
 });
 
 describe('production', () => {

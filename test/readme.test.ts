@@ -1,12 +1,17 @@
 // Rule: the README documents every setting the gateway reads and every error code a client can
-// see, each in a table row of its own, and names no setting or code that does not exist.
+// see, each in a table row of its own, and names no setting or code that does not exist. Its
+// example operations are valid against schema.graphql, each block as one document a client
+// could send, and the example subgraph's schema it shows is that subgraph's file.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { buildSchema, Kind, parse, validate } from 'graphql';
 import { expect, it } from 'vitest';
 import { SETTING_NAMES } from '../src/config';
 import { ErrorCode } from '../src/errors';
 
-const readme = readFileSync(path.join(import.meta.dirname, '..', 'README.md'), 'utf8');
+const root = path.join(import.meta.dirname, '..');
+const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+const graphqlBlocks = [...readme.matchAll(/^```graphql\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
 
 /** The first cells of the tables between `## heading` and the next `## `. */
 function rowNames(heading: string) {
@@ -24,4 +29,20 @@ it('has a row for every setting, in "Settings" or in "Brute-force and abuse prot
 
 it('has a row for every error code of the registry in "Error codes"', () => {
   expect(rowNames('Error codes').sort()).toEqual(Object.values(ErrorCode).sort());
+});
+
+it('holds example operations, each block valid against schema.graphql as one document', () => {
+  const schema = buildSchema(readFileSync(path.join(root, 'schema.graphql'), 'utf8'));
+  const operations = graphqlBlocks.filter((block) => parse(block).definitions.every((d) => d.kind === Kind.OPERATION_DEFINITION || d.kind === Kind.FRAGMENT_DEFINITION));
+  expect(operations.length).toBeGreaterThanOrEqual(5);
+  for (const block of operations) {
+    expect(validate(schema, parse(block)).map((e) => e.message), block).toEqual([]);
+  }
+});
+
+it("shows the example subgraph's schema as its file holds it", () => {
+  const file = readFileSync(path.join(root, 'examples/products/schema.graphql'), 'utf8');
+  const withoutComment = file.slice(file.indexOf('\n') + 1);
+  const shown = graphqlBlocks.filter((block) => block.includes('type Product'));
+  expect(shown).toEqual([withoutComment]);
 });
