@@ -12,6 +12,11 @@ export interface UserRecord {
   disabled: boolean;
   mfaEnabled: boolean;
   createdAt: Date;
+  /**
+   * Raised each time all of the user's sessions end (SessionStore.revokeAllOfUser). A session
+   * starts only if it is still the epoch the login's checks were made in.
+   */
+  sessionEpoch: number;
 }
 
 export interface NewUser {
@@ -28,6 +33,11 @@ export interface UserStore {
   /** Inserts unless the email exists; true when inserted. Never touches an existing row. */
   insertIfAbsent(user: NewUser): Promise<boolean>;
   updatePasswordHash(id: string, passwordHash: string): Promise<void>;
+  /**
+   * Replaces the hash only if it is still `from` (a rehash of the same password); false when it
+   * has changed meanwhile, e.g. by a password change, which must not be undone.
+   */
+  replacePasswordHash(id: string, from: string, to: string): Promise<boolean>;
   /**
    * Replaces a user's roles with `change(current)`, reading and writing under a row lock so that
    * concurrent changes do not lose each other. Null when the user does not exist.
@@ -64,6 +74,8 @@ export interface NewSession {
   absoluteExpiresAt: Date;
   tokenId: string;
   tokenHash: string;
+  /** The user's session epoch the login was checked in (UserRecord.sessionEpoch). */
+  sessionEpoch: number;
 }
 
 export interface Rotation {
@@ -98,8 +110,12 @@ export type RevocationReason =
   | 'admin';
 
 export interface SessionStore {
-  /** Creates the session and its first refresh token together. */
-  create(session: NewSession): Promise<void>;
+  /**
+   * Creates the session and its first refresh token together, only while the user is enabled
+   * and still in `sessionEpoch`; false otherwise (nothing is created). Atomic against
+   * revokeAllOfUser: a session is either refused or seen, and so ended, by it.
+   */
+  create(session: NewSession): Promise<boolean>;
   /**
    * Spends the presented token and issues its successor in one atomic step: of any number of
    * concurrent calls with one token, at most one is `rotated`. Rejects when the token is
@@ -111,7 +127,11 @@ export interface SessionStore {
   revoke(sessionId: string, reason: RevocationReason, now: Date): Promise<boolean>;
   /** Revokes one live session only when it belongs to userId. */
   revokeOwn(userId: string, sessionId: string, reason: RevocationReason, now: Date): Promise<boolean>;
-  /** Revokes every live session of a user (but `exceptSessionId`); returns the revoked ids. */
+  /**
+   * Revokes every live session of a user (but `exceptSessionId`) and raises the user's session
+   * epoch, so that no login or MFA challenge checked before can start a session afterwards;
+   * returns the revoked ids.
+   */
   revokeAllOfUser(
     userId: string,
     reason: RevocationReason,

@@ -61,7 +61,10 @@ async function verifyPassword(
   return user;
 }
 
-/** Best effort: while hashing is saturated the upgrade waits for a later login. */
+/**
+ * Best effort: while hashing is saturated the upgrade waits for a later login. Written only over
+ * the hash that was checked: a password changed meanwhile stays changed.
+ */
 async function rehash(deps: Pick<AuthDeps, 'users' | 'hasher'>, user: UserRecord, password: string) {
   let passwordHash: string;
   try {
@@ -70,5 +73,5 @@ async function rehash(deps: Pick<AuthDeps, 'users' | 'hasher'>, user: UserRecord
     if (error instanceof ServiceUnavailableError) return;
     throw error;
   }
-  await deps.users.updatePasswordHash(user.id, passwordHash);
+  await deps.users.replacePasswordHash(user.id, user.passwordHash, passwordHash);
 }

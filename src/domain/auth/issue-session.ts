@@ -16,13 +16,19 @@ export interface IssuedTokens {
 
 const MAX_USER_AGENT = 512;
 
-/** Starts a new session (refresh-token family) for an authenticated user. */
+/**
+ * Starts a new session (refresh-token family) for an authenticated user, provided the user is
+ * still enabled and none of their sessions were ended since `checkedInEpoch`, the session epoch
+ * the caller's checks were made in: null otherwise. A login whose password was checked before
+ * a password change, a logoutAll or a disabling thus never outlives it.
+ */
 export async function issueSession(
   deps: Pick<AuthDeps, 'sessions' | 'keys' | 'clock' | 'settings'>,
   user: UserRecord,
   amr: string[],
   client: ClientInfo,
-): Promise<IssuedTokens> {
+  checkedInEpoch: number,
+): Promise<IssuedTokens | null> {
   const now = deps.clock.now();
   const { idleTtl, maxTtl } = deps.settings.refresh;
   const sessionId = randomUUID();
@@ -30,7 +36,7 @@ export async function issueSession(
   const absoluteExpiresAt = addSeconds(now, maxTtl);
   // An idle TTL longer than the absolute one simply never applies.
   const idleExpiresAt = addSeconds(now, Math.min(idleTtl, maxTtl));
-  await deps.sessions.create({
+  const created = await deps.sessions.create({
     id: sessionId,
     userId: user.id,
     amr,
@@ -41,7 +47,9 @@ export async function issueSession(
     absoluteExpiresAt,
     tokenId: randomUUID(),
     tokenHash: hashRefreshToken(refreshToken),
+    sessionEpoch: checkedInEpoch,
   });
+  if (!created) return null;
   return tokensFor(deps, now, user, { id: sessionId, amr, expiresAt: idleExpiresAt }, refreshToken);
 }
 

@@ -1,3 +1,4 @@
+import { InvalidCredentialsError } from '../../errors';
 import { checkCredentials } from './check-credentials';
 import type { AuthDeps, ClientInfo } from './deps';
 import { issueSession, type IssuedTokens } from './issue-session';
@@ -18,8 +19,12 @@ export async function login(
 ): Promise<LoginOutcome> {
   const user = await checkCredentials(deps, input.email, input.password, client);
   if (user.mfaEnabled) {
-    const { mfaToken, expiresAt } = await startMfaChallenge(deps, user.id);
+    const { mfaToken, expiresAt } = await startMfaChallenge(deps, user);
     return { kind: 'mfa_required', mfaToken, expiresAt, methods: ['TOTP', 'RECOVERY_CODE'] };
   }
-  return { kind: 'authenticated', tokens: await issueSession(deps, user, ['pwd'], client) };
+  const tokens = await issueSession(deps, user, ['pwd'], client, user.sessionEpoch);
+  // The account changed while its password was checked (password change, logoutAll, disabled):
+  // the check no longer stands. Not counted: the password was right when checked.
+  if (!tokens) throw new InvalidCredentialsError();
+  return { kind: 'authenticated', tokens };
 }

@@ -29,13 +29,17 @@ export interface MfaStore {
   /** Replaces `before` with `after`; a secret replaced meanwhile is left alone. */
   updateSealed(userId: string, before: Sealed, after: Sealed): Promise<void>;
 
-  createChallenge(challenge: { id: string; userId: string; tokenHash: string; createdAt: Date; expiresAt: Date }): Promise<void>;
+  createChallenge(challenge: { id: string; userId: string; sessionEpoch: number; tokenHash: string; createdAt: Date; expiresAt: Date }): Promise<void>;
   /**
    * Counts one attempt on a live challenge (unspent, unexpired, fewer than `maxAttempts` so far)
    * before the code is checked, atomically, so concurrent guesses cannot exceed the cap. Null
    * when the challenge is unknown, spent, expired or used up.
    */
-  reserveChallengeAttempt(tokenHash: string, now: Date, maxAttempts: number): Promise<{ id: string; userId: string } | null>;
+  reserveChallengeAttempt(
+    tokenHash: string,
+    now: Date,
+    maxAttempts: number,
+  ): Promise<{ id: string; userId: string; sessionEpoch: number } | null>;
   /** Spends the challenge once (atomic); false when it was already spent or has expired. */
   spendChallenge(id: string, now: Date): Promise<boolean>;
   /** Deletes challenges that expired before `before`; returns how many. */

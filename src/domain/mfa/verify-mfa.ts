@@ -23,5 +23,8 @@ export async function verifyMfa(deps: AuthDeps, mfaToken: string, code: string, 
     throw error instanceof MfaNotEnabledError ? new InvalidTokenError() : error;
   });
   if (!(await deps.mfa.spendChallenge(challenge.id, deps.clock.now()))) throw new InvalidTokenError();
-  return issueSession(deps, user, ['pwd', factor], client);
+  // null: the user's sessions were ended since the password step (the challenge went with them).
+  const tokens = await issueSession(deps, user, ['pwd', factor], client, challenge.sessionEpoch);
+  if (!tokens) throw new InvalidTokenError();
+  return tokens;
 }

@@ -98,7 +98,7 @@ export class PostgresMfaStore implements MfaStore {
       .where(and(eq(mfaFactors.userId, userId), eq(mfaFactors.secretCiphertext, before.ciphertext)));
   }
 
-  async createChallenge(challenge: { id: string; userId: string; tokenHash: string; createdAt: Date; expiresAt: Date }) {
+  async createChallenge(challenge: { id: string; userId: string; sessionEpoch: number; tokenHash: string; createdAt: Date; expiresAt: Date }) {
     await this.db.insert(mfaChallenges).values(challenge);
   }
 
@@ -114,7 +114,7 @@ export class PostgresMfaStore implements MfaStore {
           lt(mfaChallenges.failedAttempts, maxAttempts),
         ),
       )
-      .returning({ id: mfaChallenges.id, userId: mfaChallenges.userId });
+      .returning({ id: mfaChallenges.id, userId: mfaChallenges.userId, sessionEpoch: mfaChallenges.sessionEpoch });
     return row ?? null;
   }
 

@@ -15,6 +15,11 @@ export const users = pgTable(
     disabledAt: tz('disabled_at'),
     mfaEnabled: boolean('mfa_enabled').notNull().default(false),
     createdAt: tz('created_at').notNull(),
+    /**
+     * Raised whenever all of the user's sessions are ended. A session starts only under the
+     * epoch its login was checked in: a login that overlaps the ending cannot outlive it.
+     */
+    sessionEpoch: integer('session_epoch').notNull().default(0),
   },
   (t) => [uniqueIndex('users_email_key').on(t.email), index('users_created_at_idx').on(t.createdAt, t.id)],
 );
@@ -113,6 +118,8 @@ export const mfaChallenges = pgTable(
     expiresAt: tz('expires_at').notNull(),
     failedAttempts: integer('failed_attempts').notNull().default(0),
     spentAt: tz('spent_at'),
+    /** The user's session epoch when the password was checked: the session starts under it. */
+    sessionEpoch: integer('session_epoch').notNull().default(0),
   },
   (t) => [uniqueIndex('mfa_challenges_token_hash_key').on(t.tokenHash), index('mfa_challenges_user_id_idx').on(t.userId)],
 );

@@ -9,7 +9,7 @@ import type {
   TokenFacts,
 } from '../../domain/ports';
 import { epochMs, preparedQuery, queryRows, ts, tsPlaceholder, type Db } from './client';
-import { sessions } from './schema';
+import { sessions, users } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
 
@@ -41,6 +41,7 @@ interface RotatedRow {
   password_hash: string;
   roles: string[];
   mfa_enabled: boolean;
+  session_epoch: number;
   user_created_ms: number;
 }
 
@@ -70,7 +71,7 @@ const ROTATION = (() => {
         ${epochMs('touched.created_at')} AS created_ms,
         ${epochMs('touched.last_used_at')} AS last_used_ms,
         ${epochMs('LEAST(touched.idle_expires_at, touched.expires_at)')} AS expires_ms,
-        u.email, u.password_hash, u.roles, u.mfa_enabled,
+        u.email, u.password_hash, u.roles, u.mfa_enabled, u.session_epoch,
         ${epochMs('u.created_at')} AS user_created_ms
       FROM touched JOIN users u ON u.id = touched.user_id`;
 })();
@@ -82,18 +83,31 @@ export class PostgresSessionStore implements SessionStore {
     this.rotation = preparedQuery<RotatedRow>(db, 'rotate_refresh_token', ROTATION);
   }
 
-  /** One statement (one round trip, atomic by itself): the session and its first refresh token. */
+  /**
+   * One statement (one round trip, atomic by itself): the session and its first refresh token,
+   * from the user's row as it is now (enabled, still in the login's epoch). FOR SHARE holds that
+   * row until the session is committed: revokeAllOfUser, which raises the epoch first, either
+   * waits for the session and then ends it, or changes the epoch before and no session starts.
+   */
   async create(s: NewSession) {
     const created = ts(s.createdAt);
-    await this.db.execute(sql`
+    const rows = await queryRows<{ id: string }>(
+      this.db,
+      sql`
       WITH session AS (
         INSERT INTO sessions (id, user_id, amr, user_agent, ip, created_at, last_used_at, idle_expires_at, expires_at)
-        VALUES (${s.id}::uuid, ${s.userId}::uuid, ARRAY[${sql.join(s.amr.map((m) => sql`${m}`), sql`, `)}]::text[], ${s.userAgent}, ${s.ip}, ${created}, ${created},
-          ${ts(s.idleExpiresAt)}, ${ts(s.absoluteExpiresAt)})
+        SELECT ${s.id}::uuid, u.id, ARRAY[${sql.join(s.amr.map((m) => sql`${m}`), sql`, `)}]::text[], ${s.userAgent}, ${s.ip}, ${created}, ${created},
+          ${ts(s.idleExpiresAt)}, ${ts(s.absoluteExpiresAt)}
+        FROM users u
+        WHERE u.id = ${s.userId}::uuid AND u.session_epoch = ${s.sessionEpoch} AND u.disabled_at IS NULL
+        FOR SHARE
         RETURNING id
       )
       INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
-      SELECT ${s.tokenId}::uuid, id, ${s.tokenHash}, ${created} FROM session`);
+      SELECT ${s.tokenId}::uuid, id, ${s.tokenHash}, ${created} FROM session
+      RETURNING id`,
+    );
+    return rows.length === 1;
   }
 
   /**
@@ -131,6 +145,7 @@ export class PostgresSessionStore implements SessionStore {
         disabled: false,
         mfaEnabled: row.mfa_enabled,
         createdAt: new Date(row.user_created_ms),
+        sessionEpoch: row.session_epoch,
       },
     };
   }
@@ -172,19 +187,30 @@ export class PostgresSessionStore implements SessionStore {
     return rows.length === 1;
   }
 
+  /**
+   * Two statements in one transaction, in this order: raising the epoch waits for any session
+   * being created under the old one (see create), and the revocation, a statement of its own,
+   * then sees that session and ends it too.
+   */
   async revokeAllOfUser(userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
-    const rows = await this.db
-      .update(sessions)
-      .set({ revokedAt: now, revokedReason: reason })
-      .where(
-        and(
-          eq(sessions.userId, userId),
-          isNull(sessions.revokedAt),
-          exceptSessionId ? ne(sessions.id, exceptSessionId) : undefined,
-        ),
-      )
-      .returning({ id: sessions.id });
-    return rows.map((r) => r.id);
+    return this.db.transaction(async (tx) => {
+      await tx
+        .update(users)
+        .set({ sessionEpoch: sql`${users.sessionEpoch} + 1` })
+        .where(eq(users.id, userId));
+      const rows = await tx
+        .update(sessions)
+        .set({ revokedAt: now, revokedReason: reason })
+        .where(
+          and(
+            eq(sessions.userId, userId),
+            isNull(sessions.revokedAt),
+            exceptSessionId ? ne(sessions.id, exceptSessionId) : undefined,
+          ),
+        )
+        .returning({ id: sessions.id });
+      return rows.map((r) => r.id);
+    });
   }
 
   async listLive(userId: string, now: Date) {

@@ -1,4 +1,4 @@
-import { asc, eq } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { NewUser, UserRecord, UserStore } from '../../domain/ports';
 import type { Db } from './client';
 import { users } from './schema';
@@ -13,6 +13,7 @@ export const toUser = (r: Row): UserRecord => ({
   disabled: r.disabledAt !== null,
   mfaEnabled: r.mfaEnabled,
   createdAt: r.createdAt,
+  sessionEpoch: r.sessionEpoch,
 });
 
 export class PostgresUserStore implements UserStore {
@@ -39,6 +40,15 @@ export class PostgresUserStore implements UserStore {
 
   async updatePasswordHash(id: string, passwordHash: string) {
     await this.db.update(users).set({ passwordHash }).where(eq(users.id, id));
+  }
+
+  async replacePasswordHash(id: string, from: string, to: string) {
+    const rows = await this.db
+      .update(users)
+      .set({ passwordHash: to })
+      .where(and(eq(users.id, id), eq(users.passwordHash, from)))
+      .returning({ id: users.id });
+    return rows.length === 1;
   }
 
   async updateRoles(id: string, change: (current: string[]) => string[]) {
