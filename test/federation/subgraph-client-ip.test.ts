@@ -46,7 +46,9 @@ describe('SUBGRAPH_TRUST_PROXY=1', () => {
   });
   afterAll(() => gw?.close());
 
-  it('takes the address the router added, and only the last hop: an earlier forged entry changes nothing', async () => {
+  // Also README's set-up: a balancer appends the client's address, the router (the TCP peer)
+  // passes the header on; =2 would take the forged entry.
+  it('takes the last entry (the one a trusted hop added), and only that: an earlier forged entry changes nothing', async () => {
     expect(await sessionIpVia(gw, '203.0.113.7')).toBe('203.0.113.7');
     expect(await sessionIpVia(gw, '198.51.100.1, 203.0.113.8')).toBe('203.0.113.8');
   });
