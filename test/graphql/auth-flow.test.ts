@@ -56,4 +56,12 @@ describe('the whole flow', () => {
     const result = await gw.gql(RegisterDocument, { email: 'not-an-email', password: PASSWORD });
     expect(codeOf(result)).toBe('BAD_USER_INPUT');
   });
+
+  it('takes an email with a control character (a NUL, which PostgreSQL cannot store) as malformed, not as an internal error', async () => {
+    for (const email of ['a\u0000b@example.com', 'a@exam\u0007ple.com', 'a\ud800@example.com']) {
+      expect(codeOf(await gw.gql(RegisterDocument, { email, password: PASSWORD }))).toBe('BAD_USER_INPUT');
+      expect(codeOf(await gw.gql(LoginDocument, { email, password: PASSWORD }))).toBe('INVALID_CREDENTIALS');
+    }
+    expect(gw.logs.join('')).not.toContain('unexpected error');
+  });
 });

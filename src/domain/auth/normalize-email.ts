@@ -1,7 +1,8 @@
 import { BadUserInputError } from '../../errors';
 
-// Deliberately loose (one @, no spaces, a dot in the domain): the mailbox is the real check.
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// Deliberately loose (one @, no spaces, a dot in the domain): the mailbox is the real check. No
+// control characters or lone surrogates either: PostgreSQL's text cannot hold a NUL.
+const EMAIL = /^[^\s@\p{Cc}\p{Cs}]+@[^\s@\p{Cc}\p{Cs}]+\.[^\s@\p{Cc}\p{Cs}]+$/u;
 
 /** Trimmed and lower-cased, so that emails compare case-insensitively and stay unique. */
 export function normalizeEmail(email: string): string {
