@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { LocalRevocations, type RevocationFeed } from '../../domain/revocation';
 import { CLOCK_SKEW_SECONDS } from '../../domain/tokens/verify-access-token';
 
+const STARTUP_WAIT_MS = 3000;
+
 /**
  * The shared revocation feed: revoked session ids go into a Redis sorted set (score: when their
  * tokens have all expired) and onto a channel. Every instance keeps the set in memory: loaded
@@ -22,21 +24,44 @@ export class RedisRevocationFeed implements RevocationFeed {
   ) {
     this.setKey = `${prefix}:revoked`;
     this.channel = `${prefix}:revocations`;
-    // Its own connection (subscriber mode), with a queue so the subscription survives reconnects.
-    this.subscriber = client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined });
+    // Its own connection (subscriber mode). Its commands wait for a connection however long
+    // Redis is away (no retry limit): a SUBSCRIBE sent while Redis was down at start-up would
+    // otherwise fail, and ioredis re-subscribes on reconnect only to channels it subscribed to.
+    this.subscriber = client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null });
     this.subscriber.on('error', () => {}); // outages are logged by the main connection
     this.subscriber.on('message', (_channel, message: string) => this.receive(message));
-    this.subscriber.on('ready', () => void this.load());
+    // On every (re)connection: subscribe, then load the set, so that nothing published in
+    // between is missed (a revocation is in the set before it is on the channel).
+    this.subscriber.on('ready', () => void this.subscribeAndLoad());
     client.on('ready', () => void this.load());
-    void this.subscriber.subscribe(this.channel).catch(() => {});
-    this.initial = client.status === 'ready' ? this.load().then(() => undefined) : Promise.resolve();
+    const subscribed = this.subscribeAndLoad();
+    // Start-up waits for it while Redis is there, but never long: the set also arrives later.
+    this.initial =
+      client.status === 'ready'
+        ? new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, STARTUP_WAIT_MS).unref();
+            void subscribed.finally(() => {
+              clearTimeout(timer);
+              resolve();
+            });
+          })
+        : Promise.resolve();
   }
 
   private readonly initial: Promise<void>;
 
-  /** Resolves once the set known at start-up is in memory (when Redis was there to ask). */
+  /** Resolves once subscribed and the set known at start-up is in memory (when Redis was there to ask). */
   started() {
     return this.initial;
+  }
+
+  private async subscribeAndLoad() {
+    try {
+      await this.subscriber.subscribe(this.channel);
+    } catch {
+      return; // closed meanwhile; a reconnection subscribes again
+    }
+    await this.load();
   }
 
   async publish(sessionIds: string[], until: Date) {

@@ -1,0 +1,62 @@
+// Rule: a revocation feed (the gateway's, and the subgraph kit's) that starts while Redis is
+// down subscribes once Redis is back: revocations published afterwards reach it, not only the
+// set it loads on reconnecting.
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/logger';
+import { connectRedis, type RedisConnection } from '../../src/storage/redis/client';
+import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
+import { createRevocationFeed } from '../../src/subgraph';
+import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
+
+const binary = redisServerBinary();
+if (!binary) console.log('skipping the revocation feed outage test: no redis-server on PATH');
+
+const PREFIX = 'feed-outage';
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe.skipIf(!binary)('a revocation feed started while Redis is down', () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+    cleanup.length = 0;
+  });
+
+  const connect = (redis: ThrowawayRedis): RedisConnection => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    cleanup.push(() => connection.close());
+    return connection;
+  };
+
+  it('subscribes once Redis is back, in the gateway and in the subgraph kit', async () => {
+    const redis = await throwawayRedis(binary!);
+    cleanup.push(() => redis.stop());
+    const logger = createLogger('silent');
+    const gateway = new RedisRevocationFeed(connect(redis).client, PREFIX, logger);
+    cleanup.push(() => gateway.close());
+    await gateway.started();
+    const kitStarting = createRevocationFeed({ redisUrl: redis.url, prefix: PREFIX }); // waits up to 3 s for Redis
+    // Long enough for a first SUBSCRIBE to meet the outage (ioredis gives a command one retry).
+    await sleep(1000);
+    await redis.start();
+    const kit = await kitStarting;
+    cleanup.push(() => kit.close());
+    // Both have reconnected and loaded the (empty) set by now: only the channel can bring what
+    // is published next.
+    await sleep(1000);
+
+    const publishing = connect(redis);
+    expect(await publishing.ready(5000)).toBe(true);
+    const publisher = new RedisRevocationFeed(publishing.client, PREFIX, logger);
+    cleanup.push(() => publisher.close());
+    await publisher.started();
+    await publisher.publish(['session-after-outage'], new Date(Date.now() + 600_000));
+
+    const deadline = Date.now() + 2000;
+    while (!(gateway.isRevoked('session-after-outage', new Date()) && kit.isRevoked('session-after-outage'))) {
+      if (Date.now() > deadline) break;
+      await sleep(20);
+    }
+    expect(gateway.isRevoked('session-after-outage', new Date())).toBe(true);
+    expect(kit.isRevoked('session-after-outage')).toBe(true);
+  });
+});
