@@ -58,8 +58,9 @@ export function createVerifier(options: VerifierOptions) {
         cooldown,
       ),
     );
-    // A failed discovery is retried by the next request.
-    keys.catch(() => (keys = undefined));
+    // A failed discovery is asked again at most once per cooldown; meanwhile tokens are unavailable.
+    const failed = keys;
+    failed.catch(() => setTimeout(() => keys === failed && (keys = undefined), cooldown * 1000).unref());
     return keys;
   };
 
@@ -137,7 +138,9 @@ function keptWhileUnreachable(remote: ReturnType<typeof createRemoteJWKSet>, coo
 
 async function resolveJwksUrl(options: VerifierOptions) {
   if (options.jwksUrl) return options.jwksUrl;
-  const response = await fetch(`${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
+  const response = await fetch(`${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
+    signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+  });
   if (!response.ok) throw new Error(`discovery answered ${response.status}`);
   const { jwks_uri: url } = (await response.json()) as { jwks_uri?: unknown };
   if (typeof url !== 'string') throw new Error('discovery has no jwks_uri');

@@ -1,11 +1,12 @@
 // Rule: a subgraph verifies the gateway's tokens with the kit alone: it discovers and caches the
 // keys, starts while the gateway is down, follows a key rotation by refetching on an unknown
 // kid, drops a retired key once its cached set is due for a refetch, keeps working on cached
-// keys while the gateway is down (asking it again at most once per cooldown), and refuses what the gateway
+// keys while the gateway is down (asking it again at most once per cooldown, and giving up on a
+// discovery that does not answer within 2 s), and refuses what the gateway
 // would refuse (expired, wrong audience, forged) with a typed reason.
 import { Redis } from 'ioredis';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
@@ -45,6 +46,7 @@ describe('createVerifier', () => {
     expect(await shared.verify('a.b.c')).toEqual({ ok: false, reason: 'unavailable' });
     gw = await start();
     const user = await signUp(gw);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // the cooldown since the failed discovery
     const result = await shared.verifyAuthorization(`Bearer ${user.accessToken}`);
     expect(result).toMatchObject({ ok: true, viewer: { userId: user.user.id, roles: ['user'], amr: ['pwd'] } });
     if (result.ok) expect(result.viewer.expiresAt.getTime()).toBeGreaterThan(Date.now());
@@ -83,6 +85,28 @@ describe('createVerifier', () => {
     expect(decodeProtectedHeader(user.accessToken).kid).not.toBe(kidBefore);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // the cooldown since the last fetch
     expect(await shared.verify(user.accessToken)).toMatchObject({ ok: true });
+  });
+
+  it('gives up on a discovery that does not answer within 2 s, and asks again at most once per cooldown', async () => {
+    const connections: Socket[] = [];
+    const silent = createNetServer((socket) => void connections.push(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const hanging = createVerifier({ issuer: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, audience: 'graphql', cooldownSeconds: 1 });
+      const started = Date.now();
+      expect(await hanging.verify('a.b.c')).toEqual({ ok: false, reason: 'unavailable' });
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(await hanging.verify('a.b.c')).toEqual({ ok: false, reason: 'unavailable' });
+      expect(connections).toHaveLength(1); // within the cooldown: not asked again
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const again = hanging.verify('a.b.c');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(connections).toHaveLength(2);
+      expect(await again).toEqual({ ok: false, reason: 'unavailable' });
+    } finally {
+      for (const socket of connections) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 
   it('refuses a cooldown under 1 s, or not a number: every unknown kid would fetch the key set', () => {
