@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { EncryptionKey } from './domain/crypto/secret-box';
-import { MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
+import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
 import { defaultHashConcurrency } from './thread-pool';
 import { DEFAULT_PASSWORD_HASH_NICE } from './thread-priority';
 
@@ -106,8 +106,9 @@ const schema = z.object({
   JWT_AUDIENCE: z.string().min(1).default('graphql'),
   JWT_ALG: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
   ACCESS_TOKEN_TTL: int(30, MAX_ACCESS_TOKEN_TTL).default(900),
-  // At least the JWKS cache lifetime (300 s), so verifiers have a new key before it signs.
-  KEY_PUBLISH_AHEAD: int(300, 604_800).default(600),
+  // At least the JWKS cache lifetime, so verifiers have a new key before it signs (and, checked
+  // below, the reload period on top: every instance publishes it first).
+  KEY_PUBLISH_AHEAD: int(JWKS_MAX_AGE_SECONDS, 604_800).default(600),
   KEY_RELOAD_SECONDS: int(1, 3600).default(60),
   KEY_ROTATION_DAYS: int(1, 3650).optional(),
   SUBGRAPH_PORT: int(0, 65_535).optional(),
@@ -273,6 +274,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.SUBGRAPH_PORT !== undefined && (e.SUBGRAPH_SECRET ?? '').length < MIN_SUBGRAPH_SECRET_LENGTH) {
     throw new ConfigError(
       `SUBGRAPH_SECRET of at least ${MIN_SUBGRAPH_SECRET_LENGTH} characters is required when SUBGRAPH_PORT is set (only the router may reach the subgraph listener)`,
+    );
+  }
+  if (e.KEY_PUBLISH_AHEAD < e.KEY_RELOAD_SECONDS + JWKS_MAX_AGE_SECONDS) {
+    throw new ConfigError(
+      `KEY_PUBLISH_AHEAD must be at least KEY_RELOAD_SECONDS + ${JWKS_MAX_AGE_SECONDS} s: every instance publishes a new key within KEY_RELOAD_SECONDS, and verifiers may cache the key set ${JWKS_MAX_AGE_SECONDS} s, before it signs`,
     );
   }
   if (e.KEY_ROTATION_DAYS !== undefined && e.KEY_ROTATION_DAYS * 86_400 <= e.KEY_PUBLISH_AHEAD + e.ACCESS_TOKEN_TTL + 60) {

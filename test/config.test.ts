@@ -165,6 +165,15 @@ describe('invalid values name the setting', () => {
     expect(error.message).toContain('ARGON2_TIME_COST');
     expect(loadConfig({ ARGON2_MEMORY_KIB: '7168', ARGON2_TIME_COST: '5' }).argon2.memoryKib).toBe(7168);
   });
+
+  it('refuses a KEY_PUBLISH_AHEAD shorter than KEY_RELOAD_SECONDS + the JWKS cache lifetime (300 s): a key would sign before every verifier has it', () => {
+    const error = failure({ KEY_PUBLISH_AHEAD: '300' });
+    expect(error.message).toContain('KEY_PUBLISH_AHEAD');
+    expect(error.message).toContain('KEY_RELOAD_SECONDS');
+    expect(failure({ KEY_RELOAD_SECONDS: '600' }).message).toContain('KEY_PUBLISH_AHEAD');
+    expect(loadConfig({ KEY_PUBLISH_AHEAD: '360' }).keys.publishAhead).toBe(360);
+    expect(loadConfig({ KEY_PUBLISH_AHEAD: '301', KEY_RELOAD_SECONDS: '1' }).keys.publishAhead).toBe(301);
+  });
 });
 
 describe('password hashing priority', () => {

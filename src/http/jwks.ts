@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { KeyRing } from '../domain/tokens';
-
-/** How long verifiers may cache the key set; new keys are published longer ahead than this. */
-export const JWKS_MAX_AGE_SECONDS = 300;
+import { JWKS_MAX_AGE_SECONDS } from '../domain/tokens/verify-access-token';
 
 /**
  * Discovery for everyone who verifies the gateway's JWTs: the public signing keys (public

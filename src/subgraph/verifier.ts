@@ -7,7 +7,7 @@
  * retired key stops verifying), and kept while the issuer is unreachable.
  */
 import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
+import { CLOCK_SKEW_SECONDS, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
 
 export interface VerifierOptions {
   /** The gateway's JWT_ISSUER. */
@@ -48,7 +48,7 @@ export function createVerifier(options: VerifierOptions) {
   const cooldown = options.cooldownSeconds ?? 30;
   // Without a cooldown, every token with an unknown kid would make the subgraph fetch the key set.
   if (!Number.isFinite(cooldown) || cooldown < 1) throw new TypeError('cooldownSeconds must be a number of seconds, at least 1');
-  const maxAge = options.keySetMaxAgeSeconds ?? 300;
+  const maxAge = options.keySetMaxAgeSeconds ?? JWKS_MAX_AGE_SECONDS;
   if (!Number.isFinite(maxAge) || maxAge < 1) throw new TypeError('keySetMaxAgeSeconds must be a number of seconds, at least 1');
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {

@@ -5,6 +5,8 @@ import type { VerifiedTokenCache } from './verified-token-cache';
 export const CLOCK_SKEW_SECONDS = 60;
 /** The longest ACCESS_TOKEN_TTL: a verifier that does not know the setting refuses older tokens. */
 export const MAX_ACCESS_TOKEN_TTL = 3600;
+/** How long verifiers may cache the key set; new keys are published longer ahead than this. */
+export const JWKS_MAX_AGE_SECONDS = 300;
 
 export interface AccessClaims {
   userId: string;
