@@ -1,8 +1,9 @@
 // Rule: no timing of requests gets more password checks than the limits allow: a burst across
 // many addresses gets exactly LOGIN_LIMIT_ACCOUNT checks, refunds that land after a window ended
 // add no budget, and a Redis that stops answering (but keeps the connection) cannot hang logins.
-// Nor does a store error cost budget: an attempt refused by it gets its points back.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Nor does a store error or a shed cost budget: an attempt refused by it gets its points back,
+// and the account back-off gate it was let through by.
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { clientKey, emailKey, Throttle } from '../../src/domain/throttle';
 import { InvalidCredentialsError, RateLimitedError, ServiceUnavailableError } from '../../src/errors';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -48,6 +49,30 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     const next = [];
     for (let i = 0; i < 3; i++) next.push((await store.consume('registerIp', key)).allowed);
     expect(next).toEqual([true, true, false]);
+  });
+
+  it('gives the back-off gate back too when the attempt it let through is not checked (shed)', async () => {
+    const limits = limitsWith({ loginAccount: { points: 2, duration: 3600 } });
+    const gated = await kind.open(limits);
+    onTestFinished(() => gated.close());
+    const throttle = new Throttle(gated.store, limits);
+    const email = `shed-gate-${kind.name}@example.test`;
+    const isFailure = (e: unknown) => e instanceof InvalidCredentialsError;
+    const attempt = (check: () => Promise<never>) => throttle.guardLogin(email, '198.51.100.9', isFailure, check).catch((e: unknown) => e);
+    // One failure: the next attempt reaches LOGIN_LIMIT_ACCOUNT, so it takes the gate.
+    expect(await attempt(async () => Promise.reject(new InvalidCredentialsError()))).toBeInstanceOf(InvalidCredentialsError);
+    // The gate lets this one through, but hashing is saturated: no password is checked.
+    expect(await attempt(async () => Promise.reject(new ServiceUnavailableError()))).toBeInstanceOf(ServiceUnavailableError);
+    // Nothing was checked since the failure, so the next attempt is let through and checked.
+    let checked = false;
+    const next = await attempt(async () => {
+      checked = true;
+      throw new InvalidCredentialsError();
+    });
+    expect(next).toBeInstanceOf(InvalidCredentialsError);
+    expect(checked).toBe(true);
+    // ...and that failure closes the gate: the back-off holds.
+    expect(await attempt(async () => Promise.reject(new InvalidCredentialsError()))).toBeInstanceOf(RateLimitedError);
   });
 });
 

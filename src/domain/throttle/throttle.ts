@@ -19,6 +19,9 @@ const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 type Counter = readonly [RuleName, string];
 
+/** What admits an attempt past its counters: a wait, or the counters it took to let it through. */
+type Admission = { waitMs: number } | { took: Counter[] };
+
 /** A counter taken with an attempt; `countOnly` counters never refuse by themselves. */
 interface Taken {
   counter: Counter;
@@ -53,10 +56,11 @@ export class Throttle {
     return this.attempt(taken, check, isFailure, {
       admit: async ([, , accountTaken]) => {
         const excess = accountTaken!.consumed - this.limits.loginAccount.points;
-        if (excess < 0) return null;
+        if (excess < 0) return { took: [] };
         const window = Math.min(ACCOUNT_BACKOFF_MAX_SECONDS, ACCOUNT_BACKOFF_START_SECONDS * 2 ** Math.min(excess, 10));
         const opened = await this.store.consume(...gate, window);
-        return opened.allowed ? null : opened.msBeforeNext;
+        // Let through, the gate is given back with the other points unless the check fails.
+        return opened.allowed ? { took: [gate] } : { waitMs: opened.msBeforeNext };
       },
       onSuccess: () => Promise.all([this.store.reset(...emailIp), this.store.reset(...gate)]),
     });
@@ -100,7 +104,7 @@ export class Throttle {
     takes: Taken[],
     check: () => Promise<T>,
     isFailure: (e: unknown) => boolean,
-    hooks: { admit?: (taken: Consumed[]) => Promise<number | null>; onSuccess?: () => Promise<unknown> } = {},
+    hooks: { admit?: (taken: Consumed[]) => Promise<Admission>; onSuccess?: () => Promise<unknown> } = {},
   ): Promise<T> {
     const counters = takes.map((t) => t.counter);
     const settled = await Promise.allSettled(counters.map((c) => this.store.consume(...c)));
@@ -112,25 +116,26 @@ export class Throttle {
     }
     const taken = settled.map((s) => (s as PromiseFulfilledResult<Consumed>).value);
     const refused = taken.filter((t, i) => !t.allowed && !takes[i]!.countOnly).map((t) => t.msBeforeNext);
-    let wait: number | null | undefined;
+    let admission: Admission;
     try {
-      wait = refused.length > 0 ? Math.max(...refused) : await hooks.admit?.(taken);
+      admission = refused.length > 0 ? { waitMs: Math.max(...refused) } : ((await hooks.admit?.(taken)) ?? { took: [] });
     } catch (error) {
       void refund(counters); // the gate's store failed (RATE_LIMIT_FAIL=closed): no check was made
       throw error;
     }
-    if (wait) {
+    if ('waitMs' in admission) {
       void refund(counters); // as below: the refusal does not wait for it
-      throw new RateLimitedError(seconds(wait));
+      throw new RateLimitedError(seconds(admission.waitMs));
     }
     let result: T;
     try {
       result = await check();
     } catch (error) {
-      // Not a failed check (shed, or a store was down): the points go back, and the answer does
-      // not wait for that: a shed must be quick. (refund never rejects; the store's commands run
-      // in order, so the client's next attempt is counted after it.)
-      if (!isFailure(error)) void refund(counters);
+      // Not a failed check (shed, or a store was down): the points go back, the admission's
+      // too, and the answer does not wait for that: a shed must be quick. (refund never
+      // rejects; the store's commands run in order, so the client's next attempt is counted
+      // after it.)
+      if (!isFailure(error)) void refund([...counters, ...admission.took]);
       throw error;
     }
     await refund(counters);
