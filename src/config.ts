@@ -45,7 +45,7 @@ export interface Config {
    * argon2 operations at once, how many more may wait for a turn before new ones are refused,
    * and the nice value of the threads they run on (applied by the production launcher).
    */
-  passwordHashing: { concurrency: number; queue: number; nice: number };
+  passwordHashing: { concurrency: number; queue: number; perClient: number; nice: number };
   /** Verified access tokens remembered (until their exp); 0 = verify every request. */
   accessTokenCacheSize: number;
   passwordPolicy: PasswordPolicyName;
@@ -123,6 +123,7 @@ const schema = z.object({
   ARGON2_PARALLELISM: int(1, 16).default(1),
   PASSWORD_HASH_CONCURRENCY: int(1, 1023).optional(),
   PASSWORD_HASH_QUEUE: int(0, 10_000).optional(),
+  PASSWORD_HASH_PER_CLIENT: int(1, 11_023).optional(),
   // Applied by the production launcher (launch.ts), which reads it before this check.
   PASSWORD_HASH_NICE: int(0, 19).default(DEFAULT_PASSWORD_HASH_NICE),
   // Node's own setting, read here only to check that password hashing leaves it a free thread:
@@ -163,6 +164,11 @@ const schema = z.object({
 
 /** A shared secret between the router and the subgraph listener; 32 characters is 192 bits of base64. */
 const MIN_SUBGRAPH_SECRET_LENGTH = 32;
+
+/** Half of the hashing places (running and waiting), at least one: no client can take them all. */
+export function defaultHashPlacesPerClient(places: number) {
+  return Math.max(1, Math.ceil(places / 2));
+}
 
 /**
  * Two connections per core, at most ten (postgres.js's own default). A Node process runs its
@@ -290,6 +296,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const hashConcurrency = e.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(e.UV_THREADPOOL_SIZE);
+  const hashQueue = e.PASSWORD_HASH_QUEUE ?? 4 * hashConcurrency;
   if (hashConcurrency >= e.UV_THREADPOOL_SIZE) {
     throw new ConfigError(
       `PASSWORD_HASH_CONCURRENCY must be below UV_THREADPOOL_SIZE (${e.UV_THREADPOOL_SIZE}): argon2 runs on libuv's thread pool, and the rest of the gateway needs a thread there too`,
@@ -326,7 +333,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       timeCost: e.ARGON2_TIME_COST,
       parallelism: e.ARGON2_PARALLELISM,
     },
-    passwordHashing: { concurrency: hashConcurrency, queue: e.PASSWORD_HASH_QUEUE ?? 4 * hashConcurrency, nice: e.PASSWORD_HASH_NICE },
+    passwordHashing: {
+      concurrency: hashConcurrency,
+      queue: hashQueue,
+      perClient: e.PASSWORD_HASH_PER_CLIENT ?? defaultHashPlacesPerClient(hashConcurrency + hashQueue),
+      nice: e.PASSWORD_HASH_NICE,
+    },
     accessTokenCacheSize: e.ACCESS_TOKEN_CACHE_SIZE,
     passwordPolicy: e.PASSWORD_POLICY,
     mfaIssuer: e.MFA_ISSUER,

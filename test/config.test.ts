@@ -40,7 +40,12 @@ describe('defaults', () => {
       keys: { publishAhead: 600, reloadSeconds: 60 },
       refresh: { idleTtl: 1_209_600, maxTtl: 2_592_000, reuseGraceSeconds: 10, transport: 'both' },
       argon2: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
-      passwordHashing: { concurrency: defaultHashConcurrency(4), queue: 4 * defaultHashConcurrency(4), nice: 10 },
+      passwordHashing: {
+        concurrency: defaultHashConcurrency(4),
+        queue: 4 * defaultHashConcurrency(4),
+        perClient: Math.ceil((5 * defaultHashConcurrency(4)) / 2),
+        nice: 10,
+      },
       accessTokenCacheSize: 10_000,
       passwordPolicy: 'composition',
       mfaIssuer: 'graphql-auth-gateway',
@@ -144,6 +149,7 @@ describe('invalid values name the setting', () => {
     ['PLAYGROUND', 'yes'],
     ['PASSWORD_HASH_CONCURRENCY', '0'],
     ['PASSWORD_HASH_QUEUE', '-1'],
+    ['PASSWORD_HASH_PER_CLIENT', '0'],
     ['ACCESS_TOKEN_CACHE_SIZE', 'lots'],
     ['DATABASE_POOL_SIZE', '0'],
     ['DATABASE_POOL_SIZE', '101'],
@@ -208,11 +214,15 @@ describe('password hashing', () => {
     const { concurrency, queue } = loadConfig({}).passwordHashing;
     expect(concurrency).toBe(Math.max(1, Math.min(Math.floor(availableParallelism() / 2), 3)));
     expect(queue).toBe(4 * concurrency);
+    // One client holds at most half of the places (running and waiting), at least one.
+    expect(loadConfig({}).passwordHashing.perClient).toBe(Math.ceil((5 * concurrency) / 2));
+    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '0' }).passwordHashing.perClient).toBe(1);
   });
 
   it('takes explicit values, and more concurrency with a larger thread pool', () => {
-    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3', PASSWORD_HASH_QUEUE: '0' }).passwordHashing).toEqual({ concurrency: 3, queue: 0, nice: 10 });
-    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '8', UV_THREADPOOL_SIZE: '12' }).passwordHashing).toEqual({ concurrency: 8, queue: 32, nice: 10 });
+    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '3', PASSWORD_HASH_QUEUE: '0' }).passwordHashing).toEqual({ concurrency: 3, queue: 0, perClient: 2, nice: 10 });
+    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '8', UV_THREADPOOL_SIZE: '12' }).passwordHashing).toEqual({ concurrency: 8, queue: 32, perClient: 20, nice: 10 });
+    expect(loadConfig({ PASSWORD_HASH_PER_CLIENT: '1' }).passwordHashing.perClient).toBe(1);
   });
 
   it('refuses as many hashes at once as libuv has threads, naming both settings', () => {

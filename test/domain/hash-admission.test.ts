@@ -1,6 +1,6 @@
-// Rule: at most PASSWORD_HASH_CONCURRENCY hashes run and PASSWORD_HASH_QUEUE wait (a reservation counts from when it is taken), first come first served; one more is refused at once with SERVICE_UNAVAILABLE, and a finished hash admits the next.
+// Rule: at most PASSWORD_HASH_CONCURRENCY hashes run and PASSWORD_HASH_QUEUE wait (a reservation counts from when it is taken), first come first served; one more is refused at once with SERVICE_UNAVAILABLE, and a finished hash admits the next. One client holds at most PASSWORD_HASH_PER_CLIENT of those places (RATE_LIMITED beyond), until its hash has run or the place is given back.
 import { describe, expect, it } from 'vitest';
-import { ServiceUnavailableError } from '../../src/errors';
+import { RateLimitedError, ServiceUnavailableError } from '../../src/errors';
 import { HashAdmission } from '../../src/domain/passwords/hash-admission';
 
 /** Work that ends when the test says so. */
@@ -14,7 +14,7 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('HashAdmission', () => {
   it('runs `concurrency` at once, queues `queue` more in order, refuses the rest at once', async () => {
-    const admission = new HashAdmission({ concurrency: 1, queue: 2 });
+    const admission = new HashAdmission({ concurrency: 1, queue: 2, perClient: 3 });
     const started: string[] = [];
     const gates = { a: gate(), b: gate(), c: gate() };
     const run = (name: keyof typeof gates) =>
@@ -43,24 +43,24 @@ describe('HashAdmission', () => {
   });
 
   it('frees the place of a hash that failed', async () => {
-    const admission = new HashAdmission({ concurrency: 1, queue: 0 });
+    const admission = new HashAdmission({ concurrency: 1, queue: 0, perClient: 1 });
     await expect(admission.run(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
     expect(admission.saturated).toBe(false);
     expect(await admission.run(async () => 'next')).toBe('next');
   });
 
   it('counts a reservation from the moment it is taken, until it has run or is released', async () => {
-    const admission = new HashAdmission({ concurrency: 1, queue: 1 });
-    const first = admission.reserve();
-    const second = admission.reserve();
+    const admission = new HashAdmission({ concurrency: 1, queue: 1, perClient: 2 });
+    const first = admission.reserve('client');
+    const second = admission.reserve('client');
     expect(admission.saturated).toBe(true);
-    expect(() => admission.reserve()).toThrow(ServiceUnavailableError);
+    expect(() => admission.reserve('client')).toThrow(ServiceUnavailableError);
     await expect(admission.run(async () => 'x')).rejects.toBeInstanceOf(ServiceUnavailableError);
 
     second.release();
     second.release(); // a second release gives nothing back twice
     expect(admission.saturated).toBe(false);
-    const third = admission.reserve();
+    const third = admission.reserve('client');
     expect(admission.saturated).toBe(true);
 
     expect(await first.run(async () => 'first')).toBe('first');
@@ -68,5 +68,25 @@ describe('HashAdmission', () => {
     first.release(); // after a run: nothing to give back
     expect(await third.run(async () => 'third')).toBe('third');
     expect(admission.saturated).toBe(false);
+  });
+
+  it("holds one client to its share of the places, which it gets back when its hash has run or its place is released", async () => {
+    const admission = new HashAdmission({ concurrency: 1, queue: 3, perClient: 2 });
+    const hog = gate();
+    const first = admission.reserve('a');
+    const second = admission.reserve('a');
+    expect(() => admission.assertAdmissible('a')).toThrow(RateLimitedError);
+    expect(() => admission.reserve('a')).toThrow(RateLimitedError);
+    // Another client still gets in: the places are not all taken.
+    const other = admission.reserve('b');
+    const running = first.run(hog.work);
+    second.release();
+    const again = admission.reserve('a'); // the released place is the client's again
+    expect(() => admission.reserve('a')).toThrow(RateLimitedError); // one running, one reserved
+    hog.open();
+    await running;
+    admission.reserve('a').release(); // its hash has run: the place is free again
+    again.release();
+    other.release();
   });
 });

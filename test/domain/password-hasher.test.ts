@@ -4,7 +4,7 @@ import * as argon2 from 'argon2';
 import { describe, expect, it } from 'vitest';
 import { PasswordHasher } from '../../src/domain/passwords/password-hasher';
 
-const limits = { concurrency: 1, queue: 4 };
+const limits = { concurrency: 1, queue: 4, perClient: 5 };
 const configured = new PasswordHasher({ memoryKib: 19_456, timeCost: 2, parallelism: 1 }, limits);
 const hashWith = (type: 0 | 1 | 2, memoryCost: number, timeCost: number, parallelism = 1) =>
   argon2.hash('x', { type, memoryCost, timeCost, parallelism });

@@ -14,6 +14,7 @@ import { guardedFields } from '../../src/graphql/federation/guarded-fields';
 import { authChecker } from '../../src/graphql/auth-checker';
 import { directResolvers } from '../../src/graphql/direct-resolvers';
 import { gatewaySchema, RESOLVERS } from '../../src/graphql/schema';
+import { PasswordHasher } from '../../src/domain/passwords/password-hasher';
 
 const caller = (roles: string[] | null) =>
   ({
@@ -86,7 +87,9 @@ it('answers an expected failure without a stack trace, thrown at once or by an a
   // Refused by the guard before the method runs.
   const anonymous = await execute({ schema, document: parse('{ me { id } }'), contextValue: caller(null) });
   // login is async: hashing saturated, it is shed inside the domain.
-  const saturated = { ...caller(null), deps: { hasher: { saturated: true } }, client: { ip: '127.0.0.1' } } as unknown as GatewayContext;
+  const hasher = new PasswordHasher({ memoryKib: 19_456, timeCost: 2, parallelism: 1 }, { concurrency: 1, queue: 0, perClient: 1 });
+  hasher.reserve('another client'); // its one place, held
+  const saturated = { ...caller(null), deps: { hasher }, client: { ip: '127.0.0.1' } } as unknown as GatewayContext;
   const shed = await execute({ schema, document: parse('mutation { login(email: "a@example.com", password: "x") { __typename } }'), contextValue: saturated });
   for (const [result, kind, field] of [
     [anonymous, UnauthenticatedError, 'me'],

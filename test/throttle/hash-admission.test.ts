@@ -1,7 +1,11 @@
-// Rule: password hashing beyond PASSWORD_HASH_CONCURRENCY + PASSWORD_HASH_QUEUE is shed at once with SERVICE_UNAVAILABLE, for known and unknown emails and registrations alike, and a shed attempt spends no rate-limit budget.
+// Rule: password hashing beyond PASSWORD_HASH_CONCURRENCY + PASSWORD_HASH_QUEUE is shed at once with SERVICE_UNAVAILABLE, for known and unknown emails and registrations alike, and a shed attempt spends no rate-limit budget. One client holds at most PASSWORD_HASH_PER_CLIENT of those places (RATE_LIMITED beyond), so that it cannot shed everyone else, even with the right password.
+import * as argon2 from 'argon2';
+import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { users } from '../../src/storage/postgres/schema';
 import { LoginDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
+import { clientAt } from '../helpers/client-address';
 import { startGateway, type GqlResult, type TestGateway } from '../helpers/gateway';
 
 const WRONG = 'Wrong-Guess-4242!';
@@ -14,7 +18,14 @@ describe('a gateway that hashes one password at a time and queues one more', () 
   let gw: TestGateway;
   beforeAll(async () => {
     gw = await startGateway({
-      env: { PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '1', LOGIN_LIMIT_EMAIL_IP: `${BURST}/900`, REGISTER_LIMIT_IP: '4/3600' },
+      // The test is the only client: it may hold every place (the default share is half).
+      env: {
+        PASSWORD_HASH_CONCURRENCY: '1',
+        PASSWORD_HASH_QUEUE: '1',
+        PASSWORD_HASH_PER_CLIENT: '2',
+        LOGIN_LIMIT_EMAIL_IP: `${BURST}/900`,
+        REGISTER_LIMIT_IP: '4/3600',
+      },
     });
   });
   afterAll(() => gw?.close());
@@ -62,5 +73,34 @@ describe('a gateway that hashes one password at a time and queues one more', () 
       expect(codeOf(await gw.gql(RegisterDocument, { email: uniqueEmail('after'), password: PASSWORD }))).toBeUndefined();
     }
     expect(codeOf(await gw.gql(RegisterDocument, { email: uniqueEmail('over'), password: PASSWORD }))).toBe('RATE_LIMITED');
+  });
+});
+
+describe('one client, however many right passwords, holds at most its share of the places', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    // Four places; the default share is half of them.
+    gw = await startGateway({ env: { PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '3' } });
+  });
+  afterAll(() => gw?.close());
+
+  it("refuses the client's logins beyond its share with RATE_LIMITED, and another client still logs in", async () => {
+    const [hog, other] = [await signUp(gw), await signUp(gw)];
+    // A costlier hash than configured (kept, never downgraded): the hog's checks hold their
+    // places long enough for the other client to arrive while they do.
+    const slow = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 19_456, timeCost: 12, parallelism: 1 });
+    await gw.database.db.update(users).set({ passwordHash: slow }).where(eq(users.email, hog.email));
+    const fromHog = clientAt(gw, '127.0.0.2');
+    const burst = Array.from({ length: 6 }, () => fromHog(LoginDocument, { email: hog.email, password: PASSWORD }));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const meanwhile = await clientAt(gw, '127.0.0.3')(LoginDocument, { email: other.email, password: PASSWORD });
+    expect(meanwhile.errors).toBeUndefined();
+    expect(meanwhile.data?.login.__typename).toBe('AuthPayload');
+    const results = await Promise.all(burst);
+    const refused = results.filter((r) => codeOf(r) === 'RATE_LIMITED');
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]!.errors![0]!.extensions.retryAfter).toBe(1);
+    expect(results.filter((r) => r.data?.login.__typename === 'AuthPayload').length).toBeGreaterThanOrEqual(2);
+    expect(refused.length + results.filter((r) => r.data?.login.__typename === 'AuthPayload').length).toBe(6);
   });
 });

@@ -3,6 +3,7 @@ import type { HashReservation } from '../passwords/hash-admission';
 import type { UserRecord } from '../ports';
 import type { AuthDeps, ClientInfo } from './deps';
 import { normalizeEmail } from './normalize-email';
+import { clientKey } from '../throttle';
 
 /**
  * The one place where a password is checked against an account (login, changePassword, and
@@ -23,13 +24,14 @@ export async function checkCredentials(
   password: string,
   client: ClientInfo,
 ): Promise<UserRecord> {
-  if (deps.hasher.saturated) throw new ServiceUnavailableError();
+  const hashing = clientKey(client.ip);
+  deps.hasher.assertAdmissible(hashing);
   return deps.throttle.guardLogin(
     email,
     client.ip,
     (error) => error instanceof InvalidCredentialsError,
     async () => {
-      const place = deps.hasher.reserve();
+      const place = deps.hasher.reserve(hashing);
       try {
         return await verifyPassword(deps, email, password, place);
       } finally {

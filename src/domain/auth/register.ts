@@ -3,6 +3,7 @@ import { WeakPasswordError } from '../../errors';
 import { checkPasswordPolicy } from '../passwords/check-password-policy';
 import type { AuthDeps, ClientInfo } from './deps';
 import { normalizeEmail } from './normalize-email';
+import { clientKey } from '../throttle';
 
 export const DEFAULT_ROLES = ['user'];
 
@@ -21,7 +22,7 @@ export async function register(
   const reasons = checkPasswordPolicy(input.password, deps.settings.passwordPolicy);
   if (reasons.length > 0) throw new WeakPasswordError(reasons);
   const email = normalizeEmail(input.email);
-  const place = deps.hasher.reserve();
+  const place = deps.hasher.reserve(clientKey(client.ip));
   let passwordHash: string;
   try {
     await deps.throttle.register(client.ip);

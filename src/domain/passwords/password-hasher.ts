@@ -28,17 +28,18 @@ export class PasswordHasher {
   }
 
   /**
-   * A place in line for one operation, taken before the caller spends anything else (a
-   * rate-limit point, a lookup); ServiceUnavailableError at once while hashing is saturated.
-   * Pass it to the operation, and release it in a `finally` (a no-op once it has run).
+   * A place in line for one operation of `client` (its address key), taken before the caller
+   * spends anything else (a rate-limit point, a lookup); ServiceUnavailableError at once while
+   * hashing is saturated, RateLimitedError while the client holds its share of the places. Pass
+   * it to the operation, and release it in a `finally` (a no-op once it has run).
    */
-  reserve(): HashReservation {
-    return this.admission.reserve();
+  reserve(client: string): HashReservation {
+    return this.admission.reserve(client);
   }
 
-  /** True while a new operation would be refused (a cheap look, nothing reserved). */
-  get saturated() {
-    return this.admission.saturated;
+  /** Throws what `reserve(client)` would throw now (a cheap look, nothing reserved). */
+  assertAdmissible(client: string) {
+    this.admission.assertAdmissible(client);
   }
 
   private get options() {
