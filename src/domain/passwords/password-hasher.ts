@@ -14,6 +14,17 @@ export interface Argon2Settings {
   parallelism: number;
 }
 
+const PADDING_INPUT = 'padding for a hash made with less work than configured';
+
+/** Version and parameters of an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…); null for anything else. */
+function argon2idParams(hash: string) {
+  const match = /^\$argon2id\$v=(\d+)\$([^$]+)\$/.exec(hash);
+  if (!match) return null;
+  const params = new Map(match[2]!.split(',').map((kv) => kv.split('=') as [string, string]));
+  const at = (name: string) => Number(params.get(name) ?? 0);
+  return { v: Number(match[1]), m: at('m'), t: at('t'), p: at('p') };
+}
+
 export class PasswordHasher {
   // Made at construction, so that even the first unknown-email login costs one verification.
   private readonly dummyHash: Promise<string>;
@@ -55,15 +66,38 @@ export class PasswordHasher {
     return this.admitted(place, () => argon2.hash(normalizePassword(password), this.options));
   }
 
-  /** False for a wrong password and for a malformed stored hash alike. */
+  /**
+   * False for a wrong password and for a malformed stored hash alike. A hash made with less
+   * work than the configured parameters (stored before they were raised) is padded with the
+   * missing work, so that it takes as long as an unknown email's dummy verification: else a
+   * dormant account would answer faster than an email without one.
+   */
   verify(hash: string, password: string, place?: HashReservation): Promise<boolean> {
     return this.admitted(place, async () => {
+      let ok: boolean;
       try {
-        return await argon2.verify(hash, normalizePassword(password));
+        ok = await argon2.verify(hash, normalizePassword(password));
       } catch {
-        return false;
+        ok = false;
       }
+      const padding = this.paddingFor(hash);
+      if (padding) await argon2.hash(PADDING_INPUT, padding);
+      return ok;
     });
+  }
+
+  /**
+   * The argon2id run that makes up for a stored hash's missing work: argon2's cost grows with
+   * memory × passes, so one pass over the memory the stored hash lacks. None for a hash that
+   * is not argon2id (nothing to measure) or has as much work as configured.
+   */
+  private paddingFor(hash: string) {
+    const stored = argon2idParams(hash);
+    if (!stored) return null;
+    const { memoryKib, timeCost, parallelism } = this.settings;
+    const missing = memoryKib * timeCost - stored.m * stored.t;
+    if (missing < 8 * parallelism) return null; // argon2's smallest memory
+    return { type: argon2.argon2id, memoryCost: missing, timeCost: 1, parallelism } as const;
   }
 
   /**
@@ -72,12 +106,10 @@ export class PasswordHasher {
    * "upgrade" to weaker settings.)
    */
   needsRehash(hash: string): boolean {
-    const match = /^\$argon2id\$v=(\d+)\$([^$]+)\$/.exec(hash);
-    if (!match) return true;
-    const params = new Map(match[2]!.split(',').map((kv) => kv.split('=') as [string, string]));
-    const at = (name: string) => Number(params.get(name) ?? 0);
+    const stored = argon2idParams(hash);
+    if (!stored) return true;
     const { memoryKib, timeCost, parallelism } = this.settings;
-    return Number(match[1]) < 19 || at('m') < memoryKib || at('t') < timeCost || at('p') < parallelism;
+    return stored.v < 19 || stored.m < memoryKib || stored.t < timeCost || stored.p < parallelism;
   }
 
   async verifyAgainstDummy(password: string, place?: HashReservation): Promise<false> {
