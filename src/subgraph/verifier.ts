@@ -52,15 +52,17 @@ export function createVerifier(options: VerifierOptions) {
   if (!Number.isFinite(maxAge) || maxAge < 1) throw new TypeError('keySetMaxAgeSeconds must be a number of seconds, at least 1');
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
-    keys ??= resolveJwksUrl(options).then((url) =>
+    if (keys) return keys;
+    const discovered = resolveJwksUrl(options).then((url) =>
       keptWhileUnreachable(
         createRemoteJWKSet(new URL(url), { cooldownDuration: cooldown * 1000, cacheMaxAge: maxAge * 1000, timeoutDuration: FETCH_TIMEOUT_MS }),
         cooldown,
       ),
     );
-    // A failed discovery is asked again at most once per cooldown; meanwhile tokens are unavailable.
-    const failed = keys;
-    failed.catch(() => setTimeout(() => keys === failed && (keys = undefined), cooldown * 1000).unref());
+    // A failed discovery is asked again after a second at the earliest; meanwhile tokens are
+    // unavailable at once, not each after its own wait for an issuer that does not answer.
+    discovered.catch(() => setTimeout(() => keys === discovered && (keys = undefined), DISCOVERY_RETRY_MS).unref());
+    keys = discovered;
     return keys;
   };
 
@@ -107,6 +109,7 @@ export function createVerifier(options: VerifierOptions) {
 
 /** A key-set fetch that takes longer gives up (the request it holds up waits no more). */
 const FETCH_TIMEOUT_MS = 2000;
+const DISCOVERY_RETRY_MS = 1000;
 
 /** The key set was fetched and said no, as opposed to a fetch that failed. */
 const keySetAnswered = (error: unknown) =>

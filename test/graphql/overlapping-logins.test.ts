@@ -1,11 +1,11 @@
-// Rule: ending all of a user's sessions (logoutAll, a password change, disabling) also ends the
+// Rule: ending all of a user's sessions (logoutAll, a password change, a removed role) also ends the
 // logins and MFA challenges that were checked before it and finish after it: none of them starts
 // a session that survives. A login's rehash of an old-parameter hash never undoes a password
 // change that landed meanwhile.
 import * as argon2 from 'argon2';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { disableUser } from '../../src/domain/admin';
+import { setUserRoles } from '../../src/domain/auth';
 import { users } from '../../src/storage/postgres/schema';
 import { ChangePasswordDocument, LoginDocument, LogoutAllDocument, MeIdRolesDocument, RefreshDocument, VerifyMfaDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp } from '../helpers/fixtures';
@@ -80,11 +80,14 @@ describe('logins that overlap the end of all sessions', () => {
     expect((await login(user.email, user.password)).data?.login.__typename).toBe('AuthPayload');
   });
 
-  it('disabling: logins that overlap it leave no usable session', async () => {
+  it('a removed role: logins checked before the removal start no session that keeps it', async () => {
     const user = await signUp(gw);
-    const results = await burstAround(user.email, user.password, () => disableUser(gw.deps, user.email));
+    await setUserRoles(gw.deps, user.user.id, ['user', 'editor']);
+    const results = await burstAround(user.email, user.password, () => setUserRoles(gw.deps, user.user.id, ['user']));
     expect(outcomes(results)).toContain('INVALID_CREDENTIALS');
     await expectAllEnded(results);
+    const after = await login(user.email, user.password);
+    expect(after.data?.login.__typename === 'AuthPayload' && after.data.login.user.roles).toEqual(['user']);
   });
 
   it('a password change: logins with the old password that overlap it start no lasting session', async () => {
@@ -131,7 +134,11 @@ describe('MFA challenges that overlap the end of all sessions', () => {
     const changed = await gw.gql(ChangePasswordDocument, { currentPassword: user.password, newPassword: NEW_PASSWORD }, { token: user.accessToken });
     expect(changed.errors).toBeUndefined();
     gw.clock.advance(30); // the next time step: the code that confirmed MFA is spent
-    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
+    const code = totpNow(gw, user.secret);
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code }))).toBe('INVALID_TOKEN');
+    // Refused before the code was spent: it still logs in with a challenge from now.
+    const fresh = await challenge(gw, user.email, NEW_PASSWORD);
+    expect((await gw.gql(VerifyMfaDocument, { mfaToken: fresh.mfaToken, code })).errors).toBeUndefined();
   });
 
   it('a challenge from before logoutAll cannot start a session; one from after it can', async () => {

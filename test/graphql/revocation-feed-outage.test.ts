@@ -1,6 +1,6 @@
 // Rule: a revocation feed (the gateway's, and the subgraph kit's) that starts while Redis is
 // down subscribes once Redis is back: revocations published afterwards reach it, not only the
-// set it loads on reconnecting.
+// set it loads on reconnecting; and it closes at once if Redis never comes back.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { connectRedis, type RedisConnection } from '../../src/storage/redis/client';
@@ -58,5 +58,18 @@ describe.skipIf(!binary)('a revocation feed started while Redis is down', () => 
     }
     expect(gateway.isRevoked('session-after-outage', new Date())).toBe(true);
     expect(kit.isRevoked('session-after-outage')).toBe(true);
+  });
+
+  it('closes at once while Redis has stayed down since it started (a SIGTERM must not hang on it)', async () => {
+    const redis = await throwawayRedis(binary!); // never started
+    const within = async (what: string, closing: Promise<unknown>) => {
+      const started = Date.now();
+      await Promise.race([closing, sleep(2000).then(() => Promise.reject(new Error(`${what} did not close within 2 s`)))]);
+      return Date.now() - started;
+    };
+    const gateway = new RedisRevocationFeed(connect(redis).client, PREFIX, createLogger('silent'));
+    const kit = await createRevocationFeed({ redisUrl: redis.url, prefix: PREFIX }); // gives up waiting after 3 s
+    expect(await within('the gateway feed', gateway.close())).toBeLessThan(500);
+    expect(await within("the kit's feed", kit.close())).toBeLessThan(500);
   });
 });

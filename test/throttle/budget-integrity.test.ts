@@ -74,6 +74,30 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     // ...and that failure closes the gate: the back-off holds.
     expect(await attempt(async () => Promise.reject(new InvalidCredentialsError()))).toBeInstanceOf(RateLimitedError);
   });
+
+  it('gives the back-off gate back when the attempt it let through is shed while another was refused by it', async () => {
+    const limits = limitsWith({ loginAccount: { points: 2, duration: 3600 } });
+    const gated = await kind.open(limits);
+    onTestFinished(() => gated.close());
+    const throttle = new Throttle(gated.store, limits);
+    const email = `overlap-gate-${kind.name}@example.test`;
+    const isFailure = (e: unknown) => e instanceof InvalidCredentialsError;
+    const attempt = (check: () => Promise<never>) => throttle.guardLogin(email, '198.51.100.10', isFailure, check).catch((e: unknown) => e);
+    expect(await attempt(async () => Promise.reject(new InvalidCredentialsError()))).toBeInstanceOf(InvalidCredentialsError);
+    // A is let through by the gate; while its check is under way, B is refused by the gate.
+    let shed!: () => void;
+    const a = attempt(() => new Promise<never>((_, reject) => (shed = () => reject(new ServiceUnavailableError()))));
+    while (!shed) await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(await attempt(async () => Promise.reject(new InvalidCredentialsError()))).toBeInstanceOf(RateLimitedError);
+    shed(); // A is shed: no password was checked since the failure
+    expect(await a).toBeInstanceOf(ServiceUnavailableError);
+    let checked = false;
+    await attempt(async () => {
+      checked = true;
+      throw new InvalidCredentialsError();
+    });
+    expect(checked).toBe(true);
+  });
 });
 
 describe.skipIf(!process.env.REDIS_URL)('on the Redis store, RATE_LIMIT_FAIL=closed', () => {

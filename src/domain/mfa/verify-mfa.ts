@@ -18,6 +18,8 @@ export async function verifyMfa(deps: AuthDeps, mfaToken: string, code: string, 
   if (!challenge) throw new InvalidTokenError();
   const user = await deps.users.findById(challenge.userId);
   if (!user || user.disabled || !user.mfaEnabled) throw new InvalidTokenError();
+  // The user's sessions were ended since the password step: refused before a code is spent.
+  if (user.sessionEpoch !== challenge.sessionEpoch) throw new InvalidTokenError();
   const factor = await verifySecondFactor(deps, user.id, code, { recoveryCodes: true }).catch((error: unknown) => {
     // MFA was turned off after the password step: the challenge is as good as gone.
     throw error instanceof MfaNotEnabledError ? new InvalidTokenError() : error;

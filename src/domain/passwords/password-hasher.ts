@@ -87,9 +87,11 @@ export class PasswordHasher {
   }
 
   /**
-   * The argon2id run that makes up for a stored hash's missing work: argon2's cost grows with
-   * memory × passes, so one pass over the memory the stored hash lacks. None for a hash that
-   * is not argon2id (nothing to measure) or has as much work as configured.
+   * The argon2id run that makes up for a stored hash's missing work. argon2's cost grows with
+   * memory × passes: one pass over the missing amount, or, when that is more than the configured
+   * memory, as many passes over the configured memory as come nearest (never more memory than a
+   * verification takes). None for a hash that is not argon2id (nothing to measure) or has as much
+   * work as configured.
    */
   private paddingFor(hash: string) {
     const stored = argon2idParams(hash);
@@ -97,7 +99,8 @@ export class PasswordHasher {
     const { memoryKib, timeCost, parallelism } = this.settings;
     const missing = memoryKib * timeCost - stored.m * stored.t;
     if (missing < 8 * parallelism) return null; // argon2's smallest memory
-    return { type: argon2.argon2id, memoryCost: missing, timeCost: 1, parallelism } as const;
+    const passes = Math.max(1, Math.round(missing / memoryKib));
+    return { type: argon2.argon2id, memoryCost: Math.min(missing, memoryKib), timeCost: passes, parallelism } as const;
   }
 
   /**

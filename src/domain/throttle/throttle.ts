@@ -60,7 +60,11 @@ export class Throttle {
         const window = Math.min(ACCOUNT_BACKOFF_MAX_SECONDS, ACCOUNT_BACKOFF_START_SECONDS * 2 ** Math.min(excess, 10));
         const opened = await this.store.consume(...gate, window);
         // Let through, the gate is given back with the other points unless the check fails.
-        return opened.allowed ? { took: [gate] } : { waitMs: opened.msBeforeNext };
+        if (opened.allowed) return { took: [gate] };
+        // Refused, it gives back the point the refusal added: the attempt let through before
+        // (still being checked) then reopens the gate by itself if it is not checked after all.
+        await this.store.refund(...gate);
+        return { waitMs: opened.msBeforeNext };
       },
       onSuccess: () => Promise.all([this.store.reset(...emailIp), this.store.reset(...gate)]),
     });
