@@ -89,4 +89,13 @@ describe('HashAdmission', () => {
     again.release();
     other.release();
   });
+
+  it("gives a client's place back when its hash fails", async () => {
+    const admission = new HashAdmission({ concurrency: 1, queue: 0, perClient: 1 });
+    await expect(admission.reserve('a').run(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    const next = admission.reserve('a'); // neither the client's share nor the place is still held
+    expect(admission.saturated).toBe(true);
+    next.release();
+    expect(admission.saturated).toBe(false);
+  });
 });
