@@ -51,14 +51,19 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     expect(next).toEqual([true, true, false]);
   });
 
-  it('gives the back-off gate back too when the attempt it let through is not checked (shed)', async () => {
+  /** Attempts on one account whose LOGIN_LIMIT_ACCOUNT is 2; each answers what it threw or was refused with. */
+  async function accountAtTwo(name: string) {
     const limits = limitsWith({ loginAccount: { points: 2, duration: 3600 } });
     const gated = await kind.open(limits);
     onTestFinished(() => gated.close());
     const throttle = new Throttle(gated.store, limits);
-    const email = `shed-gate-${kind.name}@example.test`;
+    const email = `${name}-${kind.name}@example.test`;
     const isFailure = (e: unknown) => e instanceof InvalidCredentialsError;
-    const attempt = (check: () => Promise<never>) => throttle.guardLogin(email, '198.51.100.9', isFailure, check).catch((e: unknown) => e);
+    return (check: () => Promise<never>) => throttle.guardLogin(email, '198.51.100.9', isFailure, check).catch((e: unknown) => e);
+  }
+
+  it('gives the back-off gate back too when the attempt it let through is not checked (shed)', async () => {
+    const attempt = await accountAtTwo('shed-gate');
     // One failure: the next attempt reaches LOGIN_LIMIT_ACCOUNT, so it takes the gate.
     expect(await attempt(async () => Promise.reject(new InvalidCredentialsError()))).toBeInstanceOf(InvalidCredentialsError);
     // The gate lets this one through, but hashing is saturated: no password is checked.
@@ -76,13 +81,7 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
   });
 
   it('gives the back-off gate back when the attempt it let through is shed while another was refused by it', async () => {
-    const limits = limitsWith({ loginAccount: { points: 2, duration: 3600 } });
-    const gated = await kind.open(limits);
-    onTestFinished(() => gated.close());
-    const throttle = new Throttle(gated.store, limits);
-    const email = `overlap-gate-${kind.name}@example.test`;
-    const isFailure = (e: unknown) => e instanceof InvalidCredentialsError;
-    const attempt = (check: () => Promise<never>) => throttle.guardLogin(email, '198.51.100.10', isFailure, check).catch((e: unknown) => e);
+    const attempt = await accountAtTwo('overlap-gate');
     expect(await attempt(async () => Promise.reject(new InvalidCredentialsError()))).toBeInstanceOf(InvalidCredentialsError);
     // A is let through by the gate; while its check is under way, B is refused by the gate.
     let shed!: () => void;
