@@ -17,19 +17,40 @@ const BURST = 12;
 
 let gw: TestGateway;
 beforeAll(async () => {
-  // One hash at a time: a burst's logins all read the account at once, then wait their turn.
+  // One hash at a time: a stream's logins read the account, then wait their turn.
   gw = await startGateway({ env: { PASSWORD_HASH_CONCURRENCY: '1', MFA_LIMIT_USER: '1000/900' } });
 });
 afterAll(() => gw?.close());
 
 type LoginResult = Awaited<ReturnType<typeof login>>;
-const login = (email: string, password: string) => gw.gql(LoginDocument, { email, password });
+const login = (email: string, password: string, on = gw) => on.gql(LoginDocument, { email, password });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `BURST` logins at once; `during` runs once the first has answered, while the rest wait for their hash. */
-async function burstAround(email: string, password: string, during: () => Promise<unknown>) {
-  const pending = Array.from({ length: BURST }, () => login(email, password));
-  await Promise.race(pending);
-  await during();
+/**
+ * `BURST` logins at once on `held` (one hash place, a queue of `BURST`), while the test holds
+ * the one place: each login reads the account, then waits in line. `during` runs once all of
+ * them are in line (the queue is full) and have had time to read the account; the place is
+ * given up after it, so every password is checked after `during`.
+ */
+async function burstAround(held: TestGateway, email: string, password: string, during: () => Promise<unknown>) {
+  let release!: () => void;
+  const holding = held.deps.hasher.reserve('the test').run(() => new Promise<void>((resolve) => (release = resolve)));
+  const pending = Array.from({ length: BURST }, () => login(email, password, held));
+  for (const deadline = Date.now() + 10_000; ; await sleep(5)) {
+    try {
+      held.deps.hasher.assertAdmissible('a probe');
+    } catch {
+      break; // saturated: every login of the burst holds its place in line
+    }
+    if (Date.now() > deadline) throw new Error('the burst did not fill the line within 10 s');
+  }
+  await sleep(200); // each reads the account right after taking its place
+  try {
+    await during();
+  } finally {
+    release();
+    await holding;
+  }
   return Promise.all(pending);
 }
 
@@ -55,38 +76,50 @@ async function streamAround(email: string, password: string, during: () => Promi
   return Promise.all(pending);
 }
 
-/** The sessions the burst's successful logins started: each must be over (access and refresh). */
-async function expectAllEnded(results: LoginResult[]) {
+/**
+ * The sessions the successful logins started that read the account before the change (told by
+ * the roles their tokens carry: `readBefore`; all, by default): each must be over (access and
+ * refresh). A login that read the account after the change is a login like any other.
+ */
+async function expectAllEnded(results: LoginResult[], on = gw, readBefore: (roles: string[]) => boolean = () => true) {
   for (const result of results) {
     const payload = result.data?.login;
-    if (payload?.__typename !== 'AuthPayload') continue;
-    expect(codeOf(await gw.gql(MeIdRolesDocument, {}, { token: payload.accessToken }))).toBe('UNAUTHENTICATED');
-    expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: payload.refreshToken }))).toBe('INVALID_TOKEN');
+    if (payload?.__typename !== 'AuthPayload' || !readBefore(payload.user.roles)) continue;
+    expect(codeOf(await on.gql(MeIdRolesDocument, {}, { token: payload.accessToken }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await on.gql(RefreshDocument, { refreshToken: payload.refreshToken }))).toBe('INVALID_TOKEN');
   }
 }
 
 const outcomes = (results: LoginResult[]) => results.map((r) => r.data?.login.__typename ?? codeOf(r));
 
 describe('logins that overlap the end of all sessions', () => {
+  let held: TestGateway;
+  beforeAll(async () => {
+    held = await startGateway({ env: { PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: String(BURST), PASSWORD_HASH_PER_CLIENT: String(BURST) } });
+  });
+  afterAll(() => held?.close());
+
   it('logoutAll: logins checked before it and finished after it start no session that outlives it', async () => {
-    const user = await signUp(gw);
-    const results = await burstAround(user.email, user.password, async () => {
-      expect((await gw.gql(LogoutAllDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
+    const user = await signUp(held);
+    const results = await burstAround(held, user.email, user.password, async () => {
+      // A role to tell the logins that read the account from here on (they may start sessions).
+      await setUserRoles(held.deps, user.user.id, ['later', 'user']);
+      expect((await held.gql(LogoutAllDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
     });
-    // The logins still waiting for their hash when logoutAll came are refused, not counted.
+    // The logins that read the account before logoutAll are refused, not counted.
     expect(outcomes(results)).toContain('INVALID_CREDENTIALS');
     expect(outcomes(results).every((o) => o === 'AuthPayload' || o === 'INVALID_CREDENTIALS')).toBe(true);
-    await expectAllEnded(results);
-    expect((await login(user.email, user.password)).data?.login.__typename).toBe('AuthPayload');
+    await expectAllEnded(results, held, (roles) => !roles.includes('later'));
+    expect((await login(user.email, user.password, held)).data?.login.__typename).toBe('AuthPayload');
   });
 
   it('a removed role: logins checked before the removal start no session that keeps it', async () => {
-    const user = await signUp(gw);
-    await setUserRoles(gw.deps, user.user.id, ['user', 'editor']);
-    const results = await burstAround(user.email, user.password, () => setUserRoles(gw.deps, user.user.id, ['user']));
+    const user = await signUp(held);
+    await setUserRoles(held.deps, user.user.id, ['editor', 'user']);
+    const results = await burstAround(held, user.email, user.password, () => setUserRoles(held.deps, user.user.id, ['user']));
     expect(outcomes(results)).toContain('INVALID_CREDENTIALS');
-    await expectAllEnded(results);
-    const after = await login(user.email, user.password);
+    await expectAllEnded(results, held, (roles) => roles.includes('editor'));
+    const after = await login(user.email, user.password, held);
     expect(after.data?.login.__typename === 'AuthPayload' && after.data.login.user.roles).toEqual(['user']);
   });
 
