@@ -32,10 +32,12 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.subscriber.on('message', (_channel, message: string) => this.receive(message));
     // On every (re)connection: subscribe, then load the set, so that nothing published in
     // between is missed (a revocation is in the set before it is on the channel).
-    this.subscriber.on('ready', () => void this.subscribeAndLoad());
+    let firstSubscribed!: () => void;
+    const subscribed = new Promise<void>((resolve) => (firstSubscribed = resolve));
+    this.subscriber.on('ready', () => void this.subscribeAndLoad().then(firstSubscribed));
     client.on('ready', () => void this.load());
-    const subscribed = this.subscribeAndLoad();
-    // Start-up waits for it while Redis is there, but never long: the set also arrives later.
+    // Start-up waits for the first subscription while Redis is there, but never long: the set
+    // also arrives later.
     this.initial =
       client.status === 'ready'
         ? new Promise<void>((resolve) => {
