@@ -1,13 +1,16 @@
 // Rule: one-time MFA things stay one-time under concurrency and across steps: the confirming
 // code cannot log in, a challenge allows MFA_ATTEMPTS_PER_CHALLENGE attempts even in a burst, a
-// recovery code works once in a burst, a user disabled between the steps gets no session, and
-// an operation holds at most one MFA mutation.
+// recovery code works once in a burst, a code is spent only with the challenge it starts a
+// session for, a user disabled between the steps gets no session, and an operation holds at
+// most one MFA mutation.
+import { and, eq, isNotNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
+import { recoveryCodes } from '../../src/storage/postgres/schema';
 import { DisableMfaDocument, VerifyMfaDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { challenge, enableMfa, totpNow, wrongCode } from '../helpers/mfa';
+import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -45,6 +48,23 @@ describe('MFA races and boundaries', () => {
     const results = await Promise.all(challenges.map(({ mfaToken }) => gw.gql(VerifyMfaDocument, { mfaToken, code })));
     expect(results.filter((r) => r.data?.verifyMfa)).toHaveLength(1);
     expect(results.filter((r) => codeOf(r) === 'INVALID_MFA_CODE')).toHaveLength(4);
+  });
+
+  it('spends only the code that started the session when four right codes arrive on one challenge at once', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const sent = user.recoveryCodes.slice(0, 4);
+    const results = await Promise.all(sent.map((code) => gw.gql(VerifyMfaDocument, { mfaToken, code })));
+    expect(results.filter((r) => r.data?.verifyMfa)).toHaveLength(1);
+    expect(results.map(codeOf).filter((c) => c === 'INVALID_TOKEN')).toHaveLength(3);
+    const used = await gw.database.db
+      .select()
+      .from(recoveryCodes)
+      .where(and(eq(recoveryCodes.userId, user.user.id), isNotNull(recoveryCodes.usedAt)));
+    expect(used).toHaveLength(1);
+    // The three that lost the challenge still sign in.
+    const losers = sent.filter((_, i) => !results[i]!.data?.verifyMfa);
+    for (const code of losers) expect((await loginWithMfa(gw, user.email, user.password, code)).user.id).toBe(user.user.id);
   });
 
   it('gives no session to a user disabled between login and verifyMfa, and refuses their MFA changes', async () => {

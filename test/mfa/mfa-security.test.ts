@@ -108,6 +108,31 @@ describe('MFA_LIMIT_USER', () => {
       await limited.close();
     }
   });
+
+  it("takes none of a challenge's attempts for a RATE_LIMITED answer, which checked no code", async () => {
+    const limited = await startGateway({ env: { MFA_LIMIT_USER: '2/900', MFA_ATTEMPTS_PER_CHALLENGE: '3' } });
+    try {
+      const user = await mfaUser(limited);
+      const first = await challenge(limited, user.email, user.password);
+      for (let i = 0; i < 2; i++) {
+        const wrong = await limited.gql(VerifyMfaDocument, { mfaToken: first.mfaToken, code: wrongCode(totpNow(limited, user.secret)) });
+        expect(codeOf(wrong)).toBe('INVALID_MFA_CODE');
+      }
+      const second = await challenge(limited, user.email, user.password);
+      for (let i = 0; i < 4; i++) {
+        expect(codeOf(await limited.gql(VerifyMfaDocument, { mfaToken: second.mfaToken, code: totpNow(limited, user.secret) }))).toBe(
+          'RATE_LIMITED',
+        );
+      }
+      const [row] = await limited.database.db
+        .select({ failedAttempts: mfaChallenges.failedAttempts })
+        .from(mfaChallenges)
+        .where(eq(mfaChallenges.tokenHash, hashRefreshToken(second.mfaToken)));
+      expect(row!.failedAttempts).toBe(0);
+    } finally {
+      await limited.close();
+    }
+  });
 });
 
 describe('at rest and in the logs', () => {

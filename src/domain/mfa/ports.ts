@@ -6,6 +6,21 @@ export interface MfaFactor {
   confirmed: boolean;
 }
 
+/**
+ * A login challenge spent together with a code (acceptStep, useRecoveryCode): both are spent,
+ * or neither, so a code is never used up by a login that cannot start a session.
+ */
+export interface ChallengeToSpend {
+  id: string;
+  now: Date;
+}
+
+/**
+ * What spending a code came to. `refused`: the code is wrong, used or replayed. `challenge-gone`:
+ * the challenge it came with was spent (by a concurrent right code) or expired; the code was
+ * left unspent.
+ */
+export type CodeSpend = 'spent' | 'refused' | 'challenge-gone';
 
 /** Storage of TOTP factors, recovery codes and login challenges. One-time things are spent atomically. */
 export interface MfaStore {
@@ -19,9 +34,9 @@ export interface MfaStore {
    */
   confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date): Promise<boolean>;
   /** Accepts a TOTP step only if it is later than the last accepted one (atomic). */
-  acceptStep(userId: string, step: number): Promise<boolean>;
+  acceptStep(userId: string, step: number, withChallenge?: ChallengeToSpend): Promise<CodeSpend>;
   /** Spends an unused recovery code (atomic). */
-  useRecoveryCode(userId: string, codeHash: string, now: Date): Promise<boolean>;
+  useRecoveryCode(userId: string, codeHash: string, now: Date, withChallenge?: ChallengeToSpend): Promise<CodeSpend>;
   replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date): Promise<void>;
   /** Removes the factor and the codes and turns MFA off. */
   disable(userId: string): Promise<void>;
@@ -40,8 +55,8 @@ export interface MfaStore {
     now: Date,
     maxAttempts: number,
   ): Promise<{ id: string; userId: string; sessionEpoch: number } | null>;
-  /** Spends the challenge once (atomic); false when it was already spent or has expired. */
-  spendChallenge(id: string, now: Date): Promise<boolean>;
+  /** Gives back the attempt reserveChallengeAttempt counted, when no code was checked after all. */
+  returnChallengeAttempt(id: string): Promise<void>;
   /** Deletes challenges that expired before `before`; returns how many. */
   pruneChallenges(before: Date): Promise<number>;
 }

@@ -1,5 +1,6 @@
-import { InvalidMfaCodeError, MfaNotEnabledError } from '../../errors';
+import { InvalidMfaCodeError, InvalidTokenError, MfaNotEnabledError } from '../../errors';
 import type { AuthDeps } from '../auth/deps';
+import type { ChallengeToSpend, CodeSpend } from './ports';
 import { hashRecoveryCode, looksLikeRecoveryCode } from './recovery-codes';
 import { openTotpSecret } from './secret';
 import { matchingStep } from './totp';
@@ -9,14 +10,20 @@ export type SecondFactor = 'otp' | 'rcode';
 /**
  * Checks a TOTP code (a step later than the last accepted one, taken atomically) or, when
  * allowed, a recovery code (spent atomically), inside the per-user MFA limit. Every miss is
- * INVALID_MFA_CODE; the answer is the amr value of the factor that matched.
+ * INVALID_MFA_CODE; the answer is the amr value of the factor that matched. With a login
+ * challenge, the code and the challenge are spent together; a challenge spent meanwhile is
+ * INVALID_TOKEN, and the code stays unspent.
  */
 export function verifySecondFactor(
   deps: Pick<AuthDeps, 'mfa' | 'box' | 'clock' | 'throttle'>,
   userId: string,
   code: string,
-  options: { recoveryCodes: boolean },
+  options: { recoveryCodes: boolean; challenge?: ChallengeToSpend },
 ): Promise<SecondFactor> {
+  const outcome = (spent: CodeSpend) => {
+    if (spent === 'challenge-gone') throw new InvalidTokenError();
+    return spent === 'spent';
+  };
   return deps.throttle.guardMfa(
     userId,
     (error) => error instanceof InvalidMfaCodeError,
@@ -26,11 +33,11 @@ export function verifySecondFactor(
       const now = deps.clock.now();
       const step = matchingStep(openTotpSecret(deps.box, userId, factor.sealed), code.trim(), now);
       if (step !== null) {
-        if (await deps.mfa.acceptStep(userId, step)) return 'otp';
+        if (outcome(await deps.mfa.acceptStep(userId, step, options.challenge))) return 'otp';
         throw new InvalidMfaCodeError(); // replayed: that step (or a later one) was used
       }
       if (options.recoveryCodes && looksLikeRecoveryCode(code)) {
-        if (await deps.mfa.useRecoveryCode(userId, hashRecoveryCode(userId, code), now)) return 'rcode';
+        if (outcome(await deps.mfa.useRecoveryCode(userId, hashRecoveryCode(userId, code), now, options.challenge))) return 'rcode';
       }
       throw new InvalidMfaCodeError();
     },

@@ -1,6 +1,6 @@
-import { and, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, gt, isNotNull, isNull, lt, or, sql, TransactionRollbackError } from 'drizzle-orm';
 import type { Sealed } from '../../domain/crypto/secret-box';
-import type { MfaStore } from '../../domain/mfa/ports';
+import type { ChallengeToSpend, CodeSpend, MfaStore } from '../../domain/mfa/ports';
 import type { Db } from './client';
 import { mfaChallenges, mfaFactors, recoveryCodes, users } from './schema';
 import { randomUUID } from 'node:crypto';
@@ -52,22 +52,49 @@ export class PostgresMfaStore implements MfaStore {
     });
   }
 
-  async acceptStep(userId: string, step: number) {
-    const rows = await this.db
-      .update(mfaFactors)
-      .set({ lastStep: step })
-      .where(and(eq(mfaFactors.userId, userId), isNotNull(mfaFactors.confirmedAt), stepIsNew(step)))
-      .returning({ userId: mfaFactors.userId });
-    return rows.length === 1;
+  acceptStep(userId: string, step: number, withChallenge?: ChallengeToSpend) {
+    return this.spendCode(withChallenge, (db) =>
+      db
+        .update(mfaFactors)
+        .set({ lastStep: step })
+        .where(and(eq(mfaFactors.userId, userId), isNotNull(mfaFactors.confirmedAt), stepIsNew(step)))
+        .returning({ userId: mfaFactors.userId }),
+    );
   }
 
-  async useRecoveryCode(userId: string, codeHash: string, now: Date) {
-    const rows = await this.db
-      .update(recoveryCodes)
-      .set({ usedAt: now })
-      .where(and(eq(recoveryCodes.userId, userId), eq(recoveryCodes.codeHash, codeHash), isNull(recoveryCodes.usedAt)))
-      .returning({ id: recoveryCodes.id });
-    return rows.length === 1;
+  useRecoveryCode(userId: string, codeHash: string, now: Date, withChallenge?: ChallengeToSpend) {
+    return this.spendCode(withChallenge, (db) =>
+      db
+        .update(recoveryCodes)
+        .set({ usedAt: now })
+        .where(and(eq(recoveryCodes.userId, userId), eq(recoveryCodes.codeHash, codeHash), isNull(recoveryCodes.usedAt)))
+        .returning({ id: recoveryCodes.id }),
+    );
+  }
+
+  /**
+   * Runs `spend` (one conditional UPDATE … RETURNING of the code's row), with the challenge in one
+   * transaction when there is one: the challenge is spent first, so a concurrent attempt on the
+   * same challenge waits for its row lock and then finds it spent (its code untouched), or, when
+   * this code is refused and everything is rolled back, finds it as it was.
+   */
+  private async spendCode(challenge: ChallengeToSpend | undefined, spend: (db: Db) => Promise<unknown[]>): Promise<CodeSpend> {
+    if (!challenge) return (await spend(this.db)).length === 1 ? 'spent' : 'refused';
+    try {
+      return await this.db.transaction(async (tx) => {
+        const spentChallenge = await tx
+          .update(mfaChallenges)
+          .set({ spentAt: challenge.now })
+          .where(and(eq(mfaChallenges.id, challenge.id), isNull(mfaChallenges.spentAt), gt(mfaChallenges.expiresAt, challenge.now)))
+          .returning({ id: mfaChallenges.id });
+        if (spentChallenge.length !== 1) return 'challenge-gone';
+        if ((await spend(tx as unknown as Db)).length === 1) return 'spent';
+        return tx.rollback();
+      });
+    } catch (error) {
+      if (error instanceof TransactionRollbackError) return 'refused';
+      throw error;
+    }
   }
 
   async replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
@@ -126,13 +153,11 @@ export class PostgresMfaStore implements MfaStore {
     return rows.length;
   }
 
-  async spendChallenge(id: string, now: Date) {
-    const rows = await this.db
+  async returnChallengeAttempt(id: string) {
+    await this.db
       .update(mfaChallenges)
-      .set({ spentAt: now })
-      .where(and(eq(mfaChallenges.id, id), isNull(mfaChallenges.spentAt), gt(mfaChallenges.expiresAt, now)))
-      .returning({ id: mfaChallenges.id });
-    return rows.length === 1;
+      .set({ failedAttempts: sql`${mfaChallenges.failedAttempts} - 1` })
+      .where(and(eq(mfaChallenges.id, id), gt(mfaChallenges.failedAttempts, 0)));
   }
 }
 
