@@ -4,6 +4,7 @@ import { decodeJwt } from 'jose';
 import jsQR from 'jsqr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ChangePasswordDocument,
   ConfirmMfaDocument,
   DisableMfaDocument,
   EnrollMfaDocument,
@@ -133,6 +134,25 @@ describe('MFA, the whole story', () => {
     expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: totpAt(first.secret, now) }, auth))).toBe('INVALID_MFA_CODE');
     expect((await gw.gql(ConfirmMfaDocument, { code: totpAt(second.secret, now) }, auth)).data!.confirmMfa).toHaveLength(10);
     await challenge(gw, user.email, user.password);
+  });
+
+  it('lets a pending enrolment be confirmed for 15 minutes, and not after the end of all sessions', async () => {
+    const user = await signUp(gw);
+    const late = (await gw.gql(EnrollMfaDocument, { password: user.password }, { token: user.accessToken })).data!.enrollMfa;
+    gw.clock.advance(900);
+    const auth = { token: (await logIn(gw, user.email, user.password)).accessToken };
+    expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, late.secret) }, auth))).toBe('BAD_USER_INPUT');
+
+    const before = (await gw.gql(EnrollMfaDocument, { password: user.password }, auth)).data!.enrollMfa;
+    const newPassword = 'Another-Engine-1871!';
+    const changed = await gw.gql(ChangePasswordDocument, { currentPassword: user.password, newPassword }, auth);
+    expect(changed.errors).toBeUndefined();
+    // The caller's session lives on, but the secret shown before the change is void.
+    expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, before.secret) }, auth))).toBe('BAD_USER_INPUT');
+    expect((await gw.gql(MeDocument, {}, auth)).data!.me!.mfaEnabled).toBe(false);
+
+    const after = (await gw.gql(EnrollMfaDocument, { password: newPassword }, auth)).data!.enrollMfa;
+    expect((await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, after.secret) }, auth)).data!.confirmMfa).toHaveLength(10);
   });
 
   it('draws a QR code that scans to exactly the otpauth URI', async () => {

@@ -6,8 +6,8 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
-import { recoveryCodes } from '../../src/storage/postgres/schema';
-import { DisableMfaDocument, VerifyMfaDocument } from '../gql/graphql';
+import { recoveryCodes, users } from '../../src/storage/postgres/schema';
+import { DisableMfaDocument, EnrollMfaDocument, VerifyMfaDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
@@ -65,6 +65,17 @@ describe('MFA races and boundaries', () => {
     // The three that lost the challenge still sign in.
     const losers = sent.filter((_, i) => !results[i]!.data?.verifyMfa);
     for (const code of losers) expect((await loginWithMfa(gw, user.email, user.password, code)).user.id).toBe(user.user.id);
+  });
+
+  it('confirms no pending enrolment once all sessions ended after confirmMfa read it', async () => {
+    const user = await signUp(gw);
+    expect((await gw.gql(EnrollMfaDocument, { password: user.password }, { token: user.accessToken })).errors).toBeUndefined();
+    const factor = await gw.deps.mfa.getFactor(user.user.id);
+    await gw.deps.sessions.revokeAllOfUser(user.user.id, 'logout_all', gw.clock.now());
+    const step = Math.floor(gw.clock.now().getTime() / 30_000);
+    expect(await gw.deps.mfa.confirm(user.user.id, factor!.sealed, step, ['a-code-hash'], gw.clock.now())).toBe(false);
+    const [row] = await gw.database.db.select({ mfaEnabled: users.mfaEnabled }).from(users).where(eq(users.id, user.user.id));
+    expect(row!.mfaEnabled).toBe(false);
   });
 
   it('gives no session to a user disabled between login and verifyMfa, and refuses their MFA changes', async () => {

@@ -1,19 +1,28 @@
 import { BadUserInputError, InvalidMfaCodeError, MfaAlreadyEnabledError } from '../../errors';
 import type { AuthDeps, Viewer } from '../auth/deps';
 import { getViewerUser } from '../auth/get-viewer-user';
+import { addSeconds } from '../clock';
 import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes';
 import { openTotpSecret } from './secret';
 import { matchingStep } from './totp';
 
 /**
  * Turns MFA on with a code from the pending secret, returns the recovery codes (shown once,
- * stored only as hashes) and ends the user's other sessions.
+ * stored only as hashes) and ends the user's other sessions. The pending enrolment must be
+ * younger than MFA_ENROLMENT_TTL_SECONDS and from the user's current session epoch.
  */
 export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): Promise<string[]> {
   const user = await getViewerUser(deps, viewer);
   if (user.mfaEnabled) throw new MfaAlreadyEnabledError();
   const factor = await deps.mfa.getFactor(user.id);
-  if (!factor || factor.confirmed) throw new BadUserInputError('No pending MFA enrolment: call enrollMfa first.', 'code');
+  const pending =
+    factor &&
+    !factor.confirmed &&
+    factor.sessionEpoch === user.sessionEpoch &&
+    deps.clock.now() < addSeconds(factor.enrolledAt, deps.settings.mfa.enrolmentTtl);
+  if (!pending) {
+    throw new BadUserInputError('No pending MFA enrolment (or it expired, or your sessions were ended since): call enrollMfa.', 'code');
+  }
   const codes = await deps.throttle.guardMfa(
     user.id,
     (error) => error instanceof InvalidMfaCodeError,

@@ -4,6 +4,9 @@ import type { Sealed } from '../crypto/secret-box';
 export interface MfaFactor {
   sealed: Sealed;
   confirmed: boolean;
+  /** When enrollMfa saved it, and in which of the user's session epochs. */
+  enrolledAt: Date;
+  sessionEpoch: number;
 }
 
 /**
@@ -26,11 +29,12 @@ export type CodeSpend = 'spent' | 'refused' | 'challenge-gone';
 export interface MfaStore {
   getFactor(userId: string): Promise<MfaFactor | null>;
   /** Starts or restarts a pending enrolment; never touches a confirmed factor (false then). */
-  savePending(userId: string, sealed: Sealed, now: Date): Promise<boolean>;
+  savePending(userId: string, sealed: Sealed, now: Date, sessionEpoch: number): Promise<boolean>;
   /**
    * Confirms the pending factor (only if it is still the `sealed` secret the code was checked
-   * against) with the accepted time step, enables MFA on the user and stores the recovery
-   * codes, in one transaction. False when that pending factor is gone or replaced.
+   * against, and the user is still in the session epoch it was enrolled in) with the accepted
+   * time step, enables MFA on the user and stores the recovery codes, in one transaction. False
+   * when that pending factor is gone, replaced or voided.
    */
   confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date): Promise<boolean>;
   /** Accepts a TOTP step only if it is later than the last accepted one (atomic). */

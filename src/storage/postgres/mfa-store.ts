@@ -14,25 +14,33 @@ export class PostgresMfaStore implements MfaStore {
     return {
       sealed: { ciphertext: row.secretCiphertext, keyId: row.encryptionKeyId },
       confirmed: row.confirmedAt !== null,
+      enrolledAt: row.createdAt,
+      sessionEpoch: row.sessionEpoch,
     };
   }
 
-  async savePending(userId: string, sealed: Sealed, now: Date) {
+  async savePending(userId: string, sealed: Sealed, now: Date, sessionEpoch: number) {
+    const pending = { secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId, createdAt: now, sessionEpoch };
     const rows = await this.db
       .insert(mfaFactors)
-      .values({ userId, secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId, createdAt: now })
+      .values({ userId, ...pending })
       .onConflictDoUpdate({
         target: mfaFactors.userId,
-        set: { secretCiphertext: sealed.ciphertext, encryptionKeyId: sealed.keyId, createdAt: now, lastStep: null },
+        set: { ...pending, lastStep: null },
         setWhere: isNull(mfaFactors.confirmedAt),
       })
       .returning({ userId: mfaFactors.userId });
     return rows.length === 1;
   }
 
-  async confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date) {
-    return this.db.transaction(async (tx) => {
-      const confirmed = await tx
+  /**
+   * The user is updated only in the factor's session epoch, after the factor (the order
+   * disableMfa locks them in too): an ending of all sessions, which raises the epoch, either
+   * waits for this transaction, or has voided the factor before it and nothing changes.
+   */
+  confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date) {
+    return transaction(this.db, false, async (tx) => {
+      const [confirmed] = await tx
         .update(mfaFactors)
         .set({ confirmedAt: now, lastStep: step })
         .where(
@@ -43,9 +51,14 @@ export class PostgresMfaStore implements MfaStore {
             stepIsNew(step),
           ),
         )
-        .returning({ userId: mfaFactors.userId });
-      if (confirmed.length !== 1) return false;
-      await tx.update(users).set({ mfaEnabled: true }).where(eq(users.id, userId));
+        .returning({ sessionEpoch: mfaFactors.sessionEpoch });
+      if (!confirmed) return false;
+      const enabled = await tx
+        .update(users)
+        .set({ mfaEnabled: true })
+        .where(and(eq(users.id, userId), eq(users.sessionEpoch, confirmed.sessionEpoch)))
+        .returning({ id: users.id });
+      if (enabled.length !== 1) return tx.rollback();
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ id: randomUUID(), userId, codeHash, createdAt: now })));
       return true;
@@ -80,21 +93,16 @@ export class PostgresMfaStore implements MfaStore {
    */
   private async spendCode(challenge: ChallengeToSpend | undefined, spend: (db: Db) => Promise<unknown[]>): Promise<CodeSpend> {
     if (!challenge) return (await spend(this.db)).length === 1 ? 'spent' : 'refused';
-    try {
-      return await this.db.transaction(async (tx) => {
-        const spentChallenge = await tx
-          .update(mfaChallenges)
-          .set({ spentAt: challenge.now })
-          .where(and(eq(mfaChallenges.id, challenge.id), isNull(mfaChallenges.spentAt), gt(mfaChallenges.expiresAt, challenge.now)))
-          .returning({ id: mfaChallenges.id });
-        if (spentChallenge.length !== 1) return 'challenge-gone';
-        if ((await spend(tx as unknown as Db)).length === 1) return 'spent';
-        return tx.rollback();
-      });
-    } catch (error) {
-      if (error instanceof TransactionRollbackError) return 'refused';
-      throw error;
-    }
+    return transaction(this.db, 'refused', async (tx) => {
+      const spentChallenge = await tx
+        .update(mfaChallenges)
+        .set({ spentAt: challenge.now })
+        .where(and(eq(mfaChallenges.id, challenge.id), isNull(mfaChallenges.spentAt), gt(mfaChallenges.expiresAt, challenge.now)))
+        .returning({ id: mfaChallenges.id });
+      if (spentChallenge.length !== 1) return 'challenge-gone';
+      if ((await spend(tx)).length === 1) return 'spent';
+      return tx.rollback();
+    });
   }
 
   async replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
@@ -158,6 +166,18 @@ export class PostgresMfaStore implements MfaStore {
       .update(mfaChallenges)
       .set({ failedAttempts: sql`${mfaChallenges.failedAttempts} - 1` })
       .where(and(eq(mfaChallenges.id, id), gt(mfaChallenges.failedAttempts, 0)));
+  }
+}
+
+type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** A transaction in which `tx.rollback()` answers `rolledBack` (everything undone) instead of throwing. */
+async function transaction<T, R>(db: Db, rolledBack: R, work: (tx: Tx) => Promise<T>): Promise<T | R> {
+  try {
+    return await db.transaction(work);
+  } catch (error) {
+    if (error instanceof TransactionRollbackError) return rolledBack;
+    throw error;
   }
 }
 

@@ -88,6 +88,8 @@ export const mfaFactors = pgTable('mfa_factors', {
   confirmedAt: tz('confirmed_at'),
   /** The last accepted TOTP time step: only later steps are accepted (no replay). */
   lastStep: bigint('last_step', { mode: 'number' }),
+  /** The user's session epoch at enrolment: a pending factor cannot be confirmed in a later one. */
+  sessionEpoch: integer('session_epoch').notNull().default(0),
 });
 
 /** Recovery codes, stored only as hashes, each spent once. */
