@@ -34,9 +34,10 @@ export interface Counters {
 
 /** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */
 export function openCounters(config: Config, logger: Logger): Counters {
-  const { prefix, onRedisFailure, loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser } = config.rateLimit;
-  // The account back-off is a block with its own duration; its rule only has to exist.
-  const rules = { loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, accountBackoff: { points: 1, duration: 1 } };
+  const { prefix, onRedisFailure, loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, mfaConsecutive } = config.rateLimit;
+  // The back-offs are blocks with their own durations; their rules only have to exist.
+  const gate = { points: 1, duration: 1 };
+  const rules = { loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, mfaConsecutive, accountBackoff: gate, mfaBackoff: gate };
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
   if (!redis) {
     logger.warn('REDIS_URL unset: rate-limit counters live in this process\'s memory, for a single instance only');

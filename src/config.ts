@@ -67,6 +67,7 @@ export interface Config {
     registerIp: LimitSetting;
     refreshIp: LimitSetting;
     mfaUser: LimitSetting;
+    mfaConsecutive: LimitSetting;
     mfaAttemptsPerChallenge: number;
   };
   graphqlLimits: { maxDepth: number; maxAliases: number; maxDirectives: number; maxTokens: number; maxCost: number };
@@ -154,6 +155,7 @@ const schema = z.object({
   REGISTER_LIMIT_IP: limit('10/3600'),
   REFRESH_LIMIT_IP: limit('600/60'),
   MFA_LIMIT_USER: limit('10/900'),
+  MFA_LIMIT_CONSECUTIVE: limit('100/2592000'),
   MFA_ATTEMPTS_PER_CHALLENGE: int(1, 100).default(5),
   GRAPHQL_MAX_DEPTH: int(1, 1000).default(12),
   GRAPHQL_MAX_ALIASES: int(0, 1000).default(15),
@@ -357,6 +359,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       registerIp: e.REGISTER_LIMIT_IP,
       refreshIp: e.REFRESH_LIMIT_IP,
       mfaUser: e.MFA_LIMIT_USER,
+      mfaConsecutive: e.MFA_LIMIT_CONSECUTIVE,
       mfaAttemptsPerChallenge: e.MFA_ATTEMPTS_PER_CHALLENGE,
     },
     graphqlLimits: {

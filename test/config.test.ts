@@ -64,6 +64,7 @@ describe('defaults', () => {
         registerIp: { points: 10, duration: 3600 },
         refreshIp: { points: 600, duration: 60 },
         mfaUser: { points: 10, duration: 900 },
+        mfaConsecutive: { points: 100, duration: 2_592_000 },
         mfaAttemptsPerChallenge: 5,
       },
       graphqlLimits: { maxDepth: 12, maxAliases: 15, maxDirectives: 50, maxTokens: 1000, maxCost: 5000 },

@@ -96,14 +96,14 @@ async function run(argv: string[]): Promise<number> {
         say(`${a}: ${ended((await revokeUserSessions(deps, a)).length)}`);
         break;
       case 'unblock': {
-        await findUserByEmail(deps.users, a);
+        const user = await findUserByEmail(deps.users, a);
         if (counters.redis && !counters.redis.healthy()) throw new Error('Redis is not reachable');
         if (!counters.redis) {
           say(`${a}: nothing to clear here: without REDIS_URL the counters live in the server's memory and end with it`);
           break;
         }
-        const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(a);
-        say(`${a}: login counters cleared (${cleared} per-address counter(s))`);
+        const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(a, user.id);
+        say(`${a}: login and MFA counters cleared (${cleared} per-address counter(s))`);
         break;
       }
       case 'keys': {

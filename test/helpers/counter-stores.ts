@@ -19,6 +19,7 @@ export const limitsWith = (overrides: Partial<ThrottleLimits>): ThrottleLimits =
   registerIp: HIGH,
   refreshIp: HIGH,
   mfaUser: HIGH,
+  mfaConsecutive: HIGH,
   ...overrides,
 });
 
@@ -34,8 +35,8 @@ export interface CounterStoreKind {
   open(limits: ThrottleLimits): Promise<OpenedStore>;
 }
 
-// As in openCounters(): the back-off is a block with its own duration; its rule only has to exist.
-const rulesOf = (limits: ThrottleLimits) => ({ ...limits, accountBackoff: { points: 1, duration: 1 } });
+// As in openCounters(): the back-offs are blocks with their own durations; their rules only have to exist.
+const rulesOf = (limits: ThrottleLimits) => ({ ...limits, accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } });
 const prefix = () => `test:${randomBytes(6).toString('hex')}`;
 
 const memory: CounterStoreKind = {

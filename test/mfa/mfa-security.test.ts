@@ -109,6 +109,26 @@ describe('MFA_LIMIT_USER', () => {
     }
   });
 
+  it('backs off after MFA_LIMIT_CONSECUTIVE failures since the last accepted code, for 900 s first', async () => {
+    const limited = await startGateway({ env: { MFA_LIMIT_USER: '1000/900', MFA_LIMIT_CONSECUTIVE: '3/2592000' } });
+    try {
+      const user = await mfaUser(limited);
+      const { mfaToken } = await challenge(limited, user.email, user.password);
+      for (let i = 0; i < 3; i++) {
+        expect(codeOf(await limited.gql(VerifyMfaDocument, { mfaToken, code: wrongCode(totpNow(limited, user.secret)) }))).toBe(
+          'INVALID_MFA_CODE',
+        );
+      }
+      const fresh = await challenge(limited, user.email, user.password);
+      const blocked = await limited.gql(VerifyMfaDocument, { mfaToken: fresh.mfaToken, code: totpNow(limited, user.secret) });
+      expect(codeOf(blocked)).toBe('RATE_LIMITED');
+      expect(blocked.errors![0]!.extensions.retryAfter).toBeGreaterThan(890);
+      expect(blocked.errors![0]!.extensions.retryAfter).toBeLessThanOrEqual(900);
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("takes none of a challenge's attempts for a RATE_LIMITED answer, which checked no code", async () => {
     const limited = await startGateway({ env: { MFA_LIMIT_USER: '2/900', MFA_ATTEMPTS_PER_CHALLENGE: '3' } });
     try {

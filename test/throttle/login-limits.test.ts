@@ -270,7 +270,7 @@ describe.skipIf(!withPostgresAndRedis)('operator: npm run admin -- unblock <emai
     );
     expect(run.code, run.stderr).toBe(0);
     // One per address that tried: .1 failed three times; .2 was refused, its point taken and given back.
-    expect(run.stdout).toContain('login counters cleared (2 per-address counter(s))');
+    expect(run.stdout).toContain('login and MFA counters cleared (2 per-address counter(s))');
 
     expectLoggedIn(await loginAt(gw, '127.0.0.1', dave, PASSWORD));
     expectLoggedIn(await loginAt(gw, '127.0.0.2', dave, PASSWORD));

@@ -1,4 +1,5 @@
-// Rule: registrations and refresh calls are limited per client IP (a refused input spends nothing), and failed MFA codes per user, with successes refunded.
+// Rule: registrations and refresh calls are limited per client IP (a refused input spends nothing), and failed MFA codes per user, with successes refunded; beyond MFA_LIMIT_CONSECUTIVE failures a user's MFA backs off (900 s doubling to a day).
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { Throttle } from '../../src/domain/throttle';
@@ -112,5 +113,64 @@ describe.each(counterStoreKinds())('MFA_LIMIT_USER: Throttle.guardMfa on the $na
     await expect(run(user, 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError);
     await expect(run(user, 'ok')).rejects.toBeInstanceOf(RateLimitedError);
     expect(calls.count).toBe(11);
+  });
+});
+
+if (!process.env.REDIS_URL) console.log('skipping the Redis variant of the MFA back-off domain test: REDIS_URL unset');
+describe.each(counterStoreKinds())('MFA_LIMIT_CONSECUTIVE: the MFA back-off on the $name store (domain)', (kind) => {
+  let opened: OpenedStore;
+  let throttle: Throttle;
+  beforeAll(async () => {
+    const limits = limitsWith({ mfaConsecutive: { points: 2, duration: 2_592_000 } });
+    opened = await kind.open(limits);
+    throttle = new Throttle(opened.store, limits);
+  });
+  afterAll(() => opened?.close());
+
+  const userOf = () => randomUUID();
+  let checks = 0;
+  const attempt = (userId: string, outcome: 'ok' | 'wrong') =>
+    throttle.guardMfa(userId, (e) => e instanceof InvalidCredentialsError, async () => {
+      checks++;
+      if (outcome === 'wrong') throw new InvalidCredentialsError();
+      return 'verified';
+    });
+  /** The next attempt is refused without a check; its retryAfter. */
+  const retryAfterOf = async (userId: string) => {
+    const before = checks;
+    const error = await attempt(userId, 'ok').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(checks).toBe(before);
+    return (error as RateLimitedError).retryAfter;
+  };
+
+  it('starts at 900 s, doubles after each expiry and never exceeds a day', async () => {
+    const user = userOf();
+    await expect(attempt(user, 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    await expect(attempt(user, 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    const seen = [await retryAfterOf(user)];
+    for (let i = 0; i < 8; i++) {
+      await opened.store.reset('mfaBackoff', user); // the back-off expires
+      await expect(attempt(user, 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError);
+      seen.push(await retryAfterOf(user));
+    }
+    const expected = [900, 1800, 3600, 7200, 14_400, 28_800, 57_600, 86_400, 86_400];
+    seen.forEach((s, i) => {
+      expect(s).toBeGreaterThanOrEqual(expected[i]! - 2);
+      expect(s).toBeLessThanOrEqual(expected[i]!);
+    });
+  });
+
+  it('an accepted code, or an operator unblock, clears the count', async () => {
+    const user = userOf();
+    await expect(attempt(user, 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    await expect(attempt(user, 'ok')).resolves.toBe('verified');
+    await expect(attempt(user, 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    await expect(attempt(user, 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError); // the gate opens for it
+    await retryAfterOf(user);
+
+    await throttle.unblockAccount(uniqueEmail('mfa'), user);
+    await expect(attempt(user, 'wrong')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    await expect(attempt(user, 'ok')).resolves.toBe('verified');
   });
 });

@@ -16,7 +16,9 @@ export type RuleName =
   | 'accountBackoff'
   | 'registerIp'
   | 'refreshIp'
-  | 'mfaUser';
+  | 'mfaUser'
+  | 'mfaConsecutive'
+  | 'mfaBackoff';
 
 export interface Consumed {
   /** False when this point went over the rule's limit. */

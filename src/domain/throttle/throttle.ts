@@ -9,11 +9,15 @@ export interface ThrottleLimits {
   registerIp: LimitRule;
   refreshIp: LimitRule;
   mfaUser: LimitRule;
+  mfaConsecutive: LimitRule;
 }
 
 /** Account back-off from the LOGIN_LIMIT_ACCOUNT-th failure on: 60 s, doubling, at most 900 s. */
 export const ACCOUNT_BACKOFF_START_SECONDS = 60;
 export const ACCOUNT_BACKOFF_MAX_SECONDS = 900;
+/** A user's MFA back-off from the MFA_LIMIT_CONSECUTIVE-th failure on: 900 s, doubling, at most a day. */
+export const MFA_BACKOFF_START_SECONDS = 900;
+export const MFA_BACKOFF_MAX_SECONDS = 86_400;
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
@@ -54,25 +58,26 @@ export class Throttle {
     const gate: Counter = ['accountBackoff', account];
     const taken: Taken[] = [{ counter: emailIp }, { counter: perIp }, { counter: perAccount, countOnly: true }];
     return this.attempt(taken, check, isFailure, {
-      admit: async ([, , accountTaken]) => {
-        const excess = accountTaken!.consumed - this.limits.loginAccount.points;
-        if (excess < 0) return { took: [] };
-        const window = Math.min(ACCOUNT_BACKOFF_MAX_SECONDS, ACCOUNT_BACKOFF_START_SECONDS * 2 ** Math.min(excess, 10));
-        const opened = await this.store.consume(...gate, window);
-        // Let through, the gate is given back with the other points unless the check fails.
-        if (opened.allowed) return { took: [gate] };
-        // Refused, it gives back the point the refusal added: the attempt let through before
-        // (still being checked) then reopens the gate by itself if it is not checked after all.
-        await this.store.refund(...gate);
-        return { waitMs: opened.msBeforeNext };
-      },
+      admit: ([, , accountTaken]) =>
+        this.backoff(gate, accountTaken!.consumed - this.limits.loginAccount.points, ACCOUNT_BACKOFF_START_SECONDS, ACCOUNT_BACKOFF_MAX_SECONDS),
       onSuccess: () => Promise.all([this.store.reset(...emailIp), this.store.reset(...gate)]),
     });
   }
 
-  /** Wraps one MFA code check for a user (used by the MFA flow). */
+  /**
+   * Wraps one MFA code check for a user (used by the MFA flow): MFA_LIMIT_USER, and, beyond
+   * MFA_LIMIT_CONSECUTIVE failures since the last accepted code, the user's back-off gate
+   * (900 s … a day), as the account's for passwords. An accepted code clears both.
+   */
   guardMfa<T>(userId: string, isFailure: (e: unknown) => boolean, check: () => Promise<T>) {
-    return this.attempt([{ counter: ['mfaUser', userId] }], check, isFailure);
+    const consecutive: Counter = ['mfaConsecutive', userId];
+    const gate: Counter = ['mfaBackoff', userId];
+    const taken: Taken[] = [{ counter: ['mfaUser', userId] }, { counter: consecutive, countOnly: true }];
+    return this.attempt(taken, check, isFailure, {
+      admit: ([, consecutiveTaken]) =>
+        this.backoff(gate, consecutiveTaken!.consumed - this.limits.mfaConsecutive.points, MFA_BACKOFF_START_SECONDS, MFA_BACKOFF_MAX_SECONDS),
+      onSuccess: () => Promise.all([this.store.reset(...consecutive), this.store.reset(...gate)]),
+    });
   }
 
   /** One registration from this client. */
@@ -85,11 +90,32 @@ export class Throttle {
     return this.take(['refreshIp', clientKey(ip)]);
   }
 
-  /** Clears an account's login counters (operator: `npm run admin -- unblock <email>`). */
-  async unblockAccount(email: string) {
+  /** Clears an account's login and MFA counters (operator: `npm run admin -- unblock <email>`). */
+  async unblockAccount(email: string, userId: string) {
     const account = emailKey(email);
-    await Promise.all([this.store.reset('loginAccount', account), this.store.reset('accountBackoff', account)]);
+    const rules = ['mfaUser', 'mfaConsecutive', 'mfaBackoff'] as const;
+    await Promise.all([
+      this.store.reset('loginAccount', account),
+      this.store.reset('accountBackoff', account),
+      ...rules.map((rule) => this.store.reset(rule, userId)),
+    ]);
     return this.store.resetPrefix('loginEmailIp', `${account}:`);
+  }
+
+  /**
+   * A back-off gate: from `excess` 0 on (failures beyond a limit), one attempt per window, the
+   * window doubling with the excess from `startSeconds` up to `maxSeconds`, taken atomically.
+   */
+  private async backoff(gate: Counter, excess: number, startSeconds: number, maxSeconds: number): Promise<Admission> {
+    if (excess < 0) return { took: [] };
+    const window = Math.min(maxSeconds, startSeconds * 2 ** Math.min(excess, 10));
+    const opened = await this.store.consume(...gate, window);
+    // Let through, the gate is given back with the other points unless the check fails.
+    if (opened.allowed) return { took: [gate] };
+    // Refused, it gives back the point the refusal added: the attempt let through before
+    // (still being checked) then reopens the gate by itself if it is not checked after all.
+    await this.store.refund(...gate);
+    return { waitMs: opened.msBeforeNext };
   }
 
   private async take(counter: Counter) {
