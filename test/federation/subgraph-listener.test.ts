@@ -164,6 +164,24 @@ describe('_entities: a User is visible only to that user or an admin', () => {
     expect(reply.body.data).toEqual({ _entities: [{ id: target.user.id, email: target.email, roles: ['user'] }] });
   });
 
+  it('refuses representations that are not a User with a string id: BAD_USER_INPUT, no error logged', async () => {
+    const logged = gw.logs.length;
+    for (const representation of [
+      { __typename: 'Nope', id: target.user.id },
+      { id: target.user.id },
+      { __typename: 'User' },
+      { __typename: 'User', id: [target.user.id] },
+      { __typename: 'User', id: 5 },
+    ]) {
+      const reply = await subgraph({ query: ENTITIES, variables: { representations: [representation] } }, { token: adminToken });
+      const label = JSON.stringify(representation);
+      expect(reply.status, label).toBe(200);
+      expect(codes(reply), label).toEqual(['BAD_USER_INPUT']);
+      expect(reply.body.data, label).toBeNull();
+    }
+    expect(gw.logs.slice(logged).filter((line) => JSON.parse(line).level >= 50)).toEqual([]);
+  });
+
   it('answers a non-UUID id and an unknown UUID with a null entity, not an internal error', async () => {
     for (const id of ['not-a-uuid', UNKNOWN_UUID, "'; select 1; --"]) {
       for (const token of [undefined, adminToken]) {

@@ -5,7 +5,7 @@ import type { AuthDeps } from './deps';
  * A user another subgraph refers to by id, or null. Whether the caller may read its details is
  * decided per field (canSeeUser), so an anonymous lookup learns nothing beyond the id it sent.
  */
-export async function findUserReference(deps: Pick<AuthDeps, 'users'>, id: string) {
-  if (!isUuid(id)) return null;
+export async function findUserReference(deps: Pick<AuthDeps, 'users'>, id: unknown) {
+  if (typeof id !== 'string' || !isUuid(id)) return null;
   return deps.users.findById(id);
 }

@@ -17,6 +17,7 @@ import {
 } from 'graphql';
 import { createResolversMap } from 'type-graphql';
 import { findUserReference } from '../../domain/auth';
+import { BadUserInputError } from '../../errors';
 import type { GatewayContext } from '../context';
 import { gatewaySchema } from '../schema';
 import { guardedFields } from './guarded-fields';
@@ -69,7 +70,26 @@ export function subgraphSchema(): GraphQLSchema {
       },
     } as never,
   });
+  refuseForeignRepresentations(schema);
   return schema;
+}
+
+const isUserRepresentation = (value: unknown) =>
+  typeof value === 'object' && value !== null && 'id' in value && typeof value.id === 'string' && '__typename' in value && value.__typename === 'User';
+
+/**
+ * `_entities` takes only what this subgraph owns, `{ __typename: "User", id: <string> }`:
+ * anything else is the caller's mistake (BAD_USER_INPUT), not an internal error.
+ */
+function refuseForeignRepresentations(built: GraphQLSchema) {
+  const field = built.getQueryType()!.getFields()._entities!;
+  const resolve = field.resolve!;
+  field.resolve = (source, args: { representations: unknown[] }, context, info) => {
+    if (!args.representations.every(isUserRepresentation)) {
+      throw new BadUserInputError('Every representation must be { __typename: "User", id: <string> }.', 'representations');
+    }
+    return resolve(source, args, context, info);
+  };
 }
 
 export const SUBGRAPH_SCHEMA_HEADER =
