@@ -3,7 +3,11 @@
  * listener): the same limits, validation rules, error formatting and drain behaviour.
  */
 import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+} from '@apollo/server/plugin/disabled';
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyInstance } from 'fastify';
@@ -57,6 +61,9 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
       // No answer of an auth gateway is cacheable (the HTTP layer says so: no-store), and the hints
       // plugin wraps every field resolver.
       ApolloServerPluginCacheControlDisabled(),
+      // Apollo turns inline traces on for a subgraph schema: every router request asking for them
+      // would get each resolver's timings (a login's included). Nothing here reports usage.
+      ApolloServerPluginInlineTraceDisabled(),
     ],
   });
   await apollo.start();

@@ -28,7 +28,10 @@ let other: Awaited<ReturnType<typeof signUp>>;
 let adminToken: string;
 
 /** A request to the subgraph listener; `secret: null` sends no x-subgraph-secret header. */
-async function subgraph(body: unknown, options: { token?: string; secret?: string | null } = {}): Promise<Reply> {
+async function subgraph(
+  body: unknown,
+  options: { token?: string; secret?: string | null; headers?: Record<string, string> } = {},
+): Promise<Reply> {
   const secret = options.secret === undefined ? SECRET : options.secret;
   const response = await fetch(`${gw.subgraphUrl}/graphql`, {
     method: 'POST',
@@ -36,6 +39,7 @@ async function subgraph(body: unknown, options: { token?: string; secret?: strin
       'content-type': 'application/json',
       ...(secret !== null && { 'x-subgraph-secret': secret }),
       ...(options.token && { authorization: `Bearer ${options.token}` }),
+      ...options.headers,
     },
     body: JSON.stringify(body),
   });
@@ -116,6 +120,18 @@ describe('the shared secret', () => {
 });
 
 describe('the public /graphql stays schema.graphql', () => {
+  it('sends no inline trace (resolver timings) to a router that asks for one', async () => {
+    const reply = await subgraph(
+      {
+        query: 'mutation($email: String!, $password: String!) { login(email: $email, password: $password) { __typename } }',
+        variables: { email: target.email, password: 'Wrong-Password-1!' },
+      },
+      { headers: { 'apollo-federation-include-trace': 'ftv1' } },
+    );
+    expect(codes(reply)).toEqual(['INVALID_CREDENTIALS']);
+    expect(reply.text).not.toContain('ftv1');
+  });
+
   it('refuses `_service` and `_entities` with GRAPHQL_VALIDATION_FAILED, even given the secret', async () => {
     const variants: Array<Record<string, string>> = [{}, { 'x-subgraph-secret': SECRET }];
     for (const headers of variants) {
