@@ -34,6 +34,9 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
       credentials: true,
       methods: ['GET', 'POST'],
       allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', REFRESH_TRANSPORT_HEADER],
+      // An OPTIONS that is no preflight (no Origin) gets an empty 204 without CORS headers, not a
+      // text/plain 400 outside the error registry.
+      strictPreflight: false,
     });
   }
 

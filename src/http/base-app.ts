@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Config, TrustProxy } from '../config';
 import { isInternalAddress } from '../domain/throttle';
 import { LazyChildLogger } from '../logger';
-import { refuseFrameworkError, registerHttpErrorHandlers } from './errors';
+import { answerClientError, refuseFrameworkError, registerHttpErrorHandlers } from './errors';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -53,6 +53,8 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
       replyHeaders(request, reply);
       return refuseFrameworkError(error, reply);
     },
+    // And one Node's HTTP parser cannot read at all (no request exists yet, so no request id).
+    clientErrorHandler: answerClientError,
   }) as unknown as FastifyInstance;
 
   // One line per request; never the query string (a GET operation carries its variables there).

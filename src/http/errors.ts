@@ -1,7 +1,9 @@
 /**
- * HTTP-level refusals (oversized body, unsupported media type, unknown route, unreadable URL)
- * answer in the GraphQL error shape with a code from the registry, never with Fastify's internals.
+ * HTTP-level refusals (oversized body, unsupported media type, unknown route, unreadable URL, a
+ * request Node's parser cannot read) answer in the GraphQL error shape with a code from the
+ * registry, never with Fastify's internals.
  */
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { ErrorCode } from '../errors';
 
@@ -25,4 +27,26 @@ export function registerHttpErrorHandlers(app: FastifyInstance) {
 /** Fastify's frameworkErrors: a request refused before routing (a URL it cannot read, a parameter too long). */
 export function refuseFrameworkError(error: FastifyError, reply: FastifyReply) {
   return reply.code(clientStatus(error) ?? 400).send(refusal('Bad request.'));
+}
+
+const PARSER_REFUSALS: Record<string, [status: number, reason: string, message: string]> = {
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'Request headers too large.'],
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'Request timeout.'],
+};
+
+/**
+ * Fastify's clientErrorHandler: a request Node's HTTP parser refuses (a malformed header, a bad
+ * chunked body, headers over the limit, too slow) gets the same shape, and the socket is closed.
+ */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, reason, message] = PARSER_REFUSALS[error.code ?? ''] ?? [400, 'Bad Request', 'Bad request.'];
+  const body = JSON.stringify(refusal(message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `cache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

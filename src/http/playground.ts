@@ -125,7 +125,9 @@ export function registerPlaygroundRoutes(app: FastifyInstance, options: { schema
   // A hook, not a route: Apollo owns GET /graphql, and only browsers asking for a page are taken from it.
   app.addHook('onRequest', async (request, reply) => {
     if (request.method !== 'GET' || request.routeOptions.url !== '/graphql') return;
-    reply.header('vary', 'accept'); // the same URL answers a page or a GraphQL result
+    // The same URL answers a page or a GraphQL result; added to what CORS put there (Origin).
+    const vary = reply.getHeader('vary');
+    reply.header('vary', vary ? `${String(vary)}, Accept` : 'Accept');
     if (!prefersHtml(request.headers.accept)) return;
     return send(request, reply, page, 'no-store');
   });

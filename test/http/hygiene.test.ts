@@ -1,6 +1,7 @@
 // Rule: the HTTP surface refuses CSRF-able requests, batches, mutations over GET and bodies over
 // 100 KB; production hides the schema; no error leaks a stack; CORS only for configured origins;
 // no answer may be stored by a cache but the JWKS, the discovery document and the playground's files.
+import { connect } from 'node:net';
 import { getNamedType, GraphQLObjectType, GraphQLScalarType, print } from 'graphql';
 import { subgraphSchema } from '../../src/graphql/federation/subgraph-schema';
 import { gatewaySchema } from '../../src/graphql/schema';
@@ -125,6 +126,30 @@ describe('caching', () => {
     expect((await fetch(`${prod.url}/.well-known/jwks.json`)).headers.get('cache-control')).toMatch(/^public, max-age=\d+$/);
   });
 
+  it("answers a request Node's HTTP parser cannot read in the same shape, no-store, and closes", async () => {
+    /** Writes `head` as is on a fresh connection; the whole answer, read until the server closes. */
+    const raw = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(new URL(dev.url).port), '127.0.0.1', () => socket.end(head));
+        let answer = '';
+        socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
+        socket.on('close', () => resolve(answer));
+        socket.on('error', reject);
+      });
+    const cases: Array<[string, number]> = [
+      ['GET /graphql HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\n\r\n', 400],
+      ['POST /graphql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400],
+      [`GET /graphql HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+    ];
+    for (const [head, status] of cases) {
+      const answer = await raw(head);
+      const [headers, body] = answer.split('\r\n\r\n') as [string, string];
+      expect(headers.split('\r\n')[0]).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
+      expect(headers.toLowerCase()).toContain('cache-control: no-store');
+      expect(JSON.parse(body)).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'BAD_REQUEST' } }] });
+    }
+  });
+
   it('answers a URL Fastify cannot read like any other refusal: registry code, request id, no-store', async () => {
     const response = await fetch(`${prod.url}/graphql%zz`);
     expect(response.headers.get('cache-control')).toBe('no-store');
@@ -211,6 +236,25 @@ describe('CORS', () => {
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     const otherPost = await prod.post({ query: '{ __typename }' }, { headers: { origin: 'http://evil.example' } });
     expect(otherPost.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('keeps Vary: Origin beside the playground\'s Vary: Accept, and answers an OPTIONS that is no preflight 204', async () => {
+    const both = await startGateway({ env: { CORS_ORIGINS: APP } });
+    try {
+      const answer = await fetch(`${both.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+        headers: { origin: APP, 'apollo-require-preflight': 'true' },
+      });
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('access-control-allow-origin')).toBe(APP);
+      const vary = (answer.headers.get('vary') ?? '').toLowerCase().split(/,\s*/);
+      expect(vary).toEqual(expect.arrayContaining(['origin', 'accept']));
+
+      const bare = await fetch(`${both.url}/graphql`, { method: 'OPTIONS' });
+      expect(bare.status).toBe(204);
+      expect([...bare.headers.keys()].filter((h) => h.startsWith('access-control-allow-origin'))).toEqual([]);
+    } finally {
+      await both.close();
+    }
   });
 
   it('sends no CORS headers at all when CORS_ORIGINS is unset', async () => {
