@@ -1,6 +1,7 @@
 // Rule: verifiers discover and cache the public keys: the JWKS is public-members-only, cacheable
 // for 300 s with an ETag (304 on a match), and /.well-known/openid-configuration points at it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 
 let gw: TestGateway;
@@ -31,6 +32,23 @@ describe('GET /.well-known/jwks.json', () => {
     }
     const stale = await fetch(`${gw.url}/.well-known/jwks.json`, { headers: { 'if-none-match': '"stale"' } });
     expect(stale.status).toBe(200);
+  });
+
+  it('is the same bytes, and ETag, from an instance that created the key and one that read it back', async () => {
+    const encryptionKeys = generateEncryptionKeyEntry('shared');
+    const creator = await startGateway({ encryptionKeys, env: { JWT_ALG: 'ES256' } });
+    try {
+      const reader = await startGateway({ database: creator.database, encryptionKeys, env: { JWT_ALG: 'ES256' } });
+      try {
+        const [a, b] = await Promise.all([creator, reader].map((g) => fetch(`${g.url}/.well-known/jwks.json`)));
+        expect(b!.headers.get('etag')).toBe(a!.headers.get('etag'));
+        expect(await b!.text()).toBe(await a!.text());
+      } finally {
+        await reader.close();
+      }
+    } finally {
+      await creator.close();
+    }
   });
 });
 

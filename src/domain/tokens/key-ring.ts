@@ -28,6 +28,12 @@ export interface SigningKey {
   keyObject: KeyObject;
 }
 
+/**
+ * A JWK's members in one order, whoever loaded it (the database's jsonb reorders them; a key
+ * just generated has exportJWK's order): every instance publishes the same bytes, one ETag.
+ */
+const canonicalJwk = (jwk: JWK): JWK => Object.fromEntries(Object.entries(jwk).sort(([a], [b]) => (a < b ? -1 : 1)));
+
 export class KeyRing {
   /**
    * The published key ids, sorted: two rings with the same one verify exactly the same tokens
@@ -56,7 +62,7 @@ export class KeyRing {
     ) as JWK;
     const privateKey = (await importJWK(privateJwk, alg)) as CryptoKey;
     const published = keys.filter((k) => k.retiresAt === null || k.retiresAt > now);
-    const jwks: JSONWebKeySet = { keys: published.map((k) => k.publicJwk as JWK) };
+    const jwks: JSONWebKeySet = { keys: published.map((k) => canonicalJwk(k.publicJwk as JWK)) };
     return new KeyRing({ kid: current.kid, alg, privateKey, keyObject: KeyObject.from(privateKey) }, jwks, createLocalJWKSet(jwks));
   }
 }
