@@ -78,7 +78,19 @@ export class ConfigError extends Error {}
 /** Every OWASP argon2id profile (m=47104,t=1 … m=7168,t=5) spends at least this much. */
 export const MIN_ARGON2_MEMORY_TIME = 7168 * 5;
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/**
+ * A whole number written in decimal digits and nothing else: `z.coerce.number` read "   " as 0
+ * and took `1e3`, `0x10` and `80.0`, while libuv reads UV_THREADPOOL_SIZE=1e3 as 1.
+ */
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number in decimal digits (e.g. 900)')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max));
+
+/** Free text that must say something: a value of only spaces is a mistake, not a value. */
+const text = () => z.string().regex(/\S/, 'must not be blank');
 
 /** `points/seconds`, e.g. 5/900. */
 const limit = (fallback: string) =>
@@ -95,16 +107,17 @@ const limit = (fallback: string) =>
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535).default(4000),
-  HOST: z.string().min(1).optional(),
+  HOST: text().optional(),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_SIZE: int(1, 100).optional(),
-  DATA_DIR: z.string().min(1).default('.data'),
+  DATA_DIR: text().default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  JWT_ISSUER: z.url().optional(),
-  JWT_AUDIENCE: z.string().min(1).default('graphql'),
+  // Verifiers compare `iss` with this exactly, and discovery serves it as the issuer's URL.
+  JWT_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+  JWT_AUDIENCE: text().default('graphql'),
   JWT_ALG: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
   ACCESS_TOKEN_TTL: int(30, MAX_ACCESS_TOKEN_TTL).default(900),
   // At least the JWKS cache lifetime, so verifiers have a new key before it signs (and, checked
@@ -113,7 +126,7 @@ const schema = z.object({
   KEY_RELOAD_SECONDS: int(1, 3600).default(60),
   KEY_ROTATION_DAYS: int(1, 3650).optional(),
   SUBGRAPH_PORT: int(0, 65_535).optional(),
-  SUBGRAPH_SECRET: z.string().optional(),
+  SUBGRAPH_SECRET: text().optional(),
   REFRESH_TOKEN_IDLE_TTL: int(60, 31_536_000).default(1_209_600),
   REFRESH_TOKEN_MAX_TTL: int(60, 31_536_000).default(2_592_000),
   REFRESH_REUSE_GRACE_SECONDS: int(0, 60).default(10),
@@ -132,7 +145,7 @@ const schema = z.object({
   UV_THREADPOOL_SIZE: int(2, 1024).default(4),
   ACCESS_TOKEN_CACHE_SIZE: int(0, 100_000).default(10_000),
   PASSWORD_POLICY: z.enum(['composition', 'nist']).default('composition'),
-  MFA_ISSUER: z.string().min(1).max(64).default('graphql-auth-gateway'),
+  MFA_ISSUER: text().max(64).default('graphql-auth-gateway'),
   ENCRYPTION_KEYS: z.string().min(1).optional(),
   CORS_ORIGINS: z.string().optional(),
   // Unset: on in development and test, off in production.
@@ -200,6 +213,10 @@ export function parseEncryptionKeys(value: string, setting = 'ENCRYPTION_KEYS'):
           `${setting}: each entry must be id:base64 with a 32-byte key (id of letters, digits, _ or -)`,
         );
       }
+      // A key whose bytes are all one value (32 zero bytes, a placeholder) is no secret.
+      if (key.every((byte) => byte === key[0])) {
+        throw new ConfigError(`${setting}: key "${id}" is not random (all its bytes are equal): generate one as the README says`);
+      }
       return { id, key };
     });
   if (keys.length === 0) throw new ConfigError(`${setting}: at least one key is required`);
@@ -220,6 +237,8 @@ function parseTrustProxy(value: string | undefined, setting = 'TRUST_PROXY'): Tr
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  // " " or "," is a list of nothing: most likely a value lost on its way, not a choice.
+  if (entries.length === 0) throw new ConfigError(`${setting}: lists no hop count, address or CIDR (leave it unset to trust no proxy)`);
   for (const entry of entries) {
     if (!isIpOrCidr(entry)) {
       throw new ConfigError(`${setting}: "${entry}" is neither a hop count nor an IP address or CIDR`);
@@ -238,22 +257,23 @@ function isIpOrCidr(entry: string) {
 
 function parseOrigins(value: string | undefined): string[] {
   if (!value) return [];
-  return value
+  const origins = value
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean)
-    .map((origin) => {
-      let url: URL;
-      try {
-        url = new URL(origin);
-      } catch {
-        throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
-      }
-      if (url.origin !== origin.replace(/\/$/, '')) {
-        throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
-      }
-      return url.origin;
-    });
+    .filter(Boolean);
+  if (origins.length === 0) throw new ConfigError('CORS_ORIGINS: lists no origin (leave it unset for no cross-origin access)');
+  return origins.map((origin) => {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
+    }
+    if (url.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
+    }
+    return url.origin;
+  });
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -304,6 +324,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       `PASSWORD_HASH_CONCURRENCY must be below UV_THREADPOOL_SIZE (${e.UV_THREADPOOL_SIZE}): argon2 runs on libuv's thread pool, and the rest of the gateway needs a thread there too`,
     );
   }
+  // Checked even while SUBGRAPH_PORT is unset: a malformed value is a mistake either way.
+  const subgraphTrustProxy = parseTrustProxy(e.SUBGRAPH_TRUST_PROXY, 'SUBGRAPH_TRUST_PROXY');
   return {
     production,
     development: e.NODE_ENV === 'development',
@@ -323,7 +345,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     subgraph:
       e.SUBGRAPH_PORT === undefined
         ? undefined
-        : { port: e.SUBGRAPH_PORT, secret: e.SUBGRAPH_SECRET!, trustProxy: parseTrustProxy(e.SUBGRAPH_TRUST_PROXY, 'SUBGRAPH_TRUST_PROXY') },
+        : { port: e.SUBGRAPH_PORT, secret: e.SUBGRAPH_SECRET!, trustProxy: subgraphTrustProxy },
     refresh: {
       idleTtl: e.REFRESH_TOKEN_IDLE_TTL,
       maxTtl: e.REFRESH_TOKEN_MAX_TTL,

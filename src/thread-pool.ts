@@ -20,8 +20,9 @@ export function defaultHashConcurrency(threadPoolSize: number, cores = available
  */
 export function threadPoolSizeFor(env: Record<string, string | undefined>): number | undefined {
   if (env.UV_THREADPOOL_SIZE) return undefined;
-  const configured = Number(env.PASSWORD_HASH_CONCURRENCY);
+  const raw = env.PASSWORD_HASH_CONCURRENCY ?? '';
+  const configured = /^\d+$/.test(raw) ? Number(raw) : 0;
   // An invalid value is left for loadConfig to refuse, naming the setting.
-  const hashes = Number.isInteger(configured) && configured >= 1 ? configured : defaultHashConcurrency(NODE_THREAD_POOL_SIZE);
+  const hashes = configured >= 1 ? configured : defaultHashConcurrency(NODE_THREAD_POOL_SIZE);
   return hashes + 1;
 }

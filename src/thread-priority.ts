@@ -9,8 +9,9 @@ export const DEFAULT_PASSWORD_HASH_NICE = 10;
 export function passwordHashNiceFor(env: Record<string, string | undefined>): number | undefined {
   const raw = env.PASSWORD_HASH_NICE;
   if (raw === undefined || raw === '') return DEFAULT_PASSWORD_HASH_NICE;
-  const value = Number(raw);
-  return Number.isInteger(value) && value >= 0 && value <= 19 ? value : undefined;
+  // Decimal digits only, as loadConfig reads it: " 5" or "5.0" is refused there, not applied here.
+  const value = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  return value >= 0 && value <= 19 ? value : undefined;
 }
 
 export type PoolPriority =

@@ -183,6 +183,84 @@ describe('invalid values name the setting', () => {
   });
 });
 
+describe('values are read strictly', () => {
+  const INTEGER_SETTINGS = [
+    'PORT', 'DATABASE_POOL_SIZE', 'ACCESS_TOKEN_TTL', 'KEY_PUBLISH_AHEAD', 'KEY_RELOAD_SECONDS', 'KEY_ROTATION_DAYS',
+    'SUBGRAPH_PORT', 'REFRESH_TOKEN_IDLE_TTL', 'REFRESH_TOKEN_MAX_TTL', 'REFRESH_REUSE_GRACE_SECONDS',
+    'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'ARGON2_PARALLELISM', 'PASSWORD_HASH_CONCURRENCY', 'PASSWORD_HASH_QUEUE',
+    'PASSWORD_HASH_PER_CLIENT', 'PASSWORD_HASH_NICE', 'UV_THREADPOOL_SIZE', 'ACCESS_TOKEN_CACHE_SIZE',
+    'MFA_ATTEMPTS_PER_CHALLENGE', 'GRAPHQL_MAX_DEPTH', 'GRAPHQL_MAX_ALIASES', 'GRAPHQL_MAX_DIRECTIVES',
+    'GRAPHQL_MAX_TOKENS', 'GRAPHQL_MAX_COST',
+  ];
+
+  // Blank used to read as 0 (PORT="   " listened on a random port), and libuv reads
+  // UV_THREADPOOL_SIZE=1e3 as 1 where a number parser reads 1000.
+  it.each(INTEGER_SETTINGS.flatMap((setting) => ['   ', '\t', '1e3', '0x10', '80.0', ' 5', '5 ', '+5', '5_000'].map((value) => [setting, value])))(
+    'integers are decimal digits only: %s=%j is refused, naming it',
+    (setting, value) => {
+      expect(failure({ [setting]: value }).message).toMatch(new RegExp(`^${setting}: must be a whole number`));
+    },
+  );
+
+  it('still reads plain digits, zero where the range has it, and leading zeros', () => {
+    expect(loadConfig({ PORT: '0' }).port).toBe(0);
+    expect(loadConfig({ PORT: '08080' }).port).toBe(8080);
+    expect(loadConfig({ ACCESS_TOKEN_CACHE_SIZE: '0', GRAPHQL_MAX_ALIASES: '0', REFRESH_REUSE_GRACE_SECONDS: '0' })).toMatchObject({
+      accessTokenCacheSize: 0,
+      graphqlLimits: { maxAliases: 0 },
+      refresh: { reuseGraceSeconds: 0 },
+    });
+    expect(loadConfig({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '0' }).passwordHashing.queue).toBe(0);
+    expect(loadConfig({ UV_THREADPOOL_SIZE: '1000' }).passwordHashing.concurrency).toBe(defaultHashConcurrency(1000));
+  });
+
+  it.each([
+    ['HOST', '   '],
+    ['DATA_DIR', ' '],
+    ['JWT_AUDIENCE', '  '],
+    ['MFA_ISSUER', '\t'],
+    ['SUBGRAPH_SECRET', ' '.repeat(40)],
+  ])('free text of only spaces is refused: %s=%j', (setting, value) => {
+    expect(failure({ SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 's'.repeat(32), [setting]: value }).message).toBe(`${setting}: must not be blank`);
+  });
+
+  it.each(['javascript:alert(1)', 'foo:bar', 'ftp://auth.example.com', 'https:auth.example.com', 'mailto:ops@example.com'])(
+    'JWT_ISSUER must be an http: or https: URL: %s is refused',
+    (value) => {
+      expect(failure({ JWT_ISSUER: value }).message).toBe('JWT_ISSUER: must be an http:// or https:// URL');
+    },
+  );
+
+  it('reads http and https issuers', () => {
+    expect(loadConfig({ JWT_ISSUER: 'https://auth.example.com' }).jwt.issuer).toBe('https://auth.example.com');
+    expect(loadConfig({ JWT_ISSUER: 'http://localhost:4000' }).jwt.issuer).toBe('http://localhost:4000');
+  });
+
+  it.each([
+    ['TRUST_PROXY', ' '],
+    ['TRUST_PROXY', ','],
+    ['TRUST_PROXY', ' , ,'],
+    ['SUBGRAPH_TRUST_PROXY', ','],
+    ['SUBGRAPH_TRUST_PROXY', '  '],
+    ['CORS_ORIGINS', ' , '],
+  ])('a list of nothing is refused: %s=%j', (setting, value) => {
+    expect(failure({ [setting]: value }).message).toMatch(new RegExp(`^${setting}: lists no`));
+    expect(failure({ SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 's'.repeat(32), [setting]: value }).message).toMatch(new RegExp(`^${setting}: lists no`));
+  });
+
+  it.each([
+    ['32 zero bytes', Buffer.alloc(32, 0)],
+    ['32 equal bytes', Buffer.alloc(32, 0x41)],
+  ])('an ENCRYPTION_KEYS key of %s is refused, naming its id and not the key', (_, bytes) => {
+    const weak = `weak:${bytes.toString('base64')}`;
+    for (const value of [weak, `${key('good')},${weak}`]) {
+      const { message } = failure({ ENCRYPTION_KEYS: value });
+      expect(message).toMatch(/^ENCRYPTION_KEYS: key "weak" is not random/);
+      expect(message).not.toContain(bytes.toString('base64'));
+    }
+  });
+});
+
 describe('password hashing priority', () => {
   it('is nice 10 by default, 0 to 19 when set; the launcher leaves an invalid value to the check above', () => {
     expect(loadConfig({}).passwordHashing.nice).toBe(10);
@@ -190,7 +268,7 @@ describe('password hashing priority', () => {
     expect(passwordHashNiceFor({})).toBe(10);
     expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: '0' })).toBe(0);
     expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: '19' })).toBe(19);
-    for (const invalid of ['-1', '20', '5.5', 'low']) expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: invalid })).toBeUndefined();
+    for (const invalid of ['-1', '20', '5.5', 'low', ' 5', '5.0', '1e1']) expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: invalid })).toBeUndefined();
   });
 });
 

@@ -14,7 +14,9 @@ describe('threadPoolSizeFor', () => {
   });
 
   it('leaves an invalid PASSWORD_HASH_CONCURRENCY to the settings check, with the default size', () => {
-    expect(threadPoolSizeFor({ PASSWORD_HASH_CONCURRENCY: 'lots' })).toBe(defaultHashConcurrency(4) + 1);
+    for (const invalid of ['lots', '1e1', '0x8', ' 6', '6.0']) {
+      expect(threadPoolSizeFor({ PASSWORD_HASH_CONCURRENCY: invalid })).toBe(defaultHashConcurrency(4) + 1);
+    }
   });
 
   it('never overrides UV_THREADPOOL_SIZE', () => {
