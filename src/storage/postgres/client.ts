@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type { Sql } from 'postgres';
 import { projectRoot } from '../../paths';
 import * as schema from './schema';
 
@@ -21,6 +22,10 @@ export interface Database {
 }
 
 export const migrationsFolder = path.join(projectRoot, 'drizzle');
+
+// Any constant works; it only has to be the same in every process that migrates (and differ
+// from the signing keys' lock).
+const MIGRATION_LOCK = 0x67776d67;
 
 /** `max`: connections at most (DATABASE_POOL_SIZE for the gateway). */
 export async function openPostgres(url: string, options: { max: number }): Promise<Database> {
@@ -48,12 +53,35 @@ export async function openPostgres(url: string, options: { max: number }): Promi
   return {
     db: orm as unknown as Db,
     kind: 'postgres',
-    migrate: () => migrate(orm, { migrationsFolder }),
+    migrate: () =>
+      underMigrationLock(postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 }), () =>
+        migrate(orm, { migrationsFolder }),
+      ),
     ping: async () => {
       await client`select 1`;
     },
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/**
+ * Runs `work` (drizzle's migrator) while this process holds the migration lock, so that
+ * concurrent `npm run db:migrate` runs (two deployments at once) migrate one after the other.
+ * Unserialised, the migrator's `CREATE SCHEMA / TABLE IF NOT EXISTS` race (duplicate key …
+ * pg_type_typname_nsp_index), and both read the last applied migration before either applies
+ * the next. The lock is PostgreSQL's transaction-level advisory lock, taken in a transaction
+ * that stays open on a connection of its own (`lock`, closed here) until the work is done: it
+ * ends with that transaction whatever happens, also behind a pooler in transaction mode.
+ */
+async function underMigrationLock(lock: Sql, work: () => Promise<void>) {
+  try {
+    await lock.begin(async (tx) => {
+      await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+      await work();
+    });
+  } finally {
+    await lock.end({ timeout: 5 });
+  }
 }
 
 /** dataDir undefined: an in-memory database (tests without DATABASE_URL). */
@@ -75,6 +103,7 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
   return {
     db: orm as unknown as Db,
     kind: 'embedded',
+    // No lock: PGlite admits one process, so no other migration can run beside this one.
     migrate: () => migrate(orm, { migrationsFolder }),
     ping: async () => {
       await client.query('select 1');
