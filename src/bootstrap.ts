@@ -1,8 +1,10 @@
 /**
  * Shared start-up for the server and the admin CLI: settings → encryption keys → database.
  */
+import { DrizzleQueryError } from 'drizzle-orm';
 import type { Logger } from 'pino';
-import type { Config, EncryptionKey, TrustProxy } from './config';
+import { ConfigError, type Config, type EncryptionKey, type TrustProxy } from './config';
+import { GatewayError } from './errors';
 import { RateLimiterCounterStore } from './storage/redis/counter-store';
 import { connectRedis, type RedisConnection } from './storage/redis/client';
 import { RedisRevocationFeed } from './storage/redis/revocation-feed';
@@ -11,10 +13,27 @@ import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
 import { openEmbedded, openPostgres, type Database } from './storage/postgres';
 
 export async function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
-  if (config.databaseUrl) return openPostgres(config.databaseUrl, { max: config.databasePoolSize });
+  if (config.databaseUrl) {
+    try {
+      return await openPostgres(config.databaseUrl, { max: config.databasePoolSize });
+    } catch (error) {
+      throw asUnreadableUrl(error, 'DATABASE_URL');
+    }
+  }
   const database = await openEmbedded(config.dataDir);
   logger.warn({ dataDir: config.dataDir }, 'using the embedded database (PGlite): for development only');
   return database;
+}
+
+/**
+ * The drivers parse their URL as they open; node's error for a malformed one carries the whole
+ * URL (its `input`), password included. This one names the setting instead.
+ */
+function asUnreadableUrl(error: unknown, setting: string) {
+  if (!(error instanceof URIError) && (error as { code?: unknown }).code !== 'ERR_INVALID_URL') return error;
+  return new ConfigError(
+    `${setting}: cannot be read as a URL (check the host and the port, and that special characters in the user name and password are percent-encoded)`,
+  );
 }
 
 export function resolveEncryptionKeys(config: Config, logger: Logger): EncryptionKey[] {
@@ -38,7 +57,12 @@ export function openCounters(config: Config, logger: Logger): Counters {
   // The back-offs are blocks with their own durations; their rules only have to exist.
   const gate = { points: 1, duration: 1 };
   const rules = { loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, mfaConsecutive, accountBackoff: gate, mfaBackoff: gate };
-  const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+  let redis: RedisConnection | undefined;
+  try {
+    redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+  } catch (error) {
+    throw asUnreadableUrl(error, 'REDIS_URL');
+  }
   if (!redis) {
     logger.warn('REDIS_URL unset: rate-limit counters live in this process\'s memory, for a single instance only');
   }
@@ -82,3 +106,23 @@ export function openRevocations(
   }
   return new RedisRevocationFeed(redis.client, config.rateLimit.prefix, logger);
 }
+
+/**
+ * What the server or a command prints about the error that stopped it, which must never hold a
+ * setting's secret (node's own report of an uncaught error prints a URL error's whole input).
+ * The gateway's own errors have fixed messages; PostgreSQL's name objects, never passwords;
+ * drizzle's hold the query's parameters, so only their cause is shown; in anything else, the
+ * credentials of a URL are taken out.
+ */
+export function describeFailure(error: unknown): string {
+  if (error instanceof ConfigError || error instanceof GatewayError) return error.message;
+  if (!(error instanceof Error)) return 'an unknown error';
+  if (error instanceof DrizzleQueryError) return error.cause ? describeFailure(error.cause) : 'a database query failed';
+  const code = (error as { code?: unknown }).code;
+  const message = withoutCredentials(error.message);
+  if (error.name === 'PostgresError') return `the database answered: ${message}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}`;
+  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+/** `scheme://user:password@host` → `scheme://…@host`, however the user name or password is written. */
+const withoutCredentials = (text: string) => text.replace(/([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, '$1…@');

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { createApp } from './app';
-import { describeClientIp, openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
+import { describeClientIp, describeFailure, openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
 import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
@@ -88,8 +88,8 @@ async function main() {
   }
 }
 
-main().catch((error) => {
-  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof ConfigError ? 'Refusing to start' : 'Failed to start'}: ${describeFailure(error)}\n`);
   process.exit(1);
 });
 

@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import pino from 'pino';
-import { openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
+import { describeFailure, openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
 import { ConfigError, loadConfig } from '../config';
 import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions } from '../domain/admin';
 import { findUserByEmail } from '../domain/admin/find-user-by-email';
@@ -139,9 +139,10 @@ async function run(argv: string[]): Promise<number> {
 
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
-  (error) => {
+  (error: unknown) => {
+    // One line that names no setting's value (see describeFailure).
     const known = error instanceof GatewayError || error instanceof ConfigError;
-    process.stderr.write(`admin: ${known ? error.message : 'failed: ' + (error as Error).message}\n`);
+    process.stderr.write(`admin: ${known ? '' : 'failed: '}${describeFailure(error)}\n`);
     process.exit(1);
   },
 );

@@ -1,20 +1,22 @@
 /** `npm run db:migrate`: applies pending migrations from drizzle/ to the configured database. */
-import { openConfiguredDatabase } from '../bootstrap';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { describeFailure, openConfiguredDatabase } from '../bootstrap';
+import { ConfigError, loadConfig } from '../config';
 import { createLogger } from '../logger';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`db:migrate: ${error.message}\n`);
+async function run() {
+  const config = loadConfig();
+  const database = await openConfiguredDatabase(config, createLogger('warn'));
+  try {
+    await database.migrate();
+    process.stdout.write(`migrations applied (${database.kind} database)\n`);
+  } finally {
+    await database.close();
+  }
+}
+
+// Every failure ends here, as one line that names no setting's value: an error left to node
+// would be printed with its properties, a malformed DATABASE_URL whole, password included.
+run().catch((error: unknown) => {
+  process.stderr.write(`db:migrate: ${error instanceof ConfigError ? '' : 'failed: '}${describeFailure(error)}\n`);
   process.exit(1);
-}
-const database = await openConfiguredDatabase(config, createLogger('warn'));
-try {
-  await database.migrate();
-  process.stdout.write(`migrations applied (${database.kind} database)\n`);
-} finally {
-  await database.close();
-}
+});
