@@ -10,7 +10,28 @@ import { connectRedis, type RedisConnection } from './storage/redis/client';
 import { RedisRevocationFeed } from './storage/redis/revocation-feed';
 import { LocalRevocations, type RevocationFeed } from './domain/revocation';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
-import { openEmbedded, openPostgres, type Database } from './storage/postgres';
+import { openEmbedded, openPostgres, readSchemaStatus, type Database } from './storage/postgres';
+
+/** A state of the database the server will not start in; the message tells the operator what to do. */
+export class StartupRefusal extends Error {}
+
+/**
+ * The embedded database is migrated here (development's zero configuration). PostgreSQL's
+ * migrations are the operator's (`npm run db:migrate`, once per deployment): a database that
+ * lacks some of this version's is refused, before a request can fail on a missing column.
+ */
+export async function prepareSchema(database: Database, logger: Logger) {
+  if (database.kind === 'embedded') return database.migrate();
+  const { pending, unrecognised } = await readSchemaStatus(database.db);
+  if (pending.length > 0) {
+    throw new StartupRefusal(
+      `the database lacks ${pending.length} of this version's migrations (${pending.join(', ')}): run \`npm run db:migrate\` with this DATABASE_URL first`,
+    );
+  }
+  if (unrecognised > 0) {
+    logger.warn({ unrecognised }, 'the database holds migrations this version does not know: a newer version migrated it, or drizzle/ was edited since');
+  }
+}
 
 export async function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {
   if (config.databaseUrl) {
@@ -115,7 +136,7 @@ export function openRevocations(
  * credentials of a URL are taken out.
  */
 export function describeFailure(error: unknown): string {
-  if (error instanceof ConfigError || error instanceof GatewayError) return error.message;
+  if (error instanceof ConfigError || error instanceof StartupRefusal || error instanceof GatewayError) return error.message;
   if (!(error instanceof Error)) return 'an unknown error';
   if (error instanceof DrizzleQueryError) return error.cause ? describeFailure(error.cause) : 'a database query failed';
   const code = (error as { code?: unknown }).code;

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { createApp } from './app';
-import { describeClientIp, describeFailure, openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
+import { describeClientIp, describeFailure, openConfiguredDatabase, prepareSchema, StartupRefusal, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
 import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
@@ -25,7 +25,7 @@ async function main() {
   const logger = createLogger(config.logLevel, batchedStdout());
   const encryptionKeys = resolveEncryptionKeys(config, logger);
   const database = await openConfiguredDatabase(config, logger);
-  if (database.kind === 'embedded') await database.migrate();
+  await prepareSchema(database, logger);
   const counters = openCounters(config, logger);
   // Start with shared counters when Redis is there; if not, the fallback covers until it is.
   await counters.redis?.ready(3000);
@@ -89,7 +89,8 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof ConfigError ? 'Refusing to start' : 'Failed to start'}: ${describeFailure(error)}\n`);
+  const refused = error instanceof ConfigError || error instanceof StartupRefusal;
+  process.stderr.write(`${refused ? 'Refusing to start' : 'Failed to start'}: ${describeFailure(error)}\n`);
   process.exit(1);
 });
 

@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import pino from 'pino';
-import { describeFailure, openConfiguredDatabase, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
+import { describeFailure, openConfiguredDatabase, prepareSchema, StartupRefusal, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
 import { ConfigError, loadConfig } from '../config';
 import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions } from '../domain/admin';
 import { findUserByEmail } from '../domain/admin/find-user-by-email';
@@ -61,7 +61,7 @@ async function run(argv: string[]): Promise<number> {
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
   try {
-    if (database.kind === 'embedded') await database.migrate();
+    await prepareSchema(database, logger);
     const deps = {
       clock: systemClock,
       users: new PostgresUserStore(database.db),
@@ -141,7 +141,7 @@ run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     // One line that names no setting's value (see describeFailure).
-    const known = error instanceof GatewayError || error instanceof ConfigError;
+    const known = error instanceof GatewayError || error instanceof ConfigError || error instanceof StartupRefusal;
     process.stderr.write(`admin: ${known ? '' : 'failed: '}${describeFailure(error)}\n`);
     process.exit(1);
   },

@@ -3,3 +3,4 @@ export { PostgresUserStore } from './user-store';
 export { PostgresSessionStore } from './session-store';
 export { PostgresSigningKeyStore } from './signing-key-store';
 export { PostgresMfaStore } from './mfa-store';
+export { readSchemaStatus, type SchemaStatus } from './schema-status';
