@@ -10,7 +10,10 @@ import { connectRedis, type RedisConnection } from './storage/redis/client';
 import { RedisRevocationFeed } from './storage/redis/revocation-feed';
 import { LocalRevocations, type RevocationFeed } from './domain/revocation';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
-import { openEmbedded, openPostgres, readSchemaStatus, type Database } from './storage/postgres';
+import { systemClock } from './domain/clock';
+import { findMissingEncryptionKeys } from './domain/crypto/find-missing-encryption-keys';
+import { SecretBox } from './domain/crypto/secret-box';
+import { openEmbedded, openPostgres, PostgresMfaStore, PostgresSigningKeyStore, readSchemaStatus, type Database } from './storage/postgres';
 
 /** A state of the database the server will not start in; the message tells the operator what to do. */
 export class StartupRefusal extends Error {}
@@ -31,6 +34,25 @@ export async function prepareSchema(database: Database, logger: Logger) {
   if (unrecognised > 0) {
     logger.warn({ unrecognised }, 'the database holds migrations this version does not know: a newer version migrated it, or drizzle/ was edited since');
   }
+}
+
+/**
+ * Refuses to start while a secret in use (a signing key not yet retired, a TOTP secret) is
+ * sealed under a key id ENCRYPTION_KEYS lacks: its requests would fail with
+ * INTERNAL_SERVER_ERROR (the users whose TOTP secret it is could not log in). Names the ids,
+ * never a key.
+ */
+export async function requireEncryptionKeysInUse(database: Database, encryptionKeys: EncryptionKey[]) {
+  const missing = await findMissingEncryptionKeys({
+    signingKeys: new PostgresSigningKeyStore(database.db),
+    mfa: new PostgresMfaStore(database.db),
+    box: new SecretBox(encryptionKeys),
+    clock: systemClock,
+  });
+  if (missing.length === 0) return;
+  throw new StartupRefusal(
+    `ENCRYPTION_KEYS lacks the key id(s) ${missing.map((id) => `"${id}"`).join(', ')} that stored secrets are sealed under: keep those keys in ENCRYPTION_KEYS (after the current one) until \`npm run admin -- reencrypt\` has re-sealed the secrets under the first`,
+  );
 }
 
 export async function openConfiguredDatabase(config: Config, logger: Logger): Promise<Database> {

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { createApp } from './app';
-import { describeClientIp, describeFailure, openConfiguredDatabase, prepareSchema, StartupRefusal, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
+import { describeClientIp, describeFailure, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, StartupRefusal, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
 import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { prune } from './domain/admin';
@@ -26,6 +26,7 @@ async function main() {
   const encryptionKeys = resolveEncryptionKeys(config, logger);
   const database = await openConfiguredDatabase(config, logger);
   await prepareSchema(database, logger);
+  await requireEncryptionKeysInUse(database, encryptionKeys);
   const counters = openCounters(config, logger);
   // Start with shared counters when Redis is there; if not, the fallback covers until it is.
   await counters.redis?.ready(3000);

@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import pino from 'pino';
 import { describeFailure, openConfiguredDatabase, prepareSchema, StartupRefusal, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
 import { ConfigError, loadConfig } from '../config';
-import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions } from '../domain/admin';
+import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions, type ResealFailure } from '../domain/admin';
 import { findUserByEmail } from '../domain/admin/find-user-by-email';
 import { systemClock } from '../domain/clock';
 import { SecretBox } from '../domain/crypto/secret-box';
@@ -30,6 +30,11 @@ const USAGE = `Usage: npm run admin -- <command>
   keys list                     each signing key and its state (pending, signing, retiring, retired)
   keys rotate                   add a key: published now, signing after KEY_PUBLISH_AHEAD
 `;
+
+const RESEAL_FAILURES: Record<ResealFailure, string> = {
+  'unknown-key': 'no ENCRYPTION_KEYS entry has this id',
+  'does-not-open': "the ENCRYPTION_KEYS entry with this id does not open it (another key under the same id, or a damaged ciphertext)",
+};
 
 const ARITY: Record<string, number> = {
   'grant-role': 2,
@@ -124,9 +129,14 @@ async function run(argv: string[]): Promise<number> {
         break;
       case 'reencrypt': {
         const box = new SecretBox(resolveEncryptionKeys(config, logger));
-        const count = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: new PostgresMfaStore(database.db), box });
-        say(`re-encrypted ${count} secret(s) under key "${box.currentKeyId}"`);
-        break;
+        const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, box, clock: systemClock });
+        say(`re-encrypted ${report.resealed} secret(s) under key "${box.currentKeyId}"`);
+        if (report.retiredLeft > 0) say(`left ${report.retiredLeft} retired signing key(s) as they were: they are never opened again`);
+        if (report.failed.length === 0) break;
+        const left = report.failed.reduce((sum, f) => sum + f.count, 0);
+        say(`could not re-seal ${left} secret(s); keep their keys in ENCRYPTION_KEYS, and run reencrypt again once they are there:`);
+        for (const { keyId, reason, count } of report.failed) say(`  ${count} under key "${keyId}": ${RESEAL_FAILURES[reason]}`);
+        return 1;
       }
     }
     return 0;

@@ -163,6 +163,8 @@ export interface SigningKeyStore {
    */
   insertIfNoneUsable(candidate: StoredSigningKey, now: Date): Promise<StoredSigningKey[]>;
   updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string): Promise<void>;
+  /** The ENCRYPTION_KEYS ids sealing keys not retired at `now` (pending, signing or retiring), each once. */
+  encryptionKeyIdsInUse(now: Date): Promise<string[]>;
   /**
    * Adds `candidate` and schedules every other unretired key of its algorithm to retire at
    * `retireOthersAt`, in one transaction serialised like insertIfNoneUsable. With

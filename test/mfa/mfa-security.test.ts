@@ -203,8 +203,9 @@ describe('at rest and in the logs', () => {
       expect((await row())[0]!.encryptionKeyId).toBe('old');
 
       const box = new SecretBox(parseEncryptionKeys(`${newKey},${oldKey}`));
-      const count = await reencrypt({ signingKeys: new PostgresSigningKeyStore(before.database.db), mfa: before.deps.mfa, box });
-      expect(count).toBeGreaterThanOrEqual(1);
+      const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(before.database.db), mfa: before.deps.mfa, box, clock: before.clock });
+      expect(report.resealed).toBeGreaterThanOrEqual(1);
+      expect(report.failed).toEqual([]);
       expect((await row())[0]!.encryptionKeyId).toBe('new');
 
       // A gateway holding only the new key still verifies the user's codes.

@@ -1,4 +1,4 @@
 export { grantRole, revokeRole } from './change-role';
 export { disableUser, enableUser, revokeUserSessions } from './set-user-disabled';
 export { prune, PRUNE_RETENTION_SECONDS } from './prune';
-export { reencrypt } from './reencrypt';
+export { reencrypt, type ReencryptReport, type ResealFailure } from './reencrypt';

@@ -28,6 +28,11 @@ export class SecretBox {
     return this.keys[0]!.id;
   }
 
+  /** Whether ENCRYPTION_KEYS has an entry with this id (which open() would need). */
+  has(keyId: string) {
+    return this.byId.has(keyId);
+  }
+
   seal(plaintext: string, associatedData: string): Sealed {
     const { id, key } = this.keys[0]!;
     const iv = randomBytes(12);

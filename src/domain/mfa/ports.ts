@@ -45,6 +45,8 @@ export interface MfaStore {
   /** Removes the factor and the codes and turns MFA off. */
   disable(userId: string): Promise<void>;
   listSealed(): Promise<Array<{ userId: string; sealed: Sealed }>>;
+  /** The ENCRYPTION_KEYS ids sealing TOTP secrets (confirmed or pending), each once. */
+  encryptionKeyIdsInUse(): Promise<string[]>;
   /** Replaces `before` with `after`; a secret replaced meanwhile is left alone. */
   updateSealed(userId: string, before: Sealed, after: Sealed): Promise<void>;
 

@@ -126,6 +126,11 @@ export class PostgresMfaStore implements MfaStore {
     return rows.map((r) => ({ userId: r.userId, sealed: { ciphertext: r.secretCiphertext, keyId: r.encryptionKeyId } }));
   }
 
+  async encryptionKeyIdsInUse() {
+    const rows = await this.db.selectDistinct({ id: mfaFactors.encryptionKeyId }).from(mfaFactors);
+    return rows.map((r) => r.id);
+  }
+
   async updateSealed(userId: string, before: Sealed, after: Sealed) {
     await this.db
       .update(mfaFactors)

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
 import { isUsable } from '../../domain/tokens/key-ring';
 import type { Db } from './client';
@@ -42,6 +42,14 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
       await tx.insert(signingKeys).values(candidate);
       return true;
     });
+  }
+
+  async encryptionKeyIdsInUse(now: Date) {
+    const rows = await this.db
+      .selectDistinct({ id: signingKeys.encryptionKeyId })
+      .from(signingKeys)
+      .where(or(isNull(signingKeys.retiresAt), gt(signingKeys.retiresAt, now)));
+    return rows.map((r) => r.id);
   }
 
   async updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string) {

@@ -1,0 +1,126 @@
+// Rule: the server refuses to start while a secret in use (a signing key not yet retired, a TOTP
+// secret) is sealed under a key id ENCRYPTION_KEYS lacks, naming the ids (never a key) and
+// `npm run admin -- reencrypt`; reencrypt re-seals what it can and reports the rest by key id
+// and why, exiting 1, instead of stopping at the first secret it cannot open.
+import { randomBytes } from 'node:crypto';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseEncryptionKeys } from '../../src/config';
+import { reencrypt as reencryptSecrets } from '../../src/domain/admin';
+import { generateEncryptionKeyEntry, SecretBox } from '../../src/domain/crypto/secret-box';
+import { PostgresSigningKeyStore, type Db } from '../../src/storage/postgres';
+import { mfaFactors, signingKeys } from '../../src/storage/postgres/schema';
+import { signUp } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { enableMfa, loginWithMfa, totpNow } from '../helpers/mfa';
+import { childEnv, createNamedDatabase, freePort, runTsx, spawnTsx, type Child, type NamedDatabase } from '../helpers/processes';
+
+const NEW = generateEncryptionKeyEntry('new');
+const OLD = generateEncryptionKeyEntry('old');
+/** Another key under the id "old": it opens nothing sealed under the real one. */
+const OLD_IMPOSTOR = `old:${randomBytes(32).toString('base64')}`;
+const READY = /ready at (http:\/\/\S+)/;
+
+let named: NamedDatabase;
+const users: Record<'alice' | 'bob' | 'carol', { id: string; email: string; password: string; secret: string }> = {} as never;
+const children: Child[] = [];
+afterAll(async () => {
+  for (const child of children) child.killAll();
+  await named?.drop();
+});
+
+/** A gateway on the database; on PGlite only one process may hold DATA_DIR, so it is closed before any child runs. */
+async function withGateway<T>(encryptionKeys: string, body: (gw: TestGateway, db: Db) => Promise<T>) {
+  const database = await named.open();
+  try {
+    const gw = await startGateway({ database, encryptionKeys });
+    try {
+      return await body(gw, database.db);
+    } finally {
+      await gw.close();
+    }
+  } finally {
+    await database.close();
+  }
+}
+
+/** Starts the server; resolves with its exit code, or 'started' (the child is stopped at the end). */
+async function startServer(encryptionKeys: string) {
+  const env = { ...named.env, ENCRYPTION_KEYS: encryptionKeys, PORT: String(await freePort()), LOG_LEVEL: 'warn' };
+  const child = spawnTsx('src/main.ts', [], childEnv(env));
+  children.push(child);
+  const outcome = await Promise.race([child.exited, child.waitFor(READY, 60_000).then(() => 'started' as const, () => child.exited)]);
+  return { outcome, child };
+}
+
+const reencrypt = (encryptionKeys: string) => runTsx('src/cli/admin.ts', ['reencrypt'], childEnv({ ...named.env, ENCRYPTION_KEYS: encryptionKeys }));
+
+beforeAll(async () => {
+  named = await createNamedDatabase({ migrated: true });
+  // The signing key is sealed under "new"; then, with "old" first, three users' TOTP secrets under "old".
+  await withGateway(NEW, async () => {});
+  await withGateway(`${OLD},${NEW}`, async (gw, db) => {
+    for (const who of ['alice', 'bob', 'carol'] as const) {
+      const { user, email, password, accessToken } = await signUp(gw);
+      const { secret } = await enableMfa(gw, accessToken, password);
+      users[who] = { id: user.id, email, password, secret };
+    }
+    // bob's secret under a key id nobody has any more.
+    await db.update(mfaFactors).set({ encryptionKeyId: 'gone' }).where(eq(mfaFactors.userId, users.bob.id));
+  });
+}, 120_000);
+
+describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
+  it('stops the server from starting, naming the key ids, not the keys', async () => {
+    const { outcome, child } = await startServer(NEW);
+    expect(outcome, child.stdout()).toBe(1);
+    expect(child.stderr()).toContain(
+      'Refusing to start: ENCRYPTION_KEYS lacks the key id(s) "gone", "old" that stored secrets are sealed under: keep those keys in ENCRYPTION_KEYS (after the current one) until `npm run admin -- reencrypt` has re-sealed the secrets under the first',
+    );
+    for (const entry of [NEW, OLD]) expect(child.stdout() + child.stderr()).not.toContain(entry.split(':')[1]);
+  }, 90_000);
+
+  it('reencrypt re-seals what it can open and reports the rest by key id and why, with exit 1', async () => {
+    const impostor = await reencrypt(`${NEW},${OLD_IMPOSTOR}`);
+    expect(impostor.code, impostor.stderr).toBe(1);
+    expect(impostor.stdout.trim().split('\n')).toEqual([
+      're-encrypted 0 secret(s) under key "new"',
+      'could not re-seal 3 secret(s); keep their keys in ENCRYPTION_KEYS, and run reencrypt again once they are there:',
+      '  1 under key "gone": no ENCRYPTION_KEYS entry has this id',
+      '  2 under key "old": the ENCRYPTION_KEYS entry with this id does not open it (another key under the same id, or a damaged ciphertext)',
+    ]);
+
+    const right = await reencrypt(`${NEW},${OLD}`);
+    expect(right.code, right.stderr).toBe(1);
+    expect(right.stdout.trim().split('\n')).toEqual([
+      're-encrypted 2 secret(s) under key "new"',
+      'could not re-seal 1 secret(s); keep their keys in ENCRYPTION_KEYS, and run reencrypt again once they are there:',
+      '  1 under key "gone": no ENCRYPTION_KEYS entry has this id',
+    ]);
+  }, 90_000);
+
+  it('after reencrypt, only the key still missing is named; without its secrets the server starts on the new key alone', async () => {
+    const { outcome, child } = await startServer(NEW);
+    expect(outcome).toBe(1);
+    expect(child.stderr()).toContain('ENCRYPTION_KEYS lacks the key id(s) "gone" that');
+
+    // bob's secret cannot be recovered: he turns MFA off (here, straight in the store) and enrols again later.
+    await withGateway(NEW, async (gw, db) => {
+      await gw.deps.mfa.disable(users.bob.id);
+      gw.clock.advance(60);
+      const alice = await loginWithMfa(gw, users.alice.email, users.alice.password, totpNow(gw, users.alice.secret));
+      expect(alice.user.id).toBe(users.alice.id);
+      // A retired signing key under a lost key is never opened again: neither start-up nor reencrypt minds it.
+      const [current] = await db.select().from(signingKeys);
+      const retiresAt = new Date(Date.now() - 86_400_000);
+      await db.insert(signingKeys).values({ ...current!, kid: 'retired-long-ago', encryptionKeyId: 'lost', retiresAt });
+      const box = new SecretBox(parseEncryptionKeys(NEW));
+      const report = await reencryptSecrets({ signingKeys: new PostgresSigningKeyStore(db), mfa: gw.deps.mfa, box, clock: gw.clock });
+      expect(report).toEqual({ resealed: 0, failed: [], retiredLeft: 1 });
+    });
+    const started = await startServer(NEW);
+    expect(started.outcome, started.child.stderr()).toBe('started');
+    started.child.process.kill('SIGTERM');
+    expect(await started.child.exited).toBe(0);
+  }, 120_000);
+});
