@@ -92,6 +92,12 @@ const int = (min: number, max: number) =>
 /** Free text that must say something: a value of only spaces is a mistake, not a value. */
 const text = () => z.string().regex(/\S/, 'must not be blank');
 
+/**
+ * The longest window a limit may have: in memory (no REDIS_URL) a window ends on a timer, and
+ * Node's timers cannot wait longer (2^31 - 1 ms): a longer one would end at once.
+ */
+export const MAX_LIMIT_WINDOW_SECONDS = 2_147_483;
+
 /** `points/seconds`, e.g. 5/900. */
 const limit = (fallback: string) =>
   z
@@ -102,7 +108,8 @@ const limit = (fallback: string) =>
       const [points, duration] = v.split('/').map(Number) as [number, number];
       return { points, duration };
     })
-    .refine((v) => v.points >= 1 && v.duration >= 1, 'points and seconds must be at least 1');
+    .refine((v) => v.points >= 1 && v.duration >= 1, 'points and seconds must be at least 1')
+    .refine((v) => v.duration <= MAX_LIMIT_WINDOW_SECONDS, `seconds must be at most ${MAX_LIMIT_WINDOW_SECONDS} (about 24 days)`);
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -168,7 +175,7 @@ const schema = z.object({
   REGISTER_LIMIT_IP: limit('10/3600'),
   REFRESH_LIMIT_IP: limit('600/60'),
   MFA_LIMIT_USER: limit('10/900'),
-  MFA_LIMIT_CONSECUTIVE: limit('100/2592000'),
+  MFA_LIMIT_CONSECUTIVE: limit('100/1209600'),
   MFA_ATTEMPTS_PER_CHALLENGE: int(1, 100).default(5),
   GRAPHQL_MAX_DEPTH: int(1, 1000).default(12),
   GRAPHQL_MAX_ALIASES: int(0, 1000).default(15),

@@ -64,7 +64,7 @@ describe('defaults', () => {
         registerIp: { points: 10, duration: 3600 },
         refreshIp: { points: 600, duration: 60 },
         mfaUser: { points: 10, duration: 900 },
-        mfaConsecutive: { points: 100, duration: 2_592_000 },
+        mfaConsecutive: { points: 100, duration: 1_209_600 },
         mfaAttemptsPerChallenge: 5,
       },
       graphqlLimits: { maxDepth: 12, maxAliases: 15, maxDirectives: 50, maxTokens: 1000, maxCost: 5000 },
@@ -141,6 +141,8 @@ describe('invalid values name the setting', () => {
     ['LOGIN_LIMIT_EMAIL_IP', '5'],
     ['LOGIN_LIMIT_IP', '0/60'],
     ['REFRESH_LIMIT_IP', 'many/60'],
+    // In memory a window ends on a timer, which cannot wait longer than 2^31 - 1 ms.
+    ['MFA_LIMIT_CONSECUTIVE', '100/2147484'],
     ['REDIS_URL', 'localhost:6379'],
     ['RATE_LIMIT_FAIL', 'open'],
     ['TRUST_PROXY', 'everyone'],

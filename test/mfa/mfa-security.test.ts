@@ -110,7 +110,7 @@ describe('MFA_LIMIT_USER', () => {
   });
 
   it('backs off after MFA_LIMIT_CONSECUTIVE failures since the last accepted code, for 900 s first', async () => {
-    const limited = await startGateway({ env: { MFA_LIMIT_USER: '1000/900', MFA_LIMIT_CONSECUTIVE: '3/2592000' } });
+    const limited = await startGateway({ env: { MFA_LIMIT_USER: '1000/900', MFA_LIMIT_CONSECUTIVE: '3/1209600' } });
     try {
       const user = await mfaUser(limited);
       const { mfaToken } = await challenge(limited, user.email, user.password);

@@ -121,7 +121,7 @@ describe.each(counterStoreKinds())('MFA_LIMIT_CONSECUTIVE: the MFA back-off on t
   let opened: OpenedStore;
   let throttle: Throttle;
   beforeAll(async () => {
-    const limits = limitsWith({ mfaConsecutive: { points: 2, duration: 2_592_000 } });
+    const limits = limitsWith({ mfaConsecutive: { points: 2, duration: 1_209_600 } });
     opened = await kind.open(limits);
     throttle = new Throttle(opened.store, limits);
   });
