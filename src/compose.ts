@@ -11,6 +11,7 @@ import { revokingSessionStore, type RevocationFeed } from './domain/revocation';
 import { Throttle, type CounterStore } from './domain/throttle';
 import { KeyRing, rotateSigningKeyIfDue, VerifiedTokenCache } from './domain/tokens';
 import type { Logger } from 'pino';
+import { auditLog } from './logger';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
 
 /** The mfaToken of a login's second step lives at most this long. */
@@ -43,7 +44,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
     revocations,
     mfa: new PostgresMfaStore(database.db),
     box,
-    audit: (event, fields) => logger.info(fields, event),
+    audit: auditLog(logger),
     settings: {
       jwt: config.jwt,
       refresh: config.refresh,

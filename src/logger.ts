@@ -1,4 +1,5 @@
 import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type LogFn, type Logger } from 'pino';
+import { AUDIT_EVENTS, type Audit } from './domain/audit';
 
 /**
  * pino, JSON lines. Request headers are never logged whole, and these paths are censored in
@@ -48,6 +49,16 @@ export function batchedStdout(): DestinationStream {
     }
   });
   return stream;
+}
+
+/**
+ * The domain's audit lines, through `logger`: one line per event at the event's level, marked
+ * `"audit": true` (with `bindings`) so that they can be told apart and shipped. `level` lets a
+ * quieter logger (the admin CLI's) still write them.
+ */
+export function auditLog(logger: Logger, bindings: Bindings = {}, level: string = logger.level): Audit {
+  const log = logger.child({ audit: true, ...bindings }, { level });
+  return (event, fields) => log[AUDIT_EVENTS[event]](fields, event);
 }
 
 type LogArgs = Parameters<LogFn>;

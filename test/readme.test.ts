@@ -1,12 +1,14 @@
-// Rule: the README documents every setting the gateway reads and every error code a client can
-// see, each in a table row of its own, and names no setting or code that does not exist. Its
-// example operations are valid against schema.graphql, each block as one document a client
-// could send, and the example subgraph's schema it shows is that subgraph's file.
+// Rule: the README documents every setting the gateway reads, every error code a client can
+// see and every audit event the gateway logs, each in a table row of its own, and names none
+// that does not exist. Its example operations are valid against schema.graphql, each block as
+// one document a client could send, and the example subgraph's schema it shows is that
+// subgraph's file.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildSchema, Kind, parse, validate } from 'graphql';
 import { expect, it } from 'vitest';
 import { SETTING_NAMES } from '../src/config';
+import { AUDIT_EVENTS } from '../src/domain/audit';
 import { ErrorCode } from '../src/errors';
 
 const root = path.join(import.meta.dirname, '..');
@@ -29,6 +31,15 @@ it('has a row for every setting, in "Settings" or in "Brute-force and abuse prot
 
 it('has a row for every error code of the registry in "Error codes"', () => {
   expect(rowNames('Error codes').sort()).toEqual(Object.values(ErrorCode).sort());
+});
+
+it('lists every audit event with its level in "Audit log", and no other', () => {
+  const start = readme.indexOf('\n### Audit log\n');
+  expect(start, 'README has a "### Audit log" section').toBeGreaterThan(-1);
+  const section = readme.slice(start, readme.indexOf('\n## ', start));
+  const rows = [...section.matchAll(/^\| `([a-z][a-z ]*)` \| (info|warn) \|/gm)].map((m) => [m[1]!, m[2]!]);
+  expect(Object.fromEntries(rows)).toEqual(AUDIT_EVENTS);
+  expect(rows).toHaveLength(Object.keys(AUDIT_EVENTS).length);
 });
 
 it('holds example operations, each block valid against schema.graphql as one document', () => {

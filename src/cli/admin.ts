@@ -14,7 +14,7 @@ import { revokingSessionStore } from '../domain/revocation';
 import { Throttle } from '../domain/throttle';
 import { describeKeys, rotateSigningKey } from '../domain/tokens';
 import { GatewayError } from '../errors';
-import { createLogger } from '../logger';
+import { auditLog, createLogger } from '../logger';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
 
 const USAGE = `Usage: npm run admin -- <command>
@@ -56,8 +56,10 @@ async function run(argv: string[]): Promise<number> {
     return command === 'help' || command === '--help' ? 0 : 2;
   }
   const config = loadConfig();
-  // Log lines go to stderr: stdout carries only the command's answer.
+  // Log lines go to stderr: stdout carries only the command's answer. The audit lines (one per
+  // action done, marked by: admin-cli) are written at the configured level, the rest from warn.
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
+  const audit = auditLog(logger, { by: 'admin-cli' }, config.logLevel);
   const database = await openConfiguredDatabase(config, logger);
   // With REDIS_URL, sessions ended here are announced to the running gateways at once.
   // Quiet: the server's start-up warning about in-memory counters means nothing here.
@@ -72,6 +74,7 @@ async function run(argv: string[]): Promise<number> {
       users: new PostgresUserStore(database.db),
       sessions: revokingSessionStore(new PostgresSessionStore(database.db), revocations, config.jwt.accessTokenTtl),
       mfa: new PostgresMfaStore(database.db),
+      audit,
     };
     const say = (line: string) => process.stdout.write(line + '\n');
     // Without Redis nothing reaches the running gateways: their access tokens live until expiry.
@@ -108,6 +111,7 @@ async function run(argv: string[]): Promise<number> {
           break;
         }
         const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(a, user.id);
+        audit('account unblocked', { userId: user.id, clearedCounters: cleared });
         say(`${a}: login and MFA counters cleared (${cleared} per-address counter(s))`);
         break;
       }
@@ -117,6 +121,7 @@ async function run(argv: string[]): Promise<number> {
           const box = new SecretBox(resolveEncryptionKeys(config, logger));
           const settings = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl };
           const key = await rotateSigningKey({ signingKeys, box, clock: systemClock }, settings);
+          audit('signing key added', { kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
           say(`added ${key.kid} (${key.alg}): published now, signs from ${key.activatesAt.toISOString()}`);
         }
         for (const k of describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now())) {
@@ -130,10 +135,11 @@ async function run(argv: string[]): Promise<number> {
       case 'reencrypt': {
         const box = new SecretBox(resolveEncryptionKeys(config, logger));
         const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, box, clock: systemClock });
+        const left = report.failed.reduce((sum, f) => sum + f.count, 0);
+        audit('secrets reencrypted', { count: report.resealed, keyId: box.currentKeyId, left });
         say(`re-encrypted ${report.resealed} secret(s) under key "${box.currentKeyId}"`);
         if (report.retiredLeft > 0) say(`left ${report.retiredLeft} retired signing key(s) as they were: they are never opened again`);
-        if (report.failed.length === 0) break;
-        const left = report.failed.reduce((sum, f) => sum + f.count, 0);
+        if (left === 0) break;
         say(`could not re-seal ${left} secret(s); keep their keys in ENCRYPTION_KEYS, and run reencrypt again once they are there:`);
         for (const { keyId, reason, count } of report.failed) say(`  ${count} under key "${keyId}": ${RESEAL_FAILURES[reason]}`);
         return 1;

@@ -93,6 +93,7 @@ export type RotationResult =
 /** What is known about a presented refresh token that could not be rotated. */
 export interface TokenFacts {
   sessionId: string;
+  userId: string;
   spentAt: Date | null;
   /** True when the token it was exchanged for is the session's live (unspent) token. */
   isPredecessorOfLive: boolean;

@@ -96,6 +96,9 @@ describe('npm run admin -- keys', () => {
     const second = await admin(['keys', 'rotate']);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/^added \S+ \(ES256\): published now, signs from /m);
+    const kid = /^added (\S+)/m.exec(second.stdout)![1];
+    const audit = second.stderr.split('\n').filter((line) => line.includes('"audit":true')).map((line) => JSON.parse(line));
+    expect(audit).toEqual([expect.objectContaining({ level: 30, msg: 'signing key added', by: 'admin-cli', kid, alg: 'ES256' })]);
     const list = await admin(['keys', 'list']);
     expect(list.code, list.stderr).toBe(0);
     const states = list.stdout.trim().split('\n').map((line) => line.split(/\s+/)[2]);

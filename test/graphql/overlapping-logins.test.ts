@@ -103,7 +103,7 @@ describe('logins that overlap the end of all sessions', () => {
     const user = await signUp(held);
     const results = await burstAround(held, user.email, user.password, async () => {
       // A role to tell the logins that read the account from here on (they may start sessions).
-      await setUserRoles(held.deps, user.user.id, ['later', 'user']);
+      await setUserRoles(held.deps, user.user.id, ['later', 'user'], 'test');
       expect((await held.gql(LogoutAllDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
     });
     // The logins that read the account before logoutAll are refused, not counted.
@@ -115,8 +115,8 @@ describe('logins that overlap the end of all sessions', () => {
 
   it('a removed role: logins checked before the removal start no session that keeps it', async () => {
     const user = await signUp(held);
-    await setUserRoles(held.deps, user.user.id, ['editor', 'user']);
-    const results = await burstAround(held, user.email, user.password, () => setUserRoles(held.deps, user.user.id, ['user']));
+    await setUserRoles(held.deps, user.user.id, ['editor', 'user'], 'test');
+    const results = await burstAround(held, user.email, user.password, () => setUserRoles(held.deps, user.user.id, ['user'], 'test'));
     expect(outcomes(results)).toContain('INVALID_CREDENTIALS');
     await expectAllEnded(results, held, (roles) => roles.includes('editor'));
     const after = await login(user.email, user.password, held);

@@ -67,7 +67,7 @@ describe('on this instance', () => {
     const target = await signUp(gw);
     await gw.database.db.update(users).set({ roles: ['user', 'editor'] }).where(eq(users.id, target.user.id));
     const { setUserRoles } = await import('../../src/domain/auth');
-    await setUserRoles(gw.deps, target.user.id, ['user']);
+    await setUserRoles(gw.deps, target.user.id, ['user'], 'test');
     expect(await meCode(gw, target.accessToken)).toBe('UNAUTHENTICATED');
   });
 

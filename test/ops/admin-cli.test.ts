@@ -48,6 +48,16 @@ async function adminAll(runs: Array<[string[], string?]>): Promise<RunResult[]> 
   return results;
 }
 
+/** The audit lines (JSON on stderr) of a run, with the user ids they name. */
+const auditOf = (run: RunResult) =>
+  run.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.audit === true);
+
+const userIds: Record<string, string> = {};
+
 const encryptionKeyIds = async (db: Db) =>
   (await queryRows<{ id: string }>(db, sql`SELECT DISTINCT encryption_key_id AS id FROM signing_keys`)).map((r) => r.id);
 
@@ -70,7 +80,9 @@ beforeAll(async () => {
   named = await createNamedDatabase({ migrated: true });
   await withGateway(OLD, async (gw, db) => {
     for (const who of ['alice', 'bob', 'carol', 'dave'] as const) {
-      tokens[who] = (await signUp(gw, emails[who])).refreshToken!;
+      const user = await signUp(gw, emails[who]);
+      tokens[who] = user.refreshToken!;
+      userIds[who] = user.user.id;
     }
     const second = (await gw.gql(LoginDocument, { email: emails.dave, password: PASSWORD })).data!.login;
     if (second.__typename !== 'AuthPayload') throw new Error('expected an AuthPayload');
@@ -134,6 +146,19 @@ describe('admin commands', () => {
     expect(pruned!.stdout).toContain('pruned 2 session(s)');
     expect(reencrypted!.stdout).toContain('re-encrypted 1 secret(s) under key "new"');
 
+    // One audit line per action, on stderr, naming the user by id (never the email).
+    const by = 'admin-cli';
+    expect(auditOf(granted!)).toEqual([
+      expect.objectContaining({ level: 30, msg: 'roles changed', by, userId: userIds.alice, before: ['user'], roles: ['admin', 'user'] }),
+    ]);
+    expect(auditOf(revoked!)).toEqual([
+      expect.objectContaining({ level: 30, msg: 'roles changed', by, userId: userIds.bob, before: ['user'], roles: [], endedSessions: 1 }),
+    ]);
+    expect(auditOf(disabled!)).toEqual([expect.objectContaining({ level: 30, msg: 'user disabled', by, userId: userIds.carol, endedSessions: 1 })]);
+    expect(auditOf(reencrypted!)).toEqual([expect.objectContaining({ level: 30, msg: 'secrets reencrypted', by, count: 1, keyId: 'new' })]);
+    expect(auditOf(pruned!)).toEqual([]);
+    for (const run of [granted, revoked, disabled]) expect(run!.stderr).not.toContain('@');
+
     // Only the new key from here on: the gateway starts only if reencrypt re-sealed its signing key.
     await withGateway(NEW, async (gw, db) => {
       expect(await encryptionKeyIds(db)).toEqual(['new']);
@@ -169,6 +194,10 @@ describe('admin commands', () => {
     expect(enabled!.stdout).toContain(`${emails.carol}: enabled`);
     expect(revoked!.code, revoked!.stderr).toBe(0);
     expect(revoked!.stdout).toContain(`${emails.dave}: 2 session(s) ended`);
+    expect(auditOf(enabled!)).toEqual([expect.objectContaining({ level: 30, msg: 'user enabled', by: 'admin-cli', userId: userIds.carol })]);
+    expect(auditOf(revoked!)).toEqual([
+      expect.objectContaining({ level: 30, msg: 'sessions revoked', by: 'admin-cli', userId: userIds.dave, endedSessions: 2 }),
+    ]);
 
     await withGateway(NEW, async (gw) => {
       const carol = await gw.gql(LoginDocument, { email: emails.carol, password: PASSWORD });

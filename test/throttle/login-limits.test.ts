@@ -271,6 +271,9 @@ describe.skipIf(!withPostgresAndRedis)('operator: npm run admin -- unblock <emai
     expect(run.code, run.stderr).toBe(0);
     // One per address that tried: .1 failed three times; .2 was refused, its point taken and given back.
     expect(run.stdout).toContain('login and MFA counters cleared (2 per-address counter(s))');
+    const audit = run.stderr.split('\n').filter((line) => line.includes('"audit":true')).map((line) => JSON.parse(line));
+    const daveId = (await gw.deps.users.findByEmail(dave))!.id;
+    expect(audit).toEqual([expect.objectContaining({ level: 30, msg: 'account unblocked', by: 'admin-cli', userId: daveId, clearedCounters: 2 })]);
 
     expectLoggedIn(await loginAt(gw, '127.0.0.1', dave, PASSWORD));
     expectLoggedIn(await loginAt(gw, '127.0.0.2', dave, PASSWORD));

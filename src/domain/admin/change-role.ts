@@ -2,7 +2,7 @@ import { changeRoles, validateRoles } from '../auth/set-user-roles';
 import type { AuthDeps } from '../auth/deps';
 import { findUserByEmail } from './find-user-by-email';
 
-type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock'>;
+type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
 
 export async function grantRole(deps: Deps, email: string, role: string) {
   validateRoles([role]);

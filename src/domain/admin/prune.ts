@@ -4,7 +4,8 @@ import type { SessionStore } from '../ports';
 
 /**
  * Revoked sessions are kept this long so that a token of a revoked family is still recognised
- * (and logged) as reuse; after that it is merely unknown, which answers the same INVALID_TOKEN.
+ * (and logged: 'refresh token reused') as reuse; after that it is merely unknown, which answers
+ * the same INVALID_TOKEN.
  */
 export const PRUNE_RETENTION_SECONDS = 86_400;
 

@@ -1,22 +1,27 @@
 import type { AuthDeps } from '../auth/deps';
 import { findUserByEmail } from './find-user-by-email';
 
-type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock'>;
+type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
 
 /** A disabled user cannot log in or refresh, and every session ends now. */
 export async function disableUser(deps: Deps, email: string) {
   const user = await findUserByEmail(deps.users, email);
   const now = deps.clock.now();
   await deps.users.setDisabled(user.id, now);
-  return deps.sessions.revokeAllOfUser(user.id, 'user_disabled', now);
+  const ended = await deps.sessions.revokeAllOfUser(user.id, 'user_disabled', now);
+  deps.audit('user disabled', { userId: user.id, endedSessions: ended.length });
+  return ended;
 }
 
 export async function enableUser(deps: Deps, email: string) {
   const user = await findUserByEmail(deps.users, email);
   await deps.users.setDisabled(user.id, null);
+  deps.audit('user enabled', { userId: user.id });
 }
 
 export async function revokeUserSessions(deps: Deps, email: string) {
   const user = await findUserByEmail(deps.users, email);
-  return deps.sessions.revokeAllOfUser(user.id, 'admin', deps.clock.now());
+  const ended = await deps.sessions.revokeAllOfUser(user.id, 'admin', deps.clock.now());
+  deps.audit('sessions revoked', { userId: user.id, endedSessions: ended.length });
+  return ended;
 }

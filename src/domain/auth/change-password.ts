@@ -17,8 +17,9 @@ export async function changePassword(
   if (reasons.length > 0) throw new WeakPasswordError(reasons);
   const account = await deps.users.findById(viewer.userId);
   if (!account) throw new UnauthenticatedError();
-  const user = await checkCredentials(deps, account.email, input.currentPassword, client);
+  const user = await checkCredentials(deps, account.email, input.currentPassword, client, 'changePassword');
   await deps.users.updatePasswordHash(user.id, await deps.hasher.hash(input.newPassword));
-  await deps.sessions.revokeAllOfUser(user.id, 'password_changed', deps.clock.now(), viewer.sessionId);
+  const ended = await deps.sessions.revokeAllOfUser(user.id, 'password_changed', deps.clock.now(), viewer.sessionId);
+  deps.audit('password changed', { userId: user.id, sessionId: viewer.sessionId, endedSessions: ended.length, ip: client.ip });
   return true as const;
 }

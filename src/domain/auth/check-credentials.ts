@@ -9,7 +9,9 @@ import { clientKey } from '../throttle';
  * The one place where a password is checked against an account (login, changePassword, and
  * later MFA enrolment), inside the brute-force throttle. An unknown email, a wrong password
  * and a disabled account give the same error after the same work (a dummy verification for
- * unknown emails) and count the same. A weaker stored hash is replaced on success.
+ * unknown emails) and count the same. A weaker stored hash is replaced on success. Each failed
+ * check writes one audit line ('password rejected', the same single call on every path: no read
+ * is added for it), with the account's id when there is one and otherwise only the client address.
  *
  * While password hashing is saturated the check is refused at once with SERVICE_UNAVAILABLE,
  * before any rate-limit point is taken or the account looked up. Otherwise the place in line is
@@ -19,10 +21,11 @@ import { clientKey } from '../throttle';
  * unknown emails (the dummy verification waits in the same line) are refused alike.
  */
 export async function checkCredentials(
-  deps: Pick<AuthDeps, 'users' | 'hasher' | 'throttle'>,
+  deps: Pick<AuthDeps, 'users' | 'hasher' | 'throttle' | 'audit'>,
   email: string,
   password: string,
   client: ClientInfo,
+  operation: 'login' | 'changePassword' | 'enrollMfa',
 ): Promise<UserRecord> {
   const hashing = clientKey(client.ip);
   deps.hasher.assertAdmissible(hashing);
@@ -33,7 +36,9 @@ export async function checkCredentials(
     async () => {
       const place = deps.hasher.reserve(hashing);
       try {
-        return await verifyPassword(deps, email, password, place);
+        return await verifyPassword(deps, email, password, place, (reason, userId) =>
+          deps.audit('password rejected', { operation, reason, ...(userId && { userId }), ip: client.ip }),
+        );
       } finally {
         place.release();
       }
@@ -41,24 +46,31 @@ export async function checkCredentials(
   );
 }
 
+type Rejection = 'unknown_email' | 'wrong_password' | 'disabled';
+
 async function verifyPassword(
   deps: Pick<AuthDeps, 'users' | 'hasher'>,
   email: string,
   password: string,
   place: HashReservation,
+  rejected: (reason: Rejection, userId?: string) => void,
 ): Promise<UserRecord> {
   let normalized: string;
   try {
     normalized = normalizeEmail(email);
   } catch {
     await deps.hasher.verifyAgainstDummy(password, place);
+    rejected('unknown_email');
     throw new InvalidCredentialsError();
   }
   const user = await deps.users.findByEmail(normalized);
   const ok = user
     ? await deps.hasher.verify(user.passwordHash, password, place)
     : await deps.hasher.verifyAgainstDummy(password, place);
-  if (!user || !ok || user.disabled) throw new InvalidCredentialsError();
+  if (!user || !ok || user.disabled) {
+    rejected(!user ? 'unknown_email' : user.disabled ? 'disabled' : 'wrong_password', user?.id);
+    throw new InvalidCredentialsError();
+  }
   if (deps.hasher.needsRehash(user.passwordHash)) await rehash(deps, user, password);
   return user;
 }

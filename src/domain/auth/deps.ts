@@ -1,3 +1,4 @@
+import type { Audit } from '../audit';
 import type { Clock } from '../clock';
 import type { SecretBox } from '../crypto/secret-box';
 import type { MfaStore } from '../mfa/ports';
@@ -22,8 +23,8 @@ export interface AuthDeps {
   revocations: RevocationFeed;
   mfa: MfaStore;
   box: SecretBox;
-  /** Security events for the log (info): never a secret, code or token in `fields`. */
-  audit(event: string, fields: { userId: string; [key: string]: unknown }): void;
+  /** Security events for the log (see domain/audit): never a secret, code or token in `fields`. */
+  audit: Audit;
   settings: {
     jwt: AccessTokenSettings & { alg: string };
     refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number };

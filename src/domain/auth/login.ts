@@ -17,7 +17,7 @@ export async function login(
   input: { email: string; password: string },
   client: ClientInfo,
 ): Promise<LoginOutcome> {
-  const user = await checkCredentials(deps, input.email, input.password, client);
+  const user = await checkCredentials(deps, input.email, input.password, client, 'login');
   if (user.mfaEnabled) {
     const { mfaToken, expiresAt } = await startMfaChallenge(deps, user);
     return { kind: 'mfa_required', mfaToken, expiresAt, methods: ['TOTP', 'RECOVERY_CODE'] };
@@ -26,5 +26,6 @@ export async function login(
   // The account changed while its password was checked (password change, logoutAll, disabled):
   // the check no longer stands. Not counted: the password was right when checked.
   if (!tokens) throw new InvalidCredentialsError();
+  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr: ['pwd'], ip: client.ip });
   return { kind: 'authenticated', tokens };
 }

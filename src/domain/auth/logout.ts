@@ -14,7 +14,8 @@ export async function logout(deps: Pick<AuthDeps, 'sessions' | 'clock'>, refresh
 }
 
 /** Ends every session of the caller, the current one included. */
-export async function logoutAll(deps: Pick<AuthDeps, 'sessions' | 'clock'>, viewer: Viewer) {
-  await deps.sessions.revokeAllOfUser(viewer.userId, 'logout_all', deps.clock.now());
+export async function logoutAll(deps: Pick<AuthDeps, 'sessions' | 'clock' | 'audit'>, viewer: Viewer) {
+  const ended = await deps.sessions.revokeAllOfUser(viewer.userId, 'logout_all', deps.clock.now());
+  deps.audit('logged out everywhere', { userId: viewer.userId, sessionId: viewer.sessionId, endedSessions: ended.length });
   return true as const;
 }

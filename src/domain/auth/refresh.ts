@@ -10,6 +10,8 @@ import { tokensFor, type IssuedTokens } from './issue-session';
  * whole session (RFC 9700 §4.14.2), except for the parallel-tab grace: the immediate
  * predecessor of the live token, spent less than REFRESH_REUSE_GRACE_SECONDS ago, is refused
  * without harm. Grace never issues a token. Roles and the disabled flag are re-read here.
+ * A spent token presented outside the grace is a theft signal: logged at warn level
+ * ('refresh token reused'), with `sessionRevoked` false when the session had already ended.
  */
 export async function refresh(
   deps: AuthDeps,
@@ -29,16 +31,18 @@ export async function refresh(
     idleTtlSeconds: deps.settings.refresh.idleTtl,
   });
   if (result.kind === 'rejected') {
-    await handleRejected(deps, presentedHash, now);
+    await handleRejected(deps, presentedHash, now, client);
     throw new InvalidTokenError();
   }
   return tokensFor(deps, now, result.user, result.session, successor);
 }
 
-async function handleRejected(deps: AuthDeps, presentedHash: string, now: Date) {
+async function handleRejected(deps: AuthDeps, presentedHash: string, now: Date, client: ClientInfo) {
   const facts = await deps.sessions.inspectToken(presentedHash);
   if (!facts?.spentAt) return; // unknown, or live in a dead session: nothing more to do
   const graceMs = deps.settings.refresh.reuseGraceSeconds * 1000;
   const withinGrace = facts.isPredecessorOfLive && now.getTime() - facts.spentAt.getTime() < graceMs;
-  if (!withinGrace) await deps.sessions.revoke(facts.sessionId, 'refresh_reuse', now);
+  if (withinGrace) return;
+  const sessionRevoked = await deps.sessions.revoke(facts.sessionId, 'refresh_reuse', now);
+  deps.audit('refresh token reused', { userId: facts.userId, sessionId: facts.sessionId, sessionRevoked, ip: client.ip });
 }

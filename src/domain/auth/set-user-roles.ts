@@ -13,26 +13,27 @@ export function validateRoles(roles: string[]): string[] {
   return [...new Set(roles)].sort();
 }
 
-type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock'>;
+type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
 
 /**
  * Applies a change to a user's roles atomically. New roles reach tokens at the user's next
  * refresh (refresh re-reads them); removing any role also ends the user's sessions, so no
- * token keeps a removed role past its short lifetime.
+ * token keeps a removed role past its short lifetime. Audited ('roles changed') with `by`, the
+ * admin's user id; the admin CLI leaves it out, its audit lines carry their own `by`.
  */
-export async function changeRoles(deps: Deps, userId: string, change: (current: string[]) => string[]) {
+export async function changeRoles(deps: Deps, userId: string, change: (current: string[]) => string[], by?: string) {
   const result = isUuid(userId)
     ? await deps.users.updateRoles(userId, (current) => validateRoles(change(current)))
     : null;
   if (!result) throw new BadUserInputError('Unknown user.', 'userId');
-  if (result.before.some((role) => !result.after.roles.includes(role))) {
-    await deps.sessions.revokeAllOfUser(userId, 'roles_removed', deps.clock.now());
-  }
+  const removed = result.before.some((role) => !result.after.roles.includes(role));
+  const ended = removed ? await deps.sessions.revokeAllOfUser(userId, 'roles_removed', deps.clock.now()) : [];
+  deps.audit('roles changed', { ...(by && { by }), userId, before: result.before, roles: result.after.roles, endedSessions: ended.length });
   return result.after;
 }
 
-/** Replaces a user's roles (the admin mutation). */
-export function setUserRoles(deps: Deps, userId: string, roles: string[]) {
+/** Replaces a user's roles (the admin mutation); `adminId` is the caller. */
+export function setUserRoles(deps: Deps, userId: string, roles: string[], adminId: string) {
   const wanted = validateRoles(roles);
-  return changeRoles(deps, userId, () => wanted);
+  return changeRoles(deps, userId, () => wanted, adminId);
 }

@@ -30,7 +30,9 @@ export async function verifyMfa(deps: AuthDeps, mfaToken: string, code: string, 
     },
   );
   // null: the user's sessions were ended since the password step (the challenge went with them).
-  const tokens = await issueSession(deps, user, ['pwd', factor], client, challenge.sessionEpoch);
+  const amr = ['pwd', factor];
+  const tokens = await issueSession(deps, user, amr, client, challenge.sessionEpoch);
   if (!tokens) throw new InvalidTokenError();
+  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr, ip: client.ip });
   return tokens;
 }

@@ -61,6 +61,6 @@ export class UserResolver {
     @Arg('roles', () => [String]) roles: string[],
     @Ctx() ctx: GatewayContext,
   ) {
-    return setUserRoles(ctx.deps, userId, roles);
+    return setUserRoles(ctx.deps, userId, roles, viewerOf(ctx).userId);
   }
 }

@@ -151,17 +151,18 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   async inspectToken(tokenHash: string): Promise<TokenFacts | null> {
-    const rows = await queryRows<{ session_id: string; spent_ms: number | null; live_child: boolean }>(
+    const rows = await queryRows<{ session_id: string; user_id: string; spent_ms: number | null; live_child: boolean }>(
       this.db,
       sql`
-      SELECT t.session_id, ${epochMs('t.spent_at')} AS spent_ms,
+      SELECT t.session_id, s.user_id, ${epochMs('t.spent_at')} AS spent_ms,
         EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = t.id AND c.spent_at IS NULL) AS live_child
-      FROM refresh_tokens t WHERE t.token_hash = ${tokenHash}`,
+      FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ${tokenHash}`,
     );
     const row = rows[0];
     if (!row) return null;
     return {
       sessionId: row.session_id,
+      userId: row.user_id,
       spentAt: row.spent_ms === null ? null : new Date(row.spent_ms),
       isPredecessorOfLive: row.live_child,
     };

@@ -1,0 +1,139 @@
+// Rule: every security event leaves one audit line at its level, with who, which session and
+// from where, and never an email, a password, a token, a hash or a code.
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { grantRole } from '../../src/domain/admin';
+import { hashRefreshToken } from '../../src/domain/tokens';
+import {
+  ChangePasswordDocument,
+  EnrollMfaDocument,
+  LoginDocument,
+  LogoutAllDocument,
+  RefreshDocument,
+  SetUserRolesDocument,
+} from '../gql/graphql';
+import { codeOf, signUp, uniqueEmail } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { enableMfa, loginWithMfa, totpNow } from '../helpers/mfa';
+
+const INFO = 30;
+const WARN = 40;
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway();
+});
+afterAll(() => gw?.close());
+
+type Line = Record<string, unknown> & { level: number; msg: string };
+
+/** The audit lines of `event` logged since `from`. */
+const audited = (event: string, from = 0): Line[] =>
+  gw.logs
+    .slice(from)
+    .map((l) => JSON.parse(l) as Line)
+    .filter((l) => l.audit === true && l.msg === event);
+
+/** Nothing logged since `from` holds any of `secrets` (nor the hash the store keeps of a token). */
+function expectNoneLogged(from: number, secrets: string[]) {
+  const logged = gw.logs.slice(from).join('');
+  for (const secret of secrets) {
+    expect(logged).not.toContain(secret);
+    expect(logged).not.toContain(hashRefreshToken(secret));
+  }
+}
+
+const sid = (accessToken: string) => decodeJwt(accessToken).sid as string;
+
+describe('signing in', () => {
+  it("'login succeeded' names the user, the session and its amr, for a password and for MFA", async () => {
+    const from = gw.logs.length;
+    const user = await signUp(gw);
+    const [pwd] = audited('login succeeded', from);
+    expect(pwd).toMatchObject({ level: INFO, userId: user.user.id, sessionId: sid(user.accessToken), amr: ['pwd'], ip: '127.0.0.1' });
+
+    const { secret, recoveryCodes } = await enableMfa(gw, user.accessToken, user.password);
+    gw.clock.advance(30);
+    const code = totpNow(gw, secret);
+    const mfa = await loginWithMfa(gw, user.email, user.password, code);
+    const lines = audited('login succeeded', from);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatchObject({ level: INFO, userId: user.user.id, sessionId: sid(mfa.accessToken), amr: ['pwd', 'otp'] });
+    expectNoneLogged(from, [user.email, user.password, user.accessToken, user.refreshToken!, mfa.accessToken, mfa.refreshToken!, secret, code, ...recoveryCodes]);
+  });
+
+  it("'password rejected' names the account when there is one, otherwise only the client address", async () => {
+    const user = await signUp(gw);
+    const unknown = uniqueEmail('nobody');
+    const wrong = 'Wrong-Password-42!';
+    const from = gw.logs.length;
+    expect(codeOf(await gw.gql(LoginDocument, { email: user.email, password: wrong }))).toBe('INVALID_CREDENTIALS');
+    expect(codeOf(await gw.gql(LoginDocument, { email: unknown, password: wrong }))).toBe('INVALID_CREDENTIALS');
+    expect(codeOf(await gw.gql(LoginDocument, { email: 'not an email', password: wrong }))).toBe('INVALID_CREDENTIALS');
+    expect(codeOf(await gw.gql(EnrollMfaDocument, { password: wrong }, { token: user.accessToken }))).toBe('INVALID_CREDENTIALS');
+
+    const lines = audited('password rejected', from);
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatchObject({ level: INFO, operation: 'login', reason: 'wrong_password', userId: user.user.id, ip: '127.0.0.1' });
+    for (const line of lines.slice(1, 3)) {
+      expect(line).toMatchObject({ level: INFO, operation: 'login', reason: 'unknown_email', ip: '127.0.0.1' });
+      expect(line).not.toHaveProperty('userId');
+    }
+    expect(lines[3]).toMatchObject({ operation: 'enrollMfa', reason: 'wrong_password', userId: user.user.id });
+    expectNoneLogged(from, [user.email, unknown, wrong, user.accessToken]);
+  });
+});
+
+describe('refresh-token reuse', () => {
+  it("'refresh token reused' is a warning naming the user and the session it ended", async () => {
+    const user = await signUp(gw);
+    const rotated = await gw.gql(RefreshDocument, { refreshToken: user.refreshToken });
+    expect(rotated.errors).toBeUndefined();
+    gw.clock.advance(gw.config.refresh.reuseGraceSeconds + 1);
+    const from = gw.logs.length;
+    expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: user.refreshToken }))).toBe('INVALID_TOKEN');
+    expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: rotated.data!.refresh.refreshToken }))).toBe('INVALID_TOKEN');
+    // A spent token again, in the session already ended.
+    expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: user.refreshToken }))).toBe('INVALID_TOKEN');
+
+    const lines = audited('refresh token reused', from);
+    expect(lines).toHaveLength(2);
+    const session = { level: WARN, userId: user.user.id, sessionId: sid(user.accessToken), ip: '127.0.0.1' };
+    expect(lines[0]).toMatchObject({ ...session, sessionRevoked: true });
+    expect(lines[1]).toMatchObject({ ...session, sessionRevoked: false });
+    expectNoneLogged(from, [user.refreshToken!, rotated.data!.refresh.refreshToken!, rotated.data!.refresh.accessToken]);
+  });
+});
+
+describe('account changes', () => {
+  it("'password changed' and 'logged out everywhere' name the user, the session and what ended", async () => {
+    const user = await signUp(gw);
+    const other = await gw.gql(LoginDocument, { email: user.email, password: user.password });
+    expect(other.errors).toBeUndefined();
+    const newPassword = 'Another-Secret-77?';
+    const from = gw.logs.length;
+    const auth = { token: user.accessToken };
+    expect((await gw.gql(ChangePasswordDocument, { currentPassword: user.password, newPassword }, auth)).data?.changePassword).toBe(true);
+    const [changed] = audited('password changed', from);
+    expect(changed).toMatchObject({ level: INFO, userId: user.user.id, sessionId: sid(user.accessToken), endedSessions: 1, ip: '127.0.0.1' });
+
+    expect((await gw.gql(LogoutAllDocument, {}, auth)).data?.logoutAll).toBe(true);
+    const [all] = audited('logged out everywhere', from);
+    expect(all).toMatchObject({ level: INFO, userId: user.user.id, sessionId: sid(user.accessToken), endedSessions: 1 });
+    expectNoneLogged(from, [user.password, newPassword, user.accessToken, user.refreshToken!, user.email]);
+  });
+
+  it("'roles changed' says which admin gave whom which roles", async () => {
+    const admin = await signUp(gw);
+    await grantRole(gw.deps, admin.email, 'admin');
+    const adminToken = (await gw.gql(RefreshDocument, { refreshToken: admin.refreshToken })).data!.refresh.accessToken;
+    const target = await signUp(gw);
+    const from = gw.logs.length;
+    const set = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: ['editor', 'user'] }, { token: adminToken });
+    expect(set.errors).toBeUndefined();
+    expect(audited('roles changed', from)).toEqual([
+      expect.objectContaining({ level: INFO, by: admin.user.id, userId: target.user.id, before: ['user'], roles: ['editor', 'user'], endedSessions: 0 }),
+    ]);
+    expectNoneLogged(from, [adminToken, target.email]);
+  });
+});
