@@ -11,6 +11,7 @@ import { revokingSessionStore, type RevocationFeed } from './domain/revocation';
 import { Throttle, type CounterStore } from './domain/throttle';
 import { KeyRing, rotateSigningKeyIfDue, VerifiedTokenCache } from './domain/tokens';
 import type { Logger } from 'pino';
+import { describeError } from './describe-error';
 import { auditLog } from './logger';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
 
@@ -64,7 +65,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
       // A failed rotation must not keep this instance from loading keys rotated elsewhere.
       await rotateSigningKeyIfDue({ signingKeys, box, clock }, rotation, config.keys.rotationDays).then(
         (added) => added && logger.info({ kid: added.kid, activatesAt: added.activatesAt }, 'signing key rotated (KEY_ROTATION_DAYS)'),
-        (error) => logger.warn({ err: { type: (error as Error).name } }, 'automatic key rotation failed; retried at the next reload'),
+        (error) => logger.warn({ err: describeError(error) }, 'automatic key rotation failed; retried at the next reload'),
       );
     }
     deps.keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
@@ -75,7 +76,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
 /** Reloads the signing keys every `seconds` (rotations by other instances or the CLI arrive within that). */
 export function startKeyReloader(reloadKeys: () => Promise<void>, seconds: number, logger: Logger) {
   const timer = setInterval(() => {
-    reloadKeys().catch((error) => logger.warn({ err: { type: (error as Error).name } }, 'signing keys not reloaded'));
+    reloadKeys().catch((error) => logger.warn({ err: describeError(error) }, 'signing keys not reloaded'));
   }, seconds * 1000);
   timer.unref();
   return () => clearInterval(timer);

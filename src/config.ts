@@ -25,7 +25,7 @@ export type TrustProxy = false | number | string[];
 
 export interface Config {
   production: boolean;
-  /** NODE_ENV=development: the only mode whose logs carry unexpected errors in full. */
+  /** NODE_ENV=development: the only mode whose logs carry the stack frames of unexpected errors. */
   development: boolean;
   port: number;
   host: string;

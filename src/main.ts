@@ -5,6 +5,7 @@ import { createApp } from './app';
 import { describeClientIp, describeFailure, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, StartupRefusal, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
 import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
+import { describeError } from './describe-error';
 import { prune } from './domain/admin';
 import { batchedStdout, createLogger } from './logger';
 import { recordedPoolPriority } from './thread-priority';
@@ -49,7 +50,7 @@ async function main() {
   const runPrune = () =>
     prune(deps).then(
       (count) => logger.info({ count }, 'pruned sessions'),
-      (error) => logger.warn({ err: { type: (error as Error).name } }, 'prune failed'),
+      (error) => logger.warn({ err: describeError(error) }, 'prune failed'),
     );
   const firstPrune = setTimeout(runPrune, 60_000).unref();
   const pruner = setInterval(runPrune, PRUNE_EVERY_MS).unref();

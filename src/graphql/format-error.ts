@@ -1,12 +1,14 @@
 /**
  * The one place that turns errors into what a client sees. Expected failures carry their code
  * from the registry; Apollo's request-level codes pass through; a store that cannot be reached
- * is SERVICE_UNAVAILABLE; anything else is INTERNAL_SERVER_ERROR with a fixed message, logged
- * on the server (outside development without message or stack, which may hold SQL or parameters).
+ * is SERVICE_UNAVAILABLE; anything else is INTERNAL_SERVER_ERROR with a fixed message. Both are
+ * logged on the server by name and driver code (describeError: never a message, which may hold
+ * SQL parameters), with the stack frames in development.
  */
 import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
+import { describeError } from '../describe-error';
 import { ErrorCode, GatewayError, isUnavailable, ServiceUnavailableError } from '../errors';
 
 const PASSED_THROUGH = new Set<string>([
@@ -30,7 +32,7 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
       return { message: original.message, ...where, extensions: { code: original.code, ...original.extensions } };
     }
     if (isUnavailable(original)) {
-      logger.warn({ err: describe(original, options.development) }, 'store unavailable');
+      logger.warn({ err: describeError(original, { stack: options.development }) }, 'store unavailable');
       const e = new ServiceUnavailableError();
       return { message: e.message, ...where, extensions: { code: e.code } };
     }
@@ -45,15 +47,7 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {
       return { message: formatted.message, ...where, extensions: { code: ErrorCode.BAD_REQUEST } };
     }
-    logger.error({ err: describe(original, options.development), path: formatted.path }, 'unexpected error');
+    logger.error({ err: describeError(original, { stack: options.development }), path: formatted.path }, 'unexpected error');
     return { message: 'Internal server error.', ...where, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
   };
-}
-
-/** What may be logged about an unexpected error. */
-function describe(error: unknown, development: boolean) {
-  if (!(error instanceof Error)) return { type: typeof error };
-  if (development) return error;
-  const code = (error as { code?: unknown }).code;
-  return { type: error.name, ...(typeof code === 'string' && { code }) };
 }

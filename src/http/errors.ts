@@ -5,6 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { describeError } from '../describe-error';
 import { ErrorCode } from '../errors';
 
 const refusal = (message: string, code: ErrorCode = ErrorCode.BAD_REQUEST) => ({ errors: [{ message, extensions: { code } }] });
@@ -16,7 +17,7 @@ export function registerHttpErrorHandlers(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = clientStatus(error) ?? 500;
     if (status === 500) {
-      request.log.error({ err: { type: error.name, code: error.code } }, 'unhandled http error');
+      request.log.error({ err: describeError(error) }, 'unhandled http error');
       return reply.code(500).send(refusal('Internal server error.', ErrorCode.INTERNAL_SERVER_ERROR));
     }
     return reply.code(status).send(refusal(status === 413 ? 'Request body too large.' : 'Bad request.'));

@@ -1,0 +1,52 @@
+/**
+ * What the logs (and the start-up and admin CLI's last line) may say about an error that is not
+ * one of ours. A store's failure reaches us wrapped: drizzle's DrizzleQueryError, whose message is
+ * "Failed query: <sql> params: <values>" (password hashes, token hashes, emails), with the
+ * driver's error as its `cause`, which alone says what happened (ECONNREFUSED, 57P01…). So each
+ * error of the `cause` chain is described by its name and the driver's code, never by a message,
+ * in every mode; PostgreSQL's messages and details may quote values too.
+ */
+
+export interface ErrorDescription {
+  type: string;
+  /** The driver's code: a SQLSTATE (57P01), an errno (ECONNREFUSED), postgres.js's (CONNECTION_CLOSED). */
+  code?: string;
+  /** For a system error, the call that failed (connect, read). */
+  syscall?: string;
+  cause?: ErrorDescription;
+  /** Development only: the outermost error's stack frames, without its message line(s). */
+  stack?: string;
+}
+
+const MAX_DEPTH = 8;
+
+export function describeError(error: unknown, options: { stack?: boolean } = {}): ErrorDescription {
+  const described = describeChain(error, 0);
+  if (options.stack && error instanceof Error) {
+    const frames = stackFrames(error);
+    if (frames) described.stack = frames;
+  }
+  return described;
+}
+
+function describeChain(error: unknown, depth: number): ErrorDescription {
+  if (!(error instanceof Error)) return { type: typeof error };
+  const { code, syscall, cause } = error as { code?: unknown; syscall?: unknown; cause?: unknown };
+  return {
+    // drizzle's wrapper keeps the name Error: its class says more.
+    type: error.name === 'Error' && error.constructor !== Error ? error.constructor.name : error.name,
+    ...(typeof code === 'string' && { code }),
+    ...(typeof syscall === 'string' && { syscall }),
+    ...(cause !== undefined && cause !== null && depth + 1 < MAX_DEPTH && { cause: describeChain(cause, depth + 1) }),
+  };
+}
+
+/** The "    at …" lines after the message (which may span lines, as drizzle's does). */
+function stackFrames(error: Error) {
+  const stack = error.stack ?? '';
+  const afterMessage = error.message && stack.includes(error.message) ? stack.slice(stack.indexOf(error.message) + error.message.length) : stack;
+  return afterMessage
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .join('\n');
+}

@@ -1,0 +1,156 @@
+// Rule: a store's failure is logged by name and driver code (ECONNREFUSED, 55000, 42P01…) along
+// its cause chain, in every mode, and never with drizzle's "Failed query … params" message, the
+// SQL or a parameter (emails, password hashes, token hashes); clients still see only
+// SERVICE_UNAVAILABLE or INTERNAL_SERVER_ERROR.
+import { Writable } from 'node:stream';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startKeyReloader } from '../../src/compose';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { hashRefreshToken } from '../../src/domain/tokens';
+import { createLogger } from '../../src/logger';
+import type { Database } from '../../src/storage/postgres';
+import { LoginDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
+import { PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
+import { createTestDatabase, startGateway, type GqlResult, type TestGateway } from '../helpers/gateway';
+import { childEnv, createNamedDatabase, freePort, runTsx, type NamedDatabase } from '../helpers/processes';
+
+const KEYS = generateEncryptionKeyEntry('k1');
+const MODES = ['development', 'production'] as const;
+
+interface Described {
+  type: string;
+  code?: string;
+  cause?: Described;
+  stack?: string;
+}
+
+const codesOf = (err: Described | undefined): string[] => (err ? [...(err.code ? [err.code] : []), ...codesOf(err.cause)] : []);
+
+const linesOf = (logs: string[], msg: string) =>
+  logs.map((l) => JSON.parse(l) as { msg: string; err?: Described }).filter((l) => l.msg === msg);
+
+/** Nothing of the queries: drizzle's message, SQL, or any value a query carried. */
+function expectNoQueryIn(logged: string, values: string[]) {
+  expect(logged).not.toMatch(/Failed query|params|select |insert |update |\$argon2/i);
+  for (const value of values) expect(logged).not.toContain(value);
+}
+
+function expectFixedAnswer(result: GqlResult<unknown>, code: 'SERVICE_UNAVAILABLE' | 'INTERNAL_SERVER_ERROR') {
+  expect(result.status).toBe(200);
+  const [error] = result.errors!;
+  expect(error!.message).toBe(code === 'SERVICE_UNAVAILABLE' ? 'Service temporarily unavailable.' : 'Internal server error.');
+  expect(error!.extensions).toEqual({ code });
+}
+
+describe('an unexpected database error (a table gone)', () => {
+  let database: Database;
+  let drop: () => Promise<void>;
+  beforeAll(async () => {
+    ({ database, drop } = await createTestDatabase());
+  });
+  afterAll(() => drop?.());
+
+  it.each(MODES)('is logged in %s as DrizzleQueryError caused by 42P01, without the query or its parameters', async (NODE_ENV) => {
+    const gw = await startGateway({
+      database,
+      encryptionKeys: KEYS,
+      env: { NODE_ENV, DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://unused@127.0.0.1/unused' },
+    });
+    const user = await signUp(gw);
+    await database.db.execute(sql`ALTER TABLE sessions RENAME TO sessions_gone`);
+    try {
+      const from = gw.logs.length;
+      expectFixedAnswer(await gw.gql(LoginDocument, { email: user.email, password: PASSWORD }), 'INTERNAL_SERVER_ERROR');
+      const logs = gw.logs.slice(from);
+      const [line] = linesOf(logs, 'unexpected error');
+      expect(line!.err).toMatchObject({ type: 'DrizzleQueryError', cause: { code: '42P01' } });
+      // Development keeps the stack frames, which point at our code; never the message line.
+      if (NODE_ENV === 'development') expect(line!.err!.stack).toMatch(/^\s+at .*src\/storage\/postgres\/session-store\.ts/m);
+      else expect(line!.err).not.toHaveProperty('stack');
+      expectNoQueryIn(logs.join(''), [user.email, user.user.id, 'sessions']);
+    } finally {
+      await database.db.execute(sql`ALTER TABLE sessions_gone RENAME TO sessions`);
+      await gw.close();
+    }
+  });
+});
+
+describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL down', () => {
+  let named: NamedDatabase;
+  beforeAll(async () => {
+    named = await createNamedDatabase({ migrated: true });
+  });
+  afterAll(() => named?.drop());
+
+  const takeDown = async () => {
+    await named.admin(`ALTER DATABASE "${named.name}" ALLOW_CONNECTIONS false`);
+    await named.admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${named.name}' AND pid <> pg_backend_pid()`);
+  };
+  const restore = () => named.admin(`ALTER DATABASE "${named.name}" ALLOW_CONNECTIONS true`);
+
+  it.each(MODES)('is logged in %s with the driver code for register, login, refresh and the key reload', async (NODE_ENV) => {
+    // A pool of its own: each gateway meets the outage with connections that never saw one.
+    const database = await named.open();
+    const gw: TestGateway = await startGateway({ database, encryptionKeys: KEYS, env: { NODE_ENV, DATABASE_URL: process.env.DATABASE_URL! } });
+    const reloads: string[] = [];
+    const reloadLogger = createLogger('info', new Writable({ write: (chunk, _e, done) => done(void reloads.push(String(chunk))) }));
+    try {
+      const user = await signUp(gw);
+      const newcomer = uniqueEmail('newcomer');
+      await takeDown();
+      try {
+        const from = gw.logs.length;
+        expectFixedAnswer(await gw.gql(LoginDocument, { email: user.email, password: PASSWORD }), 'SERVICE_UNAVAILABLE');
+        expectFixedAnswer(await gw.gql(RegisterDocument, { email: newcomer, password: PASSWORD }), 'SERVICE_UNAVAILABLE');
+        expectFixedAnswer(await gw.gql(RefreshDocument, { refreshToken: user.refreshToken }), 'SERVICE_UNAVAILABLE');
+        const stop = startKeyReloader(gw.reloadKeys, 0.05, reloadLogger);
+        for (let i = 0; i < 100 && reloads.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        stop();
+
+        const logs = gw.logs.slice(from);
+        const unavailable = linesOf(logs, 'store unavailable');
+        expect(unavailable).toHaveLength(3);
+        const [reload] = linesOf(reloads, 'signing keys not reloaded');
+        for (const { err } of [...unavailable, reload!]) {
+          expect(err!.type).toBe('DrizzleQueryError');
+          // The driver's reason: the connection cut (ECONNRESET, 57P01…) or refused (55000).
+          expect(codesOf(err)).toEqual([expect.stringMatching(/^(E[A-Z]+|CONNECT[A-Z_]+|[0-9A-Z]{5})$/)]);
+        }
+        expectNoQueryIn([...logs, ...reloads].join(''), [
+          user.email,
+          newcomer,
+          PASSWORD,
+          user.refreshToken!,
+          hashRefreshToken(user.refreshToken!),
+          named.name!,
+        ]);
+      } finally {
+        await restore();
+      }
+    } finally {
+      await gw.close();
+      await database.close();
+    }
+  }, 60_000);
+});
+
+describe('a start-up or admin command without its database', () => {
+  it('names the driver code (ECONNREFUSED), not the query', async () => {
+    const closed = await freePort();
+    const env = childEnv({
+      NODE_ENV: 'production',
+      SINGLE_INSTANCE: 'true',
+      ENCRYPTION_KEYS: KEYS,
+      PORT: String(await freePort()),
+      DATABASE_URL: `postgres://gateway_test:gateway_test@127.0.0.1:${closed}/none`,
+    });
+    const email = uniqueEmail('operator');
+    const [start, admin] = await Promise.all([runTsx('src/main.ts', [], env), runTsx('src/cli/admin.ts', ['disable-user', email], env)]);
+    expect(start.code).toBe(1);
+    expect(start.stderr).toMatch(/^Failed to start: connect ECONNREFUSED 127\.0\.0\.1:\d+$/m);
+    expect(admin.code).toBe(1);
+    expect(admin.stderr).toMatch(/^admin: failed: connect ECONNREFUSED 127\.0\.0\.1:\d+$/m);
+    expectNoQueryIn(start.stderr + admin.stderr, [email]);
+  }, 60_000);
+});
