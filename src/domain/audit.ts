@@ -7,6 +7,7 @@
 export const AUDIT_EVENTS = {
   'login succeeded': 'info',
   'password rejected': 'info',
+  'mfa code rejected': 'info',
   'refresh token reused': 'warn',
   'password changed': 'info',
   'logged out everywhere': 'info',

@@ -11,10 +11,11 @@ import {
   LogoutAllDocument,
   RefreshDocument,
   SetUserRolesDocument,
+  VerifyMfaDocument,
 } from '../gql/graphql';
 import { codeOf, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { enableMfa, loginWithMfa, totpNow } from '../helpers/mfa';
+import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
 
 const INFO = 30;
 const WARN = 40;
@@ -81,6 +82,18 @@ describe('signing in', () => {
     }
     expect(lines[3]).toMatchObject({ operation: 'enrollMfa', reason: 'wrong_password', userId: user.user.id });
     expectNoneLogged(from, [user.email, unknown, wrong, user.accessToken]);
+  });
+
+  it("'mfa code rejected' names the user and the client address, never the code", async () => {
+    const user = await signUp(gw);
+    const { secret } = await enableMfa(gw, user.accessToken, user.password);
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const from = gw.logs.length;
+    const wrong = wrongCode(totpNow(gw, secret));
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: wrong }))).toBe('INVALID_MFA_CODE');
+    const lines = audited('mfa code rejected', from);
+    expect(lines).toEqual([expect.objectContaining({ level: INFO, userId: user.user.id, ip: '127.0.0.1' })]);
+    expectNoneLogged(from, [wrong, mfaToken, secret, user.email]);
   });
 });
 
