@@ -340,8 +340,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResults> {
       await settle();
       // The storm: logins offered at twice the rate hashing can take (the bound, or what the
       // gateway just did if more: on a busy machine the two are measured in different moments),
-      // while the guarded queries run.
-      const stormRate = Math.ceil(2 * Math.max(bound.hashesPerSecond, login.okPerSecond));
+      // plus enough to fill the admission queue within the storm (which a short storm on a busy
+      // machine would otherwise never overflow), while the guarded queries run.
+      const stormRate = Math.ceil(2 * Math.max(bound.hashesPerSecond, login.okPerSecond) + capacity / (slice + 1));
       const stormLogins = stormLoad(url, sessions, slice + 1, stormRate, stormClients);
       await stormLogins.started;
       await sleep(500);

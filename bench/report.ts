@@ -301,7 +301,8 @@ query: figure 1's ${x(f.guarded.ratio)} is the product of the two, the query's s
   them, since on a shared machine the speed of a core changes from one second to the next. Connections: ${s.connections.query} for queries and refreshes, ${s.connections.login}
   for logins (the hashes the gateway runs at once plus its admission queue: hashing saturated,
   nothing shed). The storm offers logins at twice the argon2 bound per second (or twice the
-  login rate just measured, if higher; ${n(f.storm.logins.offeredPerSecond)}/s in all), one every 1/rate s
+  login rate just measured, if higher), plus the admission queue's places once over the storm
+  (${n(f.storm.logins.offeredPerSecond)}/s in all), one every 1/rate s
   whatever the answers (as a flood does), each on a free keep-alive connection (at most
   ${n(f.storm.logins.peakInFlight)} waiting at once), from a client process of its own: half of them are beyond
   capacity. Not autocannon for this one: its rate limit sends each second's quota back to back
