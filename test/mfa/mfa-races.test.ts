@@ -78,6 +78,20 @@ describe('MFA races and boundaries', () => {
     expect(row!.mfaEnabled).toBe(false);
   });
 
+  it('answers verifyMfa and disableMfa racing for one user without an internal error (no deadlock)', async () => {
+    for (let round = 0; round < 30; round++) {
+      const user = await mfaUser();
+      gw.clock.advance(30); // the confirming code's step is spent
+      const { mfaToken } = await challenge(gw, user.email, user.password);
+      const [verified, disabled] = await Promise.all([
+        gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) }),
+        gw.gql(DisableMfaDocument, { code: user.recoveryCodes[0]! }, { token: user.accessToken }),
+      ]);
+      expect(codeOf(verified) ?? 'OK', `round ${round}`).toMatch(/^(OK|INVALID_TOKEN)$/);
+      expect(codeOf(disabled) ?? 'OK', `round ${round}`).toBe('OK');
+    }
+  }, 60_000);
+
   it('gives no session to a user disabled between login and verifyMfa, and refuses their MFA changes', async () => {
     const user = await mfaUser();
     gw.clock.advance(30);

@@ -11,7 +11,9 @@ export interface MfaFactor {
 
 /**
  * A login challenge spent together with a code (acceptStep, useRecoveryCode): both are spent,
- * or neither, so a code is never used up by a login that cannot start a session.
+ * or neither, so a code is not used up by a login that loses its challenge to another code.
+ * (A session can still be refused after both are spent: the user disabled, or all sessions
+ * ended, in between.)
  */
 export interface ChallengeToSpend {
   id: string;

@@ -34,9 +34,9 @@ export class PostgresMfaStore implements MfaStore {
   }
 
   /**
-   * The user is updated only in the factor's session epoch, after the factor (the order
-   * disableMfa locks them in too): an ending of all sessions, which raises the epoch, either
-   * waits for this transaction, or has voided the factor before it and nothing changes.
+   * The user is updated only in the factor's session epoch, after the factor (the order disable
+   * locks them in too): an ending of all sessions, which raises the epoch, either waits for this
+   * transaction, or has voided the factor before it and nothing changes.
    */
   confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date) {
     return transaction(this.db, false, async (tx) => {
@@ -112,11 +112,12 @@ export class PostgresMfaStore implements MfaStore {
     });
   }
 
+  /** Locks in the order every transaction here takes: challenges, factor, codes, user (no deadlock). */
   async disable(userId: string) {
     await this.db.transaction(async (tx) => {
+      await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
       await tx.delete(mfaFactors).where(eq(mfaFactors.userId, userId));
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
-      await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
       await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
     });
   }
