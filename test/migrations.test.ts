@@ -121,4 +121,20 @@ describe('concurrent migrations (two deployments running `npm run db:migrate` at
       }
     }
   }, 90_000);
+
+  it.skipIf(!process.env.DATABASE_URL)("keeps the lock through a server's idle_in_transaction_session_timeout", async () => {
+    const named = await createNamedDatabase({ migrated: false });
+    created.push(named);
+    // The lock's transaction idles while the migrations run on another connection.
+    const setup = await named.open();
+    await setup.db.execute(sql.raw(`ALTER DATABASE "${named.name}" SET idle_in_transaction_session_timeout = '20ms'`));
+    await setup.close();
+    const database = await named.open();
+    try {
+      await database.migrate();
+      expect(await tablesOf(database)).toEqual(TABLES);
+    } finally {
+      await database.close();
+    }
+  }, 90_000);
 });

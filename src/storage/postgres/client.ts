@@ -76,6 +76,9 @@ export async function openPostgres(url: string, options: { max: number }): Promi
 async function underMigrationLock(lock: Sql, work: () => Promise<void>) {
   try {
     await lock.begin(async (tx) => {
+      // The transaction idles while the migrations run elsewhere: a server's
+      // idle_in_transaction_session_timeout must not end it (and the lock with it) meanwhile.
+      await tx`set local idle_in_transaction_session_timeout = 0`;
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
       await work();
     });
