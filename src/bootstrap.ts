@@ -1,10 +1,9 @@
 /**
  * Shared start-up for the server and the admin CLI: settings → encryption keys → database.
  */
-import { DrizzleQueryError } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import { ConfigError, type Config, type EncryptionKey, type TrustProxy } from './config';
-import { GatewayError } from './errors';
+import { StartupRefusal } from './failure';
 import { RateLimiterCounterStore } from './storage/redis/counter-store';
 import { connectRedis, type RedisConnection } from './storage/redis/client';
 import { RedisRevocationFeed } from './storage/redis/revocation-feed';
@@ -15,8 +14,6 @@ import { findMissingEncryptionKeys } from './domain/crypto/find-missing-encrypti
 import { SecretBox } from './domain/crypto/secret-box';
 import { openEmbedded, openPostgres, PostgresMfaStore, PostgresSigningKeyStore, readSchemaStatus, type Database } from './storage/postgres';
 
-/** A state of the database the server will not start in; the message tells the operator what to do. */
-export class StartupRefusal extends Error {}
 
 /**
  * The embedded database is migrated here (development's zero configuration). PostgreSQL's
@@ -149,23 +146,3 @@ export function openRevocations(
   }
   return new RedisRevocationFeed(redis.client, config.rateLimit.prefix, logger);
 }
-
-/**
- * What the server or a command prints about the error that stopped it, which must never hold a
- * setting's secret (node's own report of an uncaught error prints a URL error's whole input).
- * The gateway's own errors have fixed messages; PostgreSQL's name objects, never passwords;
- * drizzle's hold the query's parameters, so only their cause is shown; in anything else, the
- * credentials of a URL are taken out.
- */
-export function describeFailure(error: unknown): string {
-  if (error instanceof ConfigError || error instanceof StartupRefusal || error instanceof GatewayError) return error.message;
-  if (!(error instanceof Error)) return 'an unknown error';
-  if (error instanceof DrizzleQueryError) return error.cause ? describeFailure(error.cause) : 'a database query failed';
-  const code = (error as { code?: unknown }).code;
-  const message = withoutCredentials(error.message);
-  if (error.name === 'PostgresError') return `the database answered: ${message}${typeof code === 'string' ? ` (SQLSTATE ${code})` : ''}`;
-  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
-}
-
-/** `scheme://user:password@host` → `scheme://…@host`, however the user name or password is written. */
-const withoutCredentials = (text: string) => text.replace(/([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, '$1…@');

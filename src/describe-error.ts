@@ -1,6 +1,6 @@
 /**
- * What the logs (and the start-up and admin CLI's last line) may say about an error that is not
- * one of ours. A store's failure reaches us wrapped: drizzle's DrizzleQueryError, whose message is
+ * What the logs may say about an error that is not one of ours (the one line a failed start-up
+ * or command prints is failure.ts's). A store's failure reaches us wrapped: drizzle's DrizzleQueryError, whose message is
  * "Failed query: <sql> params: <values>" (password hashes, token hashes, emails), with the
  * driver's error as its `cause`, which alone says what happened (ECONNREFUSED, 57P01…). So each
  * error of the `cause` chain is described by its name and the driver's code, never by a message,

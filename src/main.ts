@@ -2,7 +2,8 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { createApp } from './app';
-import { describeClientIp, describeFailure, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, StartupRefusal, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
+import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
+import { describeFailure, isExpectedFailure } from './failure';
 import { compose, startKeyReloader } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { describeError } from './describe-error';
@@ -91,8 +92,7 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  const refused = error instanceof ConfigError || error instanceof StartupRefusal;
-  process.stderr.write(`${refused ? 'Refusing to start' : 'Failed to start'}: ${describeFailure(error)}\n`);
+  process.stderr.write(`${isExpectedFailure(error) ? 'Refusing to start' : 'Failed to start'}: ${describeFailure(error)}\n`);
   process.exit(1);
 });
 

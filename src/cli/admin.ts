@@ -4,8 +4,9 @@
  */
 import 'reflect-metadata';
 import pino from 'pino';
-import { describeFailure, openConfiguredDatabase, prepareSchema, StartupRefusal, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
-import { ConfigError, loadConfig } from '../config';
+import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
+import { describeFailure, isExpectedFailure } from '../failure';
+import { loadConfig } from '../config';
 import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions, type ResealFailure } from '../domain/admin';
 import { findUserByEmail } from '../domain/admin/find-user-by-email';
 import { systemClock } from '../domain/clock';
@@ -13,7 +14,6 @@ import { SecretBox } from '../domain/crypto/secret-box';
 import { revokingSessionStore } from '../domain/revocation';
 import { Throttle } from '../domain/throttle';
 import { describeKeys, rotateSigningKey } from '../domain/tokens';
-import { GatewayError } from '../errors';
 import { auditLog, createLogger } from '../logger';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
 
@@ -157,8 +157,7 @@ run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
     // One line that names no setting's value (see describeFailure).
-    const known = error instanceof GatewayError || error instanceof ConfigError || error instanceof StartupRefusal;
-    process.stderr.write(`admin: ${known ? '' : 'failed: '}${describeFailure(error)}\n`);
+    process.stderr.write(`admin: ${isExpectedFailure(error) ? '' : 'failed: '}${describeFailure(error)}\n`);
     process.exit(1);
   },
 );

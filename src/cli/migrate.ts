@@ -1,6 +1,7 @@
 /** `npm run db:migrate`: applies pending migrations from drizzle/ to the configured database. */
-import { describeFailure, openConfiguredDatabase } from '../bootstrap';
-import { ConfigError, loadConfig } from '../config';
+import { openConfiguredDatabase } from '../bootstrap';
+import { loadConfig } from '../config';
+import { describeFailure, isExpectedFailure } from '../failure';
 import { createLogger } from '../logger';
 
 async function run() {
@@ -17,6 +18,6 @@ async function run() {
 // Every failure ends here, as one line that names no setting's value: an error left to node
 // would be printed with its properties, a malformed DATABASE_URL whole, password included.
 run().catch((error: unknown) => {
-  process.stderr.write(`db:migrate: ${error instanceof ConfigError ? '' : 'failed: '}${describeFailure(error)}\n`);
+  process.stderr.write(`db:migrate: ${isExpectedFailure(error) ? '' : 'failed: '}${describeFailure(error)}\n`);
   process.exit(1);
 });
