@@ -17,8 +17,6 @@ import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, Postgr
 
 /** The mfaToken of a login's second step lives at most this long. */
 export const MFA_CHALLENGE_TTL_SECONDS = 300;
-/** How long a pending enrolment (enrollMfa) can be confirmed. */
-export const MFA_ENROLMENT_TTL_SECONDS = 900;
 
 export interface ComposeOptions {
   config: Config;
@@ -54,7 +52,6 @@ export async function compose({ config, database, encryptionKeys, counters, revo
         issuer: config.mfaIssuer,
         attemptsPerChallenge: config.rateLimit.mfaAttemptsPerChallenge,
         challengeTtl: MFA_CHALLENGE_TTL_SECONDS,
-        enrolmentTtl: MFA_ENROLMENT_TTL_SECONDS,
       },
     },
   };

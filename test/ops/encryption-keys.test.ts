@@ -10,6 +10,7 @@ import { reencrypt as reencryptSecrets } from '../../src/domain/admin';
 import { generateEncryptionKeyEntry, SecretBox } from '../../src/domain/crypto/secret-box';
 import { PostgresSigningKeyStore, type Db } from '../../src/storage/postgres';
 import { mfaFactors, signingKeys } from '../../src/storage/postgres/schema';
+import { EnrollMfaDocument } from '../gql/graphql';
 import { signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { enableMfa, loginWithMfa, totpNow } from '../helpers/mfa';
@@ -99,7 +100,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
     ]);
   }, 90_000);
 
-  it('after reencrypt, only the key still missing is named; without its secrets the server starts on the new key alone', async () => {
+  it('after reencrypt, only the key still missing is named; without its secrets (dead ones aside) the server starts on the new key alone', async () => {
     const { outcome, child } = await startServer(NEW);
     expect(outcome).toBe(1);
     expect(child.stderr()).toContain('ENCRYPTION_KEYS lacks the key id(s) "gone" that');
@@ -114,6 +115,11 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       const [current] = await db.select().from(signingKeys);
       const retiresAt = new Date(Date.now() - 86_400_000);
       await db.insert(signingKeys).values({ ...current!, kid: 'retired-long-ago', encryptionKeyId: 'lost', retiresAt });
+      // Nor does an enrolment abandoned long ago (it can never be confirmed) under a lost key.
+      const dave = await signUp(gw);
+      expect((await gw.gql(EnrollMfaDocument, { password: dave.password }, { token: dave.accessToken })).errors).toBeUndefined();
+      const abandoned = { encryptionKeyId: 'lost', createdAt: new Date(Date.now() - 86_400_000) };
+      await db.update(mfaFactors).set(abandoned).where(eq(mfaFactors.userId, dave.user.id));
       const box = new SecretBox(parseEncryptionKeys(NEW));
       const report = await reencryptSecrets({ signingKeys: new PostgresSigningKeyStore(db), mfa: gw.deps.mfa, box, clock: gw.clock });
       expect(report).toEqual({ resealed: 0, failed: [], retiredLeft: 1 });

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock';
 import type { Sealed, SecretBox } from '../crypto/secret-box';
+import { enrolmentsLiveSince } from '../mfa/pending-enrolment';
 import type { MfaStore } from '../mfa/ports';
 import { openTotpSecret, sealTotpSecret } from '../mfa/secret';
 import type { SigningKeyStore } from '../ports';
@@ -46,7 +47,7 @@ export async function reencrypt(deps: { signingKeys: SigningKeyStore; mfa: MfaSt
     await deps.signingKeys.updateCiphertext(key.kid, after.ciphertext, after.keyId);
     resealed++;
   }
-  for (const { userId, sealed } of await deps.mfa.listSealed()) {
+  for (const { userId, sealed } of await deps.mfa.listSealed(enrolmentsLiveSince(now))) {
     if (sealed.keyId === box.currentKeyId) continue;
     const opened = tryOpen(box, sealed, () => openTotpSecret(box, userId, sealed));
     if ('failure' in opened) {

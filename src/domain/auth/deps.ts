@@ -29,7 +29,7 @@ export interface AuthDeps {
     jwt: AccessTokenSettings & { alg: string };
     refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number };
     passwordPolicy: PasswordPolicy;
-    mfa: { issuer: string; attemptsPerChallenge: number; challengeTtl: number; enrolmentTtl: number };
+    mfa: { issuer: string; attemptsPerChallenge: number; challengeTtl: number };
   };
 }
 

@@ -1,7 +1,7 @@
 import { BadUserInputError, InvalidMfaCodeError, MfaAlreadyEnabledError } from '../../errors';
 import type { AuthDeps, Viewer } from '../auth/deps';
 import { getViewerUser } from '../auth/get-viewer-user';
-import { addSeconds } from '../clock';
+import { enrolmentsLiveSince } from './pending-enrolment';
 import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes';
 import { openTotpSecret } from './secret';
 import { matchingStep } from './totp';
@@ -19,7 +19,7 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
     factor &&
     !factor.confirmed &&
     factor.sessionEpoch === user.sessionEpoch &&
-    deps.clock.now() < addSeconds(factor.enrolledAt, deps.settings.mfa.enrolmentTtl);
+    factor.enrolledAt > enrolmentsLiveSince(deps.clock.now());
   if (!pending) {
     throw new BadUserInputError('No pending MFA enrolment (or it expired, or your sessions were ended since): call enrollMfa.', 'code');
   }

@@ -1,5 +1,6 @@
 export type { MfaStore, MfaFactor } from './ports';
 export { enrollMfa, type MfaEnrollment } from './enroll-mfa';
+export { enrolmentsLiveSince, MFA_ENROLMENT_TTL_SECONDS } from './pending-enrolment';
 export { confirmMfa } from './confirm-mfa';
 export { verifyMfa } from './verify-mfa';
 export { disableMfa } from './disable-mfa';

@@ -46,9 +46,13 @@ export interface MfaStore {
   replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date): Promise<void>;
   /** Removes the factor and the codes and turns MFA off. */
   disable(userId: string): Promise<void>;
-  listSealed(): Promise<Array<{ userId: string; sealed: Sealed }>>;
-  /** The ENCRYPTION_KEYS ids sealing TOTP secrets (confirmed or pending), each once. */
-  encryptionKeyIdsInUse(): Promise<string[]>;
+  /**
+   * The TOTP secrets in use: confirmed ones, and pending ones saved after `pendingSince` (an
+   * older pending one can never be confirmed: enrolmentsLiveSince).
+   */
+  listSealed(pendingSince: Date): Promise<Array<{ userId: string; sealed: Sealed }>>;
+  /** The ENCRYPTION_KEYS ids sealing the TOTP secrets in use (as listSealed), each once. */
+  encryptionKeyIdsInUse(pendingSince: Date): Promise<string[]>;
   /** Replaces `before` with `after`; a secret replaced meanwhile is left alone. */
   updateSealed(userId: string, before: Sealed, after: Sealed): Promise<void>;
 

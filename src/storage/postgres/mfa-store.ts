@@ -122,13 +122,13 @@ export class PostgresMfaStore implements MfaStore {
     });
   }
 
-  async listSealed() {
-    const rows = await this.db.select().from(mfaFactors);
+  async listSealed(pendingSince: Date) {
+    const rows = await this.db.select().from(mfaFactors).where(inUse(pendingSince));
     return rows.map((r) => ({ userId: r.userId, sealed: { ciphertext: r.secretCiphertext, keyId: r.encryptionKeyId } }));
   }
 
-  async encryptionKeyIdsInUse() {
-    const rows = await this.db.selectDistinct({ id: mfaFactors.encryptionKeyId }).from(mfaFactors);
+  async encryptionKeyIdsInUse(pendingSince: Date) {
+    const rows = await this.db.selectDistinct({ id: mfaFactors.encryptionKeyId }).from(mfaFactors).where(inUse(pendingSince));
     return rows.map((r) => r.id);
   }
 
@@ -186,6 +186,9 @@ async function transaction<T, R>(db: Db, rolledBack: R, work: (tx: Tx) => Promis
     throw error;
   }
 }
+
+/** A confirmed factor, or a pending one that can still be confirmed. */
+const inUse = (pendingSince: Date) => or(isNotNull(mfaFactors.confirmedAt), gt(mfaFactors.createdAt, pendingSince));
 
 /** Only a time step later than the last accepted one: a code is never accepted twice. */
 const stepIsNew = (step: number) => or(isNull(mfaFactors.lastStep), lt(mfaFactors.lastStep, step));
