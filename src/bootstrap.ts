@@ -70,7 +70,7 @@ export async function openConfiguredDatabase(config: Config, logger: Logger): Pr
  * URL (its `input`), password included. This one names the setting instead.
  */
 function asUnreadableUrl(error: unknown, setting: string) {
-  if (!(error instanceof URIError) && (error as { code?: unknown }).code !== 'ERR_INVALID_URL') return error;
+  if (!(error instanceof URIError) && (error as { code?: unknown } | null)?.code !== 'ERR_INVALID_URL') return error;
   return new ConfigError(
     `${setting}: cannot be read as a URL (check the host and the port, and that special characters in the user name and password are percent-encoded)`,
   );

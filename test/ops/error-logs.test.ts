@@ -105,8 +105,10 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL down', () => {
         expectFixedAnswer(await gw.gql(RegisterDocument, { email: newcomer, password: PASSWORD }), 'SERVICE_UNAVAILABLE');
         expectFixedAnswer(await gw.gql(RefreshDocument, { refreshToken: user.refreshToken }), 'SERVICE_UNAVAILABLE');
         const stop = startKeyReloader(gw.reloadKeys, 0.05, reloadLogger);
-        for (let i = 0; i < 100 && reloads.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+        // Up to 15 s: a reconnect attempt on a loaded machine can take a while to fail.
+        for (let i = 0; i < 750 && reloads.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
         stop();
+        expect(reloads, 'the key reloader logged no failure').not.toHaveLength(0);
 
         const logs = gw.logs.slice(from);
         const unavailable = linesOf(logs, 'store unavailable');
