@@ -182,3 +182,26 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
     },
   };
 }
+
+/**
+ * Runs `body` with a gateway on a named database (createNamedDatabase), opened for it and closed
+ * after: on PGlite only one process may hold DATA_DIR, so the database is free again before any
+ * CLI or server child runs.
+ */
+export async function withGatewayOn<T>(
+  named: { open(): Promise<Database> },
+  encryptionKeys: string,
+  body: (gw: TestGateway, db: Database['db']) => Promise<T>,
+): Promise<T> {
+  const database = await named.open();
+  try {
+    const gw = await startGateway({ database, encryptionKeys });
+    try {
+      return await body(gw, database.db);
+    } finally {
+      await gw.close();
+    }
+  } finally {
+    await database.close();
+  }
+}

@@ -9,7 +9,7 @@ import { queryRows } from '../../src/storage/postgres/client';
 import { refreshTokens, sessions } from '../../src/storage/postgres/schema';
 import { LoginDocument, LogoutDocument, RefreshDocument, RegisterDocument, UsersDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
-import { startGateway, type TestGateway } from '../helpers/gateway';
+import { withGatewayOn, type TestGateway } from '../helpers/gateway';
 import { childEnv, createNamedDatabase, runTsx, type NamedDatabase, type RunResult } from '../helpers/processes';
 
 const OLD = generateEncryptionKeyEntry('old');
@@ -19,23 +19,8 @@ const DAY = 86_400;
 let named: NamedDatabase;
 afterAll(() => named?.drop());
 
-/**
- * Runs a gateway phase on the database. On PGlite only one process may hold DATA_DIR, so the
- * database is closed again before any CLI runs.
- */
-async function withGateway<T>(encryptionKeys: string, body: (gw: TestGateway, db: Db) => Promise<T>) {
-  const database = await named.open();
-  try {
-    const gw = await startGateway({ database, encryptionKeys });
-    try {
-      return await body(gw, database.db);
-    } finally {
-      await gw.close();
-    }
-  } finally {
-    await database.close();
-  }
-}
+/** A gateway phase on the database (closed again before any child runs). */
+const withGateway = <T>(encryptionKeys: string, body: (gw: TestGateway, db: Db) => Promise<T>) => withGatewayOn(named, encryptionKeys, body);
 
 const admin = (args: string[], keys = OLD) =>
   runTsx('src/cli/admin.ts', args, childEnv({ ...named.env, ENCRYPTION_KEYS: keys }));

@@ -12,7 +12,7 @@ import { PostgresSigningKeyStore, type Db } from '../../src/storage/postgres';
 import { mfaFactors, signingKeys } from '../../src/storage/postgres/schema';
 import { EnrollMfaDocument } from '../gql/graphql';
 import { signUp } from '../helpers/fixtures';
-import { startGateway, type TestGateway } from '../helpers/gateway';
+import { withGatewayOn, type TestGateway } from '../helpers/gateway';
 import { enableMfa, loginWithMfa, totpNow } from '../helpers/mfa';
 import { childEnv, createNamedDatabase, freePort, runTsx, spawnTsx, type Child, type NamedDatabase } from '../helpers/processes';
 
@@ -30,20 +30,8 @@ afterAll(async () => {
   await named?.drop();
 });
 
-/** A gateway on the database; on PGlite only one process may hold DATA_DIR, so it is closed before any child runs. */
-async function withGateway<T>(encryptionKeys: string, body: (gw: TestGateway, db: Db) => Promise<T>) {
-  const database = await named.open();
-  try {
-    const gw = await startGateway({ database, encryptionKeys });
-    try {
-      return await body(gw, database.db);
-    } finally {
-      await gw.close();
-    }
-  } finally {
-    await database.close();
-  }
-}
+/** A gateway phase on the database (closed again before any child runs). */
+const withGateway = <T>(encryptionKeys: string, body: (gw: TestGateway, db: Db) => Promise<T>) => withGatewayOn(named, encryptionKeys, body);
 
 /** Starts the server; resolves with its exit code, or 'started' (the child is stopped at the end). */
 async function startServer(encryptionKeys: string) {
