@@ -56,6 +56,21 @@ describe('forged and altered tokens', () => {
     await expectAnonymous(`Bearer ${header}.${payload}`);
   });
 
+  it('refuses other spellings of the real token: signature padded, or its last character\'s unused bits set', async () => {
+    const [header, payload, signature] = user.accessToken.split('.') as [string, string, string];
+    // 64 signature bytes are 86 characters; the last one carries 2 bits and 4 unused ones.
+    expect(signature).toHaveLength(86);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(signature.at(-1)!);
+    const otherLast = alphabet[last ^ 0b0001]!;
+    const sameBytes = signature.slice(0, -1) + otherLast;
+    expect(Buffer.from(sameBytes, 'base64url')).toEqual(Buffer.from(signature, 'base64url'));
+    const cached = gw.deps.verifiedTokens.size;
+    for (const spelling of [`${signature}=`, `${signature}==`, sameBytes]) await expectAnonymous(`Bearer ${header}.${payload}.${spelling}`);
+    expect(gw.deps.verifiedTokens.size).toBe(cached);
+    await expectAccepted(user.accessToken);
+  });
+
   it('refuses a payload flipped to claim admin under the original signature', async () => {
     const flipped = tamper(user.accessToken, { payload: { roles: ['admin'], scope: 'admin' } });
     expect(decodeJwt(flipped).roles).toEqual(['admin']);

@@ -23,6 +23,19 @@ export interface VerifySettings {
   accessTokenTtl: number;
 }
 
+/**
+ * Three base64url segments without padding, the signature spelt as its bytes encode (RFC 7515).
+ * The decoder would also take `=` padding and other values of a last character's unused bits:
+ * more spellings of one signed token, each a verified-token cache entry of its own.
+ */
+function isCanonicalCompactJws(token: string) {
+  const segments = token.split('.');
+  if (segments.length !== 3 || !segments.every((s) => BASE64URL.test(s))) return false;
+  const signature = segments[2]!;
+  return Buffer.from(signature, 'base64url').toString('base64url') === signature;
+}
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 /**
@@ -40,6 +53,7 @@ export async function verifyAccessToken(
 ): Promise<AccessClaims | null> {
   const cached = cache?.get(keys, token, now);
   if (cached) return cached;
+  if (!isCanonicalCompactJws(token)) return null;
   try {
     const { payload } = await jwtVerify(token, keys.verificationKeys, {
       algorithms: [settings.alg],
