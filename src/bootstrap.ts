@@ -48,7 +48,7 @@ export async function requireEncryptionKeysInUse(database: Database, encryptionK
   });
   if (missing.length === 0) return;
   throw new StartupRefusal(
-    `ENCRYPTION_KEYS lacks the key id(s) ${missing.map((id) => `"${id}"`).join(', ')} that stored secrets are sealed under: keep those keys in ENCRYPTION_KEYS (after the current one) until \`npm run admin -- reencrypt\` has re-sealed the secrets under the first`,
+    `ENCRYPTION_KEYS lacks the key id(s) ${missing.map((id) => `"${id}"`).join(', ')} that stored secrets are sealed under: keep those keys in ENCRYPTION_KEYS (after the current one) until \`npm run admin -- reencrypt\` has re-sealed the secrets under the first (a key lost for good: \`npm run admin -- forget-encryption-key <id>\`)`,
   );
 }
 

@@ -7,7 +7,18 @@ import pino from 'pino';
 import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
 import { describeFailure, isExpectedFailure } from '../failure';
 import { loadConfig } from '../config';
-import { disableUser, enableUser, grantRole, prune, reencrypt, revokeRole, revokeUserSessions, type ResealFailure } from '../domain/admin';
+import {
+  disableUser,
+  enableUser,
+  forgetEncryptionKey,
+  grantRole,
+  prune,
+  reencrypt,
+  resetMfa,
+  revokeRole,
+  revokeUserSessions,
+  type ResealFailure,
+} from '../domain/admin';
 import { findUserByEmail } from '../domain/admin/find-user-by-email';
 import { systemClock } from '../domain/clock';
 import { SecretBox } from '../domain/crypto/secret-box';
@@ -25,8 +36,11 @@ const USAGE = `Usage: npm run admin -- <command>
   enable-user <email>           allow login again
   revoke-sessions <email>       end every session of the user
   unblock <email>               clear the account's login counters (Redis)
+  reset-mfa <email>             remove the user's MFA (lost authenticator and recovery codes); ends the sessions
   prune                         delete expired and long-revoked sessions and their tokens
   reencrypt                     re-encrypt every stored secret under the first ENCRYPTION_KEYS entry
+  forget-encryption-key <id> [--yes]
+                                give up what a lost key sealed (without --yes: only say what)
   keys list                     each signing key and its state (pending, signing, retiring, retired)
   keys rotate                   add a key: published now, signing after KEY_PUBLISH_AHEAD
 `;
@@ -43,13 +57,20 @@ const ARITY: Record<string, number> = {
   'enable-user': 1,
   'revoke-sessions': 1,
   unblock: 1,
+  'reset-mfa': 1,
   prune: 0,
   reencrypt: 0,
+  'forget-encryption-key': 1,
   keys: 1,
 };
 
+/** Arguments a command may take beyond its arity. */
+const FLAGS: Record<string, string[]> = { 'forget-encryption-key': ['--yes'] };
+
 async function run(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
+  const [command, ...given] = argv;
+  const flags = given.filter((arg) => FLAGS[command ?? '']?.includes(arg));
+  const args = given.filter((arg) => !flags.includes(arg));
   const badKeys = command === 'keys' && args[0] !== 'list' && args[0] !== 'rotate';
   if (!command || !(command in ARITY) || args.length !== ARITY[command] || badKeys) {
     process.stderr.write(USAGE);
@@ -115,6 +136,11 @@ async function run(argv: string[]): Promise<number> {
         say(`${a}: login and MFA counters cleared (${cleared} per-address counter(s))`);
         break;
       }
+      case 'reset-mfa': {
+        const reset = await resetMfa(deps, a);
+        say(reset ? `${a}: MFA removed (factor and recovery codes), ${ended(reset.ended.length)}` : `${a}: no MFA to remove`);
+        break;
+      }
       case 'keys': {
         const signingKeys = new PostgresSigningKeyStore(database.db);
         if (a === 'rotate') {
@@ -143,6 +169,20 @@ async function run(argv: string[]): Promise<number> {
         say(`could not re-seal ${left} secret(s); keep their keys in ENCRYPTION_KEYS, and run reencrypt again once they are there:`);
         for (const { keyId, reason, count } of report.failed) say(`  ${count} under key "${keyId}": ${RESEAL_FAILURES[reason]}`);
         return 1;
+      }
+      case 'forget-encryption-key': {
+        const apply = flags.includes('--yes');
+        const box = new SecretBox(resolveEncryptionKeys(config, logger));
+        const lost = await forgetEncryptionKey({ ...deps, signingKeys: new PostgresSigningKeyStore(database.db), box }, a, apply);
+        const emails = await Promise.all(lost.mfaUsers.map(async (id) => (await deps.users.findById(id))?.email ?? id));
+        say(
+          `key "${a}": ${apply ? 'given up' : 'seals'} ${lost.signingKeys.length} signing key(s) not yet retired, ` +
+            `${lost.mfaUsers.length} user(s)' MFA, ${lost.pendingUsers.length} pending MFA enrolment(s)`,
+        );
+        if (lost.signingKeys.length > 0) say(`signing keys ${apply ? 'retired' : 'to retire'}: ${lost.signingKeys.join(', ')} (the tokens they signed are refused; clients refresh)`);
+        if (emails.length > 0) say(`MFA ${apply ? 'removed' : 'to remove'}, sessions ${apply ? 'ended' : 'to end'}: ${emails.join(', ')} (they sign in with the password alone and can enrol again)`);
+        if (!apply) say('nothing changed: run again with --yes to do it');
+        break;
       }
     }
     return 0;

@@ -15,12 +15,14 @@ export const AUDIT_EVENTS = {
   'mfa enabled': 'info',
   'mfa disabled': 'info',
   'mfa recovery codes regenerated': 'info',
+  'mfa reset': 'info',
   'user disabled': 'info',
   'user enabled': 'info',
   'sessions revoked': 'info',
   'account unblocked': 'info',
   'signing key added': 'info',
   'secrets reencrypted': 'info',
+  'encryption key forgotten': 'warn',
 } as const satisfies Record<string, 'info' | 'warn'>;
 
 export type AuditEvent = keyof typeof AUDIT_EVENTS;

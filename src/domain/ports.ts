@@ -164,6 +164,11 @@ export interface SigningKeyStore {
    */
   insertIfNoneUsable(candidate: StoredSigningKey, now: Date): Promise<StoredSigningKey[]>;
   updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string): Promise<void>;
+  /**
+   * Retires at `now` every key not yet retired whose private key is sealed under the key id
+   * (serialised like insertIfNoneUsable); returns their kids.
+   */
+  retireSealedUnder(encryptionKeyId: string, now: Date): Promise<string[]>;
   /** The ENCRYPTION_KEYS ids sealing keys not retired at `now` (pending, signing or retiring), each once. */
   encryptionKeyIdsInUse(now: Date): Promise<string[]>;
   /**

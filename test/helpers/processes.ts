@@ -128,6 +128,14 @@ export interface RunResult {
   stderr: string;
 }
 
+/** The audit lines (JSON on stderr) an admin command wrote. */
+export const auditLinesOf = (run: RunResult) =>
+  run.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((line) => line.audit === true);
+
 /** Runs a tsx script to completion. */
 export async function runTsx(script: string, args: string[], env: NodeJS.ProcessEnv): Promise<RunResult> {
   const child = spawnTsx(script, args, env);

@@ -1,5 +1,6 @@
 // Rule: `npm run admin` commands, run as real processes on the server's database, do what they
-// say (roles, disable/enable, sessions, prune, reencrypt) and fail with exit 1 or 2 and a message.
+// say (roles, disable/enable, sessions, reset-mfa, prune, reencrypt) and fail with exit 1 or 2
+// and a message.
 import { inArray, sql } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,10 +8,11 @@ import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import type { Db } from '../../src/storage/postgres';
 import { queryRows } from '../../src/storage/postgres/client';
 import { refreshTokens, sessions } from '../../src/storage/postgres/schema';
-import { LoginDocument, LogoutDocument, RefreshDocument, RegisterDocument, UsersDocument } from '../gql/graphql';
+import { EnrollMfaDocument, LoginDocument, LogoutDocument, MeDocument, RefreshDocument, RegisterDocument, UsersDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { withGatewayOn, type TestGateway } from '../helpers/gateway';
-import { childEnv, createNamedDatabase, runTsx, type NamedDatabase, type RunResult } from '../helpers/processes';
+import { enableMfa } from '../helpers/mfa';
+import { auditLinesOf, childEnv, createNamedDatabase, runTsx, type NamedDatabase, type RunResult } from '../helpers/processes';
 
 const OLD = generateEncryptionKeyEntry('old');
 const NEW = generateEncryptionKeyEntry('new');
@@ -32,14 +34,6 @@ async function adminAll(runs: Array<[string[], string?]>): Promise<RunResult[]> 
   for (const [args, keys] of runs) results.push(await admin(args, keys));
   return results;
 }
-
-/** The audit lines (JSON on stderr) of a run, with the user ids they name. */
-const auditOf = (run: RunResult) =>
-  run.stderr
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .filter((line) => line.audit === true);
 
 const userIds: Record<string, string> = {};
 
@@ -133,15 +127,15 @@ describe('admin commands', () => {
 
     // One audit line per action, on stderr, naming the user by id (never the email).
     const by = 'admin-cli';
-    expect(auditOf(granted!)).toEqual([
+    expect(auditLinesOf(granted!)).toEqual([
       expect.objectContaining({ level: 30, msg: 'roles changed', by, userId: userIds.alice, before: ['user'], roles: ['admin', 'user'] }),
     ]);
-    expect(auditOf(revoked!)).toEqual([
+    expect(auditLinesOf(revoked!)).toEqual([
       expect.objectContaining({ level: 30, msg: 'roles changed', by, userId: userIds.bob, before: ['user'], roles: [], endedSessions: 1 }),
     ]);
-    expect(auditOf(disabled!)).toEqual([expect.objectContaining({ level: 30, msg: 'user disabled', by, userId: userIds.carol, endedSessions: 1 })]);
-    expect(auditOf(reencrypted!)).toEqual([expect.objectContaining({ level: 30, msg: 'secrets reencrypted', by, count: 1, keyId: 'new' })]);
-    expect(auditOf(pruned!)).toEqual([]);
+    expect(auditLinesOf(disabled!)).toEqual([expect.objectContaining({ level: 30, msg: 'user disabled', by, userId: userIds.carol, endedSessions: 1 })]);
+    expect(auditLinesOf(reencrypted!)).toEqual([expect.objectContaining({ level: 30, msg: 'secrets reencrypted', by, count: 1, keyId: 'new' })]);
+    expect(auditLinesOf(pruned!)).toEqual([]);
     for (const run of [granted, revoked, disabled]) expect(run!.stderr).not.toContain('@');
 
     // Only the new key from here on: the gateway starts only if reencrypt re-sealed its signing key.
@@ -179,8 +173,8 @@ describe('admin commands', () => {
     expect(enabled!.stdout).toContain(`${emails.carol}: enabled`);
     expect(revoked!.code, revoked!.stderr).toBe(0);
     expect(revoked!.stdout).toContain(`${emails.dave}: 2 session(s) ended`);
-    expect(auditOf(enabled!)).toEqual([expect.objectContaining({ level: 30, msg: 'user enabled', by: 'admin-cli', userId: userIds.carol })]);
-    expect(auditOf(revoked!)).toEqual([
+    expect(auditLinesOf(enabled!)).toEqual([expect.objectContaining({ level: 30, msg: 'user enabled', by: 'admin-cli', userId: userIds.carol })]);
+    expect(auditLinesOf(revoked!)).toEqual([
       expect.objectContaining({ level: 30, msg: 'sessions revoked', by: 'admin-cli', userId: userIds.dave, endedSessions: 2 }),
     ]);
 
@@ -191,6 +185,46 @@ describe('admin commands', () => {
       expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: tokens.dave2 }))).toBe('INVALID_TOKEN');
       // Someone else's sessions are untouched.
       expect((await gw.gql(RefreshDocument, { refreshToken: tokens.alice })).errors).toBeUndefined();
+    });
+  }, 120_000);
+
+  it('reset-mfa removes a lost MFA and ends the sessions; a pending enrolment goes without them; no MFA, nothing', async () => {
+    const people = { frank: uniqueEmail('frank'), grace: uniqueEmail('grace'), heidi: uniqueEmail('heidi') };
+    const before: Record<string, { id: string; refreshToken: string; accessToken: string }> = {};
+    await withGateway(NEW, async (gw) => {
+      for (const [who, email] of Object.entries(people)) {
+        const { user, refreshToken, accessToken } = await signUp(gw, email);
+        before[who] = { id: user.id, refreshToken: refreshToken!, accessToken };
+      }
+      await enableMfa(gw, before.frank!.accessToken, PASSWORD);
+      expect((await gw.gql(EnrollMfaDocument, { password: PASSWORD }, { token: before.grace!.accessToken })).errors).toBeUndefined();
+    });
+
+    const [frank, grace, heidi] = await adminAll([[['reset-mfa', people.frank], NEW], [['reset-mfa', people.grace], NEW], [['reset-mfa', people.heidi], NEW]]);
+    for (const run of [frank, grace, heidi]) expect(run!.code, run!.stderr).toBe(0);
+    expect(frank!.stdout).toContain(`${people.frank}: MFA removed (factor and recovery codes), 1 session(s) ended`);
+    expect(grace!.stdout).toContain(`${people.grace}: MFA removed (factor and recovery codes), 0 session(s) ended`);
+    expect(heidi!.stdout.trim()).toBe(`${people.heidi}: no MFA to remove`);
+    const by = 'admin-cli';
+    expect(auditLinesOf(frank!)).toEqual([
+      expect.objectContaining({ level: 30, msg: 'mfa reset', by, userId: before.frank!.id, reason: 'admin', wasOn: true, endedSessions: 1 }),
+    ]);
+    expect(auditLinesOf(grace!)).toEqual([
+      expect.objectContaining({ level: 30, msg: 'mfa reset', by, userId: before.grace!.id, reason: 'admin', wasOn: false, endedSessions: 0 }),
+    ]);
+    expect(auditLinesOf(heidi!)).toEqual([]);
+
+    await withGateway(NEW, async (gw) => {
+      // frank signs in with the password alone; the session from before the reset is over.
+      const login = await gw.gql(LoginDocument, { email: people.frank, password: PASSWORD });
+      expect(login.data?.login.__typename).toBe('AuthPayload');
+      if (login.data?.login.__typename !== 'AuthPayload') return;
+      expect((await gw.gql(MeDocument, {}, { token: login.data.login.accessToken })).data?.me.mfaEnabled).toBe(false);
+      expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: before.frank!.refreshToken }))).toBe('INVALID_TOKEN');
+      // grace's pending enrolment is gone (a new one starts afresh); her session lives on, as does heidi's.
+      expect((await gw.gql(RefreshDocument, { refreshToken: before.grace!.refreshToken })).errors).toBeUndefined();
+      expect(await gw.deps.mfa.getFactor(before.grace!.id)).toBeNull();
+      expect((await gw.gql(RefreshDocument, { refreshToken: before.heidi!.refreshToken })).errors).toBeUndefined();
     });
   }, 120_000);
 });

@@ -1,7 +1,9 @@
 // Rule: the server refuses to start while a secret in use (a signing key not yet retired, a TOTP
 // secret) is sealed under a key id ENCRYPTION_KEYS lacks, naming the ids (never a key) and
 // `npm run admin -- reencrypt`; reencrypt re-seals what it can and reports the rest by key id
-// and why, exiting 1, instead of stopping at the first secret it cannot open.
+// and why, exiting 1, instead of stopping at the first secret it cannot open; a key lost for good
+// is given up with `forget-encryption-key` (signing keys retired, TOTP factors removed), after
+// which the server starts.
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,11 +12,11 @@ import { reencrypt as reencryptSecrets } from '../../src/domain/admin';
 import { generateEncryptionKeyEntry, SecretBox } from '../../src/domain/crypto/secret-box';
 import { PostgresSigningKeyStore, type Db } from '../../src/storage/postgres';
 import { mfaFactors, signingKeys } from '../../src/storage/postgres/schema';
-import { EnrollMfaDocument } from '../gql/graphql';
-import { signUp } from '../helpers/fixtures';
+import { EnrollMfaDocument, LoginDocument, RefreshDocument } from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
 import { withGatewayOn, type TestGateway } from '../helpers/gateway';
 import { enableMfa, loginWithMfa, totpNow } from '../helpers/mfa';
-import { childEnv, createNamedDatabase, freePort, runTsx, spawnTsx, type Child, type NamedDatabase } from '../helpers/processes';
+import { auditLinesOf, childEnv, createNamedDatabase, freePort, runTsx, spawnTsx, type Child, type NamedDatabase } from '../helpers/processes';
 
 const NEW = generateEncryptionKeyEntry('new');
 const OLD = generateEncryptionKeyEntry('old');
@@ -23,7 +25,7 @@ const OLD_IMPOSTOR = `old:${randomBytes(32).toString('base64')}`;
 const READY = /ready at (http:\/\/\S+)/;
 
 let named: NamedDatabase;
-const users: Record<'alice' | 'bob' | 'carol', { id: string; email: string; password: string; secret: string }> = {} as never;
+const users: Record<'alice' | 'bob' | 'carol', { id: string; email: string; password: string; secret: string; refreshToken: string }> = {} as never;
 const children: Child[] = [];
 afterAll(async () => {
   for (const child of children) child.killAll();
@@ -42,7 +44,8 @@ async function startServer(encryptionKeys: string) {
   return { outcome, child };
 }
 
-const reencrypt = (encryptionKeys: string) => runTsx('src/cli/admin.ts', ['reencrypt'], childEnv({ ...named.env, ENCRYPTION_KEYS: encryptionKeys }));
+const admin = (args: string[], encryptionKeys: string) => runTsx('src/cli/admin.ts', args, childEnv({ ...named.env, ENCRYPTION_KEYS: encryptionKeys }));
+const reencrypt = (encryptionKeys: string) => admin(['reencrypt'], encryptionKeys);
 
 beforeAll(async () => {
   named = await createNamedDatabase({ migrated: true });
@@ -50,9 +53,9 @@ beforeAll(async () => {
   await withGateway(NEW, async () => {});
   await withGateway(`${OLD},${NEW}`, async (gw, db) => {
     for (const who of ['alice', 'bob', 'carol'] as const) {
-      const { user, email, password, accessToken } = await signUp(gw);
+      const { user, email, password, accessToken, refreshToken } = await signUp(gw);
       const { secret } = await enableMfa(gw, accessToken, password);
-      users[who] = { id: user.id, email, password, secret };
+      users[who] = { id: user.id, email, password, secret, refreshToken: refreshToken! };
     }
     // bob's secret under a key id nobody has any more.
     await db.update(mfaFactors).set({ encryptionKeyId: 'gone' }).where(eq(mfaFactors.userId, users.bob.id));
@@ -64,7 +67,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
     const { outcome, child } = await startServer(NEW);
     expect(outcome, child.stdout()).toBe(1);
     expect(child.stderr()).toContain(
-      'Refusing to start: ENCRYPTION_KEYS lacks the key id(s) "gone", "old" that stored secrets are sealed under: keep those keys in ENCRYPTION_KEYS (after the current one) until `npm run admin -- reencrypt` has re-sealed the secrets under the first',
+      'Refusing to start: ENCRYPTION_KEYS lacks the key id(s) "gone", "old" that stored secrets are sealed under: keep those keys in ENCRYPTION_KEYS (after the current one) until `npm run admin -- reencrypt` has re-sealed the secrets under the first (a key lost for good: `npm run admin -- forget-encryption-key <id>`)',
     );
     for (const entry of [NEW, OLD]) expect(child.stdout() + child.stderr()).not.toContain(entry.split(':')[1]);
   }, 90_000);
@@ -88,14 +91,55 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
     ]);
   }, 90_000);
 
-  it('after reencrypt, only the key still missing is named; without its secrets (dead ones aside) the server starts on the new key alone', async () => {
+  it('after reencrypt, only the key still missing is named; forget-encryption-key gives up what it sealed, then the server starts on the new key alone', async () => {
     const { outcome, child } = await startServer(NEW);
     expect(outcome).toBe(1);
     expect(child.stderr()).toContain('ENCRYPTION_KEYS lacks the key id(s) "gone" that');
+    expect(child.stderr()).toContain('a key lost for good: `npm run admin -- forget-encryption-key <id>`');
 
-    // bob's secret cannot be recovered: he turns MFA off (here, straight in the store) and enrols again later.
+    // A signing key sealed under "gone" too: published, due to sign tomorrow.
+    await withGateway(NEW, async (_gw, db) => {
+      const [current] = await db.select().from(signingKeys);
+      const kid = 'pending-under-gone';
+      const activatesAt = new Date(Date.now() + 86_400_000);
+      await db.insert(signingKeys).values({ ...current!, kid, publicJwk: { ...(current!.publicJwk as object), kid }, encryptionKeyId: 'gone', activatesAt });
+    });
+
+    // Without --yes it only says what it would give up; a key ENCRYPTION_KEYS has is refused.
+    const [dryRun, refused] = [await admin(['forget-encryption-key', 'gone'], NEW), await admin(['forget-encryption-key', 'new', '--yes'], NEW)];
+    expect(dryRun.code, dryRun.stderr).toBe(0);
+    expect(dryRun.stdout.trim().split('\n')).toEqual([
+      `key "gone": seals 1 signing key(s) not yet retired, 1 user(s)' MFA, 0 pending MFA enrolment(s)`,
+      'signing keys to retire: pending-under-gone (the tokens they signed are refused; clients refresh)',
+      `MFA to remove, sessions to end: ${users.bob.email} (they sign in with the password alone and can enrol again)`,
+      'nothing changed: run again with --yes to do it',
+    ]);
+    expect(auditLinesOf(dryRun)).toEqual([]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('ENCRYPTION_KEYS has the key "new": nothing sealed under it is lost; run reencrypt, then drop it from ENCRYPTION_KEYS');
     await withGateway(NEW, async (gw, db) => {
-      await gw.deps.mfa.disable(users.bob.id);
+      expect((await gw.deps.mfa.getFactor(users.bob.id))?.confirmed).toBe(true);
+      expect((await db.select().from(signingKeys).where(eq(signingKeys.kid, 'pending-under-gone')))[0]?.retiresAt).toBeNull();
+    });
+
+    const forgot = await admin(['forget-encryption-key', 'gone', '--yes'], NEW);
+    expect(forgot.code, forgot.stderr).toBe(0);
+    expect(forgot.stdout.trim().split('\n')).toEqual([
+      `key "gone": given up 1 signing key(s) not yet retired, 1 user(s)' MFA, 0 pending MFA enrolment(s)`,
+      'signing keys retired: pending-under-gone (the tokens they signed are refused; clients refresh)',
+      `MFA removed, sessions ended: ${users.bob.email} (they sign in with the password alone and can enrol again)`,
+    ]);
+    expect(auditLinesOf(forgot)).toEqual([
+      expect.objectContaining({ level: 30, msg: 'mfa reset', userId: users.bob.id, reason: 'encryption key forgotten', wasOn: true, endedSessions: 1 }),
+      expect.objectContaining({ level: 40, msg: 'encryption key forgotten', keyId: 'gone', retiredSigningKeys: ['pending-under-gone'], mfaReset: 1, pendingRemoved: 0 }),
+    ]);
+    expect(forgot.stderr).not.toContain('@');
+
+    await withGateway(NEW, async (gw, db) => {
+      // bob's secret could not be recovered: he signs in with his password alone; his old session is over.
+      const bob = await gw.gql(LoginDocument, { email: users.bob.email, password: users.bob.password });
+      expect(bob.data?.login.__typename).toBe('AuthPayload');
+      expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: users.bob.refreshToken }))).toBe('INVALID_TOKEN');
       gw.clock.advance(60);
       const alice = await loginWithMfa(gw, users.alice.email, users.alice.password, totpNow(gw, users.alice.secret));
       expect(alice.user.id).toBe(users.alice.id);
@@ -110,7 +154,8 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       await db.update(mfaFactors).set(abandoned).where(eq(mfaFactors.userId, dave.user.id));
       const box = new SecretBox(parseEncryptionKeys(NEW));
       const report = await reencryptSecrets({ signingKeys: new PostgresSigningKeyStore(db), mfa: gw.deps.mfa, box, clock: gw.clock });
-      expect(report).toEqual({ resealed: 0, failed: [], retiredLeft: 1 });
+      // The two retired keys under lost keys: pending-under-gone, retired-long-ago.
+      expect(report).toEqual({ resealed: 0, failed: [], retiredLeft: 2 });
     });
     const started = await startServer(NEW);
     expect(started.outcome, started.child.stderr()).toBe('started');

@@ -2,3 +2,5 @@ export { grantRole, revokeRole } from './change-role';
 export { disableUser, enableUser, revokeUserSessions } from './set-user-disabled';
 export { prune, PRUNE_RETENTION_SECONDS } from './prune';
 export { reencrypt, type ReencryptReport, type ResealFailure } from './reencrypt';
+export { resetMfa } from './reset-mfa';
+export { forgetEncryptionKey, type SealedUnderKey } from './forget-encryption-key';

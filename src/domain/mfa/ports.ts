@@ -53,6 +53,8 @@ export interface MfaStore {
   listSealed(pendingSince: Date): Promise<Array<{ userId: string; sealed: Sealed }>>;
   /** The ENCRYPTION_KEYS ids sealing the TOTP secrets in use (as listSealed), each once. */
   encryptionKeyIdsInUse(pendingSince: Date): Promise<string[]>;
+  /** Every TOTP factor sealed under the key id, confirmed or pending, however old. */
+  listSealedUnder(keyId: string): Promise<Array<{ userId: string; confirmed: boolean }>>;
   /** Replaces `before` with `after`; a secret replaced meanwhile is left alone. */
   updateSealed(userId: string, before: Sealed, after: Sealed): Promise<void>;
 

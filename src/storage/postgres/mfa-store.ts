@@ -132,6 +132,14 @@ export class PostgresMfaStore implements MfaStore {
     return rows.map((r) => r.id);
   }
 
+  async listSealedUnder(keyId: string) {
+    const rows = await this.db
+      .select({ userId: mfaFactors.userId, confirmedAt: mfaFactors.confirmedAt })
+      .from(mfaFactors)
+      .where(eq(mfaFactors.encryptionKeyId, keyId));
+    return rows.map((r) => ({ userId: r.userId, confirmed: r.confirmedAt !== null }));
+  }
+
   async updateSealed(userId: string, before: Sealed, after: Sealed) {
     await this.db
       .update(mfaFactors)

@@ -44,11 +44,23 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
     });
   }
 
+  async retireSealedUnder(encryptionKeyId: string, now: Date) {
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
+      const rows = await tx
+        .update(signingKeys)
+        .set({ retiresAt: now })
+        .where(and(eq(signingKeys.encryptionKeyId, encryptionKeyId), unretired(now)))
+        .returning({ kid: signingKeys.kid });
+      return rows.map((r) => r.kid);
+    });
+  }
+
   async encryptionKeyIdsInUse(now: Date) {
     const rows = await this.db
       .selectDistinct({ id: signingKeys.encryptionKeyId })
       .from(signingKeys)
-      .where(or(isNull(signingKeys.retiresAt), gt(signingKeys.retiresAt, now)));
+      .where(unretired(now));
     return rows.map((r) => r.id);
   }
 
@@ -59,3 +71,5 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
       .where(eq(signingKeys.kid, kid));
   }
 }
+
+const unretired = (now: Date) => or(isNull(signingKeys.retiresAt), gt(signingKeys.retiresAt, now));

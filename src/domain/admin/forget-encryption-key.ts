@@ -1,0 +1,48 @@
+import { BadUserInputError } from '../../errors';
+import type { AuthDeps } from '../auth/deps';
+import type { SecretBox } from '../crypto/secret-box';
+import type { SigningKeyStore } from '../ports';
+import { removeMfa } from './reset-mfa';
+
+type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'mfa' | 'clock' | 'audit'> & { signingKeys: SigningKeyStore; box: SecretBox };
+
+/** What is sealed under a key id: what forgetting it gives up. */
+export interface SealedUnderKey {
+  /** Signing keys not yet retired (pending, signing or retiring). */
+  signingKeys: string[];
+  /** Users whose confirmed TOTP factor it seals: their MFA is turned off. */
+  mfaUsers: string[];
+  /** Users whose pending enrolment it seals: the enrolment is removed. */
+  pendingUsers: string[];
+}
+
+/**
+ * The way out when an ENCRYPTION_KEYS key is lost for good, which the server refuses to start
+ * without while secrets in use are sealed under it: those secrets are given up. Signing keys
+ * sealed under it retire now (the tokens they signed are refused from then on; clients refresh,
+ * and a new key is made if none is left); TOTP factors sealed under it are removed, and for a
+ * confirmed one the user's sessions end (resetMfa). With `apply` false, only says what that
+ * would be. Refused for a key ENCRYPTION_KEYS has: nothing sealed under it is lost.
+ * Meant for while the servers refuse to start: a user who enrols again between the listing and
+ * the removal loses that new enrolment too (and enrols once more).
+ */
+export async function forgetEncryptionKey(deps: Deps, keyId: string, apply: boolean): Promise<SealedUnderKey> {
+  if (deps.box.has(keyId)) {
+    throw new BadUserInputError(
+      `ENCRYPTION_KEYS has the key "${keyId}": nothing sealed under it is lost; run reencrypt, then drop it from ENCRYPTION_KEYS`,
+      'keyId',
+    );
+  }
+  const now = deps.clock.now();
+  const factors = await deps.mfa.listSealedUnder(keyId);
+  const pendingUsers = factors.filter((f) => !f.confirmed).map((f) => f.userId);
+  const mfaUsers = factors.filter((f) => f.confirmed).map((f) => f.userId);
+  if (!apply) {
+    const unretired = (await deps.signingKeys.list()).filter((k) => k.encryptionKeyId === keyId && (k.retiresAt === null || k.retiresAt > now));
+    return { signingKeys: unretired.map((k) => k.kid), mfaUsers, pendingUsers };
+  }
+  const signingKeys = await deps.signingKeys.retireSealedUnder(keyId, now);
+  for (const f of factors) await removeMfa(deps, f.userId, f.confirmed, 'encryption key forgotten');
+  deps.audit('encryption key forgotten', { keyId, retiredSigningKeys: signingKeys, mfaReset: mfaUsers.length, pendingRemoved: pendingUsers.length });
+  return { signingKeys, mfaUsers, pendingUsers };
+}

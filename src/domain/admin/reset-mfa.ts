@@ -1,0 +1,28 @@
+import type { AuthDeps } from '../auth/deps';
+import { findUserByEmail } from './find-user-by-email';
+
+type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'mfa' | 'clock' | 'audit'>;
+
+/** Why an operator took a user's MFA away (the audit line's `reason`). */
+export type MfaResetReason = 'admin' | 'encryption key forgotten';
+
+/**
+ * For a user who has lost both the authenticator and the recovery codes: removes the TOTP
+ * factor, confirmed or pending, the recovery codes and the open login challenges. When MFA
+ * was on, every session ends too, so whoever holds the lost device keeps nothing; the user
+ * signs in with the password alone and can enrol again. Null when there was nothing to reset.
+ */
+export async function resetMfa(deps: Deps, email: string) {
+  const user = await findUserByEmail(deps.users, email);
+  const factor = await deps.mfa.getFactor(user.id);
+  if (!factor && !user.mfaEnabled) return null;
+  return removeMfa(deps, user.id, user.mfaEnabled || factor?.confirmed === true, 'admin');
+}
+
+/** Removes the user's MFA; ends every session when it was on. Returns the sessions ended. */
+export async function removeMfa(deps: Deps, userId: string, wasOn: boolean, reason: MfaResetReason) {
+  await deps.mfa.disable(userId);
+  const ended = wasOn ? await deps.sessions.revokeAllOfUser(userId, 'mfa_changed', deps.clock.now()) : [];
+  deps.audit('mfa reset', { userId, reason, wasOn, endedSessions: ended.length });
+  return { wasOn, ended };
+}
