@@ -38,7 +38,7 @@ export interface Config {
   /** rotationDays: automatic rotation; undefined means only by `keys rotate`. */
   keys: { publishAhead: number; reloadSeconds: number; rotationDays: number | undefined };
   /** The Federation 2 subgraph listener; undefined when SUBGRAPH_PORT is unset. */
-  subgraph: { port: number; secret: string; trustProxy: TrustProxy } | undefined;
+  subgraph: { port: number; host: string; secret: string; trustProxy: TrustProxy } | undefined;
   refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   /**
@@ -133,6 +133,7 @@ const schema = z.object({
   KEY_RELOAD_SECONDS: int(1, 3600).default(60),
   KEY_ROTATION_DAYS: int(1, 3650).optional(),
   SUBGRAPH_PORT: int(0, 65_535).optional(),
+  SUBGRAPH_HOST: text().optional(),
   SUBGRAPH_SECRET: text().optional(),
   REFRESH_TOKEN_IDLE_TTL: int(60, 31_536_000).default(1_209_600),
   REFRESH_TOKEN_MAX_TTL: int(60, 31_536_000).default(2_592_000),
@@ -333,11 +334,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   // Checked even while SUBGRAPH_PORT is unset: a malformed value is a mistake either way.
   const subgraphTrustProxy = parseTrustProxy(e.SUBGRAPH_TRUST_PROXY, 'SUBGRAPH_TRUST_PROXY');
+  const host = e.HOST ?? (production ? '0.0.0.0' : '127.0.0.1');
   return {
     production,
     development: e.NODE_ENV === 'development',
     port: e.PORT,
-    host: e.HOST ?? (production ? '0.0.0.0' : '127.0.0.1'),
+    host,
     databaseUrl: e.DATABASE_URL,
     databasePoolSize: e.DATABASE_POOL_SIZE ?? defaultDatabasePoolSize(),
     dataDir: e.DATA_DIR,
@@ -352,7 +354,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     subgraph:
       e.SUBGRAPH_PORT === undefined
         ? undefined
-        : { port: e.SUBGRAPH_PORT, secret: e.SUBGRAPH_SECRET!, trustProxy: subgraphTrustProxy },
+        : { port: e.SUBGRAPH_PORT, host: e.SUBGRAPH_HOST ?? host, secret: e.SUBGRAPH_SECRET!, trustProxy: subgraphTrustProxy },
     refresh: {
       idleTtl: e.REFRESH_TOKEN_IDLE_TTL,
       maxTtl: e.REFRESH_TOKEN_MAX_TTL,

@@ -1,5 +1,6 @@
 /** Start-up: config → stores → app → listen; SIGTERM/SIGINT drain and close. */
 import 'reflect-metadata';
+import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
@@ -77,18 +78,22 @@ async function main() {
   process.on('SIGINT', () => void stop('SIGINT'));
 
   await app.listen({ port: config.port, host: config.host });
-  const shownHost = config.host === '127.0.0.1' || config.host === '0.0.0.0' ? 'localhost' : config.host;
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info({ url: `http://${shownHost}:${port}/graphql` }, 'gateway ready');
-  process.stdout.write(`GraphQL auth gateway ready at http://${shownHost}:${port}/graphql\n`);
+  const url = listeningUrl(app.server, config.host, config.port);
+  logger.info({ url }, 'gateway ready');
+  process.stdout.write(`GraphQL auth gateway ready at ${url}\n`);
   if (subgraph && config.subgraph) {
-    await subgraph.listen({ port: config.subgraph.port, host: config.host });
-    const subgraphAddress = subgraph.server.address();
-    const subgraphPort = typeof subgraphAddress === 'object' && subgraphAddress ? subgraphAddress.port : config.subgraph.port;
-    logger.info({ url: `http://${shownHost}:${subgraphPort}/graphql` }, 'subgraph listener ready');
-    process.stdout.write(`Federation subgraph listener at http://${shownHost}:${subgraphPort}/graphql\n`);
+    await subgraph.listen({ port: config.subgraph.port, host: config.subgraph.host });
+    const subgraphUrl = listeningUrl(subgraph.server, config.subgraph.host, config.subgraph.port);
+    logger.info({ url: subgraphUrl }, 'subgraph listener ready');
+    process.stdout.write(`Federation subgraph listener at ${subgraphUrl}\n`);
   }
+}
+
+/** The /graphql URL a listener answers at (the port it got, when asked for 0). */
+function listeningUrl(server: Pick<Server, 'address'>, host: string, port: number) {
+  const shownHost = host === '127.0.0.1' || host === '0.0.0.0' ? 'localhost' : host;
+  const address = server.address();
+  return `http://${shownHost}:${typeof address === 'object' && address ? address.port : port}/graphql`;
 }
 
 main().catch((error: unknown) => {

@@ -267,8 +267,11 @@ describe('configuration', () => {
     expect(refusal({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: 'x'.repeat(31) })).toContain('SUBGRAPH_SECRET');
   });
 
-  it('accepts a 32-character secret, and leaves the listener off when SUBGRAPH_PORT is unset', () => {
-    expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: 'x'.repeat(32) }).subgraph).toEqual({ port: 4001, secret: 'x'.repeat(32), trustProxy: false });
+  it('accepts a 32-character secret, listens on HOST unless SUBGRAPH_HOST says otherwise, and leaves the listener off when SUBGRAPH_PORT is unset', () => {
+    const secret = 'x'.repeat(32);
+    expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: secret }).subgraph).toEqual({ port: 4001, host: '127.0.0.1', secret, trustProxy: false });
+    expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: secret, HOST: '0.0.0.0' }).subgraph?.host).toBe('0.0.0.0');
+    expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: secret, HOST: '0.0.0.0', SUBGRAPH_HOST: '10.0.0.5' }).subgraph?.host).toBe('10.0.0.5');
     expect(loadConfig({}).subgraph).toBeUndefined();
     expect(loadConfig({ SUBGRAPH_SECRET: 'x'.repeat(32) }).subgraph).toBeUndefined();
   });

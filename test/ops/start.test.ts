@@ -227,15 +227,22 @@ describe('npm start', () => {
     await stopNpmWithSigterm('start', { DATA_DIR: dataDir });
   }, 120_000);
 
-  it('opens the subgraph listener beside the public one when SUBGRAPH_PORT is set, and closes both on SIGTERM', async () => {
+  it('opens the subgraph listener beside the public one when SUBGRAPH_PORT is set, on SUBGRAPH_HOST, and closes both on SIGTERM', async () => {
     const subgraphPort = await freePort();
     const secret = randomBytes(24).toString('base64url');
     const dataDir = tempDir('gateway-subgraph');
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const { child } = await startProcess({ DATA_DIR: dataDir, SUBGRAPH_PORT: String(subgraphPort), SUBGRAPH_SECRET: secret });
-    await child.waitFor(/Federation subgraph listener at/, 10_000);
+    // Another loopback address than HOST's 127.0.0.1: the listener is there, and only there.
+    const host = '127.0.0.2';
+    const { child } = await startProcess({ DATA_DIR: dataDir, SUBGRAPH_PORT: String(subgraphPort), SUBGRAPH_HOST: host, SUBGRAPH_SECRET: secret });
+    await child.waitFor(new RegExp(`Federation subgraph listener at http://${host.replaceAll('.', '\\.')}:${subgraphPort}/graphql`), 10_000);
+    const notOnHost = await fetch(`http://127.0.0.1:${subgraphPort}/graphql`).then(
+      () => 'answered',
+      (error: { cause?: { code?: string } }) => error.cause?.code,
+    );
+    expect(notOnHost).toBe('ECONNREFUSED');
     const ask = (headers: Record<string, string>) =>
-      fetch(`http://127.0.0.1:${subgraphPort}/graphql`, {
+      fetch(`http://${host}:${subgraphPort}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...headers },
         body: JSON.stringify({ query: '{ _service { sdl } }' }),
