@@ -1,6 +1,7 @@
 /**
  * Operator commands: `npm run admin -- <command> [args]`, with the server's own settings.
- * On the embedded database, run them while the server is stopped (PGlite is single-process).
+ * On the embedded database, run them while the server is stopped: PGlite serves one process,
+ * and a DATA_DIR in use is refused (see data-dir-lock.ts).
  */
 import 'reflect-metadata';
 import pino from 'pino';

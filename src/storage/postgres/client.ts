@@ -8,6 +8,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Sql } from 'postgres';
 import { projectRoot } from '../../paths';
+import { lockDataDir } from './data-dir-lock';
 import * as schema from './schema';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -93,25 +94,39 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
   let client;
+  let unlock = () => {};
   if (dataDir) {
     const dir = path.resolve(dataDir, 'pgdata');
     // PGlite does not create parent folders.
     mkdirSync(dir, { recursive: true });
-    client = new PGlite(dir);
+    unlock = lockDataDir(dataDir);
+    try {
+      client = new PGlite(dir);
+      await client.waitReady;
+    } catch (error) {
+      unlock();
+      throw error;
+    }
   } else {
     client = new PGlite();
+    await client.waitReady;
   }
-  await client.waitReady;
   const orm = drizzle(client, { schema });
   return {
     db: orm as unknown as Db,
     kind: 'embedded',
-    // No lock: PGlite admits one process, so no other migration can run beside this one.
+    // No migration lock: the folder's lock admits one process, so no other can migrate beside this one.
     migrate: () => migrate(orm, { migrationsFolder }),
     ping: async () => {
       await client.query('select 1');
     },
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
+    },
   };
 }
 
