@@ -12,6 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
@@ -63,7 +64,13 @@ const schema = applyAuthDirectives(buildSubgraphSchema({ typeDefs, resolvers: re
   viewerOf: (context: Context) => context.viewer,
 });
 
-const server = new ApolloServer<Context>({ schema });
+const server = new ApolloServer<Context>({
+  schema,
+  // Nothing of the server's insides goes to clients: no stack traces (Apollo sends them outside
+  // NODE_ENV=production), no per-resolver timings to a router that asks for inline traces.
+  includeStacktraceInErrorResponses: false,
+  plugins: [ApolloServerPluginInlineTraceDisabled()],
+});
 const { url } = await startStandaloneServer(server, {
   listen: { port: Number(env.PORT ?? 4001), host: env.HOST ?? '127.0.0.1' },
   // The token the router forwards; whatever else a client sent about itself is ignored.

@@ -92,6 +92,13 @@ describe('a subgraph started before the gateway', () => {
     expect(codeOf(result)).toBe('UNAUTHENTICATED');
     expect(products.process.exitCode).toBeNull();
   });
+
+  it('sends no stack trace and no inline trace, even to a router that asks for one', async () => {
+    const result = await gqlTo(productsUrl, WHOAMI, {}, undefined, { 'apollo-federation-include-trace': 'ftv1' });
+    expect(codeOf(result)).toBe('UNAUTHENTICATED');
+    expect(result.text).not.toContain('stacktrace');
+    expect(result.text).not.toContain('ftv1');
+  });
 });
 
 describe('through the router', () => {
