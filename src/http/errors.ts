@@ -13,6 +13,12 @@ const refusal = (message: string, code: ErrorCode = ErrorCode.BAD_REQUEST) => ({
 const clientStatus = (error: FastifyError) =>
   error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : undefined;
 
+/** Fixed messages for the refusals that say what to change. */
+const CLIENT_REFUSALS: Record<number, string> = {
+  413: 'Request body too large.',
+  415: 'Unsupported content type: send content-type: application/json.',
+};
+
 export function registerHttpErrorHandlers(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = clientStatus(error) ?? 500;
@@ -20,7 +26,7 @@ export function registerHttpErrorHandlers(app: FastifyInstance) {
       request.log.error({ err: describeError(error) }, 'unhandled http error');
       return reply.code(500).send(refusal('Internal server error.', ErrorCode.INTERNAL_SERVER_ERROR));
     }
-    return reply.code(status).send(refusal(status === 413 ? 'Request body too large.' : 'Bad request.'));
+    return reply.code(status).send(refusal(CLIENT_REFUSALS[status] ?? 'Bad request.'));
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(refusal('Not found.')));
 }

@@ -66,6 +66,20 @@ describe('CSRF prevention', () => {
 });
 
 describe('request shape', () => {
+  it("refuses a form-encoded POST (curl's default) with 415, naming the content type to send", async () => {
+    const email = uniqueEmail('form');
+    const response = await fetch(`${dev.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: JSON.stringify(registerBody(email)),
+    });
+    expect(response.status).toBe(415);
+    expect(await response.json()).toEqual({
+      errors: [{ message: 'Unsupported content type: send content-type: application/json.', extensions: { code: 'BAD_REQUEST' } }],
+    });
+    await neverRegistered(email);
+  });
+
   it('refuses a batched (array) body without running any of it', async () => {
     const email = uniqueEmail('batch');
     await refused(await dev.post([registerBody(email), registerBody(email)]), 400, 'BAD_REQUEST');
