@@ -80,6 +80,20 @@ describe('on this instance', () => {
     expect(local.isRevoked('s1', new Date(now.getTime() + 960_001))).toBe(false);
     expect(local.size).toBe(0);
   });
+
+  it('also forgets, within a minute, the expired entries of sessions it is never asked about', () => {
+    const local = new LocalRevocations();
+    const now = new Date();
+    const at = (ms: number) => new Date(now.getTime() + ms);
+    expect(local.isRevoked('any', now)).toBe(false);
+    void local.publish(['a', 'b'], at(1_000));
+    void local.publish(['c'], at(120_000));
+    expect(local.isRevoked('other', at(30_000))).toBe(false);
+    expect(local.size).toBe(3); // swept at most once a minute
+    expect(local.isRevoked('other', at(60_000))).toBe(false);
+    expect(local.size).toBe(1);
+    expect(local.isRevoked('c', at(60_000))).toBe(true);
+  });
 });
 
 const redisUrl = process.env.REDIS_URL;
