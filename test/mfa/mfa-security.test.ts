@@ -89,6 +89,16 @@ describe('replay', () => {
   });
 });
 
+describe('regenerateRecoveryCodes', () => {
+  it('takes a TOTP code only: a recovery code is INVALID_MFA_CODE, and the old set stays, unspent', async () => {
+    const user = await mfaUser();
+    const auth = { token: (await loginWithMfa(gw, user.email, user.password, totpNow(gw, user.secret))).accessToken };
+    expect(codeOf(await gw.gql(RegenerateRecoveryCodesDocument, { code: user.recoveryCodes[0]! }, auth))).toBe('INVALID_MFA_CODE');
+    // Neither spent nor replaced: that very code still signs in.
+    expect((await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[0]!)).user.id).toBe(user.user.id);
+  });
+});
+
 describe('MFA_LIMIT_USER', () => {
   it('answers RATE_LIMITED after the allowed failures, across fresh challenges', async () => {
     const limited = await startGateway({ env: { MFA_LIMIT_USER: '3/900' } });
@@ -191,6 +201,22 @@ describe('at rest and in the logs', () => {
     expect(allLogs).not.toContain(user.secret);
     for (const code of [...user.recoveryCodes, ...fresh.data!.regenerateRecoveryCodes]) expect(allLogs).not.toContain(code);
     expect(allLogs).not.toContain(mfaToken);
+  });
+
+  it("binds a sealed secret to its user: another user's sealed secret, copied into a factor row, signs nobody in", async () => {
+    const a = await mfaUser();
+    const b = await mfaUser();
+    const db = gw.database.db;
+    const [sealedA] = await db.select().from(mfaFactors).where(eq(mfaFactors.userId, a.user.id));
+    await db
+      .update(mfaFactors)
+      .set({ secretCiphertext: sealedA!.secretCiphertext, encryptionKeyId: sealedA!.encryptionKeyId })
+      .where(eq(mfaFactors.userId, b.user.id));
+    const { mfaToken } = await challenge(gw, b.email, b.password);
+    const result = await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, a.secret) });
+    expect(result.data?.verifyMfa ?? null).toBeNull();
+    // The secret does not open under B's id: an unexpected failure, not a wrong code.
+    expect(codeOf(result)).toBe('INTERNAL_SERVER_ERROR');
   });
 
   it('reencrypt re-seals TOTP secrets under the first key, and the factor keeps working', async () => {
