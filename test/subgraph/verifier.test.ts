@@ -3,11 +3,11 @@
 // kid, drops a retired key once its cached set is due for a refetch, keeps working on cached
 // keys while the gateway is down (asking it again at most once per cooldown, and giving up on a
 // discovery that does not answer within 2 s, asked again a second later), and refuses what the gateway
-// would refuse (expired, wrong audience, forged) with a typed reason.
+// would refuse (expired, wrong audience, issuer or typ, an algorithm it does not pin, forged) with a typed reason.
 import { Redis } from 'ioredis';
 import { createServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
-import { decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
+import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -69,6 +69,20 @@ describe('createVerifier', () => {
     const early = await signUp(gw!);
     gw!.clock.advance(-300);
     expect(await shared.verify(early.accessToken)).toEqual({ ok: false, reason: 'invalid' });
+  });
+
+  it("refuses the gateway's own claims re-signed with its own key but another issuer, or another typ (the control: as they are)", async () => {
+    const user = await signUp(gw!);
+    const { kid, alg, privateKey } = gw!.deps.keys.signing;
+    const resign = (payload: JWTPayload, header: Record<string, unknown> = {}) =>
+      new SignJWT({ ...decodeJwt(user.accessToken), ...payload }).setProtectedHeader({ alg, kid, typ: 'at+jwt', ...header }).sign(privateKey);
+    expect(await shared.verify(await resign({}))).toMatchObject({ ok: true, viewer: { userId: user.user.id } });
+    for (const iss of ['https://evil.test', `${issuer}/`]) {
+      expect(await shared.verify(await resign({ iss })), iss).toEqual({ ok: false, reason: 'invalid' });
+    }
+    for (const typ of ['JWT', 'id_token+jwt', undefined]) {
+      expect(await shared.verify(await resign({}, { typ })), String(typ)).toEqual({ ok: false, reason: 'invalid' });
+    }
   });
 
   it('follows a rotation: a token with a new kid makes it refetch the key set, no restart', async () => {
@@ -139,9 +153,9 @@ async function fakeIssuer() {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const key = async (kid: string) => {
-    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
-    return { kid, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'ES256', use: 'sig' } };
+  const key = async (kid: string, alg = 'ES256') => {
+    const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+    return { kid, alg, privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg, use: 'sig' } };
   };
   return {
     url: `http://127.0.0.1:${port}/jwks.json`,
@@ -150,9 +164,9 @@ async function fakeIssuer() {
     down: () => (up = false),
     fetches: () => fetches,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-    token: (signer: { kid: string; privateKey: CryptoKey }) =>
+    token: (signer: { kid: string; alg: string; privateKey: CryptoKey }) =>
       new SignJWT({ sid: 's1', roles: ['user'], amr: ['pwd'] })
-        .setProtectedHeader({ alg: 'ES256', kid: signer.kid, typ: 'at+jwt' })
+        .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'at+jwt' })
         .setIssuer('https://issuer.test')
         .setAudience('graphql')
         .setSubject('u1')
@@ -222,6 +236,17 @@ describe('createVerifier: the key set over time', () => {
     for (let i = 0; i < 5; i++) expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
     expect(issuer.fetches() - before).toBe(1);
     expect(await verifier.verify(await issuer.token(key))).toMatchObject({ ok: true });
+  });
+
+  it('pins the algorithms: a token signed with a published EdDSA key is refused unless the subgraph names EdDSA', async () => {
+    const { issuer } = await setUp();
+    const [es256, eddsa] = [await issuer.key('es256'), await issuer.key('eddsa', 'EdDSA')];
+    issuer.publish(es256, eddsa);
+    const pinned = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url });
+    expect(await pinned.verify(await issuer.token(es256))).toMatchObject({ ok: true });
+    expect(await pinned.verify(await issuer.token(eddsa))).toEqual({ ok: false, reason: 'invalid' });
+    const named = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, algorithms: ['EdDSA'] });
+    expect(await named.verify(await issuer.token(eddsa))).toMatchObject({ ok: true });
   });
 
   it('refuses a key set maximum age under 1 s, or not a number', () => {
