@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import type { FastifyInstance } from 'fastify';
 import { print } from 'graphql';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app';
@@ -71,6 +72,8 @@ export interface TestGateway {
   deps: AuthDeps;
   database: Database;
   logs: string[];
+  /** The Fastify app behind `url`, for `inject` (a request from an address no loopback socket can have). */
+  app: FastifyInstance;
   gql<TData, TVars>(
     document: TypedDocumentNode<TData, TVars>,
     variables?: TVars,
@@ -165,6 +168,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
     deps,
     database,
     logs,
+    app,
     post,
     async gql(document, variables, opts) {
       const response = await post({ query: print(document), variables }, opts);

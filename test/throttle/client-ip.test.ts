@@ -1,4 +1,5 @@
 // Rule: the client IP (rate-limit key, session ip) is the socket address unless TRUST_PROXY trusts the hop; a forged X-Forwarded-For changes nothing, and IPv6 clients share a /64 budget.
+import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LoginDocument, SessionsDocument } from '../gql/graphql';
@@ -42,6 +43,26 @@ async function sessionIpVia(gw: TestGateway, forwardedFor: string) {
   const payload = login.data?.login;
   if (payload?.__typename !== 'AuthPayload') throw new Error(`expected an AuthPayload: ${JSON.stringify(login.errors)}`);
   const list = await gw.gql(SessionsDocument, {}, { token: payload.accessToken });
+  expect(list.errors).toBeUndefined();
+  return list.data!.sessions.find((s) => s.current)!.ip;
+}
+
+/**
+ * Logs in from the TCP peer `peer` (Fastify's inject: the tests' sockets are all loopback) through
+ * `forwardedFor`, and returns the ip the new session recorded.
+ */
+async function sessionIpFrom(gw: TestGateway, peer: string, forwardedFor: string) {
+  const { email } = await signUp(gw);
+  const response = await gw.app.inject({
+    method: 'POST',
+    url: '/graphql',
+    remoteAddress: peer,
+    headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor },
+    payload: { query: print(LoginDocument), variables: { email, password: PASSWORD } },
+  });
+  const payload = response.json<{ data?: { login: { __typename: string; accessToken?: string } } }>().data?.login;
+  if (payload?.__typename !== 'AuthPayload') throw new Error(`expected an AuthPayload: ${response.body}`);
+  const list = await gw.gql(SessionsDocument, {}, { token: payload.accessToken! });
   expect(list.errors).toBeUndefined();
   return list.data!.sessions.find((s) => s.current)!.ip;
 }
@@ -112,5 +133,15 @@ describe('TRUST_PROXY=1 (one trusted hop, whatever its address)', () => {
     expect(codeOf(await failWith(gw, '192.0.2.9, 203.0.113.5'))).toBe('RATE_LIMITED');
     expect(codeOf(await failWith(gw, '203.0.113.5'))).toBe('RATE_LIMITED');
     expect(codeOf(await failWith(gw, '203.0.113.5, 203.0.113.6'))).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('trusts the hop only from a loopback or private peer: a client reaching the port from outside keeps its own address', async () => {
+    const { gw } = ctx;
+    for (const peer of ['203.0.113.77', '8.8.8.8', '2001:4860::8888']) {
+      expect(await sessionIpFrom(gw, peer, '198.51.100.7'), peer).toBe(peer);
+    }
+    for (const peer of ['10.1.2.3', '192.168.1.9', 'fd00::1', '::ffff:172.16.0.1']) {
+      expect(await sessionIpFrom(gw, peer, '198.51.100.7'), peer).toBe('198.51.100.7');
+    }
   });
 });
