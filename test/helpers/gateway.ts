@@ -15,6 +15,7 @@ import { openCounters, openRevocations } from '../../src/bootstrap';
 import { compose, startKeyReloader } from '../../src/compose';
 import { loadConfig, type Config } from '../../src/config';
 import type { AuthDeps } from '../../src/domain/auth';
+import type { CounterStore } from '../../src/domain/throttle';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { createLogger } from '../../src/logger';
 import { openEmbedded, openPostgres, type Database } from '../../src/storage/postgres';
@@ -110,6 +111,8 @@ export interface StartOptions {
   /** Share an existing database (e.g. two gateways, one store); it is not dropped on close. */
   database?: Database;
   encryptionKeys?: string;
+  /** Wraps the real counter store (memory or Redis), e.g. to record what reaches it; never replaces it. */
+  wrapCounters?: (store: CounterStore) => CounterStore;
 }
 
 export async function startGateway(options: StartOptions = {}): Promise<TestGateway> {
@@ -135,7 +138,8 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   if (counters.redis && !(await counters.redis.ready(5000))) throw new Error('REDIS_URL is set but Redis is not reachable');
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
-  const { deps, reloadKeys } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: counters.store, revocations, logger, clock });
+  const store = options.wrapCounters ? options.wrapCounters(counters.store) : counters.store;
+  const { deps, reloadKeys } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: store, revocations, logger, clock });
   const stopKeyReloader = startKeyReloader(reloadKeys, config.keys.reloadSeconds, logger);
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
   await app.listen({ port: config.port, host: '127.0.0.1' });

@@ -2,6 +2,7 @@
 import * as argon2 from 'argon2';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CounterStore, RuleName } from '../../src/domain/throttle';
 import { users } from '../../src/storage/postgres/schema';
 import { LoginDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
@@ -73,6 +74,39 @@ describe('a gateway that hashes one password at a time and queues one more', () 
       expect(codeOf(await gw.gql(RegisterDocument, { email: uniqueEmail('after'), password: PASSWORD }))).toBeUndefined();
     }
     expect(codeOf(await gw.gql(RegisterDocument, { email: uniqueEmail('over'), password: PASSWORD }))).toBe('RATE_LIMITED');
+  });
+});
+
+describe('a login shed while hashing is saturated', () => {
+  let gw: TestGateway;
+  /** Every point taken from the gateway's real counter store, by rule. */
+  const consumed: RuleName[] = [];
+  const recording = (store: CounterStore): CounterStore => ({
+    consume: (rule, key, windowSeconds) => (consumed.push(rule), store.consume(rule, key, windowSeconds)),
+    refund: (rule, key) => store.refund(rule, key),
+    reset: (rule, key) => store.reset(rule, key),
+    resetPrefix: (rule, prefix) => store.resetPrefix(rule, prefix),
+  });
+  beforeAll(async () => {
+    gw = await startGateway({ env: { PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '1' }, wrapCounters: recording });
+  });
+  afterAll(() => gw?.close());
+
+  it('is refused with SERVICE_UNAVAILABLE before any rate-limit point is taken, not taken and given back', async () => {
+    const { email } = await signUp(gw);
+    // Both places, held by other clients.
+    const held = [gw.deps.hasher.reserve('another client'), gw.deps.hasher.reserve('a third client')];
+    consumed.length = 0;
+    try {
+      for (const password of [WRONG, PASSWORD]) expect(codeOf(await gw.gql(LoginDocument, { email, password }))).toBe('SERVICE_UNAVAILABLE');
+      expect(codeOf(await gw.gql(LoginDocument, { email: uniqueEmail('nobody'), password: WRONG }))).toBe('SERVICE_UNAVAILABLE');
+      expect(consumed).toEqual([]);
+    } finally {
+      for (const place of held) place.release();
+    }
+    // The control: an admitted check is counted, through the same store.
+    expect(codeOf(await gw.gql(LoginDocument, { email, password: WRONG }))).toBe('INVALID_CREDENTIALS');
+    expect(consumed).toEqual(expect.arrayContaining(['loginEmailIp', 'loginIp']));
   });
 });
 
