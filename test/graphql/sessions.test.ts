@@ -73,6 +73,41 @@ describe('revokeSession', () => {
   });
 });
 
+describe('revokeSession, on sessions that ended by themselves', () => {
+  let short: TestGateway;
+  beforeAll(async () => {
+    short = await startGateway({ env: { REFRESH_TOKEN_IDLE_TTL: '120', REFRESH_TOKEN_MAX_TTL: '300' } });
+  });
+  afterAll(() => short?.close());
+  const revokeOn = (token: string, id: string) => short.gql(RevokeSessionDocument, { id }, { token });
+  type Tokens = { accessToken: string; refreshToken?: string | null };
+
+  it("answers false for the caller's own session once it has expired, idle or at its maximum age", async () => {
+    const idle = await signUp(short);
+    let keeper: Tokens = await logIn(short, idle.email, idle.password);
+    short.clock.advance(100);
+    keeper = await rotate(short, keeper.refreshToken);
+    short.clock.advance(30); // `idle` has had no refresh for 130 s
+    expect((await revokeOn(keeper.accessToken, sessionIdOf(idle.accessToken))).data?.revokeSession).toBe(false);
+
+    // `keeper` (logged in at 0 s) is refreshed on time, but reaches REFRESH_TOKEN_MAX_TTL at 300 s (a refresh never
+    // slides the idle expiry past it, so the idle condition alone would refuse it too).
+    let caller: Tokens = await logIn(short, idle.email, idle.password);
+    for (let i = 0; i < 2; i++) {
+      short.clock.advance(80);
+      keeper = await rotate(short, keeper.refreshToken);
+      caller = await rotate(short, caller.refreshToken);
+    }
+    short.clock.advance(20);
+    expect(await refreshCode(short, keeper.refreshToken)).toBe('INVALID_TOKEN');
+    expect((await revokeOn(caller.accessToken, sessionIdOf(keeper.accessToken))).data?.revokeSession).toBe(false);
+
+    // The control: a live one of the caller's own sessions is ended (true).
+    const live = await logIn(short, idle.email, idle.password);
+    expect((await revokeOn(caller.accessToken, sessionIdOf(live.accessToken))).data?.revokeSession).toBe(true);
+  });
+});
+
 describe('logoutAll', () => {
   it("ends every session of the caller, the current one included, and nobody else's", async () => {
     const { first, second } = await twoSessions();
