@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { ConfigError, defaultDatabasePoolSize, loadConfig } from '../src/config';
+import { ConfigError, defaultDatabasePoolSize, loadConfig, type Config } from '../src/config';
 import { defaultHashConcurrency } from '../src/thread-pool';
 import { passwordHashNiceFor } from '../src/thread-priority';
 
@@ -182,6 +182,66 @@ describe('invalid values name the setting', () => {
     expect(failure({ KEY_RELOAD_SECONDS: '600' }).message).toContain('KEY_PUBLISH_AHEAD');
     expect(loadConfig({ KEY_PUBLISH_AHEAD: '360' }).keys.publishAhead).toBe(360);
     expect(loadConfig({ KEY_PUBLISH_AHEAD: '301', KEY_RELOAD_SECONDS: '1' }).keys.publishAhead).toBe(301);
+  });
+});
+
+describe('documented ranges', () => {
+  const SECRET = { SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 's'.repeat(32) };
+  /**
+   * Every integer setting whose range the README's settings tables give: [setting, lowest, highest
+   * (undefined: the README gives none), where the config holds it, settings an end needs to pass
+   * the cross-checks (memory × time, the publish-ahead margin, the free libuv thread)].
+   */
+  const RANGES: Array<[string, number, number | undefined, ((c: Config) => unknown) | undefined, Record<string, string>?]> = [
+    ['DATABASE_POOL_SIZE', 1, 100, (c) => c.databasePoolSize],
+    ['ACCESS_TOKEN_TTL', 30, 3600, (c) => c.jwt.accessTokenTtl],
+    ['KEY_PUBLISH_AHEAD', 360, 604_800, (c) => c.keys.publishAhead], // at least KEY_RELOAD_SECONDS (60) + 300
+    ['KEY_PUBLISH_AHEAD', 301, 604_800, (c) => c.keys.publishAhead, { KEY_RELOAD_SECONDS: '1' }],
+    ['KEY_RELOAD_SECONDS', 1, 3600, (c) => c.keys.reloadSeconds, { KEY_PUBLISH_AHEAD: '604800' }],
+    ['KEY_ROTATION_DAYS', 1, 3650, (c) => c.keys.rotationDays],
+    ['REFRESH_TOKEN_IDLE_TTL', 60, 31_536_000, (c) => c.refresh.idleTtl],
+    ['REFRESH_TOKEN_MAX_TTL', 60, 31_536_000, (c) => c.refresh.maxTtl],
+    ['REFRESH_REUSE_GRACE_SECONDS', 0, 60, (c) => c.refresh.reuseGraceSeconds],
+    ['ARGON2_MEMORY_KIB', 7168, undefined, (c) => c.argon2.memoryKib, { ARGON2_TIME_COST: '5' }],
+    ['ARGON2_TIME_COST', 1, 20, (c) => c.argon2.timeCost, { ARGON2_MEMORY_KIB: '47104' }],
+    ['ARGON2_PARALLELISM', 1, 16, (c) => c.argon2.parallelism],
+    // At most UV_THREADPOOL_SIZE − 1 (4 while unset).
+    ['PASSWORD_HASH_CONCURRENCY', 1, 3, (c) => c.passwordHashing.concurrency],
+    ['PASSWORD_HASH_CONCURRENCY', 1, 1023, (c) => c.passwordHashing.concurrency, { UV_THREADPOOL_SIZE: '1024' }],
+    ['PASSWORD_HASH_NICE', 0, 19, (c) => c.passwordHashing.nice],
+    ['UV_THREADPOOL_SIZE', 2, undefined, undefined],
+    ['ACCESS_TOKEN_CACHE_SIZE', 0, 100_000, (c) => c.accessTokenCacheSize],
+    ['TRUST_PROXY', 1, 32, (c) => c.trustProxy],
+    ['SUBGRAPH_TRUST_PROXY', 1, 32, (c) => c.subgraph?.trustProxy, SECRET],
+    ['GRAPHQL_MAX_DEPTH', 1, 1000, (c) => c.graphqlLimits.maxDepth],
+    ['GRAPHQL_MAX_ALIASES', 0, 1000, (c) => c.graphqlLimits.maxAliases],
+    ['GRAPHQL_MAX_DIRECTIVES', 0, 1000, (c) => c.graphqlLimits.maxDirectives],
+    ['GRAPHQL_MAX_TOKENS', 10, 1_000_000, (c) => c.graphqlLimits.maxTokens],
+    ['GRAPHQL_MAX_COST', 1, 10_000_000, (c) => c.graphqlLimits.maxCost],
+  ];
+
+  const title = (setting: string, low: number, high: number | undefined, needs: Record<string, string>) => {
+    const range = high === undefined ? `at least ${low}` : `${low}–${high}`;
+    const given = Object.entries(needs).map(([name, value]) => (name.endsWith('SECRET') ? name : `${name}=${value}`));
+    return `${setting} ${range}${given.length ? ` (with ${given.join(', ')})` : ''}`;
+  };
+  it.each(RANGES.map(([setting, low, high, read, needs = {}]) => [title(setting, low, high, needs), setting, low, high, read, needs] as const))(
+    '%s: each end is accepted, one beyond it refused, naming the setting',
+    (_, setting, low, high, read, needs) => {
+      for (const end of high === undefined ? [low] : [low, high]) {
+        const config = loadConfig({ ...needs, [setting]: String(end) });
+        if (read) expect(read(config), `${setting}=${end}`).toBe(end);
+      }
+      for (const beyond of high === undefined ? [low - 1] : [low - 1, high + 1]) {
+        expect(failure({ ...needs, [setting]: String(beyond) }).message, `${setting}=${beyond}`).toContain(setting);
+      }
+    },
+  );
+
+  const LIMITS = ['LOGIN_LIMIT_EMAIL_IP', 'LOGIN_LIMIT_IP', 'LOGIN_LIMIT_ACCOUNT', 'REGISTER_LIMIT_IP', 'REFRESH_LIMIT_IP', 'MFA_LIMIT_USER', 'MFA_LIMIT_CONSECUTIVE'];
+  it.each(LIMITS)('%s: a window of 2147483 s is accepted, one of 2147484 s refused', (setting) => {
+    expect(() => loadConfig({ [setting]: '1/2147483' })).not.toThrow();
+    expect(failure({ [setting]: '1/2147484' }).message).toContain(setting);
   });
 });
 
