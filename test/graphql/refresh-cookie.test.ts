@@ -24,6 +24,14 @@ function refreshCookieOf(headers: Headers) {
 
 const asCookie = (token: string) => `${NAME}=${token}`;
 
+/** Whether a response's Set-Cookie clears the refresh cookie (empty, expired). */
+function clearsCookie(headers: Headers) {
+  const cleared = refreshCookieOf(headers);
+  if (!cleared || cleared.value !== '') return false;
+  const expires = cleared.attributes.get('expires');
+  return cleared.attributes.get('max-age') === '0' || (expires !== undefined && Date.parse(expires) < Date.now());
+}
+
 /** Registers a fresh user and logs in, keeping the response headers. */
 async function newLogin(gw: TestGateway, options?: RequestOptions) {
   const email = uniqueEmail('cookie');
@@ -108,6 +116,17 @@ describe('transport cookie', () => {
   });
 });
 
+describe('transport cookie: logout', () => {
+  it('ends the session of the cookie and clears it', async () => {
+    const gw = gateways.cookie!;
+    const cookie = refreshCookieOf((await newLogin(gw)).headers)!.value;
+    const out = await gw.gql(LogoutDocument, {}, { cookie: asCookie(cookie) });
+    expect(out.data?.logout).toBe(true);
+    expect(clearsCookie(out.headers)).toBe(true);
+    expect(await refreshCode(gw, undefined, { cookie: asCookie(cookie) })).toBe('INVALID_TOKEN');
+  });
+});
+
 describe('transport body', () => {
   it('sets no cookie and ignores one: a cookie-only refresh is INVALID_TOKEN', async () => {
     const gw = gateways.body!;
@@ -145,6 +164,16 @@ describe('X-Refresh-Transport: cookie (what the playground sends)', () => {
       expect(login.refreshToken, JSON.stringify(headers)).toMatch(/^[A-Za-z0-9_-]{43}$/);
       expect(refreshCookieOf(login.headers)?.value).toBe(login.refreshToken);
     }
+  });
+
+  it('with transport both: logout through the cookie ends the session and clears the cookie', async () => {
+    const gw = gateways.both!;
+    const login = await newLogin(gw, { headers: cookieOnly });
+    const cookie = refreshCookieOf(login.headers)!.value;
+    const out = await gw.gql(LogoutDocument, {}, { cookie: asCookie(cookie), headers: cookieOnly });
+    expect(out.data?.logout).toBe(true);
+    expect(clearsCookie(out.headers)).toBe(true);
+    expect(await refreshCode(gw, cookie)).toBe('INVALID_TOKEN');
   });
 
   it('never turns the cookie on where the operator chose body', async () => {
