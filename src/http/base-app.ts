@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Config, TrustProxy } from '../config';
 import { isInternalAddress } from '../domain/throttle';
 import { LazyChildLogger } from '../logger';
-import { answerClientError, refuseFrameworkError, registerHttpErrorHandlers } from './errors';
+import { answerClientError, refuseFrameworkError, refuseWhileClosing, registerHttpErrorHandlers } from './errors';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
@@ -55,7 +55,14 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
     },
     // And one Node's HTTP parser cannot read at all (no request exists yet, so no request id).
     clientErrorHandler: answerClientError,
+    // Fastify's own answer while closing is not in the GraphQL shape: refuseWhileClosing is.
+    return503OnClosing: false,
   }) as unknown as FastifyInstance;
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
 
   // One line per request; never the query string (a GET operation carries its variables there).
   // Its fields are fixed and hold no secret, so it skips the redaction every other line goes
@@ -63,6 +70,7 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
   const accessLog = logger.child({}, { redact: [] });
   app.addHook('onRequest', (request, reply, done) => {
     replyHeaders(request, reply);
+    if (closing) return void refuseWhileClosing(reply);
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {

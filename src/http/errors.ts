@@ -31,6 +31,19 @@ export function registerHttpErrorHandlers(app: FastifyInstance) {
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(refusal('Not found.')));
 }
 
+/**
+ * A request that arrives while the server is closing (on a connection kept alive, or pipelined
+ * behind one in flight) is not run: 503 SERVICE_UNAVAILABLE in the GraphQL shape, and the
+ * connection closes, so the client retries on another instance.
+ */
+export function refuseWhileClosing(reply: FastifyReply) {
+  return reply
+    .code(503)
+    .header('connection', 'close')
+    .header('retry-after', '1')
+    .send(refusal('Service unavailable: this instance is shutting down.', ErrorCode.SERVICE_UNAVAILABLE));
+}
+
 /** Fastify's frameworkErrors: a request refused before routing (a URL it cannot read, a parameter too long). */
 export function refuseFrameworkError(error: FastifyError, reply: FastifyReply) {
   return reply.code(clientStatus(error) ?? 400).send(refusal('Bad request.'));
