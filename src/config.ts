@@ -284,6 +284,8 @@ function parseOrigins(value: string | undefined): string[] {
   });
 }
 
+const GENERATE_KEY_COMMAND = `node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"`;
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, as in most dotenv tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
@@ -294,19 +296,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
-  if (production && !e.DATABASE_URL) {
-    throw new ConfigError(
-      'DATABASE_URL is required when NODE_ENV=production (the embedded database is for development only)',
-    );
-  }
-  if (production && !e.ENCRYPTION_KEYS) {
-    throw new ConfigError('ENCRYPTION_KEYS is required when NODE_ENV=production');
-  }
-  if (production && !e.REDIS_URL && e.SINGLE_INSTANCE !== 'true') {
-    throw new ConfigError(
-      'REDIS_URL is required when NODE_ENV=production (or set SINGLE_INSTANCE=true to keep limits in one instance\'s memory)',
-    );
-  }
+  // All of production's requirements at once: one restart to learn them, not three.
+  const missing = production
+    ? [
+        !e.DATABASE_URL && 'DATABASE_URL (the embedded database is for development only)',
+        !e.ENCRYPTION_KEYS && `ENCRYPTION_KEYS (generate a key with: ${GENERATE_KEY_COMMAND})`,
+        !e.REDIS_URL && e.SINGLE_INSTANCE !== 'true' && "REDIS_URL (or set SINGLE_INSTANCE=true to keep limits in one instance's memory)",
+      ].filter((entry) => entry !== false)
+    : [];
+  if (missing.length > 0) throw new ConfigError(`NODE_ENV=production requires ${missing.join('; ')}`);
   if (e.SUBGRAPH_PORT !== undefined && (e.SUBGRAPH_SECRET ?? '').length < MIN_SUBGRAPH_SECRET_LENGTH) {
     throw new ConfigError(
       `SUBGRAPH_SECRET of at least ${MIN_SUBGRAPH_SECRET_LENGTH} characters is required when SUBGRAPH_PORT is set (only the router may reach the subgraph listener)`,

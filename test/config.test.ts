@@ -389,6 +389,14 @@ describe('production', () => {
     expect(failure(env).message).toContain('ENCRYPTION_KEYS');
   });
 
+  it('names every requirement it lacks at once, with how to make a key', () => {
+    expect(failure({ NODE_ENV: 'production' }).message).toBe(
+      'NODE_ENV=production requires DATABASE_URL (the embedded database is for development only); ' +
+        `ENCRYPTION_KEYS (generate a key with: node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"); ` +
+        "REDIS_URL (or set SINGLE_INSTANCE=true to keep limits in one instance's memory)",
+    );
+  });
+
   it('starts with all three set', () => {
     expect(loadConfig(PRODUCTION).production).toBe(true);
   });
