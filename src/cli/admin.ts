@@ -74,6 +74,8 @@ async function run(argv: string[]): Promise<number> {
   const args = given.filter((arg) => !flags.includes(arg));
   const badKeys = command === 'keys' && args[0] !== 'list' && args[0] !== 'rotate';
   if (!command || !(command in ARITY) || args.length !== ARITY[command] || badKeys) {
+    const help = !command || command === 'help' || command === '--help';
+    if (!help) process.stderr.write(`admin: ${command in ARITY ? `wrong arguments for ${command}` : `unknown command "${command}"`}\n\n`);
     process.stderr.write(USAGE);
     return command === 'help' || command === '--help' ? 0 : 2;
   }

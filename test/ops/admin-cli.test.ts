@@ -106,6 +106,9 @@ describe('admin commands', () => {
       expect(run.code).toBe(2);
       expect(run.stderr).toContain('Usage: npm run admin');
     }
+    expect(noCommand!.stderr).toMatch(/^Usage: npm run admin/);
+    expect(unknownCommand!.stderr).toMatch(/^admin: unknown command "frobnicate"\n\nUsage: npm run admin/);
+    expect(missingArgument!.stderr).toMatch(/^admin: wrong arguments for grant-role\n\nUsage: npm run admin/);
     expect(unknownEmail.code).toBe(1);
     expect(unknownEmail.stderr).toContain(`No user with email ${unknown}`);
   }, 60_000);
