@@ -39,13 +39,26 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  * and at exit, so a line is at most a quarter of a second late; a process killed outright
  * (SIGKILL, OOM) loses at most that much.
  */
-export function batchedStdout(): DestinationStream {
+export function batchedStdout(onClosed: () => void = () => {}): DestinationStream {
   const stream = pino.destination({ dest: 1, sync: true, minLength: 8_192, periodicFlush: 250 });
+  // stdout closed under us (EPIPE: whatever read it is gone). pino then makes the stream write
+  // nothing; `onClosed` says what the process does about it; and there is no flush at exit:
+  // sonic-boom 4's flushSync retries a failed write forever, and the process would hang there,
+  // deaf to SIGTERM. Other write errors are dropped: a logger has nowhere to report its own.
+  let closed = false;
+  const onError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE' || closed) return;
+    closed = true;
+    onClosed();
+  };
+  stream.on('error', onError);
+  process.stdout.on('error', onError);
   process.once('exit', () => {
+    if (closed) return;
     try {
       stream.flushSync();
     } catch {
-      // stdout already closed (EPIPE): nothing left to write to
+      // nothing left to write to
     }
   });
   return stream;

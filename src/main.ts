@@ -25,7 +25,14 @@ async function main() {
     }
     throw error;
   }
-  const logger = createLogger(config.logLevel, batchedStdout());
+  // Without stdout (its reader gone), stop as on SIGTERM and exit 1: the audit log has nowhere
+  // to go, and a supervisor restarts the gateway with a working one.
+  let onStdoutClosed: () => void = () => process.exit(1);
+  const stdout = batchedStdout(() => {
+    process.stderr.write('stdout closed (EPIPE): stopping\n');
+    onStdoutClosed();
+  });
+  const logger = createLogger(config.logLevel, stdout);
   const encryptionKeys = resolveEncryptionKeys(config, logger);
   const database = await openConfiguredDatabase(config, logger);
   await prepareSchema(database, logger);
@@ -59,7 +66,7 @@ async function main() {
   const stopKeyReloader = startKeyReloader(reloadKeys, config.keys.reloadSeconds, logger);
 
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'draining');
@@ -72,8 +79,9 @@ async function main() {
     await revocations.close();
     await counters.redis?.close();
     logger.info('stopped');
-    process.exit(0);
+    process.exit(exitCode);
   };
+  onStdoutClosed = () => void stop('stdout closed', 1);
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 

@@ -254,6 +254,22 @@ describe('npm start', () => {
   }, 120_000);
 });
 
+describe('without stdout', () => {
+  it('stops as on SIGTERM and exits 1 when whatever read its stdout has gone, instead of hanging', async () => {
+    const dataDir = tempDir('gateway-stdout-closed');
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const child = spawnScript('start', childEnv({ DATA_DIR: dataDir, PORT: String(await freePort()) }));
+    cleanups.push(() => child.killAll());
+    // Its first log line (the development keys' warning), then the reader goes.
+    await child.waitFor(/ENCRYPTION_KEYS unset/, 60_000);
+    child.process.stdout!.destroy();
+    const exited = await Promise.race([child.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), 60_000))]);
+    expect(exited, child.stderr()).toBe(1);
+    expect(child.stderr()).toContain('stdout closed (EPIPE): stopping');
+    expect(child.stderr()).not.toContain('Unhandled');
+  }, 120_000);
+});
+
 describe('NODE_ENV=production', () => {
   it('refuses to start without DATABASE_URL or without ENCRYPTION_KEYS, naming the missing one', async () => {
     const [noDatabase, noKeys] = await Promise.all([
