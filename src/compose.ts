@@ -58,7 +58,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
   // Keys rotated by any instance or the admin CLI reach this one at its next reload.
   const reloadKeys = async () => {
     if (config.keys.rotationDays !== undefined) {
-      const rotation = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl };
+      const rotation = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
       // A failed rotation must not keep this instance from loading keys rotated elsewhere.
       await rotateSigningKeyIfDue({ signingKeys, box, clock }, rotation, config.keys.rotationDays).then(
         (added) => added && logger.info({ kid: added.kid, activatesAt: added.activatesAt }, 'signing key rotated (KEY_ROTATION_DAYS)'),

@@ -148,7 +148,7 @@ async function run(argv: string[]): Promise<number> {
         const signingKeys = new PostgresSigningKeyStore(database.db);
         if (a === 'rotate') {
           const box = new SecretBox(resolveEncryptionKeys(config, logger));
-          const settings = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl };
+          const settings = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
           const key = await rotateSigningKey({ signingKeys, box, clock: systemClock }, settings);
           audit('signing key added', { kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
           say(`added ${key.kid} (${key.alg}): published now, signs from ${key.activatesAt.toISOString()}`);

@@ -200,11 +200,11 @@ describe('through the router', () => {
     const { publishAhead } = gw!.config.keys;
     const rotated = await rotateSigningKey(
       { signingKeys: new PostgresSigningKeyStore(gw!.database.db), box: deps.box, clock: gw!.clock },
-      { alg: gw!.config.jwt.alg, publishAhead, accessTokenTtl: gw!.config.jwt.accessTokenTtl },
+      { alg: gw!.config.jwt.alg, publishAhead, accessTokenTtl: gw!.config.jwt.accessTokenTtl, reloadSeconds: gw!.config.keys.reloadSeconds },
     );
     gw!.clock.advance(publishAhead + 1);
     await gw!.reloadKeys();
-    // Back to the subgraph's time (the ring keeps the key it chose): it refuses tokens issued in its future.
+    // Back to the subgraph's time (a ring loaded after the switch holds only the new key): it refuses tokens issued in its future.
     gw!.clock.advance(-(publishAhead + 1));
     const fresh = await signIn(owner.user.email);
     expect(decodeProtectedHeader(fresh.accessToken).kid).toBe(rotated.kid);

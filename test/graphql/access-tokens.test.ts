@@ -32,10 +32,10 @@ async function resignWithGatewayKey(
   token: string,
   change: { payload?: JWTPayload; header?: Record<string, unknown> } = {},
 ) {
-  const { kid, alg } = gw.deps.keys.signing;
+  const { kid, alg } = gw.deps.keys.signingKey(gw.clock.now());
   return new SignJWT({ ...decodeJwt(token), ...change.payload })
     .setProtectedHeader({ alg, kid, typ: 'at+jwt', ...change.header })
-    .sign(gw.deps.keys.signing.privateKey);
+    .sign(gw.deps.keys.signingKey(gw.clock.now()).privateKey);
 }
 
 describe('forged and altered tokens', () => {
@@ -79,7 +79,7 @@ describe('forged and altered tokens', () => {
 
   it('refuses HS256 tokens keyed with the public key (algorithm confusion)', async () => {
     const jwks = await fetchJwks(gw);
-    const jwk = jwks.keys.find((k) => k.kid === gw.deps.keys.signing.kid)!;
+    const jwk = jwks.keys.find((k) => k.kid === gw.deps.keys.signingKey(gw.clock.now()).kid)!;
     const { x, y } = jwk as { x: string; y: string };
     const rawPoint = Buffer.concat([Buffer.from([4]), Buffer.from(x, 'base64url'), Buffer.from(y, 'base64url')]);
     const { publicKey } = await generateKeyPair('ES256', { extractable: true });
@@ -98,7 +98,7 @@ describe('forged and altered tokens', () => {
 
   it('refuses a token signed by another ES256 key, under an unknown kid, the real kid or none', async () => {
     const { privateKey } = await generateKeyPair('ES256');
-    for (const kid of ['attacker-key', gw.deps.keys.signing.kid, undefined]) {
+    for (const kid of ['attacker-key', gw.deps.keys.signingKey(gw.clock.now()).kid, undefined]) {
       const forged = await new SignJWT(decodeJwt(user.accessToken))
         .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', ...(kid && { kid }) })
         .sign(privateKey);

@@ -1,13 +1,15 @@
 // Rule: signing keys rotate without downtime: a new key is published at once and signs only
-// after KEY_PUBLISH_AHEAD; the old one stays published until its tokens have expired (TTL + 60 s)
-// and then leaves; running instances pick the change up within KEY_RELOAD_SECONDS.
+// after KEY_PUBLISH_AHEAD, on every instance from that moment on, whenever it last reloaded; the
+// old one stays published until its tokens have expired (TTL + 60 s + KEY_RELOAD_SECONDS, enough
+// for one failed reload) and then leaves; running instances pick the change up within
+// KEY_RELOAD_SECONDS.
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { describeKeys, rotateSigningKey } from '../../src/domain/tokens';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
-import { MeDocument } from '../gql/graphql';
+import { MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { childEnv, createNamedDatabase, runTsx, type NamedDatabase } from '../helpers/processes';
@@ -26,7 +28,7 @@ const kidOf = (token: string) => decodeProtectedHeader(token).kid;
 function rotate(gw: TestGateway) {
   return rotateSigningKey(
     { signingKeys: new PostgresSigningKeyStore(gw.database.db), box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: gw.clock },
-    { alg: gw.config.jwt.alg, publishAhead: gw.config.keys.publishAhead, accessTokenTtl: gw.config.jwt.accessTokenTtl },
+    { alg: gw.config.jwt.alg, publishAhead: gw.config.keys.publishAhead, accessTokenTtl: gw.config.jwt.accessTokenTtl, reloadSeconds: gw.config.keys.reloadSeconds },
   );
 }
 
@@ -37,7 +39,7 @@ describe('keys rotate', () => {
   });
   afterAll(() => gw?.close());
 
-  it('publishes the new key at once, signs with it after KEY_PUBLISH_AHEAD, retires the old one after TTL + 60 s', async () => {
+  it('publishes the new key at once, signs with it after KEY_PUBLISH_AHEAD, retires the old one after TTL + 60 s + KEY_RELOAD_SECONDS', async () => {
     const before = await signUp(gw);
     const oldKid = kidOf(before.accessToken)!;
     const added = await rotate(gw);
@@ -55,12 +57,81 @@ describe('keys rotate', () => {
     expect(kidOf(after.accessToken)).toBe(added.kid);
     expect(codeOf(await gw.gql(MeDocument, {}, { token: before.accessToken }))).toBeUndefined(); // old tokens still verify
 
-    gw.clock.advance(900 + 60); // every token of the old key has expired
+    gw.clock.advance(900 + 60); // every token of the old key has expired, but for one failed reload
+    await gw.reloadKeys();
+    expect(await kidsOf(gw)).toEqual([oldKid, added.kid].sort());
+    gw.clock.advance(60); // KEY_RELOAD_SECONDS
     await gw.reloadKeys();
     expect(await kidsOf(gw)).toEqual([added.kid]);
     const latest = await signUp(gw);
     expect(kidOf(latest.accessToken)).toBe(added.kid);
     expect(codeOf(await gw.gql(MeDocument, {}, { token: latest.accessToken }))).toBeUndefined();
+  });
+});
+
+describe('two instances that reload at different moments (KEY_RELOAD_SECONDS=3600)', () => {
+  const env = { KEY_RELOAD_SECONDS: '3600', KEY_PUBLISH_AHEAD: '3900', ACCESS_TOKEN_TTL: '60' };
+  let own: TestDatabase;
+  let a: TestGateway;
+  let b: TestGateway;
+  const advanceBoth = (seconds: number) => [a, b].forEach((gw) => gw.clock.advance(seconds));
+  const signingKid = async (gw: TestGateway) =>
+    describeKeys(await new PostgresSigningKeyStore(gw.database.db).list(), 'ES256', gw.clock.now()).find((k) => k.state === 'signing')?.kid;
+  beforeAll(async () => {
+    own = await createTestDatabase();
+    a = await startGateway({ database: own.database, encryptionKeys, env });
+    b = await startGateway({ database: own.database, encryptionKeys, env });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await own?.drop();
+  });
+
+  it('switch to the new key at its activatesAt without a reload; what A signs then verifies on B, reloaded TTL + 60 s past the switch', async () => {
+    const user = await signUp(a);
+    const oldKid = kidOf(user.accessToken)!;
+    const added = await rotate(a);
+    await Promise.all([a.reloadKeys(), b.reloadKeys()]); // both have loaded it, pending
+    const ring = a.deps.keys;
+
+    advanceBoth(3900 - 1);
+    expect(kidOf((await signUp(a)).accessToken)).toBe(oldKid); // a second before activatesAt
+    expect(await signingKid(a)).toBe(oldKid);
+    advanceBoth(1); // activatesAt, an hour before A's next reload
+    expect(kidOf((await signUp(a)).accessToken)).toBe(added.kid);
+    const refreshed = await a.gql(RefreshDocument, { refreshToken: user.refreshToken });
+    expect(refreshed.errors).toBeUndefined();
+    expect(kidOf(refreshed.data!.refresh.accessToken)).toBe(added.kid);
+    expect(await signingKid(a)).toBe(added.kid);
+
+    advanceBoth(100);
+    const late = await signUp(a);
+    expect(kidOf(late.accessToken)).toBe(added.kid);
+    expect(a.deps.keys).toBe(ring); // all of it on the ring A loaded before activatesAt
+    // B reloads while that token lives (exp: activatesAt + 160), after TTL + 60 s past the switch.
+    b.clock.advance(59);
+    await b.reloadKeys();
+    expect(kidOf((await signUp(b)).accessToken)).toBe(added.kid);
+    expect(codeOf(await b.gql(MeDocument, {}, { token: late.accessToken }))).toBeUndefined();
+  });
+
+  it('keep the old key published until the tokens of an instance whose reload failed once have expired', async () => {
+    a.clock.advance(59); // both at one time again
+    const previous = await signingKid(a);
+    const added = await rotate(a);
+    await b.reloadKeys();
+    // A's reload 3600 s from now fails ("signing keys not reloaded": its ring stays as it is);
+    // the next one, 7200 s from now, is 3300 s past activatesAt. Until then A signs with the old key.
+    advanceBoth(7200 - 1);
+    const stale = await signUp(a);
+    expect(kidOf(stale.accessToken)).toBe(previous);
+    b.clock.advance(60 - 1); // B reloads while that token lives
+    await b.reloadKeys();
+    expect(codeOf(await b.gql(MeDocument, {}, { token: stale.accessToken }))).toBeUndefined();
+    a.clock.advance(1);
+    await a.reloadKeys();
+    expect(kidOf((await signUp(a)).accessToken)).toBe(added.kid);
   });
 });
 
@@ -102,8 +173,9 @@ describe('npm run admin -- keys', () => {
     const list = await admin(['keys', 'list']);
     expect(list.code, list.stderr).toBe(0);
     const states = list.stdout.trim().split('\n').map((line) => line.split(/\s+/)[2]);
-    // Both pending (published ahead); the first retires when the second activates.
-    expect(states).toEqual(['pending', 'pending']);
+    // Both published ahead, on a database that had no key: until either activates the first
+    // signs (as every gateway's KeyRing would), the second is pending.
+    expect(states).toEqual(['pending', 'signing']);
     expect((await admin(['keys', 'delete'])).code).toBe(2);
   }, 60_000);
 });

@@ -68,7 +68,7 @@ describe('two gateways on one database', () => {
   it('publishes the same kid from both and each accepts the other\'s tokens', async () => {
     const [jwksA, jwksB] = await Promise.all([fetchJwks(a), fetchJwks(b)]);
     expect(jwksA.keys.map((k) => k.kid)).toEqual(jwksB.keys.map((k) => k.kid));
-    expect(a.deps.keys.signing.kid).toBe(b.deps.keys.signing.kid);
+    expect(a.deps.keys.signingKey(a.clock.now()).kid).toBe(b.deps.keys.signingKey(b.clock.now()).kid);
 
     const fromA = await signUp(a);
     const meOnB = await b.gql(MeDocument, {}, { token: fromA.accessToken });
@@ -85,7 +85,7 @@ describe('two gateways on one database', () => {
     const rotated = `${generateEncryptionKeyEntry('newer')},${keys}`;
     const c = await startGateway({ database: shared.database, encryptionKeys: rotated });
     try {
-      expect(c.deps.keys.signing.kid).toBe(a.deps.keys.signing.kid);
+      expect(c.deps.keys.signingKey(c.clock.now()).kid).toBe(a.deps.keys.signingKey(a.clock.now()).kid);
       const user = await signUp(c);
       expect(codeOf(await a.gql(MeDocument, {}, { token: user.accessToken }))).toBeUndefined();
     } finally {
@@ -102,7 +102,7 @@ describe('two gateways on one database', () => {
     ).rejects.toThrow(/authenticate/i);
     // Neither failed start replaced the key.
     const rows = (await a.database.db.select().from(signingKeys)).filter((r) => r.alg === 'ES256');
-    expect(rows.map((r) => r.kid)).toEqual([a.deps.keys.signing.kid]);
+    expect(rows.map((r) => r.kid)).toEqual([a.deps.keys.signingKey(a.clock.now()).kid]);
   });
 });
 
@@ -122,7 +122,7 @@ describe('JWT_ALG', () => {
       try {
         await expectVerifiesAgainstJwks(gw, alg);
         const row = (await gw.database.db.select().from(signingKeys)).find((r) => r.alg === alg);
-        expect(row?.kid).toBe(gw.deps.keys.signing.kid);
+        expect(row?.kid).toBe(gw.deps.keys.signingKey(gw.clock.now()).kid);
         expect(() => JSON.parse(row!.privateKeyCiphertext)).toThrow();
       } finally {
         await gw.close();

@@ -73,7 +73,7 @@ describe('createVerifier', () => {
 
   it("refuses the gateway's own claims re-signed with its own key but another issuer, or another typ (the control: as they are)", async () => {
     const user = await signUp(gw!);
-    const { kid, alg, privateKey } = gw!.deps.keys.signing;
+    const { kid, alg, privateKey } = gw!.deps.keys.signingKey(gw!.clock.now());
     const resign = (payload: JWTPayload, header: Record<string, unknown> = {}) =>
       new SignJWT({ ...decodeJwt(user.accessToken), ...payload }).setProtectedHeader({ alg, kid, typ: 'at+jwt', ...header }).sign(privateKey);
     expect(await shared.verify(await resign({}))).toMatchObject({ ok: true, viewer: { userId: user.user.id } });
@@ -86,14 +86,14 @@ describe('createVerifier', () => {
   });
 
   it('follows a rotation: a token with a new kid makes it refetch the key set, no restart', async () => {
-    const kidBefore = gw!.deps.keys.signing.kid;
+    const kidBefore = gw!.deps.keys.signingKey(gw!.clock.now()).kid;
     await rotateSigningKey(
       { signingKeys: new PostgresSigningKeyStore(database.database.db), box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: gw!.clock },
-      { alg: 'ES256', publishAhead: gw!.config.keys.publishAhead, accessTokenTtl: gw!.config.jwt.accessTokenTtl },
+      { alg: 'ES256', publishAhead: gw!.config.keys.publishAhead, accessTokenTtl: gw!.config.jwt.accessTokenTtl, reloadSeconds: gw!.config.keys.reloadSeconds },
     );
     gw!.clock.advance(gw!.config.keys.publishAhead);
     await gw!.reloadKeys();
-    // Back to the verifier's time (the ring keeps the key it chose), or the kit would refuse tokens issued in its future.
+    // Back to the verifier's time (a ring loaded after the switch holds only the new key), or the kit would refuse tokens issued in its future.
     gw!.clock.advance(-gw!.config.keys.publishAhead);
     const user = await signUp(gw!);
     expect(decodeProtectedHeader(user.accessToken).kid).not.toBe(kidBefore);

@@ -2,6 +2,11 @@
  * The gateway's JWT signing keys. Every instance shares them through the database; the private
  * half is stored only sealed by the SecretBox. On first start one instance generates the key
  * (serialised by the store), the others load it.
+ *
+ * Which key signs is decided per signature, not per load: a rotated-in key is loaded (and
+ * opened) while still pending, so every instance switches to it at its `activatesAt`, whenever it
+ * last reloaded. Otherwise an instance would sign with the old key until its next reload, up
+ * to KEY_RELOAD_SECONDS past the switch, and its tokens could outlive the old key's retirement.
  */
 import { KeyObject } from 'node:crypto';
 import {
@@ -23,6 +28,8 @@ export type SigningAlg = 'ES256' | 'EdDSA' | 'RS256';
 export interface SigningKey {
   kid: string;
   alg: SigningAlg;
+  /** From when it signs (see signingKeyAt). */
+  activatesAt: Date;
   privateKey: CryptoKey;
   /** The same key for node:crypto, which signs synchronously (see signAccessToken). */
   keyObject: KeyObject;
@@ -42,11 +49,17 @@ export class KeyRing {
   readonly verificationId: string;
 
   private constructor(
-    readonly signing: SigningKey,
+    /** Oldest activation first: the key signing at load, then every pending one. */
+    private readonly signers: readonly SigningKey[],
     readonly jwks: JSONWebKeySet,
     readonly verificationKeys: ReturnType<typeof createLocalJWKSet>,
   ) {
     this.verificationId = jwks.keys.map((k) => k.kid ?? '').sort().join(' ');
+  }
+
+  /** The key that signs at `now`. Per login and refresh: a scan of one to three keys, no allocation. */
+  signingKey(now: Date): SigningKey {
+    return signingKeyAt(this.signers, now)!;
   }
 
   static async load(store: SigningKeyStore, box: SecretBox, clock: Clock, alg: SigningAlg): Promise<KeyRing> {
@@ -55,26 +68,43 @@ export class KeyRing {
     if (!keys.some((k) => isUsable(k, alg, now))) {
       keys = await store.insertIfNoneUsable(await generateStoredKey(box, alg, now), now);
     }
-    const current = signingKeyOf(keys, alg, now);
+    const usable = keys.filter((k) => isUsable(k, alg, now)).sort(byActivation);
+    const current = signingKeyAt(usable, now);
     if (!current) throw new Error(`No ${alg} signing key could be created`);
-    const privateJwk = JSON.parse(
-      box.open({ ciphertext: current.privateKeyCiphertext, keyId: current.encryptionKeyId }, current.kid),
-    ) as JWK;
-    const privateKey = (await importJWK(privateJwk, alg)) as CryptoKey;
+    // Keys older than the one signing now never sign again (a newer one has activated; should
+    // the clock step back, the ring keeps signing with its oldest), so they are not opened. Pending ones are: the start-up check (findMissingEncryptionKeys) requires
+    // the ENCRYPTION_KEYS entry of every key not yet retired, and one that cannot be opened fails
+    // the reload now, KEY_PUBLISH_AHEAD before it would sign, not at its activation.
+    const signers = await Promise.all(usable.slice(usable.indexOf(current)).map((k) => openSigningKey(box, k, alg)));
     const published = keys.filter((k) => k.retiresAt === null || k.retiresAt > now);
     const jwks: JSONWebKeySet = { keys: published.map((k) => canonicalJwk(k.publicJwk as JWK)) };
-    return new KeyRing({ kid: current.kid, alg, privateKey, keyObject: KeyObject.from(privateKey) }, jwks, createLocalJWKSet(jwks));
+    return new KeyRing(signers, jwks, createLocalJWKSet(jwks));
   }
+}
+
+async function openSigningKey(box: SecretBox, k: StoredSigningKey, alg: SigningAlg): Promise<SigningKey> {
+  const privateJwk = JSON.parse(box.open({ ciphertext: k.privateKeyCiphertext, keyId: k.encryptionKeyId }, k.kid)) as JWK;
+  const privateKey = (await importJWK(privateJwk, alg)) as CryptoKey;
+  return { kid: k.kid, alg, activatesAt: k.activatesAt, privateKey, keyObject: KeyObject.from(privateKey) };
 }
 
 /** Not retired. Activation time is ignored on purpose: instances with skewed clocks must agree. */
 export const isUsable = (k: StoredSigningKey, alg: string, now: Date) =>
   k.alg === alg && (k.retiresAt === null || k.retiresAt > now);
 
-/** The newest usable key that has activated, else (clock skew) the oldest usable one. */
-function signingKeyOf(keys: StoredSigningKey[], alg: string, now: Date) {
-  const usable = keys.filter((k) => isUsable(k, alg, now)).sort((a, b) => +a.activatesAt - +b.activatesAt);
-  return usable.filter((k) => k.activatesAt <= now).at(-1) ?? usable[0];
+export const byActivation = (a: { activatesAt: Date }, b: { activatesAt: Date }) => +a.activatesAt - +b.activatesAt;
+
+/**
+ * The key that signs at `now`, of usable keys sorted byActivation: the newest that has
+ * activated, else (clock skew: a key made by an instance whose clock runs ahead) the oldest.
+ * The ring signs with it and `keys list` calls it signing, so the two agree.
+ */
+export function signingKeyAt<K extends { activatesAt: Date }>(sorted: readonly K[], now: Date): K | undefined {
+  const t = now.getTime();
+  for (let i = sorted.length - 1; i >= 0; i--) {
+    if (sorted[i]!.activatesAt.getTime() <= t) return sorted[i];
+  }
+  return sorted[0];
 }
 
 export async function generateStoredKey(box: SecretBox, alg: SigningAlg, now: Date): Promise<StoredSigningKey> {

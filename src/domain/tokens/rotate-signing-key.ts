@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import { addSeconds } from '../clock';
 import type { SecretBox } from '../crypto/secret-box';
 import type { SigningKeyStore, StoredSigningKey } from '../ports';
-import { generateStoredKey, type SigningAlg } from './key-ring';
+import { byActivation, generateStoredKey, isUsable, signingKeyAt, type SigningAlg } from './key-ring';
 import { CLOCK_SKEW_SECONDS } from './verify-access-token';
 
 export interface RotationSettings {
@@ -10,12 +10,15 @@ export interface RotationSettings {
   /** Seconds a new key is published before it signs (longer than any JWKS cache). */
   publishAhead: number;
   accessTokenTtl: number;
+  /** KEY_RELOAD_SECONDS: how late an instance may learn of the new key (see prepareRotation). */
+  reloadSeconds: number;
 }
 
 /**
  * Key rotation without downtime: the new key is published at once and signs only after
- * KEY_PUBLISH_AHEAD, when every verifier's cached key set has it; the previous keys stay
- * published until every token they signed has expired (ACCESS_TOKEN_TTL + skew), then leave.
+ * KEY_PUBLISH_AHEAD, when every verifier's cached key set has it (every instance switches at
+ * that moment, see KeyRing); the previous keys stay published until every token they signed
+ * has expired (ACCESS_TOKEN_TTL + skew + one reload period, see prepareRotation), then leave.
  */
 export async function rotateSigningKey(
   deps: { signingKeys: SigningKeyStore; box: SecretBox; clock: Clock },
@@ -26,29 +29,42 @@ export async function rotateSigningKey(
   return candidate;
 }
 
-/** The next key (signing after publishAhead) and when the keys it replaces leave the set. */
+/**
+ * The next key (signing after publishAhead) and when the keys it replaces leave the set.
+ *
+ * An instance that has loaded the new key switches at activatesAt, so ACCESS_TOKEN_TTL + skew
+ * would do if every reload succeeded. The reload period is added for one that fails ("signing
+ * keys not reloaded"): publishAhead >= reloadSeconds + 300, so an instance's next reload comes
+ * at most reloadSeconds - 300 s after activatesAt, and the old-key tokens it signs until then
+ * expire before the old key leaves. (Without it, with KEY_RELOAD_SECONDS near
+ * KEY_PUBLISH_AHEAD - 300, one failed reload would leave an instance signing with the old key
+ * well past the switch, and those tokens would be refused once the old key left.)
+ */
 export async function prepareRotation(deps: { box: SecretBox }, settings: RotationSettings, now: Date) {
   const candidate = await generateStoredKey(deps.box, settings.alg, now);
   candidate.activatesAt = addSeconds(now, settings.publishAhead);
-  return { candidate, retireOthersAt: addSeconds(candidate.activatesAt, settings.accessTokenTtl + CLOCK_SKEW_SECONDS) };
+  const retireOthersAt = addSeconds(candidate.activatesAt, settings.accessTokenTtl + CLOCK_SKEW_SECONDS + settings.reloadSeconds);
+  return { candidate, retireOthersAt };
 }
 
 export type KeyState = 'pending' | 'signing' | 'retiring' | 'retired';
 
-/** Each key's state at `now`, newest first, for `npm run admin -- keys list`. */
+/**
+ * Each key's state at `now`, newest first, for `npm run admin -- keys list`. "signing" is the key
+ * every instance's KeyRing signs with at `now` (signingKeyAt), also when none has activated yet.
+ */
 export function describeKeys(keys: StoredSigningKey[], alg: string, now: Date) {
-  const activated = keys.filter((k) => k.alg === alg && k.activatesAt <= now && (k.retiresAt === null || k.retiresAt > now));
-  const signingKid = activated.sort((a, b) => +a.activatesAt - +b.activatesAt).at(-1)?.kid;
+  const signingKid = signingKeyAt(keys.filter((k) => isUsable(k, alg, now)).sort(byActivation), now)?.kid;
   return [...keys]
     .sort((a, b) => +b.activatesAt - +a.activatesAt)
     .map((k) => {
       const state: KeyState =
         k.retiresAt !== null && k.retiresAt <= now
           ? 'retired'
-          : k.activatesAt > now
-            ? 'pending'
-            : k.kid === signingKid
-              ? 'signing'
+          : k.kid === signingKid
+            ? 'signing'
+            : k.activatesAt > now
+              ? 'pending'
               : 'retiring';
       return { kid: k.kid, alg: k.alg, state, activatesAt: k.activatesAt, retiresAt: k.retiresAt };
     });

@@ -1,5 +1,5 @@
 import { randomUUID, sign } from 'node:crypto';
-import type { KeyRing, SigningAlg } from './key-ring';
+import type { KeyRing, SigningAlg, SigningKey } from './key-ring';
 
 export interface AccessTokenSettings {
   issuer: string;
@@ -22,7 +22,7 @@ export interface SignedAccessToken {
 const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 /** The JWS signature of `input` (RFC 7518): ECDSA as r‖s, Ed25519, RSASSA-PKCS1-v1_5. */
-function signature(alg: SigningAlg, input: string, key: KeyRing['signing']['keyObject']) {
+function signature(alg: SigningAlg, input: string, key: SigningKey['keyObject']) {
   const data = Buffer.from(input);
   switch (alg) {
     case 'ES256':
@@ -47,7 +47,8 @@ export function signAccessToken(
   subject: AccessTokenSubject,
 ): SignedAccessToken {
   const iat = Math.floor(now.getTime() / 1000);
-  const { alg, kid, keyObject } = keys.signing;
+  // Chosen at `now`, not at the ring's load: every instance switches at the key's activatesAt.
+  const { alg, kid, keyObject } = keys.signingKey(now);
   const input = `${part({ alg, kid, typ: 'at+jwt' })}.${part({
     sid: subject.sessionId,
     roles: subject.roles,
