@@ -126,6 +126,15 @@ export function describeClientIp(trustProxy: TrustProxy, setting = 'TRUST_PROXY'
   return `client IP: X-Forwarded-For, trusting hops from ${trustProxy.join(', ')}`;
 }
 
+/** The revocation feed as start-up and shutdown see it. */
+export interface OpenedRevocations extends RevocationFeed {
+  started(): Promise<void>;
+  /** Tries for up to `timeoutMs` to share what could not be yet; resolves with how many are left. */
+  flush(timeoutMs: number): Promise<number>;
+  /** Like flush(0), then stops listening (the Redis connection is the caller's to close). */
+  close(): Promise<number>;
+}
+
 /**
  * The revocation feed: shared through Redis when there is one (under RATE_LIMIT_PREFIX, the
  * namespace of all the gateway's Redis keys), else this instance's memory.
@@ -134,14 +143,15 @@ export function openRevocations(
   config: Config,
   redis: RedisConnection | undefined,
   logger: Logger,
-): RevocationFeed & { started(): Promise<void>; close(): Promise<void> } {
+): OpenedRevocations {
   if (!redis) {
     const local = new LocalRevocations();
     return {
       publish: (ids, until) => local.publish(ids, until),
       isRevoked: (id, now) => local.isRevoked(id, now),
       started: async () => {},
-      close: async () => {},
+      flush: async () => 0,
+      close: async () => 0,
     };
   }
   return new RedisRevocationFeed(redis.client, config.rateLimit.prefix, logger);

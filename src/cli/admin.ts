@@ -65,6 +65,9 @@ const ARITY: Record<string, number> = {
   keys: 1,
 };
 
+/** How long a command that ended sessions waits for Redis to announce them before it gives up. */
+const ANNOUNCE_WAIT_MS = 3000;
+
 /** Arguments a command may take beyond its arity. */
 const FLAGS: Record<string, string[]> = { 'forget-encryption-key': ['--yes'] };
 
@@ -187,6 +190,16 @@ async function run(argv: string[]): Promise<number> {
         if (!apply) say('nothing changed: run again with --yes to do it');
         break;
       }
+    }
+    // The CLI enforces nothing itself: sessions it ended reach the running gateways only through
+    // Redis. Their refresh tokens are refused already (the database), their access tokens not.
+    const unannounced = await revocations.flush(ANNOUNCE_WAIT_MS);
+    if (unannounced > 0) {
+      say(
+        `not announced: Redis is unreachable, so running gateways accept the access tokens of ${unannounced} ended ` +
+          `session(s) until they expire, at most ${config.jwt.accessTokenTtl} s from now; their refresh tokens are already refused`,
+      );
+      return 1;
     }
     return 0;
   } finally {

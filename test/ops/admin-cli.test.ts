@@ -1,6 +1,7 @@
 // Rule: `npm run admin` commands, run as real processes on the server's database, do what they
 // say (roles, disable/enable, sessions, reset-mfa, prune, reencrypt) and fail with exit 1 or 2
-// and a message.
+// and a message; one that ended sessions it could not announce (Redis unreachable) says so and
+// exits 1.
 import { inArray, sql } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import { EnrollMfaDocument, LoginDocument, LogoutDocument, MeDocument, RefreshDo
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { withGatewayOn, type TestGateway } from '../helpers/gateway';
 import { enableMfa } from '../helpers/mfa';
-import { auditLinesOf, childEnv, createNamedDatabase, runTsx, type NamedDatabase, type RunResult } from '../helpers/processes';
+import { auditLinesOf, childEnv, createNamedDatabase, freePort, runTsx, type NamedDatabase, type RunResult } from '../helpers/processes';
 
 const OLD = generateEncryptionKeyEntry('old');
 const NEW = generateEncryptionKeyEntry('new');
@@ -228,6 +229,33 @@ describe('admin commands', () => {
       expect((await gw.gql(RefreshDocument, { refreshToken: before.grace!.refreshToken })).errors).toBeUndefined();
       expect(await gw.deps.mfa.getFactor(before.grace!.id)).toBeNull();
       expect((await gw.gql(RefreshDocument, { refreshToken: before.heidi!.refreshToken })).errors).toBeUndefined();
+    });
+  }, 120_000);
+
+  it('with Redis unreachable, a command that ended sessions says they were not announced and exits 1', async () => {
+    const email = uniqueEmail('ivan');
+    const refreshToken = await withGateway(NEW, async (gw) => (await signUp(gw, email)).refreshToken!);
+    // Nothing listens there: every connection attempt is refused.
+    const env = childEnv({ ...named.env, ENCRYPTION_KEYS: NEW, REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
+    const [revoked, granted] = await Promise.all([
+      runTsx('src/cli/admin.ts', ['revoke-sessions', email], env),
+      // Ends no session: nothing to announce, nothing to report.
+      named.kind === 'postgres' ? runTsx('src/cli/admin.ts', ['grant-role', emails.alice, 'editor'], env) : undefined,
+    ]);
+    expect(revoked.code, revoked.stderr).toBe(1);
+    expect(revoked.stdout).toBe(
+      `${email}: 1 session(s) ended\n` +
+        'not announced: Redis is unreachable, so running gateways accept the access tokens of 1 ended session(s) until ' +
+        'they expire, at most 900 s from now; their refresh tokens are already refused\n',
+    );
+    expect(auditLinesOf(revoked)).toEqual([expect.objectContaining({ msg: 'sessions revoked', endedSessions: 1 })]);
+    if (granted) {
+      expect(granted.code, granted.stderr).toBe(0);
+      expect(granted.stdout).toContain(`${emails.alice}: roles admin, editor, user`);
+    }
+
+    await withGateway(NEW, async (gw) => {
+      expect(codeOf(await gw.gql(RefreshDocument, { refreshToken }))).toBe('INVALID_TOKEN');
     });
   }, 120_000);
 });

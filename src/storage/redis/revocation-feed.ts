@@ -2,17 +2,39 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LocalRevocations, type RevocationFeed } from '../../domain/revocation';
 import { CLOCK_SKEW_SECONDS } from '../../domain/tokens/verify-access-token';
+import { RevocationOutbox } from './revocation-outbox';
 
 const STARTUP_WAIT_MS = 3000;
+/** Sessions per ZADD and message when a backlog is shared. */
+const BATCH = 1000;
+/**
+ * How soon a failed share is tried again while the connection still counts as ready (a Redis
+ * that stopped answering without closing it): otherwise only its next 'ready' would.
+ */
+const RETRY_MS = 1000;
+const POLL_MS = 100;
 
 /**
  * The shared revocation feed: revoked session ids go into a Redis sorted set (score: when their
  * tokens have all expired) and onto a channel. Every instance keeps the set in memory: loaded
  * whenever its subscription (re)connects, updated by the channel, so the guard never asks Redis
  * per request. Each command touches one key.
+ *
+ * A revocation that cannot be shared (Redis down, or back but not yet ready) waits in an outbox
+ * and is shared as soon as the connection is ready again, unless its tokens have expired by
+ * then: an instance that missed it meanwhile would otherwise accept them until they expire.
  */
 export class RedisRevocationFeed implements RevocationFeed {
   private readonly local = new LocalRevocations();
+  private readonly outbox = new RevocationOutbox();
+  // One share at a time. `sharing` is set and cleared synchronously, so a publish never waits
+  // on a run that has already looked for its last batch: it starts one of its own.
+  private sharing = false;
+  private shared: Promise<void> = Promise.resolve();
+  private retry: NodeJS.Timeout | undefined;
+  /** Since a share failed or had to wait, until the outbox is empty again. */
+  private backlog = false;
+  private closed = false;
   private readonly subscriber: Redis;
   private readonly setKey: string;
   private readonly channel: string;
@@ -35,7 +57,11 @@ export class RedisRevocationFeed implements RevocationFeed {
     let firstSubscribed!: () => void;
     const subscribed = new Promise<void>((resolve) => (firstSubscribed = resolve));
     this.subscriber.on('ready', () => void this.subscribeAndLoad().then(firstSubscribed));
-    client.on('ready', () => void this.load());
+    client.on('ready', () => {
+      if (this.closed) return;
+      void this.share();
+      void this.load();
+    });
     // Start-up waits for the first subscription while Redis is there, but never long: the set
     // also arrives later.
     this.initial =
@@ -68,18 +94,84 @@ export class RedisRevocationFeed implements RevocationFeed {
 
   async publish(sessionIds: string[], until: Date) {
     this.local.remember(sessionIds, until.getTime());
-    const message = JSON.stringify({ ids: sessionIds, until: until.getTime() });
-    try {
-      await this.client.zadd(this.setKey, ...sessionIds.flatMap((id) => [until.getTime(), id]));
-      // The set ends with its latest entry, plus the clock skew (Redis's clock is not every
-      // reader's): set an expiry if it has none, else only extend it.
-      const expiresAt = until.getTime() + CLOCK_SKEW_SECONDS * 1000;
-      await this.client.pexpireat(this.setKey, expiresAt, 'NX');
-      await this.client.pexpireat(this.setKey, expiresAt, 'GT');
-      await this.client.publish(this.channel, message);
-    } catch {
-      this.logger.warn({ count: sessionIds.length }, 'revocation not shared: Redis unavailable (this instance enforces it)');
+    this.outbox.add(sessionIds.map((id) => [id, until.getTime()] as const));
+    await this.share();
+    const unshared = sessionIds.filter((id) => this.outbox.has(id)).length;
+    if (unshared > 0) this.logger.warn({ count: unshared }, 'revocation not shared yet: Redis unavailable (this instance enforces it; shared once Redis is back)');
+  }
+
+  /**
+   * Tries to share the outbox for up to `timeoutMs` (0: one try), and resolves with how many
+   * revoked sessions are still unshared: other instances accept their access tokens until they
+   * expire.
+   */
+  async flush(timeoutMs: number) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      await this.share();
+      const left = deadline - Date.now();
+      const unshared = this.outbox.size(Date.now());
+      if (unshared === 0 || left <= 0 || this.client.status === 'end') return unshared;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, left)));
     }
+  }
+
+  /** Shares the outbox now if the connection is ready; resolves once this run (or the one under way) ends. */
+  private share(): Promise<void> {
+    if (this.sharing) return this.shared;
+    this.sharing = true;
+    this.shared = this.shareAll();
+    return this.shared;
+  }
+
+  private async shareAll() {
+    try {
+      for (;;) {
+        if (this.client.status !== 'ready') {
+          this.backlog ||= this.outbox.size(Date.now()) > 0;
+          return;
+        }
+        const batch = this.outbox.take(Date.now(), BATCH);
+        if (!batch) {
+          this.backlog = false;
+          return;
+        }
+        try {
+          await this.send(batch);
+        } catch {
+          this.outbox.add(batch);
+          this.backlog = true;
+          this.retryLater();
+          return;
+        }
+        if (this.backlog) this.logger.info({ count: batch.length }, 'revocations shared now that Redis is back');
+      }
+    } finally {
+      // Synchronously after the last look at the outbox: what is added from now on starts a run.
+      this.sharing = false;
+    }
+  }
+
+  /** Into the set, then onto the channel: a revocation is in the set before it is on the channel. */
+  private async send(batch: Array<[string, number]>) {
+    const latest = batch.reduce((max, [, until]) => Math.max(max, until), 0);
+    await this.client.zadd(this.setKey, ...batch.flatMap(([id, until]) => [until, id]));
+    // The set ends with its latest entry, plus the clock skew (Redis's clock is not every
+    // reader's): set an expiry if it has none, else only extend it.
+    const expiresAt = latest + CLOCK_SKEW_SECONDS * 1000;
+    await this.client.pexpireat(this.setKey, expiresAt, 'NX');
+    await this.client.pexpireat(this.setKey, expiresAt, 'GT');
+    // One message per batch, under its latest expiry: a receiver keeps an entry a little longer
+    // than its tokens live, never shorter.
+    await this.client.publish(this.channel, JSON.stringify({ ids: batch.map(([id]) => id), until: latest }));
+  }
+
+  private retryLater() {
+    if (this.retry || this.closed) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.share();
+    }, RETRY_MS).unref();
   }
 
   isRevoked(sessionId: string, now: Date) {
@@ -104,11 +196,22 @@ export class RedisRevocationFeed implements RevocationFeed {
   }
 
   /**
-   * Drops the subscriber connection at once: it only listens, so there is nothing to flush, and
-   * QUIT would wait behind a SUBSCRIBE still queued for a Redis that never came back.
+   * Drops the subscriber connection at once (QUIT would wait behind a SUBSCRIBE still queued for
+   * a Redis that never came back), tries the outbox once more, and resolves with how many
+   * revoked sessions were never shared (a warning says how many, never which).
    */
   async close() {
+    this.closed = true;
+    clearTimeout(this.retry);
     this.subscriber.disconnect();
+    const unshared = await this.flush(0);
+    if (unshared > 0) {
+      this.logger.warn(
+        { count: unshared },
+        "revocations never shared: Redis unavailable; other instances accept these sessions' access tokens until they expire",
+      );
+    }
+    return unshared;
   }
 
   private receive(message: string) {

@@ -1,0 +1,159 @@
+// Rule: a revocation made while Redis is down (or back but not yet ready, or not answering) is
+// not lost: it is shared as soon as Redis is ready again, so every instance refuses the
+// session's access tokens within moments of Redis's return; what expired meanwhile is dropped,
+// and what could never be shared is counted (never named) when the feed closes.
+import { Writable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { createLogger } from '../../src/logger';
+import { connectRedis } from '../../src/storage/redis/client';
+import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
+import { LogoutDocument, MeDocument } from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
+import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
+
+const binary = redisServerBinary();
+if (!binary) console.log('skipping the revocation outbox tests: no redis-server on PATH');
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const meCode = async (g: TestGateway, token: string) => codeOf(await g.gql(MeDocument, {}, { token }));
+
+/** Polls until `done` holds; fails after `ms`. */
+async function within(ms: number, what: string, done: () => Promise<boolean> | boolean) {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+async function readyz(gw: TestGateway) {
+  return ((await (await fetch(`${gw.url}/readyz`)).json()) as { rateLimits: string }).rateLimits;
+}
+
+describe.skipIf(!binary)('a revocation made while Redis is down', () => {
+  let redis: ThrowawayRedis;
+  let database: TestDatabase;
+  const cleanup: Array<() => Promise<unknown>> = [];
+  beforeAll(async () => {
+    [redis, database] = await Promise.all([throwawayRedis(binary!), createTestDatabase()]);
+  });
+  afterEach(async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+    cleanup.length = 0;
+  });
+  afterAll(async () => {
+    redis?.resume(); // a paused server would not stop
+    await redis?.stop();
+    await database?.drop();
+  });
+
+  it('reaches the other instance once Redis is back, though its verified-token cache holds the token', async () => {
+    await redis.start();
+    const encryptionKeys = generateEncryptionKeyEntry('test');
+    const env = { REDIS_URL: redis.url, RATE_LIMIT_PREFIX: 'outbox-gateways' };
+    const start = async () => {
+      const g = await startGateway({ database: database.database, encryptionKeys, env });
+      cleanup.push(() => g.close());
+      return g;
+    };
+    const [a, b] = [await start(), await start()];
+    const user = await signUp(a);
+    expect(await meCode(b, user.accessToken)).toBeUndefined(); // now in B's verified-token cache
+
+    await redis.stop();
+    await within(5000, 'A notices the outage', async () => (await readyz(a)) === 'memory-fallback');
+    expect((await a.gql(LogoutDocument, { refreshToken: user.refreshToken })).errors).toBeUndefined();
+    expect(await meCode(a, user.accessToken)).toBe('UNAUTHENTICATED');
+    expect(await meCode(b, user.accessToken)).toBeUndefined(); // nothing could reach B yet
+
+    // An empty Redis (nothing persisted): only A's outbox can tell B.
+    await redis.start();
+    await within(5000, 'B refuses the revoked session after Redis is back', async () => (await meCode(b, user.accessToken)) === 'UNAUTHENTICATED');
+  }, 60_000);
+
+  it('shares every pending revocation once, merged, drops the expired ones, and counts what is never shared', async () => {
+    await redis.start();
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    cleanup.push(() => connection.close());
+    expect(await connection.ready(5000)).toBe(true);
+    const prefix = 'outbox-feed';
+    const feed = new RedisRevocationFeed(connection.client, prefix, createLogger('info', sink));
+    cleanup.push(() => feed.close());
+    await feed.started();
+    const otherConnection = connectRedis(redis.url, createLogger('silent'));
+    cleanup.push(() => otherConnection.close());
+    expect(await otherConnection.ready(5000)).toBe(true);
+    const other = new RedisRevocationFeed(otherConnection.client, prefix, createLogger('silent'));
+    cleanup.push(() => other.close());
+    await other.started();
+    const later = Date.now() + 600_000;
+
+    // Published while another share is under way: it rides on that one, and is in the set
+    // when its publish resolves.
+    await Promise.all([feed.publish(['s-x'], new Date(later)), feed.publish(['s-y'], new Date(later))]);
+    const probe = redis.client();
+    cleanup.push(async () => probe.disconnect());
+    expect(await probe.zmscore(`${prefix}:revoked`, 's-x', 's-y')).toEqual([String(later), String(later)]);
+    await probe.del(`${prefix}:revoked`);
+    probe.disconnect();
+
+    await redis.stop();
+    await within(5000, 'the client notices the outage', () => connection.client.status !== 'ready');
+    await Promise.all([feed.publish(['s-1', 's-2'], new Date(later)), feed.publish(['s-3'], new Date(later + 1000))]);
+    await feed.publish(['s-1'], new Date(later + 2000)); // the same session again: one entry, the latest expiry
+    await feed.publish(['s-1'], new Date(later - 5000));
+    await feed.publish(['s-short'], new Date(Date.now() + 300)); // its tokens expire during the outage
+    expect(feed.isRevoked('s-1', new Date())).toBe(true); // enforced here meanwhile
+    expect(await feed.flush(0)).toBe(4);
+    await sleep(400);
+    expect(await feed.flush(0)).toBe(3);
+
+    await redis.start();
+    // Published while the connection is back but not yet ready (or just after): joins the rest.
+    void feed.publish(['s-4'], new Date(later));
+    expect(await feed.flush(5000)).toBe(0);
+
+    const watcher = redis.client();
+    cleanup.push(async () => watcher.disconnect());
+    const set = await watcher.zrange(`${prefix}:revoked`, 0, -1, 'WITHSCORES');
+    const scores = Object.fromEntries(set.flatMap((value, i) => (i % 2 === 0 ? [[value, Number(set[i + 1])]] : [])));
+    expect(scores).toEqual({ 's-1': later + 2000, 's-2': later, 's-3': later + 1000, 's-4': later });
+    // Merged: the backlog went out in one batch (s-4 perhaps in a second), not once per publish.
+    const stats = await watcher.info('commandstats');
+    const calls = (command: string) => Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+    expect(calls('publish')).toBeGreaterThanOrEqual(1);
+    expect(calls('publish')).toBeLessThanOrEqual(2);
+    expect(calls('zadd')).toBe(calls('publish'));
+    watcher.disconnect();
+    // The other instance learns of them (by its reload or the channel, whichever comes last).
+    const ids = ['s-1', 's-2', 's-3', 's-4'];
+    await within(5000, 'the other instance refuses them', () => ids.every((id) => other.isRevoked(id, new Date())));
+    expect(other.isRevoked('s-short', new Date())).toBe(false);
+    expect(lines.join('')).toContain('revocations shared now that Redis is back');
+
+    // A Redis that stops answering without closing the connection: no 'ready' follows its
+    // return, so the failed share is tried again on a timer.
+    redis.pause();
+    await feed.publish(['s-5'], new Date(later)); // times out
+    redis.resume();
+    await within(5000, 'the other instance refuses s-5', () => other.isRevoked('s-5', new Date()));
+
+    // Never shared: close says how many, not which.
+    await redis.stop();
+    await within(5000, 'the client notices the outage', () => connection.client.status !== 'ready');
+    await feed.publish(['s-lost-1', 's-lost-2'], new Date(later));
+    expect(await feed.close()).toBe(2);
+    const warnings = lines.map((line) => JSON.parse(line) as { level: number; msg: string; count?: number }).filter((l) => l.level === 40);
+    expect(warnings.at(-1)).toMatchObject({ msg: expect.stringMatching(/never shared/), count: 2 });
+    expect(lines.join('')).not.toContain('s-lost');
+  }, 60_000);
+});
