@@ -301,6 +301,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ? [
         !e.DATABASE_URL && 'DATABASE_URL (the embedded database is for development only)',
         !e.ENCRYPTION_KEYS && `ENCRYPTION_KEYS (generate a key with: ${GENERATE_KEY_COMMAND})`,
+        // As Keycloak's production mode requires its hostname: the development default names
+        // localhost, which no verifier elsewhere can reach, and differs between instances by port.
+        !e.JWT_ISSUER && "JWT_ISSUER (the gateway's public URL, the same for every instance: verifiers fetch the keys from it)",
         !e.REDIS_URL && e.SINGLE_INSTANCE !== 'true' && "REDIS_URL (or set SINGLE_INSTANCE=true to keep limits in one instance's memory)",
       ].filter((entry) => entry !== false)
     : [];

@@ -13,6 +13,7 @@ const PRODUCTION = {
   DATABASE_URL: 'postgres://gw@db.internal/gw',
   ENCRYPTION_KEYS: key('k1'),
   REDIS_URL: 'redis://cache.internal:6379',
+  JWT_ISSUER: 'https://auth.example.com',
 };
 
 function failure(env: Record<string, string>): ConfigError {
@@ -398,11 +399,17 @@ describe('production', () => {
     expect(failure({ NODE_ENV: 'production' }).message).toBe(
       'NODE_ENV=production requires DATABASE_URL (the embedded database is for development only); ' +
         `ENCRYPTION_KEYS (generate a key with: node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"); ` +
+        "JWT_ISSUER (the gateway's public URL, the same for every instance: verifiers fetch the keys from it); " +
         "REDIS_URL (or set SINGLE_INSTANCE=true to keep limits in one instance's memory)",
     );
   });
 
-  it('starts with all three set', () => {
+  it('refuses the development issuer (localhost), naming JWT_ISSUER', () => {
+    const { JWT_ISSUER: _, ...env } = PRODUCTION;
+    expect(failure(env).message).toBe("NODE_ENV=production requires JWT_ISSUER (the gateway's public URL, the same for every instance: verifiers fetch the keys from it)");
+  });
+
+  it('starts with all four set', () => {
     expect(loadConfig(PRODUCTION).production).toBe(true);
   });
 

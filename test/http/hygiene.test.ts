@@ -17,7 +17,7 @@ beforeAll(async () => {
   dev = await startGateway();
   // The harness passes its own database; DATABASE_URL is there for the production config check.
   prod = await startGateway({
-    env: { NODE_ENV: 'production', DATABASE_URL: 'postgres://unused@127.0.0.1/unused', CORS_ORIGINS: APP },
+    env: { NODE_ENV: 'production', JWT_ISSUER: 'https://auth.example.test', DATABASE_URL: 'postgres://unused@127.0.0.1/unused', CORS_ORIGINS: APP },
   });
 });
 afterAll(async () => {

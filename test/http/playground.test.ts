@@ -10,7 +10,7 @@ import { createTestDatabase, startGateway, type TestDatabase, type TestGateway }
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self' data:; img-src 'self' data:; connect-src 'self'";
 const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
-const PRODUCTION = { NODE_ENV: 'production', DATABASE_URL: 'postgres://unused@127.0.0.1/unused' };
+const PRODUCTION = { NODE_ENV: 'production', JWT_ISSUER: 'https://auth.example.test', DATABASE_URL: 'postgres://unused@127.0.0.1/unused' };
 
 let shared: TestDatabase;
 let dev: TestGateway;

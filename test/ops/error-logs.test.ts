@@ -17,6 +17,7 @@ import { childEnv, createNamedDatabase, freePort, runTsx, type NamedDatabase } f
 
 const KEYS = generateEncryptionKeyEntry('k1');
 const MODES = ['development', 'production'] as const;
+const JWT_ISSUER = 'https://auth.example.test';
 
 interface Described {
   type: string;
@@ -55,7 +56,7 @@ describe('an unexpected database error (a table gone)', () => {
     const gw = await startGateway({
       database,
       encryptionKeys: KEYS,
-      env: { NODE_ENV, DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://unused@127.0.0.1/unused' },
+      env: { NODE_ENV, JWT_ISSUER, DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://unused@127.0.0.1/unused' },
     });
     const user = await signUp(gw);
     await database.db.execute(sql`ALTER TABLE sessions RENAME TO sessions_gone`);
@@ -92,7 +93,7 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL down', () => {
   it.each(MODES)('is logged in %s with the driver code for register, login, refresh and the key reload', async (NODE_ENV) => {
     // A pool of its own: each gateway meets the outage with connections that never saw one.
     const database = await named.open();
-    const gw: TestGateway = await startGateway({ database, encryptionKeys: KEYS, env: { NODE_ENV, DATABASE_URL: process.env.DATABASE_URL! } });
+    const gw: TestGateway = await startGateway({ database, encryptionKeys: KEYS, env: { NODE_ENV, JWT_ISSUER, DATABASE_URL: process.env.DATABASE_URL! } });
     const reloads: string[] = [];
     const reloadLogger = createLogger('info', new Writable({ write: (chunk, _e, done) => done(void reloads.push(String(chunk))) }));
     try {
@@ -142,6 +143,7 @@ describe('a start-up or admin command without its database', () => {
     const closed = await freePort();
     const env = childEnv({
       NODE_ENV: 'production',
+      JWT_ISSUER,
       SINGLE_INSTANCE: 'true',
       ENCRYPTION_KEYS: KEYS,
       PORT: String(await freePort()),

@@ -127,7 +127,7 @@ describe('an unexpected failure inside a resolver', () => {
     const prod = await startGateway({
       database,
       encryptionKeys: KEYS,
-      env: { NODE_ENV: 'production', DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://unused@127.0.0.1/unused' },
+      env: { NODE_ENV: 'production', JWT_ISSUER: 'https://auth.example.test', DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://unused@127.0.0.1/unused' },
     });
     // A table the login needs goes missing (as after a botched migration).
     await database.db.execute(sql`ALTER TABLE sessions RENAME TO sessions_gone`);

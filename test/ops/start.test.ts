@@ -162,6 +162,7 @@ describe('npm start', () => {
         ...named.env,
         NODE_ENV: 'production',
         HOST: '127.0.0.1',
+        JWT_ISSUER: 'https://auth.example.test',
         ENCRYPTION_KEYS: generateEncryptionKeyEntry('k1'),
         // Its own counter namespace: the shared Redis outlives this run (REGISTER_LIMIT_IP is 10/h).
         ...(process.env.REDIS_URL
