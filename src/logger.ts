@@ -38,30 +38,39 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  * line (per request, that call cost more than the rest of the logging). Flushed every 250 ms
  * and at exit, so a line is at most a quarter of a second late; a process killed outright
  * (SIGKILL, OOM) loses at most that much.
+ *
+ * The batching is ours, the writing pino's (sonic-boom, synchronous, unbuffered): sonic-boom 4's
+ * own buffer is emptied at exit by its flushSync, which retries a failed write forever, so a
+ * process whose stdout had closed (EPIPE: whatever read it is gone) hung there, deaf to SIGTERM.
+ * A plain write reports EPIPE instead; pino then makes the stream write nothing, and `onClosed`
+ * says what the process does about it. Other write errors are dropped: a logger has nowhere to
+ * report its own.
  */
 export function batchedStdout(onClosed: () => void = () => {}): DestinationStream {
-  const stream = pino.destination({ dest: 1, sync: true, minLength: 8_192, periodicFlush: 250 });
-  // stdout closed under us (EPIPE: whatever read it is gone). pino then makes the stream write
-  // nothing; `onClosed` says what the process does about it; and there is no flush at exit:
-  // sonic-boom 4's flushSync retries a failed write forever, and the process would hang there,
-  // deaf to SIGTERM. Other write errors are dropped: a logger has nowhere to report its own.
+  const out = pino.destination({ dest: 1, sync: true });
   let closed = false;
   const onError = (error: NodeJS.ErrnoException) => {
     if (error.code !== 'EPIPE' || closed) return;
     closed = true;
     onClosed();
   };
-  stream.on('error', onError);
+  out.on('error', onError);
   process.stdout.on('error', onError);
-  process.once('exit', () => {
-    if (closed) return;
-    try {
-      stream.flushSync();
-    } catch {
-      // nothing left to write to
-    }
-  });
-  return stream;
+  let pending = '';
+  const flush = () => {
+    if (pending === '') return;
+    const chunk = pending;
+    pending = '';
+    out.write(chunk);
+  };
+  setInterval(flush, 250).unref();
+  process.once('exit', flush);
+  return {
+    write(line: string) {
+      pending += line;
+      if (pending.length >= 8_192) flush();
+    },
+  };
 }
 
 /**

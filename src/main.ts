@@ -27,11 +27,11 @@ async function main() {
   }
   // Without stdout (its reader gone), stop as on SIGTERM and exit 1: the audit log has nowhere
   // to go, and a supervisor restarts the gateway with a working one.
-  let onStdoutClosed: () => void = () => process.exit(1);
-  const stdout = batchedStdout(() => {
-    process.stderr.write('stdout closed (EPIPE): stopping\n');
-    onStdoutClosed();
-  });
+  let onStdoutClosed: () => void = () => {
+    process.stderr.write('stdout closed (EPIPE) while starting: exiting\n');
+    process.exit(1);
+  };
+  const stdout = batchedStdout(() => onStdoutClosed());
   const logger = createLogger(config.logLevel, stdout);
   const encryptionKeys = resolveEncryptionKeys(config, logger);
   const database = await openConfiguredDatabase(config, logger);
@@ -81,7 +81,10 @@ async function main() {
     logger.info('stopped');
     process.exit(exitCode);
   };
-  onStdoutClosed = () => void stop('stdout closed', 1);
+  onStdoutClosed = () => {
+    process.stderr.write('stdout closed (EPIPE): stopping\n');
+    void stop('stdout closed', 1);
+  };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
