@@ -2,7 +2,8 @@
 // command beside the server is refused, naming the process, instead of working on a copy whose
 // writes are lost; the lock goes with its process, and one left by a process that is gone is taken over.
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { StartupRefusal } from '../../src/failure';
@@ -67,13 +68,22 @@ describe('the embedded database', () => {
     await again.close();
   }, 60_000);
 
-  it('takes over a lock whose process is gone, or that names this pid from an earlier life', async () => {
-    for (const stale of [String(goneProcess()), String(process.pid), 'garbage']) {
+  it('takes over a lock of this host whose process is gone, or that names this pid from an earlier life', async () => {
+    for (const stale of [`${goneProcess()}@${hostname()}`, `${process.pid}@${hostname()}`, 'garbage', '']) {
       const dir = dataDir('gateway-lock-stale');
       writeFileSync(path.join(dir, LOCK_FILE), stale);
       const database = await openEmbedded(dir);
       await database.close();
       expect(existsSync(path.join(dir, LOCK_FILE))).toBe(false);
     }
+  }, 60_000);
+
+  it("never takes over another host's lock (a container sharing the folder, whose processes it cannot see)", async () => {
+    const dir = dataDir('gateway-lock-host');
+    writeFileSync(path.join(dir, LOCK_FILE), `${goneProcess()}@other-container`);
+    const refused = await openEmbedded(dir).catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(StartupRefusal);
+    expect((refused as Error).message).toContain('on host other-container (another machine or container sharing the folder)');
+    expect(readdirSync(dir).sort()).toEqual([LOCK_FILE, 'pgdata']); // no draft left beside it
   }, 60_000);
 });
