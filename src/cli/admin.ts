@@ -73,12 +73,13 @@ const FLAGS: Record<string, string[]> = { 'forget-encryption-key': ['--yes'] };
 
 async function run(argv: string[]): Promise<number> {
   const [command, ...given] = argv;
-  const flags = given.filter((arg) => FLAGS[command ?? '']?.includes(arg));
+  const flags = given.filter((arg) => command !== undefined && Object.hasOwn(FLAGS, command) && FLAGS[command]!.includes(arg));
   const args = given.filter((arg) => !flags.includes(arg));
   const badKeys = command === 'keys' && args[0] !== 'list' && args[0] !== 'rotate';
-  if (!command || !(command in ARITY) || args.length !== ARITY[command] || badKeys) {
+  const known = command !== undefined && Object.hasOwn(ARITY, command);
+  if (!command || !known || args.length !== ARITY[command] || badKeys) {
     const help = !command || command === 'help' || command === '--help';
-    if (!help) process.stderr.write(`admin: ${command in ARITY ? `wrong arguments for ${command}` : `unknown command "${command}"`}\n\n`);
+    if (!help) process.stderr.write(`admin: ${known ? `wrong arguments for ${command}` : `unknown command "${command}"`}\n\n`);
     process.stderr.write(USAGE);
     return command === 'help' || command === '--help' ? 0 : 2;
   }

@@ -2,15 +2,20 @@
 // flight, or on a kept-alive connection) is not run: 503 SERVICE_UNAVAILABLE in the GraphQL
 // shape, and the connection closes; the request in flight finishes.
 import { connect } from 'node:net';
+import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { startGateway } from '../helpers/gateway';
+import { users } from '../../src/storage/postgres/schema';
+import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
+import { createTestDatabase, startGateway } from '../helpers/gateway';
 
 const request = (body: string) =>
   `POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
 describe('while the server closes', () => {
   it('finishes the request in flight and refuses the one pipelined behind it', async () => {
-    const gw = await startGateway();
+    // A database of the test's own, to look into once the gateway is gone.
+    const { database, drop } = await createTestDatabase();
+    const gw = await startGateway({ database });
     const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
     let received = '';
     socket.on('data', (chunk) => (received += String(chunk)));
@@ -24,7 +29,8 @@ describe('while the server closes', () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     const closed = gw.close();
     await new Promise((resolve) => setTimeout(resolve, 200));
-    const second = request(JSON.stringify({ query: 'mutation { register(email: "late@example.test", password: "Plover-Quartz-71!") }' }));
+    const email = uniqueEmail('late');
+    const second = request(JSON.stringify({ query: `mutation { register(email: "${email}", password: "${PASSWORD}") }` }));
     socket.write(first.slice(cut) + second);
     await ended;
     await closed;
@@ -40,5 +46,11 @@ describe('while the server closes', () => {
     expect(JSON.parse(body)).toEqual({
       errors: [{ message: 'Service unavailable: this instance is shutting down.', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
     });
+    // Not run: no account was made.
+    try {
+      expect(await database.db.select().from(users).where(eq(users.email, email))).toEqual([]);
+    } finally {
+      await drop();
+    }
   }, 60_000);
 });

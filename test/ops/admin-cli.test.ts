@@ -97,11 +97,12 @@ beforeAll(async () => {
 describe('admin commands', () => {
   it('refuses bad usage with exit 2 and an unknown email with exit 1, naming it', async () => {
     const unknown = uniqueEmail('nobody');
-    const [noCommand, unknownCommand, missingArgument, unknownEmail] = await Promise.all([
+    const [noCommand, unknownCommand, missingArgument, unknownEmail, inherited] = await Promise.all([
       admin([]),
       admin(['frobnicate']),
       admin(['grant-role', emails.alice]),
       admin(['grant-role', unknown, 'admin']),
+      admin(['constructor', 'x']),
     ]);
     for (const run of [noCommand, unknownCommand, missingArgument]) {
       expect(run.code).toBe(2);
@@ -109,6 +110,9 @@ describe('admin commands', () => {
     }
     expect(noCommand!.stderr).toMatch(/^Usage: npm run admin/);
     expect(unknownCommand!.stderr).toMatch(/^admin: unknown command "frobnicate"\n\nUsage: npm run admin/);
+    // A name every object has is no command either.
+    expect(inherited!.code).toBe(2);
+    expect(inherited!.stderr).toMatch(/^admin: unknown command "constructor"\n\nUsage: npm run admin/);
     expect(missingArgument!.stderr).toMatch(/^admin: wrong arguments for grant-role\n\nUsage: npm run admin/);
     expect(unknownEmail.code).toBe(1);
     expect(unknownEmail.stderr).toContain(`No user with email ${unknown}`);
