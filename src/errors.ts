@@ -70,11 +70,14 @@ export class ForbiddenError extends GatewayError {
   }
 }
 
-/** Same message for an unknown email, a wrong password and a disabled account. */
+/**
+ * Same message for an unknown email, a wrong password and a disabled account. A signed-in
+ * user's own password check (changePassword, enrollMfa) gives no email: 'password' says so.
+ */
 export class InvalidCredentialsError extends GatewayError {
   readonly code = ErrorCode.INVALID_CREDENTIALS;
-  constructor() {
-    super('Invalid email or password.');
+  constructor(asked: 'email and password' | 'password' = 'email and password') {
+    super(asked === 'password' ? 'Invalid password.' : 'Invalid email or password.');
   }
 }
 

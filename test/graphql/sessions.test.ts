@@ -125,7 +125,7 @@ describe('logoutAll', () => {
 describe('changePassword', () => {
   const NEW_PASSWORD = 'Heron-Basalt-58?';
 
-  it('refuses a wrong current password with INVALID_CREDENTIALS', async () => {
+  it('refuses a wrong current password with INVALID_CREDENTIALS, saying password (no email was given)', async () => {
     const user = await signUp(gw);
     const result = await gw.gql(
       ChangePasswordDocument,
@@ -133,6 +133,7 @@ describe('changePassword', () => {
       { token: user.accessToken },
     );
     expect(codeOf(result)).toBe('INVALID_CREDENTIALS');
+    expect(result.errors![0]!.message).toBe('Invalid password.');
   });
 
   it('refuses a weak new password with WEAK_PASSWORD', async () => {

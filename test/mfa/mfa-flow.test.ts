@@ -33,7 +33,9 @@ describe('MFA, the whole story', () => {
     const current = await logIn(gw, email, password);
     const auth = { token: current.accessToken };
 
-    expect(codeOf(await gw.gql(EnrollMfaDocument, { password: 'Wrong-Password-99!' }, auth))).toBe('INVALID_CREDENTIALS');
+    const wrong = await gw.gql(EnrollMfaDocument, { password: 'Wrong-Password-99!' }, auth);
+    expect(codeOf(wrong)).toBe('INVALID_CREDENTIALS');
+    expect(wrong.errors![0]!.message).toBe('Invalid password.');
     const enrolled = await gw.gql(EnrollMfaDocument, { password }, auth);
     expect(enrolled.errors).toBeUndefined();
     const { secret, otpauthUri, qrCodeSvg } = enrolled.data!.enrollMfa;

@@ -36,9 +36,10 @@ export async function checkCredentials(
     async () => {
       const place = deps.hasher.reserve(hashing);
       try {
-        return await verifyPassword(deps, email, password, place, (reason, userId) =>
-          deps.audit('password rejected', { operation, reason, ...(userId && { userId }), ip: client.ip }),
-        );
+        return await verifyPassword(deps, email, password, place, (reason, userId) => {
+          deps.audit('password rejected', { operation, reason, ...(userId && { userId }), ip: client.ip });
+          return new InvalidCredentialsError(operation === 'login' ? 'email and password' : 'password');
+        });
       } finally {
         place.release();
       }
@@ -53,23 +54,22 @@ async function verifyPassword(
   email: string,
   password: string,
   place: HashReservation,
-  rejected: (reason: Rejection, userId?: string) => void,
+  /** Records the rejection; returns the error to throw. */
+  rejected: (reason: Rejection, userId?: string) => InvalidCredentialsError,
 ): Promise<UserRecord> {
   let normalized: string;
   try {
     normalized = normalizeEmail(email);
   } catch {
     await deps.hasher.verifyAgainstDummy(password, place);
-    rejected('unknown_email');
-    throw new InvalidCredentialsError();
+    throw rejected('unknown_email');
   }
   const user = await deps.users.findByEmail(normalized);
   const ok = user
     ? await deps.hasher.verify(user.passwordHash, password, place)
     : await deps.hasher.verifyAgainstDummy(password, place);
   if (!user || !ok || user.disabled) {
-    rejected(!user ? 'unknown_email' : user.disabled ? 'disabled' : 'wrong_password', user?.id);
-    throw new InvalidCredentialsError();
+    throw rejected(!user ? 'unknown_email' : user.disabled ? 'disabled' : 'wrong_password', user?.id);
   }
   if (deps.hasher.needsRehash(user.passwordHash)) await rehash(deps, user, password);
   return user;
