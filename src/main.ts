@@ -13,6 +13,7 @@ import { batchedStdout, createLogger } from './logger';
 import { recordedPoolPriority } from './thread-priority';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
+const DRAIN_MS = 10_000;
 
 async function main() {
   let config;
@@ -73,8 +74,16 @@ async function main() {
     clearTimeout(firstPrune);
     clearInterval(pruner);
     stopKeyReloader();
-    // Stop accepting, let in-flight requests finish (Apollo drain plugin).
+    // Stop accepting, let in-flight requests finish, for up to 10 s: then close every connection
+    // still open, as Apollo's drain does on a signal. (This stop also runs without one, when stdout
+    // closes; and a connection that went idle after the close began, kept alive by its client,
+    // would otherwise hold the close open for as long as the client keeps it.)
+    const drained = setTimeout(() => {
+      app.server.closeAllConnections();
+      subgraph?.server.closeAllConnections();
+    }, DRAIN_MS);
     await Promise.all([app.close(), subgraph?.close()]);
+    clearTimeout(drained);
     await database.close();
     await revocations.close();
     await counters.redis?.close();
