@@ -1,4 +1,4 @@
-// Rule: in a real browser the playground works offline and keeps the tokens itself: no request leaves the gateway, no CSP violation, the access token is sent without touching the headers, the refresh token never reaches page JavaScript, the MFA QR code is a picture.
+// Rule: in a real browser the playground works offline and keeps the tokens itself: no request leaves the gateway, no CSP violation, the access token is sent without touching the headers, the refresh token never reaches page JavaScript, the MFA QR code is a picture, gone once the factor is confirmed or the session ends.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { chromium, type BrowserContext, type Page, type Response } from 'playwri
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { totpNow, wrongCode } from '../helpers/mfa';
 
 /** Debian's Chromium; playwright-core never downloads a browser. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -175,10 +176,29 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
     mkdirSync(join('test', 'artifacts'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
 
+    // The QR code carries the secret: it stays up for a wrong code, and goes once the factor is on.
+    const secret = enrolment.body.data!.enrollMfa.secret as string;
+    const rightCode = totpNow(gw, secret);
+    const refused = await run(`mutation { confirmMfa(code: "${wrongCode(rightCode)}") }`);
+    expect(refused.body.errors?.[0]?.extensions.code).toBe('INVALID_MFA_CODE');
+    expect(await page.locator('#qr-panel').isVisible()).toBe(true);
+    const confirmed = await run(`mutation { confirmMfa(code: "${rightCode}") }`);
+    const recoveryCodes = confirmed.body.data!.confirmMfa as string[];
+    expect(recoveryCodes.length).toBeGreaterThan(0);
+    await page.locator('#qr-panel').waitFor({ state: 'hidden', timeout: 5_000 });
+    expect(await page.locator('#qr-image').getAttribute('src')).toBeNull();
+    // And when the session ends with a pending enrolment on screen.
+    const disabled = await run(`mutation { disableMfa(code: "${recoveryCodes[0]}") }`);
+    expect(disabled.body.data).toEqual({ disableMfa: true });
+    await run(`mutation { enrollMfa(password: "${PASSWORD}") { qrCodeSvg } }`);
+    await page.locator('#qr-panel').waitFor({ state: 'visible', timeout: 5_000 });
+
     const loggedOut = page.waitForResponse((r) => r.request().postDataJSON()?.operationName === 'PlaygroundLogout');
     await page.locator('#sign-out').click();
     expect(await (await loggedOut).json()).toEqual({ data: { logout: true } });
     await page.locator('#session-status', { hasText: 'Signed out' }).waitFor();
+    expect(await page.locator('#qr-panel').isVisible()).toBe(false);
+    expect(await page.locator('#qr-image').getAttribute('src')).toBeNull();
     expect(await refreshCookie()).toBeUndefined();
     const anonymous = await run('{ me { email } }');
     expect(anonymous.body.errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');

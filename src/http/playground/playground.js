@@ -74,7 +74,11 @@
       .map((s) => ({ name: s.name.value, key: (s.alias || s.name).value }));
   }
 
-  /** Looks at what an operation returned: tokens to keep, a session that ended, a QR code to show. */
+  /**
+   * Looks at what an operation returned: tokens to keep, a session that ended, a QR code to show
+   * or to take away (once the factor is confirmed or disabled, or the session ends, nobody should
+   * be able to scan its secret off the screen).
+   */
   function observe(params, result) {
     const data = result && result.data;
     if (!data) return;
@@ -87,6 +91,8 @@
         forget('Signed out.');
       } else if (name === 'enrollMfa' && typeof value.qrCodeSvg === 'string') {
         showQr(value.qrCodeSvg);
+      } else if (name === 'confirmMfa' || (name === 'disableMfa' && value === true)) {
+        hideQr();
       }
     }
   }
@@ -120,6 +126,7 @@
 
   function forget(message) {
     session = null;
+    hideQr();
     clearTimeout(refreshTimer);
     render(message);
   }
@@ -180,6 +187,11 @@
     qrPanel.hidden = false;
   }
 
+  function hideQr() {
+    qrPanel.hidden = true;
+    qrImage.removeAttribute('src');
+  }
+
   signOut.addEventListener('click', async () => {
     signOut.disabled = true;
     try {
@@ -191,10 +203,7 @@
       signOut.disabled = false;
     }
   });
-  el('qr-close').addEventListener('click', () => {
-    qrPanel.hidden = true;
-    qrImage.removeAttribute('src');
-  });
+  el('qr-close').addEventListener('click', hideQr);
 
   async function fetcher(params, options) {
     // GraphiQL 4 keeps a tab's operation name after its text is replaced by one anonymous
