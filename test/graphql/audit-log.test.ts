@@ -142,7 +142,8 @@ describe('account changes', () => {
     const adminToken = (await gw.gql(RefreshDocument, { refreshToken: admin.refreshToken })).data!.refresh.accessToken;
     const target = await signUp(gw);
     const from = gw.logs.length;
-    const set = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: ['editor', 'user'] }, { token: adminToken });
+    // In uppercase, as some clients print UUIDs: the line names the user as every other line does.
+    const set = await gw.gql(SetUserRolesDocument, { userId: target.user.id.toUpperCase(), roles: ['editor', 'user'] }, { token: adminToken });
     expect(set.errors).toBeUndefined();
     expect(audited('roles changed', from)).toEqual([
       expect.objectContaining({ level: INFO, by: admin.user.id, userId: target.user.id, before: ['user'], roles: ['editor', 'user'], endedSessions: 0 }),

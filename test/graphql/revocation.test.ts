@@ -71,6 +71,25 @@ describe('on this instance', () => {
     expect(await meCode(gw, target.accessToken)).toBe('UNAUTHENTICATED');
   });
 
+  it('takes a session or user id in uppercase too, and ends the tokens all the same', async () => {
+    // A client's UUID type may print ids in uppercase; the database matches either, and so must
+    // the revocation, which the guard looks up by the token's lowercase sid.
+    const user = await signUp(gw);
+    const other = await secondSession(user.email, user.password);
+    const sessions = (await gw.gql(SessionsDocument, {}, { token: user.accessToken })).data!.sessions;
+    const otherId = sessions.find((s) => !s.current)!.id;
+    const revoked = await gw.gql(RevokeSessionDocument, { id: otherId.toUpperCase() }, { token: user.accessToken });
+    expect(revoked.data?.revokeSession).toBe(true);
+    expect(await meCode(gw, other.accessToken)).toBe('UNAUTHENTICATED');
+    expect(await meCode(gw, user.accessToken)).toBeUndefined();
+
+    const target = await signUp(gw);
+    await gw.database.db.update(users).set({ roles: ['user', 'editor'] }).where(eq(users.id, target.user.id));
+    const { setUserRoles } = await import('../../src/domain/auth');
+    await setUserRoles(gw.deps, target.user.id.toUpperCase(), ['user'], 'test');
+    expect(await meCode(gw, target.accessToken)).toBe('UNAUTHENTICATED');
+  });
+
   it('forgets an entry once the session\'s tokens have expired (ACCESS_TOKEN_TTL + 60 s skew)', () => {
     const local = new LocalRevocations();
     const now = new Date();

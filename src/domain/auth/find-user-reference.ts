@@ -1,4 +1,4 @@
-import { isUuid } from '../ids';
+import { canonicalId } from '../ids';
 import type { AuthDeps } from './deps';
 
 /**
@@ -6,6 +6,6 @@ import type { AuthDeps } from './deps';
  * decided per field (canSeeUser), so an anonymous lookup learns nothing beyond the id it sent.
  */
 export async function findUserReference(deps: Pick<AuthDeps, 'users'>, id: unknown) {
-  if (typeof id !== 'string' || !isUuid(id)) return null;
-  return deps.users.findById(id);
+  const userId = canonicalId(id);
+  return userId ? deps.users.findById(userId) : null;
 }

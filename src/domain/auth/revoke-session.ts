@@ -1,4 +1,4 @@
-import { isUuid } from '../ids';
+import { canonicalId } from '../ids';
 import type { AuthDeps, Viewer } from './deps';
 
 /**
@@ -7,6 +7,7 @@ import type { AuthDeps, Viewer } from './deps';
  * that are not the caller's.
  */
 export async function revokeSession(deps: Pick<AuthDeps, 'sessions' | 'clock'>, viewer: Viewer, sessionId: string) {
-  if (!isUuid(sessionId)) return false;
-  return deps.sessions.revokeOwn(viewer.userId, sessionId, 'revoked_by_user', deps.clock.now());
+  const id = canonicalId(sessionId);
+  if (!id) return false;
+  return deps.sessions.revokeOwn(viewer.userId, id, 'revoked_by_user', deps.clock.now());
 }

@@ -1,5 +1,5 @@
 import { BadUserInputError } from '../../errors';
-import { isUuid } from '../ids';
+import { canonicalId } from '../ids';
 import type { AuthDeps } from './deps';
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/;
@@ -21,10 +21,9 @@ type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
  * token keeps a removed role past its short lifetime. Audited ('roles changed') with `by`, the
  * admin's user id; the admin CLI leaves it out, its audit lines carry their own `by`.
  */
-export async function changeRoles(deps: Deps, userId: string, change: (current: string[]) => string[], by?: string) {
-  const result = isUuid(userId)
-    ? await deps.users.updateRoles(userId, (current) => validateRoles(change(current)))
-    : null;
+export async function changeRoles(deps: Deps, id: string, change: (current: string[]) => string[], by?: string) {
+  const userId = canonicalId(id);
+  const result = userId && (await deps.users.updateRoles(userId, (current) => validateRoles(change(current))));
   if (!result) throw new BadUserInputError('Unknown user.', 'userId');
   const removed = result.before.some((role) => !result.after.roles.includes(role));
   const ended = removed ? await deps.sessions.revokeAllOfUser(userId, 'roles_removed', deps.clock.now()) : [];
