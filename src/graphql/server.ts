@@ -17,6 +17,7 @@ import type { Config } from '../config';
 import type { GatewayContext } from './context';
 import { createErrorFormatter } from './format-error';
 import { errorHeadersPlugin } from './plugins/error-headers';
+import { knownOperationTypes } from './validation/known-operation-types';
 import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
 
 export interface GraphqlServerOptions {
@@ -50,7 +51,7 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     allowBatchedHttpRequests: false,
     persistedQueries: false,
     parseOptions: { maxTokens },
-    validationRules: [...armor.validationRules, oneCredentialMutationPerOperation],
+    validationRules: [...armor.validationRules, oneCredentialMutationPerOperation, knownOperationTypes],
     logger,
     formatError: createErrorFormatter(logger, { development: config.development }),
     plugins: [

@@ -97,6 +97,20 @@ describe('request shape', () => {
     expect(response.headers.get('allow')).toBe('POST');
   });
 
+  it('answers HEAD /graphql as a GET that may not run (400 for CSRF, then 405), and a POST whose Accept takes no JSON 406', async () => {
+    expect((await fetch(`${dev.url}/graphql`, { method: 'HEAD' })).status).toBe(400);
+    const head = await fetch(`${dev.url}/graphql?query=%7B__typename%7D`, { method: 'HEAD', headers: { 'apollo-require-preflight': 'true' } });
+    expect(head.status).toBe(405);
+    for (const accept of ['text/event-stream', 'application/xml']) {
+      const response = await fetch(`${dev.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      await refused(response, 406, 'BAD_REQUEST');
+    }
+  });
+
   it('refuses a body over 100 KB with 413 in the GraphQL error shape', async () => {
     const padded = (bytes: number) => ({ query: '{ __typename }', variables: { pad: 'a'.repeat(bytes) } });
     expect((await dev.post(padded(95_000))).status).toBe(200);
@@ -134,6 +148,7 @@ describe('caching', () => {
 
   it('keeps no-store on an error Apollo gives a cache-control of its own (a persisted query)', async () => {
     const response = await prod.post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } } });
+    expect(response.status).toBe(200); // Apollo's status for it, as README says
     expect(response.headers.get('cache-control')).toBe('no-store');
     const body = (await response.json()) as { errors: Array<{ extensions: { code: string } }> };
     expect(body.errors[0]!.extensions.code).toBe('BAD_REQUEST');

@@ -116,6 +116,27 @@ describe('credential mutations per operation', () => {
   });
 });
 
+describe('operation types', () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startGateway();
+  });
+  afterAll(() => gw.close());
+
+  it('refuses a subscription (the schema has none) as the client\'s mistake, not a server error', async () => {
+    const from = gw.logs.length;
+    for (const document of [
+      'subscription { __typename }',
+      'subscription Watch { me { id } }',
+      'query Q { __typename } subscription S { __typename }',
+    ]) {
+      expectRefused(await raw(gw, document), /does not support subscription operations/);
+    }
+    expect(gw.logs.slice(from).join('')).not.toMatch(/"level":50/);
+    expectAccepted(await raw(gw, '{ __typename }'));
+  });
+});
+
 describe('GraphQL request limits', () => {
   let gw: TestGateway;
   let token: string;
