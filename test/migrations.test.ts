@@ -6,6 +6,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
+import { normalizeEmail } from '../src/domain/auth/normalize-email';
 import type { Database } from '../src/storage/postgres';
 import { queryRows } from '../src/storage/postgres/client';
 import { childEnv, createNamedDatabase, ROOT, runTsx, tempDir, type NamedDatabase } from './helpers/processes';
@@ -137,4 +138,63 @@ describe('concurrent migrations (two deployments running `npm run db:migrate` at
       await database.close();
     }
   }, 90_000);
+});
+
+describe('0004: emails stored before in another Unicode form', () => {
+  /** drizzle/ as it was up to `tag` (its journal cut there): what an older version migrated to. */
+  function migrationsUpTo(tag: string) {
+    const dir = tempDir('drizzle-older');
+    cpSync(path.join(ROOT, 'drizzle'), dir, { recursive: true });
+    const journalFile = path.join(dir, 'meta/_journal.json');
+    const journal = JSON.parse(readFileSync(journalFile, 'utf8')) as { entries: Array<{ tag: string }> };
+    journal.entries = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag === tag) + 1);
+    writeFileSync(journalFile, JSON.stringify(journal));
+    return dir;
+  }
+
+  async function migrateFrom(database: Database, migrationsFolder: string) {
+    const { migrate } =
+      database.kind === 'postgres' ? await import('drizzle-orm/postgres-js/migrator') : await import('drizzle-orm/pglite/migrator');
+    await migrate(database.db as never, { migrationsFolder });
+  }
+
+  it('takes NFKC where no other account has that spelling, and leaves a twin as it was', async () => {
+    const named = await createNamedDatabase({ migrated: false });
+    created.push(named);
+    const older = migrationsUpTo('0003_pending_mfa_epoch');
+    const database = await named.open();
+    try {
+      await migrateFrom(database, older);
+      const stored = {
+        alone: 'rene\u0301@example.com', // NFD: é as e + combining acute
+        twinOfNfc: 'zoe\u0308@example.com', // NFD beside its NFC spelling below
+        nfc: 'zo\u00eb@example.com',
+        firstWide: '\uff4d\uff41\uff58@example.com', // full-width "max"
+        secondWide: '\uff4dax@example.com', // also "max" in NFKC, written later
+        plain: 'ada@example.com',
+      };
+      let at = Date.parse('2026-01-01T00:00:00Z');
+      for (const email of Object.values(stored)) {
+        await database.db.execute(
+          sql`insert into users (id, email, password_hash, created_at) values (gen_random_uuid(), ${email}, 'x', ${new Date((at += 1000)).toISOString()})`,
+        );
+      }
+      await migrateFrom(database, path.join(ROOT, 'drizzle'));
+      const emails = (await queryRows<{ email: string }>(database.db, sql`select email from users order by created_at`)).map((r) => r.email);
+      expect(emails).toEqual([
+        'ren\u00e9@example.com',
+        stored.twinOfNfc,
+        stored.nfc,
+        'max@example.com',
+        stored.secondWide,
+        stored.plain,
+      ]);
+      // The gateway's own spelling of what a user types is the one now stored.
+      expect(normalizeEmail('Rene\u0301@Example.com')).toBe(emails[0]);
+      expect(normalizeEmail('\uff2d\uff21\uff38@example.com')).toBe(emails[3]);
+    } finally {
+      await database.close();
+      rmSync(older, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

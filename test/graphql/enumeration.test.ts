@@ -2,12 +2,12 @@
 // message and, within noise, time, also for a hash stored before the argon2 parameters were
 // raised), and a weaker stored hash is upgraded at the next login.
 import * as argon2 from 'argon2';
-import { count, eq } from 'drizzle-orm';
+import { count, eq, like } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
 import { users } from '../../src/storage/postgres/schema';
 import { LoginDocument, RegisterDocument } from '../gql/graphql';
-import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
+import { codeOf, PASSWORD, signUp, spellingsOf, uniqueAccentedEmail, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 
 let gw: TestGateway;
@@ -60,6 +60,39 @@ describe('register', () => {
     expect(await rowsFor(email)).toBe(1);
     expect((await login(email, PASSWORD)).data?.login.__typename).toBe('AuthPayload');
     expect(codeOf(await login(email, OTHER))).toBe('INVALID_CREDENTIALS');
+  });
+
+  it('takes every spelling of an address that reads the same as that one account', async () => {
+    const email = uniqueAccentedEmail();
+    const first = await signUp(gw, email);
+    for (const spelling of spellingsOf(email)) {
+      expect(spelling).not.toBe(email);
+      const again = await gw.gql(RegisterDocument, { email: spelling, password: OTHER });
+      expect(again.data?.register, JSON.stringify(spelling)).toBe(true);
+      const login = await gw.gql(LoginDocument, { email: spelling, password: PASSWORD });
+      expect(login.data?.login.__typename === 'AuthPayload' && login.data.login.user.id, JSON.stringify(spelling)).toBe(first.user.id);
+    }
+    expect(await rowsFor(email)).toBe(1);
+    // Nor under any other spelling: the part that makes the address unique is in one row only.
+    const unique = email.slice(email.indexOf('.'), email.indexOf('@') + 1);
+    const [row] = await gw.database.db.select({ n: count() }).from(users).where(like(users.email, `%${unique}%`));
+    expect(row!.n).toBe(1);
+  });
+
+  it('refuses an address with invisible characters, which would read as another one', async () => {
+    const email = uniqueEmail('invisible');
+    await signUp(gw, email);
+    const [local, domain] = email.split('@') as [string, string];
+    for (const lookalike of [
+      `${local}\u200b@${domain}`, // zero-width space
+      `${local}\u200d@${domain}`, // zero-width joiner
+      `${local.slice(0, 3)}\u00ad${local.slice(3)}@${domain}`, // soft hyphen
+      `\u202e${local}@${domain}`, // right-to-left override
+    ]) {
+      const result = await gw.gql(RegisterDocument, { email: lookalike, password: PASSWORD });
+      expect(codeOf(result), JSON.stringify(lookalike)).toBe('BAD_USER_INPUT');
+      expect(codeOf(await login(lookalike, PASSWORD))).toBe('INVALID_CREDENTIALS');
+    }
   });
 
   it('checks the policy first: a weak password gets the same WEAK_PASSWORD for a taken and a new email', async () => {

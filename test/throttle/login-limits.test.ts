@@ -7,7 +7,7 @@ import { InvalidCredentialsError, RateLimitedError } from '../../src/errors';
 import { LoginDocument, RegisterDocument } from '../gql/graphql';
 import { clientAt, sleep } from '../helpers/client-address';
 import { counterStoreKinds, limitsWith, type OpenedStore } from '../helpers/counter-stores';
-import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
+import { codeOf, PASSWORD, signUp, spellingsOf, uniqueAccentedEmail, uniqueEmail } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type GqlResult, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { childEnv, createNamedDatabase, runTsx, type NamedDatabase } from '../helpers/processes';
 import type { Database } from '../../src/storage/postgres';
@@ -77,6 +77,14 @@ describe('per (email, client IP), long window', () => {
     gw = await start({ LOGIN_LIMIT_EMAIL_IP: '5/60' });
   });
   afterAll(() => gw?.close());
+
+  it('counts every spelling of one address in one bucket: other spellings give no fresh attempts', async () => {
+    const { email } = await signUp(gw, uniqueAccentedEmail());
+    const spellings = spellingsOf(email);
+    expect(spellings).toHaveLength(5);
+    for (const spelling of spellings) expect(codeOf(await loginAt(gw, '127.0.0.1', spelling, WRONG))).toBe('INVALID_CREDENTIALS');
+    expectLimited(await loginAt(gw, '127.0.0.1', email, PASSWORD), 1, 60);
+  });
 
   it('a success resets the counter: 4 failures, a success, then 5 more failures before the block', async () => {
     const { email } = await signUp(gw);

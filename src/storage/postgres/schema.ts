@@ -8,7 +8,7 @@ export const users = pgTable(
   'users',
   {
     id: uuid('id').primaryKey(),
-    // Trimmed and lower-cased by the domain before it gets here.
+    // In the one spelling normalizeEmail gives (trimmed, NFKC, lower-cased, the domain as UTS #46 maps it).
     email: text('email').notNull(),
     passwordHash: text('password_hash').notNull(),
     roles: text('roles').array().notNull().default(sql`'{user}'::text[]`),
