@@ -1,8 +1,8 @@
 // Rule: register enforces the configured password policy with WEAK_PASSWORD and its reasons,
-// and passwords are NFKC-normalised, at most 256 characters and never truncated.
+// and passwords are NFKC-normalised, at most 256 characters, never truncated, and valid Unicode.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoginDocument, RegisterDocument } from '../gql/graphql';
-import { codeOf, uniqueEmail } from '../helpers/fixtures';
+import { ChangePasswordDocument, LoginDocument, RegisterDocument } from '../gql/graphql';
+import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 
 let gw: TestGateway;
@@ -93,6 +93,25 @@ describe('password handling', () => {
     // bcrypt would stop at 72 bytes.
     expect(await loginType(gw, email, password.slice(0, 72))).toBe('INVALID_CREDENTIALS');
     expect(await loginType(gw, email, password)).toBe('AuthPayload');
+  });
+
+  it('refuses a password holding a lone surrogate, which would hash as U+FFFD and match another one', async () => {
+    for (const password of ['Plover-Quartz-71!\ud800', 'Plover-\udfffQuartz-71!']) {
+      const email = uniqueEmail('surrogate');
+      const result = await gw.gql(RegisterDocument, { email, password });
+      expect(codeOf(result)).toBe('BAD_USER_INPUT');
+      expect(result.errors![0]!.extensions.field).toBe('password');
+      expect(await loginType(gw, email, password.replace(/[\ud800-\udfff]/, '\ufffd'))).toBe('INVALID_CREDENTIALS');
+    }
+    const user = await signUp(gw);
+    const changed = await gw.gql(
+      ChangePasswordDocument,
+      { currentPassword: PASSWORD, newPassword: 'Newer-Password-2024!\ud800' },
+      { token: user.accessToken },
+    );
+    expect(codeOf(changed)).toBe('BAD_USER_INPUT');
+    expect(changed.errors![0]!.extensions.field).toBe('newPassword');
+    expect(await loginType(gw, user.email, PASSWORD)).toBe('AuthPayload');
   });
 
   it('normalises with NFKC: fullwidth and ASCII forms are the same password', async () => {

@@ -1,5 +1,5 @@
-import { UnauthenticatedError, WeakPasswordError } from '../../errors';
-import { checkPasswordPolicy } from '../passwords/check-password-policy';
+import { UnauthenticatedError } from '../../errors';
+import { acceptNewPassword } from '../passwords/check-password-policy';
 import { checkCredentials } from './check-credentials';
 import type { AuthDeps, ClientInfo, Viewer } from './deps';
 
@@ -13,8 +13,7 @@ export async function changePassword(
   input: { currentPassword: string; newPassword: string },
   client: ClientInfo,
 ) {
-  const reasons = checkPasswordPolicy(input.newPassword, deps.settings.passwordPolicy);
-  if (reasons.length > 0) throw new WeakPasswordError(reasons);
+  acceptNewPassword(input.newPassword, deps.settings.passwordPolicy, 'newPassword');
   const account = await deps.users.findById(viewer.userId);
   if (!account) throw new UnauthenticatedError();
   const user = await checkCredentials(deps, account.email, input.currentPassword, client, 'changePassword');

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { WeakPasswordError } from '../../errors';
-import { checkPasswordPolicy } from '../passwords/check-password-policy';
+import { acceptNewPassword } from '../passwords/check-password-policy';
 import type { AuthDeps, ClientInfo } from './deps';
 import { normalizeEmail } from './normalize-email';
 import { clientKey } from '../throttle';
@@ -19,8 +18,7 @@ export async function register(
   input: { email: string; password: string },
   client: ClientInfo,
 ): Promise<true> {
-  const reasons = checkPasswordPolicy(input.password, deps.settings.passwordPolicy);
-  if (reasons.length > 0) throw new WeakPasswordError(reasons);
+  acceptNewPassword(input.password, deps.settings.passwordPolicy, 'password');
   const email = normalizeEmail(input.email);
   const place = deps.hasher.reserve(clientKey(client.ip));
   let passwordHash: string;

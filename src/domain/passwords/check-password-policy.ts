@@ -1,4 +1,4 @@
-import type { PasswordRejection } from '../../errors';
+import { BadUserInputError, WeakPasswordError, type PasswordRejection } from '../../errors';
 import { isCommonPassword } from './common-passwords';
 
 export type PasswordPolicy = 'composition' | 'nist';
@@ -27,4 +27,15 @@ export function checkPasswordPolicy(password: string, policy: PasswordPolicy): P
   }
   if (isCommonPassword(normalized)) reasons.push('COMMON_PASSWORD');
   return reasons;
+}
+
+/**
+ * A new password (register, changePassword): BAD_USER_INPUT when it is not valid Unicode text (a
+ * lone surrogate, which argon2's UTF-8 encoding would turn into U+FFFD, so that another password
+ * would match it), WEAK_PASSWORD with every reason when it fails the policy.
+ */
+export function acceptNewPassword(password: string, policy: PasswordPolicy, field: string) {
+  if (/\p{Cs}/u.test(password)) throw new BadUserInputError('Invalid password: it holds a lone surrogate, which is not text.', field);
+  const reasons = checkPasswordPolicy(password, policy);
+  if (reasons.length > 0) throw new WeakPasswordError(reasons);
 }
