@@ -2,7 +2,7 @@
 import { eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LoginDocument, RefreshDocument, RegisterDocument, SetUserRolesDocument, UsersDocument } from '../gql/graphql';
+import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument, SetUserRolesDocument, UsersDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { users } from '../../src/storage/postgres/schema';
@@ -124,6 +124,21 @@ describe('setUserRoles', () => {
       expect(codeOf(result)).toBe('BAD_USER_INPUT');
     }
     expect(await rolesInDb(plain.user.id)).toEqual(['user']);
+  });
+
+  it('takes at most 32 roles, whose tokens still fit an 8 KB header', async () => {
+    const target = await signUp(gw, uniqueEmail('many-roles'));
+    const roles = Array.from({ length: 32 }, (_, i) => `role-${i}-`.padEnd(64, 'x'));
+    const tooMany = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: [...roles, 'user'] }, { token: admin.accessToken });
+    expect(codeOf(tooMany)).toBe('BAD_USER_INPUT');
+    expect(tooMany.errors![0]!.message).toBe('At most 32 roles per user.');
+    expect(await rolesInDb(target.user.id)).toEqual(['user']);
+
+    const set = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles }, { token: admin.accessToken });
+    expect(set.data?.setUserRoles.roles).toHaveLength(32);
+    const { accessToken } = await login(target.email);
+    expect(`authorization: Bearer ${accessToken}`.length).toBeLessThan(8192);
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: accessToken }))).toBeUndefined();
   });
 
   it('refuses an unknown or malformed userId with BAD_USER_INPUT', async () => {

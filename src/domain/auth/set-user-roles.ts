@@ -3,6 +3,12 @@ import { canonicalId } from '../ids';
 import type { AuthDeps } from './deps';
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/;
+/**
+ * Roles per user. Every access token carries them twice (`roles` and `scope`): 32 of the longest
+ * make a token of about 6 KB, which still fits the 8 KB header limit common to proxies; many more
+ * would lock the user out with 431 answers everywhere the token goes.
+ */
+export const MAX_ROLES = 32;
 
 export function validateRoles(roles: string[]): string[] {
   for (const role of roles) {
@@ -10,7 +16,9 @@ export function validateRoles(roles: string[]): string[] {
       throw new BadUserInputError('Roles are lowercase: a letter, then letters, digits, _ : or -.', 'roles');
     }
   }
-  return [...new Set(roles)].sort();
+  const distinct = [...new Set(roles)].sort();
+  if (distinct.length > MAX_ROLES) throw new BadUserInputError(`At most ${MAX_ROLES} roles per user.`, 'roles');
+  return distinct;
 }
 
 type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
