@@ -1,10 +1,11 @@
 /**
  * The gateway's revocation feed, for subgraphs: subscribes to the channel, loads the current set
  * of revoked sessions whenever it (re)connects, and answers from memory, so rejecting a revoked
- * session costs no round trip per request. Use it as the verifier's `isRevoked`.
+ * session costs no round trip per request. Use it as the verifier's `isRevoked`. It only reads:
+ * a Redis user with read and subscribe rights on the gateway's keys is enough.
  */
 import { Redis } from 'ioredis';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { RedisRevocationFeed } from '../storage/redis/revocation-feed';
 
 export interface RevocationFeedOptions {
@@ -12,20 +13,36 @@ export interface RevocationFeedOptions {
   redisUrl: string;
   /** The gateway's RATE_LIMIT_PREFIX, the namespace of its Redis keys. Default gw:rl. */
   prefix?: string;
+  /**
+   * Where warnings go: Redis unreachable (once per outage) or the revoked set not loaded (a
+   * user without the rights, say). Default: JSON lines on stderr, at level warn.
+   */
+  logger?: Logger;
 }
 
+const STARTUP_WAIT_MS = 3000;
+
 export async function createRevocationFeed(options: RevocationFeedOptions) {
+  const logger = options.logger ?? pino({ level: 'warn', base: { component: 'revocation-feed' } }, pino.destination(2));
   const client = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000 });
-  client.on('error', () => {}); // while Redis is away the last known set keeps being used
+  // While Redis is away the last known set keeps being used; one warning per outage, not one
+  // per reconnection attempt.
+  let reachable = true;
+  client.on('ready', () => (reachable = true));
+  client.on('error', (error) => {
+    if (!reachable) return;
+    reachable = false;
+    logger.warn({ err: error }, 'Redis unreachable: sessions revoked meanwhile are refused here only once it is back');
+  });
   await new Promise<void>((resolve) => {
     if (client.status === 'ready') return resolve();
-    const timer = setTimeout(resolve, 3000);
+    const timer = setTimeout(resolve, STARTUP_WAIT_MS);
     client.once('ready', () => {
       clearTimeout(timer);
       resolve();
     });
   });
-  const feed = new RedisRevocationFeed(client, options.prefix ?? 'gw:rl', pino({ level: 'silent' }));
+  const feed = new RedisRevocationFeed(client, options.prefix ?? 'gw:rl', logger, { readOnly: true });
   await feed.started();
   return {
     isRevoked: (sessionId: string) => feed.isRevoked(sessionId, new Date()),

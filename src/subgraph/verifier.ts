@@ -115,24 +115,35 @@ const DISCOVERY_RETRY_MS = 1000;
 const keySetAnswered = (error: unknown) =>
   error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported;
 
+/** The key set could not be fetched and none was before: the token can be neither accepted nor refused. */
+class KeySetUnavailable extends Error {}
+
 /**
  * The remote key set, but when a fetch fails (the issuer down, or not answering 200 with a key
  * set), the last set it published answers, and the issuer is asked again only after `cooldown`
  * seconds: not by every request meanwhile, whether its set was due for a refetch or its token
  * named an unknown key. Nothing asks the remote set while the last one stands in, so that one is
- * always the latest fetched successfully: a key it no longer lists is refused.
+ * always the latest fetched successfully: a key it no longer lists is refused. With no set yet,
+ * a failed fetch makes tokens unavailable, and the issuer is asked again a second later at the
+ * earliest (as discovery is), not by every request meanwhile.
  */
 function keptWhileUnreachable(remote: ReturnType<typeof createRemoteJWKSet>, cooldown: number): JWTVerifyGetKey {
   let standIn: { getKey: JWTVerifyGetKey; retryAt: number } | undefined;
+  let noneUntil = 0;
   return async (header, token) => {
     if (standIn && Date.now() < standIn.retryAt) return standIn.getKey(header, token);
+    if (!standIn && Date.now() < noneUntil) throw new KeySetUnavailable();
     try {
       const key = await remote(header, token);
       standIn = undefined;
       return key;
     } catch (error) {
+      if (keySetAnswered(error)) throw error;
       const last = remote.jwks();
-      if (!last || keySetAnswered(error)) throw error;
+      if (!last) {
+        noneUntil = Date.now() + DISCOVERY_RETRY_MS;
+        throw new KeySetUnavailable('key set unavailable', { cause: error });
+      }
       standIn = { getKey: createLocalJWKSet(last), retryAt: Date.now() + cooldown * 1000 };
       return standIn.getKey(header, token);
     }
@@ -151,6 +162,7 @@ async function resolveJwksUrl(options: VerifierOptions) {
 }
 
 function reasonOf(error: unknown): VerifyFailure {
+  if (error instanceof KeySetUnavailable) return 'unavailable';
   if (error instanceof errors.JWTExpired) return 'expired';
   if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return 'malformed';
   if (error instanceof errors.JWKSTimeout || error instanceof TypeError) return 'unavailable';

@@ -5,14 +5,18 @@
 // discovery that does not answer within 2 s, asked again a second later), and refuses what the gateway
 // would refuse (expired, wrong audience, issuer or typ, an algorithm it does not pin, forged) with a typed reason.
 import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { rotateSigningKey } from '../../src/domain/tokens';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
+import { createLogger } from '../../src/logger';
+import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
 import { createRevocationFeed, createVerifier } from '../../src/subgraph';
 import { LogoutDocument } from '../gql/graphql';
 import { signUp } from '../helpers/fixtures';
@@ -140,7 +144,7 @@ describe('createVerifier', () => {
 
 /**
  * An issuer whose published key set the test controls: `publish(keys)` changes it, `down()`
- * makes it answer 503; `fetches` counts the requests for it.
+ * makes it answer 503 (`up()` again); `fetches` counts the requests for it.
  */
 async function fakeIssuer() {
   let published: JWK[] = [];
@@ -162,6 +166,7 @@ async function fakeIssuer() {
     key,
     publish: (...keys: Array<{ jwk: JWK }>) => (published = keys.map((k) => k.jwk)),
     down: () => (up = false),
+    up: () => (up = true),
     fetches: () => fetches,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
     token: (signer: { kid: string; alg: string; privateKey: CryptoKey }) =>
@@ -222,6 +227,22 @@ describe('createVerifier: the key set over time', () => {
     const stranger = await issuer.token(await issuer.key('unknown'));
     for (let i = 0; i < 5; i++) expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
     expect(issuer.fetches() - before).toBe(1);
+  });
+
+  it('with no key set yet, answers unavailable while the issuer cannot answer, asking it at most once a second', async () => {
+    const { issuer, verifier } = await setUp(30);
+    const key = await issuer.key('first');
+    issuer.publish(key);
+    const token = await issuer.token(key);
+    issuer.down(); // 503 from the subgraph's start
+    for (let i = 0; i < 20; i++) expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
+    expect(issuer.fetches()).toBe(1);
+    issuer.up();
+    expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' }); // within the second
+    expect(issuer.fetches()).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await verifier.verify(token)).toMatchObject({ ok: true });
+    expect(issuer.fetches()).toBe(2);
   });
 
   it('asks an issuer that cannot answer at most once per cooldown for unknown keys, though its set is not due yet', async () => {
@@ -318,18 +339,79 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
   it('purges from the shared set only what ended longer ago than the clock skew: another instance may run behind', async () => {
     const prefix = `${gateway.config.rateLimit.prefix}:skew`;
     const redis = new Redis(redisUrl!);
+    const gatewaySide = new RedisRevocationFeed(redis, prefix, createLogger('silent'));
     try {
       const key = `${prefix}:revoked`;
       // Ended 30 s ago by this clock: still in force for an instance 30 s behind. Ended 2 minutes ago: gone for all.
       await redis.zadd(key, Date.now() - 30_000, 'within-skew', Date.now() - 120_000, 'long-ended');
       await redis.pexpire(key, 60_000);
-      const feed = await createRevocationFeed({ redisUrl: redisUrl!, prefix });
-      feeds.push(feed);
+      expect(await gatewaySide.load()).toBe(true);
       expect(await redis.zscore(key, 'within-skew')).not.toBeNull();
       expect(await redis.zscore(key, 'long-ended')).toBeNull();
       await redis.del(key);
     } finally {
+      await gatewaySide.close();
       await redis.quit();
+    }
+  });
+
+  it('starts without Redis, warning once however often it tries to connect', async () => {
+    const lines: string[] = [];
+    const logger = createLogger('warn', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+    const started = Date.now();
+    const feed = await createRevocationFeed({ redisUrl: `redis://127.0.0.1:${await freePort()}`, prefix: 'nowhere', logger });
+    feeds.push(feed);
+    expect(Date.now() - started).toBeLessThan(4000);
+    expect(feed.isRevoked(randomUUID())).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // more attempts, no more lines
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/Redis unreachable/);
+  });
+
+  it("needs only read and subscribe rights on the gateway's keys, writes nothing, and warns when it cannot read", async () => {
+    const prefix = gateway.config.rateLimit.prefix;
+    const admin = new Redis(redisUrl!);
+    const user = `subgraph-${randomUUID()}`;
+    const password = randomUUID();
+    const urlAs = (name: string) => {
+      const url = new URL(redisUrl!);
+      url.username = name;
+      url.password = password;
+      return url.toString();
+    };
+    try {
+      // What a subgraph's Redis user needs, as README gives it.
+      await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, 'resetkeys', `%R~${prefix}:revoked`, 'resetchannels', `&${prefix}:revocations`, '-@all', '+zrangebyscore', '+subscribe', '+ping', '+info', '+select');
+      await admin.call('ACL', 'SETUSER', `${user}-nothing`, 'on', `>${password}`, 'resetkeys', 'resetchannels', `&${prefix}:revocations`, '-@all', '+subscribe', '+ping', '+info', '+select');
+      const ended = await signUp(gateway);
+      await gateway.gql(LogoutDocument, { refreshToken: ended.refreshToken });
+      const key = `${prefix}:revoked`;
+      // An entry the gateway would purge: the subgraph's feed leaves it.
+      await admin.zadd(key, Date.now() - 120_000, 'long-ended');
+      const sidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string;
+
+      const lines: string[] = [];
+      const logger = createLogger('warn', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+      const readOnly = await createRevocationFeed({ redisUrl: urlAs(user), prefix, logger });
+      feeds.push(readOnly);
+      expect(readOnly.isRevoked(sidOf(ended.accessToken))).toBe(true);
+      expect(await admin.zscore(key, 'long-ended')).not.toBeNull();
+      expect(lines).toEqual([]);
+      // Revocations after it started arrive on the channel.
+      const later = await signUp(gateway);
+      await gateway.gql(LogoutDocument, { refreshToken: later.refreshToken });
+      const deadline = Date.now() + 1000;
+      while (!readOnly.isRevoked(sidOf(later.accessToken)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(readOnly.isRevoked(sidOf(later.accessToken))).toBe(true);
+
+      const blind = await createRevocationFeed({ redisUrl: urlAs(`${user}-nothing`), prefix, logger });
+      feeds.push(blind);
+      expect(blind.isRevoked(sidOf(ended.accessToken))).toBe(false);
+      expect(lines.join('')).toMatch(/revoked sessions not loaded from Redis/);
+      await admin.zrem(key, 'long-ended');
+    } finally {
+      await admin.call('ACL', 'DELUSER', user, `${user}-nothing`);
+      await admin.quit();
     }
   });
 });

@@ -39,10 +39,15 @@ export class RedisRevocationFeed implements RevocationFeed {
   private readonly setKey: string;
   private readonly channel: string;
 
+  /**
+   * `readOnly`: a subgraph's copy, which only reads the set (its Redis user may lack write
+   * rights: it then neither purges ended entries nor could share a revocation).
+   */
   constructor(
     private readonly client: Redis,
     prefix: string,
     private readonly logger: Logger,
+    private readonly options: { readOnly?: boolean } = {},
   ) {
     this.setKey = `${prefix}:revoked`;
     this.channel = `${prefix}:revocations`;
@@ -183,14 +188,20 @@ export class RedisRevocationFeed implements RevocationFeed {
     try {
       const now = Date.now();
       // The set is shared: what has ended for this instance's clock may still count for another
-      // one's, within the clock skew every verifier allows. Only older entries are purged.
+      // one's, within the clock skew every verifier allows. Only older entries are purged (by
+      // the gateway: a subgraph only reads).
       const ended = now - CLOCK_SKEW_SECONDS * 1000;
-      await this.client.zremrangebyscore(this.setKey, '-inf', ended);
+      if (!this.options.readOnly) await this.client.zremrangebyscore(this.setKey, '-inf', ended);
       const entries = await this.client.zrangebyscore(this.setKey, ended, '+inf', 'WITHSCORES');
       for (let i = 0; i < entries.length; i += 2) this.local.remember([entries[i]!], Number(entries[i + 1]));
       this.local.sweep(new Date(now));
       return true;
-    } catch {
+    } catch (error) {
+      // Redis went away again (it is loaded anew when it returns), or refuses the commands (a
+      // user without the rights): the sessions revoked before now are not known here.
+      if (this.client.status === 'ready') {
+        this.logger.warn({ err: error }, 'revoked sessions not loaded from Redis: tokens of sessions revoked earlier are accepted until they expire');
+      }
       return false;
     }
   }
