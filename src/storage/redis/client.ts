@@ -42,6 +42,7 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
     down = false;
     logger.info('Redis is back: rate limits are shared again');
   });
+  client.once('ready', () => void warnOfEviction(client, logger));
   return {
     client,
     healthy: () => client.status === 'ready',
@@ -61,4 +62,21 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/**
+ * Every key of the gateway expires, so a Redis that evicts keys when full (any policy but
+ * noeviction) would drop rate-limit counters (an attacker's budget starting over) and revoked
+ * sessions. Said once at start-up; a Redis that does not allow CONFIG (some managed ones) is
+ * not asked.
+ */
+async function warnOfEviction(client: Redis, logger: Logger) {
+  try {
+    const [, policy] = (await client.config('GET', 'maxmemory-policy')) as [string, string];
+    if (policy && policy !== 'noeviction') {
+      logger.warn({ policy }, 'Redis maxmemory-policy is not noeviction: when Redis is full it may drop rate-limit counters and revoked sessions');
+    }
+  } catch {
+    // CONFIG is disabled or renamed here
+  }
 }
