@@ -26,6 +26,9 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
     retryStrategy: (times) => Math.min(times * 100, 1000),
     // Commands issued in the same tick (a login's counters) leave in one write.
     enableAutoPipelining: true,
+    // The start-up CONFIG GET (warnOfEviction) goes alone: in one automatic pipeline with the
+    // first counters' commands it broke their results ("results[i] is not iterable").
+    autoPipeliningIgnoredCommands: ['config'],
   });
   let down = false;
   const markDown = () => {
