@@ -33,7 +33,22 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
       origin: config.corsOrigins,
       credentials: true,
       methods: ['GET', 'POST'],
-      allowedHeaders: ['content-type', 'authorization', 'apollo-require-preflight', 'x-apollo-operation-name', 'x-request-id', REFRESH_TRANSPORT_HEADER],
+      allowedHeaders: [
+        'content-type',
+        'authorization',
+        'apollo-require-preflight',
+        'x-apollo-operation-name',
+        'x-request-id',
+        REFRESH_TRANSPORT_HEADER,
+        // Apollo Client sends these when given a name and version (client awareness).
+        'apollographql-client-name',
+        'apollographql-client-version',
+      ],
+      // Page JavaScript may read when to retry (RATE_LIMITED, SERVICE_UNAVAILABLE) and the id
+      // to quote from the logs; browsers hide every other response header cross-origin.
+      exposedHeaders: ['retry-after', 'x-request-id'],
+      // A browser asks again at most every 10 minutes (Chromium caps it at 2 hours).
+      maxAge: 600,
       // An OPTIONS that is no preflight (no Origin) gets an empty 204 without CORS headers, not a
       // text/plain 400 outside the error registry.
       strictPreflight: false,

@@ -84,7 +84,11 @@ export class InvalidCredentialsError extends GatewayError {
 /** Same message for revoked, spent, expired, unknown and foreign tokens. */
 export class InvalidTokenError extends GatewayError {
   readonly code = ErrorCode.INVALID_TOKEN;
-  constructor() {
+  /**
+   * `superseded`: a refresh token just replaced by a parallel refresh (the grace), whose session
+   * lives on. The server's to know (the refresh cookie is kept then); the client sees the same.
+   */
+  constructor(readonly superseded = false) {
     super('Invalid or expired token.');
   }
 }
@@ -145,10 +149,19 @@ export class RateLimitedError extends GatewayError {
   }
 }
 
+/**
+ * A store that cannot be reached, or password hashing saturated: worth retrying soon, so it
+ * says when (`retryAfter`, also the Retry-After header), as RATE_LIMITED does: clients that
+ * retry at once would only add to the load that shed them.
+ */
 export class ServiceUnavailableError extends GatewayError {
   readonly code = ErrorCode.SERVICE_UNAVAILABLE;
+  readonly retryAfter = 1;
   constructor() {
     super('Service temporarily unavailable.');
+  }
+  override get extensions() {
+    return { retryAfter: this.retryAfter };
   }
 }
 

@@ -34,7 +34,7 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
     if (isUnavailable(original)) {
       logger.warn({ err: describeError(original, { stack: options.development }) }, 'store unavailable');
       const e = new ServiceUnavailableError();
-      return { message: e.message, ...where, extensions: { code: e.code } };
+      return { message: e.message, ...where, extensions: { code: e.code, ...e.extensions } };
     }
     const code = formatted.extensions?.code;
     if (code === ErrorCode.GRAPHQL_PARSE_FAILED && TOKEN_LIMIT.test(formatted.message)) {

@@ -3,8 +3,8 @@ import type { RefreshTransport } from '../config';
 import type { RefreshCookie } from '../graphql/context';
 
 /**
- * `__Host-` pins the cookie to this exact host, Path=/ and Secure. Browsers accept Secure
- * cookies over plain HTTP only on localhost and 127.0.0.1; anywhere else, serve over HTTPS.
+ * `__Host-` pins the cookie to this exact host, Path=/ and Secure. Chromium and Firefox accept Secure
+ * cookies over plain HTTP on localhost and 127.0.0.1 (Safari does not); elsewhere, serve over HTTPS.
  */
 export const REFRESH_COOKIE = '__Host-refresh';
 

@@ -1,8 +1,8 @@
-// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared on logout.
+// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared on logout, logoutAll and a refresh that finds it dead (not one refused by the grace).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import { LogoutDocument, RegisterDocument } from '../gql/graphql';
-import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
+import { LogoutAllDocument, LogoutDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
+import { codeOf, PASSWORD, uniqueEmail } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type RequestOptions, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { logIn, refreshCode, rotate } from '../helpers/sessions';
 
@@ -100,6 +100,35 @@ describe('transport both (default)', () => {
     const expires = cleared.attributes.get('expires');
     expect(maxAge === '0' || (expires !== undefined && Date.parse(expires) < Date.now())).toBe(true);
     expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+  });
+});
+
+describe('transport both: a cookie that holds nothing worth keeping is cleared', () => {
+  it('by logoutAll, which ends the caller\'s session too', async () => {
+    const gw = gateways.both!;
+    const login = await newLogin(gw);
+    const out = await gw.gql(LogoutAllDocument, {}, { token: login.accessToken, cookie: asCookie(login.refreshToken!) });
+    expect(out.data?.logoutAll).toBe(true);
+    expect(clearsCookie(out.headers)).toBe(true);
+  });
+
+  it('by a cookie refresh that answers INVALID_TOKEN, but not one the grace refused: that browser may hold the successor', async () => {
+    const gw = gateways.both!;
+    const login = await newLogin(gw);
+    await rotate(gw, login.refreshToken); // another tab won the race
+    const superseded = await gw.gql(RefreshDocument, {}, { cookie: asCookie(login.refreshToken!) });
+    expect(codeOf(superseded)).toBe('INVALID_TOKEN');
+    expect(refreshCookieOf(superseded.headers)).toBeUndefined();
+
+    const unknown = await gw.gql(RefreshDocument, {}, { cookie: asCookie('A'.repeat(43)) });
+    expect(codeOf(unknown)).toBe('INVALID_TOKEN');
+    expect(clearsCookie(unknown.headers)).toBe(true);
+
+    gw.clock.advance(11); // past REFRESH_REUSE_GRACE_SECONDS: a reuse, which ends the session
+    const reused = await gw.gql(RefreshDocument, {}, { cookie: asCookie(login.refreshToken!) });
+    gw.clock.advance(-11);
+    expect(codeOf(reused)).toBe('INVALID_TOKEN');
+    expect(clearsCookie(reused.headers)).toBe(true);
   });
 });
 

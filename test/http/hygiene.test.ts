@@ -266,6 +266,16 @@ describe('CORS', () => {
     expect(allowedHeaders).toEqual(expect.arrayContaining(['content-type', 'authorization', 'x-refresh-transport']));
     const actual = await prod.post({ query: '{ __typename }' }, { headers: { origin: APP } });
     expect(actual.headers.get('access-control-allow-origin')).toBe(APP);
+    // What page JavaScript may read: when to retry, and the request id.
+    const exposed = (actual.headers.get('access-control-expose-headers') ?? '').toLowerCase().split(/\s*,\s*/);
+    expect(exposed).toEqual(expect.arrayContaining(['retry-after', 'x-request-id']));
+    // Apollo Client's client-awareness headers pass the preflight, which a browser then keeps for 10 minutes.
+    const apolloClient = await fetch(`${prod.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: APP, 'access-control-request-method': 'POST', 'access-control-request-headers': 'apollographql-client-name, apollographql-client-version' },
+    });
+    expect((apolloClient.headers.get('access-control-allow-headers') ?? '').toLowerCase()).toContain('apollographql-client-version');
+    expect(allowed.headers.get('access-control-max-age')).toBe('600');
 
     const other = await preflight(prod, 'http://evil.example');
     expect(other.headers.get('access-control-allow-origin')).toBeNull();

@@ -41,7 +41,9 @@ function expectFixedAnswer(result: GqlResult<unknown>, code: 'SERVICE_UNAVAILABL
   expect(result.status).toBe(200);
   const [error] = result.errors!;
   expect(error!.message).toBe(code === 'SERVICE_UNAVAILABLE' ? 'Service temporarily unavailable.' : 'Internal server error.');
-  expect(error!.extensions).toEqual({ code });
+  // Worth retrying soon, and said so; an unexpected error is not.
+  expect(error!.extensions).toEqual(code === 'SERVICE_UNAVAILABLE' ? { code, retryAfter: 1 } : { code });
+  expect(result.headers.get('retry-after')).toBe(code === 'SERVICE_UNAVAILABLE' ? '1' : null);
 }
 
 describe('an unexpected database error (a table gone)', () => {

@@ -33,9 +33,15 @@ describe('a gateway that hashes one password at a time and queues one more', () 
 
   it('sheds a burst of logins beyond capacity with SERVICE_UNAVAILABLE, and the shed ones cost no budget', async () => {
     const { email } = await signUp(gw);
-    const burst = codes(await Promise.all(Array.from({ length: BURST }, () => gw.gql(LoginDocument, { email, password: WRONG }))));
+    const results = await Promise.all(Array.from({ length: BURST }, () => gw.gql(LoginDocument, { email, password: WRONG })));
+    const burst = codes(results);
     const checked = count(burst, 'INVALID_CREDENTIALS');
     expect(count(burst, 'SERVICE_UNAVAILABLE')).toBeGreaterThan(0);
+    // Each shed one says when to try again, so clients do not retry into the same storm at once.
+    for (const shed of results.filter((r) => codeOf(r) === 'SERVICE_UNAVAILABLE')) {
+      expect(shed.errors![0]!.extensions.retryAfter).toBe(1);
+      expect(shed.headers.get('retry-after')).toBe('1');
+    }
     expect(checked).toBeGreaterThan(0);
     expect(checked + count(burst, 'SERVICE_UNAVAILABLE')).toBe(BURST);
 

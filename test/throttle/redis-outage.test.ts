@@ -44,7 +44,8 @@ function expectUnavailable(result: GqlResult<unknown>) {
   expect(result.status).toBe(200);
   expect(result.errors).toHaveLength(1);
   expect(result.errors![0]).toMatchObject({ message: 'Service temporarily unavailable.', extensions: { code: 'SERVICE_UNAVAILABLE' } });
-  expect(Object.keys(result.errors![0]!.extensions)).toEqual(['code']); // no stack trace, no cause
+  expect(result.errors![0]!.extensions).toEqual({ code: 'SERVICE_UNAVAILABLE', retryAfter: 1 }); // no stack trace, no cause
+  expect(result.headers.get('retry-after')).toBe('1');
 }
 
 describe.skipIf(!binary)('Redis outage', () => {

@@ -30,19 +30,18 @@ export async function refresh(
     now,
     idleTtlSeconds: deps.settings.refresh.idleTtl,
   });
-  if (result.kind === 'rejected') {
-    await handleRejected(deps, presentedHash, now, client);
-    throw new InvalidTokenError();
-  }
+  if (result.kind === 'rejected') throw new InvalidTokenError(await handleRejected(deps, presentedHash, now, client));
   return tokensFor(deps, now, result.user, result.session, successor);
 }
 
+/** True when the token was refused under the grace (its session lives on). */
 async function handleRejected(deps: AuthDeps, presentedHash: string, now: Date, client: ClientInfo) {
   const facts = await deps.sessions.inspectToken(presentedHash);
-  if (!facts?.spentAt) return; // unknown, or live in a dead session: nothing more to do
+  if (!facts?.spentAt) return false; // unknown, or live in a dead session: nothing more to do
   const graceMs = deps.settings.refresh.reuseGraceSeconds * 1000;
   const withinGrace = facts.isPredecessorOfLive && now.getTime() - facts.spentAt.getTime() < graceMs;
-  if (withinGrace) return;
+  if (withinGrace) return true;
   const sessionRevoked = await deps.sessions.revoke(facts.sessionId, 'refresh_reuse', now);
   deps.audit('refresh token reused', { userId: facts.userId, sessionId: facts.sessionId, sessionRevoked, ip: client.ip });
+  return false;
 }

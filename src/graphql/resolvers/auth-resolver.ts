@@ -1,5 +1,6 @@
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 import { login, logout, refresh, register } from '../../domain/auth';
+import { InvalidTokenError } from '../../errors';
 import type { GatewayContext } from '../context';
 import { AuthPayload } from '../types/auth-payload';
 import { LoginResult } from '../types/login-result';
@@ -33,7 +34,15 @@ export class AuthResolver {
     @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
     @Ctx() ctx: GatewayContext,
   ) {
-    return deliverTokens(ctx, await refresh(ctx.deps, presentedRefreshToken(ctx, refreshToken), ctx.client));
+    const presented = presentedRefreshToken(ctx, refreshToken);
+    try {
+      return deliverTokens(ctx, await refresh(ctx.deps, presented, ctx.client));
+    } catch (error) {
+      // A cookie whose token is dead is cleared, so that the browser stops presenting it. Not one
+      // just superseded by a parallel refresh: the browser may already hold its successor.
+      if (presented && !refreshToken && error instanceof InvalidTokenError && !error.superseded) ctx.refreshCookie.clear();
+      throw error;
+    }
   }
 
   @Mutation(() => Boolean, { description: 'Ends that session; true whether or not the token was valid.' })

@@ -13,8 +13,11 @@ export class SessionResolver {
 
   @Authorized()
   @Mutation(() => Boolean, { description: 'Ends every session of the caller.' })
-  logoutAll(@Ctx() ctx: GatewayContext) {
-    return logoutAll(ctx.deps, viewerOf(ctx));
+  async logoutAll(@Ctx() ctx: GatewayContext) {
+    const result = await logoutAll(ctx.deps, viewerOf(ctx));
+    // The caller's session ended too: its cookie holds nothing worth keeping.
+    if (ctx.refreshTransport !== 'body') ctx.refreshCookie.clear();
+    return result;
   }
 
   @Authorized()
