@@ -12,7 +12,7 @@ import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
 import { systemClock } from './domain/clock';
 import { findMissingEncryptionKeys } from './domain/crypto/find-missing-encryption-keys';
 import { SecretBox } from './domain/crypto/secret-box';
-import { openEmbedded, openPostgres, PostgresMfaStore, PostgresSigningKeyStore, readSchemaStatus, type Database } from './storage/postgres';
+import { openEmbedded, openPostgres, PostgresMfaStore, PostgresSigningKeyStore, readSchemaStatus, type CanonicalEmailsReport, type Database } from './storage/postgres';
 
 
 /**
@@ -21,7 +21,11 @@ import { openEmbedded, openPostgres, PostgresMfaStore, PostgresSigningKeyStore, 
  * lacks some of this version's is refused, before a request can fail on a missing column.
  */
 export async function prepareSchema(database: Database, logger: Logger) {
-  if (database.kind === 'embedded') return database.migrate();
+  if (database.kind === 'embedded') {
+    const leftOver = describeLeftOverEmails(await database.migrate());
+    if (leftOver) logger.warn(leftOver);
+    return;
+  }
   const { pending, unrecognised } = await readSchemaStatus(database.db);
   if (pending.length > 0) {
     throw new StartupRefusal(
@@ -31,6 +35,16 @@ export async function prepareSchema(database: Database, logger: Logger) {
   if (unrecognised > 0) {
     logger.warn({ unrecognised }, 'the database holds migrations this version does not know: a newer version migrated it, or drizzle/ was edited since');
   }
+}
+
+/** What canonicalizeStoredEmails could not do, for the operator (ids only), or undefined. */
+export function describeLeftOverEmails({ taken, invalid }: CanonicalEmailsReport) {
+  const parts = [
+    taken.length > 0 && `${taken.length} account(s) whose email in its canonical spelling belongs to another account (${taken.join(', ')})`,
+    invalid.length > 0 && `${invalid.length} account(s) whose email is no longer a valid address (${invalid.join(', ')})`,
+  ].filter(Boolean);
+  if (parts.length === 0) return undefined;
+  return `no login reaches ${parts.join(', and ')}: give each another address in SQL (UPDATE users SET email = … WHERE id = …) and run db:migrate again`;
 }
 
 /**

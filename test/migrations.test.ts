@@ -140,7 +140,7 @@ describe('concurrent migrations (two deployments running `npm run db:migrate` at
   }, 90_000);
 });
 
-describe('0004: emails stored before in another Unicode form', () => {
+describe('0004: emails stored by earlier versions in another spelling', () => {
   /** drizzle/ as it was up to `tag` (its journal cut there): what an older version migrated to. */
   function migrationsUpTo(tag: string) {
     const dir = tempDir('drizzle-older');
@@ -152,49 +152,73 @@ describe('0004: emails stored before in another Unicode form', () => {
     return dir;
   }
 
-  async function migrateFrom(database: Database, migrationsFolder: string) {
+  async function migrateWith(database: Database, migrationsFolder: string) {
     const { migrate } =
       database.kind === 'postgres' ? await import('drizzle-orm/postgres-js/migrator') : await import('drizzle-orm/pglite/migrator');
     await migrate(database.db as never, { migrationsFolder });
   }
 
-  it('takes NFKC where no other account has that spelling, and leaves a twin as it was', async () => {
+  it('rewrites them in the spelling logins look up, and reports by id those it cannot', async () => {
     const named = await createNamedDatabase({ migrated: false });
     created.push(named);
     const older = migrationsUpTo('0003_pending_mfa_epoch');
     const database = await named.open();
+    const ids: Record<string, string> = {};
     try {
-      await migrateFrom(database, older);
+      await migrateWith(database, older);
+      // As earlier versions stored them (trimmed and lower-cased only).
       const stored = {
-        alone: 'rene\u0301@example.com', // NFD: é as e + combining acute
-        twinOfNfc: 'zoe\u0308@example.com', // NFD beside its NFC spelling below
+        nfd: 'rene\u0301@example.com',
+        twinOfNfc: 'zoe\u0308@example.com', // beside its NFC spelling below, an account of its own
         nfc: 'zo\u00eb@example.com',
         firstWide: '\uff4d\uff41\uff58@example.com', // full-width "max"
-        secondWide: '\uff4dax@example.com', // also "max" in NFKC, written later
+        secondWide: '\uff4dax@example.com', // also "max", written later
+        punycode: 'bob@xn--bcher-kva.example',
+        trailingDot: 'ann@example.com.',
+        compatibility: '\u210cal@example.com', // NFKC gives a capital H: lower-cased after
+        softHyphen: 'a\u00adb@example.com', // no longer a valid address
         plain: 'ada@example.com',
       };
       let at = Date.parse('2026-01-01T00:00:00Z');
-      for (const email of Object.values(stored)) {
-        await database.db.execute(
-          sql`insert into users (id, email, password_hash, created_at) values (gen_random_uuid(), ${email}, 'x', ${new Date((at += 1000)).toISOString()})`,
+      for (const [name, email] of Object.entries(stored)) {
+        const [row] = await queryRows<{ id: string }>(
+          database.db,
+          sql`insert into users (id, email, password_hash, created_at) values (gen_random_uuid(), ${email}, 'x', ${new Date((at += 1000)).toISOString()}) returning id`,
         );
+        ids[name] = row!.id;
       }
-      await migrateFrom(database, path.join(ROOT, 'drizzle'));
-      const emails = (await queryRows<{ email: string }>(database.db, sql`select email from users order by created_at`)).map((r) => r.email);
-      expect(emails).toEqual([
-        'ren\u00e9@example.com',
-        stored.twinOfNfc,
-        stored.nfc,
-        'max@example.com',
-        stored.secondWide,
-        stored.plain,
-      ]);
-      // The gateway's own spelling of what a user types is the one now stored.
-      expect(normalizeEmail('Rene\u0301@Example.com')).toBe(emails[0]);
-      expect(normalizeEmail('\uff2d\uff21\uff38@example.com')).toBe(emails[3]);
+      const report = await database.migrate();
+      const emails = Object.fromEntries(
+        (await queryRows<{ id: string; email: string }>(database.db, sql`select id, email from users`)).map((r) => [r.id, r.email]),
+      );
+      expect(Object.fromEntries(Object.entries(ids).map(([name, id]) => [name, emails[id]]))).toEqual({
+        nfd: 'ren\u00e9@example.com',
+        twinOfNfc: stored.twinOfNfc,
+        nfc: stored.nfc,
+        firstWide: 'max@example.com',
+        secondWide: stored.secondWide,
+        punycode: 'bob@b\u00fccher.example',
+        trailingDot: 'ann@example.com',
+        compatibility: 'hal@example.com',
+        softHyphen: stored.softHyphen,
+        plain: 'ada@example.com',
+      });
+      expect(report).toEqual({ changed: 5, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen] });
+      // What the owners type now finds their rows.
+      for (const [typed, name] of [['Rene\u0301@Example.com', 'nfd'], ['bob@B\u00fccher.example', 'punycode'], ['ann@example.com', 'trailingDot'], ['HAL@example.com', 'compatibility']]) {
+        expect(emails[ids[name!]!], typed).toBe(normalizeEmail(typed!));
+      }
+      // Again: nothing more to do, the same left over.
+      expect(await database.migrate()).toEqual({ changed: 0, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen] });
     } finally {
       await database.close();
       rmSync(older, { recursive: true, force: true });
     }
+    // The operator's command names them (by id only) and says what to do.
+    const run = await runTsx('src/cli/migrate.ts', [], childEnv(named.env));
+    expect(run.code, run.stderr).toBe(0);
+    for (const id of [ids.twinOfNfc, ids.secondWide, ids.softHyphen]) expect(run.stderr).toContain(id);
+    expect(run.stderr).toContain('give each another address in SQL');
+    expect(run.stderr).not.toContain('example.com');
   }, 60_000);
 });

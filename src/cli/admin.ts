@@ -138,7 +138,7 @@ async function run(argv: string[]): Promise<number> {
           say(`${a}: nothing to clear here: without REDIS_URL the counters live in the server's memory and end with it`);
           break;
         }
-        const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(a, user.id);
+        const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(user.email, user.id);
         audit('account unblocked', { userId: user.id, clearedCounters: cleared });
         say(`${a}: login and MFA counters cleared (${cleared} per-address counter(s))`);
         break;

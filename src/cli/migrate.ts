@@ -1,5 +1,5 @@
 /** `npm run db:migrate`: applies pending migrations from drizzle/ to the configured database. */
-import { openConfiguredDatabase } from '../bootstrap';
+import { describeLeftOverEmails, openConfiguredDatabase } from '../bootstrap';
 import { loadConfig } from '../config';
 import { describeFailure, isExpectedFailure } from '../failure';
 import { createLogger } from '../logger';
@@ -8,8 +8,11 @@ async function run() {
   const config = loadConfig();
   const database = await openConfiguredDatabase(config, createLogger('warn'));
   try {
-    await database.migrate();
+    const emails = await database.migrate();
     process.stdout.write(`migrations applied (${database.kind} database)\n`);
+    if (emails.changed > 0) process.stdout.write(`emails: ${emails.changed} brought to their canonical spelling\n`);
+    const leftOver = describeLeftOverEmails(emails);
+    if (leftOver) process.stderr.write(`db:migrate: ${leftOver}\n`);
   } finally {
     await database.close();
   }

@@ -1,5 +1,6 @@
-// Rule: rate-limit keys bucket IPv4 clients per address and IPv6 clients per /64, IPv4-mapped IPv6 as its IPv4, anything else as 'unknown'; emails are keyed case-insensitively and hashed.
+// Rule: rate-limit keys bucket IPv4 clients per address and IPv6 clients per /64, IPv4-mapped IPv6 as its IPv4, anything else as 'unknown'; emails are keyed by their canonical spelling, hashed.
 import { describe, expect, it } from 'vitest';
+import { canonicalEmail } from '../../src/domain/auth/normalize-email';
 import { clientKey, emailKey, isInternalAddress } from '../../src/domain/throttle';
 
 describe('clientKey', () => {
@@ -41,10 +42,10 @@ describe('clientKey', () => {
 });
 
 describe('emailKey', () => {
-  it('is the same for one email whatever its case or surrounding spaces, and differs between emails', () => {
-    const key = emailKey('Alice@Example.test');
-    expect(emailKey(' alice@example.test ')).toBe(key);
-    expect(emailKey('alice2@example.test')).not.toBe(key);
+  it('is the same for every spelling of one email once canonical, and differs between emails', () => {
+    const key = emailKey(canonicalEmail('Alice@Example.test')!);
+    expect(emailKey(canonicalEmail(' alice@EXAMPLE.test. ')!)).toBe(key);
+    expect(emailKey(canonicalEmail('alice2@example.test')!)).not.toBe(key);
   });
 
   it('holds no part of the address and has a bounded length', () => {

@@ -6,7 +6,7 @@ import { count, eq, like } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
 import { users } from '../../src/storage/postgres/schema';
-import { LoginDocument, RegisterDocument } from '../gql/graphql';
+import { ChangePasswordDocument, EnrollMfaDocument, LoginDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, spellingsOf, uniqueAccentedEmail, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 
@@ -77,6 +77,19 @@ describe('register', () => {
     const unique = email.slice(email.indexOf('.'), email.indexOf('@') + 1);
     const [row] = await gw.database.db.select({ n: count() }).from(users).where(like(users.email, `%${unique}%`));
     expect(row!.n).toBe(1);
+  });
+
+  it("checks a signed-in user's password against that account, never one found again by its address", async () => {
+    // An account stored under another spelling of a victim's address (an earlier version's row):
+    // changePassword and enrollMfa must not check, or change, the victim's password.
+    const victim = await signUp(gw, uniqueEmail('victim'));
+    const twin = await signUp(gw, uniqueEmail('twin'), 'Twin-Passw0rd-77!');
+    await gw.database.db.update(users).set({ email: victim.email.toUpperCase() }).where(eq(users.id, twin.user.id));
+    const asTwin = { token: twin.accessToken };
+    const changed = await gw.gql(ChangePasswordDocument, { currentPassword: PASSWORD, newPassword: OTHER }, asTwin);
+    expect(codeOf(changed)).toBe('INVALID_CREDENTIALS'); // the victim's password, not this account's
+    expect(codeOf(await gw.gql(EnrollMfaDocument, { password: PASSWORD }, asTwin))).toBe('INVALID_CREDENTIALS');
+    expect((await login(victim.email, PASSWORD)).data?.login.__typename).toBe('AuthPayload');
   });
 
   it('refuses an address with invisible characters, which would read as another one', async () => {

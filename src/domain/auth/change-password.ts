@@ -16,7 +16,7 @@ export async function changePassword(
   acceptNewPassword(input.newPassword, deps.settings.passwordPolicy, 'newPassword');
   const account = await deps.users.findById(viewer.userId);
   if (!account) throw new UnauthenticatedError();
-  const user = await checkCredentials(deps, account.email, input.currentPassword, client, 'changePassword');
+  const user = await checkCredentials(deps, { account }, input.currentPassword, client, 'changePassword');
   await deps.users.updatePasswordHash(user.id, await deps.hasher.hash(input.newPassword));
   const ended = await deps.sessions.revokeAllOfUser(user.id, 'password_changed', deps.clock.now(), viewer.sessionId);
   deps.audit('password changed', { userId: user.id, sessionId: viewer.sessionId, endedSessions: ended.length, ip: client.ip });

@@ -2,7 +2,7 @@ import { InvalidCredentialsError, ServiceUnavailableError } from '../../errors';
 import type { HashReservation } from '../passwords/hash-admission';
 import type { UserRecord } from '../ports';
 import type { AuthDeps, ClientInfo } from './deps';
-import { normalizeEmail } from './normalize-email';
+import { canonicalEmail } from './normalize-email';
 import { clientKey } from '../throttle';
 
 /**
@@ -22,21 +22,27 @@ import { clientKey } from '../throttle';
  */
 export async function checkCredentials(
   deps: Pick<AuthDeps, 'users' | 'hasher' | 'throttle' | 'audit'>,
-  email: string,
+  who: { email: string } | { account: UserRecord },
   password: string,
   client: ClientInfo,
   operation: 'login' | 'changePassword' | 'enrollMfa',
 ): Promise<UserRecord> {
   const hashing = clientKey(client.ip);
   deps.hasher.assertAdmissible(hashing);
+  // Counted under one spelling of the address, whichever the client sent (what is no address
+  // as it came). A signed-in user's own account is checked as it is, never looked up again by
+  // its address.
+  const canonical = 'account' in who ? null : canonicalEmail(who.email);
+  const counted = 'account' in who ? who.account.email : (canonical ?? who.email);
   return deps.throttle.guardLogin(
-    email,
+    counted,
     client.ip,
     (error) => error instanceof InvalidCredentialsError,
     async () => {
       const place = deps.hasher.reserve(hashing);
       try {
-        return await verifyPassword(deps, email, password, place, (reason, userId) => {
+        const account = 'account' in who ? who.account : canonical ? await deps.users.findByEmail(canonical) : null;
+        return await verifyPassword(deps, account, password, place, (reason, userId) => {
           deps.audit('password rejected', { operation, reason, ...(userId && { userId }), ip: client.ip });
           return new InvalidCredentialsError(operation === 'login' ? 'email and password' : 'password');
         });
@@ -49,22 +55,15 @@ export async function checkCredentials(
 
 type Rejection = 'unknown_email' | 'wrong_password' | 'disabled';
 
+/** An unknown account (null) gets the same work as a wrong password: a dummy verification. */
 async function verifyPassword(
   deps: Pick<AuthDeps, 'users' | 'hasher'>,
-  email: string,
+  user: UserRecord | null,
   password: string,
   place: HashReservation,
   /** Records the rejection; returns the error to throw. */
   rejected: (reason: Rejection, userId?: string) => InvalidCredentialsError,
 ): Promise<UserRecord> {
-  let normalized: string;
-  try {
-    normalized = normalizeEmail(email);
-  } catch {
-    await deps.hasher.verifyAgainstDummy(password, place);
-    throw rejected('unknown_email');
-  }
-  const user = await deps.users.findByEmail(normalized);
   const ok = user
     ? await deps.hasher.verify(user.passwordHash, password, place)
     : await deps.hasher.verifyAgainstDummy(password, place);

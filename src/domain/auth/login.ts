@@ -17,7 +17,7 @@ export async function login(
   input: { email: string; password: string },
   client: ClientInfo,
 ): Promise<LoginOutcome> {
-  const user = await checkCredentials(deps, input.email, input.password, client, 'login');
+  const user = await checkCredentials(deps, { email: input.email }, input.password, client, 'login');
   if (user.mfaEnabled) {
     const { mfaToken, expiresAt } = await startMfaChallenge(deps, user);
     return { kind: 'mfa_required', mfaToken, expiresAt, methods: ['TOTP', 'RECOVERY_CODE'] };

@@ -1,35 +1,45 @@
 import { domainToASCII, domainToUnicode } from 'node:url';
 import { BadUserInputError } from '../../errors';
 
-// Deliberately loose (one @, no spaces, a dot in the domain): the mailbox is the real check. No
-// character of Unicode's "other" categories either: control characters (PostgreSQL's text cannot
-// hold a NUL), lone surrogates, and the invisible format characters (zero-width spaces and
-// joiners, soft hyphens, bidirectional overrides) that make one address look like another.
-const EMAIL = /^[^\s@\p{C}]+@[^\s@\p{C}]+\.[^\s@\p{C}]+$/u;
+/** Longer input is no address (254 is the limit; NFKC may shorten a little): not worked on. */
+const MAX_INPUT_LENGTH = 320;
+
+// Deliberately loose (one @, no spaces): the mailbox is the real check. The local part holds no
+// character of Unicode's "other" categories: control characters (PostgreSQL's text cannot hold
+// a NUL), lone surrogates, and the invisible format characters (zero-width spaces and joiners,
+// soft hyphens, bidirectional overrides) that make one address look like another.
+const LOCAL_PART = /^[^\s@\p{C}]+$/u;
+// At least two labels, none empty, and no character a URL parser would read instead of a
+// host's (% / ? # \ : [ ]): Node's domainToASCII is the WHATWG URL host parser, which decodes
+// %2e into a dot and stops at a /. The rest is IDNA's to check (domainToASCII, below).
+const DOMAIN = /^[^\s@%/?#\\:[\].]+(\.[^\s@%/?#\\:[\].]+)+$/u;
 
 /**
  * The one spelling of an address, so that addresses that read the same are one account (and
- * one rate-limit bucket): trimmed, NFKC-normalised (é typed as e + ´, full-width letters,
- * ligatures) and lower-cased; the domain as UTS #46 maps it (its punycode xn-- form and its
- * Unicode form are one domain), in Unicode, without the trailing dot of a fully qualified name.
- * Never throws: an address that is not valid stays invalid (normalizeEmail refuses it).
+ * one rate-limit bucket), or null when it is no address (valid or not, it matches no account): trimmed and NFKC-normalised (é typed
+ * as e + ´, full-width letters, ligatures); the local part lower-cased; the domain as UTS #46
+ * maps it (its case, its punycode xn-- form and its Unicode form are one domain; characters
+ * that mean nothing in a name, such as a zero-width space, dropped), in Unicode, without the
+ * trailing dot of a fully qualified name. Its answers are canonical too: given back unchanged.
  */
-export function canonicalEmail(email: string): string {
-  const folded = email.trim().normalize('NFKC').toLowerCase().normalize('NFKC');
+export function canonicalEmail(email: string): string | null {
+  if (email.length > MAX_INPUT_LENGTH) return null;
+  const folded = email.trim().normalize('NFKC');
   const at = folded.lastIndexOf('@');
-  if (at < 0) return folded;
+  const local = folded.slice(0, at).toLowerCase().normalize('NFKC');
   const domain = folded.slice(at + 1).replace(/\.$/, '');
+  if (at <= 0 || !LOCAL_PART.test(local) || !DOMAIN.test(domain)) return null;
+  // Empty: not a domain (an invalid label, bad punycode, a joiner out of place).
   const ascii = domainToASCII(domain);
-  // An empty answer: not a domain (a forbidden character, an empty label, bad punycode).
-  return `${folded.slice(0, at)}@${ascii ? domainToUnicode(ascii) : domain}`;
+  const unicode = ascii && domainToUnicode(ascii);
+  if (!unicode || !DOMAIN.test(unicode)) return null;
+  const canonical = `${local}@${unicode}`;
+  return canonical.length <= 254 ? canonical : null;
 }
 
 /** The canonical spelling of a valid address; BAD_USER_INPUT for anything else. */
 export function normalizeEmail(email: string): string {
-  const normalized = canonicalEmail(email);
-  const domain = normalized.slice(normalized.lastIndexOf('@') + 1);
-  if (normalized.length > 254 || !EMAIL.test(normalized) || !domainToASCII(domain)) {
-    throw new BadUserInputError('Invalid email address.', 'email');
-  }
-  return normalized;
+  const canonical = canonicalEmail(email);
+  if (!canonical) throw new BadUserInputError('Invalid email address.', 'email');
+  return canonical;
 }

@@ -21,7 +21,7 @@ export interface MfaEnrollment {
 export async function enrollMfa(deps: AuthDeps, viewer: Viewer, password: string, client: ClientInfo): Promise<MfaEnrollment> {
   const account = await getViewerUser(deps, viewer);
   if (account.mfaEnabled) throw new MfaAlreadyEnabledError();
-  const user = await checkCredentials(deps, account.email, password, client, 'enrollMfa');
+  const user = await checkCredentials(deps, { account }, password, client, 'enrollMfa');
   const secret = newTotpSecret();
   if (!(await deps.mfa.savePending(user.id, sealTotpSecret(deps.box, user.id, secret), deps.clock.now(), user.sessionEpoch))) {
     throw new MfaAlreadyEnabledError();

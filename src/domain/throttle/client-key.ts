@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
-import { canonicalEmail } from '../auth/normalize-email';
 
 /**
  * The bucket of a client address: IPv4 as is, IPv6 per /64 (one subscriber usually holds a
@@ -18,11 +17,10 @@ export function clientKey(ip: string | null): string {
 }
 
 /**
- * Emails are hashed into keys: bounded length, and no addresses in the counter store. Every
- * spelling of one account's address is one key, so other spellings give no fresh attempts.
+ * Emails are hashed into keys: bounded length, and no addresses in the counter store. Callers
+ * give the canonical spelling (canonicalEmail), so that other spellings give no fresh attempts.
  */
-export const emailKey = (email: string) =>
-  createHash('sha256').update(canonicalEmail(email)).digest('base64url').slice(0, 22);
+export const emailKey = (email: string) => createHash('sha256').update(email).digest('base64url').slice(0, 22);
 
 const INTERNAL_RANGES = new Set(['loopback', 'private', 'uniqueLocal', 'linkLocal']);
 

@@ -50,6 +50,7 @@ export class Throttle {
    * the check like the others; beyond LOGIN_LIMIT_ACCOUNT a check is let through only by the
    * back-off gate, one key taken atomically whose window doubles (60 s … 900 s) per failure.
    */
+  /** `email`: the canonical spelling (canonicalEmail), or the input as it came when it is no address. */
   async guardLogin<T>(email: string, ip: string | null, isFailure: (e: unknown) => boolean, check: () => Promise<T>) {
     const account = emailKey(email);
     const emailIp: Counter = ['loginEmailIp', `${account}:${clientKey(ip)}`];
@@ -90,7 +91,7 @@ export class Throttle {
     return this.take(['refreshIp', clientKey(ip)]);
   }
 
-  /** Clears an account's login and MFA counters (operator: `npm run admin -- unblock <email>`). */
+  /** Clears an account's login and MFA counters (operator: `npm run admin -- unblock <email>`); `email` as stored. */
   async unblockAccount(email: string, userId: string) {
     const account = emailKey(email);
     const rules = ['mfaUser', 'mfaConsecutive', 'mfaBackoff'] as const;

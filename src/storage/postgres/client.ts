@@ -8,6 +8,7 @@ import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Sql } from 'postgres';
 import { projectRoot } from '../../paths';
+import { canonicalizeStoredEmails, type CanonicalEmailsReport } from './canonical-emails';
 import { lockDataDir } from './data-dir-lock';
 import * as schema from './schema';
 
@@ -16,7 +17,8 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Database {
   db: Db;
   kind: 'postgres' | 'embedded';
-  migrate(): Promise<void>;
+  /** The schema's migrations, then the stored emails' spelling (canonicalizeStoredEmails). */
+  migrate(): Promise<CanonicalEmailsReport>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -69,9 +71,10 @@ export async function openPostgres(url: string, options: { max: number }): Promi
     db: orm as unknown as Db,
     kind: 'postgres',
     migrate: () =>
-      underMigrationLock(postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 }), () =>
-        migrate(orm, { migrationsFolder }),
-      ),
+      underMigrationLock(postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 }), async () => {
+        await migrate(orm, { migrationsFolder });
+        return canonicalizeStoredEmails(orm as unknown as Db);
+      }),
     ping: async () => {
       await client`select 1`;
     },
@@ -80,7 +83,7 @@ export async function openPostgres(url: string, options: { max: number }): Promi
 }
 
 /**
- * Runs `work` (drizzle's migrator) while this process holds the migration lock, so that
+ * Runs `work` (drizzle's migrator, then the emails' spelling) while this process holds the migration lock, so that
  * concurrent `npm run db:migrate` runs (two deployments at once) migrate one after the other.
  * Unserialised, the migrator's `CREATE SCHEMA / TABLE IF NOT EXISTS` race (duplicate key …
  * pg_type_typname_nsp_index), and both read the last applied migration before either applies
@@ -88,15 +91,17 @@ export async function openPostgres(url: string, options: { max: number }): Promi
  * that stays open on a connection of its own (`lock`, closed here) until the work is done: it
  * ends with that transaction whatever happens, also behind a pooler in transaction mode.
  */
-async function underMigrationLock(lock: Sql, work: () => Promise<void>) {
+async function underMigrationLock<T>(lock: Sql, work: () => Promise<T>): Promise<T> {
   try {
+    let result!: T;
     await lock.begin(async (tx) => {
       // The transaction idles while the migrations run elsewhere: a server's
       // idle_in_transaction_session_timeout must not end it (and the lock with it) meanwhile.
       await tx`set local idle_in_transaction_session_timeout = 0`;
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
-      await work();
+      result = await work();
     });
+    return result;
   } finally {
     await lock.end({ timeout: 5 });
   }
@@ -130,7 +135,10 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
     db: orm as unknown as Db,
     kind: 'embedded',
     // No migration lock: the folder's lock admits one process, so no other can migrate beside this one.
-    migrate: () => migrate(orm, { migrationsFolder }),
+    migrate: async () => {
+      await migrate(orm, { migrationsFolder });
+      return canonicalizeStoredEmails(orm as unknown as Db);
+    },
     ping: async () => {
       await client.query('select 1');
     },
