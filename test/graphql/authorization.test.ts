@@ -139,6 +139,13 @@ describe('setUserRoles', () => {
     const { accessToken } = await login(target.email);
     expect(`authorization: Bearer ${accessToken}`.length).toBeLessThan(8192);
     expect(codeOf(await gw.gql(MeDocument, {}, { token: accessToken }))).toBeUndefined();
+
+    // A user given more before the limit can still be given fewer, though not yet 32.
+    const crowded = Array.from({ length: 40 }, (_, i) => `crowd-${i}`).sort();
+    await gw.database.db.update(users).set({ roles: crowded }).where(eq(users.id, target.user.id));
+    const fewer = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: crowded.slice(1) }, { token: admin.accessToken });
+    expect(fewer.errors).toBeUndefined();
+    expect(fewer.data?.setUserRoles.roles).toHaveLength(39);
   });
 
   it('refuses an unknown or malformed userId with BAD_USER_INPUT', async () => {

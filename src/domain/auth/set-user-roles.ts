@@ -16,9 +16,14 @@ export function validateRoles(roles: string[]): string[] {
       throw new BadUserInputError('Roles are lowercase: a letter, then letters, digits, _ : or -.', 'roles');
     }
   }
-  const distinct = [...new Set(roles)].sort();
-  if (distinct.length > MAX_ROLES) throw new BadUserInputError(`At most ${MAX_ROLES} roles per user.`, 'roles');
-  return distinct;
+  return [...new Set(roles)].sort();
+}
+
+/** The roles after a change, refused beyond MAX_ROLES unless fewer than before (a user given more earlier can still lose some). */
+function rolesAfter(current: string[], wanted: string[]) {
+  const after = validateRoles(wanted);
+  if (after.length > MAX_ROLES && after.length >= current.length) throw new BadUserInputError(`At most ${MAX_ROLES} roles per user.`, 'roles');
+  return after;
 }
 
 type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
@@ -31,7 +36,7 @@ type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
  */
 export async function changeRoles(deps: Deps, id: string, change: (current: string[]) => string[], by?: string) {
   const userId = canonicalId(id);
-  const result = userId && (await deps.users.updateRoles(userId, (current) => validateRoles(change(current))));
+  const result = userId && (await deps.users.updateRoles(userId, (current) => rolesAfter(current, change(current))));
   if (!result) throw new BadUserInputError('Unknown user.', 'userId');
   const removed = result.before.some((role) => !result.after.roles.includes(role));
   const ended = removed ? await deps.sessions.revokeAllOfUser(userId, 'roles_removed', deps.clock.now()) : [];

@@ -91,8 +91,10 @@ export class RedisRevocationFeed implements RevocationFeed {
   private async subscribeAndLoad() {
     try {
       await this.subscriber.subscribe(this.channel);
-    } catch {
-      return; // closed meanwhile; a reconnection subscribes again
+    } catch (error) {
+      if (this.closed || this.subscriber.status !== 'ready') return; // gone meanwhile; a reconnection subscribes again
+      // Refused (a Redis user without the channel): the set still counts, without what follows.
+      this.logger.warn({ err: error }, 'revocations not followed: the channel could not be subscribed to; only sessions revoked before now are refused');
     }
     await this.load();
   }
@@ -166,6 +168,9 @@ export class RedisRevocationFeed implements RevocationFeed {
     const expiresAt = latest + CLOCK_SKEW_SECONDS * 1000;
     await this.client.pexpireat(this.setKey, expiresAt, 'NX');
     await this.client.pexpireat(this.setKey, expiresAt, 'GT');
+    // Each share pushes the set's expiry on, so entries that have ended are purged here too, not
+    // only when an instance (re)connects: a set that revocations keep alive would grow without end.
+    await this.client.zremrangebyscore(this.setKey, '-inf', Date.now() - CLOCK_SKEW_SECONDS * 1000);
     // One message per batch, under its latest expiry: a receiver keeps an entry a little longer
     // than its tokens live, never shorter.
     await this.client.publish(this.channel, JSON.stringify({ ids: batch.map(([id]) => id), until: latest }));
