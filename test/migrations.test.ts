@@ -177,6 +177,7 @@ describe('0004: emails stored by earlier versions in another spelling', () => {
         trailingDot: 'ann@example.com.',
         compatibility: '\u210cal@example.com', // NFKC gives a capital H: lower-cased after
         softHyphen: 'a\u00adb@example.com', // no longer a valid address
+        numeric: 'x@127.1', // nor this one (a URL parser would read 127.0.0.1)
         plain: 'ada@example.com',
       };
       let at = Date.parse('2026-01-01T00:00:00Z');
@@ -201,15 +202,16 @@ describe('0004: emails stored by earlier versions in another spelling', () => {
         trailingDot: 'ann@example.com',
         compatibility: 'hal@example.com',
         softHyphen: stored.softHyphen,
+        numeric: stored.numeric,
         plain: 'ada@example.com',
       });
-      expect(report).toEqual({ changed: 5, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen] });
+      expect(report).toEqual({ changed: 5, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen, ids.numeric] });
       // What the owners type now finds their rows.
       for (const [typed, name] of [['Rene\u0301@Example.com', 'nfd'], ['bob@B\u00fccher.example', 'punycode'], ['ann@example.com', 'trailingDot'], ['HAL@example.com', 'compatibility']]) {
         expect(emails[ids[name!]!], typed).toBe(normalizeEmail(typed!));
       }
       // Again: nothing more to do, the same left over.
-      expect(await database.migrate()).toEqual({ changed: 0, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen] });
+      expect(await database.migrate()).toEqual({ changed: 0, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen, ids.numeric] });
     } finally {
       await database.close();
       rmSync(older, { recursive: true, force: true });
@@ -217,7 +219,7 @@ describe('0004: emails stored by earlier versions in another spelling', () => {
     // The operator's command names them (by id only) and says what to do.
     const run = await runTsx('src/cli/migrate.ts', [], childEnv(named.env));
     expect(run.code, run.stderr).toBe(0);
-    for (const id of [ids.twinOfNfc, ids.secondWide, ids.softHyphen]) expect(run.stderr).toContain(id);
+    for (const id of [ids.twinOfNfc, ids.secondWide, ids.softHyphen, ids.numeric]) expect(run.stderr).toContain(id);
     expect(run.stderr).toContain('give each another address in SQL');
     expect(run.stderr).not.toContain('example.com');
   }, 60_000);

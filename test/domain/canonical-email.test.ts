@@ -40,6 +40,9 @@ describe('canonicalEmail', () => {
       'bob@.example.com',
       'bob@example..com',
       'bob@localhost',
+      'x@127.1', // a URL parser reads these as IPv4 addresses
+      'x@0x7f.0.0.1',
+      'y@1.2.3.010',
       'a\u200bb@example.com',
       '\u202eab@example.com',
       'ab\ud800@example.com',

@@ -140,9 +140,12 @@ describe('setUserRoles', () => {
     expect(`authorization: Bearer ${accessToken}`.length).toBeLessThan(8192);
     expect(codeOf(await gw.gql(MeDocument, {}, { token: accessToken }))).toBeUndefined();
 
-    // A user given more before the limit can still be given fewer, though not yet 32.
+    // A user given more before the limit can still lose some, though not yet down to 32, but
+    // gain none (longer roles would make the tokens bigger still).
     const crowded = Array.from({ length: 40 }, (_, i) => `crowd-${i}`).sort();
     await gw.database.db.update(users).set({ roles: crowded }).where(eq(users.id, target.user.id));
+    const swapped = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: [...crowded.slice(2), 'x'.repeat(64)] }, { token: admin.accessToken });
+    expect(codeOf(swapped)).toBe('BAD_USER_INPUT');
     const fewer = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: crowded.slice(1) }, { token: admin.accessToken });
     expect(fewer.errors).toBeUndefined();
     expect(fewer.data?.setUserRoles.roles).toHaveLength(39);

@@ -13,6 +13,9 @@ const LOCAL_PART = /^[^\s@\p{C}]+$/u;
 // host's (% / ? # \ : [ ]): Node's domainToASCII is the WHATWG URL host parser, which decodes
 // %2e into a dot and stops at a /. The rest is IDNA's to check (domainToASCII, below).
 const DOMAIN = /^[^\s@%/?#\\:[\].]+(\.[^\s@%/?#\\:[\].]+)+$/u;
+// A last label that is a number (decimal, or 0x hex) makes the URL parser read the whole name as
+// an IPv4 address (x@127.1 would become x@127.0.0.1): no top-level domain is one.
+const NUMERIC_LAST_LABEL = /\.(\d+|0x[0-9a-f]*)$/i;
 
 /**
  * The one spelling of an address, so that addresses that read the same are one account (and
@@ -28,7 +31,7 @@ export function canonicalEmail(email: string): string | null {
   const at = folded.lastIndexOf('@');
   const local = folded.slice(0, at).toLowerCase().normalize('NFKC');
   const domain = folded.slice(at + 1).replace(/\.$/, '');
-  if (at <= 0 || !LOCAL_PART.test(local) || !DOMAIN.test(domain)) return null;
+  if (at <= 0 || !LOCAL_PART.test(local) || !DOMAIN.test(domain) || NUMERIC_LAST_LABEL.test(domain)) return null;
   // Empty: not a domain (an invalid label, bad punycode, a joiner out of place).
   const ascii = domainToASCII(domain);
   const unicode = ascii && domainToUnicode(ascii);

@@ -19,10 +19,15 @@ export function validateRoles(roles: string[]): string[] {
   return [...new Set(roles)].sort();
 }
 
-/** The roles after a change, refused beyond MAX_ROLES unless fewer than before (a user given more earlier can still lose some). */
+/**
+ * The roles after a change, refused beyond MAX_ROLES unless only some of the current ones are
+ * taken away (a user given more earlier can still lose some, never gain any).
+ */
 function rolesAfter(current: string[], wanted: string[]) {
   const after = validateRoles(wanted);
-  if (after.length > MAX_ROLES && after.length >= current.length) throw new BadUserInputError(`At most ${MAX_ROLES} roles per user.`, 'roles');
+  if (after.length > MAX_ROLES && !after.every((role) => current.includes(role))) {
+    throw new BadUserInputError(`At most ${MAX_ROLES} roles per user.`, 'roles');
+  }
   return after;
 }
 

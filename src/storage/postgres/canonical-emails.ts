@@ -21,8 +21,9 @@ export interface CanonicalEmailsReport {
   invalid: string[];
 }
 
-// Plain lower-case ASCII addresses without punycode are canonical already; the rest is looked at.
-const PLAIN = '^[a-z0-9._+-]+@[a-z0-9_-]+(\\.[a-z0-9_-]+)+$';
+// Plain lower-case ASCII addresses whose last label starts with a letter, without punycode, are
+// canonical already; the rest is looked at.
+const PLAIN = '^[a-z0-9._+-]+@([a-z0-9_-]+\\.)+[a-z_-][a-z0-9_-]*$';
 
 export async function canonicalizeStoredEmails(db: Db): Promise<CanonicalEmailsReport> {
   const candidates = await queryRows<{ id: string; email: string }>(

@@ -168,12 +168,13 @@ export class RedisRevocationFeed implements RevocationFeed {
     const expiresAt = latest + CLOCK_SKEW_SECONDS * 1000;
     await this.client.pexpireat(this.setKey, expiresAt, 'NX');
     await this.client.pexpireat(this.setKey, expiresAt, 'GT');
-    // Each share pushes the set's expiry on, so entries that have ended are purged here too, not
-    // only when an instance (re)connects: a set that revocations keep alive would grow without end.
-    await this.client.zremrangebyscore(this.setKey, '-inf', Date.now() - CLOCK_SKEW_SECONDS * 1000);
     // One message per batch, under its latest expiry: a receiver keeps an entry a little longer
     // than its tokens live, never shorter.
     await this.client.publish(this.channel, JSON.stringify({ ids: batch.map(([id]) => id), until: latest }));
+    // Each share pushes the set's expiry on, so entries that have ended are purged here too, not
+    // only when an instance (re)connects: a set that revocations keep alive would grow without
+    // end. After the announcement, which it never holds up; a failure waits for the next share.
+    await this.client.zremrangebyscore(this.setKey, '-inf', Date.now() - CLOCK_SKEW_SECONDS * 1000).catch(() => {});
   }
 
   private retryLater() {
