@@ -6,6 +6,7 @@
  */
 import { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
+import { describeError } from '../describe-error';
 import { RedisRevocationFeed } from '../storage/redis/revocation-feed';
 
 export interface RevocationFeedOptions {
@@ -32,7 +33,7 @@ export async function createRevocationFeed(options: RevocationFeedOptions) {
   client.on('error', (error) => {
     if (!reachable) return;
     reachable = false;
-    logger.warn({ err: error }, 'Redis unreachable: sessions revoked meanwhile are refused here only once it is back');
+    logger.warn({ err: describeError(error) }, 'Redis unreachable: sessions revoked meanwhile are refused here only once it is back');
   });
   await new Promise<void>((resolve) => {
     if (client.status === 'ready') return resolve();

@@ -19,19 +19,20 @@ const NUMERIC_LAST_LABEL = /\.(\d+|0x[0-9a-f]*)$/i;
 
 /**
  * The one spelling of an address, so that addresses that read the same are one account (and
- * one rate-limit bucket), or null when it is no address (valid or not, it matches no account): trimmed and NFKC-normalised (é typed
- * as e + ´, full-width letters, ligatures); the local part lower-cased; the domain as UTS #46
- * maps it (its case, its punycode xn-- form and its Unicode form are one domain; characters
- * that mean nothing in a name, such as a zero-width space, dropped), in Unicode, without the
+ * one rate-limit bucket); null for what is no address. Trimmed and NFKC-normalised (é typed as
+ * e + ´, full-width letters, ligatures); the local part lower-cased; the domain as UTS #46 maps
+ * it (its case, its punycode xn-- form and its Unicode form are one domain; characters that
+ * mean nothing in a name, such as a zero-width space, dropped), in Unicode, without the
  * trailing dot of a fully qualified name. Its answers are canonical too: given back unchanged.
  */
 export function canonicalEmail(email: string): string | null {
   if (email.length > MAX_INPUT_LENGTH) return null;
   const folded = email.trim().normalize('NFKC');
   const at = folded.lastIndexOf('@');
+  if (at <= 0) return null;
   const local = folded.slice(0, at).toLowerCase().normalize('NFKC');
   const domain = folded.slice(at + 1).replace(/\.$/, '');
-  if (at <= 0 || !LOCAL_PART.test(local) || !DOMAIN.test(domain) || NUMERIC_LAST_LABEL.test(domain)) return null;
+  if (!LOCAL_PART.test(local) || !DOMAIN.test(domain) || NUMERIC_LAST_LABEL.test(domain)) return null;
   // Empty: not a domain (an invalid label, bad punycode, a joiner out of place).
   const ascii = domainToASCII(domain);
   const unicode = ascii && domainToUnicode(ascii);

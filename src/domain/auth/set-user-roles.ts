@@ -8,7 +8,7 @@ const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/;
  * make a token of about 6 KB, which still fits the 8 KB header limit common to proxies; many more
  * would lock the user out with 431 answers everywhere the token goes.
  */
-export const MAX_ROLES = 32;
+const MAX_ROLES = 32;
 
 export function validateRoles(roles: string[]): string[] {
   for (const role of roles) {

@@ -4,4 +4,4 @@ export { PostgresSessionStore } from './session-store';
 export { PostgresSigningKeyStore } from './signing-key-store';
 export { PostgresMfaStore } from './mfa-store';
 export { readSchemaStatus, type SchemaStatus } from './schema-status';
-export { canonicalizeStoredEmails, type CanonicalEmailsReport } from './canonical-emails';
+export type { CanonicalEmailsReport } from './canonical-emails';

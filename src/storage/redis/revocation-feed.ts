@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LocalRevocations, type RevocationFeed } from '../../domain/revocation';
 import { CLOCK_SKEW_SECONDS } from '../../domain/tokens/verify-access-token';
+import { describeError } from '../../describe-error';
 import { RevocationOutbox } from './revocation-outbox';
 
 const STARTUP_WAIT_MS = 3000;
@@ -94,7 +95,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     } catch (error) {
       if (this.closed || this.subscriber.status !== 'ready') return; // gone meanwhile; a reconnection subscribes again
       // Refused (a Redis user without the channel): the set still counts, without what follows.
-      this.logger.warn({ err: error }, 'revocations not followed: the channel could not be subscribed to; only sessions revoked before now are refused');
+      this.logger.warn({ err: describeError(error) }, 'revocations not followed: the channel could not be subscribed to; only sessions revoked before now are refused');
     }
     await this.load();
   }
@@ -206,7 +207,7 @@ export class RedisRevocationFeed implements RevocationFeed {
       // Redis went away again (it is loaded anew when it returns), or refuses the commands (a
       // user without the rights): the sessions revoked before now are not known here.
       if (this.client.status === 'ready') {
-        this.logger.warn({ err: error }, 'revoked sessions not loaded from Redis: tokens of sessions revoked earlier are accepted until they expire');
+        this.logger.warn({ err: describeError(error) }, 'revoked sessions not loaded from Redis: tokens of sessions revoked earlier are accepted until they expire');
       }
       return false;
     }
