@@ -1,6 +1,8 @@
 /**
  * An example subgraph (products) that checks the gateway's access tokens itself, with the
- * verifier kit only: no call to the gateway per request, no access to its database.
+ * verifier kit only: no call to the gateway per request, no access to its database. Here the
+ * kit is imported from its sources under this repository's name; a subgraph's own project
+ * installs the package `npm run build:kit` packs and imports 'graphql-auth-gateway-subgraph'.
  *
  *   GATEWAY_ISSUER=http://localhost:4000 npx tsx examples/products/server.ts
  *

@@ -22,8 +22,8 @@ import {
   type GraphQLNamedType,
   type GraphQLSchema,
 } from 'graphql';
-import { forbidden, unauthenticated } from './errors';
-import type { SubgraphViewer } from './verifier';
+import { forbidden, unauthenticated } from './errors.js';
+import type { SubgraphViewer } from './verifier.js';
 
 export interface AuthDirectiveOptions<Context> {
   viewerOf: (context: Context) => SubgraphViewer | null | undefined;

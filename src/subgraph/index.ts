@@ -1,5 +1,9 @@
-/** `graphql-auth-gateway/subgraph`: what a subgraph needs to trust the gateway's tokens. */
-export { createVerifier, type VerifierOptions, type VerifyResult, type VerifyFailure, type SubgraphViewer } from './verifier';
-export { createRevocationFeed, type RevocationFeedOptions } from './revocation-feed';
-export { applyAuthDirectives, decide, requirementOf, type AuthDirectiveOptions, type Requirement } from './auth-directives';
-export { createAuthChecker } from './auth-checker';
+/**
+ * The verifier kit: what a subgraph needs to trust the gateway's tokens. `npm run build:kit`
+ * makes it a package of its own (graphql-auth-gateway-subgraph); in this repository it is also
+ * `graphql-auth-gateway/subgraph`.
+ */
+export { createVerifier, type VerifierOptions, type VerifyResult, type VerifyFailure, type SubgraphViewer } from './verifier.js';
+export { createRevocationFeed, type RevocationFeedOptions, type RevocationFeedLogger } from './revocation-feed.js';
+export { applyAuthDirectives, decide, requirementOf, type AuthDirectiveOptions, type Requirement } from './auth-directives.js';
+export { createAuthChecker } from './auth-checker.js';

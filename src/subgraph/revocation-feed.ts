@@ -5,7 +5,7 @@
  * a Redis user with read and subscribe rights on the gateway's keys is enough.
  */
 import { Redis } from 'ioredis';
-import pino, { type Logger } from 'pino';
+import pino from 'pino';
 import { describeError } from '../describe-error';
 import { RedisRevocationFeed } from '../storage/redis/revocation-feed';
 
@@ -18,7 +18,13 @@ export interface RevocationFeedOptions {
    * Where warnings go: Redis unreachable (once per outage) or the revoked set not loaded (a
    * user without the rights, say). Default: JSON lines on stderr, at level warn.
    */
-  logger?: Logger;
+  logger?: RevocationFeedLogger;
+}
+
+/** A pino logger fits, as does any other with these two methods. */
+export interface RevocationFeedLogger {
+  warn(details: object, message: string): void;
+  info(details: object, message: string): void;
 }
 
 const STARTUP_WAIT_MS = 3000;

@@ -1,5 +1,4 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
 import { LocalRevocations, type RevocationFeed } from '../../domain/revocation';
 import { CLOCK_SKEW_SECONDS } from '../../domain/tokens/verify-access-token';
 import { describeError } from '../../describe-error';
@@ -14,6 +13,12 @@ const BATCH = 1000;
  */
 const RETRY_MS = 1000;
 const POLL_MS = 100;
+
+/** What the feed logs with: pino's logger, or any other with these two methods. */
+export interface FeedLogger {
+  warn(details: object, message: string): void;
+  info(details: object, message: string): void;
+}
 
 /**
  * The shared revocation feed: revoked session ids go into a Redis sorted set (score: when their
@@ -47,7 +52,7 @@ export class RedisRevocationFeed implements RevocationFeed {
   constructor(
     private readonly client: Redis,
     prefix: string,
-    private readonly logger: Logger,
+    private readonly logger: FeedLogger,
     private readonly options: { readOnly?: boolean } = {},
   ) {
     this.setKey = `${prefix}:revoked`;

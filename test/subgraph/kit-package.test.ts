@@ -1,0 +1,166 @@
+// Rule: `npm run build:kit` makes the verifier kit a package of its own, which a subgraph installs
+// without the gateway: it depends on exactly the packages it imports (graphql as a peer, the
+// subgraph's own copy), runs on plain Node (import and require, no TypeScript loader), and its
+// declarations type-check under NodeNext with nothing skipped. The consumer here is a project
+// of its own whose node_modules holds the unpacked tarball and links to the packages it names.
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSubgraphKit, KIT_NAME } from '../../src/build/build-subgraph-kit';
+import { LogoutDocument } from '../gql/graphql';
+import { signUp } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { freePort, ROOT, tempDir } from '../helpers/processes';
+
+let built: string;
+let kit: Awaited<ReturnType<typeof buildSubgraphKit>>;
+let consumer: string;
+let gateway: TestGateway;
+
+beforeAll(async () => {
+  built = tempDir('kit-build');
+  kit = await buildSubgraphKit(built);
+  consumer = tempDir('kit-consumer');
+  const modules = path.join(consumer, 'node_modules');
+  mkdirSync(path.join(modules, '@graphql-tools'), { recursive: true });
+  mkdirSync(path.join(modules, '@types'));
+  execFileSync('tar', ['-xzf', kit.tarball, '-C', consumer]);
+  renameSync(path.join(consumer, 'package'), path.join(modules, KIT_NAME));
+  // What npm would install for it: its dependencies and peers (and Node's types for tsc).
+  const installed = [...Object.keys(kit.manifest.dependencies), ...Object.keys(kit.manifest.peerDependencies), '@types/node'];
+  for (const name of installed) symlinkSync(path.join(ROOT, 'node_modules', name), path.join(modules, name));
+  writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+  const port = await freePort();
+  gateway = await startGateway({ env: { PORT: String(port), JWT_ISSUER: `http://127.0.0.1:${port}` } });
+}, 60_000);
+afterAll(async () => {
+  await gateway?.close();
+  for (const dir of [built, consumer]) if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Asynchronous (the gateway the consumer asks runs in this process); a failure shows stdout too (tsc's errors). */
+async function node(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    return (await promisify(execFile)(process.execPath, args, { cwd: consumer, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } })).stdout;
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${(error as { stdout?: string }).stdout ?? ''}`);
+  }
+}
+
+describe('the kit as a package', () => {
+  it('depends on exactly what it imports, and carries nothing else of the gateway', () => {
+    expect(kit.manifest.dependencies).toEqual({
+      '@graphql-tools/utils': expect.stringMatching(/^\^/),
+      ioredis: expect.stringMatching(/^\^/),
+      jose: expect.stringMatching(/^\^/),
+      pino: expect.stringMatching(/^\^/),
+    });
+    expect(kit.manifest.peerDependencies).toEqual({ graphql: expect.stringMatching(/^\^16\./) });
+    const files = execFileSync('tar', ['-tzf', kit.tarball], { encoding: 'utf8' }).trim().split('\n').sort();
+    expect(files).toEqual(
+      ['README.md', 'auth-checker.d.ts', 'auth-directives.d.ts', 'errors.d.ts', 'index.d.ts', 'index.js', 'package.json', 'revocation-feed.d.ts', 'verifier.d.ts'].map(
+        (file) => `package/${file}`,
+      ),
+    );
+    const bundle = readFileSync(path.join(kit.dir, 'index.js'), 'utf8');
+    const imports = [...bundle.matchAll(/^import\s[^'"]*['"]([^'"]+)['"]/gm)].map((match) => match[1]);
+    expect(new Set(imports)).toEqual(new Set(['jose', 'ioredis', 'pino', '@graphql-tools/utils', 'graphql']));
+  });
+
+  it("verifies the gateway's tokens and enforces the directives on plain Node, with the subgraph's graphql", async () => {
+    const user = await signUp(gateway);
+    const ended = await signUp(gateway);
+    await gateway.gql(LogoutDocument, { refreshToken: ended.refreshToken });
+    writeFileSync(
+      path.join(consumer, 'subgraph.js'),
+      `
+import { buildSchema, graphql } from 'graphql';
+import { applyAuthDirectives, createRevocationFeed, createVerifier } from '${KIT_NAME}';
+
+const env = process.env;
+const feed = env.REDIS_URL ? await createRevocationFeed({ redisUrl: env.REDIS_URL, prefix: env.PREFIX }) : undefined;
+const verifier = createVerifier({ issuer: env.ISSUER, audience: 'graphql', isRevoked: feed?.isRevoked });
+const schema = applyAuthDirectives(
+  buildSchema(\`
+    directive @authenticated on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+    directive @requiresScopes(scopes: [[String!]!]!) on FIELD_DEFINITION | OBJECT | INTERFACE | SCALAR | ENUM
+    type Query { me: String @authenticated, cost: Int @requiresScopes(scopes: [["admin"]]) }
+  \`),
+  { viewerOf: (context) => context.viewer },
+);
+const rootValue = { me: () => 'me', cost: () => 1 };
+const run = async (viewer) => {
+  const { data, errors } = await graphql({ schema, source: '{ me cost }', rootValue, contextValue: { viewer } });
+  return { data, codes: errors?.map((error) => error.extensions.code) };
+};
+const live = await verifier.verifyAuthorization('Bearer ' + env.LIVE);
+const out = {
+  live: live.ok ? live.viewer.roles : live.reason,
+  ended: env.ENDED && (await verifier.verify(env.ENDED)).reason,
+  forged: (await verifier.verify(env.LIVE.slice(0, -4) + 'AAAA')).reason,
+  signedIn: await run(live.ok ? live.viewer : null),
+  anonymous: await run(null),
+};
+await feed?.close();
+console.log(JSON.stringify(out));
+`,
+    );
+    const redis = process.env.REDIS_URL;
+    const out = JSON.parse(
+      await node(['subgraph.js'], {
+        ISSUER: gateway.config.jwt.issuer,
+        LIVE: user.accessToken,
+        ...(redis && { REDIS_URL: redis, PREFIX: gateway.config.rateLimit.prefix, ENDED: ended.accessToken }),
+      }),
+    );
+    expect(out).toEqual({
+      live: ['user'],
+      // Without Redis there is no feed to follow: the subgraph accepts a token until it expires.
+      ...(redis && { ended: 'revoked' }),
+      forged: 'invalid',
+      signedIn: { data: { me: 'me', cost: null }, codes: ['FORBIDDEN'] },
+      anonymous: { data: { me: null, cost: null }, codes: ['UNAUTHENTICATED', 'UNAUTHENTICATED'] },
+    });
+  }, 30_000);
+
+  it('loads with require as well (CommonJS subgraphs)', async () => {
+    const names = (await node(['--no-warnings', '-p', `Object.keys(require('${KIT_NAME}')).sort().join()`])).trim();
+    expect(names).toBe('applyAuthDirectives,createAuthChecker,createRevocationFeed,createVerifier,decide,requirementOf');
+  });
+
+  it('type-checks under NodeNext with the libraries checked too, and its types are not any', async () => {
+    writeFileSync(
+      path.join(consumer, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] },
+        include: ['*.ts'],
+      }),
+    );
+    writeFileSync(
+      path.join(consumer, 'typed.ts'),
+      `
+import { createAuthChecker, createRevocationFeed, createVerifier, type SubgraphViewer } from '${KIT_NAME}';
+
+const verifier = createVerifier({ issuer: 'https://auth.example', audience: 'graphql' });
+export async function viewerOf(header: string | undefined): Promise<SubgraphViewer | null> {
+  const result = await verifier.verifyAuthorization(header);
+  return result.ok ? result.viewer : null;
+}
+export const checker = createAuthChecker((context: { viewer: SubgraphViewer | null }) => context.viewer);
+export const feed = () => createRevocationFeed({ redisUrl: 'redis://localhost', logger: console });
+// @ts-expect-error the issuer is a string: were the kit's types lost (any), this line would pass
+createVerifier({ issuer: 1, audience: 'graphql' });
+`,
+    );
+    // And README's snippets, as a subgraph's project would hold them.
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('\n### In your subgraphs: the verifier kit\n'), readme.indexOf('\n### Key rotation\n'));
+    const snippets = [...section.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match) => match[1]!).filter((code) => code.includes(`from '${KIT_NAME}'`));
+    expect(snippets.length).toBeGreaterThanOrEqual(2);
+    snippets.forEach((code, i) => writeFileSync(path.join(consumer, `readme-${i}.ts`), code));
+    const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+    expect(await node([tsc, '-p', '.'])).toBe('');
+  }, 30_000);
+});
