@@ -39,7 +39,8 @@ export interface Config {
   keys: { publishAhead: number; reloadSeconds: number; rotationDays: number | undefined };
   /** The Federation 2 subgraph listener; undefined when SUBGRAPH_PORT is unset. */
   subgraph: { port: number; host: string; secret: string; trustProxy: TrustProxy } | undefined;
-  refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport };
+  /** maxSessionsPerUser: live sessions a user may have; a login beyond ends the least recently used. */
+  refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport; maxSessionsPerUser: number };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
   /**
    * argon2 operations at once, how many more may wait for a turn before new ones are refused,
@@ -139,6 +140,7 @@ const schema = z.object({
   REFRESH_TOKEN_MAX_TTL: int(60, 31_536_000).default(2_592_000),
   REFRESH_REUSE_GRACE_SECONDS: int(0, 60).default(10),
   REFRESH_TOKEN_TRANSPORT: z.enum(['both', 'cookie', 'body']).default('both'),
+  MAX_SESSIONS_PER_USER: int(1, 10_000).default(100),
   // Defaults are OWASP's m=19456,t=2,p=1 profile; see also the memory × time floor below.
   ARGON2_MEMORY_KIB: int(7168, 4_194_304).default(19_456),
   ARGON2_TIME_COST: int(1, 20).default(2),
@@ -361,6 +363,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxTtl: e.REFRESH_TOKEN_MAX_TTL,
       reuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
       transport: e.REFRESH_TOKEN_TRANSPORT,
+      maxSessionsPerUser: e.MAX_SESSIONS_PER_USER,
     },
     argon2: {
       memoryKib: e.ARGON2_MEMORY_KIB,

@@ -39,7 +39,7 @@ describe('defaults', () => {
       logLevel: 'info',
       jwt: { issuer: 'http://localhost:4000', audience: 'graphql', alg: 'ES256', accessTokenTtl: 900 },
       keys: { publishAhead: 600, reloadSeconds: 60 },
-      refresh: { idleTtl: 1_209_600, maxTtl: 2_592_000, reuseGraceSeconds: 10, transport: 'both' },
+      refresh: { idleTtl: 1_209_600, maxTtl: 2_592_000, reuseGraceSeconds: 10, transport: 'both', maxSessionsPerUser: 100 },
       argon2: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
       passwordHashing: {
         concurrency: defaultHashConcurrency(4),

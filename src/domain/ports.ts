@@ -76,6 +76,8 @@ export interface NewSession {
   tokenHash: string;
   /** The user's session epoch the login was checked in (UserRecord.sessionEpoch). */
   sessionEpoch: number;
+  /** Live sessions the user may have, this one included: the least recently used beyond end. */
+  maxLiveSessions: number;
 }
 
 export interface Rotation {
@@ -108,15 +110,18 @@ export type RevocationReason =
   | 'roles_removed'
   | 'user_disabled'
   | 'mfa_changed'
+  | 'session_limit'
   | 'admin';
 
 export interface SessionStore {
   /**
    * Creates the session and its first refresh token together, only while the user is enabled
-   * and still in `sessionEpoch`; false otherwise (nothing is created). Atomic against
-   * revokeAllOfUser: a session is either refused or seen, and so ended, by it.
+   * and still in `sessionEpoch`; null otherwise (nothing is created). Atomic against
+   * revokeAllOfUser: a session is either refused or seen, and so ended, by it. Ends (reason
+   * `session_limit`) the user's least recently used live sessions beyond `maxLiveSessions`, and
+   * returns their ids; concurrent creations for one user take turns, so none exceeds it.
    */
-  create(session: NewSession): Promise<boolean>;
+  create(session: NewSession): Promise<{ ended: string[] } | null>;
   /**
    * Spends the presented token and issues its successor in one atomic step: of any number of
    * concurrent calls with one token, at most one is `rotated`. Rejects when the token is

@@ -200,7 +200,7 @@ describe('idle and absolute expiry', () => {
   it('caps the idle expiry at the absolute one when REFRESH_TOKEN_IDLE_TTL exceeds REFRESH_TOKEN_MAX_TTL', async () => {
     const user = (await short.deps.users.findByEmail((await signUp(short)).email))!;
     const deps = { ...short.deps, settings: { ...short.deps.settings, refresh: { ...short.deps.settings.refresh, idleTtl: 7200, maxTtl: 3600 } } };
-    const issued = (await issueSession(deps, user, ['pwd'], { ip: null, userAgent: null }, user.sessionEpoch))!;
+    const issued = (await issueSession(deps, user, ['pwd'], { ip: null, userAgent: null }, user.sessionEpoch))!.tokens;
     expect(issued).not.toBeNull();
     const row = await sessionRowOf(short, issued.sessionId);
     expect(issued.refreshTokenExpiresAt.getTime()).toBe(row.createdAt.getTime() + 3600 * 1000);

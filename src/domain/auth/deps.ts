@@ -27,7 +27,7 @@ export interface AuthDeps {
   audit: Audit;
   settings: {
     jwt: AccessTokenSettings & { alg: string };
-    refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number };
+    refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; maxSessionsPerUser: number };
     passwordPolicy: PasswordPolicy;
     mfa: { issuer: string; attemptsPerChallenge: number; challengeTtl: number };
   };

@@ -20,7 +20,8 @@ const MAX_USER_AGENT = 512;
  * Starts a new session (refresh-token family) for an authenticated user, provided the user is
  * still enabled and none of their sessions were ended since `checkedInEpoch`, the session epoch
  * the caller's checks were made in: null otherwise. A login whose password was checked before
- * a password change, a logoutAll or a disabling thus never outlives it.
+ * a password change, a logoutAll or a disabling thus never outlives it. A user already at
+ * MAX_SESSIONS_PER_USER loses the least recently used session(s): `endedSessions` says how many.
  */
 export async function issueSession(
   deps: Pick<AuthDeps, 'sessions' | 'keys' | 'clock' | 'settings'>,
@@ -28,7 +29,7 @@ export async function issueSession(
   amr: string[],
   client: ClientInfo,
   checkedInEpoch: number,
-): Promise<IssuedTokens | null> {
+): Promise<{ tokens: IssuedTokens; endedSessions: number } | null> {
   const now = deps.clock.now();
   const { idleTtl, maxTtl } = deps.settings.refresh;
   const sessionId = randomUUID();
@@ -48,9 +49,11 @@ export async function issueSession(
     tokenId: randomUUID(),
     tokenHash: hashRefreshToken(refreshToken),
     sessionEpoch: checkedInEpoch,
+    maxLiveSessions: deps.settings.refresh.maxSessionsPerUser,
   });
   if (!created) return null;
-  return tokensFor(deps, now, user, { id: sessionId, amr, expiresAt: idleExpiresAt }, refreshToken);
+  const tokens = await tokensFor(deps, now, user, { id: sessionId, amr, expiresAt: idleExpiresAt }, refreshToken);
+  return { tokens, endedSessions: created.ended.length };
 }
 
 /** Signs the access token for a session and bundles it with the session's new refresh token. */

@@ -22,10 +22,11 @@ export async function login(
     const { mfaToken, expiresAt } = await startMfaChallenge(deps, user);
     return { kind: 'mfa_required', mfaToken, expiresAt, methods: ['TOTP', 'RECOVERY_CODE'] };
   }
-  const tokens = await issueSession(deps, user, ['pwd'], client, user.sessionEpoch);
+  const issued = await issueSession(deps, user, ['pwd'], client, user.sessionEpoch);
   // The account changed while its password was checked (password change, logoutAll, disabled):
   // the check no longer stands. Not counted: the password was right when checked.
-  if (!tokens) throw new InvalidCredentialsError();
-  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr: ['pwd'], ip: client.ip });
+  if (!issued) throw new InvalidCredentialsError();
+  const { tokens, endedSessions } = issued;
+  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr: ['pwd'], endedSessions, ip: client.ip });
   return { kind: 'authenticated', tokens };
 }

@@ -32,8 +32,9 @@ export async function verifyMfa(deps: AuthDeps, mfaToken: string, code: string, 
   );
   // null: the user's sessions were ended since the password step (the challenge went with them).
   const amr = ['pwd', factor];
-  const tokens = await issueSession(deps, user, amr, client, challenge.sessionEpoch);
-  if (!tokens) throw new InvalidTokenError();
-  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr, ip: client.ip });
+  const issued = await issueSession(deps, user, amr, client, challenge.sessionEpoch);
+  if (!issued) throw new InvalidTokenError();
+  const { tokens, endedSessions } = issued;
+  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr, endedSessions, ip: client.ip });
   return tokens;
 }

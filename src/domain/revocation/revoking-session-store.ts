@@ -17,7 +17,11 @@ export function revokingSessionStore(
     if (ids.length > 0) await feed.publish(ids, until(now));
   };
   return {
-    create: (session) => inner.create(session),
+    async create(session) {
+      const created = await inner.create(session);
+      if (created) await announce(created.ended, session.createdAt);
+      return created;
+    },
     rotate: (rotation) => inner.rotate(rotation),
     inspectToken: (hash) => inner.inspectToken(hash),
     listLive: (userId, now) => inner.listLive(userId, now),

@@ -84,30 +84,49 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /**
-   * One statement (one round trip, atomic by itself): the session and its first refresh token,
-   * from the user's row as it is now (enabled, still in the login's epoch). FOR SHARE holds that
-   * row until the session is committed: revokeAllOfUser, which raises the epoch first, either
-   * waits for the session and then ends it, or changes the epoch before and no session starts.
+   * One transaction of two statements. The first inserts the session and its first refresh
+   * token, from the user's row as it is now (enabled, still in the login's epoch), and locks that
+   * row until the transaction ends: revokeAllOfUser, which raises the epoch first, either waits
+   * for the session and then ends it, or changes the epoch before and no session starts; and
+   * concurrent creations for one user take turns. The second, which therefore sees every
+   * session committed before, ends the least recently used live ones beyond the limit. (NO KEY:
+   * inserts that reference the user, which take KEY SHARE, do not wait.)
    */
   async create(s: NewSession) {
     const created = ts(s.createdAt);
-    const rows = await queryRows<{ id: string }>(
-      this.db,
-      sql`
-      WITH session AS (
-        INSERT INTO sessions (id, user_id, amr, user_agent, ip, created_at, last_used_at, idle_expires_at, expires_at)
-        SELECT ${s.id}::uuid, u.id, ARRAY[${sql.join(s.amr.map((m) => sql`${m}`), sql`, `)}]::text[], ${s.userAgent}, ${s.ip}, ${created}, ${created},
-          ${ts(s.idleExpiresAt)}, ${ts(s.absoluteExpiresAt)}
-        FROM users u
-        WHERE u.id = ${s.userId}::uuid AND u.session_epoch = ${s.sessionEpoch} AND u.disabled_at IS NULL
-        FOR SHARE
-        RETURNING id
-      )
-      INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
-      SELECT ${s.tokenId}::uuid, id, ${s.tokenHash}, ${created} FROM session
-      RETURNING id`,
-    );
-    return rows.length === 1;
+    return this.db.transaction(async (tx) => {
+      const inserted = await queryRows<{ id: string }>(
+        tx,
+        sql`
+        WITH session AS (
+          INSERT INTO sessions (id, user_id, amr, user_agent, ip, created_at, last_used_at, idle_expires_at, expires_at)
+          SELECT ${s.id}::uuid, u.id, ARRAY[${sql.join(s.amr.map((m) => sql`${m}`), sql`, `)}]::text[], ${s.userAgent}, ${s.ip}, ${created}, ${created},
+            ${ts(s.idleExpiresAt)}, ${ts(s.absoluteExpiresAt)}
+          FROM users u
+          WHERE u.id = ${s.userId}::uuid AND u.session_epoch = ${s.sessionEpoch} AND u.disabled_at IS NULL
+          FOR NO KEY UPDATE
+          RETURNING id
+        )
+        INSERT INTO refresh_tokens (id, session_id, token_hash, created_at)
+        SELECT ${s.tokenId}::uuid, id, ${s.tokenHash}, ${created} FROM session
+        RETURNING id`,
+      );
+      if (inserted.length !== 1) return null;
+      const ended = await queryRows<{ id: string }>(
+        tx,
+        sql`
+        UPDATE sessions SET revoked_at = ${created}, revoked_reason = ${'session_limit' satisfies RevocationReason}
+        WHERE id IN (
+          SELECT id FROM sessions
+          WHERE user_id = ${s.userId}::uuid AND id <> ${s.id}::uuid AND revoked_at IS NULL
+            AND idle_expires_at > ${created} AND expires_at > ${created}
+          ORDER BY last_used_at DESC, created_at DESC, id
+          OFFSET ${s.maxLiveSessions - 1}
+        )
+        RETURNING id`,
+      );
+      return { ended: ended.map((row) => row.id) };
+    });
   }
 
   /**
