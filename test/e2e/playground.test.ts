@@ -1,8 +1,8 @@
-// Rule: in a real browser the playground works offline and keeps the tokens itself: no request leaves the gateway, no CSP violation, the access token is sent without touching the headers, the refresh token never reaches page JavaScript, the MFA QR code is a picture, gone once the factor is confirmed or the session ends.
+// Rule: in a real browser the playground works offline and keeps the tokens itself: no request leaves the gateway, no CSP violation, the access token is sent without touching the headers, the refresh token never reaches page JavaScript, the MFA QR code is a picture, gone once the factor is confirmed or the session ends; a refresh refused because another tab just rotated the cookie is tried once more, not a sign-out.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page, type Response } from 'playwright-core';
+import { chromium, type BrowserContext, type Page, type Response, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
@@ -213,5 +213,102 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
     expect(requested.length).toBeGreaterThan(8);
     expect(requested.filter((url) => !url.startsWith(`${origin}/`) && !url.startsWith('data:'))).toEqual([]);
     expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('retries a refresh that another tab just made stale, and stays signed in', async () => {
+    const email = uniqueEmail('playground-tabs');
+    const registered = await gw.post({ query: `mutation { register(email: "${email}", password: "${PASSWORD}") }` });
+    expect(await registered.json()).toEqual({ data: { register: true } });
+    // A browser of its own: a clock is installed for a whole context, and the first test's runs in real time.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    try {
+      const tabs = await browser.newContext();
+      // Fake timers that still flow in real time: fastForward below fires both tabs' refresh timers at once.
+      await tabs.clock.install();
+      const errors: string[] = [];
+      /** Each tab's cookie refreshes: what the gateway answered, and the cookie the browser sent. */
+      const refreshes = new Map<Page, Array<Promise<{ body: GraphQLBody; cookie: string | null }>>>();
+      const open = async () => {
+        const tab = await tabs.newPage();
+        refreshes.set(tab, []);
+        tab.on('pageerror', (error) => errors.push(error.message));
+        tab.on('response', (r) => {
+          if (r.request().postDataJSON()?.operationName !== 'PlaygroundRefresh') return;
+          const answer = async () => ({ body: (await r.json()) as GraphQLBody, cookie: await r.request().headerValue('cookie') });
+          refreshes.get(tab)!.push(answer());
+        });
+        return tab;
+      };
+
+      // Signed in as a user would be after a login: the cookie is set, and every tab opened signs
+      // itself in with it. (The login runs on a page without the playground's script, so nothing
+      // of the page's own refreshes at load overlaps it.)
+      const first = await open();
+      await first.goto(`${origin}/playground/examples.graphql`);
+      const login = (await first.evaluate(`fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-refresh-transport': 'cookie' },
+        body: JSON.stringify({ query: 'mutation { login(email: "${email}", password: "${PASSWORD}") { __typename } }' }),
+      }).then((r) => r.json())`)) as GraphQLBody;
+      expect(login).toEqual({ data: { login: { __typename: 'AuthPayload' } } });
+      await first.goto(`${origin}/graphql`);
+      await first.locator('#session-email', { hasText: email }).waitFor();
+      const second = await open();
+      await second.goto(`${origin}/graphql`);
+      await second.locator('#session-email', { hasText: email }).waitFor();
+
+      // Both tabs' scheduled refreshes are held until both are asked for, then sent together:
+      // each carries the same cookie, one rotates it, and the other, presenting the token just
+      // replaced, is refused under the grace (the session lives on) before the browser has the
+      // successor. Later requests pass untouched.
+      const held: Route[] = [];
+      for (const tab of [first, second]) {
+        await tab.route('**/graphql', async (route) => {
+          if (route.request().postDataJSON()?.operationName !== 'PlaygroundRefresh' || held.length === 2) return route.fallback();
+          held.push(route);
+          if (held.length === 2) await Promise.all(held.map((r) => r.continue()));
+        });
+      }
+      for (const tab of [first, second]) refreshes.set(tab, []); // not the ones at page load
+      await tabs.clock.fastForward(gw.config.jwt.accessTokenTtl * 1000);
+
+      await expect.poll(() => held.length, { message: 'both tabs ask for a refresh' }).toBe(2);
+      for (const tab of [first, second]) await expect.poll(() => refreshes.get(tab)!.length).toBe(1);
+      const [a, b] = await Promise.all([first, second].map((tab) => refreshes.get(tab)![0]!));
+      expect(a!.cookie).toMatch(new RegExp(`^${COOKIE}=.`));
+      expect(b!.cookie).toBe(a!.cookie);
+      const codes = [a!, b!].map((r) => r.body.errors?.[0]?.extensions.code ?? 'rotated').sort();
+      expect(codes).toEqual(['INVALID_TOKEN', 'rotated']);
+      const loser = a!.body.errors ? first : second;
+      const winner = loser === first ? second : first;
+
+      // The refused tab tries once more, with the successor the browser now holds.
+      await expect.poll(() => refreshes.get(loser)!.length, { message: 'the refused tab refreshes again' }).toBe(2);
+      const retry = await refreshes.get(loser)![1]!;
+      expect(retry.body.errors).toBeUndefined();
+      expect(retry.body.data!.refresh.accessToken).toMatch(/^ey/);
+      expect(retry.cookie).not.toBe(a!.cookie);
+      for (const tab of [loser, winner]) {
+        await tab.locator('#session-email', { hasText: email }).waitFor();
+        expect(await tab.locator('#session-status').textContent()).not.toContain('Signed out');
+      }
+      expect(refreshes.get(winner)!.length).toBe(1);
+      expect(gw.logs.join('')).not.toContain('refresh token reused');
+
+      // Once only: when the session has really ended, the second INVALID_TOKEN signs each tab out.
+      const cookie = (await tabs.cookies(origin)).find((c) => c.name === COOKIE)!;
+      const loggedOut = await gw.post({ query: 'mutation { logout }' }, { cookie: `${COOKIE}=${cookie.value}` });
+      expect(await loggedOut.json()).toEqual({ data: { logout: true } });
+      for (const tab of [first, second]) refreshes.set(tab, []);
+      await tabs.clock.fastForward(gw.config.jwt.accessTokenTtl * 1000);
+      for (const tab of [first, second]) {
+        await tab.locator('#session-status', { hasText: 'Signed out: the session ended' }).waitFor();
+        const answers = await Promise.all(refreshes.get(tab)!);
+        expect(answers.map((r) => r.body.errors?.[0]?.extensions.code)).toEqual(['INVALID_TOKEN', 'INVALID_TOKEN']);
+      }
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   }, 60_000);
 });

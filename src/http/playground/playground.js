@@ -17,6 +17,10 @@
   // Refresh this long before expiry (or a fifth of the remaining life, if that is shorter).
   const REFRESH_LEAD_MS = 60000;
   const RETRY_MS = 5000;
+  // A refresh refused with INVALID_TOKEN is tried once more after this long: another tab's
+  // refresh may just have replaced the cookie (the gateway's grace keeps the session alive then),
+  // and the browser will send that successor.
+  const SUPERSEDED_RETRY_MS = 500;
 
   // Example values for the examples' variables; each tab gets the ones its operation declares.
   const EXAMPLE_VALUES = {
@@ -139,8 +143,11 @@
     refreshTimer = setTimeout(refreshNow, Math.max(0, remaining - lead));
   }
 
-  /** Through the cookie. `quiet`: at page load, where having no cookie is normal. */
-  async function refreshNow(quiet) {
+  /**
+   * Through the cookie. `quiet`: at page load, where having no cookie is normal. `retried`: this
+   * is the second try after an INVALID_TOKEN, whose refusal stands.
+   */
+  async function refreshNow(quiet, retried) {
     let result;
     try {
       result = await post({ query: REFRESH, operationName: 'PlaygroundRefresh' });
@@ -152,8 +159,15 @@
     }
     const payload = result && result.data && result.data.refresh;
     if (payload) await adopt(payload);
+    // On refreshTimer, so that a login or a sign-out meanwhile cancels it.
+    else if (retried !== true && codeOf(result) === 'INVALID_TOKEN') refreshTimer = setTimeout(() => refreshNow(quiet, true), SUPERSEDED_RETRY_MS);
     else if (quiet === true) render();
     else forget('Signed out: the session ended. Run Login again.');
+  }
+
+  function codeOf(result) {
+    const error = result && result.errors && result.errors[0];
+    return error && error.extensions ? error.extensions.code : undefined;
   }
 
   function render(message) {
