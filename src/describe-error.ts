@@ -29,9 +29,18 @@ export function describeError(error: unknown, options: { stack?: boolean } = {})
   return described;
 }
 
+/**
+ * A Redis error reply's kind is the first word of its message, in capitals (RESP: WRONGPASS,
+ * NOPERM, NOAUTH, OOM, READONLY…); ioredis gives no code of its own. The rest of the message
+ * may quote a key, so only that word is kept.
+ */
+const REDIS_ERROR_KIND = /^([A-Z][A-Z_]*)(?: |$)/;
+
 function describeChain(error: unknown, depth: number): ErrorDescription {
   if (!(error instanceof Error)) return { type: typeof error };
-  const { code, syscall, cause } = error as { code?: unknown; syscall?: unknown; cause?: unknown };
+  const { syscall, cause } = error as { syscall?: unknown; cause?: unknown };
+  let { code } = error as { code?: unknown };
+  if (code === undefined && error.name === 'ReplyError') code = REDIS_ERROR_KIND.exec(error.message)?.[1];
   return {
     // drizzle's wrapper keeps the name Error: its class says more.
     type: error.name === 'Error' && error.constructor !== Error ? error.constructor.name : error.name,

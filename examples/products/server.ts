@@ -62,7 +62,7 @@ const resolvers = {
 
 const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 // @authenticated and @requiresScopes are enforced here too, not only by the router.
-const schema = applyAuthDirectives(buildSubgraphSchema({ typeDefs, resolvers: resolvers as never }), {
+const schema = applyAuthDirectives(buildSubgraphSchema([{ typeDefs, resolvers }]), {
   viewerOf: (context: Context) => context.viewer,
 });
 

@@ -2,11 +2,12 @@
  * The verifier kit (src/subgraph) as a package of its own, so that a subgraph installs it
  * without the gateway: one ES module bundle (esbuild, as the gateway's build; the gateway files
  * it uses are bundled in), its type declarations (the TypeScript compiler's), a package.json
- * whose dependencies are exactly the packages the bundle imports, at the versions the gateway
+ * whose dependencies are exactly the packages the bundle imports, from the versions the gateway
  * is tested with, and the tarball `npm pack` makes of it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -18,9 +19,11 @@ export const KIT_NAME = 'graphql-auth-gateway-subgraph';
 const SOURCE = path.join(projectRoot, 'src/subgraph');
 /**
  * Packages whose objects cross between the subgraph and the kit (a schema, a GraphQLError):
- * there must be one copy, the subgraph's, so the kit names them as peers.
+ * there must be one copy, the subgraph's, so the kit names them as peers, with the oldest
+ * version it works with (a subgraph should not have to upgrade for it). graphql: the
+ * GraphQLError options object came in 16.4; 16.5 is also Apollo Federation's floor.
  */
-const PEERS = new Set(['graphql']);
+const PEERS: Record<string, string> = { graphql: '^16.5.0' };
 
 interface RootManifest {
   version: string;
@@ -53,17 +56,20 @@ export async function buildSubgraphKit(outDir = path.join(projectRoot, 'dist')) 
   for (const name of [...packages].sort()) {
     const version = root.dependencies[name];
     if (!version) throw new Error(`the kit imports ${name}, which the gateway does not depend on`);
-    (PEERS.has(name) ? peerDependencies : dependencies)[name] = `^${version}`;
+    if (Object.hasOwn(PEERS, name)) peerDependencies[name] = PEERS[name]!;
+    else dependencies[name] = `^${version}`;
   }
   const manifest = {
     name: KIT_NAME,
-    version: root.version,
+    // Each build that changes the kit has a version (and a tarball name) of its own: npm, which
+    // knows an installed tarball by its name and integrity, would otherwise keep the old one.
+    version: `${root.version}-kit.${contentHash(dir, JSON.stringify([dependencies, peerDependencies]))}`,
     description: "Verify a graphql-auth-gateway's access tokens in a subgraph: JWKS discovery and caching, the revocation feed, @authenticated/@requiresScopes, a type-graphql authChecker.",
     license: root.license,
     type: 'module',
     engines: root.engines,
     sideEffects: false,
-    exports: { '.': { types: './index.d.ts', default: './index.js' } },
+    exports: { '.': { types: './index.d.ts', default: './index.js' }, './package.json': './package.json' },
     types: './index.d.ts',
     dependencies,
     peerDependencies,
@@ -113,6 +119,13 @@ function writeDeclarations(dir: string) {
   const errors = ts.getPreEmitDiagnostics(program).concat(emitted.diagnostics);
   if (errors.length > 0) throw new Error(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => projectRoot, getNewLine: () => '\n' }));
   return specifiers;
+}
+
+/** Of the bundle, the declarations and `extra` (the dependencies): the same sources build the same version. */
+function contentHash(dir: string, extra: string) {
+  const hash = createHash('sha256').update(extra).update('\0');
+  for (const file of readdirSync(dir).sort()) hash.update(file).update('\0').update(readFileSync(path.join(dir, file))).update('\0');
+  return hash.digest('hex').slice(0, 12);
 }
 
 const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(specifier);

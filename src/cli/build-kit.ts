@@ -2,4 +2,4 @@
 import { buildSubgraphKit } from '../build/build-subgraph-kit';
 
 const { dir, tarball } = await buildSubgraphKit();
-process.stdout.write(`built ${dir} and packed it: in a subgraph's project, npm install ${tarball}\n`);
+process.stdout.write(`built ${dir} and packed it as ${tarball}: copy that file into the subgraph's repository and npm install it from there\n`);

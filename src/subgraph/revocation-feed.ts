@@ -13,12 +13,12 @@ export interface RevocationFeedOptions {
   /** The Redis the gateway uses (its REDIS_URL). */
   redisUrl: string;
   /** The gateway's RATE_LIMIT_PREFIX, the namespace of its Redis keys. Default gw:rl. */
-  prefix?: string;
+  prefix?: string | undefined;
   /**
    * Where warnings go: Redis unreachable (once per outage) or the revoked set not loaded (a
    * user without the rights, say). Default: JSON lines on stderr, at level warn.
    */
-  logger?: RevocationFeedLogger;
+  logger?: RevocationFeedLogger | undefined;
 }
 
 /** A pino logger fits, as does any other with these two methods. */

@@ -15,20 +15,20 @@ export interface VerifierOptions {
   /** The gateway's JWT_AUDIENCE. */
   audience: string;
   /** Default: discovered from `${issuer}/.well-known/openid-configuration`. */
-  jwksUrl?: string;
+  jwksUrl?: string | undefined;
   /** Default: the gateway's default, ES256. */
-  algorithms?: string[];
+  algorithms?: string[] | undefined;
   /** Seconds between refetches for unknown key ids: at least 1, default 30. */
-  cooldownSeconds?: number;
+  cooldownSeconds?: number | undefined;
   /**
    * Seconds after which the key set is fetched again before use, so that a key the gateway has
    * retired stops verifying: at least 1, default 300 (the JWKS's own cache lifetime).
    */
-  keySetMaxAgeSeconds?: number;
+  keySetMaxAgeSeconds?: number | undefined;
   /** Default 60, as the gateway. */
-  clockToleranceSeconds?: number;
+  clockToleranceSeconds?: number | undefined;
   /** Sessions revoked before their tokens expire (see the revocation feed); default none. */
-  isRevoked?: (sessionId: string) => boolean;
+  isRevoked?: ((sessionId: string) => boolean) | undefined;
 }
 
 export interface SubgraphViewer {

@@ -414,12 +414,20 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
       feeds.push(blind);
       expect(blind.isRevoked(sidOf(ended.accessToken))).toBe(false);
       expect(lines.join('')).toMatch(/revoked sessions not loaded from Redis/);
+      // Which refusal it was, by Redis's error kind (never the rest of its message).
+      expect(JSON.parse(lines.at(-1)!).err).toEqual({ type: 'ReplyError', code: 'NOPERM' });
       // Allowed to read the set but not the channel: what was revoked before counts, and it says so.
       lines.length = 0;
       const deaf = await createRevocationFeed({ redisUrl: urlAs(`${user}-nochannel`), prefix, logger });
       feeds.push(deaf);
       expect(deaf.isRevoked(sidOf(ended.accessToken))).toBe(true);
       expect(lines.join('')).toMatch(/revocations not followed/);
+      // A wrong password is told apart from an outage.
+      lines.length = 0;
+      const locked = await createRevocationFeed({ redisUrl: urlAs(`${user}-unknown`), prefix, logger });
+      feeds.push(locked);
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ msg: expect.stringMatching(/Redis unreachable/), err: { type: 'ReplyError', code: 'WRONGPASS' } });
       await admin.zrem(key, 'long-ended');
     } finally {
       await admin.call('ACL', 'DELUSER', user, `${user}-nothing`, `${user}-nochannel`);
