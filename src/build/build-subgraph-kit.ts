@@ -108,6 +108,8 @@ function writeDeclarations(dir: string) {
     const file = path.join(dir, path.relative(path.join(dir, 'src/subgraph'), emittedAt));
     // Declarations of the gateway's own files outside the kit are not part of its interface.
     if (path.relative(dir, file).startsWith('..')) return;
+    // A type reference would need a package (say @types/node) that the manifest does not name.
+    if (text.includes('/// <reference')) throw new Error(`${path.basename(file)} references types the kit does not depend on`);
     for (const [, specifier] of text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
       if (specifier!.startsWith('.') && !/^\.\/[\w-]+\.js$/.test(specifier!)) {
         throw new Error(`${path.basename(file)} imports ${specifier}: the kit's declarations may import only its own files, by their .js names`);

@@ -1,7 +1,4 @@
-// Rule: a user has at most MAX_SESSIONS_PER_USER live sessions. A login beyond ends the least
-// recently used ones: their refresh tokens are refused and their access tokens at once (the
-// revocation feed), and the audit line counts them. Concurrent logins of one user take turns,
-// so a burst never leaves more.
+// Rule: a login beyond MAX_SESSIONS_PER_USER live sessions ends the least recently used ones, everywhere and at once, even under concurrent logins.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeDocument, SessionsDocument } from '../gql/graphql';
@@ -56,7 +53,47 @@ describe('MAX_SESSIONS_PER_USER', () => {
     expect(audit).toEqual([expect.objectContaining({ sessionId: sessionIdOf(fourth.accessToken), endedSessions: 1 })]);
   });
 
+  it('counts only live sessions: an expired one, though never revoked, takes no place', async () => {
+    const first = await signUp(gw);
+    const second = await logIn(gw, first.email, first.password);
+    const third = await logIn(gw, first.email, first.password);
+    // The first one's idle time has run out (as a client gone quiet for REFRESH_TOKEN_IDLE_TTL).
+    await gw.database.db.execute(sql`UPDATE sessions SET idle_expires_at = created_at WHERE id = ${sessionIdOf(first.accessToken)}`);
+    const from = gw.logs.length;
+    const fourth = await logIn(gw, first.email, first.password);
+    expect(await liveSessionIds(fourth.accessToken)).toEqual([second, third, fourth].map((t) => sessionIdOf(t.accessToken)).sort());
+    expect((await sessionRowOf(gw, sessionIdOf(first.accessToken))).revokedReason).toBeNull();
+    const [line] = gw.logs.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'login succeeded');
+    expect(line).toMatchObject({ endedSessions: 0 });
+  });
+
+  it('with a limit of 1, each login ends the session before it', async () => {
+    const user = await signUp(gw);
+    const record = (await gw.deps.users.findByEmail(user.email))!;
+    const deps = { ...gw.deps, settings: { ...gw.deps.settings, refresh: { ...gw.deps.settings.refresh, maxSessionsPerUser: 1 } } };
+    const issued = (await issueSession(deps, record, ['pwd'], { ip: null, userAgent: null }, record.sessionEpoch))!;
+    expect(issued.endedSessions).toBe(1);
+    expect(await refreshCode(gw, user.refreshToken)).toBe('INVALID_TOKEN');
+    expect((await rotate(gw, issued.tokens.refreshToken)).refreshToken).toBeTruthy();
+  });
 });
+
+type Tx = Parameters<Parameters<TestGateway['database']['db']['transaction']>[0]>[0];
+
+/** Resolves once `count` statements on this test's database wait for a lock. */
+async function untilWaiting(tx: Tx, count: number) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    await tx.execute(sql`SELECT pg_stat_clear_snapshot()`);
+    const [waiting] = await queryRows<{ n: number }>(
+      tx,
+      sql`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.datname = current_database()`,
+    );
+    if (waiting!.n >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${waiting!.n} of ${count} statements wait for a lock`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
 
 // PGlite has one connection, which serialises everything: concurrency is PostgreSQL's question.
 describe.runIf(process.env.DATABASE_URL)('MAX_SESSIONS_PER_USER under concurrent logins (PostgreSQL)', () => {
@@ -72,17 +109,7 @@ describe.runIf(process.env.DATABASE_URL)('MAX_SESSIONS_PER_USER under concurrent
       issued = Promise.all(
         Array.from({ length: burst }, () => issueSession(gw.deps, record, ['pwd'], { ip: null, userAgent: null }, record.sessionEpoch)),
       );
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        await tx.execute(sql`SELECT pg_stat_clear_snapshot()`);
-        const [waiting] = await queryRows<{ n: number }>(
-          tx,
-          sql`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.datname = current_database()`,
-        );
-        if (waiting!.n >= burst) break;
-        if (Date.now() > deadline) throw new Error(`only ${waiting!.n} of ${burst} logins reached the lock`);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await untilWaiting(tx, burst);
     });
     const results = await issued;
     expect(results.every((result) => result !== null)).toBe(true);
@@ -94,5 +121,16 @@ describe.runIf(process.env.DATABASE_URL)('MAX_SESSIONS_PER_USER under concurrent
     expect(ended).toHaveLength(all.length - LIMIT);
     expect(results.reduce((sum, result) => sum + result!.endedSessions, 0)).toBe(all.length - LIMIT);
     for (const id of ended) expect(gw.deps.revocations.isRevoked(id, gw.clock.now())).toBe(true);
+  });
+
+  it('refuses a refresh that waited for its session to be ended (by the limit or otherwise), instead of answering it', async () => {
+    const user = await signUp(gw);
+    let refreshed!: Promise<string | undefined>;
+    await gw.database.db.transaction(async (tx) => {
+      await tx.execute(sql`UPDATE sessions SET revoked_at = now(), revoked_reason = 'session_limit' WHERE id = ${sessionIdOf(user.accessToken)}`);
+      refreshed = refreshCode(gw, user.refreshToken);
+      await untilWaiting(tx, 1);
+    });
+    expect(await refreshed).toBe('INVALID_TOKEN');
   });
 });

@@ -1,8 +1,5 @@
-// Rule: `npm run build:kit` makes the verifier kit a package of its own, which a subgraph installs
-// without the gateway: it depends on exactly the packages it imports (graphql as a peer, the
-// subgraph's own copy), runs on plain Node (import and require, no TypeScript loader), and its
-// declarations type-check under NodeNext with nothing skipped. The consumer here is a project
-// of its own whose node_modules holds the unpacked tarball and links to the packages it names.
+// Rule: `npm run build:kit` packs the verifier kit as a package a subgraph installs without the gateway: exact dependencies, plain Node, NodeNext types.
+// The consumer here is a project of its own whose node_modules holds the unpacked tarball and links to the packages it names.
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -5,7 +5,8 @@ import type { RevocationFeed } from './ports';
 /**
  * The session store as the domain uses it: every revocation, whatever the path (logout,
  * logoutAll, revokeSession, password change, refresh reuse, MFA change, role removal, disable,
- * admin), also goes to the revocation feed, until the session's last access token has expired.
+ * admin, the limit of sessions per user), also goes to the revocation feed, until the session's
+ * last access token has expired.
  */
 export function revokingSessionStore(
   inner: SessionStore,

@@ -159,8 +159,11 @@
     }
     const payload = result && result.data && result.data.refresh;
     if (payload) await adopt(payload);
-    // On refreshTimer, so that a login or a sign-out meanwhile cancels it.
-    else if (retried !== true && codeOf(result) === 'INVALID_TOKEN') refreshTimer = setTimeout(() => refreshNow(quiet, true), SUPERSEDED_RETRY_MS);
+    // On refreshTimer, so that a login or a sign-out meanwhile cancels it. Not at page load
+    // (quiet), where the usual reason is no cookie at all: every visit would ask twice.
+    else if (quiet !== true && retried !== true && codeOf(result) === 'INVALID_TOKEN') {
+      refreshTimer = setTimeout(() => refreshNow(quiet, true), SUPERSEDED_RETRY_MS);
+    }
     else if (quiet === true) render();
     else forget('Signed out: the session ended. Run Login again.');
   }

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type {
   NewSession,
   RevocationReason,
@@ -12,6 +12,12 @@ import { epochMs, preparedQuery, queryRows, ts, tsPlaceholder, type Db } from '.
 import { sessions, users } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
+
+/**
+ * Where a later statement of a transaction must see what others committed meanwhile, whatever
+ * the server's default_transaction_isolation.
+ */
+const READ_COMMITTED = { isolationLevel: 'read committed' } as const;
 
 /** A user's sessions that are neither revoked nor expired (idle or absolute) at `now`. */
 const liveSessionsOf = (userId: string, now: Date) =>
@@ -62,9 +68,11 @@ const ROTATION = (() => {
         INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at)
         SELECT ${p('newTokenId')}::uuid, session_id, ${p('newTokenHash')}, token_id, ${now} FROM spent
       ), touched AS (
+        -- Checked again: a revocation that held the session's row meanwhile has committed, and a
+        -- row lock's wait re-checks only this statement's own conditions.
         UPDATE sessions s SET last_used_at = ${now},
           idle_expires_at = LEAST(${now} + make_interval(secs => ${p('idleTtlSeconds')}), s.expires_at)
-        FROM spent WHERE s.id = spent.session_id
+        FROM spent WHERE s.id = spent.session_id AND s.revoked_at IS NULL
         RETURNING s.*
       )
       SELECT touched.id, touched.user_id, touched.amr, touched.user_agent, touched.ip,
@@ -89,8 +97,9 @@ export class PostgresSessionStore implements SessionStore {
    * row until the transaction ends: revokeAllOfUser, which raises the epoch first, either waits
    * for the session and then ends it, or changes the epoch before and no session starts; and
    * concurrent creations for one user take turns. The second, which therefore sees every
-   * session committed before, ends the least recently used live ones beyond the limit. (NO KEY:
-   * inserts that reference the user, which take KEY SHARE, do not wait.)
+   * session committed before, ends the least recently used live ones beyond the limit (read
+   * committed: each statement sees what was committed before it). NO KEY: inserts that
+   * reference the user, which take KEY SHARE, do not wait.
    */
   async create(s: NewSession) {
     const created = ts(s.createdAt);
@@ -112,21 +121,19 @@ export class PostgresSessionStore implements SessionStore {
         RETURNING id`,
       );
       if (inserted.length !== 1) return null;
-      const ended = await queryRows<{ id: string }>(
-        tx,
-        sql`
-        UPDATE sessions SET revoked_at = ${created}, revoked_reason = ${'session_limit' satisfies RevocationReason}
-        WHERE id IN (
-          SELECT id FROM sessions
-          WHERE user_id = ${s.userId}::uuid AND id <> ${s.id}::uuid AND revoked_at IS NULL
-            AND idle_expires_at > ${created} AND expires_at > ${created}
-          ORDER BY last_used_at DESC, created_at DESC, id
-          OFFSET ${s.maxLiveSessions - 1}
-        )
-        RETURNING id`,
-      );
+      const beyondLimit = tx
+        .select({ id: sessions.id })
+        .from(sessions)
+        .where(and(liveSessionsOf(s.userId, s.createdAt), ne(sessions.id, s.id)))
+        .orderBy(desc(sessions.lastUsedAt), desc(sessions.createdAt), sessions.id)
+        .offset(s.maxLiveSessions - 1);
+      const ended = await tx
+        .update(sessions)
+        .set({ revokedAt: s.createdAt, revokedReason: 'session_limit' })
+        .where(inArray(sessions.id, beyondLimit))
+        .returning({ id: sessions.id });
       return { ended: ended.map((row) => row.id) };
-    });
+    }, READ_COMMITTED);
   }
 
   /**
@@ -230,7 +237,7 @@ export class PostgresSessionStore implements SessionStore {
         )
         .returning({ id: sessions.id });
       return rows.map((r) => r.id);
-    });
+    }, READ_COMMITTED);
   }
 
   async listLive(userId: string, now: Date) {
