@@ -42,7 +42,12 @@ export const sessions = pgTable(
     revokedAt: tz('revoked_at'),
     revokedReason: text('revoked_reason'),
   },
-  (t) => [index('sessions_user_id_idx').on(t.userId)],
+  (t) => [
+    index('sessions_user_id_idx').on(t.userId),
+    // A user's sessions not revoked: what listing them and the limit per user read (the latter
+    // at every login), without the ended ones, which a login loop leaves by the thousand until pruned.
+    index('sessions_user_unrevoked_idx').on(t.userId).where(sql`revoked_at IS NULL`),
+  ],
 );
 
 /** Refresh tokens are stored only as SHA-256 hashes; spent ones stay for reuse detection. */

@@ -1,0 +1,1 @@
+CREATE INDEX "sessions_user_unrevoked_idx" ON "sessions" USING btree ("user_id") WHERE revoked_at IS NULL;
