@@ -12,6 +12,7 @@ import { gatewaySchema, printGatewaySchema } from './graphql/schema';
 import { startGraphqlServer } from './graphql/server';
 import { createHttpApp } from './http/base-app';
 import { registerHealthRoutes } from './http/health';
+import type { GatewayMetrics } from './http/metrics';
 import { registerJwksRoutes } from './http/jwks';
 import { registerPlaygroundRoutes } from './http/playground';
 import { REFRESH_TRANSPORT_HEADER } from './http/refresh-cookie';
@@ -24,9 +25,10 @@ export interface AppOptions {
   pingDatabase: () => Promise<void>;
   /** Where rate limits live right now, reported by /readyz. */
   rateLimitMode: () => string;
+  metrics?: GatewayMetrics | undefined;
 }
 
-export async function createApp({ config, deps, logger, pingDatabase, rateLimitMode }: AppOptions): Promise<FastifyInstance> {
+export async function createApp({ config, deps, logger, pingDatabase, rateLimitMode, metrics }: AppOptions): Promise<FastifyInstance> {
   const app = await createHttpApp(config, logger);
   if (config.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
@@ -58,7 +60,7 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
   // Before Apollo's route: its hook answers browsers' GET /graphql, so Apollo never sees them.
   if (config.playground) registerPlaygroundRoutes(app, { schemaSdl: printGatewaySchema() });
 
-  const apollo = await startGraphqlServer({ app, config, logger, schema: gatewaySchema(), introspection: !config.production });
+  const apollo = await startGraphqlServer({ app, config, logger, schema: gatewaySchema(), introspection: !config.production, metrics });
   await app.register(fastifyApollo(apollo), { context: requestContext(config, deps) });
 
   registerHealthRoutes(app, pingDatabase, rateLimitMode);

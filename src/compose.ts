@@ -12,6 +12,7 @@ import { Throttle, type CounterStore } from './domain/throttle';
 import { KeyRing, rotateSigningKeyIfDue, VerifiedTokenCache } from './domain/tokens';
 import type { Logger } from 'pino';
 import { describeError } from './describe-error';
+import type { GatewayMetrics } from './http/metrics';
 import { auditLog } from './logger';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
 
@@ -26,9 +27,11 @@ export interface ComposeOptions {
   revocations: RevocationFeed;
   logger: Logger;
   clock?: Clock;
+  /** Counts the audit events (METRICS_PORT). */
+  metrics?: GatewayMetrics | undefined;
 }
 
-export async function compose({ config, database, encryptionKeys, counters, revocations, logger, clock = systemClock }: ComposeOptions): Promise<{ deps: AuthDeps; reloadKeys: () => Promise<void> }> {
+export async function compose({ config, database, encryptionKeys, counters, revocations, logger, clock = systemClock, metrics }: ComposeOptions): Promise<{ deps: AuthDeps; reloadKeys: () => Promise<void> }> {
   const box = new SecretBox(encryptionKeys);
   const signingKeys = new PostgresSigningKeyStore(database.db);
   const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
@@ -43,7 +46,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
     revocations,
     mfa: new PostgresMfaStore(database.db),
     box,
-    audit: auditLog(logger),
+    audit: metrics ? metrics.counting(auditLog(logger)) : auditLog(logger),
     settings: {
       jwt: config.jwt,
       refresh: config.refresh,

@@ -39,6 +39,8 @@ export interface Config {
   keys: { publishAhead: number; reloadSeconds: number; rotationDays: number | undefined };
   /** The Federation 2 subgraph listener; undefined when SUBGRAPH_PORT is unset. */
   subgraph: { port: number; host: string; secret: string; trustProxy: TrustProxy } | undefined;
+  /** The Prometheus listener; undefined when METRICS_PORT is unset. */
+  metrics: { port: number; host: string } | undefined;
   /** maxSessionsPerUser: live sessions a user may have; a login beyond ends the least recently used. */
   refresh: { idleTtl: number; maxTtl: number; reuseGraceSeconds: number; transport: RefreshTransport; maxSessionsPerUser: number };
   argon2: { memoryKib: number; timeCost: number; parallelism: number };
@@ -135,6 +137,8 @@ const schema = z.object({
   KEY_ROTATION_DAYS: int(1, 3650).optional(),
   SUBGRAPH_PORT: int(0, 65_535).optional(),
   SUBGRAPH_HOST: text().optional(),
+  METRICS_PORT: int(0, 65_535).optional(),
+  METRICS_HOST: text().optional(),
   SUBGRAPH_SECRET: text().optional(),
   REFRESH_TOKEN_IDLE_TTL: int(60, 31_536_000).default(1_209_600),
   REFRESH_TOKEN_MAX_TTL: int(60, 31_536_000).default(2_592_000),
@@ -354,6 +358,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       accessTokenTtl: e.ACCESS_TOKEN_TTL,
     },
     keys: { publishAhead: e.KEY_PUBLISH_AHEAD, reloadSeconds: e.KEY_RELOAD_SECONDS, rotationDays: e.KEY_ROTATION_DAYS },
+    metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST ?? host },
     subgraph:
       e.SUBGRAPH_PORT === undefined
         ? undefined

@@ -43,11 +43,16 @@ async function main() {
   await counters.redis?.ready(3000);
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
-  const { deps, reloadKeys } = await compose({ config, database, encryptionKeys, counters: counters.store, revocations, logger });
-  const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
-  // Loaded only when asked for: the federation libraries are large and most gateways do without.
+  // Loaded only when asked for, as the federation libraries below: most gateways do without.
+  const metricsModule = config.metrics && (await import('./http/metrics'));
+  const metrics = metricsModule ? new metricsModule.GatewayMetrics() : undefined;
+  const { deps, reloadKeys } = await compose({ config, database, encryptionKeys, counters: counters.store, revocations, logger, metrics });
+  const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode, metrics });
   const subgraph =
-    config.subgraph && (await (await import('./http/subgraph-app')).createSubgraphApp({ config, deps, logger, settings: config.subgraph }));
+    config.subgraph &&
+    (await (await import('./http/subgraph-app')).createSubgraphApp({ config, deps, logger, settings: config.subgraph, metrics }));
+  metrics?.watch(deps);
+  const metricsApp = metricsModule && metrics && (await metricsModule.createMetricsApp(metrics, config, logger));
   logger.info(describeClientIp(config.trustProxy));
   logPoolPriority(logger);
   if (config.subgraph) {
@@ -81,8 +86,9 @@ async function main() {
     const drained = setTimeout(() => {
       app.server.closeAllConnections();
       subgraph?.server.closeAllConnections();
+      metricsApp?.server.closeAllConnections();
     }, DRAIN_MS);
-    await Promise.all([app.close(), subgraph?.close()]);
+    await Promise.all([app.close(), subgraph?.close(), metricsApp?.close()]);
     clearTimeout(drained);
     await database.close();
     await revocations.close();
@@ -107,13 +113,19 @@ async function main() {
     logger.info({ url: subgraphUrl }, 'subgraph listener ready');
     process.stdout.write(`Federation subgraph listener at ${subgraphUrl}\n`);
   }
+  if (metricsApp && config.metrics) {
+    await metricsApp.listen({ port: config.metrics.port, host: config.metrics.host });
+    const metricsUrl = listeningUrl(metricsApp.server, config.metrics.host, config.metrics.port, '/metrics');
+    logger.info({ url: metricsUrl }, 'metrics listener ready');
+    process.stdout.write(`Prometheus metrics at ${metricsUrl}\n`);
+  }
 }
 
-/** The /graphql URL a listener answers at (the port it got, when asked for 0). */
-function listeningUrl(server: Pick<Server, 'address'>, host: string, port: number) {
+/** The URL of `path` on a listener (the port it got, when asked for 0). */
+function listeningUrl(server: Pick<Server, 'address'>, host: string, port: number, path = '/graphql') {
   const shownHost = host === '127.0.0.1' || host === '0.0.0.0' ? 'localhost' : host;
   const address = server.address();
-  return `http://${shownHost}:${typeof address === 'object' && address ? address.port : port}/graphql`;
+  return `http://${shownHost}:${typeof address === 'object' && address ? address.port : port}${path}`;
 }
 
 main().catch((error: unknown) => {

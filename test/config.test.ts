@@ -217,6 +217,7 @@ describe('documented ranges', () => {
     ['MFA_ATTEMPTS_PER_CHALLENGE', 1, 100, (c) => c.rateLimit.mfaAttemptsPerChallenge],
     ['PORT', 0, 65_535, (c) => c.port],
     ['SUBGRAPH_PORT', 0, 65_535, (c) => c.subgraph?.port, { SUBGRAPH_SECRET: 's'.repeat(32) }],
+    ['METRICS_PORT', 0, 65_535, (c) => c.metrics?.port],
     ['ACCESS_TOKEN_CACHE_SIZE', 0, 100_000, (c) => c.accessTokenCacheSize],
     ['TRUST_PROXY', 1, 32, (c) => c.trustProxy],
     ['SUBGRAPH_TRUST_PROXY', 1, 32, (c) => c.subgraph?.trustProxy, SECRET],
@@ -258,7 +259,7 @@ describe('values are read strictly', () => {
     'SUBGRAPH_PORT', 'REFRESH_TOKEN_IDLE_TTL', 'REFRESH_TOKEN_MAX_TTL', 'REFRESH_REUSE_GRACE_SECONDS', 'MAX_SESSIONS_PER_USER',
     'ARGON2_MEMORY_KIB', 'ARGON2_TIME_COST', 'ARGON2_PARALLELISM', 'PASSWORD_HASH_CONCURRENCY', 'PASSWORD_HASH_QUEUE',
     'PASSWORD_HASH_PER_CLIENT', 'PASSWORD_HASH_NICE', 'UV_THREADPOOL_SIZE', 'ACCESS_TOKEN_CACHE_SIZE',
-    'MFA_ATTEMPTS_PER_CHALLENGE', 'GRAPHQL_MAX_DEPTH', 'GRAPHQL_MAX_ALIASES', 'GRAPHQL_MAX_DIRECTIVES',
+    'MFA_ATTEMPTS_PER_CHALLENGE', 'METRICS_PORT', 'GRAPHQL_MAX_DEPTH', 'GRAPHQL_MAX_ALIASES', 'GRAPHQL_MAX_DIRECTIVES',
     'GRAPHQL_MAX_TOKENS', 'GRAPHQL_MAX_COST',
   ];
 

@@ -10,6 +10,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 import { describeError } from '../describe-error';
 import { ErrorCode, GatewayError, isUnavailable, ServiceUnavailableError } from '../errors';
+import type { GatewayMetrics } from '../http/metrics';
 
 const PASSED_THROUGH = new Set<string>([
   ErrorCode.GRAPHQL_PARSE_FAILED,
@@ -24,8 +25,16 @@ const TOKEN_LIMIT = /Document contains more tha[nt] \d+ tokens/;
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
-export function createErrorFormatter(logger: Logger, options: { development: boolean }) {
+export function createErrorFormatter(logger: Logger, options: { development: boolean; metrics?: GatewayMetrics | undefined }) {
+  const { metrics } = options;
+  if (!metrics) return format;
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const answered = format(formatted, error);
+    metrics.countError(String(answered.extensions!.code));
+    return answered;
+  };
+
+  function format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
     const where = { ...(formatted.locations && { locations: formatted.locations }), ...(formatted.path && { path: formatted.path }) };
     const original = unwrapResolverError(error);
     if (original instanceof GatewayError) {
@@ -49,5 +58,5 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
     }
     logger.error({ err: describeError(original, { stack: options.development }), path: formatted.path }, 'unexpected error');
     return { message: 'Internal server error.', ...where, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
-  };
+  }
 }

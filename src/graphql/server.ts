@@ -15,6 +15,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { GatewayContext } from './context';
+import type { GatewayMetrics } from '../http/metrics';
 import { createErrorFormatter } from './format-error';
 import { errorHeadersPlugin } from './plugins/error-headers';
 import { knownOperationTypes } from './validation/known-operation-types';
@@ -26,9 +27,11 @@ export interface GraphqlServerOptions {
   logger: Logger;
   schema: GraphQLSchema;
   introspection: boolean;
+  /** Counts the codes clients are answered with (METRICS_PORT). */
+  metrics?: GatewayMetrics | undefined;
 }
 
-export async function startGraphqlServer({ app, config, logger, schema, introspection }: GraphqlServerOptions) {
+export async function startGraphqlServer({ app, config, logger, schema, introspection, metrics }: GraphqlServerOptions) {
   const { maxDepth, maxAliases, maxDirectives, maxTokens, maxCost } = config.graphqlLimits;
   const armor = new ApolloArmor({
     maxDepth: { n: maxDepth },
@@ -53,7 +56,7 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     parseOptions: { maxTokens },
     validationRules: [...armor.validationRules, oneCredentialMutationPerOperation, knownOperationTypes],
     logger,
-    formatError: createErrorFormatter(logger, { development: config.development }),
+    formatError: createErrorFormatter(logger, { development: config.development, metrics }),
     plugins: [
       ...armor.plugins,
       errorHeadersPlugin,

@@ -14,6 +14,7 @@ import { ErrorCode } from '../errors';
 import { subgraphSchema } from '../graphql/federation/subgraph-schema';
 import { startGraphqlServer } from '../graphql/server';
 import { createHttpApp } from './base-app';
+import type { GatewayMetrics } from './metrics';
 import { requestContext } from './request-context';
 
 export const SUBGRAPH_SECRET_HEADER = 'x-subgraph-secret';
@@ -26,13 +27,14 @@ export interface SubgraphAppOptions {
   deps: AuthDeps;
   logger: Logger;
   settings: NonNullable<Config['subgraph']>;
+  metrics?: GatewayMetrics | undefined;
 }
 
 /**
  * Client addresses (for the brute-force limits) follow SUBGRAPH_TRUST_PROXY: unset, every
  * client counts as the router; set it so the address a trusted hop added is used instead.
  */
-export async function createSubgraphApp({ config, deps, logger, settings }: SubgraphAppOptions): Promise<FastifyInstance> {
+export async function createSubgraphApp({ config, deps, logger, settings, metrics }: SubgraphAppOptions): Promise<FastifyInstance> {
   const { secret } = settings;
   const app = await createHttpApp(config, logger, settings.trustProxy);
   const expected = digest(secret);
@@ -43,7 +45,7 @@ export async function createSubgraphApp({ config, deps, logger, settings }: Subg
       .code(403)
       .send({ errors: [{ message: 'Only the router may call this listener.', extensions: { code: ErrorCode.FORBIDDEN } }] });
   });
-  const apollo = await startGraphqlServer({ app, config, logger, schema: subgraphSchema(), introspection: !config.production });
+  const apollo = await startGraphqlServer({ app, config, logger, schema: subgraphSchema(), introspection: !config.production, metrics });
   await app.register(fastifyApollo(apollo), { context: requestContext(config, deps) });
   return app;
 }

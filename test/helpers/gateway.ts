@@ -11,6 +11,7 @@ import { print } from 'graphql';
 import { inject } from 'vitest';
 import { createApp } from '../../src/app';
 import { createSubgraphApp } from '../../src/http/subgraph-app';
+import { createMetricsApp, GatewayMetrics } from '../../src/http/metrics';
 import { openCounters, openRevocations } from '../../src/bootstrap';
 import { compose, startKeyReloader } from '../../src/compose';
 import { loadConfig, type Config } from '../../src/config';
@@ -68,6 +69,8 @@ export interface TestGateway {
   url: string;
   /** The Federation subgraph listener's base URL, when SUBGRAPH_PORT was given. */
   subgraphUrl: string | undefined;
+  /** The Prometheus listener's /metrics URL, when METRICS_PORT was given. */
+  metricsUrl: string | undefined;
   config: Config;
   clock: TestClock;
   deps: AuthDeps;
@@ -139,18 +142,23 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
   const store = options.wrapCounters ? options.wrapCounters(counters.store) : counters.store;
-  const { deps, reloadKeys } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: store, revocations, logger, clock });
+  const metrics = config.metrics && new GatewayMetrics();
+  const { deps, reloadKeys } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: store, revocations, logger, clock, metrics });
   const stopKeyReloader = startKeyReloader(reloadKeys, config.keys.reloadSeconds, logger);
-  const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode });
+  const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode, metrics });
   await app.listen({ port: config.port, host: '127.0.0.1' });
   const portOf = (server: typeof app.server) => {
     const address = server.address();
     return typeof address === 'object' && address ? address.port : 0;
   };
   const url = `http://127.0.0.1:${portOf(app.server)}`;
-  const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, settings: config.subgraph }));
+  const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, settings: config.subgraph, metrics }));
   await subgraph?.listen({ port: config.subgraph!.port, host: '127.0.0.1' });
   const subgraphUrl = subgraph && `http://127.0.0.1:${portOf(subgraph.server)}`;
+  metrics?.watch(deps);
+  const metricsApp = metrics && (await createMetricsApp(metrics, config, logger));
+  await metricsApp?.listen({ port: config.metrics!.port, host: '127.0.0.1' });
+  const metricsUrl = metricsApp && `http://127.0.0.1:${portOf(metricsApp.server)}/metrics`;
 
   const post = (body: unknown, opts: RequestOptions = {}) =>
     fetch(`${url}/graphql`, {
@@ -167,6 +175,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   return {
     url,
     subgraphUrl,
+    metricsUrl,
     config,
     clock,
     deps,
@@ -184,6 +193,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
       stopKeyReloader();
       await app.close();
       await subgraph?.close();
+      await metricsApp?.close();
       await revocations.close();
       await counters.redis?.close();
       await owned?.drop();

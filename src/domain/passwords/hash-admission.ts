@@ -39,6 +39,11 @@ export class HashAdmission {
 
   constructor(private readonly limits: HashLimits) {}
 
+  /** Hashes running, and places taken by those waiting (reservations included). */
+  get load() {
+    return { running: this.running, waiting: this.waiting.length + this.reserved };
+  }
+
   /** True while a new hash would be refused. */
   get saturated() {
     return this.running + this.waiting.length + this.reserved >= this.limits.concurrency + this.limits.queue;

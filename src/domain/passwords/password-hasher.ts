@@ -53,6 +53,11 @@ export class PasswordHasher {
     this.admission.assertAdmissible(client);
   }
 
+  /** Hashes running and waiting now (the metrics). */
+  get load() {
+    return this.admission.load;
+  }
+
   private get options() {
     return {
       type: argon2.argon2id,

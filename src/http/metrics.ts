@@ -1,0 +1,83 @@
+/**
+ * Prometheus metrics (prom-client), on a listener of their own (METRICS_PORT, off by default),
+ * never on the public port: the security events of the audit log and the error codes clients
+ * were answered with, as counters; the password-hashing admission and the verified-token cache,
+ * read at each scrape; and prom-client's process metrics (CPU, memory, event-loop delay, GC).
+ * Counting costs the paths it counts an increment, nothing more.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { Config } from '../config';
+import { AUDIT_EVENTS, type Audit, type AuditEvent } from '../domain/audit';
+import type { AuthDeps } from '../domain/auth';
+import { ErrorCode } from '../errors';
+import { createHttpApp } from './base-app';
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  private readonly events = new Counter({
+    name: 'gateway_audit_events_total',
+    help: 'Security events, as in the audit log (README: Audit log).',
+    labelNames: ['event'],
+    registers: [this.registry],
+  });
+  private readonly errors = new Counter({
+    name: 'gateway_graphql_errors_total',
+    help: 'Errors in GraphQL responses, by extensions.code.',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    // Every series from the start, at 0: a rate over a series that appears late misses its start.
+    for (const event of Object.keys(AUDIT_EVENTS)) this.events.inc({ event }, 0);
+    for (const code of Object.values(ErrorCode)) this.errors.inc({ code }, 0);
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The audit log, each event also counted. */
+  counting(audit: Audit): Audit {
+    return (event: AuditEvent, fields) => {
+      this.events.inc({ event });
+      audit(event, fields);
+    };
+  }
+
+  countError(code: string) {
+    this.errors.inc({ code });
+  }
+
+  /** Gauges of the gateway's state, read at each scrape. */
+  watch(deps: Pick<AuthDeps, 'hasher' | 'verifiedTokens'>) {
+    new Gauge({
+      name: 'gateway_password_hashes',
+      help: 'Password hashes running and waiting for a place (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE).',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const { running, waiting } = deps.hasher.load;
+        this.set({ state: 'running' }, running);
+        this.set({ state: 'waiting' }, waiting);
+      },
+    });
+    new Gauge({
+      name: 'gateway_verified_tokens_cached',
+      help: 'Verified access tokens remembered (ACCESS_TOKEN_CACHE_SIZE).',
+      registers: [this.registry],
+      collect() {
+        this.set(deps.verifiedTokens.size);
+      },
+    });
+  }
+}
+
+/** GET /metrics in Prometheus's text format; everything else 404 as on the other listeners. */
+export async function createMetricsApp(metrics: GatewayMetrics, config: Config, logger: Logger): Promise<FastifyInstance> {
+  const app = await createHttpApp(config, logger);
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  return app;
+}

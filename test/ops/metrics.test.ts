@@ -1,0 +1,87 @@
+// Rule: with METRICS_PORT, Prometheus metrics (audit events, answered error codes, hashing and token-cache gauges, process metrics) are on a listener of their own; never on the public port.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { LoginDocument, MeDocument } from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
+import { startGateway, type TestGateway } from '../helpers/gateway';
+import { childEnv, createNamedDatabase, freePort, spawnTsx } from '../helpers/processes';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startGateway({ env: { METRICS_PORT: '0' } });
+});
+afterAll(() => gw?.close());
+
+const scrape = async (url: string) => {
+  const response = await fetch(url);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return response.text();
+};
+
+/** The value of one series (`name{labels}` as Prometheus prints it), undefined when absent. */
+const valueOf = (text: string, series: string) => {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+
+describe('METRICS_PORT', () => {
+  it('counts audit events and the error codes clients were answered with, from 0', async () => {
+    const before = await scrape(gw.metricsUrl!);
+    expect(valueOf(before, 'gateway_audit_events_total{event="refresh token reused"}')).toBe(0);
+    expect(valueOf(before, 'gateway_graphql_errors_total{code="SERVICE_UNAVAILABLE"}')).toBe(0);
+
+    const user = await signUp(gw);
+    expect(codeOf(await gw.gql(LoginDocument, { email: user.email, password: 'Wrong-Password-42!' }))).toBe('INVALID_CREDENTIALS');
+    expect(codeOf(await gw.gql(MeDocument, {}))).toBe('UNAUTHENTICATED');
+    expect((await gw.gql(MeDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
+
+    const after = await scrape(gw.metricsUrl!);
+    const delta = (series: string) => valueOf(after, series)! - valueOf(before, series)!;
+    expect(delta('gateway_audit_events_total{event="login succeeded"}')).toBe(1);
+    expect(delta('gateway_audit_events_total{event="password rejected"}')).toBe(1);
+    expect(delta('gateway_graphql_errors_total{code="INVALID_CREDENTIALS"}')).toBe(1);
+    expect(delta('gateway_graphql_errors_total{code="UNAUTHENTICATED"}')).toBe(1);
+    expect(delta('gateway_graphql_errors_total{code="INTERNAL_SERVER_ERROR"}')).toBe(0);
+  });
+
+  it('reads the hashing admission and the token cache at each scrape, beside the process metrics', async () => {
+    const user = await signUp(gw);
+    expect((await gw.gql(MeDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
+    const text = await scrape(gw.metricsUrl!);
+    expect(valueOf(text, 'gateway_password_hashes{state="running"}')).toBe(0);
+    expect(valueOf(text, 'gateway_password_hashes{state="waiting"}')).toBe(0);
+    expect(valueOf(text, 'gateway_verified_tokens_cached')).toBe(gw.deps.verifiedTokens.size);
+    expect(gw.deps.verifiedTokens.size).toBeGreaterThan(0);
+    expect(valueOf(text, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+    expect(text).toMatch(/^nodejs_eventloop_lag_p99_seconds \d/m);
+  });
+
+  it('is not on the public port', async () => {
+    const response = await fetch(`${gw.url}/metrics`);
+    expect(response.status).toBe(404);
+  });
+});
+
+describe('npm start', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterAll(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  });
+
+  it('listens for metrics on METRICS_PORT, and says where', { timeout: 90_000 }, async () => {
+    const database = await createNamedDatabase({ migrated: true });
+    cleanups.push(() => database.drop());
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const child = spawnTsx(
+      'src/main.ts',
+      [],
+      childEnv({ ...database.env, NODE_ENV: 'test', LOG_LEVEL: 'warn', PORT: String(port), METRICS_PORT: String(metricsPort), ENCRYPTION_KEYS: generateEncryptionKeyEntry('k1') }),
+    );
+    cleanups.push(() => child.killAll());
+    await child.waitFor(/Prometheus metrics at http:\/\/localhost:(\d+)\/metrics/, 60_000);
+    const text = await scrape(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(valueOf(text, 'gateway_audit_events_total{event="login succeeded"}')).toBe(0);
+    expect(child.stdout()).toContain(`localhost:${metricsPort}/metrics`);
+  });
+});
