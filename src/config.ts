@@ -358,7 +358,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       accessTokenTtl: e.ACCESS_TOKEN_TTL,
     },
     keys: { publishAhead: e.KEY_PUBLISH_AHEAD, reloadSeconds: e.KEY_RELOAD_SECONDS, rotationDays: e.KEY_ROTATION_DAYS },
-    metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST ?? host },
+    // Loopback unless opened: the listener asks for no credentials.
+    metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST ?? '127.0.0.1' },
     subgraph:
       e.SUBGRAPH_PORT === undefined
         ? undefined

@@ -59,11 +59,7 @@ export async function buildSubgraphKit(outDir = path.join(projectRoot, 'dist')) 
     if (Object.hasOwn(PEERS, name)) peerDependencies[name] = PEERS[name]!;
     else dependencies[name] = `^${version}`;
   }
-  const manifest = {
-    name: KIT_NAME,
-    // Each build that changes the kit has a version (and a tarball name) of its own: npm, which
-    // knows an installed tarball by its name and integrity, would otherwise keep the old one.
-    version: `${root.version}-kit.${contentHash(dir, JSON.stringify([dependencies, peerDependencies]))}`,
+  const fields = {
     description: "Verify a graphql-auth-gateway's access tokens in a subgraph: JWKS discovery and caching, the revocation feed, @authenticated/@requiresScopes, a type-graphql authChecker.",
     license: root.license,
     type: 'module',
@@ -74,6 +70,10 @@ export async function buildSubgraphKit(outDir = path.join(projectRoot, 'dist')) 
     dependencies,
     peerDependencies,
   };
+  // Each build that changes the kit has a version (and a tarball name) of its own: npm, which
+  // knows an installed tarball by its name and integrity, would otherwise keep the old one.
+  // (`kit-` keeps the identifier valid semver even when the hash is all digits.)
+  const manifest = { name: KIT_NAME, version: `${root.version}-kit-${contentHash(dir, JSON.stringify(fields))}`, ...fields };
   writeFileSync(path.join(dir, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
   writeFileSync(
     path.join(dir, 'README.md'),
@@ -123,7 +123,7 @@ function writeDeclarations(dir: string) {
   return specifiers;
 }
 
-/** Of the bundle, the declarations and `extra` (the dependencies): the same sources build the same version. */
+/** Of the bundle, the declarations and `extra` (the rest of the manifest): the same sources build the same version. */
 function contentHash(dir: string, extra: string) {
   const hash = createHash('sha256').update(extra).update('\0');
   for (const file of readdirSync(dir).sort()) hash.update(file).update('\0').update(readFileSync(path.join(dir, file))).update('\0');

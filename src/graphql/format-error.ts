@@ -10,7 +10,11 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 import { describeError } from '../describe-error';
 import { ErrorCode, GatewayError, isUnavailable, ServiceUnavailableError } from '../errors';
-import type { GatewayMetrics } from '../http/metrics';
+
+/** Told the code of every error a client is answered with (the metrics). */
+export interface ErrorCounter {
+  countError(code: ErrorCode): void;
+}
 
 const PASSED_THROUGH = new Set<string>([
   ErrorCode.GRAPHQL_PARSE_FAILED,
@@ -19,22 +23,25 @@ const PASSED_THROUGH = new Set<string>([
   ErrorCode.BAD_REQUEST,
 ]);
 
+const isPassedThrough = (code: unknown): code is ErrorCode => typeof code === 'string' && PASSED_THROUGH.has(code);
+
 // graphql-js's wording ("more that N tokens") has a typo that may be fixed one day.
 const TOKEN_LIMIT = /Document contains more tha[nt] \d+ tokens/;
 
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
-export function createErrorFormatter(logger: Logger, options: { development: boolean; metrics?: GatewayMetrics | undefined }) {
-  const { metrics } = options;
-  if (!metrics) return format;
+export function createErrorFormatter(logger: Logger, options: { development: boolean; counter?: ErrorCounter | undefined }) {
+  const { counter } = options;
+  if (!counter) return format;
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const answered = format(formatted, error);
-    metrics.countError(String(answered.extensions!.code));
+    counter.countError(answered.extensions.code);
     return answered;
   };
 
-  function format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError {
+  /** Every answer carries a code of the registry. */
+  function format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError & { extensions: { code: ErrorCode } } {
     const where = { ...(formatted.locations && { locations: formatted.locations }), ...(formatted.path && { path: formatted.path }) };
     const original = unwrapResolverError(error);
     if (original instanceof GatewayError) {
@@ -50,7 +57,7 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
       // A request limit, like depth and aliases: reported as they are.
       return { message: 'Document exceeds the token limit.', extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
     }
-    if (typeof code === 'string' && PASSED_THROUGH.has(code)) {
+    if (isPassedThrough(code)) {
       return { message: formatted.message, ...where, extensions: { code } };
     }
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {

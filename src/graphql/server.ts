@@ -15,8 +15,7 @@ import type { GraphQLSchema } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { GatewayContext } from './context';
-import type { GatewayMetrics } from '../http/metrics';
-import { createErrorFormatter } from './format-error';
+import { createErrorFormatter, type ErrorCounter } from './format-error';
 import { errorHeadersPlugin } from './plugins/error-headers';
 import { knownOperationTypes } from './validation/known-operation-types';
 import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
@@ -28,7 +27,7 @@ export interface GraphqlServerOptions {
   schema: GraphQLSchema;
   introspection: boolean;
   /** Counts the codes clients are answered with (METRICS_PORT). */
-  metrics?: GatewayMetrics | undefined;
+  metrics?: ErrorCounter | undefined;
 }
 
 export async function startGraphqlServer({ app, config, logger, schema, introspection, metrics }: GraphqlServerOptions) {
@@ -56,7 +55,7 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     parseOptions: { maxTokens },
     validationRules: [...armor.validationRules, oneCredentialMutationPerOperation, knownOperationTypes],
     logger,
-    formatError: createErrorFormatter(logger, { development: config.development, metrics }),
+    formatError: createErrorFormatter(logger, { development: config.development, counter: metrics }),
     plugins: [
       ...armor.plugins,
       errorHeadersPlugin,

@@ -12,9 +12,10 @@ import type { Config } from '../config';
 import { AUDIT_EVENTS, type Audit, type AuditEvent } from '../domain/audit';
 import type { AuthDeps } from '../domain/auth';
 import { ErrorCode } from '../errors';
+import type { ErrorCounter } from '../graphql/format-error';
 import { createHttpApp } from './base-app';
 
-export class GatewayMetrics {
+export class GatewayMetrics implements ErrorCounter {
   readonly registry = new Registry();
   private readonly events = new Counter({
     name: 'gateway_audit_events_total',
@@ -44,7 +45,7 @@ export class GatewayMetrics {
     };
   }
 
-  countError(code: string) {
+  countError(code: ErrorCode) {
     this.errors.inc({ code });
   }
 

@@ -4,9 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeDocument, SessionsDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf } from '../helpers/sessions';
+import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf } from '../helpers/sessions';
 import { issueSession } from '../../src/domain/auth/issue-session';
+import { openPostgres } from '../../src/storage/postgres';
 import { queryRows } from '../../src/storage/postgres/client';
+import { databaseUrlFor } from '../helpers/postgres-urls';
 
 const LIMIT = 3;
 let gw: TestGateway;
@@ -123,14 +125,57 @@ describe.runIf(process.env.DATABASE_URL)('MAX_SESSIONS_PER_USER under concurrent
     for (const id of ended) expect(gw.deps.revocations.isRevoked(id, gw.clock.now())).toBe(true);
   });
 
-  it('refuses a refresh that waited for its session to be ended (by the limit or otherwise), instead of answering it', async () => {
+  it('refuses a refresh that waited for its session to be ended (by the limit or otherwise), spending nothing', async () => {
     const user = await signUp(gw);
+    const sessionId = sessionIdOf(user.accessToken);
     let refreshed!: Promise<string | undefined>;
     await gw.database.db.transaction(async (tx) => {
-      await tx.execute(sql`UPDATE sessions SET revoked_at = now(), revoked_reason = 'session_limit' WHERE id = ${sessionIdOf(user.accessToken)}`);
+      await tx.execute(sql`UPDATE sessions SET revoked_at = now(), revoked_reason = 'session_limit' WHERE id = ${sessionId}`);
       refreshed = refreshCode(gw, user.refreshToken);
       await untilWaiting(tx, 1);
     });
     expect(await refreshed).toBe('INVALID_TOKEN');
+    // The token was not spent and has no successor: presented again later, it is a token of an
+    // ended session, not a stolen one.
+    const tokens = await tokenRowsOf(gw, sessionId);
+    expect(tokens).toHaveLength(1);
+    expect(tokens[0]!.spentAt).toBeNull();
+    gw.clock.advance(gw.config.refresh.reuseGraceSeconds + 1);
+    const from = gw.logs.length;
+    expect(await refreshCode(gw, user.refreshToken)).toBe('INVALID_TOKEN');
+    expect(gw.logs.slice(from).join('')).not.toContain('refresh token reused');
+  });
+
+  it("runs read committed whatever the database's default, which the rules above rely on", async () => {
+    const [{ name }] = (await queryRows<{ name: string }>(gw.database.db, sql`SELECT current_database() AS name`)) as [{ name: string }];
+    await gw.database.db.execute(sql.raw(`ALTER DATABASE "${name}" SET default_transaction_isolation = 'repeatable read'`));
+    const database = await openPostgres(databaseUrlFor(process.env.DATABASE_URL!, name), { max: 1 });
+    try {
+      const [row] = await queryRows<{ transaction_isolation: string }>(database.db, sql`SHOW transaction_isolation`);
+      expect(row!.transaction_isolation).toBe('read committed');
+    } finally {
+      await database.close();
+      await gw.database.db.execute(sql.raw(`ALTER DATABASE "${name}" RESET default_transaction_isolation`));
+    }
+  });
+
+  it('never ends a session that a concurrent revocation ended first, nor counts it', async () => {
+    const first = await signUp(gw);
+    gw.clock.advance(1);
+    await logIn(gw, first.email, first.password);
+    gw.clock.advance(1);
+    await logIn(gw, first.email, first.password);
+    gw.clock.advance(1);
+    const record = (await gw.deps.users.findByEmail(first.email))!;
+    const oldest = sessionIdOf(first.accessToken);
+    let issued!: ReturnType<typeof issueSession>;
+    // The oldest session, the one the next login would end, is being revoked by an admin meanwhile.
+    await gw.database.db.transaction(async (tx) => {
+      await tx.execute(sql`UPDATE sessions SET revoked_at = now(), revoked_reason = 'admin' WHERE id = ${oldest}`);
+      issued = issueSession(gw.deps, record, ['pwd'], { ip: null, userAgent: null }, record.sessionEpoch);
+      await untilWaiting(tx, 1);
+    });
+    expect((await issued)!.endedSessions).toBe(0);
+    expect((await sessionRowOf(gw, oldest)).revokedReason).toBe('admin');
   });
 });

@@ -56,7 +56,7 @@ describe('the kit as a package', () => {
     });
     expect(kit.manifest.peerDependencies).toEqual({ graphql: '^16.5.0' });
     // A version of its own for each build that changes it, the same for the same sources.
-    expect(kit.manifest.version).toMatch(/^\d+\.\d+\.\d+-kit\.[0-9a-f]{12}$/);
+    expect(kit.manifest.version).toMatch(/^\d+\.\d+\.\d+-kit-[0-9a-f]{12}$/);
     expect(path.basename(kit.tarball)).toBe(`${KIT_NAME}-${kit.manifest.version}.tgz`);
     const again = tempDir('kit-build-again');
     try {

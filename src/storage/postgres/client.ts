@@ -55,6 +55,10 @@ export async function openPostgres(url: string, options: { max: number }): Promi
     connect_timeout: 5,
     idle_timeout: 60,
     backoff: reconnectDelay,
+    // The stores' statements rely on read committed: a row lock's wait re-checks the conditions
+    // on what was committed, and a transaction's later statement sees what others committed
+    // before it. A server or database whose default is stricter would fail them instead.
+    connection: { default_transaction_isolation: 'read committed' },
   });
   // drizzle asks postgres.js to prepare only the queries it was given a name for. Every statement
   // here is a fixed text with bound parameters, so all of them are prepared, once per connection:

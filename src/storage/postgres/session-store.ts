@@ -13,11 +13,6 @@ import { sessions, users } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
 
-/**
- * Where a later statement of a transaction must see what others committed meanwhile, whatever
- * the server's default_transaction_isolation.
- */
-const READ_COMMITTED = { isolationLevel: 'read committed' } as const;
 
 /** A user's sessions that are neither revoked nor expired (idle or absolute) at `now`. */
 const liveSessionsOf = (userId: string, now: Date) =>
@@ -56,23 +51,30 @@ const ROTATION = (() => {
   const now = tsPlaceholder('now');
   const p = (name: string) => sql.placeholder(name);
   return sql`
-      WITH spent AS (
-        UPDATE refresh_tokens t SET spent_at = ${now}
-        FROM sessions s, users u
+      WITH target AS (
+        -- Locked before anything is written: a concurrent refresh of the token, or a revocation
+        -- of the session, that holds either row is waited for, and the conditions are checked
+        -- again on what it committed. A session ended meanwhile thus spends nothing (a token
+        -- spent then would look reused when presented again).
+        SELECT t.id AS token_id, t.session_id
+        FROM refresh_tokens t
+        JOIN sessions s ON s.id = t.session_id
+        JOIN users u ON u.id = s.user_id
         WHERE t.token_hash = ${p('presentedHash')} AND t.spent_at IS NULL
-          AND s.id = t.session_id AND s.revoked_at IS NULL
-          AND s.idle_expires_at > ${now} AND s.expires_at > ${now}
-          AND u.id = s.user_id AND u.disabled_at IS NULL
+          AND s.revoked_at IS NULL AND s.idle_expires_at > ${now} AND s.expires_at > ${now}
+          AND u.disabled_at IS NULL
+        FOR NO KEY UPDATE OF t, s
+      ), spent AS (
+        UPDATE refresh_tokens t SET spent_at = ${now}
+        FROM target WHERE t.id = target.token_id
         RETURNING t.id AS token_id, t.session_id
       ), fresh AS (
         INSERT INTO refresh_tokens (id, session_id, token_hash, parent_id, created_at)
         SELECT ${p('newTokenId')}::uuid, session_id, ${p('newTokenHash')}, token_id, ${now} FROM spent
       ), touched AS (
-        -- Checked again: a revocation that held the session's row meanwhile has committed, and a
-        -- row lock's wait re-checks only this statement's own conditions.
         UPDATE sessions s SET last_used_at = ${now},
           idle_expires_at = LEAST(${now} + make_interval(secs => ${p('idleTtlSeconds')}), s.expires_at)
-        FROM spent WHERE s.id = spent.session_id AND s.revoked_at IS NULL
+        FROM spent WHERE s.id = spent.session_id
         RETURNING s.*
       )
       SELECT touched.id, touched.user_id, touched.amr, touched.user_agent, touched.ip,
@@ -97,9 +99,9 @@ export class PostgresSessionStore implements SessionStore {
    * row until the transaction ends: revokeAllOfUser, which raises the epoch first, either waits
    * for the session and then ends it, or changes the epoch before and no session starts; and
    * concurrent creations for one user take turns. The second, which therefore sees every
-   * session committed before, ends the least recently used live ones beyond the limit (read
-   * committed: each statement sees what was committed before it). NO KEY: inserts that
-   * reference the user, which take KEY SHARE, do not wait.
+   * session committed before (read committed, see openPostgres), ends the least recently used
+   * live ones beyond the limit. NO KEY: inserts that reference the user, which take KEY SHARE,
+   * do not wait.
    */
   async create(s: NewSession) {
     const created = ts(s.createdAt);
@@ -130,16 +132,18 @@ export class PostgresSessionStore implements SessionStore {
       const ended = await tx
         .update(sessions)
         .set({ revokedAt: s.createdAt, revokedReason: 'session_limit' })
-        .where(inArray(sessions.id, beyondLimit))
+        // Not one that a concurrent revocation, waited for, has ended meanwhile.
+        .where(and(inArray(sessions.id, beyondLimit), isNull(sessions.revokedAt)))
         .returning({ id: sessions.id });
       return { ended: ended.map((row) => row.id) };
-    }, READ_COMMITTED);
+    });
   }
 
   /**
-   * One statement: spend the presented token (the row lock makes concurrent callers queue, and
-   * Postgres re-checks `spent_at IS NULL` for each after the first commits), insert its
-   * successor, slide the idle expiry, and read back the session and its user.
+   * One statement: lock the presented token and its session (concurrent callers queue, and
+   * Postgres re-checks the conditions for each after the one before commits: the token still
+   * unspent, the session still live), spend the token, insert its successor, slide the idle
+   * expiry, and read back the session and its user.
    */
   async rotate(r: Rotation): Promise<RotationResult> {
     const rows = await this.rotation({
@@ -237,7 +241,7 @@ export class PostgresSessionStore implements SessionStore {
         )
         .returning({ id: sessions.id });
       return rows.map((r) => r.id);
-    }, READ_COMMITTED);
+    });
   }
 
   async listLive(userId: string, now: Date) {
