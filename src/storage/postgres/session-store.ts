@@ -13,7 +13,6 @@ import { sessions, users } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
 
-
 /** A user's sessions that are neither revoked nor expired (idle or absolute) at `now`. */
 const liveSessionsOf = (userId: string, now: Date) =>
   and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now));
