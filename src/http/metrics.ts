@@ -3,7 +3,8 @@
  * never on the public port: the security events of the audit log and the error codes clients
  * were answered with, as counters; the password-hashing admission and the verified-token cache,
  * read at each scrape; and prom-client's process metrics (CPU, memory, event-loop delay, GC).
- * Counting costs the paths it counts an increment, nothing more.
+ * Counting costs the paths it counts an increment; prom-client also watches the event loop's
+ * delay and garbage collection while it is loaded (only with METRICS_PORT).
  */
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
