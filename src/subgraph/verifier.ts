@@ -6,7 +6,7 @@
  * (rotation; at most once per cooldown) and once it is older than its maximum age (so that a
  * retired key stops verifying), and kept while the issuer is unreachable.
  */
-import { createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { CLOCK_SKEW_SECONDS, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
 
 export interface VerifierOptions {
@@ -72,7 +72,7 @@ export function createVerifier(options: VerifierOptions) {
     try {
       getKey = await keySet();
     } catch {
-      return { ok: false, reason: 'unavailable' };
+      return { ok: false, reason: unlessMalformed(token) };
     }
     try {
       const { payload } = await jwtVerify(token, getKey, {
@@ -93,7 +93,8 @@ export function createVerifier(options: VerifierOptions) {
       if (options.isRevoked?.(sid)) return { ok: false, reason: 'revoked' };
       return { ok: true, viewer: { userId: sub, sessionId: sid, roles, amr, expiresAt: new Date(exp! * 1000) } };
     } catch (error) {
-      return { ok: false, reason: reasonOf(error) };
+      const reason = reasonOf(error);
+      return { ok: false, reason: reason === 'unavailable' ? unlessMalformed(token) : reason };
     }
   }
 
@@ -159,6 +160,21 @@ async function resolveJwksUrl(options: VerifierOptions) {
   const { jwks_uri: url } = (await response.json()) as { jwks_uri?: unknown };
   if (typeof url !== 'string') throw new Error('discovery has no jwks_uri');
   return url;
+}
+
+/**
+ * Without keys a token can be neither accepted nor refused, unless it is not a JWT at all:
+ * that one is malformed whether or not the issuer answers (so a client sending garbage is told
+ * so, not asked to retry). Checked only when the keys are missing, off the path of every request.
+ */
+function unlessMalformed(token: string): 'malformed' | 'unavailable' {
+  try {
+    decodeProtectedHeader(token);
+    decodeJwt(token);
+    return 'unavailable';
+  } catch {
+    return 'malformed';
+  }
 }
 
 function reasonOf(error: unknown): VerifyFailure {

@@ -28,6 +28,14 @@ let database: TestDatabase;
 let port: number;
 let issuer: string;
 let gw: TestGateway | undefined;
+/** A JWT in shape, signed by a key nobody publishes: without keys it can be neither accepted nor refused. */
+const wellFormed = async () =>
+  new SignJWT({ sid: 's', roles: [], amr: ['pwd'] })
+    .setProtectedHeader({ alg: 'ES256', kid: 'k', typ: 'at+jwt' })
+    .setSubject('u')
+    .setIssuedAt()
+    .setExpirationTime('5m')
+    .sign((await generateKeyPair('ES256')).privateKey);
 const start = () =>
   startGateway({ database: database.database, encryptionKeys, env: { PORT: String(port), JWT_ISSUER: issuer } });
 
@@ -47,7 +55,11 @@ describe('createVerifier', () => {
 
   it('starts while the gateway is down (unavailable, no throw) and works once it is up, by discovery', async () => {
     shared = verifier();
-    expect(await shared.verify('a.b.c')).toEqual({ ok: false, reason: 'unavailable' });
+    expect(await shared.verify(await wellFormed())).toEqual({ ok: false, reason: 'unavailable' });
+    // Not a JWT at all: refused as such, keys or no keys (and not retried by the client).
+    for (const garbage of ['a.b.c', 'not-a-jwt', `${Buffer.from('{"alg":"ES256"}').toString('base64url')}.e30`]) {
+      expect(await shared.verify(garbage), garbage).toEqual({ ok: false, reason: 'malformed' });
+    }
     gw = await start();
     const user = await signUp(gw);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a failed discovery is asked again a second later
@@ -111,13 +123,14 @@ describe('createVerifier', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
       const hanging = createVerifier({ issuer: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, audience: 'graphql' });
+      const token = await wellFormed();
       const started = Date.now();
-      expect(await hanging.verify('a.b.c')).toEqual({ ok: false, reason: 'unavailable' });
+      expect(await hanging.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
       expect(Date.now() - started).toBeLessThan(3000);
-      expect(await hanging.verify('a.b.c')).toEqual({ ok: false, reason: 'unavailable' });
+      expect(await hanging.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
       expect(connections).toHaveLength(1); // within the second: not asked again
       await new Promise((resolve) => setTimeout(resolve, 1100));
-      const again = hanging.verify('a.b.c');
+      const again = hanging.verify(token);
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(connections).toHaveLength(2);
       expect(await again).toEqual({ ok: false, reason: 'unavailable' });
@@ -236,6 +249,8 @@ describe('createVerifier: the key set over time', () => {
     const token = await issuer.token(key);
     issuer.down(); // 503 from the subgraph's start
     for (let i = 0; i < 20; i++) expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
+    // A token whose header is a JWT's but whose payload is not: malformed, not unavailable.
+    expect(await verifier.verify(`${token.split('.')[0]}.bm90IGpzb24.${token.split('.')[2]}`)).toEqual({ ok: false, reason: 'malformed' });
     expect(issuer.fetches()).toBe(1);
     issuer.up();
     expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' }); // within the second
