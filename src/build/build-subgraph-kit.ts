@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import { build } from 'esbuild';
@@ -49,6 +49,7 @@ export async function buildSubgraphKit(outDir = path.join(projectRoot, 'dist')) 
   });
   const imported = Object.values(bundled.metafile.outputs).flatMap((output) => output.imports.map((entry) => entry.path));
   const declared = writeDeclarations(dir);
+  copyFileSync(path.join(projectRoot, 'LICENSE'), path.join(dir, 'LICENSE'));
   const packages = new Set([...imported, ...declared].filter((specifier) => !isBuiltin(specifier)).map(packageOf));
 
   const dependencies: Record<string, string> = {};
