@@ -128,7 +128,7 @@ describe('concurrent migrations (two deployments running `npm run db:migrate` at
     created.push(named);
     // The lock's transaction idles while the migrations run on another connection.
     const setup = await named.open();
-    await setup.db.execute(sql.raw(`ALTER DATABASE "${named.name}" SET idle_in_transaction_session_timeout = '20ms'`));
+    await setup.db.execute(sql.raw(`ALTER DATABASE "${named.name}" SET idle_in_transaction_session_timeout = '100ms'`));
     await setup.close();
     const database = await named.open();
     try {
