@@ -7,7 +7,7 @@ import type { AuthDeps } from './domain/auth';
 import { systemClock, type Clock } from './domain/clock';
 import { SecretBox } from './domain/crypto/secret-box';
 import { PasswordHasher } from './domain/passwords/password-hasher';
-import { revokingSessionStore, type RevocationFeed } from './domain/revocation';
+import { catchUpRevocations, revokingSessionStore, type RevocationFeed } from './domain/revocation';
 import { Throttle, type CounterStore } from './domain/throttle';
 import { KeyRing, rotateSigningKeyIfDue, VerifiedTokenCache } from './domain/tokens';
 import type { Logger } from 'pino';
@@ -78,6 +78,33 @@ export function startKeyReloader(reloadKeys: () => Promise<void>, seconds: numbe
   const timer = setInterval(() => {
     reloadKeys().catch((error) => logger.warn({ err: describeError(error) }, 'signing keys not reloaded'));
   }, seconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
+ * Catches up on sessions ended without this instance hearing of it (catchUpRevocations): now,
+ * before the instance serves, and every REVOCATION_POLL_SECONDS. Resolves once the first run is
+ * done; a failed run (the database away) is logged and made good by the next.
+ */
+export async function startRevocationCatchUp(deps: AuthDeps, config: Config, logger: Logger) {
+  let since: Date | undefined;
+  let running = false;
+  const run = async () => {
+    if (running) return;
+    running = true;
+    try {
+      const { published, nextSince } = await catchUpRevocations(deps, config.jwt.accessTokenTtl, since);
+      since = nextSince;
+      if (published > 0) logger.info({ count: published }, 'revocations caught up from the database');
+    } catch (error) {
+      logger.warn({ err: describeError(error) }, 'revocations not caught up from the database; tried again at the next poll');
+    } finally {
+      running = false;
+    }
+  };
+  await run();
+  const timer = setInterval(() => void run(), config.revocationPollSeconds * 1000);
   timer.unref();
   return () => clearInterval(timer);
 }

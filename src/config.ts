@@ -37,6 +37,8 @@ export interface Config {
   jwt: { issuer: string; audience: string; alg: JwtAlg; accessTokenTtl: number };
   /** rotationDays: automatic rotation; undefined means only by `keys rotate`. */
   keys: { publishAhead: number; reloadSeconds: number; rotationDays: number | undefined };
+  /** How often each instance reads the sessions ended lately from the database (see catch-up-revocations). */
+  revocationPollSeconds: number;
   /** The Federation 2 subgraph listener; undefined when SUBGRAPH_PORT is unset. */
   subgraph: { port: number; host: string; secret: string; trustProxy: TrustProxy } | undefined;
   /** The Prometheus listener; undefined when METRICS_PORT is unset. */
@@ -135,6 +137,7 @@ const schema = z.object({
   KEY_PUBLISH_AHEAD: int(JWKS_MAX_AGE_SECONDS, 604_800).default(600),
   KEY_RELOAD_SECONDS: int(1, 3600).default(60),
   KEY_ROTATION_DAYS: int(1, 3650).optional(),
+  REVOCATION_POLL_SECONDS: int(1, 3600).default(30),
   SUBGRAPH_PORT: int(0, 65_535).optional(),
   SUBGRAPH_HOST: text().optional(),
   METRICS_PORT: int(0, 65_535).optional(),
@@ -358,6 +361,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       accessTokenTtl: e.ACCESS_TOKEN_TTL,
     },
     keys: { publishAhead: e.KEY_PUBLISH_AHEAD, reloadSeconds: e.KEY_RELOAD_SECONDS, rotationDays: e.KEY_ROTATION_DAYS },
+    revocationPollSeconds: e.REVOCATION_POLL_SECONDS,
     // Loopback unless opened: the listener asks for no credentials.
     metrics: e.METRICS_PORT === undefined ? undefined : { port: e.METRICS_PORT, host: e.METRICS_HOST ?? '127.0.0.1' },
     subgraph:

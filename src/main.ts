@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createApp } from './app';
 import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
 import { describeFailure, isExpectedFailure } from './failure';
-import { compose, startKeyReloader } from './compose';
+import { compose, startKeyReloader, startRevocationCatchUp } from './compose';
 import { ConfigError, loadConfig } from './config';
 import { describeError } from './describe-error';
 import { prune } from './domain/admin';
@@ -47,6 +47,7 @@ async function main() {
   const metricsModule = config.metrics && (await import('./http/metrics'));
   const metrics = metricsModule ? new metricsModule.GatewayMetrics() : undefined;
   const { deps, reloadKeys } = await compose({ config, database, encryptionKeys, counters: counters.store, revocations, logger, metrics });
+  const stopRevocationCatchUp = await startRevocationCatchUp(deps, config, logger);
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode, metrics });
   const subgraph =
     config.subgraph &&
@@ -79,6 +80,7 @@ async function main() {
     clearTimeout(firstPrune);
     clearInterval(pruner);
     stopKeyReloader();
+    stopRevocationCatchUp();
     // Stop accepting, let in-flight requests finish, for up to 10 s: then close every connection
     // still open, as Apollo's drain does on a signal. (This stop also runs without one, when stdout
     // closes; and a connection that went idle after the close began, kept alive by its client,

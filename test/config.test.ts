@@ -39,6 +39,7 @@ describe('defaults', () => {
       logLevel: 'info',
       jwt: { issuer: 'http://localhost:4000', audience: 'graphql', alg: 'ES256', accessTokenTtl: 900 },
       keys: { publishAhead: 600, reloadSeconds: 60 },
+      revocationPollSeconds: 30,
       refresh: { idleTtl: 1_209_600, maxTtl: 2_592_000, reuseGraceSeconds: 10, transport: 'both', maxSessionsPerUser: 100 },
       argon2: { memoryKib: 19_456, timeCost: 2, parallelism: 1 },
       passwordHashing: {
@@ -200,6 +201,7 @@ describe('documented ranges', () => {
     ['KEY_PUBLISH_AHEAD', 301, 604_800, (c) => c.keys.publishAhead, { KEY_RELOAD_SECONDS: '1' }],
     ['KEY_RELOAD_SECONDS', 1, 3600, (c) => c.keys.reloadSeconds, { KEY_PUBLISH_AHEAD: '604800' }],
     ['KEY_ROTATION_DAYS', 1, 3650, (c) => c.keys.rotationDays],
+    ['REVOCATION_POLL_SECONDS', 1, 3600, (c) => c.revocationPollSeconds],
     ['REFRESH_TOKEN_IDLE_TTL', 60, 31_536_000, (c) => c.refresh.idleTtl],
     ['REFRESH_TOKEN_MAX_TTL', 60, 31_536_000, (c) => c.refresh.maxTtl],
     ['REFRESH_REUSE_GRACE_SECONDS', 0, 60, (c) => c.refresh.reuseGraceSeconds],

@@ -105,10 +105,10 @@ async function run(argv: string[]): Promise<number> {
       audit,
     };
     const say = (line: string) => process.stdout.write(line + '\n');
-    // Without Redis nothing reaches the running gateways: their access tokens live until expiry.
+    // Without Redis the running gateways hear of it only when they next read the database.
     const ended = (count: number) =>
       `${count} session(s) ended` +
-      (counters.redis ? '' : ` (no REDIS_URL: running gateways accept their access tokens until they expire, at most ${config.jwt.accessTokenTtl} s)`);
+      (counters.redis ? '' : ` (no REDIS_URL: running gateways refuse their access tokens once they next read the database, within REVOCATION_POLL_SECONDS: ${config.revocationPollSeconds} s)`);
     const [a, b] = args as [string, string];
     switch (command) {
       case 'grant-role': {
@@ -192,13 +192,15 @@ async function run(argv: string[]): Promise<number> {
         break;
       }
     }
-    // The CLI enforces nothing itself: sessions it ended reach the running gateways only through
-    // Redis. Their refresh tokens are refused already (the database), their access tokens not.
+    // The CLI enforces nothing itself: sessions it ended reach the running gateways at once
+    // through Redis, or when they next read the database. Their refresh tokens are refused
+    // already (the database), their access tokens not yet.
     const unannounced = await revocations.flush(ANNOUNCE_WAIT_MS);
     if (unannounced > 0) {
       say(
-        `not announced: Redis is unreachable, so running gateways accept the access tokens of ${unannounced} ended ` +
-          `session(s) until they expire, at most ${config.jwt.accessTokenTtl} s from now; their refresh tokens are already refused`,
+        `not announced: Redis is unreachable, so running gateways refuse the access tokens of ${unannounced} ended ` +
+          `session(s) only once they next read the database, within REVOCATION_POLL_SECONDS (${config.revocationPollSeconds} s), ` +
+          'and subgraphs once a gateway has shared them through Redis; their refresh tokens are already refused',
       );
       return 1;
     }

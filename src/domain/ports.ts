@@ -145,6 +145,8 @@ export interface SessionStore {
     exceptSessionId?: string,
   ): Promise<string[]>;
   listLive(userId: string, now: Date): Promise<SessionRecord[]>;
+  /** Every session that ended at or after `since` (any user), with when it ended. */
+  listEndedSince(since: Date): Promise<Array<{ id: string; revokedAt: Date }>>;
   /** Deletes sessions (with their tokens) that expired or were revoked before `before`. */
   prune(before: Date): Promise<number>;
 }

@@ -13,7 +13,7 @@ import { createApp } from '../../src/app';
 import { createSubgraphApp } from '../../src/http/subgraph-app';
 import { createMetricsApp, GatewayMetrics } from '../../src/http/metrics';
 import { openCounters, openRevocations } from '../../src/bootstrap';
-import { compose, startKeyReloader } from '../../src/compose';
+import { compose, startKeyReloader, startRevocationCatchUp } from '../../src/compose';
 import { loadConfig, type Config } from '../../src/config';
 import type { AuthDeps } from '../../src/domain/auth';
 import type { CounterStore } from '../../src/domain/throttle';
@@ -110,7 +110,8 @@ export function rateLimitDefaults(): Record<string, string> {
 }
 
 export interface StartOptions {
-  env?: Record<string, string>;
+  /** Settings over the defaults; undefined unsets one (REDIS_URL: undefined, say). */
+  env?: Record<string, string | undefined>;
   /** Share an existing database (e.g. two gateways, one store); it is not dropped on close. */
   database?: Database;
   encryptionKeys?: string;
@@ -145,6 +146,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   const metrics = config.metrics && new GatewayMetrics();
   const { deps, reloadKeys } = await compose({ config, database, encryptionKeys: config.encryptionKeys!, counters: store, revocations, logger, clock, metrics });
   const stopKeyReloader = startKeyReloader(reloadKeys, config.keys.reloadSeconds, logger);
+  const stopRevocationCatchUp = await startRevocationCatchUp(deps, config, logger);
   const app = await createApp({ config, deps, logger, pingDatabase: database.ping, rateLimitMode: counters.mode, metrics });
   await app.listen({ port: config.port, host: '127.0.0.1' });
   const portOf = (server: typeof app.server) => {
@@ -191,6 +193,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
     reloadKeys,
     async close() {
       stopKeyReloader();
+      stopRevocationCatchUp();
       await app.close();
       await subgraph?.close();
       await metricsApp?.close();

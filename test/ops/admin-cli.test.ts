@@ -238,7 +238,7 @@ describe('admin commands', () => {
 
   it('with Redis unreachable, a command that ended sessions says they were not announced and exits 1', async () => {
     const email = uniqueEmail('ivan');
-    const refreshToken = await withGateway(NEW, async (gw) => (await signUp(gw, email)).refreshToken!);
+    const { refreshToken, accessToken } = await withGateway(NEW, async (gw) => await signUp(gw, email));
     // Nothing listens there: every connection attempt is refused.
     const env = childEnv({ ...named.env, ENCRYPTION_KEYS: NEW, REDIS_URL: `redis://127.0.0.1:${await freePort()}` });
     const [revoked, granted] = await Promise.all([
@@ -249,8 +249,9 @@ describe('admin commands', () => {
     expect(revoked.code, revoked.stderr).toBe(1);
     expect(revoked.stdout).toBe(
       `${email}: 1 session(s) ended\n` +
-        'not announced: Redis is unreachable, so running gateways accept the access tokens of 1 ended session(s) until ' +
-        'they expire, at most 900 s from now; their refresh tokens are already refused\n',
+        'not announced: Redis is unreachable, so running gateways refuse the access tokens of 1 ended session(s) only once ' +
+        'they next read the database, within REVOCATION_POLL_SECONDS (30 s), and subgraphs once a gateway has shared them ' +
+        'through Redis; their refresh tokens are already refused\n',
     );
     expect(auditLinesOf(revoked)).toEqual([expect.objectContaining({ msg: 'sessions revoked', endedSessions: 1 })]);
     if (granted) {
@@ -260,6 +261,8 @@ describe('admin commands', () => {
 
     await withGateway(NEW, async (gw) => {
       expect(codeOf(await gw.gql(RefreshDocument, { refreshToken }))).toBe('INVALID_TOKEN');
+      // Its set in Redis never heard of it: the database told it, before its first request.
+      expect(codeOf(await gw.gql(MeDocument, {}, { token: accessToken! }))).toBe('UNAUTHENTICATED');
     });
   }, 120_000);
 });

@@ -1,3 +1,4 @@
 export type { RevocationFeed } from './ports';
 export { revokingSessionStore } from './revoking-session-store';
 export { LocalRevocations } from './local-revocations';
+export { catchUpRevocations } from './catch-up-revocations';

@@ -2,6 +2,10 @@ import { CLOCK_SKEW_SECONDS } from '../tokens';
 import type { RevocationReason, SessionStore } from '../ports';
 import type { RevocationFeed } from './ports';
 
+/** When the last access token of a session that ended at `endedAt` has expired, with the clock skew verifiers allow. */
+export const tokensLiveUntil = (endedAt: Date, accessTokenTtlSeconds: number) =>
+  new Date(endedAt.getTime() + (accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000);
+
 /**
  * The session store as the domain uses it: every revocation, whatever the path (logout,
  * logoutAll, revokeSession, password change, refresh reuse, MFA change, role removal, disable,
@@ -13,9 +17,8 @@ export function revokingSessionStore(
   feed: RevocationFeed,
   accessTokenTtlSeconds: number,
 ): SessionStore {
-  const until = (now: Date) => new Date(now.getTime() + (accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000);
   const announce = async (ids: string[], now: Date) => {
-    if (ids.length > 0) await feed.publish(ids, until(now));
+    if (ids.length > 0) await feed.publish(ids, tokensLiveUntil(now, accessTokenTtlSeconds));
   };
   return {
     async create(session) {
@@ -26,6 +29,7 @@ export function revokingSessionStore(
     rotate: (rotation) => inner.rotate(rotation),
     inspectToken: (hash) => inner.inspectToken(hash),
     listLive: (userId, now) => inner.listLive(userId, now),
+    listEndedSince: (since) => inner.listEndedSince(since),
     prune: (before) => inner.prune(before),
     async revoke(sessionId: string, reason: RevocationReason, now: Date) {
       const revoked = await inner.revoke(sessionId, reason, now);

@@ -47,6 +47,8 @@ export const sessions = pgTable(
     // A user's sessions not revoked: what listing them and the limit per user read (the latter
     // at every login), without the ended ones, which a login loop leaves by the thousand until pruned.
     index('sessions_user_unrevoked_idx').on(t.userId).where(sql`revoked_at IS NULL`),
+    // The sessions ended lately, which every instance reads every REVOCATION_POLL_SECONDS.
+    index('sessions_revoked_at_idx').on(t.revokedAt).where(sql`revoked_at IS NOT NULL`),
   ],
 );
 

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, gte, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type {
   NewSession,
   RevocationReason,
@@ -250,6 +250,14 @@ export class PostgresSessionStore implements SessionStore {
       .where(liveSessionsOf(userId, now))
       .orderBy(sessions.createdAt);
     return rows.map(toSession);
+  }
+
+  async listEndedSince(since: Date) {
+    const rows = await this.db
+      .select({ id: sessions.id, revokedAt: sessions.revokedAt })
+      .from(sessions)
+      .where(gte(sessions.revokedAt, since));
+    return rows.map((row) => ({ id: row.id, revokedAt: row.revokedAt! }));
   }
 
   async prune(before: Date) {

@@ -231,7 +231,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     if (unshared > 0) {
       this.logger.warn(
         { count: unshared },
-        "revocations never shared: Redis unavailable; other instances accept these sessions' access tokens until they expire",
+        "revocations never shared: Redis unavailable; other instances refuse these sessions' access tokens only once they next read the database (REVOCATION_POLL_SECONDS)",
       );
     }
     return unshared;

@@ -1,0 +1,134 @@
+// Rule: the database is the record of ended sessions. A session ended without this instance
+// hearing of it (an announcement lost with the instance that made it, the admin CLI's while
+// Redis was unreachable, or one made before a restart without Redis) is refused by every
+// instance within REVOCATION_POLL_SECONDS, before a new instance serves its first request, and
+// is shared through Redis for the subgraphs.
+import { Redis } from 'ioredis';
+import { decodeJwt } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { catchUpRevocations, LocalRevocations } from '../../src/domain/revocation';
+import { PostgresSessionStore } from '../../src/storage/postgres';
+import { LogoutDocument, MeDocument } from '../gql/graphql';
+import { codeOf, signUp } from '../helpers/fixtures';
+import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
+
+const encryptionKeys = generateEncryptionKeyEntry('test');
+const WITHOUT_REDIS = { REDIS_URL: undefined, SINGLE_INSTANCE: 'true' };
+let database: TestDatabase;
+const open: TestGateway[] = [];
+const start = async (env: Record<string, string | undefined>) => {
+  const gw = await startGateway({ database: database.database, encryptionKeys, env });
+  open.push(gw);
+  return gw;
+};
+const meCode = async (gw: TestGateway, token: string) => codeOf(await gw.gql(MeDocument, {}, { token }));
+
+/** Asks every 100 ms until the token is refused; how long that took, or undefined after `ms`. */
+async function refusedWithin(gw: TestGateway, token: string, ms: number) {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if ((await meCode(gw, token)) === 'UNAUTHENTICATED') return Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return undefined;
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+});
+afterAll(async () => {
+  for (const gw of open) await gw.close();
+  await database?.drop();
+});
+
+describe('catchUpRevocations', () => {
+  it('reads back as far as a token may live, then from the clock skew before its last read; publishes only what it has not heard of', async () => {
+    const gw = await start(WITHOUT_REDIS);
+    const sids = [];
+    for (let i = 0; i < 4; i++) sids.push(decodeJwt((await signUp(gw)).accessToken).sid as string);
+    const [expired, lagging, heard, recent] = sids as [string, string, string, string];
+    const store = new PostgresSessionStore(database.database.db);
+    let now = new Date();
+    const clock = { now: () => now, advance: (seconds: number) => (now = new Date(now.getTime() + seconds * 1000)) };
+    const ttl = 900;
+    const ago = (seconds: number) => new Date(clock.now().getTime() - seconds * 1000);
+    const revocations = new LocalRevocations();
+    const deps = { sessions: store, revocations, clock };
+    // Ended before ACCESS_TOKEN_TTL + 60 s: no token of it still verifies, nothing to publish.
+    await store.revoke(expired, 'admin', ago(ttl + 61));
+    await store.revoke(recent, 'admin', ago(ttl + 59));
+    const first = await catchUpRevocations(deps, ttl);
+    expect(first.published).toBe(1);
+    expect(revocations.isRevoked(recent, clock.now())).toBe(true);
+    expect(revocations.isRevoked(expired, clock.now())).toBe(false);
+    expect(first.nextSince).toEqual(ago(60));
+
+    // Committed after that read, stamped 30 s before it by an instance whose clock lags; and one
+    // this instance heard of on the channel.
+    await store.revoke(lagging, 'admin', ago(30));
+    await store.revoke(heard, 'admin', ago(1));
+    await revocations.publish([heard], ago(-ttl));
+    clock.advance(1);
+    const second = await catchUpRevocations(deps, ttl, first.nextSince);
+    expect(second.published).toBe(1);
+    expect(revocations.isRevoked(lagging, clock.now())).toBe(true);
+    expect((await catchUpRevocations(deps, ttl, second.nextSince)).published).toBe(0);
+    // An entry lasts as long as the session's tokens could: ended 31 s before now, TTL + 60 s skew.
+    clock.advance(ttl + 60 - 31 - 1);
+    expect(revocations.isRevoked(lagging, clock.now())).toBe(true);
+    clock.advance(2);
+    expect(revocations.isRevoked(lagging, clock.now())).toBe(false);
+  });
+});
+
+describe('without Redis', () => {
+  it('a session ended before a restart stays refused after it, from the first request', async () => {
+    const first = await start(WITHOUT_REDIS);
+    const [ended, kept] = [await signUp(first), await signUp(first)];
+    await first.gql(LogoutDocument, { refreshToken: ended.refreshToken });
+    expect(await meCode(first, ended.accessToken)).toBe('UNAUTHENTICATED');
+    await first.close();
+    open.splice(open.indexOf(first), 1);
+
+    const restarted = await start(WITHOUT_REDIS);
+    expect(await meCode(restarted, ended.accessToken)).toBe('UNAUTHENTICATED');
+    expect(await meCode(restarted, kept.accessToken)).toBeUndefined();
+    expect(restarted.logs.join('')).toContain('revocations caught up from the database');
+  });
+
+  it('a session ended on another instance is refused here within REVOCATION_POLL_SECONDS', async () => {
+    const [here, there] = [await start({ ...WITHOUT_REDIS, REVOCATION_POLL_SECONDS: '1' }), await start(WITHOUT_REDIS)];
+    const user = await signUp(there);
+    expect(await meCode(here, user.accessToken)).toBeUndefined();
+    await there.gql(LogoutDocument, { refreshToken: user.refreshToken });
+    expect(await meCode(there, user.accessToken)).toBe('UNAUTHENTICATED');
+    // A second and a bit: the poll, and the query it makes.
+    expect(await refusedWithin(here, user.accessToken, 2500)).toBeDefined();
+  });
+});
+
+describe.skipIf(!process.env.REDIS_URL)('with Redis', () => {
+  it('a session ended in the database with no announcement is refused by a running instance within the poll, shared for the subgraphs, and refused by one started later', async () => {
+    const running = await start({ REVOCATION_POLL_SECONDS: '1' });
+    const [user, kept] = [await signUp(running), await signUp(running)];
+    const sessionId = decodeJwt(user.accessToken).sid as string;
+    // What an instance that stopped before Redis returned, or the CLI without Redis, leaves: the
+    // session ended in the database, and nothing on the channel or in the set.
+    expect(await new PostgresSessionStore(database.database.db).revoke(sessionId, 'admin', new Date())).toBe(true);
+    expect(await meCode(running, user.accessToken)).toBeUndefined();
+
+    expect(await refusedWithin(running, user.accessToken, 2500)).toBeDefined();
+    expect(await meCode(running, kept.accessToken)).toBeUndefined();
+    const redis = new Redis(process.env.REDIS_URL!);
+    try {
+      const score = await redis.zscore(`${running.config.rateLimit.prefix}:revoked`, sessionId);
+      expect(Number(score)).toBeGreaterThan(Date.now());
+    } finally {
+      redis.disconnect();
+    }
+    const later = await start({ RATE_LIMIT_PREFIX: `${running.config.rateLimit.prefix}-later` }); // a set of its own: only the database tells it
+    expect(await meCode(later, user.accessToken)).toBe('UNAUTHENTICATED');
+    expect(await meCode(later, kept.accessToken)).toBeUndefined();
+  });
+});
