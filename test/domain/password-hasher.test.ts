@@ -1,7 +1,9 @@
 // Rule: a stored hash is replaced only when it is weaker than the configured argon2id parameters
-// (another argon2 type, or less memory, time or parallelism), never "upgraded" to weaker ones.
+// (another argon2 type, or less memory, time or parallelism), never "upgraded" to weaker ones;
+// a password longer than any the policy accepts is wrong, and never normalized.
 import * as argon2 from 'argon2';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { MAX_SENT_PASSWORD_UNITS } from '../../src/domain/passwords/check-password-policy';
 import { PasswordHasher } from '../../src/domain/passwords/password-hasher';
 
 const limits = { concurrency: 1, queue: 4, perClient: 5 };
@@ -32,5 +34,22 @@ describe('needsRehash', () => {
 
   it('replaces something that is not an argon2 hash at all', () => {
     expect(configured.needsRehash('$2b$10$abcdefghijklmnopqrstuv')).toBe(true);
+  });
+});
+
+describe('verify', () => {
+  it('refuses a password longer than any the policy accepts as sent, without normalizing it, though the stored hash is of that very password', async () => {
+    const long = 'x'.repeat(MAX_SENT_PASSWORD_UNITS + 1);
+    const stored = await argon2.hash(long, { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    const atTheBound = long.slice(1);
+    const storedAtTheBound = await argon2.hash(atTheBound, { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    expect(await configured.verify(storedAtTheBound, atTheBound)).toBe(true);
+    const normalize = vi.spyOn(String.prototype, 'normalize');
+    try {
+      expect(await configured.verify(stored, long)).toBe(false);
+      expect(normalize).not.toHaveBeenCalled();
+    } finally {
+      normalize.mockRestore();
+    }
   });
 });

@@ -1,9 +1,10 @@
 // Rule: the password policy (composition by default, nist on request) rejects with every
 // applicable reason, counts NFKC code points up to 256, and checks a list of >= 10,000 common passwords.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   checkPasswordPolicy,
   MAX_PASSWORD_LENGTH,
+  MAX_SENT_PASSWORD_UNITS,
   normalizePassword,
 } from '../../src/domain/passwords/check-password-policy';
 import { commonPasswordCount, isCommonPassword } from '../../src/domain/passwords/common-passwords';
@@ -67,6 +68,22 @@ describe('both policies', () => {
     const emoji = '🔑'.repeat(256);
     expect(checkPasswordPolicy(emoji, 'nist')).toEqual([]);
     expect(checkPasswordPolicy(`${emoji}🔑`, 'nist')).toEqual(['TOO_LONG']);
+  });
+
+  it('takes a password of up to 1,024 UTF-16 units as sent (NFKC makes one character of at most four), refusing a longer one as TOO_LONG unexamined', () => {
+    // 256 Greek capitals with three combining marks each, sent decomposed: 1,024 units, 256 characters once composed.
+    const decomposed = '\u1F8F'.repeat(256).normalize('NFD');
+    expect(decomposed).toHaveLength(MAX_SENT_PASSWORD_UNITS);
+    expect(checkPasswordPolicy(decomposed, 'nist')).toEqual([]);
+    const normalize = vi.spyOn(String.prototype, 'normalize');
+    try {
+      expect(checkPasswordPolicy(`${decomposed}x`, 'nist')).toEqual(['TOO_LONG']);
+      // U+FDFA is 18 characters in NFKC: a 100 KB body of it would be 594,000 to examine.
+      expect(checkPasswordPolicy('\uFDFA'.repeat(33_000), 'composition')).toEqual(['TOO_LONG']);
+      expect(normalize).not.toHaveBeenCalled();
+    } finally {
+      normalize.mockRestore();
+    }
   });
 
   it('normalises compatibility forms before checking', () => {

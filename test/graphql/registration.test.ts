@@ -46,6 +46,8 @@ describe('composition policy (default)', () => {
     expect(await rejection(gw, 'Plover-Quartz-xy!')).toEqual(['MISSING_DIGIT']);
     expect(await rejection(gw, 'PloverQuartz71x')).toEqual(['MISSING_SYMBOL']);
     expect(await rejection(gw, `${'Aa1!'.repeat(64)}x`)).toEqual(['TOO_LONG']);
+    // 99 KB that NFKC would make 594,000 characters: refused as sent, before anything else.
+    expect(await rejection(gw, '\uFDFA'.repeat(33_000))).toEqual(['TOO_LONG']);
     // On the list (case-insensitively) although it meets every composition rule.
     expect(await rejection(gw, 'Nick1234-Rem936')).toEqual(['COMMON_PASSWORD']);
   });

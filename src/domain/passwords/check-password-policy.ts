@@ -6,16 +6,34 @@ export type PasswordPolicy = 'composition' | 'nist';
 export const MAX_PASSWORD_LENGTH = 256;
 const MIN_LENGTH: Record<PasswordPolicy, number> = { composition: 12, nist: 15 };
 
+/**
+ * The longest a password may be as sent, in UTF-16 code units. NFKC makes one code point of at
+ * most four units (a letter with three combining marks, a Hangul syllable of three jamo), so no
+ * password within MAX_PASSWORD_LENGTH is longer; a longer one is refused before it is normalized.
+ * NFKC may also multiply a character eighteenfold (U+FDFA), work that a client could otherwise
+ * ask of the event loop with one request, before any limit counts it.
+ */
+export const MAX_SENT_PASSWORD_UNITS = 4 * MAX_PASSWORD_LENGTH;
+
 /** NFKC, so that visually equal passwords hash alike. Never truncated. */
 export const normalizePassword = (password: string) => password.normalize('NFKC');
 
+/** Code points of `text`, counted up to `cap` (no further: enough to compare with the limits). */
+function codePoints(text: string, cap: number) {
+  let count = 0;
+  for (const _ of text) if (++count === cap) break;
+  return count;
+}
+
 /**
  * Every reason a password fails the policy (empty: accepted). Lengths count code points of
- * the NFKC form, so an emoji is one character.
+ * the NFKC form, so an emoji is one character. One longer than MAX_SENT_PASSWORD_UNITS as sent
+ * is refused as TOO_LONG alone, unexamined.
  */
 export function checkPasswordPolicy(password: string, policy: PasswordPolicy): PasswordRejection[] {
+  if (password.length > MAX_SENT_PASSWORD_UNITS) return ['TOO_LONG'];
   const normalized = normalizePassword(password);
-  const length = [...normalized].length;
+  const length = codePoints(normalized, MAX_PASSWORD_LENGTH + 1);
   const reasons: PasswordRejection[] = [];
   if (length < MIN_LENGTH[policy]) reasons.push('TOO_SHORT');
   if (length > MAX_PASSWORD_LENGTH) reasons.push('TOO_LONG');
