@@ -12,6 +12,13 @@ import { LazyChildLogger } from '../logger';
 import { answerClientError, refuseFrameworkError, refuseWhileClosing, registerHttpErrorHandlers } from './errors';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
+/**
+ * How long a client has to send a whole request, headers and body (Node's own default is 300 s,
+ * which Fastify turns off). Node looks every 30 s, so a request that trickles in is cut off
+ * (408) within 30–60 s. A connection held open by a body sent a byte at a time would otherwise
+ * hold a socket and memory for as long as its client likes.
+ */
+export const REQUEST_TIMEOUT_MS = 30_000;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /**
@@ -42,6 +49,7 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
     // request.log: bound to the request id, made only if something logs through it.
     childLoggerFactory: (parent, bindings, options) => new LazyChildLogger(parent as Logger, bindings, options) as unknown as Logger,
     bodyLimit: BODY_LIMIT_BYTES,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     trustProxy: trustProxyOption(trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {

@@ -118,6 +118,11 @@ describe('request shape', () => {
     expect(error.message).toBe('Request body too large.');
   });
 
+  it('gives a client 30 s to send a whole request (Node checks every 30 s), not as long as it likes, as Fastify would', () => {
+    // Waiting out the cut (30–60 s) would make this the slowest test; the server's setting is what Node acts on.
+    for (const gw of [dev, prod]) expect(gw.app.server.requestTimeout).toBe(30_000);
+  });
+
   it('passes GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and BAD_USER_INPUT through', async () => {
     for (const gw of [dev, prod]) {
       await refused(await gw.post({ query: '{ me ' }), 400, 'GRAPHQL_PARSE_FAILED');
