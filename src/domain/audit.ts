@@ -9,6 +9,7 @@ export const AUDIT_EVENTS = {
   'password rejected': 'info',
   'mfa code rejected': 'info',
   'refresh token reused': 'warn',
+  'refresh refused in grace': 'info',
   'password changed': 'info',
   'logged out everywhere': 'info',
   'roles changed': 'info',

@@ -118,6 +118,22 @@ describe('refresh-token reuse', () => {
   });
 });
 
+describe('refresh refused under the grace', () => {
+  it("'refresh refused in grace' is an info line naming the user, the session and the address, and the session lives on", async () => {
+    const user = await signUp(gw);
+    const rotated = await gw.gql(RefreshDocument, { refreshToken: user.refreshToken });
+    expect(rotated.errors).toBeUndefined();
+    const from = gw.logs.length;
+    expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: user.refreshToken }))).toBe('INVALID_TOKEN');
+    expect(audited('refresh refused in grace', from)).toEqual([
+      expect.objectContaining({ level: INFO, userId: user.user.id, sessionId: sid(user.accessToken), ip: '127.0.0.1' }),
+    ]);
+    expect(audited('refresh token reused', from)).toEqual([]);
+    expect((await gw.gql(RefreshDocument, { refreshToken: rotated.data!.refresh.refreshToken })).errors).toBeUndefined();
+    expectNoneLogged(from, [user.refreshToken!, rotated.data!.refresh.refreshToken!]);
+  });
+});
+
 describe('account changes', () => {
   it("'password changed' and 'logged out everywhere' name the user, the session and what ended", async () => {
     const user = await signUp(gw);

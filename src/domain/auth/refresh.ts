@@ -11,7 +11,8 @@ import { tokensFor, type IssuedTokens } from './issue-session';
  * predecessor of the live token, spent less than REFRESH_REUSE_GRACE_SECONDS ago, is refused
  * without harm. Grace never issues a token. Roles and the disabled flag are re-read here.
  * A spent token presented outside the grace is a theft signal: logged at warn level
- * ('refresh token reused'), with `sessionRevoked` false when the session had already ended.
+ * ('refresh token reused'), with `sessionRevoked` false when the session had already ended;
+ * one refused under the grace is logged at info level ('refresh refused in grace').
  */
 export async function refresh(
   deps: AuthDeps,
@@ -40,7 +41,12 @@ async function handleRejected(deps: AuthDeps, presentedHash: string, now: Date, 
   if (!facts?.spentAt) return false; // unknown, or live in a dead session: nothing more to do
   const graceMs = deps.settings.refresh.reuseGraceSeconds * 1000;
   const withinGrace = facts.isPredecessorOfLive && now.getTime() - facts.spentAt.getTime() < graceMs;
-  if (withinGrace) return true;
+  if (withinGrace) {
+    // Usually a second tab that lost the race; where the addresses differ, perhaps a thief who
+    // refreshed first (its successor lives on): worth a line, not an alarm.
+    deps.audit('refresh refused in grace', { userId: facts.userId, sessionId: facts.sessionId, ip: client.ip });
+    return true;
+  }
   const sessionRevoked = await deps.sessions.revoke(facts.sessionId, 'refresh_reuse', now);
   deps.audit('refresh token reused', { userId: facts.userId, sessionId: facts.sessionId, sessionRevoked, ip: client.ip });
   return false;
