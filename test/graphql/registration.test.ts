@@ -1,7 +1,8 @@
 // Rule: register enforces the configured password policy with WEAK_PASSWORD and its reasons,
-// and passwords are NFKC-normalised, at most 256 characters, never truncated, and valid Unicode.
+// and passwords are NFKC-normalised, at most 256 characters, never truncated, and valid Unicode;
+// the public passwordPolicy query tells a client those rules before it submits.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChangePasswordDocument, LoginDocument, RegisterDocument } from '../gql/graphql';
+import { ChangePasswordDocument, LoginDocument, PasswordPolicyDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 
@@ -60,6 +61,38 @@ describe('composition policy (default)', () => {
     const email = uniqueEmail('rejected');
     await gw.gql(RegisterDocument, { email, password: 'plover-quartz-71!' });
     expect(await loginType(gw, email, 'plover-quartz-71!')).toBe('INVALID_CREDENTIALS');
+  });
+});
+
+describe('passwordPolicy', () => {
+  it('tells anyone, signed in or not, the rules register enforces under each PASSWORD_POLICY', async () => {
+    const composition = await gw.gql(PasswordPolicyDocument, {});
+    expect(composition.errors).toBeUndefined();
+    expect(composition.data?.passwordPolicy).toEqual({
+      minLength: 12,
+      maxLength: 256,
+      requiresUppercase: true,
+      requiresLowercase: true,
+      requiresDigit: true,
+      requiresSymbol: true,
+      refusesCommonPasswords: true,
+    });
+    expect((await nist.gql(PasswordPolicyDocument, {})).data?.passwordPolicy).toEqual({
+      minLength: 15,
+      maxLength: 256,
+      requiresUppercase: false,
+      requiresLowercase: false,
+      requiresDigit: false,
+      requiresSymbol: false,
+      refusesCommonPasswords: true,
+    });
+    // What it says is what register does: one character short is TOO_SHORT, the minimum passes.
+    for (const [target, fill] of [[gw, 'Aa1!'], [nist, 'zq']] as const) {
+      const { minLength } = (await target.gql(PasswordPolicyDocument, {})).data!.passwordPolicy;
+      const password = fill.repeat(minLength).slice(0, minLength);
+      expect(await rejection(target, password.slice(1))).toEqual(['TOO_SHORT']);
+      await registers(target, password);
+    }
   });
 });
 

@@ -47,6 +47,20 @@ export function checkPasswordPolicy(password: string, policy: PasswordPolicy): P
   return reasons;
 }
 
+/** The rules of `policy`, for a client to show before it submits a new password. */
+export function describePasswordPolicy(policy: PasswordPolicy) {
+  const composition = policy === 'composition';
+  return {
+    minLength: MIN_LENGTH[policy],
+    maxLength: MAX_PASSWORD_LENGTH,
+    requiresUppercase: composition,
+    requiresLowercase: composition,
+    requiresDigit: composition,
+    requiresSymbol: composition,
+    refusesCommonPasswords: true,
+  };
+}
+
 /**
  * A new password (register, changePassword): BAD_USER_INPUT when it is not valid Unicode text (a
  * lone surrogate, which argon2's UTF-8 encoding would turn into U+FFFD, so that another password

@@ -1,14 +1,21 @@
-import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { login, logout, refresh, register } from '../../domain/auth';
+import { describePasswordPolicy } from '../../domain/passwords/check-password-policy';
 import { InvalidTokenError } from '../../errors';
 import type { GatewayContext } from '../context';
 import { AuthPayload } from '../types/auth-payload';
 import { LoginResult } from '../types/login-result';
 import { MfaMethod } from '../types/mfa-challenge';
+import { PasswordPolicy } from '../types/password-policy';
 import { deliverTokens, presentedRefreshToken } from './deliver-tokens';
 
 @Resolver()
 export class AuthResolver {
+  @Query(() => PasswordPolicy, { description: 'The rules a new password must meet. Public: a sign-up form asks before anyone signs in.' })
+  passwordPolicy(@Ctx() ctx: GatewayContext) {
+    return describePasswordPolicy(ctx.deps.settings.passwordPolicy);
+  }
+
   @Mutation(() => Boolean, { description: 'True for a new and an existing email alike.' })
   register(
     @Arg('email', () => String) email: string,
