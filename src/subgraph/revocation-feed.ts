@@ -5,7 +5,6 @@
  * a Redis user with read and subscribe rights on the gateway's keys is enough.
  */
 import { Redis } from 'ioredis';
-import pino from 'pino';
 import { describeError } from '../describe-error';
 import { RedisRevocationFeed } from '../storage/redis/revocation-feed';
 
@@ -29,8 +28,15 @@ export interface RevocationFeedLogger {
 
 const STARTUP_WAIT_MS = 3000;
 
+/** The default logger: warnings as JSON lines on stderr, with the fields pino would write. */
+const stderrWarnings: RevocationFeedLogger = {
+  warn: (details, message) =>
+    void process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), component: 'revocation-feed', ...details, msg: message })}\n`),
+  info: () => {},
+};
+
 export async function createRevocationFeed(options: RevocationFeedOptions) {
-  const logger = options.logger ?? pino({ level: 'warn', base: { component: 'revocation-feed' } }, pino.destination(2));
+  const logger = options.logger ?? stderrWarnings;
   const client = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000 });
   // While Redis is away the last known set keeps being used; one warning per outage, not one
   // per reconnection attempt.

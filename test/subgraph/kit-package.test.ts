@@ -52,7 +52,6 @@ describe('the kit as a package', () => {
       '@graphql-tools/utils': expect.stringMatching(/^\^/),
       ioredis: expect.stringMatching(/^\^/),
       jose: expect.stringMatching(/^\^/),
-      pino: expect.stringMatching(/^\^/),
     });
     expect(kit.manifest.peerDependencies).toEqual({ graphql: '^16.5.0' });
     // A version of its own for each build that changes it, the same for the same sources.
@@ -72,7 +71,7 @@ describe('the kit as a package', () => {
     );
     const bundle = readFileSync(path.join(kit.dir, 'index.js'), 'utf8');
     const imports = [...bundle.matchAll(/^import\s[^'"]*['"]([^'"]+)['"]/gm)].map((match) => match[1]);
-    expect(new Set(imports)).toEqual(new Set(['jose', 'ioredis', 'pino', '@graphql-tools/utils', 'graphql']));
+    expect(new Set(imports)).toEqual(new Set(['jose', 'ioredis', '@graphql-tools/utils', 'graphql']));
   });
 
   it("verifies the gateway's tokens and enforces the directives on plain Node, with the subgraph's graphql", async () => {
@@ -129,6 +128,25 @@ console.log(JSON.stringify(out));
       signedIn: { data: { me: 'me', cost: null }, codes: ['FORBIDDEN'] },
       anonymous: { data: { me: null, cost: null }, codes: ['UNAUTHENTICATED', 'UNAUTHENTICATED'] },
     });
+  }, 30_000);
+
+  it('warns on stderr as JSON lines when no logger is given (Redis unreachable)', async () => {
+    writeFileSync(
+      path.join(consumer, 'feed.js'),
+      `
+import { createRevocationFeed } from '${KIT_NAME}';
+const feed = await createRevocationFeed({ redisUrl: process.env.REDIS_URL });
+await feed.close();
+`,
+    );
+    const { stderr } = await promisify(execFile)(process.execPath, ['feed.js'], {
+      cwd: consumer,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, // nothing listens there
+    });
+    const lines = stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines[0]).toMatchObject({ level: 40, component: 'revocation-feed', msg: expect.stringMatching(/^Redis unreachable/), err: expect.objectContaining({ code: 'ECONNREFUSED' }) });
+    expect(typeof lines[0]!.time).toBe('number');
   }, 30_000);
 
   it('loads with require as well (CommonJS subgraphs)', async () => {
