@@ -70,14 +70,26 @@ describe('both policies', () => {
     expect(checkPasswordPolicy(`${emoji}🔑`, 'nist')).toEqual(['TOO_LONG']);
   });
 
-  it('takes a password of up to 1,024 UTF-16 units as sent (NFKC makes one character of at most four), refusing a longer one as TOO_LONG unexamined', () => {
-    // 256 Greek capitals with three combining marks each, sent decomposed: 1,024 units, 256 characters once composed.
-    const decomposed = '\u1F8F'.repeat(256).normalize('NFD');
-    expect(decomposed).toHaveLength(MAX_SENT_PASSWORD_UNITS);
-    expect(checkPasswordPolicy(decomposed, 'nist')).toEqual([]);
+  it('takes every password of 256 characters once normalized, however many UTF-16 units it takes as sent, and refuses one over 2,048 units as TOO_LONG unexamined', () => {
+    // Each a single character in NFKC: a letter with three combining marks (4 units), a
+    // mathematical alpha with three Greek marks (5), three supplementary-plane characters that
+    // Unicode 16 composes into one (6).
+    for (const [sent, units] of [
+      ['\u1F8F'.normalize('NFD'), 4],
+      ['\u{1D6C2}\u0314\u0342\u0345', 5],
+      ['\u{1611E}\u{1611E}\u{1611F}', 6],
+    ] as const) {
+      expect(sent).toHaveLength(units);
+      const password = sent.repeat(256);
+      expect([...normalizePassword(password)]).toHaveLength(256);
+      expect(checkPasswordPolicy(password, 'nist'), sent).toEqual([]);
+    }
+    const atTheBound = 'x'.repeat(MAX_SENT_PASSWORD_UNITS);
+    expect(MAX_SENT_PASSWORD_UNITS).toBe(2048);
+    expect(checkPasswordPolicy(atTheBound, 'nist')).toEqual(['TOO_LONG']); // 2,048 characters: normalized and counted
     const normalize = vi.spyOn(String.prototype, 'normalize');
     try {
-      expect(checkPasswordPolicy(`${decomposed}x`, 'nist')).toEqual(['TOO_LONG']);
+      expect(checkPasswordPolicy(`${atTheBound}x`, 'nist')).toEqual(['TOO_LONG']);
       // U+FDFA is 18 characters in NFKC: a 100 KB body of it would be 594,000 to examine.
       expect(checkPasswordPolicy('\uFDFA'.repeat(33_000), 'composition')).toEqual(['TOO_LONG']);
       expect(normalize).not.toHaveBeenCalled();

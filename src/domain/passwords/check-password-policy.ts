@@ -8,12 +8,14 @@ const MIN_LENGTH: Record<PasswordPolicy, number> = { composition: 12, nist: 15 }
 
 /**
  * The longest a password may be as sent, in UTF-16 code units. NFKC makes one code point of at
- * most four units (a letter with three combining marks, a Hangul syllable of three jamo), so no
- * password within MAX_PASSWORD_LENGTH is longer; a longer one is refused before it is normalized.
- * NFKC may also multiply a character eighteenfold (U+FDFA), work that a client could otherwise
- * ask of the event loop with one request, before any limit counts it.
+ * most six units today (Unicode 16's letters composed of three supplementary-plane characters;
+ * five for a mathematical alpha with three Greek marks, four for a letter with three combining
+ * marks), so no password within MAX_PASSWORD_LENGTH is longer than six per character; eight
+ * leave room for what later versions of Unicode compose. A longer one is refused before it is
+ * normalized: NFKC may also multiply a character eighteenfold (U+FDFA), work that a client
+ * could otherwise ask of the event loop with one request, before any limit counts it.
  */
-export const MAX_SENT_PASSWORD_UNITS = 4 * MAX_PASSWORD_LENGTH;
+export const MAX_SENT_PASSWORD_UNITS = 8 * MAX_PASSWORD_LENGTH;
 
 /** NFKC, so that visually equal passwords hash alike. Never truncated. */
 export const normalizePassword = (password: string) => password.normalize('NFKC');
