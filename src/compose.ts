@@ -88,14 +88,12 @@ export function startKeyReloader(reloadKeys: () => Promise<void>, seconds: numbe
  * done; a failed run (the database away) is logged and made good by the next.
  */
 export async function startRevocationCatchUp(deps: AuthDeps, config: Config, logger: Logger) {
-  let since: Date | undefined;
   let running = false;
   const run = async () => {
     if (running) return;
     running = true;
     try {
-      const { published, nextSince } = await catchUpRevocations(deps, config.jwt.accessTokenTtl, since);
-      since = nextSince;
+      const published = await catchUpRevocations(deps, config.jwt.accessTokenTtl);
       if (published > 0) logger.info({ count: published }, 'revocations caught up from the database');
     } catch (error) {
       logger.warn({ err: describeError(error) }, 'revocations not caught up from the database; tried again at the next poll');
