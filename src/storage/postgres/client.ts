@@ -98,13 +98,14 @@ export async function openPostgres(url: string, options: { max: number }): Promi
 async function underMigrationLock<T>(lock: Sql, work: () => Promise<T>): Promise<T> {
   try {
     let result!: T;
-    // The transaction idles while the migrations run elsewhere: a server's
-    // idle_in_transaction_session_timeout must not end it (and the lock with it) meanwhile. Set
-    // for the session (the connection is this lock's alone) before BEGIN, so that no moment of
-    // the transaction goes without it. (A startup parameter would not do: a database's or role's
-    // own setting overrides it.)
-    await lock`set idle_in_transaction_session_timeout = 0`;
     await lock.begin(async (tx) => {
+      // The transaction idles while the migrations run elsewhere: a server's
+      // idle_in_transaction_session_timeout must not end it (and the lock with it) meanwhile.
+      // LOCAL, in the transaction: a session setting would outlive it on a pooler's connection,
+      // and reach whoever uses that next (nor would a startup parameter do: a database's or
+      // role's own setting overrides it). Only a timeout shorter than one round trip could
+      // end the transaction before this runs.
+      await tx`set local idle_in_transaction_session_timeout = 0`;
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
       result = await work();
     });
