@@ -108,7 +108,7 @@ async function run(argv: string[]): Promise<number> {
     // Without Redis the running gateways hear of it only when they next read the database.
     const ended = (count: number) =>
       `${count} session(s) ended` +
-      (counters.redis ? '' : ` (no REDIS_URL: running gateways refuse their access tokens once they next read the database, within REVOCATION_POLL_SECONDS: ${config.revocationPollSeconds} s)`);
+      (counters.redis ? '' : ' (no REDIS_URL: running gateways refuse their access tokens once they next read the database, within their REVOCATION_POLL_SECONDS)');
     const [a, b] = args as [string, string];
     switch (command) {
       case 'grant-role': {
@@ -199,7 +199,7 @@ async function run(argv: string[]): Promise<number> {
     if (unannounced > 0) {
       say(
         `not announced: Redis is unreachable, so running gateways refuse the access tokens of ${unannounced} ended ` +
-          `session(s) only once they next read the database, within REVOCATION_POLL_SECONDS (${config.revocationPollSeconds} s), ` +
+          'session(s) only once they next read the database, within their REVOCATION_POLL_SECONDS (30 s unless set), ' +
           'and subgraphs once a gateway has shared them through Redis; their refresh tokens are already refused',
       );
       return 1;

@@ -66,17 +66,18 @@ export function createVerifier(options: VerifierOptions) {
     return keys;
   };
 
+  const algorithms = options.algorithms ?? ['ES256'];
   async function verify(token: string | null | undefined): Promise<VerifyResult> {
     if (!token) return { ok: false, reason: 'missing' };
     let getKey: JWTVerifyGetKey;
     try {
       getKey = await keySet();
     } catch {
-      return { ok: false, reason: unlessMalformed(token) };
+      return { ok: false, reason: withoutKeys(token, algorithms) };
     }
     try {
       const { payload } = await jwtVerify(token, getKey, {
-        algorithms: options.algorithms ?? ['ES256'],
+        algorithms,
         issuer: options.issuer,
         audience: options.audience,
         typ: 'at+jwt',
@@ -94,7 +95,7 @@ export function createVerifier(options: VerifierOptions) {
       return { ok: true, viewer: { userId: sub, sessionId: sid, roles, amr, expiresAt: new Date(exp! * 1000) } };
     } catch (error) {
       const reason = reasonOf(error);
-      return { ok: false, reason: reason === 'unavailable' ? unlessMalformed(token) : reason };
+      return { ok: false, reason: reason === 'unavailable' ? withoutKeys(token, algorithms) : reason };
     }
   }
 
@@ -163,18 +164,20 @@ async function resolveJwksUrl(options: VerifierOptions) {
 }
 
 /**
- * Without keys a token can be neither accepted nor refused, unless it is not a JWT at all:
- * that one is malformed whether or not the issuer answers (so a client sending garbage is told
- * so, not asked to retry). Checked only when the keys are missing, off the path of every request.
+ * Without keys a token can be neither accepted nor refused, unless it is not a JWT at all
+ * (malformed) or names an algorithm not pinned (invalid, as jose refuses it before it asks for
+ * a key): the same answer whether or not the issuer answers, so a client is not asked to retry
+ * what will never pass. Checked only when the keys are missing, off the path of every request.
  */
-function unlessMalformed(token: string): 'malformed' | 'unavailable' {
+function withoutKeys(token: string, algorithms: string[]): 'malformed' | 'invalid' | 'unavailable' {
+  let alg: unknown;
   try {
-    decodeProtectedHeader(token);
+    alg = decodeProtectedHeader(token).alg;
     decodeJwt(token);
-    return 'unavailable';
   } catch {
     return 'malformed';
   }
+  return typeof alg === 'string' && algorithms.includes(alg) ? 'unavailable' : 'invalid';
 }
 
 function reasonOf(error: unknown): VerifyFailure {

@@ -250,7 +250,7 @@ describe('admin commands', () => {
     expect(revoked.stdout).toBe(
       `${email}: 1 session(s) ended\n` +
         'not announced: Redis is unreachable, so running gateways refuse the access tokens of 1 ended session(s) only once ' +
-        'they next read the database, within REVOCATION_POLL_SECONDS (30 s), and subgraphs once a gateway has shared them ' +
+        'they next read the database, within their REVOCATION_POLL_SECONDS (30 s unless set), and subgraphs once a gateway has shared them ' +
         'through Redis; their refresh tokens are already refused\n',
     );
     expect(auditLinesOf(revoked)).toEqual([expect.objectContaining({ msg: 'sessions revoked', endedSessions: 1 })]);

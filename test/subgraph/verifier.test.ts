@@ -60,6 +60,9 @@ describe('createVerifier', () => {
     for (const garbage of ['a.b.c', 'not-a-jwt', `${Buffer.from('{"alg":"ES256"}').toString('base64url')}.e30`]) {
       expect(await shared.verify(garbage), garbage).toEqual({ ok: false, reason: 'malformed' });
     }
+    // An algorithm it does not pin: refused as when the keys are there (jose asks for no key).
+    const hs256 = await new SignJWT({ sid: 's' }).setProtectedHeader({ alg: 'HS256', typ: 'at+jwt' }).sign(new Uint8Array(32));
+    expect(await shared.verify(hs256)).toEqual({ ok: false, reason: 'invalid' });
     gw = await start();
     const user = await signUp(gw);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // a failed discovery is asked again a second later
