@@ -29,7 +29,7 @@ export interface AppOptions {
 }
 
 export async function createApp({ config, deps, logger, pingDatabase, rateLimitMode, metrics }: AppOptions): Promise<FastifyInstance> {
-  const app = await createHttpApp(config, logger);
+  const app = await createHttpApp(config, logger, { answered: metrics?.answeredOn('public') });
   if (config.corsOrigins.length > 0) {
     await app.register(fastifyCors, {
       origin: config.corsOrigins,

@@ -40,8 +40,15 @@ function replyHeaders(request: FastifyRequest, reply: FastifyReply) {
   reply.header('x-request-id', request.id).header('cache-control', 'no-store');
 }
 
-/** `trustProxy`: the listener's own rule (the subgraph listener sits behind the router, not the load balancer). */
-export async function createHttpApp(config: Config, logger: Logger, trustProxy: TrustProxy = config.trustProxy): Promise<FastifyInstance> {
+export interface HttpAppOptions {
+  /** The listener's own rule (the subgraph listener sits behind the router, not the load balancer). */
+  trustProxy?: TrustProxy | undefined;
+  /** Told the status of every answer, the HTTP parser's refusals included (metrics). */
+  answered?: ((status: number) => void) | undefined;
+}
+
+export async function createHttpApp(config: Config, logger: Logger, options: HttpAppOptions = {}): Promise<FastifyInstance> {
+  const { trustProxy = config.trustProxy, answered } = options;
   const app = Fastify({
     loggerInstance: logger,
     // Fastify's two lines per request are replaced by the one below.
@@ -62,7 +69,10 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
       return refuseFrameworkError(error, reply);
     },
     // And one Node's HTTP parser cannot read at all (no request exists yet, so no request id).
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: (error, socket) => {
+      const status = answerClientError(error, socket);
+      if (status !== undefined) answered?.(status);
+    },
     // Fastify's own answer while closing is not in the GraphQL shape: refuseWhileClosing is.
     return503OnClosing: false,
   }) as unknown as FastifyInstance;
@@ -85,6 +95,7 @@ export async function createHttpApp(config: Config, logger: Logger, trustProxy: 
     const query = request.url.indexOf('?');
     const path = query === -1 ? request.url : request.url.slice(0, query);
     accessLog.info({ reqId: request.id, method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    answered?.(reply.statusCode);
     done();
   });
 

@@ -57,16 +57,19 @@ const PARSER_REFUSALS: Record<string, [status: number, reason: string, message: 
 /**
  * Fastify's clientErrorHandler: a request Node's HTTP parser refuses (a malformed header, a bad
  * chunked body, headers over the limit, too slow) gets the same shape, and the socket is closed.
+ * Returns the status it answered, if it could answer.
  */
-export function answerClientError(error: Error & { code?: string }, socket: Duplex) {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): number | undefined {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return undefined;
   const [status, reason, message] = PARSER_REFUSALS[error.code ?? ''] ?? [400, 'Bad Request', 'Bad request.'];
   const body = JSON.stringify(refusal(message));
-  if (socket.writable) {
+  const answered = socket.writable;
+  if (answered) {
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
         `cache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();
+  return answered ? status : undefined;
 }

@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics (prom-client), on a listener of their own (METRICS_PORT, off by default),
- * never on the public port: the security events of the audit log and the error codes clients
- * were answered with, as counters; the password-hashing admission and the verified-token cache,
+ * never on the public port: the security events of the audit log, the error codes clients
+ * were answered with and the HTTP statuses, as counters; the password-hashing admission and the verified-token cache,
  * read at each scrape; and prom-client's process metrics (CPU, memory, event-loop delay, GC).
  * Counting costs the paths it counts an increment; prom-client also watches the event loop's
  * delay and garbage collection while it is loaded (only with METRICS_PORT).
@@ -31,6 +31,13 @@ export class GatewayMetrics implements ErrorCounter {
     registers: [this.registry],
   });
 
+  private readonly responses = new Counter({
+    name: 'gateway_http_responses_total',
+    help: 'HTTP answers by listener and status, the HTTP layer\'s refusals included (404, 408, 413, 415, 431, the subgraph listener\'s 403).',
+    labelNames: ['listener', 'status'],
+    registers: [this.registry],
+  });
+
   constructor() {
     // Every series from the start, at 0: a rate over a series that appears late misses its start.
     for (const event of Object.keys(AUDIT_EVENTS)) this.events.inc({ event }, 0);
@@ -48,6 +55,16 @@ export class GatewayMetrics implements ErrorCounter {
 
   countError(code: ErrorCode) {
     this.errors.inc({ code });
+  }
+
+  /** Counts the answers of one listener by status (its series appear with their first answer). */
+  answeredOn(listener: 'public' | 'subgraph') {
+    const counters = new Map<number, Counter.Internal>();
+    return (status: number) => {
+      let counter = counters.get(status);
+      if (!counter) counters.set(status, (counter = this.responses.labels({ listener, status: String(status) })));
+      counter.inc();
+    };
   }
 
   /** Gauges of the gateway's state, read at each scrape. */

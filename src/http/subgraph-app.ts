@@ -36,7 +36,7 @@ export interface SubgraphAppOptions {
  */
 export async function createSubgraphApp({ config, deps, logger, settings, metrics }: SubgraphAppOptions): Promise<FastifyInstance> {
   const { secret } = settings;
-  const app = await createHttpApp(config, logger, settings.trustProxy);
+  const app = await createHttpApp(config, logger, { trustProxy: settings.trustProxy, answered: metrics?.answeredOn('subgraph') });
   const expected = digest(secret);
   app.addHook('onRequest', async (request, reply) => {
     const given = request.headers[SUBGRAPH_SECRET_HEADER];

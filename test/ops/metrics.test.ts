@@ -1,4 +1,5 @@
-// Rule: with METRICS_PORT, Prometheus metrics (audit events, answered error codes, hashing and token-cache gauges, process metrics) are on a listener of their own; never on the public port.
+// Rule: with METRICS_PORT, Prometheus metrics (audit events, answered error codes, HTTP statuses, hashing and token-cache gauges, process metrics) are on a listener of their own; never on the public port.
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LoginDocument, MeDocument } from '../gql/graphql';
@@ -43,6 +44,45 @@ describe('METRICS_PORT', () => {
     expect(delta('gateway_graphql_errors_total{code="INVALID_CREDENTIALS"}')).toBe(1);
     expect(delta('gateway_graphql_errors_total{code="UNAUTHENTICATED"}')).toBe(1);
     expect(delta('gateway_graphql_errors_total{code="INTERNAL_SERVER_ERROR"}')).toBe(0);
+  });
+
+  it("counts every HTTP answer by listener and status, the HTTP layer's refusals and the parser's included", async () => {
+    const before = await scrape(gw.metricsUrl!);
+    const series = (status: number) => `gateway_http_responses_total{listener="public",status="${status}"}`;
+    expect((await gw.gql(MeDocument, {})).status).toBe(200);
+    expect((await fetch(`${gw.url}/nowhere`)).status).toBe(404);
+    const big = await gw.post({ query: '{ __typename }', variables: { pad: 'a'.repeat(101 * 1024) } });
+    expect(big.status).toBe(413);
+    // A request Node's HTTP parser cannot read: answered on the socket, before Fastify sees it.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n'));
+      let answer = '';
+      socket.on('data', (chunk) => (answer += String(chunk)));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 400 /);
+
+    const after = await scrape(gw.metricsUrl!);
+    const delta = (status: number) => (valueOf(after, series(status)) ?? 0) - (valueOf(before, series(status)) ?? 0);
+    expect(delta(404)).toBe(1);
+    expect(delta(413)).toBe(1);
+    expect(delta(400)).toBe(1);
+    expect(delta(200)).toBeGreaterThanOrEqual(1);
+  });
+
+  it("counts the subgraph listener's answers under their own label", async () => {
+    const federated = await startGateway({ env: { METRICS_PORT: '0', SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 's'.repeat(32) } });
+    try {
+      // Without the router's secret: refused with 403 before any GraphQL.
+      const refused = await fetch(`${federated.subgraphUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      expect(refused.status).toBe(403);
+      const text = await scrape(federated.metricsUrl!);
+      expect(valueOf(text, 'gateway_http_responses_total{listener="subgraph",status="403"}')).toBe(1);
+      expect(valueOf(text, 'gateway_http_responses_total{listener="public",status="403"}')).toBeUndefined();
+    } finally {
+      await federated.close();
+    }
   });
 
   it('reads the hashing admission and the token cache at each scrape, beside the process metrics', async () => {
