@@ -65,7 +65,7 @@ async function main() {
 
   const runPrune = () =>
     prune(deps).then(
-      (count) => logger.info({ count }, 'pruned sessions'),
+      (pruned) => logger.info(pruned, 'pruned sessions and spent refresh tokens'),
       (error) => logger.warn({ err: describeError(error) }, 'prune failed'),
     );
   const firstPrune = setTimeout(runPrune, 60_000).unref();

@@ -162,9 +162,11 @@ async function run(argv: string[]): Promise<number> {
         }
         break;
       }
-      case 'prune':
-        say(`pruned ${await prune(deps)} session(s)`);
+      case 'prune': {
+        const pruned = await prune(deps);
+        say(`pruned ${pruned.sessions} session(s) and ${pruned.spentTokens} spent refresh token(s)`);
         break;
+      }
       case 'reencrypt': {
         const box = new SecretBox(resolveEncryptionKeys(config, logger));
         const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, box, clock: systemClock });

@@ -1,10 +1,10 @@
-// Rule: refresh tokens rotate atomically, reuse of a spent token revokes its family (bar the parallel-tab grace), expiry holds, the user is re-read, and only SHA-256 hashes are stored; the rotation's statement is built once.
+// Rule: refresh tokens rotate atomically, reuse of a spent token revokes its family (bar the parallel-tab grace; for a day after it was spent, then it is pruned), expiry holds, the user is re-read, and only SHA-256 hashes are stored; the rotation's statement is built once.
 import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { disableUser } from '../../src/domain/admin';
+import { disableUser, prune, PRUNE_RETENTION_SECONDS } from '../../src/domain/admin';
 import { issueSession } from '../../src/domain/auth';
 import { refreshTokens, sessions, users } from '../../src/storage/postgres/schema';
 import { LoginDocument, RefreshDocument } from '../gql/graphql';
@@ -205,5 +205,32 @@ describe('idle and absolute expiry', () => {
     const row = await sessionRowOf(short, issued.sessionId);
     expect(issued.refreshTokenExpiresAt.getTime()).toBe(row.createdAt.getTime() + 3600 * 1000);
     expect(row.idleExpiresAt.getTime()).toBe(row.expiresAt.getTime());
+  });
+});
+
+describe('spent tokens of a live session', () => {
+  it('are deleted a day after they were spent (prune): one presented later is merely unknown, and ends nothing', async () => {
+    const { rt1, rt2, rt3, sessionId } = await threeGenerations();
+    expect(await tokenRowsOf(gw, sessionId)).toHaveLength(3);
+    gw.clock.advance(PRUNE_RETENTION_SECONDS - 60);
+    try {
+      // Within the day: kept, and still recognised as reuse by the control below.
+      await prune(gw.deps);
+      expect(await tokenRowsOf(gw, sessionId)).toHaveLength(3);
+      gw.clock.advance(61);
+      expect((await prune(gw.deps)).spentTokens).toBeGreaterThanOrEqual(2);
+      const rows = await tokenRowsOf(gw, sessionId);
+      expect(rows.map((row) => row.spentAt)).toEqual([null]);
+      for (const spent of [rt1, rt2]) expect(await refreshCode(gw, spent)).toBe('INVALID_TOKEN');
+      expect((await sessionRowOf(gw, sessionId)).revokedAt).toBeNull();
+      expect((await rotate(gw, rt3)).refreshToken).toEqual(expect.any(String));
+    } finally {
+      gw.clock.advance(-PRUNE_RETENTION_SECONDS - 1);
+    }
+    // The control: a spent token still on record ends its session.
+    const control = await threeGenerations();
+    gw.clock.advance(GRACE + 1);
+    expect(await refreshCode(gw, control.rt1)).toBe('INVALID_TOKEN');
+    expect((await sessionRowOf(gw, control.sessionId)).revokedReason).toBe('refresh_reuse');
   });
 });

@@ -31,6 +31,7 @@ export function revokingSessionStore(
     listLive: (userId, now) => inner.listLive(userId, now),
     listEndedSince: (since) => inner.listEndedSince(since),
     prune: (before) => inner.prune(before),
+    pruneSpentTokens: (before) => inner.pruneSpentTokens(before),
     async revoke(sessionId: string, reason: RevocationReason, now: Date) {
       const revoked = await inner.revoke(sessionId, reason, now);
       if (revoked) await announce([sessionId], now);

@@ -9,7 +9,7 @@ import type {
   TokenFacts,
 } from '../../domain/ports';
 import { epochMs, preparedQuery, queryRows, ts, tsPlaceholder, type Db } from './client';
-import { sessions, users } from './schema';
+import { refreshTokens, sessions, users } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
 
@@ -258,6 +258,13 @@ export class PostgresSessionStore implements SessionStore {
       .from(sessions)
       .where(gte(sessions.revokedAt, since));
     return rows.map((row) => ({ id: row.id, revokedAt: row.revokedAt! }));
+  }
+
+  async pruneSpentTokens(before: Date) {
+    // A scan of the table, hourly: an index on spent_at would cost every rotation (spending a
+    // token could no longer update its row in place).
+    const rows = await this.db.delete(refreshTokens).where(lt(refreshTokens.spentAt, before)).returning({ id: refreshTokens.id });
+    return rows.length;
   }
 
   async prune(before: Date) {
