@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, gte, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, gte, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type {
   NewSession,
   RevocationReason,
@@ -9,7 +9,7 @@ import type {
   TokenFacts,
 } from '../../domain/ports';
 import { epochMs, preparedQuery, queryRows, ts, tsPlaceholder, type Db } from './client';
-import { refreshTokens, sessions, users } from './schema';
+import { sessions, users } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
 
@@ -263,17 +263,19 @@ export class PostgresSessionStore implements SessionStore {
   async pruneSpentTokens(before: Date) {
     // A scan of the table, hourly: an index on spent_at would cost every rotation (spending a
     // token could no longer update its row in place).
-    const rows = await this.db.delete(refreshTokens).where(lt(refreshTokens.spentAt, before)).returning({ id: refreshTokens.id });
-    return rows.length;
+    return countDeleted(this.db, sql`DELETE FROM refresh_tokens WHERE spent_at < ${ts(before)}`);
   }
 
   async prune(before: Date) {
-    const rows = await this.db
-      .delete(sessions)
-      .where(
-        or(lt(sessions.revokedAt, before), lt(sessions.expiresAt, before), lt(sessions.idleExpiresAt, before)),
-      )
-      .returning({ id: sessions.id });
-    return rows.length;
+    return countDeleted(
+      this.db,
+      sql`DELETE FROM sessions WHERE revoked_at < ${ts(before)} OR expires_at < ${ts(before)} OR idle_expires_at < ${ts(before)}`,
+    );
   }
+}
+
+/** Runs a DELETE and counts its rows in the database: a large prune brings no row into memory. */
+async function countDeleted(db: Db, deletion: SQL) {
+  const [row] = await queryRows<{ count: number }>(db, sql`WITH deleted AS (${deletion} RETURNING 1) SELECT count(*)::int AS count FROM deleted`);
+  return row!.count;
 }
