@@ -38,7 +38,8 @@ const USAGE = `Usage: npm run admin -- <command>
   revoke-sessions <email>       end every session of the user
   unblock <email>               clear the account's login counters (Redis)
   reset-mfa <email>             remove the user's MFA (lost authenticator and recovery codes); ends the sessions
-  prune                         delete expired and long-revoked sessions and their tokens
+  prune                         delete expired and long-revoked sessions and their tokens, and
+                                refresh tokens spent over REFRESH_TOKEN_IDLE_TTL ago
   reencrypt                     re-encrypt every stored secret under the first ENCRYPTION_KEYS entry
   forget-encryption-key <id> [--yes]
                                 give up what a lost key sealed (without --yes: only say what)
@@ -163,7 +164,7 @@ async function run(argv: string[]): Promise<number> {
         break;
       }
       case 'prune': {
-        const pruned = await prune(deps);
+        const pruned = await prune({ ...deps, settings: { refresh: config.refresh } });
         say(`pruned ${pruned.sessions} session(s) and ${pruned.spentTokens} spent refresh token(s)`);
         break;
       }

@@ -66,7 +66,9 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
     // A URL Fastify cannot route (bad escapes, a parameter too long) is answered before any hook.
     frameworkErrors: (error, request, reply) => {
       replyHeaders(request, reply);
-      return refuseFrameworkError(error, reply);
+      refuseFrameworkError(error, reply);
+      // Answered outside the routes' hooks: no onResponse counts it.
+      answered?.(reply.statusCode);
     },
     // And one Node's HTTP parser cannot read at all (no request exists yet, so no request id).
     clientErrorHandler: (error, socket) => {

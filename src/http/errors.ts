@@ -60,7 +60,11 @@ const PARSER_REFUSALS: Record<string, [status: number, reason: string, message: 
  * Returns the status it answered, if it could answer.
  */
 export function answerClientError(error: Error & { code?: string }, socket: Duplex): number | undefined {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return undefined;
+  // Gone (reset, or ended before its request was whole): nobody to answer.
+  if (error.code === 'ECONNRESET' || error.code === 'HPE_INVALID_EOF_STATE' || socket.destroyed) {
+    socket.destroy();
+    return undefined;
+  }
   const [status, reason, message] = PARSER_REFUSALS[error.code ?? ''] ?? [400, 'Bad Request', 'Bad request.'];
   const body = JSON.stringify(refusal(message));
   const answered = socket.writable;

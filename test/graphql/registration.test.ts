@@ -86,6 +86,9 @@ describe('passwordPolicy', () => {
       requiresSymbol: false,
       refusesCommonPasswords: true,
     });
+    // Signed in, the same answer.
+    const user = await signUp(gw);
+    expect((await gw.gql(PasswordPolicyDocument, {}, { token: user.accessToken })).data).toEqual(composition.data);
     // What it says is what register does: one character short is TOO_SHORT, the minimum passes.
     for (const [target, fill] of [[gw, 'Aa1!'], [nist, 'zq']] as const) {
       const { minLength } = (await target.gql(PasswordPolicyDocument, {})).data!.passwordPolicy;

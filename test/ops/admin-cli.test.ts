@@ -69,7 +69,8 @@ beforeAll(async () => {
     tokens.dave2 = second.refreshToken!;
 
     // erin's sessions, placed in time for prune: expired long ago, revoked two days ago,
-    // revoked just now, live.
+    // revoked just now, live; and one refreshed 20 and 8 days ago, whose first token, spent
+    // over REFRESH_TOKEN_IDLE_TTL (14 days) ago, goes while the session lives on.
     await gw.gql(RegisterDocument, { email: emails.erin, password: PASSWORD });
     const logIn = async () => {
       const payload = (await gw.gql(LoginDocument, { email: emails.erin, password: PASSWORD })).data!.login;
@@ -78,7 +79,12 @@ beforeAll(async () => {
     };
     gw.clock.advance(-40 * DAY);
     erinSessions.expired = (await logIn()).sid;
-    gw.clock.advance(38 * DAY);
+    gw.clock.advance(20 * DAY);
+    const refreshed = await logIn();
+    const next = (await gw.gql(RefreshDocument, { refreshToken: refreshed.refreshToken })).data!.refresh.refreshToken!;
+    gw.clock.advance(12 * DAY);
+    expect((await gw.gql(RefreshDocument, { refreshToken: next })).errors).toBeUndefined();
+    gw.clock.advance(6 * DAY);
     const old = await logIn();
     await gw.gql(LogoutDocument, { refreshToken: old.refreshToken });
     erinSessions.longRevoked = old.sid;
@@ -130,7 +136,7 @@ describe('admin commands', () => {
     expect(granted!.stdout).toContain(`${emails.alice}: roles admin, user`);
     expect(revoked!.stdout).toContain(`${emails.bob}: roles (none)`);
     expect(disabled!.stdout).toContain(`${emails.carol}: disabled, 1 session(s) ended`);
-    expect(pruned!.stdout).toContain('pruned 2 session(s)');
+    expect(pruned!.stdout).toContain('pruned 2 session(s) and 1 spent refresh token(s)');
     expect(reencrypted!.stdout).toContain('re-encrypted 1 secret(s) under key "new"');
 
     // One audit line per action, on stderr, naming the user by id (never the email).

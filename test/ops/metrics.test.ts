@@ -62,13 +62,27 @@ describe('METRICS_PORT', () => {
       socket.on('error', reject);
     });
     expect(raw).toMatch(/^HTTP\/1\.1 400 /);
-
     const after = await scrape(gw.metricsUrl!);
-    const delta = (status: number) => (valueOf(after, series(status)) ?? 0) - (valueOf(before, series(status)) ?? 0);
+    const delta = (status: number, from = before, to = after) => (valueOf(to, series(status)) ?? 0) - (valueOf(from, series(status)) ?? 0);
     expect(delta(404)).toBe(1);
     expect(delta(413)).toBe(1);
     expect(delta(400)).toBe(1);
     expect(delta(200)).toBeGreaterThanOrEqual(1);
+
+    // A URL Fastify cannot route: refused outside the routes' hooks, counted all the same.
+    expect((await fetch(`${gw.url}/graphql/%zz`)).status).toBe(400);
+    const unroutable = await scrape(gw.metricsUrl!);
+    expect(delta(400, after, unroutable)).toBe(1);
+    // A client gone before its body was whole: nobody is answered, nothing is counted.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => {
+        socket.end('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query"');
+      });
+      socket.on('data', (chunk) => reject(new Error(`answered: ${String(chunk)}`)));
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    expect(delta(400, unroutable, await scrape(gw.metricsUrl!))).toBe(0);
   });
 
   it("counts the subgraph listener's answers under their own label", async () => {

@@ -3,21 +3,26 @@ import type { MfaStore } from '../mfa/ports';
 import type { SessionStore } from '../ports';
 
 /**
- * Revoked sessions, and the spent refresh tokens of live ones, are kept this long so that a
- * token presented again is still recognised (and logged: 'refresh token reused') as reuse, and
- * its session ended; after that it is merely unknown, which answers the same INVALID_TOKEN.
- * Keeping spent tokens no longer also bounds what a client refreshing in a loop leaves behind.
+ * Revoked sessions are kept this long so that a token of a revoked family is still recognised
+ * (and logged: 'refresh token reused') as reuse; after that it is merely unknown, which answers
+ * the same INVALID_TOKEN.
  */
 export const PRUNE_RETENTION_SECONDS = 86_400;
 
 /**
- * Deletes sessions (and their tokens) that expired or were revoked over a day ago, the refresh
- * tokens of live sessions spent as long ago, and MFA challenges that expired as long ago.
- * Returns how many sessions and spent tokens went.
+ * Deletes sessions (and their tokens) that expired or were revoked over a day ago, and MFA
+ * challenges that expired as long ago. And the spent refresh tokens of live sessions, once
+ * REFRESH_TOKEN_IDLE_TTL (at least a day) has passed since they were spent: a thief who
+ * refreshed first keeps the session alive, and the owner's client, which may wait that long
+ * before its next refresh, must still find its token spent, not unknown, so that the session
+ * ends (reuse detection). Sooner than the session's end, this bounds what a client refreshing
+ * in a loop leaves behind. Returns how many sessions and spent tokens went.
  */
-export async function prune(deps: { sessions: SessionStore; mfa: MfaStore; clock: Clock }) {
-  const before = new Date(deps.clock.now().getTime() - PRUNE_RETENTION_SECONDS * 1000);
+export async function prune(deps: { sessions: SessionStore; mfa: MfaStore; clock: Clock; settings: { refresh: { idleTtl: number } } }) {
+  const now = deps.clock.now().getTime();
+  const before = new Date(now - PRUNE_RETENTION_SECONDS * 1000);
   const [sessions] = await Promise.all([deps.sessions.prune(before), deps.mfa.pruneChallenges(before)]);
-  const spentTokens = await deps.sessions.pruneSpentTokens(before);
+  const spentBefore = new Date(now - Math.max(PRUNE_RETENTION_SECONDS, deps.settings.refresh.idleTtl) * 1000);
+  const spentTokens = await deps.sessions.pruneSpentTokens(spentBefore);
   return { sessions, spentTokens };
 }
