@@ -1,8 +1,9 @@
 /**
  * Prometheus metrics (prom-client), on a listener of their own (METRICS_PORT, off by default),
  * never on the public port: the security events of the audit log, the error codes clients
- * were answered with and the HTTP statuses, as counters; the password-hashing admission and the verified-token cache,
- * read at each scrape; and prom-client's process metrics (CPU, memory, event-loop delay, GC).
+ * were answered with and the HTTP statuses, as counters; the password-hashing admission and
+ * the verified-token cache, read at each scrape; and prom-client's process metrics (CPU,
+ * memory, event-loop delay, GC).
  * Counting costs the paths it counts an increment; prom-client also watches the event loop's
  * delay and garbage collection while it is loaded (only with METRICS_PORT).
  */
