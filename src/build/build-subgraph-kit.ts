@@ -47,18 +47,26 @@ export async function buildSubgraphKit(outDir = path.join(projectRoot, 'dist')) 
     metafile: true,
     outfile: path.join(dir, 'index.js'),
   });
-  const imported = Object.values(bundled.metafile.outputs).flatMap((output) => output.imports.map((entry) => entry.path));
+  const imports = Object.values(bundled.metafile.outputs).flatMap((output) => output.imports);
   const declared = writeDeclarations(dir);
   copyFileSync(path.join(projectRoot, 'LICENSE'), path.join(dir, 'LICENSE'));
-  const packages = new Set([...imported, ...declared].filter((specifier) => !isBuiltin(specifier)).map(packageOf));
+  const packagesOf = (specifiers: string[]) => new Set(specifiers.filter((specifier) => !isBuiltin(specifier)).map(packageOf));
+  const packages = packagesOf([...imports.map((entry) => entry.path), ...declared]);
+  // Imported only when a feature is used (`await import`), by nothing else and no declaration:
+  // an optional peer, which a subgraph installs only if it uses that feature.
+  const required = packagesOf([...imports.filter((entry) => entry.kind !== 'dynamic-import').map((entry) => entry.path), ...declared]);
 
   const dependencies: Record<string, string> = {};
   const peerDependencies: Record<string, string> = {};
+  const peerDependenciesMeta: Record<string, { optional: true }> = {};
   for (const name of [...packages].sort()) {
     const version = root.dependencies[name];
     if (!version) throw new Error(`the kit imports ${name}, which the gateway does not depend on`);
     if (Object.hasOwn(PEERS, name)) peerDependencies[name] = PEERS[name]!;
-    else dependencies[name] = `^${version}`;
+    else if (!required.has(name)) {
+      peerDependencies[name] = `^${version}`;
+      peerDependenciesMeta[name] = { optional: true };
+    } else dependencies[name] = `^${version}`;
   }
   const fields = {
     description: "Verify a graphql-auth-gateway's access tokens in a subgraph: JWKS discovery and caching, the revocation feed, @authenticated/@requiresScopes, a type-graphql authChecker.",
@@ -70,6 +78,7 @@ export async function buildSubgraphKit(outDir = path.join(projectRoot, 'dist')) 
     types: './index.d.ts',
     dependencies,
     peerDependencies,
+    peerDependenciesMeta,
   };
   // Each build that changes the kit has a version (and a tarball name) of its own: npm, which
   // knows an installed tarball by its name and integrity, would otherwise keep the old one.

@@ -4,7 +4,6 @@
  * session costs no round trip per request. Use it as the verifier's `isRevoked`. It only reads:
  * a Redis user with read and subscribe rights on the gateway's keys is enough.
  */
-import { Redis } from 'ioredis';
 import { describeError } from '../describe-error';
 import { RedisRevocationFeed } from '../storage/redis/revocation-feed';
 
@@ -37,6 +36,10 @@ const stderrWarnings: RevocationFeedLogger = {
 
 export async function createRevocationFeed(options: RevocationFeedOptions) {
   const logger = options.logger ?? stderrWarnings;
+  // Loaded here, not with the kit: a subgraph without the feed needs no ioredis (an optional peer).
+  const { Redis } = await import('ioredis').catch((error: unknown) => {
+    throw new Error('the revocation feed needs ioredis: npm install ioredis', { cause: error });
+  });
   const client = new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000 });
   // While Redis is away the last known set keeps being used; one warning per outage, not one
   // per reconnection attempt.

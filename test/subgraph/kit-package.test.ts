@@ -1,7 +1,7 @@
 // Rule: `npm run build:kit` packs the verifier kit as a package a subgraph installs without the gateway: exact dependencies, plain Node, NodeNext types.
 // The consumer here is a project of its own whose node_modules holds the unpacked tarball and links to the packages it names.
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,10 +50,11 @@ describe('the kit as a package', () => {
   it('depends on exactly what it imports, and carries nothing else of the gateway', async () => {
     expect(kit.manifest.dependencies).toEqual({
       '@graphql-tools/utils': expect.stringMatching(/^\^/),
-      ioredis: expect.stringMatching(/^\^/),
       jose: expect.stringMatching(/^\^/),
     });
-    expect(kit.manifest.peerDependencies).toEqual({ graphql: '^16.5.0' });
+    // ioredis only for the revocation feed: an optional peer.
+    expect(kit.manifest.peerDependencies).toEqual({ graphql: '^16.5.0', ioredis: expect.stringMatching(/^\^5\./) });
+    expect(kit.manifest.peerDependenciesMeta).toEqual({ ioredis: { optional: true } });
     // A version of its own for each build that changes it, the same for the same sources.
     expect(kit.manifest.version).toMatch(/^\d+\.\d+\.\d+-kit-[0-9a-f]{12}$/);
     expect(path.basename(kit.tarball)).toBe(`${KIT_NAME}-${kit.manifest.version}.tgz`);
@@ -71,7 +72,7 @@ describe('the kit as a package', () => {
     );
     const bundle = readFileSync(path.join(kit.dir, 'index.js'), 'utf8');
     const imports = [...bundle.matchAll(/^import\s[^'"]*['"]([^'"]+)['"]/gm)].map((match) => match[1]);
-    expect(new Set(imports)).toEqual(new Set(['jose', 'ioredis', '@graphql-tools/utils', 'graphql']));
+    expect(new Set(imports)).toEqual(new Set(['jose', '@graphql-tools/utils', 'graphql']));
   });
 
   it("verifies the gateway's tokens and enforces the directives on plain Node, with the subgraph's graphql", async () => {
@@ -147,6 +148,38 @@ await feed.close();
     const lines = stderr.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ level: 40, component: 'revocation-feed', msg: expect.stringMatching(/^Redis unreachable/), err: expect.objectContaining({ code: 'ECONNREFUSED' }) });
     expect(typeof lines[0]!.time).toBe('number');
+  }, 30_000);
+
+  it('verifies without ioredis installed, and says what the revocation feed needs', async () => {
+    const bare = tempDir('kit-consumer-no-redis');
+    try {
+      const modules = path.join(bare, 'node_modules');
+      mkdirSync(path.join(modules, '@graphql-tools'), { recursive: true });
+      // A copy: through a link, Node would resolve the kit's imports from the other consumer's folder.
+      cpSync(path.join(consumer, 'node_modules', KIT_NAME), path.join(modules, KIT_NAME), { recursive: true });
+      for (const name of [...Object.keys(kit.manifest.dependencies), 'graphql']) symlinkSync(path.join(ROOT, 'node_modules', name), path.join(modules, name));
+      writeFileSync(path.join(bare, 'package.json'), JSON.stringify({ name: 'no-redis', private: true, type: 'module' }));
+      writeFileSync(
+        path.join(bare, 'check.js'),
+        `
+import { createRevocationFeed, createVerifier } from '${KIT_NAME}';
+const verifier = createVerifier({ issuer: process.env.ISSUER, audience: 'graphql' });
+const live = await verifier.verify(process.env.LIVE);
+const feed = await createRevocationFeed({ redisUrl: 'redis://127.0.0.1:1' }).then(async (created) => (await created.close(), 'created'), (error) => error.message);
+console.log(JSON.stringify({ live: live.ok, feed }));
+`,
+      );
+      const user = await signUp(gateway);
+      const { stdout } = await promisify(execFile)(process.execPath, ['check.js'], {
+        cwd: bare,
+        encoding: 'utf8',
+        timeout: 20_000,
+        env: { PATH: process.env.PATH, ISSUER: gateway.config.jwt.issuer, LIVE: user.accessToken },
+      });
+      expect(JSON.parse(stdout)).toEqual({ live: true, feed: 'the revocation feed needs ioredis: npm install ioredis' });
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
   }, 30_000);
 
   it('loads with require as well (CommonJS subgraphs)', async () => {
