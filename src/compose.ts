@@ -85,20 +85,40 @@ export function startKeyReloader(reloadKeys: () => Promise<void>, seconds: numbe
 /**
  * Catches up on sessions ended without this instance hearing of it (catchUpRevocations): now,
  * before the instance serves, and every REVOCATION_POLL_SECONDS. Resolves once the first run is
- * done; a failed run (the database away) is logged and made good by the next.
+ * done, or has run `timeoutMs` (REVOCATION_POLL_SECONDS, at least 10 s) without finishing: a
+ * database that hangs rather than fails does not hold the start-up. A failed or overdue run is
+ * logged and made good by a later one; no run starts while one is still under way, so a hung
+ * read never piles up more of itself on the pool.
  */
-export async function startRevocationCatchUp(deps: AuthDeps, config: Config, logger: Logger) {
+export async function startRevocationCatchUp(
+  deps: AuthDeps,
+  config: Config,
+  logger: Logger,
+  timeoutMs = Math.max(config.revocationPollSeconds, 10) * 1000,
+) {
   let running = false;
   const run = async () => {
     if (running) return;
     running = true;
-    try {
-      const published = await catchUpRevocations(deps, config.jwt.accessTokenTtl);
-      if (published > 0) logger.info({ count: published }, 'revocations caught up from the database');
-    } catch (error) {
-      logger.warn({ err: describeError(error) }, 'revocations not caught up from the database; tried again at the next poll');
-    } finally {
-      running = false;
+    const work = catchUpRevocations(deps, config.jwt.accessTokenTtl)
+      .then(
+        (published) => {
+          if (published > 0) logger.info({ count: published }, 'revocations caught up from the database');
+        },
+        (error) => logger.warn({ err: describeError(error) }, 'revocations not caught up from the database; tried again at the next poll'),
+      )
+      .finally(() => (running = false));
+    let overdue: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      work.then(() => true),
+      new Promise<false>((resolve) => (overdue = setTimeout(() => resolve(false), timeoutMs))),
+    ]);
+    clearTimeout(overdue);
+    if (!finished) {
+      logger.warn(
+        { seconds: timeoutMs / 1000 },
+        'revocations not caught up from the database: the read is still unanswered; tried again at the first poll after it ends',
+      );
     }
   };
   await run();

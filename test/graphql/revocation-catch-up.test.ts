@@ -6,8 +6,11 @@
 import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { startRevocationCatchUp } from '../../src/compose';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { catchUpRevocations, LocalRevocations } from '../../src/domain/revocation';
+import { createLogger } from '../../src/logger';
 import { PostgresSessionStore } from '../../src/storage/postgres';
 import { LogoutDocument, MeDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
@@ -127,5 +130,58 @@ describe.skipIf(!process.env.REDIS_URL)('with Redis', () => {
     const later = await start({ RATE_LIMIT_PREFIX: `${running.config.rateLimit.prefix}-later` }); // a set of its own: only the database tells it
     expect(await meCode(later, user.accessToken)).toBe('UNAUTHENTICATED');
     expect(await meCode(later, kept.accessToken)).toBeUndefined();
+  });
+});
+
+describe.skipIf(!process.env.DATABASE_URL)('a read that hangs', () => {
+  it('does not hold the start-up, starts no second read while it waits, and counts once it is answered', async () => {
+    // A database of its own, which no other instance polls; and this one's own poll stays out of the way.
+    const own = await createTestDatabase();
+    const gw = await startGateway({ database: own.database, encryptionKeys, env: { ...WITHOUT_REDIS, REVOCATION_POLL_SECONDS: '3600' } });
+    open.push(gw);
+    const db = own.database.db;
+    const user = await signUp(gw);
+    const sessionId = decodeJwt(user.accessToken).sid as string;
+    await new PostgresSessionStore(db).revoke(sessionId, 'admin', new Date());
+    const lines: string[] = [];
+    const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
+    const waitingOnLock = async () =>
+      Number(
+        ((await db.execute(sql`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)) as unknown as Array<{ n: string }>)[0]!.n,
+      );
+
+    let release!: () => void;
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const lock = db.transaction(async (tx) => {
+      await tx.execute(sql`LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE`);
+      locked();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await isLocked;
+    let stop: (() => void) | undefined;
+    try {
+      const started = Date.now();
+      stop = await startRevocationCatchUp(gw.deps, { ...gw.config, revocationPollSeconds: 1 }, logger, 300);
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(lines.join('')).toContain('the read is still unanswered');
+      expect(gw.deps.revocations.isRevoked(sessionId, new Date())).toBe(false);
+      // Two polls go by: still the one read waiting on the lock.
+      await new Promise((resolve) => setTimeout(resolve, 2200));
+      expect(await waitingOnLock()).toBe(1);
+    } finally {
+      release();
+      await lock;
+    }
+    const answered = Date.now();
+    while (!gw.deps.revocations.isRevoked(sessionId, new Date()) && Date.now() - answered < 3000) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    stop?.();
+    expect(gw.deps.revocations.isRevoked(sessionId, new Date())).toBe(true);
+    expect(lines.join('')).toContain('revocations caught up from the database');
+    await gw.close();
+    open.splice(open.indexOf(gw), 1);
+    await own.drop();
   });
 });
