@@ -4,6 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { LocalRevocations } from '../../src/domain/revocation';
+import { CLOCK_SKEW_SECONDS } from '../../src/domain/tokens';
+import { createLogger } from '../../src/logger';
+import { connectRedis } from '../../src/storage/redis/client';
+import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { users } from '../../src/storage/postgres/schema';
 import { ChangePasswordDocument, LoginDocument, LogoutDocument, MeDocument, RevokeSessionDocument, SessionsDocument } from '../gql/graphql';
@@ -147,6 +151,38 @@ describe.skipIf(!redisUrl)('across instances sharing Redis', () => {
     }
     const c = await start();
     expect(await meCode(c, user.accessToken)).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe.skipIf(!redisUrl)('the shared set of revoked sessions', () => {
+  it('lives as long as its latest entry plus the skew: an expiry is set, pushed on by a later entry, never shortened by an earlier one', async () => {
+    const prefix = `test:set-expiry:${Date.now()}`;
+    const connection = connectRedis(redisUrl!, createLogger('silent'));
+    expect(await connection.ready(5000)).toBe(true);
+    const feed = new RedisRevocationFeed(connection.client, prefix, createLogger('silent'));
+    const key = `${prefix}:revoked`;
+    try {
+      await feed.started();
+      const ttlAfter = async (ids: string[], untilMs: number) => {
+        await feed.publish(ids, new Date(Date.now() + untilMs));
+        return connection.client.pttl(key);
+      };
+      const skew = CLOCK_SKEW_SECONDS * 1000;
+      const first = await ttlAfter(['s-1'], 600_000);
+      expect(first).toBeGreaterThan(600_000 + skew - 5000);
+      expect(first).toBeLessThanOrEqual(600_000 + skew);
+      const earlier = await ttlAfter(['s-2'], 60_000);
+      expect(earlier).toBeGreaterThan(600_000 + skew - 5000); // not shortened
+      const later = await ttlAfter(['s-3', 's-4'], 1_200_000);
+      expect(later).toBeGreaterThan(1_200_000 + skew - 5000);
+      expect(await connection.client.zcard(key)).toBe(4);
+      await connection.client.persist(key); // a set left with no expiry gets one again
+      expect(await ttlAfter(['s-5'], 60_000)).toBeGreaterThan(60_000 + skew - 5000);
+    } finally {
+      await feed.close();
+      await connection.client.del(key);
+      await connection.close();
+    }
   });
 });
 

@@ -13,6 +13,20 @@ const BATCH = 1000;
  */
 const RETRY_MS = 1000;
 const POLL_MS = 100;
+/**
+ * Adds the members (ARGV[2..]: score, id pairs) to the set KEYS[1] and makes it live at least
+ * until ARGV[1] (ms since the epoch): an expiry is set if it has none, and only ever pushed on.
+ */
+const ADD_AND_EXTEND = `
+redis.call('zadd', KEYS[1], unpack(ARGV, 2))
+local at = tonumber(ARGV[1])
+local left = redis.call('pttl', KEYS[1])
+if left >= 0 then
+  local t = redis.call('time')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + left >= at then return end
+end
+redis.call('pexpireat', KEYS[1], at)
+`;
 
 /** What the feed logs with: pino's logger, or any other with these two methods. */
 export interface FeedLogger {
@@ -168,12 +182,10 @@ export class RedisRevocationFeed implements RevocationFeed {
   /** Into the set, then onto the channel: a revocation is in the set before it is on the channel. */
   private async send(batch: Array<[string, number]>) {
     const latest = batch.reduce((max, [, until]) => Math.max(max, until), 0);
-    await this.client.zadd(this.setKey, ...batch.flatMap(([id, until]) => [until, id]));
     // The set ends with its latest entry, plus the clock skew (Redis's clock is not every
-    // reader's): set an expiry if it has none, else only extend it.
-    const expiresAt = latest + CLOCK_SKEW_SECONDS * 1000;
-    await this.client.pexpireat(this.setKey, expiresAt, 'NX');
-    await this.client.pexpireat(this.setKey, expiresAt, 'GT');
+    // reader's). Added and its expiry set or pushed on in one step, by a script rather than
+    // PEXPIREAT's NX and GT options, which Redis 6 lacks.
+    await this.client.eval(ADD_AND_EXTEND, 1, this.setKey, latest + CLOCK_SKEW_SECONDS * 1000, ...batch.flatMap(([id, until]) => [until, id]));
     // One message per batch, under its latest expiry: a receiver keeps an entry a little longer
     // than its tokens live, never shorter.
     await this.client.publish(this.channel, JSON.stringify({ ids: batch.map(([id]) => id), until: latest }));
