@@ -7,7 +7,7 @@ import { and, eq, isNotNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
 import { recoveryCodes, users } from '../../src/storage/postgres/schema';
-import { DisableMfaDocument, EnrollMfaDocument, VerifyMfaDocument } from '../gql/graphql';
+import { ConfirmMfaDocument, DisableMfaDocument, EnrollMfaDocument, VerifyMfaDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
@@ -76,6 +76,37 @@ describe('MFA races and boundaries', () => {
     expect(await gw.deps.mfa.confirm(user.user.id, factor!.sealed, step, ['a-code-hash'], gw.clock.now())).toBe(false);
     const [row] = await gw.database.db.select({ mfaEnabled: users.mfaEnabled }).from(users).where(eq(users.id, user.user.id));
     expect(row!.mfaEnabled).toBe(false);
+  });
+
+  it('answers the same right confirmation sent five times at once with one success and MFA_ALREADY_ENABLED, never a wrong code', async () => {
+    const user = await signUp(gw);
+    const auth = { token: user.accessToken };
+    const { secret } = (await gw.gql(EnrollMfaDocument, { password: user.password }, auth)).data!.enrollMfa;
+    const code = totpNow(gw, secret);
+    const results = await Promise.all(Array.from({ length: 5 }, () => gw.gql(ConfirmMfaDocument, { code }, auth)));
+    expect(results.filter((r) => r.data?.confirmMfa)).toHaveLength(1);
+    expect(results.map(codeOf).filter(Boolean).sort()).toEqual(Array(4).fill('MFA_ALREADY_ENABLED'));
+  });
+
+  it('answers a right code whose enrolment was replaced while it was checked as no pending enrolment, not as a wrong code', async () => {
+    const user = await signUp(gw);
+    const auth = { token: user.accessToken };
+    const { secret } = (await gw.gql(EnrollMfaDocument, { password: user.password }, auth)).data!.enrollMfa;
+    // A second enrollMfa lands between the code's check and the confirming write.
+    const store = gw.deps.mfa;
+    const confirm = store.confirm;
+    store.confirm = async (...args) => {
+      store.confirm = confirm;
+      expect((await gw.gql(EnrollMfaDocument, { password: user.password }, auth)).errors).toBeUndefined();
+      return confirm.apply(store, args);
+    };
+    try {
+      const result = await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, auth);
+      expect(codeOf(result)).toBe('BAD_USER_INPUT');
+      expect(result.errors![0]!.message).toContain('No pending MFA enrolment');
+    } finally {
+      store.confirm = confirm;
+    }
   });
 
   it('answers verifyMfa and disableMfa racing for one user without an internal error (no deadlock)', async () => {

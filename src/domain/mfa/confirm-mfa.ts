@@ -1,4 +1,5 @@
 import { BadUserInputError, InvalidMfaCodeError, MfaAlreadyEnabledError } from '../../errors';
+import type { Sealed } from '../crypto/secret-box';
 import type { AuthDeps, Viewer } from '../auth/deps';
 import { getViewerUser } from '../auth/get-viewer-user';
 import { enrolmentsLiveSince } from './pending-enrolment';
@@ -20,9 +21,8 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
     !factor.confirmed &&
     factor.sessionEpoch === user.sessionEpoch &&
     factor.enrolledAt > enrolmentsLiveSince(deps.clock.now());
-  if (!pending) {
-    throw new BadUserInputError('No pending MFA enrolment (or it expired, or your sessions were ended since): call enrollMfa.', 'code');
-  }
+  // A factor confirmed since the user was read: the same confirmation, sent twice.
+  if (!pending) throw factor?.confirmed ? new MfaAlreadyEnabledError() : noPendingEnrolment();
   const codes = await deps.throttle.guardMfa(
     user.id,
     (error) => error instanceof InvalidMfaCodeError,
@@ -33,11 +33,27 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
       const fresh = newRecoveryCodes();
       const hashes = fresh.map((c) => hashRecoveryCode(user.id, c));
       const confirmed = await deps.mfa.confirm(user.id, factor.sealed, step, hashes, now);
-      if (!confirmed) throw new InvalidMfaCodeError(); // replaced meanwhile, or a replayed step
+      if (!confirmed) throw await whyUnconfirmed(deps, user.id, factor.sealed);
       return fresh;
     },
   );
   await deps.sessions.revokeAllOfUser(user.id, 'mfa_changed', deps.clock.now(), viewer.sessionId);
   deps.audit('mfa enabled', { userId: user.id });
   return codes;
+}
+
+const noPendingEnrolment = () =>
+  new BadUserInputError('No pending MFA enrolment (or it expired, or your sessions were ended since): call enrollMfa.', 'code');
+
+/**
+ * Why a right code confirmed nothing, read after the fact: MFA turned on meanwhile (the same
+ * confirmation sent twice), the enrolment replaced or voided meanwhile (a new enrollMfa, all
+ * sessions ended), or else its step already accepted. Only the last is a wrong code, counted
+ * against the MFA limits; the others are answered as they would have been a moment later.
+ */
+async function whyUnconfirmed(deps: AuthDeps, userId: string, sealed: Sealed) {
+  const [user, factor] = await Promise.all([deps.users.findById(userId), deps.mfa.getFactor(userId)]);
+  if (user?.mfaEnabled) return new MfaAlreadyEnabledError();
+  const samePending = factor && !factor.confirmed && factor.sealed.ciphertext === sealed.ciphertext && factor.sessionEpoch === user?.sessionEpoch;
+  return samePending ? new InvalidMfaCodeError() : noPendingEnrolment();
 }
