@@ -42,10 +42,11 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
   it('adds no budget when refunds land after the window ended', async () => {
     const store = (await kind.open(limitsWith({ registerIp: { points: 2, duration: 1 } }))).store;
     const key = `late-${kind.name}`;
-    expect((await store.consume('registerIp', key)).allowed).toBe(true);
+    const taken = await store.consume('registerIp', key);
+    expect(taken.allowed).toBe(true);
     expect((await store.consume('registerIp', key)).allowed).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // the window ends
-    for (let i = 0; i < 5; i++) await store.refund('registerIp', key);
+    for (let i = 0; i < 5; i++) await store.refund('registerIp', key, taken);
     const next = [];
     for (let i = 0; i < 3; i++) next.push((await store.consume('registerIp', key)).allowed);
     expect(next).toEqual([true, true, false]);

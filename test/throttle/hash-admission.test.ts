@@ -89,7 +89,7 @@ describe('a login shed while hashing is saturated', () => {
   const consumed: RuleName[] = [];
   const recording = (store: CounterStore): CounterStore => ({
     consume: (rule, key, windowSeconds) => (consumed.push(rule), store.consume(rule, key, windowSeconds)),
-    refund: (rule, key) => store.refund(rule, key),
+    refund: (rule, key, taken) => store.refund(rule, key, taken),
     reset: (rule, key) => store.reset(rule, key),
     resetPrefix: (rule, prefix) => store.resetPrefix(rule, prefix),
   });

@@ -6,6 +6,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { createLogger } from '../../src/logger';
+import { connectRedis } from '../../src/storage/redis/client';
+import { RateLimiterCounterStore } from '../../src/storage/redis/counter-store';
+import { limitsWith } from '../helpers/counter-stores';
 import { createTestDatabase, startGateway, type GqlResult, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
 
@@ -138,5 +142,39 @@ describe.skipIf(!binary)('Redis outage', () => {
     expect(refreshed.data?.refresh.user.id).toBe(user.user.id);
     await gw.close();
     gw = undefined;
+  });
+
+  it('gives a point taken by the insurance back to the insurance, not to Redis, when Redis has returned by the refund', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      const prefix = `refund-store-${Date.now()}`;
+      const rules = { ...limitsWith({ registerIp: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
+      const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, onRedisFailure: 'insurance' });
+      const redisCount = async () => Number(await connection.client.get(`${prefix}:registerIp:k`));
+      expect((await store.consume('registerIp', 'k')).store).toBe('shared');
+      const sharedPoint = await store.consume('registerIp', 'k');
+      expect(await redisCount()).toBe(2);
+
+      await redis.stop();
+      const localPoint = await store.consume('registerIp', 'k');
+      expect(localPoint).toMatchObject({ allowed: true, consumed: 1, store: 'local' });
+      // Back with its counters, as a Redis that persists them would be (this one keeps nothing).
+      await redis.start();
+      expect(await connection.ready(5000)).toBe(true);
+      await connection.client.set(`${prefix}:registerIp:k`, 2, 'EX', 60);
+
+      await store.refund('registerIp', 'k', localPoint);
+      expect(await redisCount()).toBe(2); // Redis never had that point
+      await redis.stop();
+      expect((await store.consume('registerIp', 'k')).consumed).toBe(1); // the insurance got it back
+      await redis.start();
+      expect(await connection.ready(5000)).toBe(true);
+      await connection.client.set(`${prefix}:registerIp:k`, 2, 'EX', 60);
+      await store.refund('registerIp', 'k', sharedPoint);
+      expect(await redisCount()).toBe(1);
+    } finally {
+      await connection.close();
+    }
   });
 });

@@ -25,6 +25,11 @@ export interface Consumed {
   allowed: boolean;
   consumed: number;
   msBeforeNext: number;
+  /**
+   * Which counters took the point: the shared ones, or this instance's memory (without Redis, or
+   * as the insurance while Redis fails). A refund gives it back there.
+   */
+  store: 'shared' | 'local';
 }
 
 export interface CounterStore {
@@ -34,10 +39,11 @@ export interface CounterStore {
    */
   consume(rule: RuleName, key: string, windowSeconds?: number): Promise<Consumed>;
   /**
-   * Gives one point back (a refused or successful attempt spends nothing). Never creates a key
-   * and never goes below zero, so a refund that lands after its window ended adds no budget.
+   * Gives one point back (a refused or successful attempt spends nothing) to the counters that
+   * took it (`taken`, what consume answered). Never creates a key and never goes below zero, so
+   * a refund that lands after its window ended adds no budget.
    */
-  refund(rule: RuleName, key: string): Promise<void>;
+  refund(rule: RuleName, key: string, taken: Consumed): Promise<void>;
   reset(rule: RuleName, key: string): Promise<void>;
   /** Resets every key of the rule that starts with `prefix` (operator use; may scan). */
   resetPrefix(rule: RuleName, prefix: string): Promise<number>;

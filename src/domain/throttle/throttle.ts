@@ -22,9 +22,11 @@ export const MFA_BACKOFF_MAX_SECONDS = 86_400;
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
 type Counter = readonly [RuleName, string];
+/** A counter and the point taken from it, which is what a refund gives back. */
+type Point = readonly [Counter, Consumed];
 
-/** What admits an attempt past its counters: a wait, or the counters it took to let it through. */
-type Admission = { waitMs: number } | { took: Counter[] };
+/** What admits an attempt past its counters: a wait, or the points it took to let it through. */
+type Admission = { waitMs: number } | { took: Point[] };
 
 /** A counter taken with an attempt; `countOnly` counters never refuse by themselves. */
 interface Taken {
@@ -112,17 +114,17 @@ export class Throttle {
     const window = Math.min(maxSeconds, startSeconds * 2 ** Math.min(excess, 10));
     const opened = await this.store.consume(...gate, window);
     // Let through, the gate is given back with the other points unless the check fails.
-    if (opened.allowed) return { took: [gate] };
+    if (opened.allowed) return { took: [[gate, opened]] };
     // Refused, it gives back the point the refusal added: the attempt let through before
     // (still being checked) then reopens the gate by itself if it is not checked after all.
-    await this.store.refund(...gate);
+    await this.store.refund(...gate, opened);
     return { waitMs: opened.msBeforeNext };
   }
 
   private async take(counter: Counter) {
     const result = await this.store.consume(...counter);
     if (!result.allowed) {
-      await this.store.refund(...counter);
+      await this.store.refund(...counter, result);
       throw new RateLimitedError(seconds(result.msBeforeNext));
     }
   }
@@ -139,23 +141,24 @@ export class Throttle {
   ): Promise<T> {
     const counters = takes.map((t) => t.counter);
     const settled = await Promise.allSettled(counters.map((c) => this.store.consume(...c)));
-    const refund = (which: Counter[]) => Promise.allSettled(which.map((c) => this.store.refund(...c)));
+    const refund = (which: Point[]) => Promise.allSettled(which.map(([counter, point]) => this.store.refund(...counter, point)));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
-      await refund(counters.filter((_, i) => settled[i]!.status === 'fulfilled'));
+      await refund(settled.flatMap((s, i) => (s.status === 'fulfilled' ? [[counters[i]!, s.value] as const] : [])));
       throw failed.reason; // a store is down and RATE_LIMIT_FAIL=closed
     }
     const taken = settled.map((s) => (s as PromiseFulfilledResult<Consumed>).value);
+    const points = counters.map((counter, i): Point => [counter, taken[i]!]);
     const refused = taken.filter((t, i) => !t.allowed && !takes[i]!.countOnly).map((t) => t.msBeforeNext);
     let admission: Admission;
     try {
       admission = refused.length > 0 ? { waitMs: Math.max(...refused) } : ((await hooks.admit?.(taken)) ?? { took: [] });
     } catch (error) {
-      void refund(counters); // the gate's store failed (RATE_LIMIT_FAIL=closed): no check was made
+      void refund(points); // the gate's store failed (RATE_LIMIT_FAIL=closed): no check was made
       throw error;
     }
     if ('waitMs' in admission) {
-      void refund(counters); // as below: the refusal does not wait for it
+      void refund(points); // as below: the refusal does not wait for it
       throw new RateLimitedError(seconds(admission.waitMs));
     }
     let result: T;
@@ -166,10 +169,10 @@ export class Throttle {
       // too, and the answer does not wait for that: a shed must be quick. (refund never
       // rejects; the store's commands run in order, so the client's next attempt is counted
       // after it.)
-      if (!isFailure(error)) void refund([...counters, ...admission.took]);
+      if (!isFailure(error)) void refund([...points, ...admission.took]);
       throw error;
     }
-    await refund(counters);
+    await refund(points);
     await hooks.onSuccess?.();
     return result;
   }

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Consumed, CounterStore, LimitRule, RuleName } from '../../domain/throttle';
 import { ServiceUnavailableError } from '../../errors';
 
@@ -17,7 +17,10 @@ export interface CounterStoreOptions {
 /**
  * rate-limiter-flexible behind the domain's CounterStore. Each operation is one command on one
  * key (Cluster-ready). A store error reaches the domain only when RATE_LIMIT_FAIL=closed, as
- * SERVICE_UNAVAILABLE; otherwise the in-memory insurance limiter answers instead.
+ * SERVICE_UNAVAILABLE; otherwise the in-memory insurance limiter answers instead. The insurance
+ * is ours rather than rate-limiter-flexible's (its `insuranceLimiter`), so that every point says
+ * which counters took it and is given back to those: a point taken in memory during an outage
+ * and refunded after Redis returned must not come off a Redis counter that never had it.
  */
 // Gives one point back only to a key that exists, never below zero, keeping its expiry.
 const SAFE_REFUND = `
@@ -27,9 +30,10 @@ end
 return 0`;
 
 interface RuleLimiters {
-  limiter: RateLimiterAbstract;
-  /** The in-memory limiter: the whole store without Redis, the insurance with it. */
-  memory: RateLimiterMemory | undefined;
+  /** On Redis; unset without it. */
+  shared: RateLimiterRedis | undefined;
+  /** In memory: the whole store without Redis, the insurance with it (unset when 'closed'). */
+  local: RateLimiterMemory | undefined;
 }
 
 export class RateLimiterCounterStore implements CounterStore {
@@ -39,18 +43,11 @@ export class RateLimiterCounterStore implements CounterStore {
     const make = (rule: RuleName): RuleLimiters => {
       const { points, duration } = options.rules[rule];
       const base = { keyPrefix: `${options.prefix}:${rule}`, points, duration };
-      if (!options.redis) {
-        const memory = new RateLimiterMemory(base);
-        return { limiter: memory, memory };
-      }
-      const insurance = options.onRedisFailure === 'insurance' ? new RateLimiterMemory(base) : undefined;
-      const limiter = new RateLimiterRedis({
-        ...base,
-        storeClient: options.redis,
-        rejectIfRedisNotReady: true,
-        insuranceLimiter: insurance,
-      });
-      return { limiter, memory: insurance };
+      if (!options.redis) return { shared: undefined, local: new RateLimiterMemory(base) };
+      return {
+        shared: new RateLimiterRedis({ ...base, storeClient: options.redis, rejectIfRedisNotReady: true }),
+        local: options.onRedisFailure === 'insurance' ? new RateLimiterMemory(base) : undefined,
+      };
     };
     this.byRule = Object.fromEntries(
       (Object.keys(options.rules) as RuleName[]).map((rule) => [rule, make(rule)]),
@@ -58,39 +55,51 @@ export class RateLimiterCounterStore implements CounterStore {
   }
 
   async consume(rule: RuleName, key: string, windowSeconds?: number): Promise<Consumed> {
-    try {
-      const options = windowSeconds === undefined ? {} : { customDuration: windowSeconds };
-      const res = await this.byRule[rule].limiter.consume(key, 1, options);
-      return { allowed: true, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) {
-        return { allowed: false, consumed: rejection.consumedPoints, msBeforeNext: rejection.msBeforeNext };
+    const { shared, local } = this.byRule[rule];
+    const options = windowSeconds === undefined ? {} : { customDuration: windowSeconds };
+    if (shared) {
+      try {
+        return answered(await shared.consume(key, 1, options), true, 'shared');
+      } catch (rejection) {
+        if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'shared');
+        if (!local) throw unavailable(rejection);
       }
+    }
+    try {
+      return answered(await local!.consume(key, 1, options), true, 'local');
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'local');
       throw unavailable(rejection);
     }
   }
 
-  /** rate-limiter-flexible's reward() would create an expired key at -1 with a fresh window. */
-  async refund(rule: RuleName, key: string) {
-    const { limiter, memory } = this.byRule[rule];
-    const redis = this.options.redis;
-    if (redis) {
+  /**
+   * To the counters that took the point. rate-limiter-flexible's reward() would create an
+   * expired key at -1 with a fresh window. A refund Redis fails to take is dropped: the point
+   * stays spent until its window ends, which errs on the safe side.
+   */
+  async refund(rule: RuleName, key: string, taken: Consumed) {
+    const { shared, local } = this.byRule[rule];
+    if (taken.store === 'shared' && shared) {
       try {
-        await redis.eval(SAFE_REFUND, 1, limiter.getKey(key));
-        return;
+        await this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key));
       } catch (error) {
-        if (!memory) throw unavailable(error);
+        if (!local) throw unavailable(error);
       }
+      return;
     }
-    const current = await memory!.get(key);
-    if (current && current.consumedPoints > 0) await memory!.reward(key, 1);
+    const current = await local?.get(key);
+    if (current && current.consumedPoints > 0) await local!.reward(key, 1);
   }
 
+  /** Both counters: what the insurance counted during an outage goes too. */
   async reset(rule: RuleName, key: string) {
+    const { shared, local } = this.byRule[rule];
+    await local?.delete(key);
     try {
-      await this.byRule[rule].limiter.delete(key);
+      await shared?.delete(key);
     } catch (error) {
-      throw unavailable(error);
+      if (!local) throw unavailable(error);
     }
   }
 
@@ -104,6 +113,10 @@ export class RateLimiterCounterStore implements CounterStore {
     }
     return count;
   }
+}
+
+function answered(res: RateLimiterRes, allowed: boolean, store: Consumed['store']): Consumed {
+  return { allowed, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, store };
 }
 
 function unavailable(cause: unknown) {
