@@ -8,6 +8,7 @@
  */
 import { DrizzleQueryError } from 'drizzle-orm';
 import { ConfigError } from './config';
+import { SecretDoesNotOpenError } from './domain/crypto/secret-box';
 import { GatewayError } from './errors';
 
 /** A state of the database the server will not start in; the message tells the operator what to do. */
@@ -15,7 +16,7 @@ export class StartupRefusal extends Error {}
 
 /** Ours, with a fixed message written for the operator: a refusal, not a crash. */
 export const isExpectedFailure = (error: unknown): error is Error =>
-  error instanceof ConfigError || error instanceof StartupRefusal || error instanceof GatewayError;
+  error instanceof ConfigError || error instanceof StartupRefusal || error instanceof GatewayError || error instanceof SecretDoesNotOpenError;
 
 /**
  * Our own errors by their message; drizzle's, whose message holds the query and its parameters,

@@ -167,4 +167,14 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
     started.child.process.kill('SIGTERM');
     expect(await started.child.exited).toBe(0);
   }, 120_000);
+
+  it('refuses to start with other key bytes under the id the signing key is sealed under, naming the id, not a key', async () => {
+    const impostor = `new:${randomBytes(32).toString('base64')}`;
+    const { outcome, child } = await startServer(impostor);
+    expect(outcome).toBe(1);
+    expect(child.stderr().trim()).toBe(
+      'Refusing to start: the ENCRYPTION_KEYS entry "new" does not open the secrets sealed under that id: it holds other key bytes than the ones they were sealed with (or a secret is damaged); give that id its original key',
+    );
+    for (const entry of [NEW, impostor]) expect(child.stdout() + child.stderr()).not.toContain(entry.split(':')[1]);
+  }, 60_000);
 });

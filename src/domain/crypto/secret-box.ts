@@ -43,7 +43,7 @@ export class SecretBox {
     return { ciphertext: sealed, keyId: id };
   }
 
-  /** Throws when the key id is unknown or the ciphertext was tampered with. */
+  /** Throws when the key id is unknown, or SecretDoesNotOpenError when its key does not open the ciphertext. */
   open(sealed: Sealed, associatedData: string): string {
     const key = this.byId.get(sealed.keyId);
     if (!key) throw new Error(`No encryption key with id "${sealed.keyId}" in ENCRYPTION_KEYS`);
@@ -51,7 +51,24 @@ export class SecretBox {
     const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
     decipher.setAAD(Buffer.from(associatedData));
     decipher.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    try {
+      return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+    } catch {
+      throw new SecretDoesNotOpenError(sealed.keyId);
+    }
+  }
+}
+
+/**
+ * A sealed secret that the ENCRYPTION_KEYS entry of its key id does not open: that entry holds
+ * other key bytes than the ones it was sealed with (AES-GCM cannot tell that from a damaged
+ * ciphertext). The message names the id, never a key.
+ */
+export class SecretDoesNotOpenError extends Error {
+  constructor(readonly keyId: string) {
+    super(
+      `the ENCRYPTION_KEYS entry "${keyId}" does not open the secrets sealed under that id: it holds other key bytes than the ones they were sealed with (or a secret is damaged); give that id its original key`,
+    );
   }
 }
 
