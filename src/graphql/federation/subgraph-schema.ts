@@ -78,8 +78,8 @@ const isUserRepresentation = (value: unknown) =>
   typeof value === 'object' && value !== null && 'id' in value && typeof value.id === 'string' && '__typename' in value && value.__typename === 'User';
 
 /**
- * `_entities` takes only what this subgraph owns, `{ __typename: "User", id: <string> }`:
- * anything else is the caller's mistake (BAD_USER_INPUT), not an internal error.
+ * `_entities` takes only what this subgraph owns, `{ __typename: "User", id: <string> }` (other
+ * keys ignored): anything else is the caller's mistake (BAD_USER_INPUT), not an internal error.
  */
 function refuseForeignRepresentations(built: GraphQLSchema) {
   const field = built.getQueryType()!.getFields()._entities!;
