@@ -41,6 +41,14 @@ async function untilRateLimits(gw: TestGateway, mode: string) {
   }
 }
 
+async function within(ms: number, done: () => boolean | Promise<boolean>) {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const redisWarnings = (gw: TestGateway) =>
   gw.logs.map((line) => JSON.parse(line) as { level: number; msg: string }).filter((l) => l.level === 40 && /redis/i.test(l.msg));
 
@@ -157,6 +165,7 @@ describe.skipIf(!binary)('Redis outage', () => {
       expect(await redisCount()).toBe(2);
 
       await redis.stop();
+      await within(5000, () => !connection.healthy());
       const localPoint = await store.consume('registerIp', 'k');
       expect(localPoint).toMatchObject({ allowed: true, consumed: 1, store: 'local' });
       // Back with its counters, as a Redis that persists them would be (this one keeps nothing).
@@ -167,13 +176,31 @@ describe.skipIf(!binary)('Redis outage', () => {
       await store.refund('registerIp', 'k', localPoint);
       expect(await redisCount()).toBe(2); // Redis never had that point
       await redis.stop();
-      expect((await store.consume('registerIp', 'k')).consumed).toBe(1); // the insurance got it back
+      await within(5000, () => !connection.healthy());
+      const again = await store.consume('registerIp', 'k');
+      expect(again.consumed).toBe(1); // the insurance got it back
+      await store.refund('registerIp', 'k', again);
       await redis.start();
       expect(await connection.ready(5000)).toBe(true);
       await connection.client.set(`${prefix}:registerIp:k`, 2, 'EX', 60);
       await store.refund('registerIp', 'k', sharedPoint);
       expect(await redisCount()).toBe(1);
+
+      // A Redis that does not answer in time may still run the command once it does: the point
+      // is then in both, and goes back to both.
+      redis.pause();
+      const uncertain = await store.consume('registerIp', 'k');
+      expect(uncertain).toMatchObject({ allowed: true, store: 'unknown' });
+      redis.resume();
+      await within(5000, async () => (await redisCount()) === 2); // it ran the command after all
+      await store.refund('registerIp', 'k', uncertain);
+      expect(await redisCount()).toBe(1);
+      await redis.stop();
+      await within(5000, () => !connection.healthy());
+      expect((await store.consume('registerIp', 'k')).consumed).toBe(1); // the memory's point is back too
+      await redis.start();
     } finally {
+      redis.resume();
       await connection.close();
     }
   });

@@ -26,10 +26,11 @@ export interface Consumed {
   consumed: number;
   msBeforeNext: number;
   /**
-   * Which counters took the point: the shared ones, or this instance's memory (without Redis, or
-   * as the insurance while Redis fails). A refund gives it back there.
+   * Which counters took the point: the shared ones; this instance's memory (without Redis, or as
+   * the insurance while Redis is away); or memory, and perhaps the shared ones too (a command
+   * that timed out may have run all the same). A refund gives it back there, to both when unknown.
    */
-  store: 'shared' | 'local';
+  store: 'shared' | 'local' | 'unknown';
 }
 
 export interface CounterStore {

@@ -57,37 +57,40 @@ export class RateLimiterCounterStore implements CounterStore {
   async consume(rule: RuleName, key: string, windowSeconds?: number): Promise<Consumed> {
     const { shared, local } = this.byRule[rule];
     const options = windowSeconds === undefined ? {} : { customDuration: windowSeconds };
+    let store: Consumed['store'] = 'local';
     if (shared) {
       try {
         return answered(await shared.consume(key, 1, options), true, 'shared');
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'shared');
         if (!local) throw unavailable(rejection);
+        if (!neverSent(rejection)) store = 'unknown';
       }
     }
     try {
-      return answered(await local!.consume(key, 1, options), true, 'local');
+      return answered(await local!.consume(key, 1, options), true, store);
     } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'local');
+      if (rejection instanceof RateLimiterRes) return answered(rejection, false, store);
       throw unavailable(rejection);
     }
   }
 
   /**
-   * To the counters that took the point. rate-limiter-flexible's reward() would create an
-   * expired key at -1 with a fresh window. A refund Redis fails to take is dropped: the point
-   * stays spent until its window ends, which errs on the safe side.
+   * To the counters that took the point (to both when Redis may have run a command that failed
+   * as far as we know). rate-limiter-flexible's reward() would create an expired key at -1 with
+   * a fresh window. A refund Redis fails to take is dropped: the point stays spent until its
+   * window ends, which errs on the safe side.
    */
   async refund(rule: RuleName, key: string, taken: Consumed) {
     const { shared, local } = this.byRule[rule];
-    if (taken.store === 'shared' && shared) {
+    if (taken.store !== 'local' && shared) {
       try {
         await this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key));
       } catch (error) {
         if (!local) throw unavailable(error);
       }
-      return;
     }
+    if (taken.store === 'shared') return;
     const current = await local?.get(key);
     if (current && current.consumedPoints > 0) await local!.reward(key, 1);
   }
@@ -114,6 +117,13 @@ export class RateLimiterCounterStore implements CounterStore {
     return count;
   }
 }
+
+/**
+ * Redis was never asked: the connection was not ready (rate-limiter-flexible's check) or could
+ * not take the command (ioredis without its offline queue). Any other failure, a timeout above
+ * all, may come after Redis ran the command.
+ */
+const neverSent = (error: unknown) => error instanceof Error && /^(Redis connection is not ready|Stream isn't writeable)/.test(error.message);
 
 function answered(res: RateLimiterRes, allowed: boolean, store: Consumed['store']): Consumed {
   return { allowed, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, store };
