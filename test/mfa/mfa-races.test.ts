@@ -109,6 +109,23 @@ describe('MFA races and boundaries', () => {
     }
   });
 
+  it('keeps exactly one set of recovery codes when two replacements run at once, and writes none once MFA is off', async () => {
+    const user = await mfaUser();
+    const codesOf = async () =>
+      (await gw.database.db.select({ codeHash: recoveryCodes.codeHash }).from(recoveryCodes).where(eq(recoveryCodes.userId, user.user.id)))
+        .map((r) => r.codeHash)
+        .sort();
+    for (let round = 0; round < 20; round++) {
+      const sets = [0, 1].map((which) => Array.from({ length: 10 }, (_, i) => `round-${round}-set-${which}-${i}`));
+      const replaced = await Promise.all(sets.map((set) => gw.deps.mfa.replaceRecoveryCodes(user.user.id, set, gw.clock.now())));
+      expect(replaced).toEqual([true, true]);
+      expect(sets.map((set) => [...set].sort())).toContainEqual(await codesOf());
+    }
+    await gw.deps.mfa.disable(user.user.id);
+    expect(await gw.deps.mfa.replaceRecoveryCodes(user.user.id, ['after-disable'], gw.clock.now())).toBe(false);
+    expect(await codesOf()).toEqual([]);
+  });
+
   it('answers verifyMfa and disableMfa racing for one user without an internal error (no deadlock)', async () => {
     for (let round = 0; round < 30; round++) {
       const user = await mfaUser();

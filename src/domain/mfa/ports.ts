@@ -43,7 +43,8 @@ export interface MfaStore {
   acceptStep(userId: string, step: number, withChallenge?: ChallengeToSpend): Promise<CodeSpend>;
   /** Spends an unused recovery code (atomic). */
   useRecoveryCode(userId: string, codeHash: string, now: Date, withChallenge?: ChallengeToSpend): Promise<CodeSpend>;
-  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date): Promise<void>;
+  /** The user's recovery codes become these, atomically; false when MFA is not on (any more). */
+  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date): Promise<boolean>;
   /** Removes the factor and the codes and turns MFA off. */
   disable(userId: string): Promise<void>;
   /**

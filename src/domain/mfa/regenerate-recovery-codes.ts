@@ -10,7 +10,10 @@ export async function regenerateRecoveryCodes(deps: AuthDeps, viewer: Viewer, co
   if (!user.mfaEnabled) throw new MfaNotEnabledError();
   await verifySecondFactor(deps, user.id, code, { recoveryCodes: false });
   const codes = newRecoveryCodes();
-  await deps.mfa.replaceRecoveryCodes(user.id, codes.map((c) => hashRecoveryCode(user.id, c)), deps.clock.now());
+  // MFA turned off since the code was checked: nothing to replace.
+  if (!(await deps.mfa.replaceRecoveryCodes(user.id, codes.map((c) => hashRecoveryCode(user.id, c)), deps.clock.now()))) {
+    throw new MfaNotEnabledError();
+  }
   deps.audit('mfa recovery codes regenerated', { userId: user.id });
   return codes;
 }

@@ -105,10 +105,23 @@ export class PostgresMfaStore implements MfaStore {
     });
   }
 
-  async replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
-    await this.db.transaction(async (tx) => {
+  /**
+   * Locks the confirmed factor first (the order of every transaction here): two replacements at
+   * once then run one after the other, and the later one deletes the earlier one's codes too
+   * (without the lock, its DELETE would not see rows committed after it started waiting, and both
+   * sets would live). False, and nothing written, when MFA was turned off meanwhile.
+   */
+  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
+    return this.db.transaction(async (tx) => {
+      const [factor] = await tx
+        .select({ userId: mfaFactors.userId })
+        .from(mfaFactors)
+        .where(and(eq(mfaFactors.userId, userId), isNotNull(mfaFactors.confirmedAt)))
+        .for('update');
+      if (!factor) return false;
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ id: randomUUID(), userId, codeHash, createdAt: now })));
+      return true;
     });
   }
 
