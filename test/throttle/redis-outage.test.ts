@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { ServiceUnavailableError } from '../../src/errors';
 import { createLogger } from '../../src/logger';
 import { connectRedis } from '../../src/storage/redis/client';
 import { RateLimiterCounterStore } from '../../src/storage/redis/counter-store';
@@ -199,6 +200,25 @@ describe.skipIf(!binary)('Redis outage', () => {
       await within(5000, () => !connection.healthy());
       expect((await store.consume('registerIp', 'k')).consumed).toBe(1); // the memory's point is back too
       await redis.start();
+    } finally {
+      redis.resume();
+      await connection.close();
+    }
+  });
+
+  it('RATE_LIMIT_FAIL=closed: a take that timed out is given back should Redis run it late, since no attempt follows', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      const prefix = `closed-late-${Date.now()}`;
+      const rules = { ...limitsWith({ loginAccount: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
+      const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, onRedisFailure: 'closed' });
+      redis.pause();
+      await expect(store.consume('loginAccount', 'k')).rejects.toBeInstanceOf(ServiceUnavailableError);
+      redis.resume();
+      const key = `${prefix}:loginAccount:k`;
+      await within(5000, async () => (await connection.client.exists(key)) === 1); // it ran the take after all
+      await within(5000, async () => Number(await connection.client.get(key)) === 0);
     } finally {
       redis.resume();
       await connection.close();

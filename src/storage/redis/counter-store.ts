@@ -63,7 +63,11 @@ export class RateLimiterCounterStore implements CounterStore {
         return answered(await shared.consume(key, 1, options), true, 'shared');
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'shared');
-        if (!local) throw unavailable(rejection);
+        if (!local) {
+          // No attempt follows a failed take: should Redis run the command yet, it runs this next.
+          if (!neverSent(rejection)) void this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key)).catch(() => {});
+          throw unavailable(rejection);
+        }
         if (!neverSent(rejection)) store = 'unknown';
       }
     }
