@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
 import type { AuthDeps, Viewer } from '../domain/auth';
+import { clientAddress } from '../domain/throttle';
 import { verifyAccessToken } from '../domain/tokens';
 import type { GatewayContext } from '../graphql/context';
 import { REFRESH_TRANSPORT_HEADER, refreshCookie, requestedRefreshTransport } from './refresh-cookie';
@@ -24,10 +25,26 @@ export function requestContext(config: Config, deps: AuthDeps) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<GatewayContext> => ({
     requestId: request.id,
     viewer: await viewerOfRequest(deps, request),
-    client: { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null },
+    client: { ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null },
     deps,
     refreshTransport: requestedRefreshTransport(config.refresh.transport, request.headers[REFRESH_TRANSPORT_HEADER]),
     refreshCookie: refreshCookie(request, reply),
     issuedTo: new Set(),
   });
+}
+
+let warnedUnreadable = false;
+
+/**
+ * The client's address in its plain form (clientAddress). One that is no address at all, which
+ * only a trusted proxy can hand over, is counted in the shared 'unknown' bucket: said once, since
+ * it means the proxy writes something TRUST_PROXY's reading does not expect.
+ */
+function clientIp(request: FastifyRequest) {
+  const ip = clientAddress(request.ip);
+  if (ip === null && request.ip && !warnedUnreadable) {
+    warnedUnreadable = true;
+    request.log.warn('a client address is not an IP address (as the trusted proxy wrote it in X-Forwarded-For): such requests share one rate-limit bucket; check TRUST_PROXY and what the proxy sends');
+  }
+  return ip;
 }

@@ -135,6 +135,23 @@ describe('TRUST_PROXY=1 (one trusted hop, whatever its address)', () => {
     expect(codeOf(await failWith(gw, '203.0.113.5, 203.0.113.6'))).toBe('INVALID_CREDENTIALS');
   });
 
+  it('reads an address the proxy wrote with a port as that address: its session ip and its own budget', async () => {
+    const { gw } = ctx;
+    expect(await sessionIpVia(gw, '198.51.100.8:5123')).toBe('198.51.100.8');
+    expect(await sessionIpVia(gw, '[2001:db8:9::1]:443')).toBe('2001:db8:9::1');
+    expect(await sessionIpVia(gw, '::ffff:198.51.100.9')).toBe('198.51.100.9');
+    for (let i = 0; i < 3; i++) expect(codeOf(await failWith(gw, `203.0.113.9:${4000 + i}`))).toBe('INVALID_CREDENTIALS');
+    expect(codeOf(await failWith(gw, '203.0.113.9'))).toBe('RATE_LIMITED');
+    expect(codeOf(await failWith(gw, '203.0.113.10:4000'))).toBe('INVALID_CREDENTIALS'); // another client, the same port
+  });
+
+  it('counts what is no address in one bucket, and says so once', async () => {
+    const { gw } = ctx;
+    const warning = 'a client address is not an IP address';
+    for (const garbage of ['garbage', '1.1.1.1 2.2.2.2']) expect(codeOf(await failWith(gw, garbage))).toBe('INVALID_CREDENTIALS');
+    expect(gw.logs.filter((line) => line.includes(warning))).toHaveLength(1);
+  });
+
   it('trusts the hop only from a loopback or private peer: a client reaching the port from outside keeps its own address', async () => {
     const { gw } = ctx;
     for (const peer of ['203.0.113.77', '8.8.8.8', '2001:4860::8888']) {

@@ -2,6 +2,25 @@ import { createHash } from 'node:crypto';
 import ipaddr from 'ipaddr.js';
 
 /**
+ * A client address as proxies write it, in its plain form: without a port ("203.0.113.7:5123",
+ * "[2001:db8::1]:443", as some load balancers append to X-Forwarded-For), without brackets,
+ * IPv4-mapped IPv6 as IPv4. Null for anything that is no address: such requests share one
+ * bucket ('unknown'), so it is worth a warning where it happens.
+ */
+export function clientAddress(raw: string | undefined | null): string | null {
+  if (!raw) return null;
+  const address = portless(raw.trim());
+  return ipaddr.isValid(address) ? ipaddr.process(address).toString() : null;
+}
+
+const BRACKETED = /^\[([^\]]+)\](?::\d{1,5})?$/;
+const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
+
+function portless(address: string) {
+  return BRACKETED.exec(address)?.[1] ?? IPV4_WITH_PORT.exec(address)?.[1] ?? address;
+}
+
+/**
  * The bucket of a client address: IPv4 as is, IPv6 per /64 (one subscriber usually holds a
  * whole /64, so per-address limits would be free to evade).
  */
@@ -26,8 +45,9 @@ const INTERNAL_RANGES = new Set(['loopback', 'private', 'uniqueLocal', 'linkLoca
 
 /** Loopback, private (RFC 1918), unique-local or link-local: where a trusted proxy can sit. */
 export function isInternalAddress(ip: string): boolean {
-  if (!ipaddr.isValid(ip)) return false;
-  let address = ipaddr.parse(ip);
+  const plain = portless(ip.trim());
+  if (!ipaddr.isValid(plain)) return false;
+  let address = ipaddr.parse(plain);
   if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
     address = (address as ipaddr.IPv6).toIPv4Address();
   }
