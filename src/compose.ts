@@ -85,7 +85,7 @@ export function startKeyReloader(reloadKeys: () => Promise<void>, seconds: numbe
 /**
  * Catches up on sessions ended without this instance hearing of it (catchUpRevocations): now,
  * before the instance serves, and every REVOCATION_POLL_SECONDS. Resolves once the first run is
- * done, or has run `timeoutMs` (REVOCATION_POLL_SECONDS, at least 10 s) without finishing: a
+ * done, or has run `timeoutMs` (REVOCATION_POLL_SECONDS, within 10–30 s) without finishing: a
  * database that hangs rather than fails does not hold the start-up. A failed or overdue run is
  * logged and made good by a later one; no run starts while one is still under way, so a hung
  * read never piles up more of itself on the pool.
@@ -94,7 +94,7 @@ export async function startRevocationCatchUp(
   deps: AuthDeps,
   config: Config,
   logger: Logger,
-  timeoutMs = Math.max(config.revocationPollSeconds, 10) * 1000,
+  timeoutMs = Math.min(Math.max(config.revocationPollSeconds, 10), 30) * 1000,
 ) {
   let running = false;
   const run = async () => {

@@ -137,51 +137,52 @@ describe.skipIf(!process.env.DATABASE_URL)('a read that hangs', () => {
   it('does not hold the start-up, starts no second read while it waits, and counts once it is answered', async () => {
     // A database of its own, which no other instance polls; and this one's own poll stays out of the way.
     const own = await createTestDatabase();
-    const gw = await startGateway({ database: own.database, encryptionKeys, env: { ...WITHOUT_REDIS, REVOCATION_POLL_SECONDS: '3600' } });
-    open.push(gw);
-    const db = own.database.db;
-    const user = await signUp(gw);
-    const sessionId = decodeJwt(user.accessToken).sid as string;
-    await new PostgresSessionStore(db).revoke(sessionId, 'admin', new Date());
-    const lines: string[] = [];
-    const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
-    const waitingOnLock = async () =>
-      Number(
-        ((await db.execute(sql`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)) as unknown as Array<{ n: string }>)[0]!.n,
-      );
-
-    let release!: () => void;
-    let locked!: () => void;
-    const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    const lock = db.transaction(async (tx) => {
-      await tx.execute(sql`LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE`);
-      locked();
-      await new Promise<void>((resolve) => (release = resolve));
-    });
-    await isLocked;
     let stop: (() => void) | undefined;
+    const gw = await startGateway({ database: own.database, encryptionKeys, env: { ...WITHOUT_REDIS, REVOCATION_POLL_SECONDS: '3600' } });
     try {
-      const started = Date.now();
-      stop = await startRevocationCatchUp(gw.deps, { ...gw.config, revocationPollSeconds: 1 }, logger, 300);
-      expect(Date.now() - started).toBeLessThan(3000);
-      expect(lines.join('')).toContain('the read is still unanswered');
-      expect(gw.deps.revocations.isRevoked(sessionId, new Date())).toBe(false);
-      // Two polls go by: still the one read waiting on the lock.
-      await new Promise((resolve) => setTimeout(resolve, 2200));
-      expect(await waitingOnLock()).toBe(1);
+      const db = own.database.db;
+      const user = await signUp(gw);
+      const sessionId = decodeJwt(user.accessToken).sid as string;
+      await new PostgresSessionStore(db).revoke(sessionId, 'admin', new Date());
+      const lines: string[] = [];
+      const logger = createLogger('info', { write: (line: string) => void lines.push(line) });
+      const waitingOnLock = async () =>
+        Number(
+          ((await db.execute(sql`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)) as unknown as Array<{ n: string }>)[0]!.n,
+        );
+
+      let release!: () => void;
+      let locked!: () => void;
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const lock = db.transaction(async (tx) => {
+        await tx.execute(sql`LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE`);
+        locked();
+        await new Promise<void>((resolve) => (release = resolve));
+      });
+      await isLocked;
+      try {
+        const started = Date.now();
+        stop = await startRevocationCatchUp(gw.deps, { ...gw.config, revocationPollSeconds: 1 }, logger, 300);
+        expect(Date.now() - started).toBeLessThan(3000);
+        expect(lines.join('')).toContain('the read is still unanswered');
+        expect(gw.deps.revocations.isRevoked(sessionId, new Date())).toBe(false);
+        // Two polls go by: still the one read waiting on the lock.
+        await new Promise((resolve) => setTimeout(resolve, 2200));
+        expect(await waitingOnLock()).toBe(1);
+      } finally {
+        release();
+        await lock;
+      }
+      const answered = Date.now();
+      while (!gw.deps.revocations.isRevoked(sessionId, new Date()) && Date.now() - answered < 3000) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(gw.deps.revocations.isRevoked(sessionId, new Date())).toBe(true);
+      expect(lines.join('')).toContain('revocations caught up from the database');
     } finally {
-      release();
-      await lock;
+      stop?.();
+      await gw.close();
+      await own.drop();
     }
-    const answered = Date.now();
-    while (!gw.deps.revocations.isRevoked(sessionId, new Date()) && Date.now() - answered < 3000) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    stop?.();
-    expect(gw.deps.revocations.isRevoked(sessionId, new Date())).toBe(true);
-    expect(lines.join('')).toContain('revocations caught up from the database');
-    await gw.close();
-    open.splice(open.indexOf(gw), 1);
-    await own.drop();
   });
 });

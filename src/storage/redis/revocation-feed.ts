@@ -5,7 +5,10 @@ import { describeError } from '../../describe-error';
 import { RevocationOutbox } from './revocation-outbox';
 
 const STARTUP_WAIT_MS = 3000;
-/** Sessions per ZADD and message when a backlog is shared. */
+/**
+ * Sessions per ZADD and message when a backlog is shared. ADD_AND_EXTEND unpacks twice as many
+ * arguments, which Lua allows up to about 8,000: keep it well below.
+ */
 const BATCH = 1000;
 /**
  * How soon a failed share is tried again while the connection still counts as ready (a Redis
