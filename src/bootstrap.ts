@@ -120,7 +120,7 @@ export function openCounters(config: Config, logger: Logger): Counters {
     logger.warn('REDIS_URL unset: rate-limit counters live in this process\'s memory, for a single instance only');
   }
   return {
-    store: new RateLimiterCounterStore({ prefix, rules, redis: redis?.client, onRedisFailure }),
+    store: new RateLimiterCounterStore({ prefix, rules, redis: redis?.client, redisAnswers: redis?.healthy, onRedisFailure }),
     redis,
     mode: () => {
       if (!redis) return 'memory';

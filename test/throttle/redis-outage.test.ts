@@ -126,6 +126,30 @@ describe.skipIf(!binary)('Redis outage', () => {
     gw = undefined;
   });
 
+  it('a Redis that keeps the connection but stops answering counts as down within seconds: /readyz says so, logins do not wait on it, recovery is automatic', async () => {
+    gw = await start({});
+    const user = await signUp(gw);
+    redis.pause();
+    try {
+      await untilRateLimits(gw, 'memory-fallback');
+      expect(redisWarnings(gw)).toHaveLength(1);
+      // Not asked while it does not answer: no command timeout (300 ms) per counter, let alone two.
+      const started = performance.now();
+      expect(codeOf(await gw.gql(LoginDocument, { email: user.email, password: 'wrong-1' }))).toBe('INVALID_CREDENTIALS');
+      const elapsed = performance.now() - started;
+      expect(elapsed).toBeLessThan(QUICK_MS);
+      const login = await gw.gql(LoginDocument, { email: user.email, password: PASSWORD });
+      expect(login.data?.login.__typename).toBe('AuthPayload');
+    } finally {
+      redis.resume();
+    }
+    await untilRateLimits(gw, 'redis');
+    expect(gw.logs.join('')).toContain('Redis is back');
+    expect(redisWarnings(gw)).toHaveLength(1);
+    await gw.close();
+    gw = undefined;
+  });
+
   it('RATE_LIMIT_FAIL=closed: credential operations answer SERVICE_UNAVAILABLE, others keep working, recovery is automatic', async () => {
     gw = await start({ RATE_LIMIT_FAIL: 'closed' });
     const user = await signUp(gw);

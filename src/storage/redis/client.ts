@@ -15,6 +15,8 @@ export interface RedisConnection {
  * command fails within milliseconds while Redis is down or unresponsive (the defaults hang for 15 s, and the insurance limiter would
  * never take over). It reconnects on its own; an outage is logged once, and so is recovery.
  */
+const STALL_CHECK_MS = 1000;
+
 export function connectRedis(url: string, logger: Logger): RedisConnection {
   const client = new Redis(url, {
     enableOfflineQueue: false,
@@ -40,15 +42,39 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   client.on('close', () => {
     if (client.status !== 'end') markDown();
   });
-  client.on('ready', () => {
+  const markUp = () => {
     if (!down) return;
     down = false;
     logger.info('Redis is back: rate limits are shared again');
-  });
+  };
+  client.on('ready', markUp);
   client.once('ready', () => void warnOfEviction(client, logger));
+  // A Redis that keeps the connection but stops answering (stopped, swapping, a network black
+  // hole) raises no event: a PING every second tells. While it goes unanswered the connection
+  // counts as down, so the counters skip Redis instead of waiting out a timeout per command.
+  let stalled = false;
+  let pinging = false;
+  const watch = setInterval(() => {
+    if (client.status !== 'ready' || pinging) return;
+    pinging = true;
+    client
+      .ping()
+      .then(
+        () => {
+          stalled = false;
+          markUp();
+        },
+        () => {
+          stalled = client.status === 'ready';
+          markDown();
+        },
+      )
+      .finally(() => (pinging = false));
+  }, STALL_CHECK_MS);
+  watch.unref();
   return {
     client,
-    healthy: () => client.status === 'ready',
+    healthy: () => client.status === 'ready' && !stalled,
     ready: (timeoutMs) =>
       client.status === 'ready'
         ? Promise.resolve(true)
@@ -60,6 +86,7 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
             });
           }),
     close: async () => {
+      clearInterval(watch);
       client.removeAllListeners('error');
       client.on('error', () => {});
       await client.quit().catch(() => client.disconnect());

@@ -12,6 +12,8 @@ export interface CounterStoreOptions {
   redis?: Redis;
   /** With Redis: what to do when it fails. 'insurance' = same limits in memory per instance. */
   onRedisFailure: 'insurance' | 'closed';
+  /** With Redis: false while it is known not to answer (RedisConnection.healthy); then it is not asked. */
+  redisAnswers?: () => boolean;
 }
 
 /**
@@ -58,7 +60,9 @@ export class RateLimiterCounterStore implements CounterStore {
     const { shared, local } = this.byRule[rule];
     const options = windowSeconds === undefined ? {} : { customDuration: windowSeconds };
     let store: Consumed['store'] = 'local';
-    if (shared) {
+    if (shared && !this.asksRedis()) {
+      if (!local) throw unavailable(new Error('Redis does not answer'));
+    } else if (shared) {
       try {
         return answered(await shared.consume(key, 1, options), true, 'shared');
       } catch (rejection) {
@@ -102,7 +106,9 @@ export class RateLimiterCounterStore implements CounterStore {
   /** From Redis, or the insurance's memory when Redis fails. */
   async peek(rule: RuleName, key: string) {
     const { shared, local } = this.byRule[rule];
-    if (shared) {
+    if (shared && !this.asksRedis()) {
+      if (!local) throw unavailable(new Error('Redis does not answer'));
+    } else if (shared) {
       try {
         return (await shared.get(key))?.consumedPoints ?? 0;
       } catch (error) {
@@ -110,6 +116,10 @@ export class RateLimiterCounterStore implements CounterStore {
       }
     }
     return (await local!.get(key))?.consumedPoints ?? 0;
+  }
+
+  private asksRedis() {
+    return this.options.redisAnswers?.() ?? true;
   }
 
   /** Both counters: what the insurance counted during an outage goes too. */
