@@ -1,7 +1,6 @@
 /**
  * Shared start-up for the server and the admin CLI: settings → encryption keys → database.
  */
-import { THROTTLE_OWN_RULES } from './domain/throttle';
 import type { Logger } from 'pino';
 import { ConfigError, type Config, type EncryptionKey, type TrustProxy } from './config';
 import { StartupRefusal } from './failure';
@@ -109,7 +108,9 @@ export interface Counters {
 /** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */
 export function openCounters(config: Config, logger: Logger): Counters {
   const { prefix, onRedisFailure, loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, mfaConsecutive } = config.rateLimit;
-  const rules = { loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, mfaConsecutive, ...THROTTLE_OWN_RULES };
+  // The back-offs are blocks with their own durations; their rules only have to exist.
+  const gate = { points: 1, duration: 1 };
+  const rules = { loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, mfaConsecutive, accountBackoff: gate, mfaBackoff: gate };
   let redis: RedisConnection | undefined;
   try {
     redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;

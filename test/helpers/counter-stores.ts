@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { THROTTLE_OWN_RULES, type RuleName, type ThrottleLimits } from '../../src/domain/throttle';
+import type { RuleName, ThrottleLimits } from '../../src/domain/throttle';
 import { createLogger } from '../../src/logger';
 import { connectRedis } from '../../src/storage/redis/client';
 import { RateLimiterCounterStore } from '../../src/storage/redis/counter-store';
@@ -36,7 +36,7 @@ export interface CounterStoreKind {
 }
 
 // As in openCounters(): the back-offs are blocks with their own durations; their rules only have to exist.
-const rulesOf = (limits: ThrottleLimits) => ({ ...limits, ...THROTTLE_OWN_RULES });
+const rulesOf = (limits: ThrottleLimits) => ({ ...limits, accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } });
 const prefix = () => `test:${randomBytes(6).toString('hex')}`;
 
 const memory: CounterStoreKind = {

@@ -90,7 +90,6 @@ describe('a login shed while hashing is saturated', () => {
   const recording = (store: CounterStore): CounterStore => ({
     consume: (rule, key, windowSeconds) => (consumed.push(rule), store.consume(rule, key, windowSeconds)),
     refund: (rule, key, taken) => store.refund(rule, key, taken),
-    peek: (rule, key) => store.peek(rule, key),
     reset: (rule, key) => store.reset(rule, key),
     resetPrefix: (rule, prefix) => store.resetPrefix(rule, prefix),
   });

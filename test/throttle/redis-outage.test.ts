@@ -6,7 +6,6 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import { THROTTLE_OWN_RULES } from '../../src/domain/throttle';
 import { ServiceUnavailableError } from '../../src/errors';
 import { createLogger } from '../../src/logger';
 import { connectRedis } from '../../src/storage/redis/client';
@@ -183,7 +182,7 @@ describe.skipIf(!binary)('Redis outage', () => {
     try {
       expect(await connection.ready(5000)).toBe(true);
       const prefix = `refund-store-${Date.now()}`;
-      const rules = { ...limitsWith({ registerIp: { points: 5, duration: 60 } }), ...THROTTLE_OWN_RULES };
+      const rules = { ...limitsWith({ registerIp: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
       const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, onRedisFailure: 'insurance' });
       const redisCount = async () => Number(await connection.client.get(`${prefix}:registerIp:k`));
       expect((await store.consume('registerIp', 'k')).store).toBe('shared');
@@ -236,7 +235,7 @@ describe.skipIf(!binary)('Redis outage', () => {
     try {
       expect(await connection.ready(5000)).toBe(true);
       const prefix = `closed-late-${Date.now()}`;
-      const rules = { ...limitsWith({ loginAccount: { points: 5, duration: 60 } }), ...THROTTLE_OWN_RULES };
+      const rules = { ...limitsWith({ loginAccount: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
       const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, onRedisFailure: 'closed' });
       redis.pause();
       await expect(store.consume('loginAccount', 'k')).rejects.toBeInstanceOf(ServiceUnavailableError);

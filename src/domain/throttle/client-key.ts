@@ -20,15 +20,12 @@ function portless(address: string) {
   return BRACKETED.exec(address)?.[1] ?? IPV4_WITH_PORT.exec(address)?.[1] ?? address;
 }
 
-/** The one bucket of every request whose client address is unknown or unreadable. */
-export const UNKNOWN_CLIENT = 'unknown';
-
 /**
  * The bucket of a client address: IPv4 as is, IPv6 per /64 (one subscriber usually holds a
  * whole /64, so per-address limits would be free to evade).
  */
 export function clientKey(ip: string | null): string {
-  if (!ip || !ipaddr.isValid(ip)) return UNKNOWN_CLIENT;
+  if (!ip || !ipaddr.isValid(ip)) return 'unknown';
   let address = ipaddr.parse(ip);
   if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
     address = (address as ipaddr.IPv6).toIPv4Address();

@@ -18,8 +18,7 @@ export type RuleName =
   | 'refreshIp'
   | 'mfaUser'
   | 'mfaConsecutive'
-  | 'mfaBackoff'
-  | 'loginFamiliar';
+  | 'mfaBackoff';
 
 export interface Consumed {
   /** False when this point went over the rule's limit. */
@@ -46,8 +45,6 @@ export interface CounterStore {
    * a refund that lands after its window ended adds no budget.
    */
   refund(rule: RuleName, key: string, taken: Consumed): Promise<void>;
-  /** Points taken in the key's current window (0: none, or the window has ended). */
-  peek(rule: RuleName, key: string): Promise<number>;
   reset(rule: RuleName, key: string): Promise<void>;
   /** Resets every key of the rule that starts with `prefix` (operator use; may scan). */
   resetPrefix(rule: RuleName, prefix: string): Promise<number>;

@@ -1,5 +1,5 @@
 import { RateLimitedError } from '../../errors';
-import { clientKey, emailKey, UNKNOWN_CLIENT } from './client-key';
+import { clientKey, emailKey } from './client-key';
 import type { Consumed, CounterStore, LimitRule, RuleName } from './ports';
 
 export interface ThrottleLimits {
@@ -18,24 +18,6 @@ export const ACCOUNT_BACKOFF_MAX_SECONDS = 900;
 /** A user's MFA back-off from the MFA_LIMIT_CONSECUTIVE-th failure on: 900 s, doubling, at most a day. */
 export const MFA_BACKOFF_START_SECONDS = 900;
 export const MFA_BACKOFF_MAX_SECONDS = 86_400;
-
-/**
- * An address that logged in to an account with its password this long ago is familiar to it.
- * (Under 24.8 days: the in-memory counters expire their keys with a timer, which longer delays
- * overflow.)
- */
-export const FAMILIAR_CLIENT_SECONDS = 14 * 86_400;
-
-/**
- * The rules the throttle sizes itself, beside the configured ThrottleLimits: the back-off gates
- * (blocks whose windows each take sets) and the familiar clients (one key per account and
- * address, kept FAMILIAR_CLIENT_SECONDS from the first success).
- */
-export const THROTTLE_OWN_RULES = {
-  accountBackoff: { points: 1, duration: 1 },
-  mfaBackoff: { points: 1, duration: 1 },
-  loginFamiliar: { points: 1_000_000_000, duration: FAMILIAR_CLIENT_SECONDS },
-} satisfies Partial<Record<RuleName, LimitRule>>;
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
@@ -69,34 +51,19 @@ export class Throttle {
    * Wraps one password check for (email, client IP). The account's failures are counted before
    * the check like the others; beyond LOGIN_LIMIT_ACCOUNT a check is let through only by the
    * back-off gate, one key taken atomically whose window doubles (60 s … 900 s) per failure.
-   *
-   * An address familiar to the account (its right password came from there within
-   * FAMILIAR_CLIENT_SECONDS) is neither counted by the account nor held by its back-off, only by
-   * its own (email, IP) and IP limits: someone guessing from elsewhere cannot keep the owner out
-   * by taking every opening of the back-off (as Azure AD's smart lockout keeps familiar and
-   * unfamiliar locations apart). The 'unknown' bucket, shared by unreadable addresses, is never
-   * familiar.
    */
   /** `email`: the canonical spelling (canonicalEmail), or the input as it came when it is no address. */
   async guardLogin<T>(email: string, ip: string | null, isFailure: (e: unknown) => boolean, check: () => Promise<T>) {
     const account = emailKey(email);
-    const client = clientKey(ip);
-    const emailIp: Counter = ['loginEmailIp', `${account}:${client}`];
-    const perIp: Counter = ['loginIp', client];
+    const emailIp: Counter = ['loginEmailIp', `${account}:${clientKey(ip)}`];
+    const perIp: Counter = ['loginIp', clientKey(ip)];
     const perAccount: Counter = ['loginAccount', account];
     const gate: Counter = ['accountBackoff', account];
-    const familiar: Counter | undefined = client === UNKNOWN_CLIENT ? undefined : ['loginFamiliar', `${account}:${client}`];
-    const remember = () => (familiar ? this.store.consume(...familiar) : undefined);
-    if (familiar && (await this.store.peek(...familiar)) > 0) {
-      return this.attempt([{ counter: emailIp }, { counter: perIp }], check, isFailure, {
-        onSuccess: () => Promise.all([this.store.reset(...emailIp), remember()]),
-      });
-    }
     const taken: Taken[] = [{ counter: emailIp }, { counter: perIp }, { counter: perAccount, countOnly: true }];
     return this.attempt(taken, check, isFailure, {
       admit: ([, , accountTaken]) =>
         this.backoff(gate, accountTaken!.consumed - this.limits.loginAccount.points, ACCOUNT_BACKOFF_START_SECONDS, ACCOUNT_BACKOFF_MAX_SECONDS),
-      onSuccess: () => Promise.all([this.store.reset(...emailIp), this.store.reset(...gate), remember()]),
+      onSuccess: () => Promise.all([this.store.reset(...emailIp), this.store.reset(...gate)]),
     });
   }
 

@@ -103,21 +103,6 @@ export class RateLimiterCounterStore implements CounterStore {
     if (current && current.consumedPoints > 0) await local!.reward(key, 1);
   }
 
-  /** From Redis, or the insurance's memory when Redis fails. */
-  async peek(rule: RuleName, key: string) {
-    const { shared, local } = this.byRule[rule];
-    if (shared && !this.asksRedis()) {
-      if (!local) throw unavailable(new Error('Redis does not answer'));
-    } else if (shared) {
-      try {
-        return (await shared.get(key))?.consumedPoints ?? 0;
-      } catch (error) {
-        if (!local) throw unavailable(error);
-      }
-    }
-    return (await local!.get(key))?.consumedPoints ?? 0;
-  }
-
   private asksRedis() {
     return this.options.redisAnswers?.() ?? true;
   }
