@@ -52,6 +52,18 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     expect(next).toEqual([true, true, false]);
   });
 
+  it('gives nothing to the next window when a refund lands after its own ended', async () => {
+    const store = (await kind.open(limitsWith({ registerIp: { points: 2, duration: 1 } }))).store;
+    const key = `next-window-${kind.name}`;
+    const first = await store.consume('registerIp', key);
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // its window ends
+    expect((await store.consume('registerIp', key)).consumed).toBe(1); // the next window's first point
+    await store.refund('registerIp', key, first);
+    const next = [];
+    for (let i = 0; i < 2; i++) next.push((await store.consume('registerIp', key)).allowed);
+    expect(next).toEqual([true, false]);
+  });
+
   /** Attempts on one account whose LOGIN_LIMIT_ACCOUNT is 2; each answers what it threw or was refused with. */
   async function accountAtTwo(name: string) {
     const limits = limitsWith({ loginAccount: { points: 2, duration: 3600 } });

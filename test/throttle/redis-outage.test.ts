@@ -193,10 +193,10 @@ describe.skipIf(!binary)('Redis outage', () => {
       await within(5000, () => !connection.healthy());
       const localPoint = await store.consume('registerIp', 'k');
       expect(localPoint).toMatchObject({ allowed: true, consumed: 1, store: 'local' });
-      // Back with its counters, as a Redis that persists them would be (this one keeps nothing).
+      // Back with its counters and their expiry, as a Redis that persists them would be (this one keeps nothing).
       await redis.start();
       expect(await connection.ready(5000)).toBe(true);
-      await connection.client.set(`${prefix}:registerIp:k`, 2, 'EX', 60);
+      await connection.client.set(`${prefix}:registerIp:k`, 2, 'PX', sharedPoint.windowEndsAt - Date.now());
 
       await store.refund('registerIp', 'k', localPoint);
       expect(await redisCount()).toBe(2); // Redis never had that point
@@ -207,7 +207,7 @@ describe.skipIf(!binary)('Redis outage', () => {
       await store.refund('registerIp', 'k', again);
       await redis.start();
       expect(await connection.ready(5000)).toBe(true);
-      await connection.client.set(`${prefix}:registerIp:k`, 2, 'EX', 60);
+      await connection.client.set(`${prefix}:registerIp:k`, 2, 'PX', sharedPoint.windowEndsAt - Date.now());
       await store.refund('registerIp', 'k', sharedPoint);
       expect(await redisCount()).toBe(1);
 
@@ -245,6 +245,65 @@ describe.skipIf(!binary)('Redis outage', () => {
       await within(5000, async () => Number(await connection.client.get(key)) === 0);
     } finally {
       redis.resume();
+      await connection.close();
+    }
+  });
+
+  it('counts a take Redis refused with an error reply (OOM) as the insurance\'s alone: Redis never ran it', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    const admin = redis.client();
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      const prefix = `refused-${Date.now()}`;
+      const rules = { ...limitsWith({ registerIp: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
+      const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, onRedisFailure: 'insurance' });
+      const redisCount = async () => Number(await admin.get(`${prefix}:registerIp:k`));
+      await store.consume('registerIp', 'k');
+      await store.consume('registerIp', 'k');
+      await admin.config('SET', 'maxmemory', '1'); // noeviction: every write is refused (OOM)
+      let refused;
+      try {
+        refused = await store.consume('registerIp', 'k');
+      } finally {
+        await admin.config('SET', 'maxmemory', '0');
+      }
+      expect(refused).toMatchObject({ allowed: true, store: 'local' });
+      await store.refund('registerIp', 'k', refused);
+      expect(await redisCount()).toBe(2);
+    } finally {
+      admin.disconnect();
+      await connection.close();
+    }
+  });
+
+  it('while Redis is known not to answer, neither takes nor give-backs nor resets wait for it; what was sent runs once it answers', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    const admin = redis.client();
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      const prefix = `stalled-${Date.now()}`;
+      const rules = { ...limitsWith({ registerIp: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
+      const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, redisAnswers: connection.healthy, onRedisFailure: 'insurance' });
+      const shared = [await store.consume('registerIp', 'k'), await store.consume('registerIp', 'k'), await store.consume('registerIp', 'reset')];
+      expect(shared.map((point) => point.store)).toEqual(['shared', 'shared', 'shared']);
+      redis.pause();
+      try {
+        await within(5000, () => !connection.healthy());
+        const quick = async (step: () => Promise<unknown>) => {
+          const started = performance.now();
+          await step();
+          expect(performance.now() - started).toBeLessThan(200); // a command timeout is 300 ms
+        };
+        await quick(async () => expect((await store.consume('registerIp', 'k')).store).toBe('local'));
+        await quick(() => store.refund('registerIp', 'k', shared[0]!));
+        await quick(() => store.reset('registerIp', 'reset'));
+      } finally {
+        redis.resume();
+      }
+      await within(5000, async () => Number(await admin.get(`${prefix}:registerIp:k`)) === 1); // the give-back ran
+      await within(5000, async () => (await admin.exists(`${prefix}:registerIp:reset`)) === 0); // and the reset
+    } finally {
+      admin.disconnect();
       await connection.close();
     }
   });

@@ -25,6 +25,8 @@ export interface Consumed {
   allowed: boolean;
   consumed: number;
   msBeforeNext: number;
+  /** When the window this point was taken in ends (ms since the epoch): a refund after it gives nothing. */
+  windowEndsAt: number;
   /**
    * Which counters took the point: the shared ones; this instance's memory (without Redis, or as
    * the insurance while Redis is away); or memory, and perhaps the shared ones too (a command

@@ -16,6 +16,7 @@ export interface RedisConnection {
  * never take over). It reconnects on its own; an outage is logged once, and so is recovery.
  */
 const STALL_CHECK_MS = 1000;
+const STALL_AFTER_UNANSWERED = 2;
 
 export function connectRedis(url: string, logger: Logger): RedisConnection {
   const client = new Redis(url, {
@@ -47,28 +48,39 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
     down = false;
     logger.info('Redis is back: rate limits are shared again');
   };
-  client.on('ready', markUp);
-  client.once('ready', () => void warnOfEviction(client, logger));
   // A Redis that keeps the connection but stops answering (stopped, swapping, a network black
-  // hole) raises no event: a PING every second tells. While it goes unanswered the connection
-  // counts as down, so the counters skip Redis instead of waiting out a timeout per command.
+  // hole) raises no event: a PING every second tells. Two in a row unanswered (one slow answer
+  // is a fork or a slow command, not an outage), and the connection counts as down, so the
+  // counters skip Redis instead of waiting out a timeout per command. An error reply (a Redis
+  // user without PING, say) is an answer.
   let stalled = false;
+  let unanswered = 0;
   let pinging = false;
+  client.on('ready', () => {
+    stalled = false;
+    unanswered = 0;
+    markUp();
+  });
+  client.once('ready', () => void warnOfEviction(client, logger));
   const watch = setInterval(() => {
     if (client.status !== 'ready' || pinging) return;
     pinging = true;
     client
       .ping()
       .then(
-        () => {
+        () => true,
+        (error: unknown) => error instanceof Error && error.name === 'ReplyError',
+      )
+      .then((answered) => {
+        if (answered) {
+          unanswered = 0;
           stalled = false;
           markUp();
-        },
-        () => {
-          stalled = client.status === 'ready';
+        } else if (++unanswered >= STALL_AFTER_UNANSWERED && client.status === 'ready') {
+          stalled = true;
           markDown();
-        },
-      )
+        }
+      })
       .finally(() => (pinging = false));
   }, STALL_CHECK_MS);
   watch.unref();

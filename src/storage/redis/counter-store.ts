@@ -24,12 +24,17 @@ export interface CounterStoreOptions {
  * which counters took it and is given back to those: a point taken in memory during an outage
  * and refunded after Redis returned must not come off a Redis counter that never had it.
  */
-// Gives one point back only to a key that exists, never below zero, keeping its expiry.
+// Gives one point back only to a key that exists and is still the window the point was taken
+// in (ARGV[1]: the ms it had left then, as seen now; a key that outlives it by more than a
+// second is a later window), never below zero, keeping its expiry.
 const SAFE_REFUND = `
 if redis.call('exists', KEYS[1]) == 1 then
+  if redis.call('pttl', KEYS[1]) > tonumber(ARGV[1]) + 1000 then return 0 end
   if redis.call('decr', KEYS[1]) < 0 then redis.call('set', KEYS[1], 0, 'KEEPTTL') end
 end
 return 0`;
+/** How much later than the point's window a key may end and still be that window (latency). */
+const SAME_WINDOW_SLACK_MS = 1000;
 
 interface RuleLimiters {
   /** On Redis; unset without it. */
@@ -69,7 +74,7 @@ export class RateLimiterCounterStore implements CounterStore {
         if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'shared');
         if (!local) {
           // No attempt follows a failed take: should Redis run the command yet, it runs this next.
-          if (!neverSent(rejection)) void this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key)).catch(() => {});
+          if (!neverSent(rejection)) void this.giveBack(shared, key, Number.MAX_SAFE_INTEGER).catch(() => {});
           throw unavailable(rejection);
         }
         if (!neverSent(rejection)) store = 'unknown';
@@ -91,16 +96,26 @@ export class RateLimiterCounterStore implements CounterStore {
    */
   async refund(rule: RuleName, key: string, taken: Consumed) {
     const { shared, local } = this.byRule[rule];
+    const leftMs = taken.windowEndsAt - Date.now();
     if (taken.store !== 'local' && shared) {
-      try {
-        await this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key));
-      } catch (error) {
-        if (!local) throw unavailable(error);
+      const given = this.giveBack(shared, key, leftMs);
+      if (!this.asksRedis()) {
+        void given.catch(() => {}); // sent, not waited for: Redis runs it once it answers again
+      } else {
+        try {
+          await given;
+        } catch (error) {
+          if (!local) throw unavailable(error);
+        }
       }
     }
     if (taken.store === 'shared') return;
     const current = await local?.get(key);
-    if (current && current.consumedPoints > 0) await local!.reward(key, 1);
+    if (current && current.consumedPoints > 0 && current.msBeforeNext <= leftMs + SAME_WINDOW_SLACK_MS) await local!.reward(key, 1);
+  }
+
+  private giveBack(shared: RateLimiterRedis, key: string, leftMs: number) {
+    return this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key), Math.round(leftMs));
   }
 
   private asksRedis() {
@@ -111,6 +126,10 @@ export class RateLimiterCounterStore implements CounterStore {
   async reset(rule: RuleName, key: string) {
     const { shared, local } = this.byRule[rule];
     await local?.delete(key);
+    if (shared && !this.asksRedis()) {
+      void shared.delete(key).catch(() => {}); // as refund: not waited for while Redis does not answer
+      return;
+    }
     try {
       await shared?.delete(key);
     } catch (error) {
@@ -131,14 +150,15 @@ export class RateLimiterCounterStore implements CounterStore {
 }
 
 /**
- * Redis was never asked: the connection was not ready (rate-limiter-flexible's check) or could
- * not take the command (ioredis without its offline queue). Any other failure, a timeout above
- * all, may come after Redis ran the command.
+ * Redis did not run the command: the connection was not ready (rate-limiter-flexible's check),
+ * could not take it (ioredis without its offline queue), or Redis refused it with an error
+ * reply (OOM, BUSY, NOPERM…). Any other failure, a timeout above all, may come after Redis ran it.
  */
-const neverSent = (error: unknown) => error instanceof Error && /^(Redis connection is not ready|Stream isn't writeable)/.test(error.message);
+const neverSent = (error: unknown) =>
+  error instanceof Error && (error.name === 'ReplyError' || /^(Redis connection is not ready|Stream isn't writeable)/.test(error.message));
 
 function answered(res: RateLimiterRes, allowed: boolean, store: Consumed['store']): Consumed {
-  return { allowed, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, store };
+  return { allowed, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, windowEndsAt: Date.now() + res.msBeforeNext, store };
 }
 
 function unavailable(cause: unknown) {
