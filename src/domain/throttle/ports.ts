@@ -25,14 +25,13 @@ export interface Consumed {
   allowed: boolean;
   consumed: number;
   msBeforeNext: number;
-  /** When the window this point was taken in ends (ms since the epoch): a refund after it gives nothing. */
+  /** When the window this point was taken in ends, on this process's monotonic clock (performance.now()). */
   windowEndsAt: number;
   /**
-   * Which counters took the point: the shared ones; this instance's memory (without Redis, or as
-   * the insurance while Redis is away); or memory, and perhaps the shared ones too (a command
-   * that timed out may have run all the same). A refund gives it back there, to both when unknown.
+   * Which counters took the point: the shared ones, or this instance's memory (without Redis, or
+   * as the insurance while Redis is away or failed to answer). A refund gives it back there only.
    */
-  store: 'shared' | 'local' | 'unknown';
+  store: 'shared' | 'local';
 }
 
 export interface CounterStore {
@@ -43,8 +42,9 @@ export interface CounterStore {
   consume(rule: RuleName, key: string, windowSeconds?: number): Promise<Consumed>;
   /**
    * Gives one point back (a refused or successful attempt spends nothing) to the counters that
-   * took it (`taken`, what consume answered). Never creates a key and never goes below zero, so
-   * a refund that lands after its window ended adds no budget.
+   * took it (`taken`, what consume answered), in the window it was taken in: never to a later
+   * one, never creating a key, never below zero. Where that cannot be made sure of (the store
+   * not answering), the point stays spent.
    */
   refund(rule: RuleName, key: string, taken: Consumed): Promise<void>;
   reset(rule: RuleName, key: string): Promise<void>;

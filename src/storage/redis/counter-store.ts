@@ -21,20 +21,24 @@ export interface CounterStoreOptions {
  * key (Cluster-ready). A store error reaches the domain only when RATE_LIMIT_FAIL=closed, as
  * SERVICE_UNAVAILABLE; otherwise the in-memory insurance limiter answers instead. The insurance
  * is ours rather than rate-limiter-flexible's (its `insuranceLimiter`), so that every point says
- * which counters took it and is given back to those: a point taken in memory during an outage
+ * which counters took it and is given back only there: a point taken in memory during an outage
  * and refunded after Redis returned must not come off a Redis counter that never had it.
+ *
+ * A give-back never adds budget: not to a window that has ended, nor to a later one, nor to
+ * Redis for a take it may or may not have run (one that timed out: a Redis that answers late
+ * still runs it). Where that is unsure, the point stays spent, which errs on the safe side.
  */
 // Gives one point back only to a key that exists and is still the window the point was taken
-// in (ARGV[1]: the ms it had left then, as seen now; a key that outlives it by more than a
-// second is a later window), never below zero, keeping its expiry.
+// in (ARGV[1]: the ms that window had left when the refund was sent; the key's own time left
+// can only be less, while a later window's is more), never below zero, keeping its expiry.
 const SAFE_REFUND = `
 if redis.call('exists', KEYS[1]) == 1 then
-  if redis.call('pttl', KEYS[1]) > tonumber(ARGV[1]) + 1000 then return 0 end
+  if redis.call('pttl', KEYS[1]) > tonumber(ARGV[1]) then return 0 end
   if redis.call('decr', KEYS[1]) < 0 then redis.call('set', KEYS[1], 0, 'KEEPTTL') end
 end
 return 0`;
-/** How much later than the point's window a key may end and still be that window (latency). */
-const SAME_WINDOW_SLACK_MS = 1000;
+/** Rounding between the clocks that measure a window (ms). */
+const SAME_WINDOW_SLACK_MS = 5;
 
 interface RuleLimiters {
   /** On Redis; unset without it. */
@@ -64,74 +68,65 @@ export class RateLimiterCounterStore implements CounterStore {
   async consume(rule: RuleName, key: string, windowSeconds?: number): Promise<Consumed> {
     const { shared, local } = this.byRule[rule];
     const options = windowSeconds === undefined ? {} : { customDuration: windowSeconds };
-    let store: Consumed['store'] = 'local';
-    if (shared && !this.asksRedis()) {
-      if (!local) throw unavailable(new Error('Redis does not answer'));
-    } else if (shared) {
+    if (shared && this.asksRedis()) {
       try {
         return answered(await shared.consume(key, 1, options), true, 'shared');
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'shared');
-        if (!local) {
-          // No attempt follows a failed take: should Redis run the command yet, it runs this next.
-          if (!neverSent(rejection)) void this.giveBack(shared, key, Number.MAX_SAFE_INTEGER).catch(() => {});
-          throw unavailable(rejection);
-        }
-        if (!neverSent(rejection)) store = 'unknown';
+        if (!local) throw unavailable(rejection);
       }
+    } else if (shared && !local) {
+      throw unavailable(new Error('Redis does not answer'));
     }
     try {
-      return answered(await local!.consume(key, 1, options), true, store);
+      return answered(await local!.consume(key, 1, options), true, 'local');
     } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) return answered(rejection, false, store);
+      if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'local');
       throw unavailable(rejection);
     }
   }
 
   /**
-   * To the counters that took the point (to both when Redis may have run a command that failed
-   * as far as we know). rate-limiter-flexible's reward() would create an expired key at -1 with
-   * a fresh window. A refund Redis fails to take is dropped: the point stays spent until its
-   * window ends, which errs on the safe side.
+   * To the counters that took the point, while its window lasts. rate-limiter-flexible's
+   * reward() would create an expired key at -1 with a fresh window. Redis is not asked while it
+   * is known not to answer (a give-back sent then would run whenever it answered, maybe in a
+   * later window); a give-back it fails to take is dropped. Either way the point stays spent
+   * until its window ends.
    */
   async refund(rule: RuleName, key: string, taken: Consumed) {
     const { shared, local } = this.byRule[rule];
-    const leftMs = taken.windowEndsAt - Date.now();
-    if (taken.store !== 'local' && shared) {
-      const given = this.giveBack(shared, key, leftMs);
-      if (!this.asksRedis()) {
-        void given.catch(() => {}); // sent, not waited for: Redis runs it once it answers again
-      } else {
-        try {
-          await given;
-        } catch (error) {
-          if (!local) throw unavailable(error);
-        }
+    const leftMs = taken.windowEndsAt - performance.now();
+    if (leftMs <= 0) return; // its window has ended: there is nothing to give back to
+    if (taken.store === 'shared') {
+      if (!shared || !this.asksRedis()) return;
+      try {
+        await this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key), Math.ceil(leftMs) + SAME_WINDOW_SLACK_MS);
+      } catch (error) {
+        if (!local) throw unavailable(error);
       }
+      return;
     }
-    if (taken.store === 'shared') return;
+    // A record whose window has passed may linger until its timer runs: not this point's either.
     const current = await local?.get(key);
-    if (current && current.consumedPoints > 0 && current.msBeforeNext <= leftMs + SAME_WINDOW_SLACK_MS) await local!.reward(key, 1);
-  }
-
-  private giveBack(shared: RateLimiterRedis, key: string, leftMs: number) {
-    return this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key), Math.round(leftMs));
+    if (current && current.consumedPoints > 0 && current.msBeforeNext > 0 && current.msBeforeNext <= leftMs + SAME_WINDOW_SLACK_MS) {
+      await local!.reward(key, 1);
+    }
   }
 
   private asksRedis() {
     return this.options.redisAnswers?.() ?? true;
   }
 
-  /** Both counters: what the insurance counted during an outage goes too. */
+  /**
+   * Both counters: what the insurance counted during an outage goes too. Redis is not asked
+   * while it is known not to answer (a delete sent then could run in a later window).
+   */
   async reset(rule: RuleName, key: string) {
     const { shared, local } = this.byRule[rule];
     await local?.delete(key);
-    if (shared && !this.asksRedis()) {
-      void shared.delete(key).catch(() => {}); // as refund: not waited for while Redis does not answer
-      return;
-    }
+    if (!shared || !this.asksRedis()) return;
     try {
-      await shared?.delete(key);
+      await shared.delete(key);
     } catch (error) {
       if (!local) throw unavailable(error);
     }
@@ -149,16 +144,8 @@ export class RateLimiterCounterStore implements CounterStore {
   }
 }
 
-/**
- * Redis did not run the command: the connection was not ready (rate-limiter-flexible's check),
- * could not take it (ioredis without its offline queue), or Redis refused it with an error
- * reply (OOM, BUSY, NOPERM…). Any other failure, a timeout above all, may come after Redis ran it.
- */
-const neverSent = (error: unknown) =>
-  error instanceof Error && (error.name === 'ReplyError' || /^(Redis connection is not ready|Stream isn't writeable)/.test(error.message));
-
 function answered(res: RateLimiterRes, allowed: boolean, store: Consumed['store']): Consumed {
-  return { allowed, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, windowEndsAt: Date.now() + res.msBeforeNext, store };
+  return { allowed, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, windowEndsAt: performance.now() + res.msBeforeNext, store };
 }
 
 function unavailable(cause: unknown) {
