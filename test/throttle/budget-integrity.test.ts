@@ -77,6 +77,20 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     expect(next).toEqual([true, true, false]);
   });
 
+  it('gives nothing to a window made since, shorter or longer (a back-off gate reset and reopened)', async () => {
+    const store = (await kind.open(limitsWith({}))).store;
+    for (const [first, then] of [[900, 60], [60, 900]] as const) {
+      const key = `reopened-${first}-${then}-${kind.name}`;
+      expect((await store.consume('accountBackoff', key, first)).allowed).toBe(true);
+      const refused = await store.consume('accountBackoff', key, first);
+      expect(refused.allowed).toBe(false);
+      await store.reset('accountBackoff', key);
+      expect((await store.consume('accountBackoff', key, then)).allowed).toBe(true); // reopened: its one point
+      await store.refund('accountBackoff', key, refused);
+      expect((await store.consume('accountBackoff', key, then)).allowed, `${first} s, then ${then} s`).toBe(false);
+    }
+  });
+
   /** Attempts on one account whose LOGIN_LIMIT_ACCOUNT is 2; each answers what it threw or was refused with. */
   async function accountAtTwo(name: string) {
     const limits = limitsWith({ loginAccount: { points: 2, duration: 3600 } });

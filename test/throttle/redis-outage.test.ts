@@ -313,4 +313,14 @@ describe.skipIf(!binary)('Redis outage', () => {
       await connection.close();
     }
   });
+
+  it('does not send a command again after a reconnection once its promise has failed: a late reset would wipe counters built up since', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    try {
+      // ioredis resends unanswered commands on reconnecting by default, whatever became of them.
+      expect(connection.client.options.autoResendUnfulfilledCommands).toBe(false);
+    } finally {
+      await connection.close();
+    }
+  });
 });

@@ -32,6 +32,9 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
     // The start-up CONFIG GET (warnOfEviction) goes alone: in one automatic pipeline with the
     // first counters' commands it broke their results ("results[i] is not iterable").
     autoPipeliningIgnoredCommands: ['config'],
+    // A command whose promise has failed (timed out) is not sent again after a reconnection: it
+    // would run whenever that is, say a reset (DEL) wiping counters built up since.
+    autoResendUnfulfilledCommands: false,
   });
   let down = false;
   const markDown = () => {

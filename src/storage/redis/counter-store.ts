@@ -29,16 +29,27 @@ export interface CounterStoreOptions {
  * still runs it). Where that is unsure, the point stays spent, which errs on the safe side.
  */
 // Gives one point back only to a key that exists and is still the window the point was taken
-// in (ARGV[1]: the ms that window had left when the refund was sent; the key's own time left
-// can only be less, while a later window's is more), never below zero, keeping its expiry.
+// in, never below zero, keeping its expiry. ARGV[1]..ARGV[2]: the time that window can have left
+// (ms): at most what it had left when the refund was sent, at least that less the latency the
+// gateway allows for; a window started since ends later or, made with a shorter duration (the
+// back-off gates), sooner.
 const SAFE_REFUND = `
 if redis.call('exists', KEYS[1]) == 1 then
-  if redis.call('pttl', KEYS[1]) > tonumber(ARGV[1]) then return 0 end
+  local left = redis.call('pttl', KEYS[1])
+  if left < tonumber(ARGV[1]) or left > tonumber(ARGV[2]) then return 0 end
   if redis.call('decr', KEYS[1]) < 0 then redis.call('set', KEYS[1], 0, 'KEEPTTL') end
 end
 return 0`;
 /** Rounding between the clocks that measure a window (ms). */
 const SAME_WINDOW_SLACK_MS = 5;
+/**
+ * How much sooner than its point's window a key may end and still be that window: the time a
+ * reply waited to be read (the event loop busy), and the give-back's trip to Redis. Beyond it
+ * the point stays spent.
+ */
+const SAME_WINDOW_LAG_MS = 2000;
+/** A window about to end is left alone: it would be over before the give-back lands. */
+const ENDING_WINDOW_MS = 50;
 
 interface RuleLimiters {
   /** On Redis; unset without it. */
@@ -96,11 +107,12 @@ export class RateLimiterCounterStore implements CounterStore {
   async refund(rule: RuleName, key: string, taken: Consumed) {
     const { shared, local } = this.byRule[rule];
     const leftMs = taken.windowEndsAt - performance.now();
-    if (leftMs <= 0) return; // its window has ended: there is nothing to give back to
+    if (leftMs <= ENDING_WINDOW_MS) return; // its window has ended, or is about to: nothing to give back to
     if (taken.store === 'shared') {
       if (!shared || !this.asksRedis()) return;
       try {
-        await this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key), Math.ceil(leftMs) + SAME_WINDOW_SLACK_MS);
+        const left = Math.ceil(leftMs);
+        await this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key), left - SAME_WINDOW_LAG_MS, left + SAME_WINDOW_SLACK_MS);
       } catch (error) {
         if (!local) throw unavailable(error);
       }
@@ -108,7 +120,13 @@ export class RateLimiterCounterStore implements CounterStore {
     }
     // A record whose window has passed may linger until its timer runs: not this point's either.
     const current = await local?.get(key);
-    if (current && current.consumedPoints > 0 && current.msBeforeNext > 0 && current.msBeforeNext <= leftMs + SAME_WINDOW_SLACK_MS) {
+    if (
+      current &&
+      current.consumedPoints > 0 &&
+      current.msBeforeNext > ENDING_WINDOW_MS &&
+      current.msBeforeNext >= leftMs - SAME_WINDOW_LAG_MS &&
+      current.msBeforeNext <= leftMs + SAME_WINDOW_SLACK_MS
+    ) {
       await local!.reward(key, 1);
     }
   }
