@@ -36,7 +36,7 @@ export interface CounterStoreKind {
 }
 
 // As in openCounters(): the back-offs are blocks with their own durations; their rules only have to exist.
-const rulesOf = (limits: ThrottleLimits) => ({ ...limits, accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } });
+export const rulesOf = (limits: ThrottleLimits) => ({ ...limits, accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } });
 const prefix = () => `test:${randomBytes(6).toString('hex')}`;
 
 const memory: CounterStoreKind = {

@@ -6,11 +6,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import type { ThrottleLimits } from '../../src/domain/throttle';
 import { ServiceUnavailableError } from '../../src/errors';
 import { createLogger } from '../../src/logger';
-import { connectRedis } from '../../src/storage/redis/client';
+import { connectRedis, type RedisConnection } from '../../src/storage/redis/client';
 import { RateLimiterCounterStore } from '../../src/storage/redis/counter-store';
-import { limitsWith } from '../helpers/counter-stores';
+import { limitsWith, rulesOf } from '../helpers/counter-stores';
 import { createTestDatabase, startGateway, type GqlResult, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
 
@@ -41,6 +42,15 @@ async function untilRateLimits(gw: TestGateway, mode: string) {
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** A counter store on `connection`'s Redis with the given limits (the others never interfere). */
+const storeOn = (
+  connection: RedisConnection,
+  prefix: string,
+  limits: Partial<ThrottleLimits>,
+  onRedisFailure: 'insurance' | 'closed',
+  options: { redisAnswers?: () => boolean } = {},
+) => new RateLimiterCounterStore({ prefix, rules: rulesOf(limitsWith(limits)), redis: connection.client, onRedisFailure, ...options });
 
 async function within(ms: number, done: () => boolean | Promise<boolean>) {
   const deadline = Date.now() + ms;
@@ -182,8 +192,7 @@ describe.skipIf(!binary)('Redis outage', () => {
     try {
       expect(await connection.ready(5000)).toBe(true);
       const prefix = `refund-store-${Date.now()}`;
-      const rules = { ...limitsWith({ registerIp: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
-      const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, onRedisFailure: 'insurance' });
+      const store = storeOn(connection, prefix, { registerIp: { points: 5, duration: 60 } }, 'insurance');
       const redisCount = async () => Number(await connection.client.get(`${prefix}:registerIp:k`));
       expect((await store.consume('registerIp', 'k')).store).toBe('shared');
       const sharedPoint = await store.consume('registerIp', 'k');
@@ -236,8 +245,7 @@ describe.skipIf(!binary)('Redis outage', () => {
     try {
       expect(await connection.ready(5000)).toBe(true);
       const prefix = `closed-late-${Date.now()}`;
-      const rules = { ...limitsWith({ loginAccount: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
-      const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, onRedisFailure: 'closed' });
+      const store = storeOn(connection, prefix, { loginAccount: { points: 5, duration: 60 } }, 'closed');
       redis.pause();
       await expect(store.consume('loginAccount', 'k')).rejects.toBeInstanceOf(ServiceUnavailableError);
       redis.resume();
@@ -257,8 +265,7 @@ describe.skipIf(!binary)('Redis outage', () => {
     try {
       expect(await connection.ready(5000)).toBe(true);
       const prefix = `refused-${Date.now()}`;
-      const rules = { ...limitsWith({ registerIp: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
-      const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, onRedisFailure: 'insurance' });
+      const store = storeOn(connection, prefix, { registerIp: { points: 5, duration: 60 } }, 'insurance');
       const redisCount = async () => Number(await admin.get(`${prefix}:registerIp:k`));
       await store.consume('registerIp', 'k');
       await store.consume('registerIp', 'k');
@@ -284,8 +291,7 @@ describe.skipIf(!binary)('Redis outage', () => {
     try {
       expect(await connection.ready(5000)).toBe(true);
       const prefix = `stalled-${Date.now()}`;
-      const rules = { ...limitsWith({ registerIp: { points: 5, duration: 60 } }), accountBackoff: { points: 1, duration: 1 }, mfaBackoff: { points: 1, duration: 1 } };
-      const store = new RateLimiterCounterStore({ prefix, rules, redis: connection.client, redisAnswers: connection.healthy, onRedisFailure: 'insurance' });
+      const store = storeOn(connection, prefix, { registerIp: { points: 5, duration: 60 } }, 'insurance', { redisAnswers: connection.healthy });
       const shared = [await store.consume('registerIp', 'k'), await store.consume('registerIp', 'k'), await store.consume('registerIp', 'reset')];
       expect(shared.map((point) => point.store)).toEqual(['shared', 'shared', 'shared']);
       redis.pause();
