@@ -8,16 +8,18 @@ import ipaddr from 'ipaddr.js';
  * bucket ('unknown'), so it is worth a warning where it happens.
  */
 export function clientAddress(raw: string | undefined | null): string | null {
-  if (!raw) return null;
-  const address = portless(raw.trim());
-  return ipaddr.isValid(address) ? ipaddr.process(address).toString() : null;
+  return parseAddress(raw)?.toString() ?? null;
 }
 
 const BRACKETED = /^\[([^\]]+)\](?::\d{1,5})?$/;
 const IPV4_WITH_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/;
 
-function portless(address: string) {
-  return BRACKETED.exec(address)?.[1] ?? IPV4_WITH_PORT.exec(address)?.[1] ?? address;
+/** The address in `raw` (port and brackets dropped, IPv4-mapped IPv6 as IPv4), or null. */
+function parseAddress(raw: string | undefined | null) {
+  if (!raw) return null;
+  const trimmed = raw.trim();
+  const address = BRACKETED.exec(trimmed)?.[1] ?? IPV4_WITH_PORT.exec(trimmed)?.[1] ?? trimmed;
+  return ipaddr.isValid(address) ? ipaddr.process(address) : null;
 }
 
 /**
@@ -25,11 +27,8 @@ function portless(address: string) {
  * whole /64, so per-address limits would be free to evade).
  */
 export function clientKey(ip: string | null): string {
-  if (!ip || !ipaddr.isValid(ip)) return 'unknown';
-  let address = ipaddr.parse(ip);
-  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
-    address = (address as ipaddr.IPv6).toIPv4Address();
-  }
+  const address = parseAddress(ip);
+  if (!address) return 'unknown';
   if (address.kind() === 'ipv4') return address.toString();
   const parts = (address as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16));
   return `${parts.join(':')}::/64`;
@@ -45,11 +44,6 @@ const INTERNAL_RANGES = new Set(['loopback', 'private', 'uniqueLocal', 'linkLoca
 
 /** Loopback, private (RFC 1918), unique-local or link-local: where a trusted proxy can sit. */
 export function isInternalAddress(ip: string): boolean {
-  const plain = portless(ip.trim());
-  if (!ipaddr.isValid(plain)) return false;
-  let address = ipaddr.parse(plain);
-  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress()) {
-    address = (address as ipaddr.IPv6).toIPv4Address();
-  }
-  return INTERNAL_RANGES.has(address.range());
+  const address = parseAddress(ip);
+  return address !== null && INTERNAL_RANGES.has(address.range());
 }
