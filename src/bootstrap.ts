@@ -12,19 +12,26 @@ import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
 import { systemClock } from './domain/clock';
 import { findMissingEncryptionKeys } from './domain/crypto/find-missing-encryption-keys';
 import { SecretBox } from './domain/crypto/secret-box';
-import { openEmbedded, openPostgres, PostgresMfaStore, PostgresSigningKeyStore, readSchemaStatus, type CanonicalEmailsReport, type Database } from './storage/postgres';
+import { openEmbedded, openPostgres, PostgresMfaStore, PostgresSigningKeyStore, readDefaultIsolation, readSchemaStatus, type CanonicalEmailsReport, type Database } from './storage/postgres';
 
 
 /**
  * The embedded database is migrated here (development's zero configuration). PostgreSQL's
  * migrations are the operator's (`npm run db:migrate`, once per deployment): a database that
- * lacks some of this version's is refused, before a request can fail on a missing column.
+ * lacks some of this version's is refused, before a request can fail on a missing column; so is
+ * one whose transactions would not run read committed (readDefaultIsolation).
  */
 export async function prepareSchema(database: Database, logger: Logger) {
   if (database.kind === 'embedded') {
     const leftOver = describeLeftOverEmails(await database.migrate());
     if (leftOver) logger.warn(leftOver);
     return;
+  }
+  const isolation = await readDefaultIsolation(database.db);
+  if (isolation !== 'read committed') {
+    throw new StartupRefusal(
+      `the database's default transaction isolation is "${isolation}", and the gateway needs "read committed" (PostgreSQL's default): reset default_transaction_isolation where it was set (ALTER DATABASE … RESET, ALTER ROLE … RESET, or postgresql.conf)`,
+    );
   }
   const { pending, unrecognised } = await readSchemaStatus(database.db);
   if (pending.length > 0) {

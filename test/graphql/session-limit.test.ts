@@ -6,9 +6,7 @@ import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf } from '../helpers/sessions';
 import { issueSession } from '../../src/domain/auth/issue-session';
-import { openPostgres } from '../../src/storage/postgres';
 import { queryRows } from '../../src/storage/postgres/client';
-import { databaseUrlFor } from '../helpers/postgres-urls';
 
 const LIMIT = 3;
 let gw: TestGateway;
@@ -144,19 +142,6 @@ describe.runIf(process.env.DATABASE_URL)('MAX_SESSIONS_PER_USER under concurrent
     const from = gw.logs.length;
     expect(await refreshCode(gw, user.refreshToken)).toBe('INVALID_TOKEN');
     expect(gw.logs.slice(from).join('')).not.toContain('refresh token reused');
-  });
-
-  it("runs read committed whatever the database's default, which the rules above rely on", async () => {
-    const [{ name }] = (await queryRows<{ name: string }>(gw.database.db, sql`SELECT current_database() AS name`)) as [{ name: string }];
-    await gw.database.db.execute(sql.raw(`ALTER DATABASE "${name}" SET default_transaction_isolation = 'repeatable read'`));
-    const database = await openPostgres(databaseUrlFor(process.env.DATABASE_URL!, name), { max: 1 });
-    try {
-      const [row] = await queryRows<{ transaction_isolation: string }>(database.db, sql`SHOW transaction_isolation`);
-      expect(row!.transaction_isolation).toBe('read committed');
-    } finally {
-      await database.close();
-      await gw.database.db.execute(sql.raw(`ALTER DATABASE "${name}" RESET default_transaction_isolation`));
-    }
   });
 
   it('never ends a session that a concurrent revocation ended first, nor counts it', async () => {

@@ -55,10 +55,9 @@ export async function openPostgres(url: string, options: { max: number }): Promi
     connect_timeout: 5,
     idle_timeout: 60,
     backoff: reconnectDelay,
-    // The stores' statements rely on read committed: a row lock's wait re-checks the conditions
-    // on what was committed, and a transaction's later statement sees what others committed
-    // before it. A server or database whose default is stricter would fail them instead.
-    connection: { default_transaction_isolation: 'read committed' },
+    // No startup parameters beyond the protocol's own: a pooler in transaction mode (PgBouncer)
+    // refuses every connection that sends one it does not know. The isolation the stores rely
+    // on is checked at start instead (readIsolation).
   });
   // drizzle asks postgres.js to prepare only the queries it was given a name for. Every statement
   // here is a fixed text with bound parameters, so all of them are prepared, once per connection:
@@ -102,8 +101,8 @@ async function underMigrationLock<T>(lock: Sql, work: () => Promise<T>): Promise
       // The transaction idles while the migrations run elsewhere: a server's
       // idle_in_transaction_session_timeout must not end it (and the lock with it) meanwhile.
       // LOCAL, in the transaction: a session setting would outlive it on a pooler's connection,
-      // and reach whoever uses that next (nor would a startup parameter do: a database's or
-      // role's own setting overrides it). Only a timeout shorter than one round trip could
+      // and reach whoever uses that next (nor would a startup parameter do: a pooler in
+      // transaction mode refuses the connection). Only a timeout shorter than one round trip could
       // end the transaction before this runs.
       await tx`set local idle_in_transaction_session_timeout = 0`;
       await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;

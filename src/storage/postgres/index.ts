@@ -3,5 +3,5 @@ export { PostgresUserStore } from './user-store';
 export { PostgresSessionStore } from './session-store';
 export { PostgresSigningKeyStore } from './signing-key-store';
 export { PostgresMfaStore } from './mfa-store';
-export { readSchemaStatus, type SchemaStatus } from './schema-status';
+export { readDefaultIsolation, readSchemaStatus, type SchemaStatus } from './schema-status';
 export type { CanonicalEmailsReport } from './canonical-emails';

@@ -37,3 +37,15 @@ export async function readSchemaStatus(db: Db): Promise<SchemaStatus> {
     unrecognised: applied.filter((m) => !known.has(m.hash)).length,
   };
 }
+
+/**
+ * The isolation level a transaction gets when it names none (`default_transaction_isolation`,
+ * as the server, the database or the role sets it). The stores rely on read committed, the
+ * PostgreSQL default: a row lock's wait re-checks the conditions on what was committed, and a
+ * transaction's later statement sees what others committed before it. Under a stricter level
+ * those statements fail or miss rows instead.
+ */
+export async function readDefaultIsolation(db: Db): Promise<string> {
+  const [row] = await queryRows<{ transaction_isolation: string }>(db, sql`SHOW transaction_isolation`);
+  return row!.transaction_isolation;
+}
