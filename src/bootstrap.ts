@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config, type EncryptionKey, type TrustProxy } from './config';
 import { StartupRefusal } from './failure';
 import { RateLimiterCounterStore } from './storage/redis/counter-store';
-import { connectRedis, type RedisConnection } from './storage/redis/client';
+import { CLUSTER_UNSUPPORTED, connectRedis, type RedisConnection } from './storage/redis/client';
 import { RedisRevocationFeed } from './storage/redis/revocation-feed';
 import { LocalRevocations, type RevocationFeed } from './domain/revocation';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
@@ -113,6 +113,15 @@ export interface Counters {
 }
 
 /** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */
+/**
+ * A Redis Cluster node answers a plain client MOVED for most keys, and every limit would then
+ * be counted in each instance's memory: refused at start when Redis answers then (found later,
+ * the connection counts Redis as down and says why).
+ */
+export async function refuseRedisCluster(redis: RedisConnection | undefined) {
+  if (await redis?.clusterNode()) throw new StartupRefusal(CLUSTER_UNSUPPORTED);
+}
+
 export function openCounters(config: Config, logger: Logger): Counters {
   const { prefix, onRedisFailure, loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, mfaConsecutive } = config.rateLimit;
   // The back-offs are blocks with their own durations; their rules only have to exist.

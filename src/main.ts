@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app';
-import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, resolveEncryptionKeys } from './bootstrap';
+import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, refuseRedisCluster, resolveEncryptionKeys } from './bootstrap';
 import { describeFailure, isExpectedFailure } from './failure';
 import { compose, startKeyReloader, startRevocationCatchUp } from './compose';
 import { ConfigError, loadConfig } from './config';
@@ -41,6 +41,7 @@ async function main() {
   const counters = openCounters(config, logger);
   // Start with shared counters when Redis is there; if not, the fallback covers until it is.
   await counters.redis?.ready(3000);
+  await refuseRedisCluster(counters.redis);
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
   // Loaded only when asked for, as the federation libraries below: most gateways do without.

@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import pino from 'pino';
-import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, resolveEncryptionKeys } from '../bootstrap';
+import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, refuseRedisCluster, resolveEncryptionKeys } from '../bootstrap';
 import { describeFailure, isExpectedFailure } from '../failure';
 import { loadConfig } from '../config';
 import {
@@ -95,6 +95,7 @@ async function run(argv: string[]): Promise<number> {
   // Quiet: the server's start-up warning about in-memory counters means nothing here.
   const counters = openCounters(config, createLogger('error', pino.destination(2)));
   if (counters.redis) await counters.redis.ready(5000);
+  await refuseRedisCluster(counters.redis);
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
   try {

@@ -27,7 +27,8 @@ export interface ThrowawayRedis {
   client(): Redis;
 }
 
-export async function throwawayRedis(binary: string): Promise<ThrowawayRedis> {
+/** `extraArgs`: more redis-server options (`--cluster-enabled yes …`, say). */
+export async function throwawayRedis(binary: string, extraArgs: string[] = []): Promise<ThrowawayRedis> {
   const port = await freePort();
   let server: ChildProcess | undefined;
   const url = `redis://127.0.0.1:${port}`;
@@ -50,7 +51,7 @@ export async function throwawayRedis(binary: string): Promise<ThrowawayRedis> {
     port,
     async start() {
       if (server && server.exitCode === null && server.signalCode === null) return;
-      const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extraArgs], {
         stdio: 'ignore',
       });
       server = child;

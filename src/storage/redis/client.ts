@@ -3,8 +3,13 @@ import type { Logger } from 'pino';
 
 export interface RedisConnection {
   client: Redis;
-  /** True while connected; false during an outage (limits then run on the fallback). */
+  /** True while connected; false during an outage (limits then run on the fallback), and on a cluster node. */
   healthy(): boolean;
+  /**
+   * Whether the Redis connected to last is a Redis Cluster node, which the gateway does not
+   * support (a plain client gets MOVED for most keys); false until connected.
+   */
+  clusterNode(): Promise<boolean>;
   /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -31,7 +36,7 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
     enableAutoPipelining: true,
     // The start-up CONFIG GET (warnOfEviction) goes alone: in one automatic pipeline with the
     // first counters' commands it broke their results ("results[i] is not iterable").
-    autoPipeliningIgnoredCommands: ['config'],
+    autoPipeliningIgnoredCommands: ['config', 'info'],
     // A command whose promise has failed (timed out) is not sent again after a reconnection: it
     // would run whenever that is, say a reset (DEL) wiping counters built up since.
     autoResendUnfulfilledCommands: false,
@@ -59,9 +64,19 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   let stalled = false;
   let unanswered = 0;
   let pinging = false;
+  // A cluster node answers a plain client MOVED for every key another node holds: the counters
+  // would silently fall back to each instance's memory for most keys. Counted as down instead.
+  let cluster = false;
+  let clusterChecked = Promise.resolve();
+  const checkCluster = async () => {
+    const on = await isClusterNode(client);
+    if (on && !cluster) logger.error(`${CLUSTER_UNSUPPORTED}; meanwhile Redis counts as down`);
+    cluster = on;
+  };
   client.on('ready', () => {
     stalled = false;
     unanswered = 0;
+    clusterChecked = checkCluster();
     markUp();
   });
   client.once('ready', () => void warnOfEviction(client, logger));
@@ -89,7 +104,11 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   watch.unref();
   return {
     client,
-    healthy: () => client.status === 'ready' && !stalled,
+    healthy: () => client.status === 'ready' && !stalled && !cluster,
+    clusterNode: async () => {
+      await clusterChecked;
+      return cluster;
+    },
     ready: (timeoutMs) =>
       client.status === 'ready'
         ? Promise.resolve(true)
@@ -107,6 +126,18 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+export const CLUSTER_UNSUPPORTED =
+  'REDIS_URL is a Redis Cluster node, which the gateway does not support: give it one Redis server (a primary, with replicas and failover as your platform provides them)';
+
+/** From INFO; false when Redis does not say (INFO disabled or renamed). */
+async function isClusterNode(client: Redis) {
+  try {
+    return /^cluster_enabled:1\s*$/m.test(await client.info('cluster'));
+  } catch {
+    return false;
+  }
 }
 
 /**

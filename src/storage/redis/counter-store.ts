@@ -18,7 +18,7 @@ export interface CounterStoreOptions {
 
 /**
  * rate-limiter-flexible behind the domain's CounterStore. Each operation is one command on one
- * key (Cluster-ready). A store error reaches the domain only when RATE_LIMIT_FAIL=closed, as
+ * key. A store error reaches the domain only when RATE_LIMIT_FAIL=closed, as
  * SERVICE_UNAVAILABLE; otherwise the in-memory insurance limiter answers instead. The insurance
  * is ours rather than rate-limiter-flexible's (its `insuranceLimiter`), so that every point says
  * which counters took it and is given back only there: a point taken in memory during an outage
