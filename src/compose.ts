@@ -38,7 +38,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
   const deps: AuthDeps = {
     clock,
     users: new PostgresUserStore(database.db),
-    sessions: revokingSessionStore(new PostgresSessionStore(database.db), revocations, config.jwt.accessTokenTtl),
+    sessions: revokingSessionStore(new PostgresSessionStore(database.db), revocations),
     hasher: new PasswordHasher(config.argon2, config.passwordHashing),
     keys,
     verifiedTokens: new VerifiedTokenCache(config.accessTokenCacheSize),

@@ -103,7 +103,7 @@ async function run(argv: string[]): Promise<number> {
     const deps = {
       clock: systemClock,
       users: new PostgresUserStore(database.db),
-      sessions: revokingSessionStore(new PostgresSessionStore(database.db), revocations, config.jwt.accessTokenTtl),
+      sessions: revokingSessionStore(new PostgresSessionStore(database.db), revocations),
       mfa: new PostgresMfaStore(database.db),
       audit,
     };

@@ -10,6 +10,7 @@ import { sql } from 'drizzle-orm';
 import { startRevocationCatchUp } from '../../src/compose';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { catchUpRevocations, LocalRevocations } from '../../src/domain/revocation';
+import { MAX_ACCESS_TOKEN_TTL } from '../../src/domain/tokens';
 import { createLogger } from '../../src/logger';
 import { PostgresSessionStore } from '../../src/storage/postgres';
 import { LogoutDocument, MeDocument } from '../gql/graphql';
@@ -74,8 +75,9 @@ describe('catchUpRevocations', () => {
     expect(await catchUpRevocations(deps, ttl)).toBe(1);
     expect(revocations.isRevoked(late, clock.now())).toBe(true);
     expect(await catchUpRevocations(deps, ttl)).toBe(0);
-    // An entry lasts as long as the session's tokens could: ended 630 s before now, TTL + 60 s skew.
-    clock.advance(ttl + 60 - 630 - 1);
+    // An entry lasts as long as a token of the session could, issued by any instance: ended
+    // 630 s before now, the longest ACCESS_TOKEN_TTL + 60 s skew.
+    clock.advance(MAX_ACCESS_TOKEN_TTL + 60 - 630 - 1);
     expect(revocations.isRevoked(late, clock.now())).toBe(true);
     clock.advance(2);
     expect(revocations.isRevoked(late, clock.now())).toBe(false);

@@ -126,8 +126,8 @@ describe.skipIf(!redisUrl)('across instances sharing Redis', () => {
   const started: TestGateway[] = [];
   const encryptionKeys = generateEncryptionKeyEntry('test');
   const env = { ...rateLimitDefaults() }; // one prefix for all three
-  const start = async () => {
-    const g = await startGateway({ database: database.database, encryptionKeys, env });
+  const start = async (own: Record<string, string> = {}) => {
+    const g = await startGateway({ database: database.database, encryptionKeys, env: { ...env, ...own } });
     started.push(g);
     return g;
   };
@@ -139,18 +139,44 @@ describe.skipIf(!redisUrl)('across instances sharing Redis', () => {
     await database?.drop();
   });
 
+  /** Waits (up to a second) for `g` to hear of a revocation made on another instance. */
+  const untilRefused = async (g: TestGateway, token: string) => {
+    const deadline = Date.now() + 1000;
+    while ((await meCode(g, token)) !== 'UNAUTHENTICATED') {
+      if (Date.now() > deadline) throw new Error('the instance still accepts the revoked session after 1 s');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
   it('a logout on one instance is enforced by another within a second, and by one started later', async () => {
     const [a, b] = [await start(), await start()];
     const user = await signUp(a);
     expect(await meCode(b, user.accessToken)).toBeUndefined();
     await a.gql(LogoutDocument, { refreshToken: user.refreshToken });
-    const deadline = Date.now() + 1000;
-    while ((await meCode(b, user.accessToken)) !== 'UNAUTHENTICATED') {
-      if (Date.now() > deadline) throw new Error('instance B still accepts the revoked session after 1 s');
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    await untilRefused(b, user.accessToken);
     const c = await start();
     expect(await meCode(c, user.accessToken)).toBe('UNAUTHENTICATED');
+  });
+
+  // A rolling deploy that changes ACCESS_TOKEN_TTL runs instances with different ones side by side.
+  it('with different ACCESS_TOKEN_TTLs, a revocation lasts as long as the longer-lived tokens of either', async () => {
+    const [short, long] = [await start({ ACCESS_TOKEN_TTL: '30' }), await start({ ACCESS_TOKEN_TTL: '900' })];
+    const user = await signUp(long);
+    const other = await signUp(long);
+    await short.gql(LogoutDocument, { refreshToken: user.refreshToken });
+    await untilRefused(long, user.accessToken);
+    for (const g of [short, long]) g.clock.advance(30 + CLOCK_SKEW_SECONDS + 10);
+    // Still within its 900 s: the long-lived instance must still know the session ended.
+    expect(await meCode(long, user.accessToken)).toBe('UNAUTHENTICATED');
+    expect(await meCode(long, other.accessToken)).toBeUndefined();
+  });
+
+  it('an instance with a shorter ACCESS_TOKEN_TTL refuses a longer-lived token once older than its own, cached or not', async () => {
+    const [short, long] = [await start({ ACCESS_TOKEN_TTL: '30' }), await start({ ACCESS_TOKEN_TTL: '900' })];
+    const user = await signUp(long);
+    expect(await meCode(short, user.accessToken)).toBeUndefined(); // verified, and cached
+    short.clock.advance(30 + CLOCK_SKEW_SECONDS + 1);
+    expect(await meCode(short, user.accessToken)).toBe('UNAUTHENTICATED');
   });
 });
 

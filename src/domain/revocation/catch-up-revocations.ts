@@ -25,7 +25,7 @@ export async function catchUpRevocations(
   const unheard = ended.filter(({ id }) => !deps.revocations.isRevoked(id, now));
   if (unheard.length > 0) {
     const latest = unheard.reduce((max, { revokedAt }) => (revokedAt > max ? revokedAt : max), unheard[0]!.revokedAt);
-    await deps.revocations.publish(unheard.map(({ id }) => id), tokensLiveUntil(latest, accessTokenTtlSeconds));
+    await deps.revocations.publish(unheard.map(({ id }) => id), tokensLiveUntil(latest));
   }
   return unheard.length;
 }

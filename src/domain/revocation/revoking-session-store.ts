@@ -1,10 +1,15 @@
-import { CLOCK_SKEW_SECONDS } from '../tokens';
+import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../tokens';
 import type { RevocationReason, SessionStore } from '../ports';
 import type { RevocationFeed } from './ports';
 
-/** When the last access token of a session that ended at `endedAt` has expired, with the clock skew verifiers allow. */
-export const tokensLiveUntil = (endedAt: Date, accessTokenTtlSeconds: number) =>
-  new Date(endedAt.getTime() + (accessTokenTtlSeconds + CLOCK_SKEW_SECONDS) * 1000);
+/**
+ * When the last access token of a session that ended at `endedAt` has expired, with the clock
+ * skew verifiers allow, whatever ACCESS_TOKEN_TTL the instance that issued it had: the longest
+ * the setting allows, not this instance's own. Instances with different TTLs (a rolling deploy
+ * that changes it) and subgraphs, which accept tokens as old as that, thus keep every
+ * revocation as long as any token of the session may pass.
+ */
+export const tokensLiveUntil = (endedAt: Date) => new Date(endedAt.getTime() + (MAX_ACCESS_TOKEN_TTL + CLOCK_SKEW_SECONDS) * 1000);
 
 /**
  * The session store as the domain uses it: every revocation, whatever the path (logout,
@@ -12,13 +17,9 @@ export const tokensLiveUntil = (endedAt: Date, accessTokenTtlSeconds: number) =>
  * admin, the limit of sessions per user), also goes to the revocation feed, until the session's
  * last access token has expired.
  */
-export function revokingSessionStore(
-  inner: SessionStore,
-  feed: RevocationFeed,
-  accessTokenTtlSeconds: number,
-): SessionStore {
+export function revokingSessionStore(inner: SessionStore, feed: RevocationFeed): SessionStore {
   const announce = async (ids: string[], now: Date) => {
-    if (ids.length > 0) await feed.publish(ids, tokensLiveUntil(now, accessTokenTtlSeconds));
+    if (ids.length > 0) await feed.publish(ids, tokensLiveUntil(now));
   };
   return {
     async create(session) {

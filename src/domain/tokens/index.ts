@@ -1,6 +1,6 @@
 export { KeyRing, generateStoredKey, type SigningAlg } from './key-ring';
 export { signAccessToken, type AccessTokenSettings, type SignedAccessToken } from './sign-access-token';
-export { verifyAccessToken, CLOCK_SKEW_SECONDS, type AccessClaims } from './verify-access-token';
+export { verifyAccessToken, CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL, type AccessClaims } from './verify-access-token';
 export { VerifiedTokenCache } from './verified-token-cache';
 export { newRefreshToken, hashRefreshToken } from './refresh-token';
 export { rotateSigningKey, describeKeys, type RotationSettings, type KeyState } from './rotate-signing-key';

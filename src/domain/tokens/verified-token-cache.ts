@@ -12,7 +12,8 @@ interface Entry {
  * would queue behind the password hashes of a login storm.
  *
  * Contract: an entry answers only before the token's `exp` (never within the clock-skew
- * allowance after it: that goes back to full verification), and only under the keys it was
+ * allowance after it: that goes back to full verification), or its age limit if that comes
+ * first (the caller's `expiresAtMs`), and only under the keys it was
  * verified with: a reloaded ring that publishes another set of keys (one retired, say) empties
  * the cache; the periodic reload of an unchanged set keeps it. Revocation is not
  * cached: the guard asks the revocation feed on every request, hit or miss. Keyed by the whole

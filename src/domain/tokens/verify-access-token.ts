@@ -67,12 +67,14 @@ export async function verifyAccessToken(
       maxTokenAge: settings.accessTokenTtl,
       requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
     });
-    const { sub, sid, roles, amr, exp } = payload;
+    const { sub, sid, roles, amr, exp, iat } = payload;
     if (typeof sub !== 'string' || typeof sid !== 'string' || !isStringArray(roles) || !isStringArray(amr)) {
       return null;
     }
     const claims = { userId: sub, sessionId: sid, roles, amr };
-    cache?.set(keys, token, claims, exp! * 1000);
+    // Until the token fails either limit: its exp, or the age this instance allows (a token
+    // issued with a longer ACCESS_TOKEN_TTL, by an instance set otherwise, passes only that long).
+    cache?.set(keys, token, claims, Math.min(exp!, iat! + settings.accessTokenTtl + CLOCK_SKEW_SECONDS) * 1000);
     return claims;
   } catch {
     return null;
