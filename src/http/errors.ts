@@ -19,8 +19,16 @@ const CLIENT_REFUSALS: Record<number, string> = {
   415: 'Unsupported content type: send content-type: application/json.',
 };
 
+/**
+ * The GraphQL integration reads the request's URL from its Host header (or, behind a trusted
+ * proxy, X-Forwarded-Host): one that is no host (`[`, `a b`, none at all over HTTP/1.0) is the
+ * client's fault, not ours.
+ */
+const isUnreadableHost = (error: FastifyError) => error.code === 'ERR_INVALID_URL';
+
 export function registerHttpErrorHandlers(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (isUnreadableHost(error)) return reply.code(400).send(refusal('Bad request: unreadable Host header.'));
     const status = clientStatus(error) ?? 500;
     if (status === 500) {
       request.log.error({ err: describeError(error) }, 'unhandled http error');
