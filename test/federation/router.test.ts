@@ -180,8 +180,9 @@ describe('through the router', () => {
     const deps = gw!.deps;
     const subject = { userId: owner.user.id, sessionId: '00000000-0000-4000-8000-000000000000', roles: ['user', 'admin'], amr: ['pwd'] };
     const forged = tamper(owner.accessToken, { payload: { roles: ['user', 'admin'] } });
-    const expired = await signAccessToken(deps.keys, deps.settings.jwt, new Date(Date.now() - 2 * 3600_000), subject);
-    const foreign = await signAccessToken(deps.keys, { ...deps.settings.jwt, audience: 'another-api' }, new Date(), subject);
+    const sessionEndsAt = new Date(Date.now() + 86_400_000);
+    const expired = await signAccessToken(deps.keys, deps.settings.jwt, new Date(Date.now() - 2 * 3600_000), subject, sessionEndsAt);
+    const foreign = await signAccessToken(deps.keys, { ...deps.settings.jwt, audience: 'another-api' }, new Date(), subject, sessionEndsAt);
     for (const token of [forged, expired.token, foreign.token]) {
       const result = await ask('{ products { id } }', {}, token);
       expect(codeOf(result)).toBe('UNAUTHENTICATED');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { disableUser, prune } from '../../src/domain/admin';
 import { issueSession } from '../../src/domain/auth';
 import { refreshTokens, sessions, users } from '../../src/storage/postgres/schema';
-import { LoginDocument, RefreshDocument } from '../gql/graphql';
+import { LoginDocument, MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf } from '../helpers/sessions';
@@ -195,6 +195,30 @@ describe('idle and absolute expiry', () => {
     const last = (await sessionRowOf(short, sessionIdOf(login.accessToken))).lastUsedAt;
     expect(short.clock.now().getTime() - last.getTime()).toBeLessThan(IDLE * 1000);
     expect(await refreshCode(short, token)).toBe('INVALID_TOKEN');
+  });
+
+  it('gives no access token a life beyond its session: exp and expiresIn stop at its idle or absolute end', async () => {
+    // ACCESS_TOKEN_TTL (900 s) is longer than either here.
+    const login = await signUp(short);
+    const claims = decodeJwt(login.accessToken);
+    expect(claims.exp! - claims.iat!).toBe(IDLE);
+    expect(login.expiresIn).toBe(IDLE);
+    expect(codeOf(await short.gql(MeDocument, {}, { token: login.accessToken }))).toBeUndefined();
+    // Expired, the session is in no list of live ones and no revocation reaches it: nor does its token pass.
+    short.clock.advance(IDLE + 61);
+    expect(codeOf(await short.gql(MeDocument, {}, { token: login.accessToken }))).toBe('UNAUTHENTICATED');
+
+    // Refreshed regularly, the idle end slides on, until the absolute one (MAX after login) is nearer.
+    let token = (await signUp(short)).refreshToken;
+    let elapsed = 0;
+    for (const step of [100, 100, 100, 100, 100, 90]) {
+      short.clock.advance(step);
+      elapsed += step;
+      const next = await rotate(short, token);
+      token = next.refreshToken;
+      const { exp, iat } = decodeJwt(next.accessToken);
+      expect(exp! - iat!).toBe(Math.min(IDLE, MAX - elapsed));
+    }
   });
 
   it('caps the idle expiry at the absolute one when REFRESH_TOKEN_IDLE_TTL exceeds REFRESH_TOKEN_MAX_TTL', async () => {

@@ -11,7 +11,7 @@ import {
 } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { logIn, refreshCode, rotate, sessionIdOf } from '../helpers/sessions';
+import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf } from '../helpers/sessions';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -105,6 +105,20 @@ describe('revokeSession, on sessions that ended by themselves', () => {
     // The control: a live one of the caller's own sessions is ended (true).
     const live = await logIn(short, idle.email, idle.password);
     expect((await revokeOn(caller.accessToken, sessionIdOf(live.accessToken))).data?.revokeSession).toBe(true);
+  });
+
+  it('logoutAll ends, counts and announces only the sessions whose tokens may still pass', async () => {
+    const user = await signUp(short);
+    const expired = sessionIdOf(user.accessToken);
+    short.clock.advance(120 + 61); // idle, and its last token (it expires with the session) past the skew
+    const current = await logIn(short, user.email, user.password);
+    const from = short.logs.length;
+    expect((await short.gql(LogoutAllDocument, {}, { token: current.accessToken })).data?.logoutAll).toBe(true);
+    const line = short.logs.slice(from).map((l) => JSON.parse(l) as { msg: string; endedSessions?: number }).find((l) => l.msg === 'logged out everywhere');
+    expect(line?.endedSessions).toBe(1);
+    expect((await sessionRowOf(short, expired)).revokedAt).toBeNull();
+    expect(short.deps.revocations.isRevoked(expired, short.clock.now())).toBe(false);
+    expect(short.deps.revocations.isRevoked(sessionIdOf(current.accessToken), short.clock.now())).toBe(true);
   });
 });
 

@@ -69,7 +69,7 @@ export async function tokensFor(
     sessionId: session.id,
     roles: user.roles,
     amr: session.amr,
-  });
+  }, session.expiresAt);
   return {
     accessToken: access.token,
     expiresIn: access.expiresIn,

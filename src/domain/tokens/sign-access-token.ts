@@ -39,14 +39,19 @@ function signature(alg: SigningAlg, input: string, key: SigningKey['keyObject'])
  * jose signs with) sends every signature through libuv's thread pool, where during a login
  * storm it would wait behind password hashes, and its dispatch alone costs more than the
  * signature. Keys come from jose (KeyRing); every verifier checks these tokens with jose.
+ * It expires after ACCESS_TOKEN_TTL, or when its session does (`sessionEndsAt`) if that is
+ * sooner: a session that has expired, which no list of live sessions shows and no revocation
+ * reaches, keeps no working token.
  */
 export function signAccessToken(
   keys: KeyRing,
   settings: AccessTokenSettings,
   now: Date,
   subject: AccessTokenSubject,
+  sessionEndsAt: Date,
 ): SignedAccessToken {
   const iat = Math.floor(now.getTime() / 1000);
+  const exp = Math.max(iat + 1, Math.min(iat + settings.accessTokenTtl, Math.floor(sessionEndsAt.getTime() / 1000)));
   // Chosen at `now`, not at the ring's load: every instance switches at the key's activatesAt.
   const { alg, kid, keyObject } = keys.signingKey(now);
   const input = `${part({ alg, kid, typ: 'at+jwt' })}.${part({
@@ -60,7 +65,7 @@ export function signAccessToken(
     sub: subject.userId,
     jti: randomUUID(),
     iat,
-    exp: iat + settings.accessTokenTtl,
+    exp,
   })}`;
-  return { token: `${input}.${signature(alg, input, keyObject).toString('base64url')}`, expiresIn: settings.accessTokenTtl };
+  return { token: `${input}.${signature(alg, input, keyObject).toString('base64url')}`, expiresIn: exp - iat };
 }
