@@ -6,10 +6,12 @@ import { grantRole } from '../../src/domain/admin';
 import { hashRefreshToken } from '../../src/domain/tokens';
 import {
   ChangePasswordDocument,
+  DisableMfaDocument,
   EnrollMfaDocument,
   LoginDocument,
   LogoutAllDocument,
   RefreshDocument,
+  RegenerateRecoveryCodesDocument,
   SetUserRolesDocument,
   VerifyMfaDocument,
 } from '../gql/graphql';
@@ -94,6 +96,21 @@ describe('signing in', () => {
     const lines = audited('mfa code rejected', from);
     expect(lines).toEqual([expect.objectContaining({ level: INFO, userId: user.user.id, ip: '127.0.0.1' })]);
     expectNoneLogged(from, [wrong, mfaToken, secret, user.email]);
+  });
+
+  it("'mfa code rejected' also for a signed-in session's wrong code (disableMfa, regenerateRecoveryCodes), naming that session", async () => {
+    const user = await signUp(gw);
+    const { secret } = await enableMfa(gw, user.accessToken, user.password);
+    const from = gw.logs.length;
+    const wrong = wrongCode(totpNow(gw, secret));
+    expect(codeOf(await gw.gql(DisableMfaDocument, { code: wrong }, { token: user.accessToken }))).toBe('INVALID_MFA_CODE');
+    expect(codeOf(await gw.gql(RegenerateRecoveryCodesDocument, { code: wrong }, { token: user.accessToken }))).toBe('INVALID_MFA_CODE');
+    const sessionId = decodeJwt(user.accessToken).sid;
+    expect(audited('mfa code rejected', from)).toEqual([
+      expect.objectContaining({ level: INFO, userId: user.user.id, sessionId }),
+      expect.objectContaining({ level: INFO, userId: user.user.id, sessionId }),
+    ]);
+    expectNoneLogged(from, [wrong, secret, user.email, user.accessToken]);
   });
 });
 

@@ -7,7 +7,7 @@ import { verifySecondFactor } from './verify-second-factor';
 export async function disableMfa(deps: AuthDeps, viewer: Viewer, code: string) {
   const user = await getViewerUser(deps, viewer);
   if (!user.mfaEnabled) throw new MfaNotEnabledError();
-  await verifySecondFactor(deps, user.id, code, { recoveryCodes: true });
+  await verifySecondFactor(deps, user.id, code, { recoveryCodes: true, rejected: { sessionId: viewer.sessionId } });
   await deps.mfa.disable(user.id);
   await deps.sessions.revokeAllOfUser(user.id, 'mfa_changed', deps.clock.now(), viewer.sessionId);
   deps.audit('mfa disabled', { userId: user.id });

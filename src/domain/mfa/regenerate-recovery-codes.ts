@@ -8,7 +8,7 @@ import { verifySecondFactor } from './verify-second-factor';
 export async function regenerateRecoveryCodes(deps: AuthDeps, viewer: Viewer, code: string): Promise<string[]> {
   const user = await getViewerUser(deps, viewer);
   if (!user.mfaEnabled) throw new MfaNotEnabledError();
-  await verifySecondFactor(deps, user.id, code, { recoveryCodes: false });
+  await verifySecondFactor(deps, user.id, code, { recoveryCodes: false, rejected: { sessionId: viewer.sessionId } });
   const codes = newRecoveryCodes();
   // MFA turned off since the code was checked: nothing to replace.
   if (!(await deps.mfa.replaceRecoveryCodes(user.id, codes.map((c) => hashRecoveryCode(user.id, c)), deps.clock.now()))) {

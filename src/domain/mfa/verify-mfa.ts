@@ -22,10 +22,9 @@ export async function verifyMfa(deps: AuthDeps, mfaToken: string, code: string, 
   // The user's sessions were ended since the password step: refused before a code is spent.
   if (user.sessionEpoch !== challenge.sessionEpoch) throw new InvalidTokenError();
   const spending = { id: challenge.id, now: deps.clock.now() };
-  const factor = await verifySecondFactor(deps, user.id, code, { recoveryCodes: true, challenge: spending }).catch(
+  const factor = await verifySecondFactor(deps, user.id, code, { recoveryCodes: true, challenge: spending, rejected: { ip: client.ip } }).catch(
     async (error: unknown) => {
-      if (error instanceof InvalidMfaCodeError) deps.audit('mfa code rejected', { userId: user.id, ip: client.ip });
-      else await deps.mfa.returnChallengeAttempt(challenge.id).catch(() => {});
+      if (!(error instanceof InvalidMfaCodeError)) await deps.mfa.returnChallengeAttempt(challenge.id).catch(() => {});
       // MFA was turned off after the password step: the challenge is as good as gone.
       throw error instanceof MfaNotEnabledError ? new InvalidTokenError() : error;
     },

@@ -10,11 +10,27 @@ export type SecondFactor = 'otp' | 'rcode';
 /**
  * Checks a TOTP code (a step later than the last accepted one, taken atomically) or, when
  * allowed, a recovery code (spent atomically), inside the per-user MFA limit. Every miss is
- * INVALID_MFA_CODE; the answer is the amr value of the factor that matched. With a login
+ * INVALID_MFA_CODE, and audited ('mfa code rejected', with `rejected`: who presented it), for
+ * every path that checks a code draws on the one per-user budget of guesses at the one secret;
+ * the answer is the amr value of the factor that matched. With a login
  * challenge, the code and the challenge are spent together; a challenge spent meanwhile is
  * INVALID_TOKEN, and the code stays unspent.
  */
-export function verifySecondFactor(
+export async function verifySecondFactor(
+  deps: Pick<AuthDeps, 'mfa' | 'box' | 'clock' | 'throttle' | 'audit'>,
+  userId: string,
+  code: string,
+  options: { recoveryCodes: boolean; challenge?: ChallengeToSpend; rejected: Record<string, unknown> },
+): Promise<SecondFactor> {
+  try {
+    return await checkCode(deps, userId, code, options);
+  } catch (error) {
+    if (error instanceof InvalidMfaCodeError) deps.audit('mfa code rejected', { userId, ...options.rejected });
+    throw error;
+  }
+}
+
+function checkCode(
   deps: Pick<AuthDeps, 'mfa' | 'box' | 'clock' | 'throttle'>,
   userId: string,
   code: string,
