@@ -166,8 +166,12 @@ export class ServiceUnavailableError extends GatewayError {
 }
 
 // Codes that mean "the store could not be reached", as raised by postgres.js, node's net
-// layer and Postgres itself (admin shutdown, cannot connect now, database not accepting).
+// layer and Postgres itself (admin shutdown, cannot connect now, database not accepting); or
+// that Postgres rolled back a transaction that may well succeed if sent again (a deadlock, a
+// serialization failure).
 const UNAVAILABLE_CODES = new Set([
+  '40P01',
+  '40001',
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

@@ -1,7 +1,7 @@
 // Rule: a login beyond MAX_SESSIONS_PER_USER live sessions ends the least recently used ones, everywhere and at once, even under concurrent logins.
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MeDocument, SessionsDocument } from '../gql/graphql';
+import { MeDocument, RefreshDocument, SessionsDocument, type RefreshMutation, type RefreshMutationVariables } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf } from '../helpers/sessions';
@@ -142,6 +142,24 @@ describe.runIf(process.env.DATABASE_URL)('MAX_SESSIONS_PER_USER under concurrent
     const from = gw.logs.length;
     expect(await refreshCode(gw, user.refreshToken)).toBe('INVALID_TOKEN');
     expect(gw.logs.slice(from).join('')).not.toContain('refresh token reused');
+  });
+
+  it('answers a refresh that Postgres aborted as a deadlock SERVICE_UNAVAILABLE (retry it), spending nothing', async () => {
+    const user = await signUp(gw);
+    const sessionId = sessionIdOf(user.accessToken);
+    let refreshed!: ReturnType<typeof gw.gql<RefreshMutation, RefreshMutationVariables>>;
+    await gw.database.db.transaction(async (tx) => {
+      // The rotation locks the token, then waits for the session held here; this then waits
+      // for the token: Postgres aborts the rotation, whose wait began first.
+      await tx.execute(sql`SELECT id FROM sessions WHERE id = ${sessionId} FOR UPDATE`);
+      refreshed = gw.gql(RefreshDocument, { refreshToken: user.refreshToken });
+      await untilWaiting(tx, 1);
+      await tx.execute(sql`UPDATE refresh_tokens SET created_at = created_at WHERE session_id = ${sessionId}`);
+    });
+    const answer = await refreshed;
+    expect(codeOf(answer)).toBe('SERVICE_UNAVAILABLE');
+    expect(answer.errors![0]!.extensions.retryAfter).toBe(1);
+    expect((await rotate(gw, user.refreshToken)).refreshToken).toBeTruthy();
   });
 
   it('never ends a session that a concurrent revocation ended first, nor counts it', async () => {
