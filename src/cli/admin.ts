@@ -26,6 +26,7 @@ import { SecretBox } from '../domain/crypto/secret-box';
 import { revokingSessionStore } from '../domain/revocation';
 import { Throttle } from '../domain/throttle';
 import { describeKeys, rotateSigningKey } from '../domain/tokens';
+import { ServiceUnavailableError } from '../errors';
 import { auditLog, createLogger } from '../logger';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
 
@@ -92,8 +93,10 @@ async function run(argv: string[]): Promise<number> {
   const audit = auditLog(logger, { by: 'admin-cli' }, config.logLevel);
   const database = await openConfiguredDatabase(config, logger);
   // With REDIS_URL, sessions ended here are announced to the running gateways at once.
-  // Quiet: the server's start-up warning about in-memory counters means nothing here.
-  const counters = openCounters(config, createLogger('error', pino.destination(2)));
+  // Quiet: the server's start-up warning about in-memory counters means nothing here. Closed:
+  // a counter `unblock` could not clear fails the command instead of falling back to a memory
+  // that ends with it.
+  const counters = openCounters({ ...config, rateLimit: { ...config.rateLimit, onRedisFailure: 'closed' } }, createLogger('error', pino.destination(2)));
   if (counters.redis) await counters.redis.ready(5000);
   await refuseRedisCluster(counters.redis);
   const revocations = openRevocations(config, counters.redis, logger);
@@ -114,14 +117,12 @@ async function run(argv: string[]): Promise<number> {
       (counters.redis ? '' : ' (no REDIS_URL: running gateways refuse their access tokens once they next read the database, within their REVOCATION_POLL_SECONDS)');
     const [a, b] = args as [string, string];
     switch (command) {
-      case 'grant-role': {
-        const user = await grantRole(deps, a, b);
-        say(`${user.email}: roles ${user.roles.join(', ')}`);
-        break;
-      }
+      case 'grant-role':
       case 'revoke-role': {
-        const user = await revokeRole(deps, a, b);
-        say(`${user.email}: roles ${user.roles.join(', ') || '(none)'}`);
+        const { user, changed, endedSessions } = await (command === 'grant-role' ? grantRole : revokeRole)(deps, a, b);
+        const roles = `roles ${user.roles.join(', ') || '(none)'}`;
+        if (!changed) say(`${user.email}: ${roles} (unchanged: ${command === 'grant-role' ? 'already had' : 'did not have'} "${b}")`);
+        else say(`${user.email}: ${roles}${endedSessions > 0 ? `, ${ended(endedSessions)}` : ''}`);
         break;
       }
       case 'disable-user':
@@ -141,7 +142,10 @@ async function run(argv: string[]): Promise<number> {
           say(`${a}: nothing to clear here: without REDIS_URL the counters live in the server's memory and end with it`);
           break;
         }
-        const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(user.email, user.id);
+        const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(user.email, user.id).catch((error: unknown) => {
+          const cause = error instanceof ServiceUnavailableError ? (error as { cause?: unknown }).cause : error;
+          throw new Error(`Redis did not clear every counter, so the account may still be blocked: ${describeFailure(cause)}`);
+        });
         audit('account unblocked', { userId: user.id, clearedCounters: cleared });
         say(`${a}: login and MFA counters cleared (${cleared} per-address counter(s))`);
         break;
@@ -167,7 +171,7 @@ async function run(argv: string[]): Promise<number> {
       }
       case 'prune': {
         const pruned = await prune({ ...deps, settings: { refresh: config.refresh } });
-        say(`pruned ${pruned.sessions} session(s) and ${pruned.spentTokens} spent refresh token(s)`);
+        say(`pruned ${pruned.sessions} session(s), ${pruned.spentTokens} spent refresh token(s) and ${pruned.mfaChallenges} MFA challenge(s)`);
         break;
       }
       case 'reencrypt': {
@@ -193,6 +197,7 @@ async function run(argv: string[]): Promise<number> {
         );
         if (lost.signingKeys.length > 0) say(`signing keys ${apply ? 'retired' : 'to retire'}: ${lost.signingKeys.join(', ')} (the tokens they signed are refused; clients refresh)`);
         if (emails.length > 0) say(`MFA ${apply ? 'removed' : 'to remove'}, sessions ${apply ? 'ended' : 'to end'}: ${emails.join(', ')} (they sign in with the password alone and can enrol again)`);
+        if (lost.endedSessions > 0) say(ended(lost.endedSessions));
         if (!apply) say('nothing changed: run again with --yes to do it');
         break;
       }

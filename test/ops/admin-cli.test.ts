@@ -124,6 +124,21 @@ describe('admin commands', () => {
     expect(unknownEmail.stderr).toContain(`No user with email ${unknown}`);
   }, 60_000);
 
+  it('says when grant-role or revoke-role changes nothing (exit 0, no audit line), and refuses a malformed role (exit 1)', async () => {
+    const [held, absent, malformed] = await adminAll([
+      [['grant-role', emails.dave, 'user']],
+      [['revoke-role', emails.dave, 'nosuchrole']],
+      [['revoke-role', emails.dave, 'BAD!']],
+    ]);
+    expect(held!.code, held!.stderr).toBe(0);
+    expect(held!.stdout).toBe(`${emails.dave}: roles user (unchanged: already had "user")\n`);
+    expect(absent!.code, absent!.stderr).toBe(0);
+    expect(absent!.stdout).toBe(`${emails.dave}: roles user (unchanged: did not have "nosuchrole")\n`);
+    for (const run of [held, absent]) expect(auditLinesOf(run!)).toEqual([]);
+    expect(malformed!.code).toBe(1);
+    expect(malformed!.stderr).toContain('admin: Roles are lowercase');
+  }, 60_000);
+
   it('grant-role, revoke-role, disable-user, prune and reencrypt take effect', async () => {
     const [granted, revoked, disabled, pruned, reencrypted] = await adminAll([
       [['grant-role', emails.alice.toUpperCase(), 'admin']],
@@ -134,9 +149,9 @@ describe('admin commands', () => {
     ]);
     for (const run of [granted, revoked, disabled, pruned, reencrypted]) expect(run.code, run.stderr).toBe(0);
     expect(granted!.stdout).toContain(`${emails.alice}: roles admin, user`);
-    expect(revoked!.stdout).toContain(`${emails.bob}: roles (none)`);
+    expect(revoked!.stdout).toContain(`${emails.bob}: roles (none), 1 session(s) ended`);
     expect(disabled!.stdout).toContain(`${emails.carol}: disabled, 1 session(s) ended`);
-    expect(pruned!.stdout).toContain('pruned 2 session(s) and 1 spent refresh token(s)');
+    expect(pruned!.stdout).toContain('pruned 2 session(s), 1 spent refresh token(s) and 0 MFA challenge(s)');
     expect(reencrypted!.stdout).toContain('re-encrypted 1 secret(s) under key "new"');
 
     // One audit line per action, on stderr, naming the user by id (never the email).

@@ -133,6 +133,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       `key "gone": given up 1 signing key(s) not yet retired, 1 user(s)' MFA, 0 pending MFA enrolment(s)`,
       'signing keys retired: pending-under-gone (the tokens they signed are refused; clients refresh)',
       `MFA removed, sessions ended: ${users.bob.email} (they sign in with the password alone and can enrol again)`,
+      '1 session(s) ended (no REDIS_URL: running gateways refuse their access tokens once they next read the database, within their REVOCATION_POLL_SECONDS)',
     ]);
     expect(auditLinesOf(forgot)).toEqual([
       expect.objectContaining({ level: 30, msg: 'mfa reset', userId: users.bob.id, reason: 'encryption key forgotten', wasOn: true, endedSessions: 1 }),

@@ -287,4 +287,33 @@ describe.skipIf(!withPostgresAndRedis)('operator: npm run admin -- unblock <emai
     expectLoggedIn(await loginAt(gw, '127.0.0.2', dave, PASSWORD));
     expectLimited(await loginAt(gw, '127.0.0.1', erin, PASSWORD), 1, 900);
   }, 60_000);
+
+  it('fails (exit 1), saying so, when Redis does not clear a counter: never "cleared" for an account still blocked', async () => {
+    const frank = uniqueEmail('frank');
+    expect((await gw.gql(RegisterDocument, { email: frank, password: PASSWORD })).data?.register).toBe(true);
+    await block(frank);
+    // A Redis user that may delete the per-address counters, and do anything else but delete.
+    const name = `unblock-test-${process.pid}-${Date.now()}`;
+    const acl = new Redis(redisUrl!);
+    try {
+      const perAddress = `~${gw.config.rateLimit.prefix}:loginEmailIp:*`;
+      await acl.call('ACL', 'SETUSER', name, 'on', '>pw', 'resetkeys', perAddress, '&*', '+@all', '(~* +@all -del -unlink)');
+      const url = new URL(redisUrl!);
+      url.username = name;
+      url.password = 'pw';
+      const run = await runTsx(
+        'src/cli/admin.ts',
+        ['unblock', frank],
+        childEnv({ ...named.env, REDIS_URL: url.toString(), RATE_LIMIT_PREFIX: gw.config.rateLimit.prefix }),
+      );
+      expect(run.code).toBe(1);
+      expect(run.stdout).not.toContain('cleared');
+      expect(run.stderr).toContain('admin: failed: Redis did not clear every counter, so the account may still be blocked: NOPERM');
+      expect(run.stderr).not.toContain('"audit":true');
+    } finally {
+      await acl.call('ACL', 'DELUSER', name);
+      acl.disconnect();
+    }
+    expectLimited(await loginAt(gw, '127.0.0.1', frank, PASSWORD), 1, 900);
+  }, 60_000);
 });

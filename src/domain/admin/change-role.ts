@@ -12,6 +12,7 @@ export async function grantRole(deps: Deps, email: string, role: string) {
 
 /** Removing a role ends the user's sessions (see changeRoles). */
 export async function revokeRole(deps: Deps, email: string, role: string) {
+  validateRoles([role]);
   const user = await findUserByEmail(deps.users, email);
   return changeRoles(deps, user.id, (current) => current.filter((r) => r !== role));
 }

@@ -14,6 +14,8 @@ export interface SealedUnderKey {
   mfaUsers: string[];
   /** Users whose pending enrolment it seals: the enrolment is removed. */
   pendingUsers: string[];
+  /** Sessions ended (those of `mfaUsers`); 0 until applied. */
+  endedSessions: number;
 }
 
 /**
@@ -39,10 +41,11 @@ export async function forgetEncryptionKey(deps: Deps, keyId: string, apply: bool
   const mfaUsers = factors.filter((f) => f.confirmed).map((f) => f.userId);
   if (!apply) {
     const unretired = (await deps.signingKeys.list()).filter((k) => k.encryptionKeyId === keyId && (k.retiresAt === null || k.retiresAt > now));
-    return { signingKeys: unretired.map((k) => k.kid), mfaUsers, pendingUsers };
+    return { signingKeys: unretired.map((k) => k.kid), mfaUsers, pendingUsers, endedSessions: 0 };
   }
   const signingKeys = await deps.signingKeys.retireSealedUnder(keyId, now);
-  for (const f of factors) await removeMfa(deps, f.userId, f.confirmed, 'encryption key forgotten');
+  let endedSessions = 0;
+  for (const f of factors) endedSessions += (await removeMfa(deps, f.userId, f.confirmed, 'encryption key forgotten')).ended.length;
   deps.audit('encryption key forgotten', { keyId, retiredSigningKeys: signingKeys, mfaReset: mfaUsers.length, pendingRemoved: pendingUsers.length });
-  return { signingKeys, mfaUsers, pendingUsers };
+  return { signingKeys, mfaUsers, pendingUsers, endedSessions };
 }

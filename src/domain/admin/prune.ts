@@ -16,13 +16,13 @@ export const PRUNE_RETENTION_SECONDS = 86_400;
  * refreshed first keeps the session alive, and the owner's client, which may wait that long
  * before its next refresh, must still find its token spent, not unknown, so that the session
  * ends (reuse detection). Sooner than the session's end, this bounds what a client refreshing
- * in a loop leaves behind. Returns how many sessions and spent tokens went.
+ * in a loop leaves behind. Returns how many sessions, spent tokens and MFA challenges went.
  */
 export async function prune(deps: { sessions: SessionStore; mfa: MfaStore; clock: Clock; settings: { refresh: { idleTtl: number } } }) {
   const now = deps.clock.now().getTime();
   const before = new Date(now - PRUNE_RETENTION_SECONDS * 1000);
-  const [sessions] = await Promise.all([deps.sessions.prune(before), deps.mfa.pruneChallenges(before)]);
+  const [sessions, mfaChallenges] = await Promise.all([deps.sessions.prune(before), deps.mfa.pruneChallenges(before)]);
   const spentBefore = new Date(now - Math.max(PRUNE_RETENTION_SECONDS, deps.settings.refresh.idleTtl) * 1000);
   const spentTokens = await deps.sessions.pruneSpentTokens(spentBefore);
-  return { sessions, spentTokens };
+  return { sessions, spentTokens, mfaChallenges };
 }

@@ -37,20 +37,23 @@ type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
  * Applies a change to a user's roles atomically. New roles reach tokens at the user's next
  * refresh (refresh re-reads them); removing any role also ends the user's sessions, so no
  * token keeps a removed role past its short lifetime. Audited ('roles changed') with `by`, the
- * admin's user id; the admin CLI leaves it out, its audit lines carry their own `by`.
+ * admin's user id, when they changed; the admin CLI leaves `by` out, its audit lines carry
+ * their own.
  */
 export async function changeRoles(deps: Deps, id: string, change: (current: string[]) => string[], by?: string) {
   const userId = canonicalId(id);
   const result = userId && (await deps.users.updateRoles(userId, (current) => rolesAfter(current, change(current))));
   if (!result) throw new BadUserInputError('Unknown user.', 'userId');
-  const removed = result.before.some((role) => !result.after.roles.includes(role));
+  const { before, after } = result;
+  const changed = before.length !== after.roles.length || before.some((role) => !after.roles.includes(role));
+  const removed = before.some((role) => !after.roles.includes(role));
   const ended = removed ? await deps.sessions.revokeAllOfUser(userId, 'roles_removed', deps.clock.now()) : [];
-  deps.audit('roles changed', { ...(by && { by }), userId, before: result.before, roles: result.after.roles, endedSessions: ended.length });
-  return result.after;
+  if (changed) deps.audit('roles changed', { ...(by && { by }), userId, before, roles: after.roles, endedSessions: ended.length });
+  return { user: after, changed, endedSessions: ended.length };
 }
 
 /** Replaces a user's roles (the admin mutation); `adminId` is the caller. */
-export function setUserRoles(deps: Deps, userId: string, roles: string[], adminId: string) {
+export async function setUserRoles(deps: Deps, userId: string, roles: string[], adminId: string) {
   const wanted = validateRoles(roles);
-  return changeRoles(deps, userId, () => wanted, adminId);
+  return (await changeRoles(deps, userId, () => wanted, adminId)).user;
 }

@@ -137,12 +137,17 @@ export class RateLimiterCounterStore implements CounterStore {
 
   /**
    * Both counters: what the insurance counted during an outage goes too. Redis is not asked
-   * while it is known not to answer (a delete sent then could run in a later window).
+   * while it is known not to answer (a delete sent then could run in a later window). Without
+   * the insurance ('closed') a reset Redis did not take fails, as a take would.
    */
   async reset(rule: RuleName, key: string) {
     const { shared, local } = this.byRule[rule];
     await local?.delete(key);
-    if (!shared || !this.asksRedis()) return;
+    if (!shared) return;
+    if (!this.asksRedis()) {
+      if (!local) throw unavailable(new Error('Redis does not answer'));
+      return;
+    }
     try {
       await shared.delete(key);
     } catch (error) {
