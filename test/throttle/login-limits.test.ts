@@ -317,3 +317,26 @@ describe.skipIf(!withPostgresAndRedis)('operator: npm run admin -- unblock <emai
     expectLimited(await loginAt(gw, '127.0.0.1', frank, PASSWORD), 1, 900);
   }, 60_000);
 });
+
+describe.skipIf(!redisUrl)('a success whose counters Redis does not clear', () => {
+  it('with RATE_LIMIT_FAIL=closed, a login whose counters Redis does not clear afterwards still succeeds', async () => {
+    const name = `no-del-${process.pid}-${Date.now()}`;
+    const acl = new Redis(redisUrl!);
+    let closed: TestGateway | undefined;
+    try {
+      await acl.call('ACL', 'SETUSER', name, 'on', '>pw', '~*', '&*', '+@all', '-del', '-unlink');
+      const url = new URL(redisUrl!);
+      url.username = name;
+      url.password = 'pw';
+      closed = await startGateway({ env: { REDIS_URL: url.toString(), RATE_LIMIT_FAIL: 'closed' } });
+      const email = uniqueEmail('grace');
+      expect((await closed.gql(RegisterDocument, { email, password: PASSWORD })).data?.register).toBe(true);
+      expect(codeOf(await loginAt(closed, '127.0.0.1', email, WRONG))).toBe('INVALID_CREDENTIALS');
+      expectLoggedIn(await loginAt(closed, '127.0.0.1', email, PASSWORD));
+    } finally {
+      await closed?.close();
+      await acl.call('ACL', 'DELUSER', name);
+      acl.disconnect();
+    }
+  }, 60_000);
+});

@@ -173,7 +173,9 @@ export class Throttle {
       throw error;
     }
     await refund(points);
-    await hooks.onSuccess?.();
+    // The check has succeeded (and may have spent a code): counters left uncleared only err on
+    // the safe side, so a store that fails here does not fail it.
+    await hooks.onSuccess?.().catch(() => {});
     return result;
   }
 }
