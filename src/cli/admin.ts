@@ -162,7 +162,7 @@ async function run(argv: string[]): Promise<number> {
           const settings = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
           const key = await rotateSigningKey({ signingKeys, box, clock: systemClock }, settings);
           audit('signing key added', { kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
-          say(`added ${key.kid} (${key.alg}): published now, signs from ${key.activatesAt.toISOString()}`);
+          say(`added ${key.kid} (${key.alg}): running gateways publish it within KEY_RELOAD_SECONDS (${config.keys.reloadSeconds} s here); it signs from ${key.activatesAt.toISOString()}`);
         }
         for (const k of describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now())) {
           say(`${k.kid}  ${k.alg}  ${k.state.padEnd(8)}  from ${k.activatesAt.toISOString()}  until ${k.retiresAt?.toISOString() ?? '-'}`);

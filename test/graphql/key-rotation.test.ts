@@ -32,6 +32,28 @@ function rotate(gw: TestGateway) {
   );
 }
 
+describe('after a change of JWT_ALG', () => {
+  it("the next rotation also retires the previous algorithm's keys, which would otherwise stay published for good", async () => {
+    const own = await createTestDatabase();
+    const es256 = await startGateway({ database: own.database, encryptionKeys, env: { JWT_ALG: 'ES256' } });
+    await es256.close();
+    const eddsa = await startGateway({ database: own.database, encryptionKeys, env: { JWT_ALG: 'EdDSA' } });
+    try {
+      const store = new PostgresSigningKeyStore(own.database.db);
+      const unretired = async () => (await store.list()).filter((k) => k.retiresAt === null).map((k) => k.alg).sort();
+      expect(await unretired()).toEqual(['ES256', 'EdDSA']);
+      const added = await rotate(eddsa);
+      expect(await unretired()).toEqual(['EdDSA']);
+      eddsa.clock.advance(eddsa.config.keys.publishAhead + eddsa.config.jwt.accessTokenTtl + 60 + eddsa.config.keys.reloadSeconds + 1);
+      await eddsa.reloadKeys();
+      expect(await kidsOf(eddsa)).toEqual([added.kid]);
+    } finally {
+      await eddsa.close();
+      await own.drop();
+    }
+  });
+});
+
 describe('keys rotate', () => {
   let gw: TestGateway;
   beforeAll(async () => {
@@ -166,7 +188,7 @@ describe('npm run admin -- keys', () => {
     expect(first.code, first.stderr).toBe(0);
     const second = await admin(['keys', 'rotate']);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout).toMatch(/^added \S+ \(ES256\): published now, signs from /m);
+    expect(second.stdout).toMatch(/^added \S+ \(ES256\): running gateways publish it within KEY_RELOAD_SECONDS \(\d+ s here\); it signs from /m);
     const kid = /^added (\S+)/m.exec(second.stdout)![1];
     const audit = second.stderr.split('\n').filter((line) => line.includes('"audit":true')).map((line) => JSON.parse(line));
     expect(audit).toEqual([expect.objectContaining({ level: 30, msg: 'signing key added', by: 'admin-cli', kid, alg: 'ES256' })]);

@@ -35,10 +35,9 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
           .limit(1);
         if (newer) return false;
       }
-      await tx
-        .update(signingKeys)
-        .set({ retiresAt: retireOthersAt })
-        .where(and(eq(signingKeys.alg, candidate.alg), isNull(signingKeys.retiresAt)));
+      // Every other key, whatever its algorithm: after a change of JWT_ALG, the old algorithm's
+      // keys would otherwise stay published (and their ENCRYPTION_KEYS entry required) for good.
+      await tx.update(signingKeys).set({ retiresAt: retireOthersAt }).where(isNull(signingKeys.retiresAt));
       await tx.insert(signingKeys).values(candidate);
       return true;
     });
