@@ -19,6 +19,7 @@ import { createErrorFormatter, type ErrorCounter } from './format-error';
 import { errorHeadersPlugin } from './plugins/error-headers';
 import { knownOperationTypes } from './validation/known-operation-types';
 import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
+import { typenameAliasOnlyForTypename } from './validation/typename-alias';
 
 export interface GraphqlServerOptions {
   app: FastifyInstance;
@@ -53,7 +54,7 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     allowBatchedHttpRequests: false,
     persistedQueries: false,
     parseOptions: { maxTokens },
-    validationRules: [...armor.validationRules, oneCredentialMutationPerOperation, knownOperationTypes],
+    validationRules: [...armor.validationRules, typenameAliasOnlyForTypename, oneCredentialMutationPerOperation, knownOperationTypes],
     logger,
     formatError: createErrorFormatter(logger, { development: config.development, counter: metrics }),
     plugins: [

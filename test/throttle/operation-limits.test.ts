@@ -206,11 +206,13 @@ describe('GraphQL request limits', () => {
       const cases: Array<[string, string, RegExp]> = [
         ['{ ... on Query { __typename } }', '{ ... on Query { ... on Query { __typename } } }', /depth limit of 2 exceeded, found 3/],
         ['{ a: me { id } }', '{ a: me { b: id } }', /Aliases limit of 1 exceeded, found 2/],
+        // Another field under the alias __typename would not be counted: refused.
+        ['{ a: me { id } }', '{ a: me { __typename: id } }', /The alias __typename is kept for the __typename field/],
         ['{ __typename @skip(if: false) }', '{ __typename @skip(if: false) @include(if: true) }', /Directives limit of 1 exceeded, found 2/],
         [`{ ${sixAliasedTypenames} }`, `query { ${sixAliasedTypenames} }`, /token limit/],
         [`{ ${repeat(8, () => '__typename')} }`, `{ ${repeat(9, () => '__typename')} }`, /Cost limit of 8 exceeded, found 9/],
       ];
-      const [tokenUnder, tokenOver] = cases[3]!;
+      const [tokenUnder, tokenOver] = cases[4]!;
       expect([tokensIn(tokenUnder), tokensIn(tokenOver)]).toEqual([20, 21]);
       for (const [under, over, refusal] of cases) {
         if (over !== tokenOver) expect(tokensIn(over), over).toBeLessThanOrEqual(20);
