@@ -14,7 +14,7 @@ export function registerHealthRoutes(app: FastifyInstance, pingDatabase: () => P
       const rateLimits = rateLimitMode();
       return { status: 'ready', rateLimits, degraded: rateLimits === 'memory-fallback' || rateLimits === 'redis-down' };
     } catch {
-      return reply.code(503).send({ status: 'unavailable', code: ErrorCode.SERVICE_UNAVAILABLE, rateLimits: rateLimitMode() });
+      return reply.code(503).send({ status: 'unavailable', code: ErrorCode.SERVICE_UNAVAILABLE, rateLimits: rateLimitMode(), degraded: true });
     }
   });
 }

@@ -32,6 +32,31 @@ function rotate(gw: TestGateway) {
   );
 }
 
+describe('a reload that cannot open a key', () => {
+  it("is logged by the error's class, saying why: a key sealed under an ENCRYPTION_KEYS id this instance lacks", async () => {
+    const own = await createTestDatabase();
+    const gw = await startGateway({ database: own.database, encryptionKeys, env: { KEY_RELOAD_SECONDS: '1' } });
+    try {
+      const elsewhere = generateEncryptionKeyEntry('elsewhere');
+      await rotateSigningKey(
+        { signingKeys: new PostgresSigningKeyStore(gw.database.db), box: new SecretBox(parseEncryptionKeys(elsewhere)), clock: gw.clock },
+        { alg: 'ES256', publishAhead: 600, accessTokenTtl: 900, reloadSeconds: 1 },
+      );
+      const deadline = Date.now() + 5000;
+      let line: { err?: { type?: string } } | undefined;
+      while (!(line = gw.logs.map((l) => JSON.parse(l) as { msg: string; err?: { type?: string } }).find((l) => l.msg === 'signing keys not reloaded'))) {
+        if (Date.now() > deadline) throw new Error('no failed reload logged within 5 s');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(line.err).toEqual({ type: 'MissingEncryptionKeyError' });
+      expect(gw.logs.join('')).not.toContain(elsewhere.split(':')[1]!);
+    } finally {
+      await gw.close();
+      await own.drop();
+    }
+  });
+});
+
 describe('after a change of JWT_ALG', () => {
   it("the next rotation also retires the previous algorithm's keys, which would otherwise stay published for good", async () => {
     const own = await createTestDatabase();

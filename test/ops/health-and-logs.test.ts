@@ -187,7 +187,7 @@ describe('when the database is down', () => {
     try {
       const ready = await fetch(`${gw.url}/readyz`);
       expect(ready.status).toBe(503);
-      expect(await ready.json()).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+      expect(await ready.json()).toMatchObject({ status: 'unavailable', code: 'SERVICE_UNAVAILABLE', rateLimits: expect.any(String), degraded: true });
       expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
     } finally {
       await restore();

@@ -46,7 +46,7 @@ export class SecretBox {
   /** Throws when the key id is unknown, or SecretDoesNotOpenError when its key does not open the ciphertext. */
   open(sealed: Sealed, associatedData: string): string {
     const key = this.byId.get(sealed.keyId);
-    if (!key) throw new Error(`No encryption key with id "${sealed.keyId}" in ENCRYPTION_KEYS`);
+    if (!key) throw new MissingEncryptionKeyError(sealed.keyId);
     const raw = Buffer.from(sealed.ciphertext, 'base64');
     const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
     decipher.setAAD(Buffer.from(associatedData));
@@ -64,6 +64,13 @@ export class SecretBox {
  * other key bytes than the ones it was sealed with (AES-GCM cannot tell that from a damaged
  * ciphertext). The message names the id, never a key.
  */
+/** A secret sealed under a key id ENCRYPTION_KEYS lacks (logged by its class: the id is not logged). */
+export class MissingEncryptionKeyError extends Error {
+  constructor(readonly keyId: string) {
+    super(`No encryption key with id "${keyId}" in ENCRYPTION_KEYS`);
+  }
+}
+
 export class SecretDoesNotOpenError extends Error {
   constructor(readonly keyId: string) {
     super(
