@@ -3,6 +3,7 @@
  */
 import type { Logger } from 'pino';
 import { ConfigError, type Config, type EncryptionKey, type TrustProxy } from './config';
+import { describeError } from './describe-error';
 import { StartupRefusal } from './failure';
 import { RateLimiterCounterStore } from './storage/redis/counter-store';
 import { CLUSTER_UNSUPPORTED, connectRedis, type RedisConnection } from './storage/redis/client';
@@ -137,13 +138,30 @@ export function openCounters(config: Config, logger: Logger): Counters {
     logger.warn('REDIS_URL unset: rate-limit counters live in this process\'s memory, for a single instance only');
   }
   return {
-    store: new RateLimiterCounterStore({ prefix, rules, redis: redis?.client, redisAnswers: redis?.healthy, onRedisFailure }),
+    store: new RateLimiterCounterStore({ prefix, rules, redis: redis?.client, redisAnswers: redis?.healthy, onRedisFailure, onFallback: fallbackWarning(logger) }),
     redis,
     mode: () => {
       if (!redis) return 'memory';
       if (redis.healthy()) return 'redis';
       return onRedisFailure === 'insurance' ? 'memory-fallback' : 'redis-down';
     },
+  };
+}
+
+const FALLBACK_WARNING_EVERY_MS = 60_000;
+
+/**
+ * A Redis that answers PING but refuses the counters' commands (an ACL without them, OOM, a
+ * cluster's MOVED) leaves them to each instance's memory while all looks well: said at most once
+ * a minute, with the refusal's kind.
+ */
+function fallbackWarning(logger: Logger) {
+  let lastMs = -Infinity;
+  return (error: unknown) => {
+    const now = performance.now();
+    if (now - lastMs < FALLBACK_WARNING_EVERY_MS) return;
+    lastMs = now;
+    logger.warn({ err: describeError(error) }, "a rate-limit command to Redis failed: counted in this instance's memory instead");
   };
 }
 

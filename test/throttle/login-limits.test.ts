@@ -318,25 +318,43 @@ describe.skipIf(!withPostgresAndRedis)('operator: npm run admin -- unblock <emai
   }, 60_000);
 });
 
-describe.skipIf(!redisUrl)('a success whose counters Redis does not clear', () => {
-  it('with RATE_LIMIT_FAIL=closed, a login whose counters Redis does not clear afterwards still succeeds', async () => {
-    const name = `no-del-${process.pid}-${Date.now()}`;
+describe.skipIf(!redisUrl)("a Redis that refuses the counters' commands", () => {
+  /** A gateway on Redis as a user with `rules` (ACL), for `body`; the user is removed after. */
+  async function asRedisUser(rules: string[], env: Record<string, string>, body: (gw: TestGateway) => Promise<void>) {
+    const name = `acl-${process.pid}-${Date.now()}`;
     const acl = new Redis(redisUrl!);
-    let closed: TestGateway | undefined;
+    let limited: TestGateway | undefined;
     try {
-      await acl.call('ACL', 'SETUSER', name, 'on', '>pw', '~*', '&*', '+@all', '-del', '-unlink');
+      await acl.call('ACL', 'SETUSER', name, 'on', '>pw', ...rules);
       const url = new URL(redisUrl!);
       url.username = name;
       url.password = 'pw';
-      closed = await startGateway({ env: { REDIS_URL: url.toString(), RATE_LIMIT_FAIL: 'closed' } });
+      limited = await startGateway({ env: { ...env, REDIS_URL: url.toString() } });
+      await body(limited);
+    } finally {
+      await limited?.close();
+      await acl.call('ACL', 'DELUSER', name);
+      acl.disconnect();
+    }
+  }
+
+  it('counts in memory instead, and says so at most once a minute, with the refusal', async () => {
+    await asRedisUser(['~*', '&*', '+@all', '-evalsha', '-eval'], { REGISTER_LIMIT_IP: '2/60' }, async (limited) => {
+      const register = () => limited.gql(RegisterDocument, { email: uniqueEmail('acl'), password: PASSWORD });
+      expect((await register()).data?.register).toBe(true);
+      expect((await register()).data?.register).toBe(true);
+      expect(codeOf(await register())).toBe('RATE_LIMITED'); // the memory's count
+      const warnings = limited.logs.map((l) => JSON.parse(l) as { msg: string; err?: unknown }).filter((l) => l.msg.startsWith('a rate-limit command to Redis failed'));
+      expect(warnings).toEqual([expect.objectContaining({ err: expect.objectContaining({ code: 'NOPERM' }) })]);
+    });
+  });
+
+  it('with RATE_LIMIT_FAIL=closed, a login whose counters Redis does not clear afterwards still succeeds', async () => {
+    await asRedisUser(['~*', '&*', '+@all', '-del', '-unlink'], { RATE_LIMIT_FAIL: 'closed' }, async (closed) => {
       const email = uniqueEmail('grace');
       expect((await closed.gql(RegisterDocument, { email, password: PASSWORD })).data?.register).toBe(true);
       expect(codeOf(await loginAt(closed, '127.0.0.1', email, WRONG))).toBe('INVALID_CREDENTIALS');
       expectLoggedIn(await loginAt(closed, '127.0.0.1', email, PASSWORD));
-    } finally {
-      await closed?.close();
-      await acl.call('ACL', 'DELUSER', name);
-      acl.disconnect();
-    }
-  }, 60_000);
+    });
+  });
 });

@@ -14,6 +14,11 @@ export interface CounterStoreOptions {
   onRedisFailure: 'insurance' | 'closed';
   /** With Redis: false while it is known not to answer (RedisConnection.healthy); then it is not asked. */
   redisAnswers?: () => boolean;
+  /**
+   * With the insurance: told of every take Redis failed while it was thought to answer (an error
+   * reply such as NOPERM or OOM, a timeout), which the insurance then counted instead.
+   */
+  onFallback?: (error: unknown) => void;
 }
 
 /**
@@ -85,6 +90,7 @@ export class RateLimiterCounterStore implements CounterStore {
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'shared');
         if (!local) throw unavailable(rejection);
+        this.options.onFallback?.(rejection);
       }
     } else if (shared && !local) {
       throw unavailable(new Error('Redis does not answer'));
