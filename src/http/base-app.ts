@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import type { Config, TrustProxy } from '../config';
 import { isInternalAddress } from '../domain/throttle';
 import { LazyChildLogger } from '../logger';
-import { answerClientError, refuseFrameworkError, refuseWhileClosing, registerHttpErrorHandlers } from './errors';
+import { answerClientError, refuseExpectation, refuseFrameworkError, refuseWhileClosing, registerHttpErrorHandlers } from './errors';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
 /**
@@ -106,6 +106,10 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
   });
 
   registerHttpErrorHandlers(app);
+  app.server.on('checkExpectation', (_request, response) => {
+    refuseExpectation(response);
+    answered?.(417);
+  });
   // Parsed when a refresh or logout reads the cookie, not on every request.
   await app.register(fastifyCookie, { hook: false });
   return app;

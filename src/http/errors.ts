@@ -3,6 +3,7 @@
  * request Node's parser cannot read) answer in the GraphQL error shape with a code from the
  * registry, never with Fastify's internals.
  */
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { describeError } from '../describe-error';
@@ -55,6 +56,16 @@ export function refuseWhileClosing(reply: FastifyReply) {
 /** Fastify's frameworkErrors: a request refused before routing (a URL it cannot read, a parameter too long). */
 export function refuseFrameworkError(error: FastifyError, reply: FastifyReply) {
   return reply.code(clientStatus(error) ?? 400).send(refusal('Bad request.'));
+}
+
+/**
+ * Node's answer to an `Expect` it cannot meet (anything but 100-continue): 417 in the GraphQL
+ * shape, no-store, instead of Node's own empty one; the request is not run.
+ */
+export function refuseExpectation(response: ServerResponse) {
+  const body = JSON.stringify(refusal('Expectation failed: the only Expect this server meets is 100-continue.'));
+  response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' });
+  response.end(body);
 }
 
 const PARSER_REFUSALS: Record<string, [status: number, reason: string, message: string]> = {

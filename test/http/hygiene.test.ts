@@ -201,7 +201,7 @@ describe('caching', () => {
     }
   });
 
-  it('answers a Host header that names no host 400 BAD_REQUEST, logging nothing as an error', async () => {
+  it('answers a Host header that names no host 400 BAD_REQUEST (and an Expect it cannot meet 417), logging nothing as an error', async () => {
     const raw = (head: string) =>
       new Promise<string>((resolve, reject) => {
         const socket = connect(Number(new URL(prod.url).port), '127.0.0.1', () => socket.end(head));
@@ -211,6 +211,11 @@ describe('caching', () => {
         socket.on('error', reject);
       });
     const body = '{"query":"{__typename}"}';
+    const expectation = await raw(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 200-ok\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    const [expectHeaders, expectJson] = expectation.split('\r\n\r\n') as [string, string];
+    expect(expectHeaders.split('\r\n')[0]).toBe('HTTP/1.1 417 Expectation Failed');
+    expect(expectHeaders.toLowerCase()).toContain('cache-control: no-store');
+    expect(JSON.parse(expectJson)).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'BAD_REQUEST' } }] });
     const from = prod.logs.length;
     for (const host of ['[', 'a b', '[::1', '%']) {
       const answer = await raw(`POST /graphql HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
