@@ -85,7 +85,8 @@ export function createVerifier(options: VerifierOptions) {
         // The gateway's longest ACCESS_TOKEN_TTL; this also refuses an iat in the future (beyond
         // the skew), which a gateway instance whose clock runs ahead would write.
         maxTokenAge: MAX_ACCESS_TOKEN_TTL,
-        requiredClaims: ['sub', 'sid', 'iat', 'exp'],
+        // As the gateway requires: every token it issues has them all.
+        requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
       });
       const { sub, sid, roles, amr, exp } = payload;
       if (typeof sub !== 'string' || typeof sid !== 'string' || !isStrings(roles) || !isStrings(amr)) {

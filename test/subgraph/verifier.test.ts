@@ -102,6 +102,8 @@ describe('createVerifier', () => {
     for (const typ of ['JWT', 'id_token+jwt', undefined]) {
       expect(await shared.verify(await resign({}, { typ })), String(typ)).toEqual({ ok: false, reason: 'invalid' });
     }
+    // Without a claim every gateway token has (the gateway refuses it too).
+    expect(await shared.verify(await resign({ jti: undefined }))).toEqual({ ok: false, reason: 'invalid' });
   });
 
   it('follows a rotation: a token with a new kid makes it refetch the key set, no restart', async () => {
