@@ -69,9 +69,17 @@ describe('after a change of JWT_ALG', () => {
       expect(await unretired()).toEqual(['ES256', 'EdDSA']);
       const added = await rotate(eddsa);
       expect(await unretired()).toEqual(['EdDSA']);
+      // A rotation still on the old algorithm (an admin without the servers' JWT_ALG, an old
+      // instance mid-deploy) retires none of the new algorithm's keys: its own key goes unused.
+      const stray = await rotateSigningKey(
+        { signingKeys: store, box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: eddsa.clock },
+        { alg: 'ES256', publishAhead: 600, accessTokenTtl: 900, reloadSeconds: 60 },
+      );
+      expect(await unretired()).toEqual(['ES256', 'EdDSA']);
+      expect((await store.list()).find((k) => k.kid === added.kid)?.retiresAt).toBeNull();
       eddsa.clock.advance(eddsa.config.keys.publishAhead + eddsa.config.jwt.accessTokenTtl + 60 + eddsa.config.keys.reloadSeconds + 1);
       await eddsa.reloadKeys();
-      expect(await kidsOf(eddsa)).toEqual([added.kid]);
+      expect(await kidsOf(eddsa)).toEqual([added.kid, stray.kid].sort());
     } finally {
       await eddsa.close();
       await own.drop();

@@ -35,9 +35,15 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
           .limit(1);
         if (newer) return false;
       }
-      // Every other key, whatever its algorithm: after a change of JWT_ALG, the old algorithm's
-      // keys would otherwise stay published (and their ENCRYPTION_KEYS entry required) for good.
-      await tx.update(signingKeys).set({ retiresAt: retireOthersAt }).where(isNull(signingKeys.retiresAt));
+      // The other keys of its algorithm, and those of another algorithm that a key of this one
+      // was created after: after a change of JWT_ALG, the old algorithm's keys would otherwise
+      // stay published (and their ENCRYPTION_KEYS entry required) for good. A rotation by an
+      // instance (or admin) still on the old algorithm retires none of the new one's keys.
+      const supersededByThisAlg = sql`exists (select 1 from ${signingKeys} as n where n.alg = ${candidate.alg} and n.created_at > ${signingKeys.createdAt})`;
+      await tx
+        .update(signingKeys)
+        .set({ retiresAt: retireOthersAt })
+        .where(and(isNull(signingKeys.retiresAt), or(eq(signingKeys.alg, candidate.alg), supersededByThisAlg)));
       await tx.insert(signingKeys).values(candidate);
       return true;
     });
