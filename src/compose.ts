@@ -100,7 +100,7 @@ export async function startRevocationCatchUp(
   const run = async () => {
     if (running) return;
     running = true;
-    const work = catchUpRevocations(deps, config.jwt.accessTokenTtl)
+    const work = catchUpRevocations(deps)
       .then(
         (published) => {
           if (published > 0) logger.info({ count: published }, 'revocations caught up from the database');

@@ -1,5 +1,6 @@
 // Rule: a user sees and ends only their own sessions; logoutAll and changePassword end sessions as promised; logout is no validity oracle.
 import { randomUUID } from 'node:crypto';
+import { MAX_ACCESS_TOKEN_TTL } from '../../src/domain/tokens';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ChangePasswordDocument,
@@ -110,7 +111,9 @@ describe('revokeSession, on sessions that ended by themselves', () => {
   it('logoutAll ends, counts and announces only the sessions whose tokens may still pass', async () => {
     const user = await signUp(short);
     const expired = sessionIdOf(user.accessToken);
-    short.clock.advance(120 + 61); // idle, and its last token (it expires with the session) past the skew
+    // Idle, and longer ago than any token lives (even one signed before tokens expired with
+    // their session): the longest ACCESS_TOKEN_TTL + the skew.
+    short.clock.advance(120 + MAX_ACCESS_TOKEN_TTL + 61);
     const current = await logIn(short, user.email, user.password);
     const from = short.logs.length;
     expect((await short.gql(LogoutAllDocument, {}, { token: current.accessToken })).data?.logoutAll).toBe(true);

@@ -8,7 +8,7 @@ import type {
   SessionStore,
   TokenFacts,
 } from '../../domain/ports';
-import { CLOCK_SKEW_SECONDS } from '../../domain/tokens';
+import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../../domain/tokens';
 import { epochMs, preparedQuery, queryRows, ts, tsPlaceholder, type Db } from './client';
 import { sessions, users } from './schema';
 
@@ -221,12 +221,13 @@ export class PostgresSessionStore implements SessionStore {
   /**
    * Two statements in one transaction, in this order: raising the epoch waits for any session
    * being created under the old one (see create), and the revocation, a statement of its own,
-   * then sees that session and ends it too. Sessions that expired longer ago than the clock skew
-   * are left as they are: no token of theirs passes any more (a token expires with its session),
-   * so there is nothing to end, count or announce.
+   * then sees that session and ends it too. Sessions that expired longer ago than any access
+   * token lives (the longest ACCESS_TOKEN_TTL + the clock skew) are left as they are: no token
+   * of theirs passes any more, even one signed before tokens expired with their session, so
+   * there is nothing to end, count or announce.
    */
   async revokeAllOfUser(userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
-    const tokensPassAfter = new Date(now.getTime() - CLOCK_SKEW_SECONDS * 1000);
+    const tokensPassAfter = new Date(now.getTime() - (MAX_ACCESS_TOKEN_TTL + CLOCK_SKEW_SECONDS) * 1000);
     return this.db.transaction(async (tx) => {
       await tx
         .update(users)
