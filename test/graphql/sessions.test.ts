@@ -1,6 +1,6 @@
 // Rule: a user sees and ends only their own sessions; logoutAll and changePassword end sessions as promised; logout is no validity oracle.
 import { randomUUID } from 'node:crypto';
-import { MAX_ACCESS_TOKEN_TTL } from '../../src/domain/tokens';
+import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../../src/domain/tokens';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ChangePasswordDocument,
@@ -114,11 +114,17 @@ describe('revokeSession, on sessions that ended by themselves', () => {
     // Idle, and longer ago than any token lives (even one signed before tokens expired with
     // their session): the longest ACCESS_TOKEN_TTL + the skew.
     short.clock.advance(120 + MAX_ACCESS_TOKEN_TTL + 61);
+    // Idle a moment ago: a token signed before tokens expired with their session (or one whose
+    // session a shorter REFRESH_TOKEN_IDLE_TTL elsewhere cut short) may still pass. Ended.
+    const lately = sessionIdOf((await logIn(short, user.email, user.password)).accessToken);
+    short.clock.advance(120 + 2 * CLOCK_SKEW_SECONDS);
     const current = await logIn(short, user.email, user.password);
     const from = short.logs.length;
     expect((await short.gql(LogoutAllDocument, {}, { token: current.accessToken })).data?.logoutAll).toBe(true);
     const line = short.logs.slice(from).map((l) => JSON.parse(l) as { msg: string; endedSessions?: number }).find((l) => l.msg === 'logged out everywhere');
-    expect(line?.endedSessions).toBe(1);
+    expect(line?.endedSessions).toBe(2);
+    expect((await sessionRowOf(short, lately)).revokedAt).not.toBeNull();
+    expect(short.deps.revocations.isRevoked(lately, short.clock.now())).toBe(true);
     expect((await sessionRowOf(short, expired)).revokedAt).toBeNull();
     expect(short.deps.revocations.isRevoked(expired, short.clock.now())).toBe(false);
     expect(short.deps.revocations.isRevoked(sessionIdOf(current.accessToken), short.clock.now())).toBe(true);
