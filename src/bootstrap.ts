@@ -137,31 +137,40 @@ export function openCounters(config: Config, logger: Logger): Counters {
   if (!redis) {
     logger.warn('REDIS_URL unset: rate-limit counters live in this process\'s memory, for a single instance only');
   }
+  const failures = commandFailures(logger, onRedisFailure);
   return {
-    store: new RateLimiterCounterStore({ prefix, rules, redis: redis?.client, redisAnswers: redis?.healthy, onRedisFailure, onFallback: fallbackWarning(logger) }),
+    store: new RateLimiterCounterStore({ prefix, rules, redis: redis?.client, redisAnswers: redis?.healthy, onRedisFailure, onCommandFailed: failures.failed }),
     redis,
     mode: () => {
       if (!redis) return 'memory';
-      if (redis.healthy()) return 'redis';
+      if (redis.healthy() && !failures.recent()) return 'redis';
       return onRedisFailure === 'insurance' ? 'memory-fallback' : 'redis-down';
     },
   };
 }
 
-const FALLBACK_WARNING_EVERY_MS = 60_000;
+/** How long a failed counter command keeps /readyz degraded, and the least time between its warnings. */
+const COMMAND_FAILURE_WINDOW_MS = 60_000;
 
 /**
- * A Redis that answers PING but refuses the counters' commands (an ACL without them, OOM, a
- * cluster's MOVED) leaves them to each instance's memory while all looks well: said at most once
- * a minute, with the refusal's kind.
+ * A Redis that answers PING but fails the counters' commands (an ACL without them, OOM, a
+ * cluster's MOVED, a timeout) leaves them to each instance's memory, or refuses the operations
+ * ('closed'), while its connection looks well: said at most once a minute, with the refusal's
+ * kind, and /readyz counts the limits as degraded until a minute has passed without one.
  */
-function fallbackWarning(logger: Logger) {
-  let lastMs = -Infinity;
-  return (error: unknown) => {
-    const now = performance.now();
-    if (now - lastMs < FALLBACK_WARNING_EVERY_MS) return;
-    lastMs = now;
-    logger.warn({ err: describeError(error) }, "a rate-limit command to Redis failed: counted in this instance's memory instead");
+function commandFailures(logger: Logger, onRedisFailure: 'insurance' | 'closed') {
+  let lastWarnedMs = -Infinity;
+  let lastFailedMs = -Infinity;
+  const outcome = onRedisFailure === 'insurance' ? "counted in this instance's memory instead" : 'the operation was refused (RATE_LIMIT_FAIL=closed)';
+  return {
+    failed(error: unknown) {
+      const now = performance.now();
+      lastFailedMs = now;
+      if (now - lastWarnedMs < COMMAND_FAILURE_WINDOW_MS) return;
+      lastWarnedMs = now;
+      logger.warn({ err: describeError(error) }, `a rate-limit command to Redis failed: ${outcome}`);
+    },
+    recent: () => performance.now() - lastFailedMs < COMMAND_FAILURE_WINDOW_MS,
   };
 }
 

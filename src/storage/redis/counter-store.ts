@@ -15,10 +15,10 @@ export interface CounterStoreOptions {
   /** With Redis: false while it is known not to answer (RedisConnection.healthy); then it is not asked. */
   redisAnswers?: () => boolean;
   /**
-   * With the insurance: told of every take Redis failed while it was thought to answer (an error
-   * reply such as NOPERM or OOM, a timeout), which the insurance then counted instead.
+   * Told of every take Redis failed while it was thought to answer (an error reply such as
+   * NOPERM or OOM, a timeout): the insurance counted it instead, or ('closed') it was refused.
    */
-  onFallback?: (error: unknown) => void;
+  onCommandFailed?: (error: unknown) => void;
 }
 
 /**
@@ -89,8 +89,8 @@ export class RateLimiterCounterStore implements CounterStore {
         return answered(await shared.consume(key, 1, options), true, 'shared');
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'shared');
+        this.options.onCommandFailed?.(rejection);
         if (!local) throw unavailable(rejection);
-        this.options.onFallback?.(rejection);
       }
     } else if (shared && !local) {
       throw unavailable(new Error('Redis does not answer'));
