@@ -29,7 +29,8 @@ export async function prepareSchema(database: Database, logger: Logger) {
     return;
   }
   const isolation = await readDefaultIsolation(database.db);
-  if (isolation !== 'read committed') {
+  // PostgreSQL runs read uncommitted as read committed.
+  if (isolation !== 'read committed' && isolation !== 'read uncommitted') {
     throw new StartupRefusal(
       `the database's default transaction isolation is "${isolation}", and the gateway needs "read committed" (PostgreSQL's default): reset default_transaction_isolation where it was set (ALTER DATABASE … RESET, ALTER ROLE … RESET, or postgresql.conf)`,
     );

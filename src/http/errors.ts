@@ -5,7 +5,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describeError } from '../describe-error';
 import { ErrorCode } from '../errors';
 
@@ -23,13 +23,14 @@ const CLIENT_REFUSALS: Record<number, string> = {
 /**
  * The GraphQL integration reads the request's URL from its Host header (or, behind a trusted
  * proxy, X-Forwarded-Host): one that is no host (`[`, `a b`, none at all over HTTP/1.0) is the
- * client's fault, not ours.
+ * client's fault, not ours. Only then: any other invalid URL is a server error.
  */
-const isUnreadableHost = (error: FastifyError) => error.code === 'ERR_INVALID_URL';
+const isUnreadableHost = (error: FastifyError, request: FastifyRequest) =>
+  error.code === 'ERR_INVALID_URL' && !URL.canParse(`${request.protocol}://${request.hostname}/`);
 
 export function registerHttpErrorHandlers(app: FastifyInstance) {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (isUnreadableHost(error)) return reply.code(400).send(refusal('Bad request: unreadable Host header.'));
+    if (isUnreadableHost(error, request)) return reply.code(400).send(refusal('Bad request: unreadable Host header.'));
     const status = clientStatus(error) ?? 500;
     if (status === 500) {
       request.log.error({ err: describeError(error) }, 'unhandled http error');

@@ -132,7 +132,7 @@ describe('request shape', () => {
     const seconds = (performance.now() - started) / 1000;
     expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
     expect(seconds).toBeGreaterThanOrEqual(29.5);
-    expect(seconds).toBeLessThan(38); // 35 s by Node's checks, and the scheduling around them
+    expect(seconds).toBeLessThan(40); // 35 s by Node's checks, and the scheduling around them on a busy machine
   });
 
   it('passes GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and BAD_USER_INPUT through', async () => {

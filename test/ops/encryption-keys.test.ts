@@ -115,6 +115,11 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       'nothing changed: run again with --yes to do it',
     ]);
     expect(auditLinesOf(dryRun)).toEqual([]);
+    // A key that seals nothing: nothing is given up, and nothing audited.
+    const nothing = await admin(['forget-encryption-key', 'unused', '--yes'], NEW);
+    expect(nothing.code, nothing.stderr).toBe(0);
+    expect(nothing.stdout).toContain(`key "unused": given up 0 signing key(s) not yet retired, 0 user(s)' MFA, 0 pending MFA enrolment(s)`);
+    expect(auditLinesOf(nothing)).toEqual([]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('ENCRYPTION_KEYS has the key "new": nothing sealed under it is lost; run reencrypt, then drop it from ENCRYPTION_KEYS');
     // The database alone: no gateway could load its keys now (it opens pending ones too, and main.ts

@@ -72,12 +72,12 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
     const on = await isClusterNode(client);
     if (on && !cluster) logger.error(`${CLUSTER_UNSUPPORTED}; meanwhile Redis counts as down`);
     cluster = on;
+    if (!cluster) markUp();
   };
   client.on('ready', () => {
     stalled = false;
     unanswered = 0;
     clusterChecked = checkCluster();
-    markUp();
   });
   client.once('ready', () => void warnOfEviction(client, logger));
   const watch = setInterval(() => {
@@ -93,7 +93,7 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
         if (answered) {
           unanswered = 0;
           stalled = false;
-          markUp();
+          if (!cluster) markUp();
         } else if (++unanswered >= STALL_AFTER_UNANSWERED && client.status === 'ready') {
           stalled = true;
           markDown();
