@@ -26,6 +26,16 @@ afterAll(async () => {
 });
 
 /** An error response: the status, one registry code, no data, nothing stack-like. */
+/** Writes `head` as is on a fresh connection to `gw`; the whole answer, read until the server closes. */
+const rawExchange = (gw: TestGateway, head: string) =>
+  new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => socket.end(head));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+
 async function refused(response: Response, status: number, code: string) {
   const text = await response.text();
   expect(text).not.toMatch(/stacktrace|exception/i);
@@ -178,15 +188,7 @@ describe('caching', () => {
   });
 
   it("answers a request Node's HTTP parser cannot read in the same shape, no-store, and closes", async () => {
-    /** Writes `head` as is on a fresh connection; the whole answer, read until the server closes. */
-    const raw = (head: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect(Number(new URL(dev.url).port), '127.0.0.1', () => socket.end(head));
-        let answer = '';
-        socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
-        socket.on('close', () => resolve(answer));
-        socket.on('error', reject);
-      });
+    const raw = (head: string) => rawExchange(dev, head);
     const cases: Array<[string, number]> = [
       ['GET /graphql HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\n\r\n', 400],
       ['POST /graphql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400],
@@ -202,14 +204,7 @@ describe('caching', () => {
   });
 
   it('answers a Host header that names no host 400 BAD_REQUEST (and an Expect it cannot meet 417), logging nothing as an error', async () => {
-    const raw = (head: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = connect(Number(new URL(prod.url).port), '127.0.0.1', () => socket.end(head));
-        let answer = '';
-        socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
-        socket.on('close', () => resolve(answer));
-        socket.on('error', reject);
-      });
+    const raw = (head: string) => rawExchange(prod, head);
     const body = '{"query":"{__typename}"}';
     const expectation = await raw(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 200-ok\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     const [expectHeaders, expectJson] = expectation.split('\r\n\r\n') as [string, string];
