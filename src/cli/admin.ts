@@ -25,7 +25,7 @@ import { systemClock } from '../domain/clock';
 import { SecretBox } from '../domain/crypto/secret-box';
 import { revokingSessionStore } from '../domain/revocation';
 import { Throttle } from '../domain/throttle';
-import { describeKeys, rotateSigningKey } from '../domain/tokens';
+import { describeKeys, retireSigningKey, rotateSigningKey } from '../domain/tokens';
 import { ServiceUnavailableError } from '../errors';
 import { auditLog, createLogger } from '../logger';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
@@ -46,7 +46,9 @@ const USAGE = `Usage: npm run admin -- <command>
   forget-encryption-key <id> [--yes]
                                 give up what a lost key sealed (without --yes: only say what)
   keys list                     each signing key and its state (pending, signing, retiring, retired)
-  keys rotate                   add a key: published now, signing after KEY_PUBLISH_AHEAD
+  keys rotate                   add a key: published within KEY_RELOAD_SECONDS, signing after KEY_PUBLISH_AHEAD
+  keys retire <kid>             after a change of JWT_ALG: retire a key of the previous algorithm
+                                once its tokens have expired
 `;
 
 const RESEAL_FAILURES: Record<ResealFailure, string> = {
@@ -78,9 +80,10 @@ async function run(argv: string[]): Promise<number> {
   const [command, ...given] = argv;
   const flags = given.filter((arg) => command !== undefined && Object.hasOwn(FLAGS, command) && FLAGS[command]!.includes(arg));
   const args = given.filter((arg) => !flags.includes(arg));
-  const badKeys = command === 'keys' && args[0] !== 'list' && args[0] !== 'rotate';
+  const keysArity: Record<string, number> = { list: 1, rotate: 1, retire: 2 };
+  const badKeys = command === 'keys' && (!Object.hasOwn(keysArity, args[0] ?? '') || args.length !== keysArity[args[0]!]);
   const known = command !== undefined && Object.hasOwn(ARITY, command);
-  if (!command || !known || args.length !== ARITY[command] || badKeys) {
+  if (!command || !known || (command !== 'keys' && args.length !== ARITY[command]) || badKeys) {
     const help = !command || command === 'help' || command === '--help';
     if (!help) process.stderr.write(`admin: ${known ? `wrong arguments for ${command}` : `unknown command "${command}"`}\n\n`);
     process.stderr.write(USAGE);
@@ -163,6 +166,12 @@ async function run(argv: string[]): Promise<number> {
           const key = await rotateSigningKey({ signingKeys, box, clock: systemClock }, settings);
           audit('signing key added', { kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
           say(`added ${key.kid} (${key.alg}): running gateways publish it within KEY_RELOAD_SECONDS (${config.keys.reloadSeconds} s here); it signs from ${key.activatesAt.toISOString()}`);
+        }
+        if (a === 'retire') {
+          const settings = { alg: config.jwt.alg, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
+          const retired = await retireSigningKey({ signingKeys, clock: systemClock }, settings, b);
+          if (retired) audit('signing key retired', { kid: b, alg: retired.key.alg, retiresAt: retired.retiresAt });
+          say(retired ? `${b} (${retired.key.alg}): leaves the key set at ${retired.retiresAt.toISOString()}` : `${b}: retiring or retired already (unchanged)`);
         }
         for (const k of describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now())) {
           say(`${k.kid}  ${k.alg}  ${k.state.padEnd(8)}  from ${k.activatesAt.toISOString()}  until ${k.retiresAt?.toISOString() ?? '-'}`);

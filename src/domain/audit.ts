@@ -22,6 +22,7 @@ export const AUDIT_EVENTS = {
   'sessions revoked': 'info',
   'account unblocked': 'info',
   'signing key added': 'info',
+  'signing key retired': 'info',
   'secrets reencrypted': 'info',
   'encryption key forgotten': 'warn',
 } as const satisfies Record<string, 'info' | 'warn'>;

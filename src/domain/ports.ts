@@ -181,11 +181,12 @@ export interface SigningKeyStore {
   /** The ENCRYPTION_KEYS ids sealing keys not retired at `now` (pending, signing or retiring), each once. */
   encryptionKeyIdsInUse(now: Date): Promise<string[]>;
   /**
-   * Adds `candidate` and schedules every other unretired key of its algorithm, and of another
-   * algorithm a key of its own was created after (a previous JWT_ALG's), to retire at
+   * Adds `candidate` and schedules every other unretired key of its algorithm to retire at
    * `retireOthersAt`, in one transaction serialised like insertIfNoneUsable. With
    * `unlessCreatedAfter`, does nothing (and returns false) when a key of that algorithm was
    * created after it: of many instances due to rotate at once, one does.
    */
   addRotation(candidate: StoredSigningKey, retireOthersAt: Date, unlessCreatedAfter?: Date): Promise<boolean>;
+  /** Schedules one unretired key to retire at `at` (serialised like the others); false when it had a retirement already. */
+  scheduleRetirement(kid: string, at: Date): Promise<boolean>;
 }

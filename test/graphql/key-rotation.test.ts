@@ -7,7 +7,7 @@ import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import { describeKeys, rotateSigningKey } from '../../src/domain/tokens';
+import { describeKeys, retireSigningKey, rotateSigningKey } from '../../src/domain/tokens';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
@@ -58,7 +58,7 @@ describe('a reload that cannot open a key', () => {
 });
 
 describe('after a change of JWT_ALG', () => {
-  it("the next rotation also retires the previous algorithm's keys, which would otherwise stay published for good", async () => {
+  it("the previous algorithm's keys stay until retired explicitly, once their tokens have expired; a rotation never retires them", async () => {
     const own = await createTestDatabase();
     const es256 = await startGateway({ database: own.database, encryptionKeys, env: { JWT_ALG: 'ES256' } });
     await es256.close();
@@ -67,19 +67,25 @@ describe('after a change of JWT_ALG', () => {
       const store = new PostgresSigningKeyStore(own.database.db);
       const unretired = async () => (await store.list()).filter((k) => k.retiresAt === null).map((k) => k.alg).sort();
       expect(await unretired()).toEqual(['ES256', 'EdDSA']);
+      // Nothing tells a rotation which algorithm the instances sign with (one ahead of the
+      // change, or by an instance not yet changed): it retires keys of its own algorithm only.
       const added = await rotate(eddsa);
-      expect(await unretired()).toEqual(['EdDSA']);
-      // A rotation still on the old algorithm (an admin without the servers' JWT_ALG, an old
-      // instance mid-deploy) retires none of the new algorithm's keys: its own key goes unused.
-      const stray = await rotateSigningKey(
-        { signingKeys: store, box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: eddsa.clock },
-        { alg: 'ES256', publishAhead: 600, accessTokenTtl: 900, reloadSeconds: 60 },
-      );
       expect(await unretired()).toEqual(['ES256', 'EdDSA']);
-      expect((await store.list()).find((k) => k.kid === added.kid)?.retiresAt).toBeNull();
-      eddsa.clock.advance(eddsa.config.keys.publishAhead + eddsa.config.jwt.accessTokenTtl + 60 + eddsa.config.keys.reloadSeconds + 1);
+      const old = (await store.list()).find((k) => k.alg === 'ES256')!;
+      const settings = { alg: 'EdDSA' as const, accessTokenTtl: eddsa.config.jwt.accessTokenTtl, reloadSeconds: eddsa.config.keys.reloadSeconds };
+      const deps = { signingKeys: store, clock: eddsa.clock };
+      await expect(retireSigningKey(deps, settings, added.kid)).rejects.toThrow(/the algorithm JWT_ALG signs with: replace it with keys rotate instead/);
+      await expect(retireSigningKey(deps, settings, 'no-such-kid')).rejects.toThrow(/No signing key with kid no-such-kid/);
+      const lasts = (settings.accessTokenTtl + 60 + settings.reloadSeconds) * 1000;
+      const before = eddsa.clock.now().getTime();
+      const retired = await retireSigningKey(deps, settings, old.kid);
+      expect(retired!.retiresAt.getTime()).toBeGreaterThanOrEqual(before + lasts);
+      expect(retired!.retiresAt.getTime()).toBeLessThanOrEqual(eddsa.clock.now().getTime() + lasts);
+      expect(await retireSigningKey(deps, settings, old.kid)).toBeNull();
+      expect(await unretired()).toEqual(['EdDSA']);
+      eddsa.clock.advance(eddsa.config.keys.publishAhead + settings.accessTokenTtl + 60 + settings.reloadSeconds + 1);
       await eddsa.reloadKeys();
-      expect(await kidsOf(eddsa)).toEqual([added.kid, stray.kid].sort());
+      expect(await kidsOf(eddsa)).toEqual([added.kid]);
     } finally {
       await eddsa.close();
       await own.drop();
@@ -232,5 +238,10 @@ describe('npm run admin -- keys', () => {
     // signs (as every gateway's KeyRing would), the second is pending.
     expect(states).toEqual(['pending', 'signing']);
     expect((await admin(['keys', 'delete'])).code).toBe(2);
+    expect((await admin(['keys', 'retire'])).code).toBe(2);
+    // A key of the algorithm JWT_ALG signs with is replaced by rotating, not retired.
+    const refused = await admin(['keys', 'retire', kid!]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('is a ES256 key, the algorithm JWT_ALG signs with: replace it with keys rotate instead.');
   }, 60_000);
 });

@@ -5,3 +5,4 @@ export { VerifiedTokenCache } from './verified-token-cache';
 export { newRefreshToken, hashRefreshToken } from './refresh-token';
 export { rotateSigningKey, describeKeys, type RotationSettings, type KeyState } from './rotate-signing-key';
 export { rotateSigningKeyIfDue } from './rotate-signing-key-if-due';
+export { retireSigningKey } from './retire-signing-key';

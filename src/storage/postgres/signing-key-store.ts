@@ -35,17 +35,27 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
           .limit(1);
         if (newer) return false;
       }
-      // The other keys of its algorithm, and those of another algorithm that a key of this one
-      // was created after: after a change of JWT_ALG, the old algorithm's keys would otherwise
-      // stay published (and their ENCRYPTION_KEYS entry required) for good. A rotation by an
-      // instance (or admin) still on the old algorithm retires none of the new one's keys.
-      const supersededByThisAlg = sql`exists (select 1 from ${signingKeys} as n where n.alg = ${candidate.alg} and n.created_at > ${signingKeys.createdAt})`;
+      // Only keys of its algorithm: nothing here knows which algorithm the instances sign with
+      // (a rotation ahead of a JWT_ALG change, or by an instance not yet changed, must not
+      // retire the keys in use). Another algorithm's keys leave by scheduleRetirement.
       await tx
         .update(signingKeys)
         .set({ retiresAt: retireOthersAt })
-        .where(and(isNull(signingKeys.retiresAt), or(eq(signingKeys.alg, candidate.alg), supersededByThisAlg)));
+        .where(and(eq(signingKeys.alg, candidate.alg), isNull(signingKeys.retiresAt)));
       await tx.insert(signingKeys).values(candidate);
       return true;
+    });
+  }
+
+  async scheduleRetirement(kid: string, at: Date) {
+    return this.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
+      const rows = await tx
+        .update(signingKeys)
+        .set({ retiresAt: at })
+        .where(and(eq(signingKeys.kid, kid), isNull(signingKeys.retiresAt)))
+        .returning({ kid: signingKeys.kid });
+      return rows.length === 1;
     });
   }
 

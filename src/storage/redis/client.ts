@@ -68,8 +68,12 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   // would silently fall back to each instance's memory for most keys. Counted as down instead.
   let cluster = false;
   let clusterChecked = Promise.resolve();
-  const checkCluster = async () => {
+  // Each connection's check: one that outlived its connection (dropped while INFO was on its
+  // way) decides nothing.
+  let connection = 0;
+  const checkCluster = async (own: number) => {
     const on = await isClusterNode(client);
+    if (own !== connection || client.status !== 'ready') return;
     if (on && !cluster) logger.error(`${CLUSTER_UNSUPPORTED}; meanwhile Redis counts as down`);
     cluster = on;
     if (!cluster) markUp();
@@ -77,7 +81,7 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   client.on('ready', () => {
     stalled = false;
     unanswered = 0;
-    clusterChecked = checkCluster();
+    clusterChecked = checkCluster(++connection);
   });
   client.once('ready', () => void warnOfEviction(client, logger));
   const watch = setInterval(() => {

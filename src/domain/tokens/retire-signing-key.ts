@@ -1,0 +1,25 @@
+import { BadUserInputError } from '../../errors';
+import { addSeconds, type Clock } from '../clock';
+import type { SigningKeyStore, StoredSigningKey } from '../ports';
+import type { RotationSettings } from './rotate-signing-key';
+import { CLOCK_SKEW_SECONDS } from './verify-access-token';
+
+/**
+ * After a change of JWT_ALG, once every instance signs with the new algorithm: the previous
+ * algorithm's key leaves the JWKS (and stops requiring its ENCRYPTION_KEYS entry) when the last
+ * token it may have signed has expired, as a rotated-out key does. A key of the algorithm this
+ * setting signs with is refused: `keys rotate` replaces those. Null when it was retiring already.
+ */
+export async function retireSigningKey(
+  deps: { signingKeys: SigningKeyStore; clock: Clock },
+  settings: Pick<RotationSettings, 'alg' | 'accessTokenTtl' | 'reloadSeconds'>,
+  kid: string,
+): Promise<{ key: StoredSigningKey; retiresAt: Date } | null> {
+  const key = (await deps.signingKeys.list()).find((k) => k.kid === kid);
+  if (!key) throw new BadUserInputError(`No signing key with kid ${kid}.`, 'kid');
+  if (key.alg === settings.alg) {
+    throw new BadUserInputError(`${kid} is a ${key.alg} key, the algorithm JWT_ALG signs with: replace it with keys rotate instead.`, 'kid');
+  }
+  const retiresAt = addSeconds(deps.clock.now(), settings.accessTokenTtl + CLOCK_SKEW_SECONDS + settings.reloadSeconds);
+  return (await deps.signingKeys.scheduleRetirement(kid, retiresAt)) ? { key, retiresAt } : null;
+}
