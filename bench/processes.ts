@@ -57,14 +57,44 @@ export async function freePort(): Promise<number> {
   }
 }
 
-function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Below the kernel's ephemeral range where it leaves room: a port the kernel picks for a
+ * listener (port 0) comes from that range, and so does the local port of every outgoing
+ * connection, so between the probe's close and the server's listen another process's connection
+ * (to Postgres, Redis, a gateway) could take it (EADDRINUSE). Ports below it are handed out only
+ * to listeners that ask for them.
+ */
+async function unusedPort(): Promise<number> {
+  const low = ephemeralRangeStart();
+  if (low - PORT_FLOOR >= 1000) {
+    for (let tries = 0; tries < 100; tries++) {
+      const port = PORT_FLOOR + Math.floor(Math.random() * (low - PORT_FLOOR));
+      if ((await listenOnce(port)) !== undefined) return port;
+    }
+  }
+  return (await listenOnce(0))!;
+}
+
+const PORT_FLOOR = 10_000;
+
+function ephemeralRangeStart() {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32_768;
+  } catch {
+    return 32_768; // Linux's default, and close to other systems' (49152 on most)
+  }
+}
+
+/** Listens on `port` (0: any) on loopback and closes again: the port it had, or undefined if taken. */
+function listenOnce(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
+      const got = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(got));
     });
   });
 }
