@@ -114,7 +114,6 @@ export interface Counters {
   mode(): 'redis' | 'memory-fallback' | 'redis-down' | 'memory';
 }
 
-/** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */
 /**
  * A Redis Cluster node answers a plain client MOVED for most keys, and every limit would then
  * be counted in each instance's memory: refused at start when Redis answers then (found later,
@@ -124,6 +123,7 @@ export async function refuseRedisCluster(redis: RedisConnection | undefined) {
   if (await redis?.clusterNode()) throw new StartupRefusal(CLUSTER_UNSUPPORTED);
 }
 
+/** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */
 export function openCounters(config: Config, logger: Logger): Counters {
   const { prefix, onRedisFailure, loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, mfaConsecutive } = config.rateLimit;
   // The back-offs are blocks with their own durations; their rules only have to exist.
