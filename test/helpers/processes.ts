@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import { inject } from 'vitest';
-import { nodeScriptArgs } from '../../bench/processes';
+import { expect, inject } from 'vitest';
+import { childEnv, freePort, nodeScriptArgs } from '../../bench/processes';
 import { openEmbedded, openPostgres, type Database } from '../../src/storage/postgres';
 import type { GqlResult, RequestOptions } from './gateway';
 import { adminUrl, databaseUrlFor } from './postgres-urls';
@@ -120,6 +120,22 @@ export function spawnCommand(command: string, args: string[], env: NodeJS.Proces
       });
     },
   };
+}
+
+/**
+ * Starts the server (src/main.ts) with `settings` on a free port, expects it ready with /readyz 200,
+ * and stops it with SIGTERM, expecting exit 0 (killed, whatever happens, when it does not).
+ */
+export async function expectServesAndStops(settings: Record<string, string>, timeoutMs = 30_000) {
+  const server = spawnTsx('src/main.ts', [], childEnv({ ...settings, PORT: String(await freePort()) }));
+  try {
+    const [, url] = await server.waitFor(/ready at (http:\/\/\S+)/, timeoutMs);
+    expect((await fetch(url!.replace('/graphql', '/readyz'))).status).toBe(200);
+    server.process.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  } finally {
+    server.killAll();
+  }
 }
 
 export interface RunResult {

@@ -7,7 +7,7 @@ import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LoginDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, uniqueEmail } from '../helpers/fixtures';
 import { pgbouncerBinary, startPgbouncer } from '../helpers/pgbouncer';
-import { childEnv, createNamedDatabase, freePort, gqlAt, runTsx, spawnTsx } from '../helpers/processes';
+import { childEnv, createNamedDatabase, expectServesAndStops, freePort, gqlAt, runTsx, spawnTsx } from '../helpers/processes';
 
 const databaseUrl = process.env.DATABASE_URL;
 const pgbouncer = pgbouncerBinary();
@@ -80,11 +80,6 @@ describe.skipIf(!databaseUrl)("a database whose default isolation is not read co
     expect(admin.stderr).toContain(`admin: ${reason}`);
 
     await named.admin(`ALTER DATABASE "${named.name}" RESET default_transaction_isolation`);
-    const server = spawnTsx('src/main.ts', [], childEnv({ ...env, PORT: String(await freePort()) }));
-    cleanups.push(() => server.killAll());
-    const [, url] = await server.waitFor(READY, 30_000);
-    expect((await fetch(url!.replace('/graphql', '/readyz'))).status).toBe(200);
-    server.process.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
+    await expectServesAndStops(env);
   });
 });

@@ -11,6 +11,7 @@ import { openEmbedded, readSchemaStatus, type Database } from '../../src/storage
 import {
   childEnv,
   createNamedDatabase,
+  expectServesAndStops,
   freePort,
   ROOT,
   runTsx,
@@ -105,12 +106,7 @@ describe.skipIf(!process.env.DATABASE_URL)('on a PostgreSQL database migrated by
 
     const migrated = await runTsx('src/cli/migrate.ts', [], childEnv(env));
     expect(migrated.code, migrated.stderr).toBe(0);
-    const server = spawnTsx('src/main.ts', [], childEnv({ ...env, PORT: String(await freePort()) }));
-    cleanups.push(() => server.killAll());
-    const [, url] = await server.waitFor(READY, 30_000);
-    expect((await fetch(url!.replace('/graphql', '/readyz'))).status).toBe(200);
-    server.process.kill('SIGTERM');
-    expect(await server.exited).toBe(0);
+    await expectServesAndStops(env);
   }, 90_000);
 });
 

@@ -338,14 +338,17 @@ describe.skipIf(!redisUrl)("a Redis that refuses the counters' commands", () => 
     }
   }
 
+  /** The warnings `gw` logged about counter commands Redis failed. */
+  const failureWarnings = (gw: TestGateway) =>
+    gw.logs.map((l) => JSON.parse(l) as { msg: string; err?: unknown }).filter((l) => l.msg.startsWith('a rate-limit command to Redis failed'));
+
   it('counts in memory instead, and says so at most once a minute, with the refusal', async () => {
     await asRedisUser(['~*', '&*', '+@all', '-evalsha', '-eval'], { REGISTER_LIMIT_IP: '2/60' }, async (limited) => {
       const register = () => limited.gql(RegisterDocument, { email: uniqueEmail('acl'), password: PASSWORD });
       expect((await register()).data?.register).toBe(true);
       expect((await register()).data?.register).toBe(true);
       expect(codeOf(await register())).toBe('RATE_LIMITED'); // the memory's count
-      const warnings = limited.logs.map((l) => JSON.parse(l) as { msg: string; err?: unknown }).filter((l) => l.msg.startsWith('a rate-limit command to Redis failed'));
-      expect(warnings).toEqual([
+      expect(failureWarnings(limited)).toEqual([
         expect.objectContaining({ msg: "a rate-limit command to Redis failed: counted in this instance's memory instead", err: expect.objectContaining({ code: 'NOPERM' }) }),
       ]);
       expect(await (await fetch(`${limited.url}/readyz`)).json()).toMatchObject({ status: 'ready', rateLimits: 'memory-fallback', degraded: true });
@@ -355,8 +358,7 @@ describe.skipIf(!redisUrl)("a Redis that refuses the counters' commands", () => 
   it('with RATE_LIMIT_FAIL=closed, refuses the operation (SERVICE_UNAVAILABLE), saying why, and /readyz says so', async () => {
     await asRedisUser(['~*', '&*', '+@all', '-evalsha', '-eval'], { RATE_LIMIT_FAIL: 'closed' }, async (limited) => {
       expect(codeOf(await limited.gql(RegisterDocument, { email: uniqueEmail('acl'), password: PASSWORD }))).toBe('SERVICE_UNAVAILABLE');
-      const warnings = limited.logs.map((l) => JSON.parse(l) as { msg: string; err?: unknown }).filter((l) => l.msg.startsWith('a rate-limit command to Redis failed'));
-      expect(warnings).toEqual([
+      expect(failureWarnings(limited)).toEqual([
         expect.objectContaining({ msg: 'a rate-limit command to Redis failed: the operation was refused (RATE_LIMIT_FAIL=closed)', err: expect.objectContaining({ code: 'NOPERM' }) }),
       ]);
       expect(await (await fetch(`${limited.url}/readyz`)).json()).toMatchObject({ status: 'ready', rateLimits: 'redis-down', degraded: true });

@@ -45,8 +45,8 @@ export async function changeRoles(deps: Deps, id: string, change: (current: stri
   const result = userId && (await deps.users.updateRoles(userId, (current) => rolesAfter(current, change(current))));
   if (!result) throw new BadUserInputError('Unknown user.', 'userId');
   const { before, after } = result;
-  const changed = before.length !== after.roles.length || before.some((role) => !after.roles.includes(role));
   const removed = before.some((role) => !after.roles.includes(role));
+  const changed = removed || after.roles.length !== before.length;
   const ended = removed ? await deps.sessions.revokeAllOfUser(userId, 'roles_removed', deps.clock.now()) : [];
   if (changed) deps.audit('roles changed', { ...(by && { by }), userId, before, roles: after.roles, endedSessions: ended.length });
   return { user: after, changed, endedSessions: ended.length };

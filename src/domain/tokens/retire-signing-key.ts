@@ -1,8 +1,7 @@
 import { BadUserInputError } from '../../errors';
-import { addSeconds, type Clock } from '../clock';
+import type { Clock } from '../clock';
 import type { SigningKeyStore, StoredSigningKey } from '../ports';
-import type { RotationSettings } from './rotate-signing-key';
-import { CLOCK_SKEW_SECONDS } from './verify-access-token';
+import { lastTokenExpiry, type RotationSettings } from './rotate-signing-key';
 
 /**
  * After a change of JWT_ALG, once every instance signs with the new algorithm: the previous
@@ -20,6 +19,6 @@ export async function retireSigningKey(
   if (key.alg === settings.alg) {
     throw new BadUserInputError(`${kid} is a ${key.alg} key, the algorithm JWT_ALG signs with: replace it with keys rotate instead.`, 'kid');
   }
-  const retiresAt = addSeconds(deps.clock.now(), settings.accessTokenTtl + CLOCK_SKEW_SECONDS + settings.reloadSeconds);
+  const retiresAt = lastTokenExpiry(deps.clock.now(), settings);
   return (await deps.signingKeys.scheduleRetirement(kid, retiresAt)) ? { key, retiresAt } : null;
 }
