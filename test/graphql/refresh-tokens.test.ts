@@ -1,6 +1,6 @@
 // Rule: refresh tokens rotate atomically, reuse of a spent token revokes its family (bar the parallel-tab grace; for REFRESH_TOKEN_IDLE_TTL after it was spent, then it is pruned), expiry holds, the user is re-read, and only SHA-256 hashes are stored; the rotation's statement is built once.
 import { createHash } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -10,7 +10,7 @@ import { refreshTokens, sessions, users } from '../../src/storage/postgres/schem
 import { LoginDocument, MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf } from '../helpers/sessions';
+import { refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf, untilWaiting } from '../helpers/sessions';
 
 const GRACE = 10;
 
@@ -73,6 +73,24 @@ describe('rotation and reuse detection', () => {
     expect(results.filter((r) => codeOf(r) === 'INVALID_TOKEN')).toHaveLength(19);
     const next = await rotate(gw, winners[0]!.data!.refresh.refreshToken);
     expect(next.refreshToken).toBeTruthy();
+  });
+
+  // A rotation takes about a millisecond: refreshes fired together rarely overlap. Held at the
+  // token's row, they all do. PGlite's one connection serialises everything.
+  it.runIf(process.env.DATABASE_URL)('of 4 refreshes with one token that all wait for its row, exactly one spends it (PostgreSQL)', async () => {
+    const login = await signUp(gw);
+    const sessionId = sessionIdOf(login.accessToken);
+    const [token] = await tokenRowsOf(gw, sessionId);
+    const burst = 4; // with this test's own transaction, the test database's pool of 5
+    let results!: Promise<Array<string | undefined>>;
+    await gw.database.db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT 1 FROM refresh_tokens WHERE id = ${token!.id} FOR UPDATE`);
+      results = Promise.all(Array.from({ length: burst }, () => refreshCode(gw, login.refreshToken)));
+      await untilWaiting(tx, burst);
+    });
+    expect((await results).sort()).toEqual([undefined, ...Array.from({ length: burst - 1 }, () => 'INVALID_TOKEN')].sort());
+    const rows = await tokenRowsOf(gw, sessionId);
+    expect(rows).toHaveLength(2); // the one spent and its single successor
   });
 });
 
@@ -209,7 +227,8 @@ describe('idle and absolute expiry', () => {
     expect(codeOf(await short.gql(MeDocument, {}, { token: login.accessToken }))).toBe('UNAUTHENTICATED');
 
     // Refreshed regularly, the idle end slides on, until the absolute one (MAX after login) is nearer.
-    let token = (await signUp(short)).refreshToken;
+    const second = await signUp(short);
+    let token = second.refreshToken;
     let elapsed = 0;
     for (const step of [100, 100, 100, 100, 100, 90]) {
       short.clock.advance(step);
@@ -217,7 +236,12 @@ describe('idle and absolute expiry', () => {
       const next = await rotate(short, token);
       token = next.refreshToken;
       const { exp, iat } = decodeJwt(next.accessToken);
-      expect(exp! - iat!).toBe(Math.min(IDLE, MAX - elapsed));
+      // Exactly the session's end, in whole seconds. The test clock runs on in real time too: by
+      // the time of the refresh, its second may have turned since the login's.
+      const row = await sessionRowOf(short, sessionIdOf(second.accessToken));
+      expect(exp).toBe(Math.floor(Math.min(+row.idleExpiresAt, +row.expiresAt) / 1000));
+      expect(exp! - iat!).toBeGreaterThanOrEqual(Math.min(IDLE, MAX - elapsed) - 1);
+      expect(exp! - iat!).toBeLessThanOrEqual(Math.min(IDLE, MAX - elapsed));
     }
   });
 

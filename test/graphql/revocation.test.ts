@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { LocalRevocations } from '../../src/domain/revocation';
-import { CLOCK_SKEW_SECONDS } from '../../src/domain/tokens';
+import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../../src/domain/tokens';
 import { createLogger } from '../../src/logger';
 import { connectRedis } from '../../src/storage/redis/client';
 import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
@@ -160,13 +160,15 @@ describe.skipIf(!redisUrl)('across instances sharing Redis', () => {
 
   // A rolling deploy that changes ACCESS_TOKEN_TTL runs instances with different ones side by side.
   it('with different ACCESS_TOKEN_TTLs, a revocation lasts as long as the longer-lived tokens of either', async () => {
-    const [short, long] = [await start({ ACCESS_TOKEN_TTL: '30' }), await start({ ACCESS_TOKEN_TTL: '900' })];
+    // The longest TTL allowed: a revocation sized by either instance's own TTL, or by the
+    // default (900 s), would have lapsed before its tokens.
+    const [short, long] = [await start({ ACCESS_TOKEN_TTL: '30' }), await start({ ACCESS_TOKEN_TTL: String(MAX_ACCESS_TOKEN_TTL) })];
     const user = await signUp(long);
     const other = await signUp(long);
     await short.gql(LogoutDocument, { refreshToken: user.refreshToken });
     await untilRefused(long, user.accessToken);
-    for (const g of [short, long]) g.clock.advance(30 + CLOCK_SKEW_SECONDS + 10);
-    // Still within its 900 s: the long-lived instance must still know the session ended.
+    for (const g of [short, long]) g.clock.advance(900 + CLOCK_SKEW_SECONDS + 10);
+    // Still within its 3600 s: the long-lived instance must still know the session ended.
     expect(await meCode(long, user.accessToken)).toBe('UNAUTHENTICATED');
     expect(await meCode(long, other.accessToken)).toBeUndefined();
   });

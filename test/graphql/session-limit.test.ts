@@ -4,9 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeDocument, RefreshDocument, SessionsDocument, type RefreshMutation, type RefreshMutationVariables } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf } from '../helpers/sessions';
+import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf, untilWaiting } from '../helpers/sessions';
 import { issueSession } from '../../src/domain/auth/issue-session';
-import { queryRows } from '../../src/storage/postgres/client';
 
 const LIMIT = 3;
 let gw: TestGateway;
@@ -77,23 +76,6 @@ describe('MAX_SESSIONS_PER_USER', () => {
     expect((await rotate(gw, issued.tokens.refreshToken)).refreshToken).toBeTruthy();
   });
 });
-
-type Tx = Parameters<Parameters<TestGateway['database']['db']['transaction']>[0]>[0];
-
-/** Resolves once `count` statements on this test's database wait for a lock. */
-async function untilWaiting(tx: Tx, count: number) {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    await tx.execute(sql`SELECT pg_stat_clear_snapshot()`);
-    const [waiting] = await queryRows<{ n: number }>(
-      tx,
-      sql`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.datname = current_database()`,
-    );
-    if (waiting!.n >= count) return;
-    if (Date.now() > deadline) throw new Error(`only ${waiting!.n} of ${count} statements wait for a lock`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 // PGlite has one connection, which serialises everything: concurrency is PostgreSQL's question.
 describe.runIf(process.env.DATABASE_URL)('MAX_SESSIONS_PER_USER under concurrent logins (PostgreSQL)', () => {

@@ -1,8 +1,9 @@
 /** Small helpers for the refresh-token, session and cookie tests. */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { expect } from 'vitest';
 import { LoginDocument, RefreshDocument } from '../gql/graphql';
+import { queryRows } from '../../src/storage/postgres/client';
 import { refreshTokens, sessions } from '../../src/storage/postgres/schema';
 import { codeOf } from './fixtures';
 import type { RequestOptions, TestGateway } from './gateway';
@@ -37,4 +38,21 @@ export const tokenRowsOf = (gw: TestGateway, sessionId: string) =>
 export async function sessionRowOf(gw: TestGateway, sessionId: string) {
   const [row] = await gw.database.db.select().from(sessions).where(eq(sessions.id, sessionId));
   return row!;
+}
+
+export type Tx = Parameters<Parameters<TestGateway['database']['db']['transaction']>[0]>[0];
+
+/** Resolves once `count` statements on this test's database wait for a lock. */
+export async function untilWaiting(tx: Tx, count: number) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    await tx.execute(sql`SELECT pg_stat_clear_snapshot()`);
+    const [waiting] = await queryRows<{ n: number }>(
+      tx,
+      sql`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT l.granted AND a.datname = current_database()`,
+    );
+    if (waiting!.n >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${waiting!.n} of ${count} statements wait for a lock`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

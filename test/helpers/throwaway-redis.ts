@@ -6,10 +6,15 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { freePort } from './processes';
 
-/** The redis-server binary on PATH, or undefined (tests that need one then skip). */
+/**
+ * The redis-server binary on PATH, or undefined: tests that need one then skip, except under CI,
+ * where a missing one fails the file (as a missing Chromium or PgBouncer does).
+ */
 export function redisServerBinary(): string | undefined {
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  return found.status === 0 && found.stdout.trim() ? found.stdout.trim() : undefined;
+  const binary = found.status === 0 && found.stdout.trim() ? found.stdout.trim() : undefined;
+  if (!binary && process.env.CI) throw new Error('redis-server is not on PATH: CI runs the tests that start a Redis of their own');
+  return binary;
 }
 
 export interface ThrowawayRedis {
