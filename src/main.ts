@@ -109,6 +109,10 @@ async function main() {
   await app.listen({ port: config.port, host: config.host });
   const url = listeningUrl(app.server, config.host, config.port);
   logger.info({ url }, 'gateway ready');
+  // The development default, http://localhost:PORT, with PORT=0 (README: set JWT_ISSUER then).
+  if (new URL(config.jwt.issuer).port === '0') {
+    logger.warn({ issuer: config.jwt.issuer }, 'JWT_ISSUER names port 0: tokens and discovery name an issuer no verifier can reach; set JWT_ISSUER to the URL clients use');
+  }
   process.stdout.write(`GraphQL auth gateway ready at ${url}\n`);
   if (subgraph && config.subgraph) {
     await subgraph.listen({ port: config.subgraph.port, host: config.subgraph.host });

@@ -45,7 +45,7 @@ const USAGE = `Usage: npm run admin -- <command>
   reencrypt                     re-encrypt every stored secret under the first ENCRYPTION_KEYS entry
   forget-encryption-key <id> [--yes]
                                 give up what a lost key sealed (without --yes: only say what)
-  keys list                     each signing key and its state (pending, signing, retiring, retired)
+  keys list                     each signing key and its state (pending, signing, published, retiring, retired)
   keys rotate                   add a key: published within KEY_RELOAD_SECONDS, signing after KEY_PUBLISH_AHEAD
   keys retire <kid>             after a change of JWT_ALG: retire a key of the previous algorithm
                                 once its tokens have expired
@@ -174,7 +174,7 @@ async function run(argv: string[]): Promise<number> {
           say(retired ? `${b} (${retired.key.alg}): leaves the key set at ${retired.retiresAt.toISOString()}` : `${b}: retiring or retired already (unchanged)`);
         }
         for (const k of describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now())) {
-          say(`${k.kid}  ${k.alg}  ${k.state.padEnd(8)}  from ${k.activatesAt.toISOString()}  until ${k.retiresAt?.toISOString() ?? '-'}`);
+          say(`${k.kid}  ${k.alg}  ${k.state.padEnd(9)}  from ${k.activatesAt.toISOString()}  until ${k.retiresAt?.toISOString() ?? '-'}`);
         }
         break;
       }

@@ -5,7 +5,7 @@
  * logged on the server by name and driver code (describeError: never a message, which may hold
  * SQL parameters), with the stack frames in development.
  */
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, Kind, print, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 import { describeError } from '../describe-error';
@@ -27,6 +27,17 @@ const isPassedThrough = (code: unknown): code is ErrorCode => typeof code === 's
 
 // graphql-js's wording ("more that N tokens") has a typo that may be fixed one day.
 const TOKEN_LIMIT = /Document contains more tha[nt] \d+ tokens/;
+
+// graphql-js quotes the value it could not coerce, twice: a secret sent in the wrong shape
+// (`{ "password": { "pw": "…" } }`) would come back in the message.
+const INVALID_VARIABLE = /^Variable "\$(\w+)" got invalid value /;
+
+/** The message of a variable that could not be coerced, naming its declared type, not its value. */
+function invalidVariableMessage(name: string, error: unknown) {
+  const node = error instanceof GraphQLError ? error.nodes?.[0] : undefined;
+  const type = node?.kind === Kind.VARIABLE_DEFINITION ? ` of type ${print(node.type)}` : '';
+  return `Variable "$${name}"${type} got an invalid value.`;
+}
 
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
@@ -58,7 +69,9 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
       return { message: 'Document exceeds the token limit.', extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
     }
     if (isPassedThrough(code)) {
-      return { message: formatted.message, ...where, extensions: { code } };
+      const invalidVariable = code === ErrorCode.BAD_USER_INPUT && INVALID_VARIABLE.exec(formatted.message);
+      const message = invalidVariable ? invalidVariableMessage(invalidVariable[1]!, error) : formatted.message;
+      return { message, ...where, extensions: { code } };
     }
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {
       return { message: formatted.message, ...where, extensions: { code: ErrorCode.BAD_REQUEST } };

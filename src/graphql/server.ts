@@ -11,7 +11,7 @@ import {
 import { fastifyApolloDrainPlugin } from '@as-integrations/fastify';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import type { FastifyInstance } from 'fastify';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, type GraphQLSchema, type ValidationContext } from 'graphql';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { GatewayContext } from './context';
@@ -31,16 +31,25 @@ export interface GraphqlServerOptions {
   metrics?: ErrorCounter | undefined;
 }
 
+function reportLimitExceeded(context: ValidationContext | null, error: GraphQLError) {
+  // Only armor's token limit (not used: see maxTokens) rejects outside validation.
+  if (!context) throw error;
+  context.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')));
+}
+
 export async function startGraphqlServer({ app, config, logger, schema, introspection, metrics }: GraphqlServerOptions) {
   const { maxDepth, maxAliases, maxDirectives, maxTokens, maxCost } = config.graphqlLimits;
+  // armor words a limit's refusal as a syntax error ("Syntax Error: Query depth limit …"); it is
+  // reported as the validation error it is, and validation goes on to report any others.
+  const reportPlainly = { propagateOnRejection: false, onReject: [reportLimitExceeded] };
   const armor = new ApolloArmor({
-    maxDepth: { n: maxDepth },
-    maxAliases: { n: maxAliases },
-    maxDirectives: { n: maxDirectives },
+    maxDepth: { n: maxDepth, ...reportPlainly },
+    maxAliases: { n: maxAliases, ...reportPlainly },
+    maxDirectives: { n: maxDirectives, ...reportPlainly },
     // Counted by graphql's own parser instead (parseOptions below): armor's token plugin turns
     // every syntax error into an HTTP 500.
     maxTokens: { enabled: false },
-    costLimit: { maxCost },
+    costLimit: { maxCost, ...reportPlainly },
     // Apollo's hideSchemaDetailsFromClientErrors (below) already drops the suggestions in
     // production; armor's plugin would do it again on every request.
     blockFieldSuggestion: { enabled: false },

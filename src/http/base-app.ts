@@ -9,7 +9,14 @@ import type { Logger } from 'pino';
 import type { Config, TrustProxy } from '../config';
 import { isInternalAddress } from '../domain/throttle';
 import { LazyChildLogger } from '../logger';
-import { answerClientError, refuseExpectation, refuseFrameworkError, refuseWhileClosing, registerHttpErrorHandlers } from './errors';
+import {
+  answerClientError,
+  refuseExpectation,
+  refuseFrameworkError,
+  refuseMissingHost,
+  refuseWhileClosing,
+  registerHttpErrorHandlers,
+} from './errors';
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
 /**
@@ -43,6 +50,9 @@ function replyHeaders(request: FastifyRequest, reply: FastifyReply) {
   reply.header('x-request-id', request.id).header('cache-control', 'no-store');
 }
 
+/** HTTP/1.1 requires a Host header (RFC 9112, 3.2); HTTP/1.0 did not. */
+const lacksRequiredHost = (request: FastifyRequest) => request.raw.headers.host === undefined && request.raw.httpVersion !== '1.0';
+
 export interface HttpAppOptions {
   /** The listener's own rule (the subgraph listener sits behind the router, not the load balancer). */
   trustProxy?: TrustProxy | undefined;
@@ -60,7 +70,9 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
     childLoggerFactory: (parent, bindings, options) => new LazyChildLogger(parent as Logger, bindings, options) as unknown as Logger,
     bodyLimit: BODY_LIMIT_BYTES,
     requestTimeout: REQUEST_TIMEOUT_MS,
-    http: { requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS },
+    // Node answers an HTTP/1.1 request without a Host header with an empty 400 of its own;
+    // the onRequest hook below answers it in the GraphQL shape instead.
+    http: { requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: CONNECTIONS_CHECK_MS, requireHostHeader: false },
     trustProxy: trustProxyOption(trustProxy),
     requestIdHeader: false,
     genReqId: (req) => {
@@ -95,6 +107,7 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
   app.addHook('onRequest', (request, reply, done) => {
     replyHeaders(request, reply);
     if (closing) return void refuseWhileClosing(reply);
+    if (lacksRequiredHost(request)) return void refuseMissingHost(reply);
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {

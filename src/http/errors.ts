@@ -54,6 +54,11 @@ export function refuseWhileClosing(reply: FastifyReply) {
     .send(refusal('Service unavailable: this instance is shutting down.', ErrorCode.SERVICE_UNAVAILABLE));
 }
 
+/** An HTTP/1.1 request without a Host header (Node would answer an empty 400 of its own). */
+export function refuseMissingHost(reply: FastifyReply) {
+  return reply.code(400).send(refusal('Bad request: missing Host header.'));
+}
+
 /** Fastify's frameworkErrors: a request refused before routing (a URL it cannot read, a parameter too long). */
 export function refuseFrameworkError(error: FastifyError, reply: FastifyReply) {
   return reply.code(clientStatus(error) ?? 400).send(refusal('Bad request.'));

@@ -1,6 +1,7 @@
 // Rule: a stored hash is replaced only when it is weaker than the configured argon2id parameters
 // (another argon2 type, or less memory, time or parallelism), never "upgraded" to weaker ones;
-// a password longer than any the policy accepts is wrong, and never normalized.
+// a password longer than any the policy accepts is wrong, and never normalized; a check against a
+// hash made with less work lasts as long as one at the configured parameters.
 import * as argon2 from 'argon2';
 import { describe, expect, it, vi } from 'vitest';
 import { MAX_SENT_PASSWORD_UNITS } from '../../src/domain/passwords/check-password-policy';
@@ -52,4 +53,45 @@ describe('verify', () => {
       normalize.mockRestore();
     }
   });
+});
+
+describe('a check against a hash made with other parameters', () => {
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const timed = async (work: () => Promise<unknown>) => {
+    const started = performance.now();
+    await work();
+    return performance.now() - started;
+  };
+
+  it('lasts as long as a check at the configured parameters, whatever the stored hash lacks', async () => {
+    const hasher = new PasswordHasher({ memoryKib: 19_456, timeCost: 2, parallelism: 1 }, limits);
+    const current = await hasher.hash('the right password');
+    // Each of these answered sooner before (measured: argon2i at 0.4x, argon2id m=9920 t=1 at
+    // 0.8x, a malformed hash and a password too long at once), or later (argon2id m=7168 t=1 at 1.2x).
+    const wrong = 'a wrong password';
+    const others: Record<string, [hash: string, password: string]> = {
+      'argon2i m=4096 t=3': [await hashWith(argon2.argon2i, 4096, 3), wrong],
+      'argon2id m=9920 t=1': [await hashWith(argon2.argon2id, 9920, 1), wrong],
+      'argon2id m=7168 t=5': [await hashWith(argon2.argon2id, 7168, 5), wrong],
+      'argon2id m=7168 t=1': [await hashWith(argon2.argon2id, 7168, 1), wrong],
+      'argon2d m=19456 t=2': [await hashWith(argon2.argon2d, 19_456, 2), wrong],
+      malformed: ['$argon2id$v=19$m=19456,t=2,p=1$bm90IGEgaGFzaA', wrong],
+      'a password too long to check': [current, 'x'.repeat(MAX_SENT_PASSWORD_UNITS + 1)],
+    };
+    for (let i = 0; i < 8; i++) await hasher.verify(current, wrong); // recent durations to draw from
+    const atConfigured: number[] = [];
+    const durations = Object.fromEntries(Object.keys(others).map((name) => [name, [] as number[]]));
+    for (let round = 0; round < 10; round++) {
+      for (const [name, [hash, password]] of Object.entries(others)) {
+        atConfigured.push(await timed(() => hasher.verify(current, wrong)));
+        durations[name]!.push(await timed(() => hasher.verify(hash, password)));
+      }
+    }
+    const reference = median(atConfigured);
+    for (const [name, taken] of Object.entries(durations)) {
+      const ratio = median(taken) / reference;
+      expect(ratio, `${name}: ${taken.map(Math.round).join(', ')} ms against ${Math.round(reference)} ms`).toBeGreaterThan(0.85);
+      expect(ratio, `${name}: ${taken.map(Math.round).join(', ')} ms against ${Math.round(reference)} ms`).toBeLessThan(1.2);
+    }
+  }, 60_000);
 });

@@ -13,6 +13,7 @@ import { MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { childEnv, createNamedDatabase, runTsx, type NamedDatabase } from '../helpers/processes';
+import { rotate as rotateRefresh } from '../helpers/sessions';
 
 const encryptionKeys = generateEncryptionKeyEntry('test');
 let database: TestDatabase;
@@ -61,9 +62,13 @@ describe('after a change of JWT_ALG', () => {
   it("the previous algorithm's keys stay until retired explicitly, once their tokens have expired; a rotation never retires them", async () => {
     const own = await createTestDatabase();
     const es256 = await startGateway({ database: own.database, encryptionKeys, env: { JWT_ALG: 'ES256' } });
+    const signedBefore = await signUp(es256);
     await es256.close();
     const eddsa = await startGateway({ database: own.database, encryptionKeys, env: { JWT_ALG: 'EdDSA' } });
     try {
+      // Its key is still published, its session live: but this instance verifies EdDSA only.
+      expect(codeOf(await eddsa.gql(MeDocument, {}, { token: signedBefore.accessToken }))).toBe('UNAUTHENTICATED');
+      expect(codeOf(await eddsa.gql(MeDocument, {}, { token: (await rotateRefresh(eddsa, signedBefore.refreshToken)).accessToken }))).toBeUndefined();
       const store = new PostgresSigningKeyStore(own.database.db);
       const unretired = async () => (await store.list()).filter((k) => k.retiresAt === null).map((k) => k.alg).sort();
       expect(await unretired()).toEqual(['ES256', 'EdDSA']);
@@ -72,6 +77,10 @@ describe('after a change of JWT_ALG', () => {
       const added = await rotate(eddsa);
       expect(await unretired()).toEqual(['ES256', 'EdDSA']);
       const old = (await store.list()).find((k) => k.alg === 'ES256')!;
+      // keys list: the previous algorithm's key stays published, with no end, until it is retired.
+      const states = async () =>
+        Object.fromEntries(describeKeys(await store.list(), 'EdDSA', eddsa.clock.now()).map((k) => [k.kid === old.kid ? 'old' : k.kid === added.kid ? 'added' : 'first', k.state]));
+      expect(await states()).toEqual({ added: 'pending', first: 'signing', old: 'published' });
       const settings = { alg: 'EdDSA' as const, accessTokenTtl: eddsa.config.jwt.accessTokenTtl, reloadSeconds: eddsa.config.keys.reloadSeconds };
       const deps = { signingKeys: store, clock: eddsa.clock };
       await expect(retireSigningKey(deps, settings, added.kid)).rejects.toThrow(/the algorithm JWT_ALG signs with: replace it with keys rotate instead/);
@@ -83,6 +92,7 @@ describe('after a change of JWT_ALG', () => {
       expect(retired!.retiresAt.getTime()).toBeLessThanOrEqual(eddsa.clock.now().getTime() + lasts);
       expect(await retireSigningKey(deps, settings, old.kid)).toBeNull();
       expect(await unretired()).toEqual(['EdDSA']);
+      expect(await states()).toEqual({ added: 'pending', first: 'signing', old: 'retiring' });
       eddsa.clock.advance(eddsa.config.keys.publishAhead + settings.accessTokenTtl + 60 + settings.reloadSeconds + 1);
       await eddsa.reloadKeys();
       expect(await kidsOf(eddsa)).toEqual([added.kid]);

@@ -154,6 +154,17 @@ describe('request shape', () => {
       await refused(await gw.post('{"query": '), 400, 'BAD_REQUEST');
     }
   });
+
+  it('does not quote a variable it could not coerce: a secret sent in the wrong shape does not come back', async () => {
+    for (const gw of [dev, prod]) {
+      for (const password of [{ pw: 'Secret-In-An-Object-1' }, ['Secret-In-A-List-2'], 3.25]) {
+        const response = await gw.post({ query: print(LoginDocument), variables: { email: uniqueEmail('shape'), password } });
+        const text = await response.clone().text();
+        expect(text).not.toMatch(/Secret-In|3\.25/);
+        expect((await refused(response, 400, 'BAD_USER_INPUT')).message).toBe('Variable "$password" of type String! got an invalid value.');
+      }
+    }
+  });
 });
 
 describe('caching', () => {
@@ -219,6 +230,28 @@ describe('caching', () => {
       expect(JSON.parse(json)).toEqual({ errors: [{ message: 'Bad request: unreadable Host header.', extensions: { code: 'BAD_REQUEST' } }] });
     }
     expect(prod.logs.slice(from).join('')).not.toMatch(/"level":50/);
+  });
+
+  it('answers an HTTP/1.1 request without a Host header 400 BAD_REQUEST in the GraphQL shape (HTTP/1.0 needs none)', async () => {
+    const raw = (head: string) => rawExchange(prod, head);
+    const body = '{"query":"{__typename}"}';
+    const post = (version: string) =>
+      `POST /graphql HTTP/${version}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+    const cases: Array<[string, string]> = [
+      [post('1.1'), 'Bad request: missing Host header.'],
+      ['GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n', 'Bad request: missing Host header.'],
+      // HTTP/1.0 may leave it out, but GraphQL's URL is made from it.
+      [post('1.0'), 'Bad request: unreadable Host header.'],
+    ];
+    for (const [head, message] of cases) {
+      const [headers, json] = (await raw(head)).split('\r\n\r\n') as [string, string];
+      expect(headers.split('\r\n')[0], head).toBe('HTTP/1.1 400 Bad Request');
+      expect(headers.toLowerCase()).toContain('cache-control: no-store');
+      expect(headers.toLowerCase()).toMatch(/x-request-id: [0-9a-f-]{36}/);
+      expect(JSON.parse(json)).toEqual({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+    }
+    const [headers10] = (await raw('GET /healthz HTTP/1.0\r\n\r\n')).split('\r\n\r\n') as [string, string];
+    expect(headers10.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
   });
 
   it('answers a URL Fastify cannot read like any other refusal: registry code, request id, no-store', async () => {

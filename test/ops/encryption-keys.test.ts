@@ -121,7 +121,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
     expect(nothing.stdout).toContain(`key "unused": given up 0 signing key(s) not yet retired, 0 user(s)' MFA, 0 pending MFA enrolment(s)`);
     expect(auditLinesOf(nothing)).toEqual([]);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toContain('ENCRYPTION_KEYS has the key "new": nothing sealed under it is lost; run reencrypt, then drop it from ENCRYPTION_KEYS');
+    expect(refused.stderr).toContain('the encryption keys in use (ENCRYPTION_KEYS, or in development the keys file) have the key "new": nothing sealed under it is lost; run reencrypt, then drop it from them');
     // The database alone: no gateway could load its keys now (it opens pending ones too, and main.ts
     // refuses to start while "gone" seals one).
     const database = await named.open();

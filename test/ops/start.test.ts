@@ -137,6 +137,7 @@ describe('npm start', () => {
     const first = await startProcess({ DATA_DIR: dataDir });
     expect(first.printed).toBe(`http://localhost:${first.port}/graphql`);
     const email = await exerciseContract(first.url);
+    expect(first.child.stdout()).not.toContain('JWT_ISSUER names port 0');
 
     const keysFile = path.join(dataDir, 'encryption-keys');
     expect(existsSync(keysFile)).toBe(true);
@@ -152,6 +153,16 @@ describe('npm start', () => {
     expect(login.data?.login.__typename).toBe('AuthPayload');
     await stopWithSigtermWhileBusy(second.child);
   }, 180_000);
+
+  it('warns when the issuer it would put in tokens names port 0 (PORT=0 without JWT_ISSUER)', async () => {
+    const dataDir = tempDir('gateway-port-0');
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const { child, printed } = await startProcess({ DATA_DIR: dataDir, PORT: '0' });
+    expect(printed).toMatch(/^http:\/\/localhost:[1-9]\d*\/graphql$/);
+    const [warning] = await child.waitFor(/.*JWT_ISSUER names port 0.*/, 10_000);
+    expect(JSON.parse(warning!)).toMatchObject({ level: 40, issuer: 'http://localhost:0' });
+    await stopWithSigterm(child);
+  }, 120_000);
 
   // Real Postgres exists only when DATABASE_URL is set; without it, production has nothing to use.
   if (process.env.DATABASE_URL) {

@@ -31,7 +31,7 @@ export interface SealedUnderKey {
 export async function forgetEncryptionKey(deps: Deps, keyId: string, apply: boolean): Promise<SealedUnderKey> {
   if (deps.box.has(keyId)) {
     throw new BadUserInputError(
-      `ENCRYPTION_KEYS has the key "${keyId}": nothing sealed under it is lost; run reencrypt, then drop it from ENCRYPTION_KEYS`,
+      `the encryption keys in use (ENCRYPTION_KEYS, or in development the keys file) have the key "${keyId}": nothing sealed under it is lost; run reencrypt, then drop it from them`,
       'keyId',
     );
   }

@@ -2,8 +2,10 @@
  * argon2id behind one small class. argon2 runs on libuv's thread pool, so hashing never blocks
  * the event loop; every operation goes through the admission (a bounded number at once, a short
  * queue, SERVICE_UNAVAILABLE beyond). `verifyAgainstDummy` spends the same time, and waits in
- * the same line, as a real verification, for unknown emails.
+ * the same line, as a real verification, for unknown emails; a check against a hash made with
+ * other parameters lasts as long as one made with the configured ones.
  */
+import { randomInt } from 'node:crypto';
 import * as argon2 from 'argon2';
 import { MAX_SENT_PASSWORD_UNITS, normalizePassword } from './check-password-policy';
 import { HashAdmission, type HashLimits, type HashReservation } from './hash-admission';
@@ -14,7 +16,8 @@ export interface Argon2Settings {
   parallelism: number;
 }
 
-const PADDING_INPUT = 'padding for a hash made with less work than configured';
+/** How many recent durations of a check at the configured parameters padding draws from. */
+const RECENT_CHECKS = 32;
 
 /** Version and parameters of an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…); null for anything else. */
 function argon2idParams(hash: string) {
@@ -25,16 +28,26 @@ function argon2idParams(hash: string) {
   return { v: Number(match[1]), m: at('m'), t: at('t'), p: at('p') };
 }
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export class PasswordHasher {
   // Made at construction, so that even the first unknown-email login costs one verification.
   private readonly dummyHash: Promise<string>;
   private readonly admission: HashAdmission;
+  /** Durations (ms) of the latest checks against hashes made with the configured parameters. */
+  private readonly recent: number[] = [];
+  private recentNext = 0;
 
   constructor(
     private readonly settings: Argon2Settings,
     limits: HashLimits,
   ) {
-    this.dummyHash = argon2.hash('dummy password for unknown accounts', this.options);
+    const started = performance.now();
+    // Hashing costs what a check costs: the first duration padding can draw from.
+    this.dummyHash = argon2.hash('dummy password for unknown accounts', this.options).then((hash) => {
+      this.remember(performance.now() - started);
+      return hash;
+    });
     this.admission = new HashAdmission(limits);
   }
 
@@ -72,41 +85,57 @@ export class PasswordHasher {
   }
 
   /**
-   * False for a wrong password and for a malformed stored hash alike. A hash made with less
-   * work than the configured parameters (stored before they were raised) is padded with the
-   * missing work, so that it takes as long as an unknown email's dummy verification: else a
-   * dormant account would answer faster than an email without one.
+   * False for a wrong password and for a malformed stored hash alike. A check against a hash not
+   * made with the configured parameters (stored before they were raised, another argon2 type, or
+   * malformed), or of a password too long to check, ends no sooner than a check at those parameters: it waits out the rest of the
+   * duration of one such check drawn from the latest few. Else a dormant account would answer
+   * faster than an email without one (whose check is against the dummy hash). Waiting, rather
+   * than running the argon2 work the hash lacks, matches what the caller can measure: the
+   * duration, which no model of argon2's cost from memory and passes predicts closely (smaller
+   * memory runs faster per KiB, and argon2i and argon2d differ from argon2id). A hash made with
+   * more work than configured cannot be evened out.
    */
   verify(hash: string, password: string, place?: HashReservation): Promise<boolean> {
     return this.admitted(place, async () => {
-      let ok: boolean;
-      try {
-        // Longer than any password the policy accepts: wrong, without normalizing it.
-        ok = password.length <= MAX_SENT_PASSWORD_UNITS && (await argon2.verify(hash, normalizePassword(password)));
-      } catch {
-        ok = false;
+      const started = performance.now();
+      let ok = false;
+      let ran = false;
+      // Longer than any password the policy accepts: wrong, without normalizing it.
+      if (password.length <= MAX_SENT_PASSWORD_UNITS) {
+        try {
+          ok = await argon2.verify(hash, normalizePassword(password));
+          ran = true;
+        } catch {
+          // A malformed hash: nothing ran.
+        }
       }
-      const padding = this.paddingFor(hash);
-      if (padding) await argon2.hash(PADDING_INPUT, padding);
+      const took = performance.now() - started;
+      if (ran && this.isConfigured(hash)) {
+        this.remember(took);
+      } else {
+        const target = await this.recentDuration();
+        if (took < target) await sleep(target - took);
+      }
       return ok;
     });
   }
 
-  /**
-   * The argon2id run that makes up for a stored hash's missing work. argon2's cost grows with
-   * memory × passes: one pass over the missing amount, or, when that is more than the configured
-   * memory, as many passes over the configured memory as come nearest (never more memory than a
-   * verification takes). None for a hash that is not argon2id (nothing to measure) or has as much
-   * work as configured.
-   */
-  private paddingFor(hash: string) {
+  /** Made with exactly the configured parameters (argon2id, version 19, the same m, t and p). */
+  private isConfigured(hash: string) {
     const stored = argon2idParams(hash);
-    if (!stored) return null;
     const { memoryKib, timeCost, parallelism } = this.settings;
-    const missing = memoryKib * timeCost - stored.m * stored.t;
-    if (missing < 8 * parallelism) return null; // argon2's smallest memory
-    const passes = Math.max(1, Math.round(missing / memoryKib));
-    return { type: argon2.argon2id, memoryCost: Math.min(missing, memoryKib), timeCost: passes, parallelism } as const;
+    return stored !== null && stored.v === 19 && stored.m === memoryKib && stored.t === timeCost && stored.p === parallelism;
+  }
+
+  private remember(ms: number) {
+    this.recent[this.recentNext] = ms;
+    this.recentNext = (this.recentNext + 1) % RECENT_CHECKS;
+  }
+
+  /** One of the latest durations, at random: padded checks spread as the checks they imitate. */
+  private async recentDuration() {
+    await this.dummyHash; // its making is the first
+    return this.recent[randomInt(this.recent.length)]!;
   }
 
   /**

@@ -54,11 +54,13 @@ export async function prepareRotation(deps: { box: SecretBox }, settings: Rotati
   return { candidate, retireOthersAt };
 }
 
-export type KeyState = 'pending' | 'signing' | 'retiring' | 'retired';
+export type KeyState = 'pending' | 'signing' | 'published' | 'retiring' | 'retired';
 
 /**
  * Each key's state at `now`, newest first, for `npm run admin -- keys list`. "signing" is the key
  * every instance's KeyRing signs with at `now` (signingKeyAt), also when none has activated yet.
+ * "published": in the JWKS, signing nothing, and leaving at no set time (a key of the previous
+ * JWT_ALG, until `keys retire`); "retiring": the same with its time to leave set.
  */
 export function describeKeys(keys: StoredSigningKey[], alg: string, now: Date) {
   const signingKid = signingKeyAt(keys.filter((k) => isUsable(k, alg, now)).sort(byActivation), now)?.kid;
@@ -72,7 +74,9 @@ export function describeKeys(keys: StoredSigningKey[], alg: string, now: Date) {
             ? 'signing'
             : k.activatesAt > now
               ? 'pending'
-              : 'retiring';
+              : k.retiresAt === null
+                ? 'published'
+                : 'retiring';
       return { kid: k.kid, alg: k.alg, state, activatesAt: k.activatesAt, retiresAt: k.retiresAt };
     });
 }
