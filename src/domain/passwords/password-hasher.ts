@@ -37,15 +37,18 @@ export class PasswordHasher {
   /** Durations (ms) of the latest checks against hashes made with the configured parameters. */
   private readonly recent: number[] = [];
   private recentNext = 0;
+  /** How long making the dummy hash took: the estimate until a check has been timed. */
+  private firstEstimate = 0;
 
   constructor(
     private readonly settings: Argon2Settings,
     limits: HashLimits,
   ) {
     const started = performance.now();
-    // Hashing costs what a check costs: the first duration padding can draw from.
+    // Hashing costs what a check costs, but this one runs while the process starts (and may wait
+    // for a core): used only until a check has been timed.
     this.dummyHash = argon2.hash('dummy password for unknown accounts', this.options).then((hash) => {
-      this.remember(performance.now() - started);
+      this.firstEstimate = performance.now() - started;
       return hash;
     });
     this.admission = new HashAdmission(limits);
@@ -92,8 +95,10 @@ export class PasswordHasher {
    * faster than an email without one (whose check is against the dummy hash). Waiting, rather
    * than running the argon2 work the hash lacks, matches what the caller can measure: the
    * duration, which no model of argon2's cost from memory and passes predicts closely (smaller
-   * memory runs faster per KiB, and argon2i and argon2d differ from argon2id). A hash made with
-   * more work than configured cannot be evened out.
+   * memory runs faster per KiB, and argon2i and argon2d differ from argon2id). A hash of about
+   * the configured work answers at the later of its own check and the duration drawn: on a busy
+   * machine, a little later than a check at the configured parameters. A hash made with more work
+   * than configured cannot be evened out.
    */
   verify(hash: string, password: string, place?: HashReservation): Promise<boolean> {
     return this.admitted(place, async () => {
@@ -134,8 +139,8 @@ export class PasswordHasher {
 
   /** One of the latest durations, at random: padded checks spread as the checks they imitate. */
   private async recentDuration() {
-    await this.dummyHash; // its making is the first
-    return this.recent[randomInt(this.recent.length)]!;
+    await this.dummyHash;
+    return this.recent.length === 0 ? this.firstEstimate : this.recent[randomInt(this.recent.length)]!;
   }
 
   /**
