@@ -30,7 +30,7 @@ const TOKEN_LIMIT = /Document contains more tha[nt] \d+ tokens/;
 
 // graphql-js quotes the value it could not coerce, twice: a secret sent in the wrong shape
 // (`{ "password": { "pw": "…" } }`) would come back in the message.
-const INVALID_VARIABLE = /^Variable "\$(\w+)" got invalid value /;
+const INVALID_VARIABLE = /^Variable "\$(\w+)" (?:got|has) invalid value /; // graphql 16: got, 17: has
 
 /** The message of a variable that could not be coerced, naming its declared type, not its value. */
 function invalidVariableMessage(name: string, error: unknown) {

@@ -41,15 +41,16 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
   const { maxDepth, maxAliases, maxDirectives, maxTokens, maxCost } = config.graphqlLimits;
   // armor words a limit's refusal as a syntax error ("Syntax Error: Query depth limit …"); it is
   // reported as the validation error it is, and validation goes on to report any others.
-  const reportPlainly = { propagateOnRejection: false, onReject: [reportLimitExceeded] };
+  // One object per rule: armor may add a handler of its own to a rule's onReject list.
+  const reportPlainly = () => ({ propagateOnRejection: false, onReject: [reportLimitExceeded] });
   const armor = new ApolloArmor({
-    maxDepth: { n: maxDepth, ...reportPlainly },
-    maxAliases: { n: maxAliases, ...reportPlainly },
-    maxDirectives: { n: maxDirectives, ...reportPlainly },
+    maxDepth: { n: maxDepth, ...reportPlainly() },
+    maxAliases: { n: maxAliases, ...reportPlainly() },
+    maxDirectives: { n: maxDirectives, ...reportPlainly() },
     // Counted by graphql's own parser instead (parseOptions below): armor's token plugin turns
     // every syntax error into an HTTP 500.
     maxTokens: { enabled: false },
-    costLimit: { maxCost, ...reportPlainly },
+    costLimit: { maxCost, ...reportPlainly() },
     // Apollo's hideSchemaDetailsFromClientErrors (below) already drops the suggestions in
     // production; armor's plugin would do it again on every request.
     blockFieldSuggestion: { enabled: false },

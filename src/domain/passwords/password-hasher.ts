@@ -1,11 +1,10 @@
 /**
  * argon2id behind one small class. argon2 runs on libuv's thread pool, so hashing never blocks
  * the event loop; every operation goes through the admission (a bounded number at once, a short
- * queue, SERVICE_UNAVAILABLE beyond). `verifyAgainstDummy` spends the same time, and waits in
+ * queue, SERVICE_UNAVAILABLE beyond). `verifyAgainstDummy` spends the same work, and waits in
  * the same line, as a real verification, for unknown emails; a check against a hash made with
- * other parameters lasts as long as one made with the configured ones.
+ * less work than configured runs the work it lacks.
  */
-import { randomInt } from 'node:crypto';
 import * as argon2 from 'argon2';
 import { MAX_SENT_PASSWORD_UNITS, normalizePassword } from './check-password-policy';
 import { HashAdmission, type HashLimits, type HashReservation } from './hash-admission';
@@ -16,41 +15,27 @@ export interface Argon2Settings {
   parallelism: number;
 }
 
-/** How many recent durations of a check at the configured parameters padding draws from. */
-const RECENT_CHECKS = 32;
+const PADDING_INPUT = 'padding for a hash made with less work than configured';
 
-/** Version and parameters of an argon2id PHC string ($argon2id$v=19$m=…,t=…,p=…$…); null for anything else. */
-function argon2idParams(hash: string) {
-  const match = /^\$argon2id\$v=(\d+)\$([^$]+)\$/.exec(hash);
+/** Type, version and parameters of an argon2 PHC string ($argon2id$v=19$m=…,t=…,p=…$…); null for anything else. */
+function argon2Params(hash: string) {
+  const match = /^\$(argon2id|argon2i|argon2d)\$v=(\d+)\$([^$]+)\$/.exec(hash);
   if (!match) return null;
-  const params = new Map(match[2]!.split(',').map((kv) => kv.split('=') as [string, string]));
+  const params = new Map(match[3]!.split(',').map((kv) => kv.split('=') as [string, string]));
   const at = (name: string) => Number(params.get(name) ?? 0);
-  return { v: Number(match[1]), m: at('m'), t: at('t'), p: at('p') };
+  return { type: match[1]!, v: Number(match[2]), m: at('m'), t: at('t'), p: at('p') };
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class PasswordHasher {
   // Made at construction, so that even the first unknown-email login costs one verification.
   private readonly dummyHash: Promise<string>;
   private readonly admission: HashAdmission;
-  /** Durations (ms) of the latest checks against hashes made with the configured parameters. */
-  private readonly recent: number[] = [];
-  private recentNext = 0;
-  /** How long making the dummy hash took: the estimate until a check has been timed. */
-  private firstEstimate = 0;
 
   constructor(
     private readonly settings: Argon2Settings,
     limits: HashLimits,
   ) {
-    const started = performance.now();
-    // Hashing costs what a check costs, but this one runs while the process starts (and may wait
-    // for a core): used only until a check has been timed.
-    this.dummyHash = argon2.hash('dummy password for unknown accounts', this.options).then((hash) => {
-      this.firstEstimate = performance.now() - started;
-      return hash;
-    });
+    this.dummyHash = argon2.hash('dummy password for unknown accounts', this.options);
     this.admission = new HashAdmission(limits);
   }
 
@@ -88,21 +73,17 @@ export class PasswordHasher {
   }
 
   /**
-   * False for a wrong password and for a malformed stored hash alike. A check against a hash not
-   * made with the configured parameters (stored before they were raised, another argon2 type, or
-   * malformed), or of a password too long to check, ends no sooner than a check at those parameters: it waits out the rest of the
-   * duration of one such check drawn from the latest few. Else a dormant account would answer
-   * faster than an email without one (whose check is against the dummy hash). Waiting, rather
-   * than running the argon2 work the hash lacks, matches what the caller can measure: the
-   * duration, which no model of argon2's cost from memory and passes predicts closely (smaller
-   * memory runs faster per KiB, and argon2i and argon2d differ from argon2id). A hash of about
-   * the configured work answers at the later of its own check and the duration drawn: on a busy
-   * machine, a little later than a check at the configured parameters. A hash made with more work
-   * than configured cannot be evened out.
+   * False for a wrong password and for a malformed stored hash alike. What an unknown email's
+   * check against the dummy hash costs, every check costs, whatever is stored: a hash made with
+   * less work than configured (stored before the parameters were raised, or by another argon2
+   * type) is followed by an argon2 run of the work it lacks, and a check that could not run (a
+   * malformed hash, a password too long to check) by a run of the whole configured work. Else a
+   * dormant account would answer sooner than an email without one. Real work rather than a
+   * wait: a wait would use no core, and requests beside it would show the difference (and
+   * durations to wait for could be skewed by load an attacker makes).
    */
   verify(hash: string, password: string, place?: HashReservation): Promise<boolean> {
     return this.admitted(place, async () => {
-      const started = performance.now();
       let ok = false;
       let ran = false;
       // Longer than any password the policy accepts: wrong, without normalizing it.
@@ -114,33 +95,29 @@ export class PasswordHasher {
           // A malformed hash: nothing ran.
         }
       }
-      const took = performance.now() - started;
-      if (ran && this.isConfigured(hash)) {
-        this.remember(took);
-      } else {
-        const target = await this.recentDuration();
-        if (took < target) await sleep(target - took);
-      }
+      const padding = ran ? this.paddingFor(hash) : this.options;
+      if (padding) await argon2.hash(PADDING_INPUT, padding);
       return ok;
     });
   }
 
-  /** Made with exactly the configured parameters (argon2id, version 19, the same m, t and p). */
-  private isConfigured(hash: string) {
-    const stored = argon2idParams(hash);
+  /**
+   * The argon2id run that makes up for a stored hash's missing work, in argon2's own unit (memory
+   * × passes, whatever the type): the fewest passes that fit the missing amount within the
+   * configured memory, over an equal share of it each (never more memory than a check takes).
+   * None when the hash has as much work as configured, or is no argon2 hash (nothing to measure).
+   * Smaller memory runs somewhat faster per KiB, so a hash with much less memory than configured
+   * still answers a little sooner (README, Settings).
+   */
+  private paddingFor(hash: string) {
+    const stored = argon2Params(hash);
+    if (!stored) return null;
     const { memoryKib, timeCost, parallelism } = this.settings;
-    return stored !== null && stored.v === 19 && stored.m === memoryKib && stored.t === timeCost && stored.p === parallelism;
-  }
-
-  private remember(ms: number) {
-    this.recent[this.recentNext] = ms;
-    this.recentNext = (this.recentNext + 1) % RECENT_CHECKS;
-  }
-
-  /** One of the latest durations, at random: padded checks spread as the checks they imitate. */
-  private async recentDuration() {
-    await this.dummyHash;
-    return this.recent.length === 0 ? this.firstEstimate : this.recent[randomInt(this.recent.length)]!;
+    const missing = memoryKib * timeCost - stored.m * stored.t;
+    if (missing < 8 * parallelism) return null; // argon2's smallest memory
+    const passes = Math.ceil(missing / memoryKib);
+    const memoryCost = Math.max(8 * parallelism, Math.round(missing / passes));
+    return { type: argon2.argon2id, memoryCost, timeCost: passes, parallelism } as const;
   }
 
   /**
@@ -149,8 +126,8 @@ export class PasswordHasher {
    * "upgrade" to weaker settings.)
    */
   needsRehash(hash: string): boolean {
-    const stored = argon2idParams(hash);
-    if (!stored) return true;
+    const stored = argon2Params(hash);
+    if (!stored || stored.type !== 'argon2id') return true;
     const { memoryKib, timeCost, parallelism } = this.settings;
     return stored.v < 19 || stored.m < memoryKib || stored.t < timeCost || stored.p < parallelism;
   }
