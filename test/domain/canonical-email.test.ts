@@ -15,6 +15,8 @@ describe('canonicalEmail', () => {
       ['x@mail.ΟΔΟΣ', 'x@mail.οδοσ'], // the domain's case as IDNA maps it (σ, not a final ς)
       ['a@ex\u200bample.com', 'a@example.com'], // IDNA drops what means nothing in a name
       [' \u210cal@example.com ', 'hal@example.com'], // NFKC, then lower case
+      ['kim@example\u3002com', 'kim@example.com'], // ideographic full stop, its only dot
+      ['kim@mail\uff61example\u3002com\u3002', 'kim@mail.example.com'], // half-width ideographic, and trailing
     ];
     for (const [input, canonical] of cases) expect(canonicalEmail(input), input).toBe(canonical);
   });

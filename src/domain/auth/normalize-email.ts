@@ -13,6 +13,9 @@ const LOCAL_PART = /^[^\s@\p{C}]+$/u;
 // host's (% / ? # \ : [ ]): Node's domainToASCII is the WHATWG URL host parser, which decodes
 // %2e into a dot and stops at a /. The rest is IDNA's to check (domainToASCII, below).
 const DOMAIN = /^[^\s@%/?#\\:[\].]+(\.[^\s@%/?#\\:[\].]+)+$/u;
+// The dots UTS #46 maps to a full stop (ideographic, full-width, half-width ideographic): NFKC maps
+// only the full-width one, and DOMAIN needs them as dots before IDNA sees the name.
+const IDEOGRAPHIC_DOTS = /[\u3002\uff0e\uff61]/g;
 // A last label that is a number (decimal, or 0x hex) makes the URL parser read the whole name as
 // an IPv4 address (x@127.1 would become x@127.0.0.1): no top-level domain is one.
 const NUMERIC_LAST_LABEL = /\.(\d+|0x[0-9a-f]*)$/i;
@@ -31,7 +34,7 @@ export function canonicalEmail(email: string): string | null {
   const at = folded.lastIndexOf('@');
   if (at <= 0) return null;
   const local = folded.slice(0, at).toLowerCase().normalize('NFKC');
-  const domain = folded.slice(at + 1).replace(/\.$/, '');
+  const domain = folded.slice(at + 1).replace(IDEOGRAPHIC_DOTS, '.').replace(/\.$/, '');
   if (!LOCAL_PART.test(local) || !DOMAIN.test(domain) || NUMERIC_LAST_LABEL.test(domain)) return null;
   // Empty: not a domain (an invalid label, bad punycode, a joiner out of place).
   const ascii = domainToASCII(domain);
