@@ -5,6 +5,7 @@
  * the same line, as a real verification, for unknown emails; a check against a hash made with
  * less work than configured runs the work it lacks.
  */
+import { availableParallelism } from 'node:os';
 import * as argon2 from 'argon2';
 import { MAX_SENT_PASSWORD_UNITS, normalizePassword } from './check-password-policy';
 import { HashAdmission, type HashLimits, type HashReservation } from './hash-admission';
@@ -17,14 +18,23 @@ export interface Argon2Settings {
 
 const PADDING_INPUT = 'padding for a hash made with less work than configured';
 
-/** Type, version and parameters of an argon2 PHC string ($argon2id$v=19$m=…,t=…,p=…$…); null for anything else. */
+/**
+ * Type, version and parameters of an argon2 PHC string ($argon2id$v=19$m=…,t=…,p=…$…; without
+ * `v=`, as older encoders wrote it, version 16); null for anything else.
+ */
 function argon2Params(hash: string) {
-  const match = /^\$(argon2id|argon2i|argon2d)\$v=(\d+)\$([^$]+)\$/.exec(hash);
+  const match = /^\$(argon2id|argon2i|argon2d)\$(?:v=(\d+)\$)?([^$]+)\$/.exec(hash);
   if (!match) return null;
   const params = new Map(match[3]!.split(',').map((kv) => kv.split('=') as [string, string]));
   const at = (name: string) => Number(params.get(name) ?? 0);
-  return { type: match[1]!, v: Number(match[2]), m: at('m'), t: at('t'), p: at('p') };
+  return { type: match[1]!, v: Number(match[2] ?? 16), m: at('m'), t: at('t'), p: at('p') };
 }
+
+/**
+ * argon2 runs a thread per lane: its duration is about memory × passes over the lanes that run
+ * at once (no more than the cores).
+ */
+const lanesAtOnce = (lanes: number) => Math.max(1, Math.min(lanes, availableParallelism()));
 
 export class PasswordHasher {
   // Made at construction, so that even the first unknown-email login costs one verification.
@@ -76,8 +86,9 @@ export class PasswordHasher {
    * False for a wrong password and for a malformed stored hash alike. What an unknown email's
    * check against the dummy hash costs, every check costs, whatever is stored: a hash made with
    * less work than configured (stored before the parameters were raised, or by another argon2
-   * type) is followed by an argon2 run of the work it lacks, and a check that could not run (a
-   * malformed hash, a password too long to check) by a run of the whole configured work. Else a
+   * type, or with more lanes) is followed by an argon2 run of the work it lacks, and a check that
+   * could not run (no argon2 hash, a malformed one, a password too long to check) by a run of the
+   * whole configured work. Else a
    * dormant account would answer sooner than an email without one. Real work rather than a
    * wait: a wait would use no core, and requests beside it would show the difference (and
    * durations to wait for could be skewed by load an attacker makes).
@@ -86,8 +97,9 @@ export class PasswordHasher {
     return this.admitted(place, async () => {
       let ok = false;
       let ran = false;
-      // Longer than any password the policy accepts: wrong, without normalizing it.
-      if (password.length <= MAX_SENT_PASSWORD_UNITS) {
+      // Longer than any password the policy accepts: wrong, without normalizing it. No argon2
+      // hash at all (node-argon2 answers false for another scheme's at once): nothing to check.
+      if (password.length <= MAX_SENT_PASSWORD_UNITS && argon2Params(hash)) {
         try {
           ok = await argon2.verify(hash, normalizePassword(password));
           ran = true;
@@ -103,17 +115,18 @@ export class PasswordHasher {
 
   /**
    * The argon2id run that makes up for a stored hash's missing work, in argon2's own unit (memory
-   * × passes, whatever the type): the fewest passes that fit the missing amount within the
-   * configured memory, over an equal share of it each (never more memory than a check takes).
-   * None when the hash has as much work as configured, or is no argon2 hash (nothing to measure).
-   * Smaller memory runs somewhat faster per KiB, so a hash with much less memory than configured
-   * still answers a little sooner (README, Settings).
+   * × passes over the lanes that run at once, whatever the type): the fewest passes that fit the
+   * missing amount within the configured memory, over an equal share of it each (never more
+   * memory than a check takes). None when the hash takes as long as configured. Smaller memory
+   * runs somewhat faster per KiB, so a hash with much less memory than configured still answers
+   * a little sooner; a hash with more memory, or more lanes than cores, answers later (README).
    */
   private paddingFor(hash: string) {
     const stored = argon2Params(hash);
     if (!stored) return null;
     const { memoryKib, timeCost, parallelism } = this.settings;
-    const missing = memoryKib * timeCost - stored.m * stored.t;
+    const lanes = lanesAtOnce(parallelism);
+    const missing = ((memoryKib * timeCost) / lanes - (stored.m * stored.t) / lanesAtOnce(stored.p)) * lanes;
     if (missing < 8 * parallelism) return null; // argon2's smallest memory
     const passes = Math.ceil(missing / memoryKib);
     const memoryCost = Math.max(8 * parallelism, Math.round(missing / passes));
@@ -121,15 +134,18 @@ export class PasswordHasher {
   }
 
   /**
-   * True when the stored hash is weaker than the configured parameters: not argon2id, or less
-   * memory, time or parallelism. (node-argon2's own needsRehash ignores the type and would also
-   * "upgrade" to weaker settings.)
+   * True when the stored hash is not what the configured parameters make, unless it has more
+   * memory or passes: another type or version, less memory or passes, or other lanes at the
+   * same memory and passes (lanes change how long a check takes, not its strength). A stronger
+   * hash is never "upgraded" to weaker settings (node-argon2's own needsRehash would; it also
+   * ignores the type).
    */
   needsRehash(hash: string): boolean {
     const stored = argon2Params(hash);
-    if (!stored || stored.type !== 'argon2id') return true;
+    if (!stored || stored.type !== 'argon2id' || stored.v < 19) return true;
     const { memoryKib, timeCost, parallelism } = this.settings;
-    return stored.v < 19 || stored.m < memoryKib || stored.t < timeCost || stored.p < parallelism;
+    if (stored.m < memoryKib || stored.t < timeCost) return true;
+    return stored.p !== parallelism && stored.m === memoryKib && stored.t === timeCost;
   }
 
   async verifyAgainstDummy(password: string, place?: HashReservation): Promise<false> {
