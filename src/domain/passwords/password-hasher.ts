@@ -5,7 +5,6 @@
  * the same line, as a real verification, for unknown emails; a check against a hash made with
  * less work than configured runs the work it lacks.
  */
-import { availableParallelism } from 'node:os';
 import * as argon2 from 'argon2';
 import { MAX_SENT_PASSWORD_UNITS, normalizePassword } from './check-password-policy';
 import { HashAdmission, type HashLimits, type HashReservation } from './hash-admission';
@@ -29,12 +28,6 @@ function argon2Params(hash: string) {
   const at = (name: string) => Number(params.get(name) ?? 0);
   return { type: match[1]!, v: Number(match[2] ?? 16), m: at('m'), t: at('t'), p: at('p') };
 }
-
-/**
- * argon2 runs a thread per lane: its duration is about memory × passes over the lanes that run
- * at once (no more than the cores).
- */
-const lanesAtOnce = (lanes: number) => Math.max(1, Math.min(lanes, availableParallelism()));
 
 export class PasswordHasher {
   // Made at construction, so that even the first unknown-email login costs one verification.
@@ -86,7 +79,7 @@ export class PasswordHasher {
    * False for a wrong password and for a malformed stored hash alike. What an unknown email's
    * check against the dummy hash costs, every check costs, whatever is stored: a hash made with
    * less work than configured (stored before the parameters were raised, or by another argon2
-   * type, or with more lanes) is followed by an argon2 run of the work it lacks, and a check that
+   * type) is followed by an argon2 run of the work it lacks, and a check that
    * could not run (no argon2 hash, a malformed one, a password too long to check) by a run of the
    * whole configured work. Else a
    * dormant account would answer sooner than an email without one. Real work rather than a
@@ -115,18 +108,19 @@ export class PasswordHasher {
 
   /**
    * The argon2id run that makes up for a stored hash's missing work, in argon2's own unit (memory
-   * × passes over the lanes that run at once, whatever the type): the fewest passes that fit the
-   * missing amount within the configured memory, over an equal share of it each (never more
-   * memory than a check takes). None when the hash takes as long as configured. Smaller memory
-   * runs somewhat faster per KiB, so a hash with much less memory than configured still answers
-   * a little sooner; a hash with more memory, or more lanes than cores, answers later (README).
+   * × passes, whatever the type or lanes): the fewest passes that fit the missing amount within
+   * the configured memory, over an equal share of it each (never more memory than a check takes).
+   * None when the hash has as much work as configured. Smaller memory runs somewhat faster per
+   * KiB, so a hash with much less memory than configured still answers a little sooner. Lanes are
+   * not counted: argon2 runs a thread per lane, so a hash with more lanes than configured answers
+   * sooner on idle cores (two: about 0.6x) but later on busy ones, where its threads wait for each
+   * other; padding it as if its lanes always ran at once made it 2x slower on a busy machine.
    */
   private paddingFor(hash: string) {
     const stored = argon2Params(hash);
     if (!stored) return null;
     const { memoryKib, timeCost, parallelism } = this.settings;
-    const lanes = lanesAtOnce(parallelism);
-    const missing = ((memoryKib * timeCost) / lanes - (stored.m * stored.t) / lanesAtOnce(stored.p)) * lanes;
+    const missing = memoryKib * timeCost - stored.m * stored.t;
     if (missing < 8 * parallelism) return null; // argon2's smallest memory
     const passes = Math.ceil(missing / memoryKib);
     const memoryCost = Math.max(8 * parallelism, Math.round(missing / passes));
