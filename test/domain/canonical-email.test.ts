@@ -45,6 +45,10 @@ describe('canonicalEmail', () => {
       'x@127.1', // a URL parser reads these as IPv4 addresses
       'x@0x7f.0.0.1',
       'y@1.2.3.010',
+      'x@127.1\u200b', // the same once IDNA has dropped what means nothing in a name
+      'x@1.2.3.4\u00ad',
+      'x@127.0\u30021', // an ideographic full stop is a dot
+      'x@10.0\u30020x1',
       'a\u200bb@example.com',
       '\u202eab@example.com',
       'ab\ud800@example.com',

@@ -39,7 +39,8 @@ export function canonicalEmail(email: string): string | null {
   // Empty: not a domain (an invalid label, bad punycode, a joiner out of place).
   const ascii = domainToASCII(domain);
   const unicode = ascii && domainToUnicode(ascii);
-  if (!unicode || !DOMAIN.test(unicode)) return null;
+  // Checked again: IDNA drops what means nothing in a name (x@127.1 + a zero-width space).
+  if (!unicode || !DOMAIN.test(unicode) || NUMERIC_LAST_LABEL.test(unicode)) return null;
   const canonical = `${local}@${unicode}`;
   return canonical.length <= 254 ? canonical : null;
 }

@@ -18,15 +18,29 @@ export interface Argon2Settings {
 const PADDING_INPUT = 'padding for a hash made with less work than configured';
 
 /**
+ * The largest parameters a stored hash may have to be checked at all, the configured ranges'
+ * (ARGON2_*): argon2 reads each as a 32-bit unsigned integer, so a larger one (2^32 + 1 passes)
+ * would run as another, and one far beyond these would hold a thread for hours.
+ */
+const MAX_STORED = { m: 4_194_304, t: 20, p: 16 } as const;
+const PARAMETER = /^[1-9]\d{0,6}$/;
+
+/**
  * Type, version and parameters of an argon2 PHC string ($argon2id$v=19$m=…,t=…,p=…$…; without
- * `v=`, as older encoders wrote it, version 16); null for anything else.
+ * `v=`, as older encoders wrote it, version 16); null for anything else, and for parameters
+ * that are not whole numbers within MAX_STORED.
  */
 function argon2Params(hash: string) {
-  const match = /^\$(argon2id|argon2i|argon2d)\$(?:v=(\d+)\$)?([^$]+)\$/.exec(hash);
+  const match = /^\$(argon2id|argon2i|argon2d)\$(?:v=(16|19)\$)?([^$]+)\$/.exec(hash);
   if (!match) return null;
   const params = new Map(match[3]!.split(',').map((kv) => kv.split('=') as [string, string]));
-  const at = (name: string) => Number(params.get(name) ?? 0);
-  return { type: match[1]!, v: Number(match[2] ?? 16), m: at('m'), t: at('t'), p: at('p') };
+  const at = (name: keyof typeof MAX_STORED) => {
+    const value = params.get(name);
+    return value !== undefined && PARAMETER.test(value) && Number(value) <= MAX_STORED[name] ? Number(value) : null;
+  };
+  const [m, t, p] = [at('m'), at('t'), at('p')];
+  if (m === null || t === null || p === null) return null;
+  return { type: match[1]!, v: Number(match[2] ?? 16), m, t, p };
 }
 
 export class PasswordHasher {
@@ -91,7 +105,8 @@ export class PasswordHasher {
       let ok = false;
       let ran = false;
       // Longer than any password the policy accepts: wrong, without normalizing it. No argon2
-      // hash at all (node-argon2 answers false for another scheme's at once): nothing to check.
+      // hash at all (node-argon2 answers false for another scheme's at once), or one whose
+      // parameters argon2 would read otherwise or take hours over: nothing to check.
       if (password.length <= MAX_SENT_PASSWORD_UNITS && argon2Params(hash)) {
         try {
           ok = await argon2.verify(hash, normalizePassword(password));
