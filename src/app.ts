@@ -61,7 +61,7 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
   if (config.playground) registerPlaygroundRoutes(app, { schemaSdl: printGatewaySchema() });
 
   const apollo = await startGraphqlServer({ app, config, logger, schema: gatewaySchema(), introspection: !config.production, metrics });
-  await app.register(fastifyApollo(apollo), { context: requestContext(config, deps) });
+  await app.register(fastifyApollo(apollo), { context: requestContext(config, deps, config.trustProxy ? 'TRUST_PROXY' : undefined) });
 
   registerHealthRoutes(app, pingDatabase, rateLimitMode);
   registerJwksRoutes(app, () => deps.keys, { issuer: config.jwt.issuer, alg: config.jwt.alg });

@@ -20,17 +20,40 @@ export async function viewerOfRequest(deps: AuthDeps, request: FastifyRequest): 
   return claims; // a Viewer as it is (frozen when it comes from the verified-token cache)
 }
 
-/** The GraphQL context of one HTTP exchange, the same on every listener. */
-export function requestContext(config: Config, deps: AuthDeps) {
-  return async (request: FastifyRequest, reply: FastifyReply): Promise<GatewayContext> => ({
-    requestId: request.id,
-    viewer: await viewerOfRequest(deps, request),
-    client: { ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null },
-    deps,
-    refreshTransport: requestedRefreshTransport(config.refresh.transport, request.headers[REFRESH_TRANSPORT_HEADER]),
-    refreshCookie: refreshCookie(request, reply),
-    issuedTo: new Set(),
-  });
+/**
+ * The GraphQL context of one HTTP exchange, the same on every listener. `trustedProxy` names the
+ * setting that makes this listener read X-Forwarded-For, when one does.
+ */
+export function requestContext(config: Config, deps: AuthDeps, trustedProxy?: 'TRUST_PROXY' | 'SUBGRAPH_TRUST_PROXY') {
+  const unforwarded = trustedProxy ? onceWithoutForwardedFor(trustedProxy) : undefined;
+  return async (request: FastifyRequest, reply: FastifyReply): Promise<GatewayContext> => {
+    unforwarded?.(request);
+    return {
+      requestId: request.id,
+      viewer: await viewerOfRequest(deps, request),
+      client: { ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null },
+      deps,
+      refreshTransport: requestedRefreshTransport(config.refresh.transport, request.headers[REFRESH_TRANSPORT_HEADER]),
+      refreshCookie: refreshCookie(request, reply),
+      issuedTo: new Set(),
+    };
+  };
+}
+
+/**
+ * Says once that a request reached a listener that trusts a proxy without X-Forwarded-For: it
+ * counts as the proxy's own address, which every such client then shares for the brute-force
+ * limits (README's router.yaml propagates the header; a router configured without it sends none).
+ */
+function onceWithoutForwardedFor(setting: string) {
+  let warned = false;
+  return (request: FastifyRequest) => {
+    if (warned || request.headers['x-forwarded-for'] !== undefined) return;
+    warned = true;
+    request.log.warn(
+      `a GraphQL request came without X-Forwarded-For although ${setting} is set: it counts as the proxy's own address, which every such client shares for the rate limits; have the proxy (or router) send the header`,
+    );
+  };
 }
 
 let warnedUnreadable = false;

@@ -46,6 +46,7 @@ export async function createSubgraphApp({ config, deps, logger, settings, metric
       .send({ errors: [{ message: 'Only the router may call this listener.', extensions: { code: ErrorCode.FORBIDDEN } }] });
   });
   const apollo = await startGraphqlServer({ app, config, logger, schema: subgraphSchema(), introspection: !config.production, metrics });
-  await app.register(fastifyApollo(apollo), { context: requestContext(config, deps) });
+  const trusted = config.subgraph?.trustProxy ? 'SUBGRAPH_TRUST_PROXY' : undefined;
+  await app.register(fastifyApollo(apollo), { context: requestContext(config, deps, trusted) });
   return app;
 }

@@ -26,6 +26,12 @@ export interface RevocationFeedLogger {
 }
 
 const STARTUP_WAIT_MS = 3000;
+/**
+ * The connection that loads the set is asked PING this often; one that does not answer within
+ * its command timeout (a connection a NAT or balancer dropped while idle) is dropped and made
+ * anew, which loads the set again. The subscriber connection is watched by the feed itself.
+ */
+const PING_MS = 5000;
 
 /** The default logger: warnings as JSON lines on stderr, with the fields pino would write. */
 const stderrWarnings: RevocationFeedLogger = {
@@ -60,9 +66,16 @@ export async function createRevocationFeed(options: RevocationFeedOptions) {
   });
   const feed = new RedisRevocationFeed(client, options.prefix ?? 'gw:rl', logger, { readOnly: true });
   await feed.started();
+  const liveness = setInterval(() => {
+    if (client.status !== 'ready') return;
+    client.ping().catch((error: unknown) => {
+      if (error instanceof Error && /timed out/i.test(error.message) && client.status === 'ready') client.disconnect(true);
+    });
+  }, PING_MS).unref();
   return {
     isRevoked: (sessionId: string) => feed.isRevoked(sessionId, new Date()),
     async close() {
+      clearInterval(liveness);
       await feed.close();
       await client.quit().catch(() => client.disconnect());
     },

@@ -37,6 +37,11 @@ describe('SUBGRAPH_TRUST_PROXY unset (TRUST_PROXY=1 on the public listener)', ()
   it('ignores X-Forwarded-For: the client is the router (the TCP peer)', async () => {
     expect(await sessionIpVia(gw, '203.0.113.7')).toBe('127.0.0.1');
   });
+
+  it('warns of no missing X-Forwarded-For on the subgraph listener, which trusts no proxy', async () => {
+    expect((await call(gw, '{ __typename }', {})).data).toEqual({ __typename: 'Query' });
+    expect(gw.logs.filter((line) => line.includes('without X-Forwarded-For'))).toEqual([]);
+  });
 });
 
 describe('SUBGRAPH_TRUST_PROXY=1', () => {
@@ -51,6 +56,14 @@ describe('SUBGRAPH_TRUST_PROXY=1', () => {
   it('takes the last entry (the one a trusted hop added), and only that: an earlier forged entry changes nothing', async () => {
     expect(await sessionIpVia(gw, '203.0.113.7')).toBe('203.0.113.7');
     expect(await sessionIpVia(gw, '198.51.100.1, 203.0.113.8')).toBe('203.0.113.8');
+  });
+
+  // README's router.yaml propagates the header; a router set up without it sends none, and every
+  // client then shares the router's address for the rate limits.
+  it('says once that a request came without X-Forwarded-For', async () => {
+    const warning = 'a GraphQL request came without X-Forwarded-For although SUBGRAPH_TRUST_PROXY is set';
+    for (let i = 0; i < 2; i++) expect((await call(gw, '{ __typename }', {})).data).toEqual({ __typename: 'Query' });
+    expect(gw.logs.filter((line) => line.includes(warning))).toHaveLength(1);
   });
 
   it('leaves the public listener on TRUST_PROXY (unset: the TCP peer)', async () => {

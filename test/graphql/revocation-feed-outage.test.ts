@@ -1,11 +1,14 @@
 // Rule: a revocation feed (the gateway's, and the subgraph kit's) that starts while Redis is
 // down subscribes once Redis is back: revocations published afterwards reach it, not only the
-// set it loads on reconnecting; and it closes at once if Redis never comes back.
+// set it loads on reconnecting; it closes at once if Redis never comes back; and the kit's feed
+// notices connections that died without closing (dropped by a NAT) and makes them anew.
+import { connect as connectTcp, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { connectRedis, type RedisConnection } from '../../src/storage/redis/client';
 import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
 import { createRevocationFeed } from '../../src/subgraph';
+import { freePort } from '../helpers/processes';
 import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
 
 const binary = redisServerBinary();
@@ -13,6 +16,44 @@ if (!binary) console.log('skipping the revocation feed outage test: no redis-ser
 
 const PREFIX = 'feed-outage';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A TCP relay to Redis on loopback. `blackhole()` does to the connections open now what a NAT
+ * that forgot them does: the client's side stays open, and nothing it sends arrives or is answered;
+ * connections made afterwards pass.
+ */
+async function relayTo(redisPort: number) {
+  const pairs: Array<[Socket, Socket]> = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connectTcp(redisPort, '127.0.0.1');
+    client.pipe(upstream).pipe(client);
+    for (const socket of [client, upstream]) {
+      socket.on('error', () => {});
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    }
+    pairs.push([client, upstream]);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    blackhole() {
+      for (const [client, upstream] of pairs.splice(0)) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        upstream.destroy();
+        client.on('data', () => {}); // swallowed
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}
 
 describe.skipIf(!binary)('a revocation feed started while Redis is down', () => {
   const cleanup: Array<() => Promise<unknown>> = [];
@@ -59,6 +100,35 @@ describe.skipIf(!binary)('a revocation feed started while Redis is down', () => 
     expect(gateway.isRevoked('session-after-outage', new Date())).toBe(true);
     expect(kit.isRevoked('session-after-outage')).toBe(true);
   });
+
+  it("the kit's feed makes its connections anew when they die without closing, and learns the revocations it missed", async () => {
+    const redis = await throwawayRedis(binary!);
+    cleanup.push(() => redis.stop());
+    await redis.start();
+    const relay = await relayTo(redis.port);
+    cleanup.push(() => relay.close());
+    const warnings: string[] = [];
+    const kit = await createRevocationFeed({ redisUrl: relay.url, prefix: PREFIX, logger: { warn: (_d, message) => void warnings.push(message), info: () => {} } });
+    cleanup.push(() => kit.close());
+    const publishing = connect(redis);
+    expect(await publishing.ready(5000)).toBe(true);
+    const publisher = new RedisRevocationFeed(publishing.client, PREFIX, createLogger('silent'));
+    cleanup.push(() => publisher.close());
+    await publisher.started();
+
+    relay.blackhole();
+    await publisher.publish(['session-while-dropped'], new Date(Date.now() + 600_000));
+    // Missed on the channel; without the PINGs nothing would notice for hours (TCP keep-alive).
+    const deadline = Date.now() + 15_000; // a PING every 5 s, 2 s for its answer, then reconnecting
+    while (!kit.isRevoked('session-while-dropped') && Date.now() < deadline) await sleep(50);
+    expect(kit.isRevoked('session-while-dropped')).toBe(true);
+    expect(warnings).toContain('the revocation channel stopped answering: reconnecting (the revoked set is loaded again once it is back)');
+    // And it follows the channel again.
+    await publisher.publish(['session-after-reconnecting'], new Date(Date.now() + 600_000));
+    const followed = Date.now() + 3000;
+    while (!kit.isRevoked('session-after-reconnecting') && Date.now() < followed) await sleep(20);
+    expect(kit.isRevoked('session-after-reconnecting')).toBe(true);
+  }, 30_000);
 
   it('closes at once while Redis has stayed down since it started (a SIGTERM must not hang on it)', async () => {
     const redis = await throwawayRedis(binary!); // never started

@@ -84,6 +84,12 @@ describe('without TRUST_PROXY', () => {
     expect(await sessionIpVia(ctx.gw, '198.51.100.7')).toBe('127.0.0.1');
     await expectForgeryIgnored(ctx.gw, (i) => `203.0.113.${i + 1}`);
   });
+
+  it('warns of no missing X-Forwarded-For: it trusts no proxy', async () => {
+    const response = await fetch(`${ctx.gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    expect(response.status).toBe(200);
+    expect(ctx.gw.logs.filter((line) => line.includes('without X-Forwarded-For'))).toEqual([]);
+  });
 });
 
 describe('TRUST_PROXY=10.0.0.0/8 (the loopback peer is not a trusted proxy)', () => {
@@ -143,6 +149,16 @@ describe('TRUST_PROXY=1 (one trusted hop, whatever its address)', () => {
     for (let i = 0; i < 3; i++) expect(codeOf(await failWith(gw, `203.0.113.9:${4000 + i}`))).toBe('INVALID_CREDENTIALS');
     expect(codeOf(await failWith(gw, '203.0.113.9'))).toBe('RATE_LIMITED');
     expect(codeOf(await failWith(gw, '203.0.113.10:4000'))).toBe('INVALID_CREDENTIALS'); // another client, the same port
+  });
+
+  it('says once that a request came without X-Forwarded-For: it counts as the proxy\'s own address', async () => {
+    const { gw } = ctx;
+    const warning = 'a GraphQL request came without X-Forwarded-For although TRUST_PROXY is set';
+    for (let i = 0; i < 2; i++) {
+      const response = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      expect(response.status).toBe(200);
+    }
+    expect(gw.logs.filter((line) => line.includes(warning))).toHaveLength(1);
   });
 
   it('counts what is no address in one bucket, and says so once', async () => {

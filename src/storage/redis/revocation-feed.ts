@@ -17,6 +17,14 @@ const BATCH = 1000;
 const RETRY_MS = 1000;
 const POLL_MS = 100;
 /**
+ * The subscriber connection only listens, so a connection that died without closing (a NAT or
+ * balancer that dropped it when idle) would go unnoticed for as long as TCP keep-alive takes
+ * (hours by default), every revocation meanwhile lost: it is asked PING this often, and
+ * reconnected (the set loaded anew) when no answer comes within SUBSCRIBER_PING_TIMEOUT_MS.
+ */
+const SUBSCRIBER_PING_MS = 5000;
+const SUBSCRIBER_PING_TIMEOUT_MS = 2000;
+/**
  * Adds the members (ARGV[2..]: score, id pairs) to the set KEYS[1] and makes it live at least
  * until ARGV[1] (ms since the epoch): an expiry is set if it has none, and only ever pushed on.
  */
@@ -59,6 +67,8 @@ export class RedisRevocationFeed implements RevocationFeed {
   private backlog = false;
   private closed = false;
   private readonly subscriber: Redis;
+  private readonly liveness: NodeJS.Timeout;
+  private pinging = false;
   private readonly setKey: string;
   private readonly channel: string;
 
@@ -85,6 +95,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     let firstSubscribed!: () => void;
     const subscribed = new Promise<void>((resolve) => (firstSubscribed = resolve));
     this.subscriber.on('ready', () => void this.subscribeAndLoad().then(firstSubscribed));
+    this.liveness = setInterval(() => void this.checkSubscriber(), SUBSCRIBER_PING_MS).unref();
     client.on('ready', () => {
       if (this.closed) return;
       void this.share();
@@ -120,6 +131,26 @@ export class RedisRevocationFeed implements RevocationFeed {
       this.logger.warn({ err: describeError(error) }, 'revocations not followed: the channel could not be subscribed to; only sessions revoked before now are refused');
     }
     await this.load();
+  }
+
+  /** PING on the subscriber connection; no answer in time: drop it, and let ioredis reconnect. */
+  private async checkSubscriber() {
+    if (this.closed || this.pinging || this.subscriber.status !== 'ready') return;
+    this.pinging = true;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      // An error is an answer too: a connection that closed says so through its own events.
+      this.subscriber.ping().then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), SUBSCRIBER_PING_TIMEOUT_MS))),
+    ]);
+    clearTimeout(timer);
+    this.pinging = false;
+    if (answered || this.closed) return;
+    this.logger.warn({}, 'the revocation channel stopped answering: reconnecting (the revoked set is loaded again once it is back)');
+    this.subscriber.disconnect(true);
   }
 
   async publish(sessionIds: string[], until: Date) {
@@ -241,6 +272,7 @@ export class RedisRevocationFeed implements RevocationFeed {
   async close() {
     this.closed = true;
     clearTimeout(this.retry);
+    clearInterval(this.liveness);
     this.subscriber.disconnect();
     const unshared = await this.flush(0);
     if (unshared > 0) {
