@@ -50,6 +50,11 @@ export function createVerifier(options: VerifierOptions) {
   if (!Number.isFinite(cooldown) || cooldown < 1) throw new TypeError('cooldownSeconds must be a number of seconds, at least 1');
   const maxAge = options.keySetMaxAgeSeconds ?? JWKS_MAX_AGE_SECONDS;
   if (!Number.isFinite(maxAge) || maxAge < 1) throw new TypeError('keySetMaxAgeSeconds must be a number of seconds, at least 1');
+  const clockTolerance = options.clockToleranceSeconds ?? CLOCK_SKEW_SECONDS;
+  // jose would throw at every verification instead, each answered 'unavailable'.
+  if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0) {
+    throw new TypeError('clockToleranceSeconds must be a number of seconds, at least 0');
+  }
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
     if (keys) return keys;
@@ -81,7 +86,7 @@ export function createVerifier(options: VerifierOptions) {
         issuer: options.issuer,
         audience: options.audience,
         typ: 'at+jwt',
-        clockTolerance: options.clockToleranceSeconds ?? CLOCK_SKEW_SECONDS,
+        clockTolerance,
         // The gateway's longest ACCESS_TOKEN_TTL; this also refuses an iat in the future (beyond
         // the skew), which a gateway instance whose clock runs ahead would write.
         maxTokenAge: MAX_ACCESS_TOKEN_TTL,
@@ -157,9 +162,12 @@ async function resolveJwksUrl(options: VerifierOptions) {
   if (options.jwksUrl) return options.jwksUrl;
   const response = await fetch(`${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
     signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+    // The document must come from the issuer itself (OpenID Connect Discovery, 4.3).
+    redirect: 'error',
   });
   if (!response.ok) throw new Error(`discovery answered ${response.status}`);
-  const { jwks_uri: url } = (await response.json()) as { jwks_uri?: unknown };
+  const { issuer, jwks_uri: url } = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  if (issuer !== options.issuer) throw new Error('discovery names another issuer');
   if (typeof url !== 'string') throw new Error('discovery has no jwks_uri');
   return url;
 }

@@ -200,6 +200,43 @@ async function fakeIssuer() {
   };
 }
 
+describe('createVerifier: discovery', () => {
+  it('takes the key set only from a discovery document of the issuer itself: its own issuer, no redirect', async () => {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'd1', alg: 'ES256', use: 'sig' };
+    let claimed = '';
+    const server = createServer((request, response) => {
+      if (request.url === '/moved/.well-known/openid-configuration') return response.writeHead(302, { location: '/.well-known/openid-configuration' }).end();
+      const body = request.url === '/jwks.json' ? { keys: [jwk] } : { issuer: claimed, jwks_uri: `${base}/jwks.json` };
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const tokenOf = (iss: string) =>
+      new SignJWT({ sid: 's1', roles: ['user'], amr: ['pwd'] })
+        .setProtectedHeader({ alg: 'ES256', kid: 'd1', typ: 'at+jwt' })
+        .setIssuer(iss)
+        .setAudience('graphql')
+        .setSubject('u1')
+        .setJti('j1')
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(privateKey);
+    const verdict = async (iss: string) => createVerifier({ issuer: iss, audience: 'graphql' }).verify(await tokenOf(iss));
+    try {
+      claimed = 'https://another-issuer.test';
+      expect(await verdict(base)).toEqual({ ok: false, reason: 'unavailable' });
+      // Redirected to a document that names the first URL as its issuer: still not the issuer's own.
+      claimed = `${base}/moved`;
+      expect(await verdict(`${base}/moved`)).toEqual({ ok: false, reason: 'unavailable' });
+      claimed = base;
+      expect(await verdict(base)).toMatchObject({ ok: true });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});
+
 describe('createVerifier: the key set over time', () => {
   const issuers: Array<Awaited<ReturnType<typeof fakeIssuer>>> = [];
   afterAll(async () => {
@@ -288,6 +325,13 @@ describe('createVerifier: the key set over time', () => {
     expect(await pinned.verify(await issuer.token(eddsa))).toEqual({ ok: false, reason: 'invalid' });
     const named = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, algorithms: ['EdDSA'] });
     expect(await named.verify(await issuer.token(eddsa))).toMatchObject({ ok: true });
+  });
+
+  it('refuses a clock tolerance under 0 s, or not a number (jose would refuse every token as unavailable)', () => {
+    for (const clockToleranceSeconds of [-1, Number.NaN, Number.POSITIVE_INFINITY, '60' as unknown as number]) {
+      expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', clockToleranceSeconds })).toThrow(TypeError);
+    }
+    expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', clockToleranceSeconds: 0 })).not.toThrow();
   });
 
   it('refuses a key set maximum age under 1 s, or not a number', () => {
