@@ -2,13 +2,12 @@
 // down subscribes once Redis is back: revocations published afterwards reach it, not only the
 // set it loads on reconnecting; it closes at once if Redis never comes back; and the kit's feed
 // notices connections that died without closing (dropped by a NAT) and makes them anew.
-import { connect as connectTcp, createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { connectRedis, type RedisConnection } from '../../src/storage/redis/client';
 import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
 import { createRevocationFeed } from '../../src/subgraph';
-import { freePort } from '../helpers/processes';
+import { relayTo } from '../helpers/relay';
 import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
 
 const binary = redisServerBinary();
@@ -16,44 +15,6 @@ if (!binary) console.log('skipping the revocation feed outage test: no redis-ser
 
 const PREFIX = 'feed-outage';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * A TCP relay to Redis on loopback. `blackhole()` does to the connections open now what a NAT
- * that forgot them does: the client's side stays open, and nothing it sends arrives or is answered;
- * connections made afterwards pass.
- */
-async function relayTo(redisPort: number) {
-  const pairs: Array<[Socket, Socket]> = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connectTcp(redisPort, '127.0.0.1');
-    client.pipe(upstream).pipe(client);
-    for (const socket of [client, upstream]) {
-      socket.on('error', () => {});
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-    }
-    pairs.push([client, upstream]);
-  });
-  const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    blackhole() {
-      for (const [client, upstream] of pairs.splice(0)) {
-        client.unpipe(upstream);
-        upstream.unpipe(client);
-        upstream.destroy();
-        client.on('data', () => {}); // swallowed
-      }
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      }),
-  };
-}
 
 describe.skipIf(!binary)('a revocation feed started while Redis is down', () => {
   const cleanup: Array<() => Promise<unknown>> = [];

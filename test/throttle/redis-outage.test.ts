@@ -13,6 +13,7 @@ import { connectRedis, type RedisConnection } from '../../src/storage/redis/clie
 import { RateLimiterCounterStore } from '../../src/storage/redis/counter-store';
 import { limitsWith, rulesOf } from '../helpers/counter-stores';
 import { createTestDatabase, startGateway, type GqlResult, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { relayTo } from '../helpers/relay';
 import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
 
 const binary = redisServerBinary();
@@ -330,3 +331,34 @@ describe.skipIf(!binary)('Redis outage', () => {
     }
   });
 });
+
+describe.skipIf(!binary)('a connection that died without closing (a NAT that forgot it)', () => {
+  it('counts as down within seconds, and is made anew after ten unanswered PINGs', async () => {
+    const redis = await throwawayRedis(binary!);
+    await redis.start();
+    const relay = await relayTo(redis.port);
+    const lines: string[] = [];
+    const logger = createLogger('warn', { write: (line: string) => void lines.push(line) });
+    const connection = connectRedis(relay.url, logger);
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      const until = async (healthy: boolean, withinMs: number) => {
+        const deadline = Date.now() + withinMs;
+        while (connection.healthy() !== healthy && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+        return connection.healthy();
+      };
+      expect(await until(true, 3000)).toBe(true);
+      relay.blackhole();
+      expect(await until(false, 4000)).toBe(false); // two PINGs unanswered
+      // Without a new connection it would stay deaf until TCP keep-alive gives up (hours).
+      expect(await until(true, 20_000)).toBe(true);
+      expect(await connection.client.ping()).toBe('PONG');
+      expect(lines.some((line) => line.includes('connecting anew'))).toBe(true);
+    } finally {
+      await connection.close();
+      await relay.close();
+      await redis.stop();
+    }
+  }, 40_000);
+});
+

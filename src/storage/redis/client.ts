@@ -22,6 +22,12 @@ export interface RedisConnection {
  */
 const STALL_CHECK_MS = 1000;
 const STALL_AFTER_UNANSWERED = 2;
+/**
+ * Unanswered that many times in a row, the connection is dropped and made anew: one that a NAT
+ * or balancer forgot while idle stays open, deaf, until TCP keep-alive gives up (hours), while a
+ * Redis that is merely stopped or swapping answers on the connection it has once it resumes.
+ */
+const RECONNECT_AFTER_UNANSWERED = 10;
 
 export function connectRedis(url: string, logger: Logger): RedisConnection {
   const client = new Redis(url, {
@@ -101,6 +107,10 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
         } else if (++unanswered >= STALL_AFTER_UNANSWERED && client.status === 'ready') {
           stalled = true;
           markDown();
+          if (unanswered >= RECONNECT_AFTER_UNANSWERED) {
+            logger.warn({ unanswered }, 'Redis has not answered on this connection for a while: connecting anew');
+            client.disconnect(true);
+          }
         }
       })
       .finally(() => (pinging = false));
