@@ -93,21 +93,21 @@ export class PasswordHasher {
    * False for a wrong password and for a malformed stored hash alike. What an unknown email's
    * check against the dummy hash costs, every check costs, whatever is stored: a hash made with
    * less work than configured (stored before the parameters were raised, or by another argon2
-   * type) is followed by an argon2 run of the work it lacks, and a check that
-   * could not run (no argon2 hash, a malformed one, a password too long to check) by a run of the
-   * whole configured work. Else a
-   * dormant account would answer sooner than an email without one. Real work rather than a
-   * wait: a wait would use no core, and requests beside it would show the difference (and
+   * type) is followed by an argon2 run of the work it lacks, and a check that could not run (no
+   * argon2 hash, a malformed one, a password too long to check) by a run of the whole configured
+   * work. Else a dormant account would answer sooner than an email without one. Real work rather
+   * than a wait: a wait would use no core, and requests beside it would show the difference (and
    * durations to wait for could be skewed by load an attacker makes).
    */
   verify(hash: string, password: string, place?: HashReservation): Promise<boolean> {
     return this.admitted(place, async () => {
       let ok = false;
       let ran = false;
+      const stored = argon2Params(hash);
       // Longer than any password the policy accepts: wrong, without normalizing it. No argon2
       // hash at all (node-argon2 answers false for another scheme's at once), or one whose
       // parameters argon2 would read otherwise or take hours over: nothing to check.
-      if (password.length <= MAX_SENT_PASSWORD_UNITS && argon2Params(hash)) {
+      if (password.length <= MAX_SENT_PASSWORD_UNITS && stored) {
         try {
           ok = await argon2.verify(hash, normalizePassword(password));
           ran = true;
@@ -115,7 +115,7 @@ export class PasswordHasher {
           // A malformed hash: nothing ran.
         }
       }
-      const padding = ran ? this.paddingFor(hash) : this.options;
+      const padding = ran && stored ? this.paddingFor(stored) : this.options;
       if (padding) await argon2.hash(PADDING_INPUT, padding);
       return ok;
     });
@@ -131,9 +131,7 @@ export class PasswordHasher {
    * sooner on idle cores (two: about 0.6x) but later on busy ones, where its threads wait for each
    * other; padding it as if its lanes always ran at once made it 2x slower on a busy machine.
    */
-  private paddingFor(hash: string) {
-    const stored = argon2Params(hash);
-    if (!stored) return null;
+  private paddingFor(stored: { m: number; t: number }) {
     const { memoryKib, timeCost, parallelism } = this.settings;
     const missing = memoryKib * timeCost - stored.m * stored.t;
     if (missing < 8 * parallelism) return null; // argon2's smallest memory

@@ -24,8 +24,8 @@ const STALL_CHECK_MS = 1000;
 const STALL_AFTER_UNANSWERED = 2;
 /**
  * Unanswered that many times in a row, the connection is dropped and made anew: one that a NAT
- * or balancer forgot while idle stays open, deaf, until TCP keep-alive gives up (hours), while a
- * Redis that is merely stopped or swapping answers on the connection it has once it resumes.
+ * or balancer forgot while idle stays open, deaf, until TCP keep-alive gives up (hours). A shorter
+ * stall (a Redis stopped or swapping for a few seconds) keeps the connection it has.
  */
 const RECONNECT_AFTER_UNANSWERED = 10;
 
