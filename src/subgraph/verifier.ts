@@ -6,7 +6,7 @@
  * (rotation; at most once per cooldown) and once it is older than its maximum age (so that a
  * retired key stops verifying), and kept while the issuer is unreachable.
  */
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { CLOCK_SKEW_SECONDS, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
 
 export interface VerifierOptions {
@@ -60,7 +60,12 @@ export function createVerifier(options: VerifierOptions) {
     if (keys) return keys;
     const discovered = resolveJwksUrl(options).then((url) =>
       keptWhileUnreachable(
-        createRemoteJWKSet(new URL(url), { cooldownDuration: cooldown * 1000, cacheMaxAge: maxAge * 1000, timeoutDuration: FETCH_TIMEOUT_MS }),
+        createRemoteJWKSet(new URL(url), {
+          cooldownDuration: cooldown * 1000,
+          cacheMaxAge: maxAge * 1000,
+          timeoutDuration: FETCH_TIMEOUT_MS,
+          [customFetch]: fetchCapped,
+        }),
         cooldown,
       ),
     );
@@ -118,6 +123,38 @@ export function createVerifier(options: VerifierOptions) {
 /** A key-set fetch that takes longer gives up (the request it holds up waits no more). */
 const FETCH_TIMEOUT_MS = 2000;
 const DISCOVERY_RETRY_MS = 1000;
+/** A key set or discovery document larger than this is refused; the gateway's are a few KB. */
+export const MAX_DOCUMENT_BYTES = 1024 * 1024;
+
+/**
+ * fetch, but a 200 answer's body is read here, and refused beyond MAX_DOCUMENT_BYTES, declared
+ * or streamed: an issuer (or whatever answers in its name) cannot make the subgraph hold an
+ * unbounded document in memory. Other answers are returned with their body discarded.
+ */
+async function fetchCapped(url: string, init: RequestInit): Promise<Response> {
+  const response = await fetch(url, init);
+  if (response.status !== 200 || !response.body) {
+    await response.body?.cancel();
+    return response;
+  }
+  const tooLarge = () => new Error(`document larger than ${MAX_DOCUMENT_BYTES} bytes`);
+  if (Number(response.headers.get('content-length')) > MAX_DOCUMENT_BYTES) {
+    await response.body.cancel();
+    throw tooLarge();
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = response.body.getReader();
+  for (let read = await reader.read(); !read.done; read = await reader.read()) {
+    size += read.value.byteLength;
+    if (size > MAX_DOCUMENT_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(read.value);
+  }
+  return new Response(Buffer.concat(chunks), { status: 200, headers: response.headers });
+}
 
 /** The key set was fetched and said no, as opposed to a fetch that failed. */
 const keySetAnswered = (error: unknown) =>
@@ -160,7 +197,7 @@ function keptWhileUnreachable(remote: ReturnType<typeof createRemoteJWKSet>, coo
 
 async function resolveJwksUrl(options: VerifierOptions) {
   if (options.jwksUrl) return options.jwksUrl;
-  const response = await fetch(`${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
+  const response = await fetchCapped(`${options.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`, {
     signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
     // The document must come from the issuer itself (OpenID Connect Discovery, 4.3).
     redirect: 'error',

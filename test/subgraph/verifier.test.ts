@@ -18,6 +18,7 @@ import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { createLogger } from '../../src/logger';
 import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
 import { createRevocationFeed, createVerifier } from '../../src/subgraph';
+import { MAX_DOCUMENT_BYTES } from '../../src/subgraph/verifier';
 import { LogoutDocument } from '../gql/graphql';
 import { signUp } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
@@ -162,16 +163,22 @@ describe('createVerifier', () => {
 
 /**
  * An issuer whose published key set the test controls: `publish(keys)` changes it, `down()`
- * makes it answer 503 (`up()` again); `fetches` counts the requests for it.
+ * makes it answer 503 (`up()` again); `fetches` counts the requests for it. `pad(bytes, how)`
+ * makes the document that much larger, with its length declared or streamed in chunks.
  */
 async function fakeIssuer() {
   let published: JWK[] = [];
   let up = true;
   let fetches = 0;
+  let padding = { bytes: 0, how: 'declared' as 'declared' | 'streamed' };
   const server = createServer((request, response) => {
     fetches++;
     if (!up) return response.writeHead(503).end();
-    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: published }));
+    const body = JSON.stringify({ keys: published, ...(padding.bytes > 0 && { padding: ' '.repeat(padding.bytes) }) });
+    if (padding.how === 'declared') return response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    response.writeHead(200, { 'content-type': 'application/json' }); // no length: chunked
+    for (let at = 0; at < body.length; at += 64 * 1024) response.write(body.slice(at, at + 64 * 1024));
+    response.end();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
@@ -185,6 +192,7 @@ async function fakeIssuer() {
     publish: (...keys: Array<{ jwk: JWK }>) => (published = keys.map((k) => k.jwk)),
     down: () => (up = false),
     up: () => (up = true),
+    pad: (bytes: number, how: 'declared' | 'streamed' = 'declared') => (padding = { bytes, how }),
     fetches: () => fetches,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
     token: (signer: { kid: string; alg: string; privateKey: CryptoKey }) =>
@@ -314,6 +322,25 @@ describe('createVerifier: the key set over time', () => {
     for (let i = 0; i < 5; i++) expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
     expect(issuer.fetches() - before).toBe(1);
     expect(await verifier.verify(await issuer.token(key))).toMatchObject({ ok: true });
+  });
+
+  it('refuses a key set larger than 1 MiB, declared or streamed: the last set stands in, or none', async () => {
+    for (const how of ['declared', 'streamed'] as const) {
+      const { issuer, verifier } = await setUp();
+      const [first, second] = [await issuer.key('first'), await issuer.key('second')];
+      issuer.publish(first);
+      issuer.pad(MAX_DOCUMENT_BYTES, how);
+      expect(await verifier.verify(await issuer.token(first)), how).toEqual({ ok: false, reason: 'unavailable' });
+      issuer.pad(MAX_DOCUMENT_BYTES - 1000, how); // within the bound, though large
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // past the second without a set
+      expect(await verifier.verify(await issuer.token(first)), how).toMatchObject({ ok: true });
+      // A larger set with a new key is refused; the last set answers meanwhile.
+      issuer.publish(first, second);
+      issuer.pad(MAX_DOCUMENT_BYTES, how);
+      await pastMaxAge();
+      expect(await verifier.verify(await issuer.token(second)), how).toEqual({ ok: false, reason: 'invalid' });
+      expect(await verifier.verify(await issuer.token(first)), how).toMatchObject({ ok: true });
+    }
   });
 
   it('pins the algorithms: a token signed with a published EdDSA key is refused unless the subgraph names EdDSA', async () => {
