@@ -49,7 +49,9 @@ describe('MAX_SESSIONS_PER_USER', () => {
       .slice(from)
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((line) => line.audit === true && line.msg === 'login succeeded');
-    expect(audit).toEqual([expect.objectContaining({ sessionId: sessionIdOf(fourth.accessToken), endedSessions: 1 })]);
+    expect(audit).toEqual([
+      expect.objectContaining({ sessionId: sessionIdOf(fourth.accessToken), endedSessions: 1, endedSessionIds: [sessionIdOf(second.accessToken)] }),
+    ]);
   });
 
   it('counts only live sessions: an expired one, though never revoked, takes no place', async () => {
@@ -63,7 +65,7 @@ describe('MAX_SESSIONS_PER_USER', () => {
     expect(await liveSessionIds(fourth.accessToken)).toEqual([second, third, fourth].map((t) => sessionIdOf(t.accessToken)).sort());
     expect((await sessionRowOf(gw, sessionIdOf(first.accessToken))).revokedReason).toBeNull();
     const [line] = gw.logs.slice(from).map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'login succeeded');
-    expect(line).toMatchObject({ endedSessions: 0 });
+    expect(line).toMatchObject({ endedSessions: 0, endedSessionIds: [] });
   });
 
   it('with a limit of 1, each login ends the session before it', async () => {

@@ -21,7 +21,7 @@ const MAX_USER_AGENT = 512;
  * still enabled and none of their sessions were ended since `checkedInEpoch`, the session epoch
  * the caller's checks were made in: null otherwise. A login whose password was checked before
  * a password change, a logoutAll or a disabling thus never outlives it. A user already at
- * MAX_SESSIONS_PER_USER loses the least recently used session(s): `endedSessions` says how many.
+ * MAX_SESSIONS_PER_USER loses the least recently used session(s): `endedSessionIds` names them.
  */
 export async function issueSession(
   deps: Pick<AuthDeps, 'sessions' | 'keys' | 'clock' | 'settings'>,
@@ -29,7 +29,7 @@ export async function issueSession(
   amr: string[],
   client: ClientInfo,
   checkedInEpoch: number,
-): Promise<{ tokens: IssuedTokens; endedSessions: number } | null> {
+): Promise<{ tokens: IssuedTokens; endedSessions: number; endedSessionIds: string[] } | null> {
   const now = deps.clock.now();
   const { idleTtl, maxTtl } = deps.settings.refresh;
   const sessionId = randomUUID();
@@ -53,7 +53,7 @@ export async function issueSession(
   });
   if (!created) return null;
   const tokens = await tokensFor(deps, now, user, { id: sessionId, amr, expiresAt: idleExpiresAt }, refreshToken);
-  return { tokens, endedSessions: created.ended.length };
+  return { tokens, endedSessions: created.ended.length, endedSessionIds: created.ended };
 }
 
 /** Signs the access token for a session and bundles it with the session's new refresh token. */

@@ -26,7 +26,7 @@ export async function login(
   // The account changed while its password was checked (password change, logoutAll, disabled):
   // the check no longer stands. Not counted: the password was right when checked.
   if (!issued) throw new InvalidCredentialsError();
-  const { tokens, endedSessions } = issued;
-  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr: ['pwd'], endedSessions, ip: client.ip });
+  const { tokens, endedSessions, endedSessionIds } = issued;
+  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr: ['pwd'], endedSessions, endedSessionIds, ip: client.ip });
   return { kind: 'authenticated', tokens };
 }

@@ -33,7 +33,7 @@ export async function verifyMfa(deps: AuthDeps, mfaToken: string, code: string, 
   const amr = ['pwd', factor];
   const issued = await issueSession(deps, user, amr, client, challenge.sessionEpoch);
   if (!issued) throw new InvalidTokenError();
-  const { tokens, endedSessions } = issued;
-  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr, endedSessions, ip: client.ip });
+  const { tokens, endedSessions, endedSessionIds } = issued;
+  deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr, endedSessions, endedSessionIds, ip: client.ip });
   return tokens;
 }
