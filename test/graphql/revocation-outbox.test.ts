@@ -73,6 +73,29 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
     await within(5000, 'B refuses the revoked session after Redis is back', async () => (await meCode(b, user.accessToken)) === 'UNAUTHENTICATED');
   }, 60_000);
 
+  it('says why Redis did not take a revocation when it refuses it (an ACL without write rights), not only that it is unavailable', async () => {
+    await redis.start();
+    const prefix = 'outbox-refused';
+    const admin = redis.client();
+    cleanup.push(async () => admin.disconnect());
+    await admin.call('ACL', 'SETUSER', 'reader', 'on', '>reader-password', 'resetkeys', `%R~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '-@all', '+@read', '+@pubsub', '+@connection', '+info');
+    const url = new URL(redis.url);
+    [url.username, url.password] = ['reader', 'reader-password'];
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
+    const connection = connectRedis(url.toString(), createLogger('silent'));
+    cleanup.push(() => connection.close());
+    expect(await connection.ready(5000)).toBe(true);
+    const feed = new RedisRevocationFeed(connection.client, prefix, createLogger('warn', sink));
+    cleanup.push(() => feed.close());
+    await feed.started();
+    await feed.publish(['s-refused'], new Date(Date.now() + 600_000));
+    expect(feed.isRevoked('s-refused', new Date())).toBe(true); // enforced here all the same
+    const warning = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => /not shared yet/.test(String(l.msg)));
+    expect(warning).toMatchObject({ count: 1, err: { type: 'ReplyError', code: 'NOPERM' } });
+    expect(lines.join('')).not.toContain('s-refused');
+  }, 30_000);
+
   it('shares every pending revocation once, merged, drops the expired ones, and counts what is never shared', async () => {
     await redis.start();
     const lines: string[] = [];

@@ -65,6 +65,8 @@ export class RedisRevocationFeed implements RevocationFeed {
   private retry: NodeJS.Timeout | undefined;
   /** Since a share failed or had to wait, until the outbox is empty again. */
   private backlog = false;
+  /** The error of the last share that failed while connected, until one succeeds. */
+  private refusal: unknown;
   private closed = false;
   private readonly subscriber: Redis;
   private readonly liveness: NodeJS.Timeout;
@@ -153,12 +155,22 @@ export class RedisRevocationFeed implements RevocationFeed {
     this.subscriber.disconnect(true);
   }
 
+  /** Why the last share failed: Redis's refusal (an ACL without ZADD, OOM), told apart from an outage. */
+  private why() {
+    return this.refusal === undefined || this.client.status !== 'ready' ? {} : { err: describeError(this.refusal) };
+  }
+
   async publish(sessionIds: string[], until: Date) {
     this.local.remember(sessionIds, until.getTime());
     this.outbox.add(sessionIds.map((id) => [id, until.getTime()] as const));
     await this.share();
     const unshared = sessionIds.filter((id) => this.outbox.has(id)).length;
-    if (unshared > 0) this.logger.warn({ count: unshared }, 'revocation not shared yet: Redis unavailable (this instance enforces it; shared once Redis is back)');
+    if (unshared > 0) {
+      this.logger.warn(
+        { count: unshared, ...this.why() },
+        'revocation not shared yet: Redis unavailable or refusing (this instance enforces it; shared once Redis takes it)',
+      );
+    }
   }
 
   /**
@@ -199,7 +211,9 @@ export class RedisRevocationFeed implements RevocationFeed {
         }
         try {
           await this.send(batch);
-        } catch {
+          this.refusal = undefined;
+        } catch (error) {
+          this.refusal = error;
           this.outbox.add(batch);
           this.backlog = true;
           this.retryLater();
@@ -277,8 +291,8 @@ export class RedisRevocationFeed implements RevocationFeed {
     const unshared = await this.flush(0);
     if (unshared > 0) {
       this.logger.warn(
-        { count: unshared },
-        "revocations never shared: Redis unavailable; other instances refuse these sessions' access tokens only once they next read the database (REVOCATION_POLL_SECONDS)",
+        { count: unshared, ...this.why() },
+        "revocations never shared: Redis unavailable or refusing; other instances refuse these sessions' access tokens only once they next read the database (REVOCATION_POLL_SECONDS)",
       );
     }
     return unshared;
