@@ -32,7 +32,6 @@ export interface UserStore {
   findById(id: string): Promise<UserRecord | null>;
   /** Inserts unless the email exists; true when inserted. Never touches an existing row. */
   insertIfAbsent(user: NewUser): Promise<boolean>;
-  updatePasswordHash(id: string, passwordHash: string): Promise<void>;
   /**
    * Replaces the hash only if it is still `from` (a rehash of the same password); false when it
    * has changed meanwhile, e.g. by a password change, which must not be undone.
@@ -113,6 +112,14 @@ export type RevocationReason =
   | 'session_limit'
   | 'admin';
 
+export interface PasswordChange {
+  userId: string;
+  keepSessionId: string;
+  checkedInEpoch: number;
+  passwordHash: string;
+  now: Date;
+}
+
 export interface SessionStore {
   /**
    * Creates the session and its first refresh token together, only while the user is enabled
@@ -144,6 +151,15 @@ export interface SessionStore {
     now: Date,
     exceptSessionId?: string,
   ): Promise<string[]>;
+  /**
+   * A password change, in one transaction: replaces the user's password hash, raises the epoch
+   * and ends every other session of the user (reason `password_changed`), returning their ids;
+   * only while the user is enabled and still in `checkedInEpoch` (the epoch the current password
+   * was checked in) and `keepSessionId` (the caller's) is live. Null otherwise, and nothing
+   * changes: a change checked before another password change, a logoutAll or a disabling, or
+   * sent from a session ended meanwhile, never lands after it.
+   */
+  changePassword(change: PasswordChange): Promise<{ ended: string[] } | null>;
   listLive(userId: string, now: Date): Promise<SessionRecord[]>;
   /** Every session that ended at or after `since` (any user), with when it ended. */
   listEndedSince(since: Date): Promise<Array<{ id: string; revokedAt: Date }>>;

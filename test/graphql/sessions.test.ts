@@ -1,4 +1,5 @@
 // Rule: a user sees and ends only their own sessions; logoutAll and changePassword end sessions as promised; logout is no validity oracle.
+import { sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../../src/domain/tokens';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,7 @@ import {
 } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf } from '../helpers/sessions';
+import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf, untilWaiting } from '../helpers/sessions';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -183,6 +184,64 @@ describe('changePassword', () => {
       'INVALID_CREDENTIALS',
     );
     expect((await logIn(gw, first.email, NEW_PASSWORD)).user.id).toBe(first.user.id);
+  });
+
+  it('changes nothing once all sessions ended since the password was checked, or the caller\'s session did', async () => {
+    const { first, second } = await twoSessions();
+    const record = (await gw.deps.users.findById(first.user.id))!;
+    const change = (keepSessionId: string, checkedInEpoch: number) =>
+      gw.deps.sessions.changePassword({ userId: first.user.id, keepSessionId, checkedInEpoch, passwordHash: 'not-a-hash', now: gw.clock.now() });
+    expect(await change(sessionIdOf(first.accessToken), record.sessionEpoch - 1)).toBeNull();
+    await revoke(first.accessToken, sessionIdOf(second.accessToken));
+    expect(await change(sessionIdOf(second.accessToken), record.sessionEpoch)).toBeNull();
+    // Nothing changed: the password, the epoch and the first session are as they were.
+    expect(await gw.deps.users.findById(first.user.id)).toEqual(record);
+    expect((await rotate(gw, first.refreshToken)).refreshToken).toBeTruthy();
+  });
+
+  // The password check (argon2) takes tens of milliseconds, while the owner may act. Held at the
+  // user's row, the changes checked meanwhile all wait for it; PGlite's one connection cannot.
+  describe.runIf(process.env.DATABASE_URL)('checked while the owner acts (PostgreSQL)', () => {
+    const changeFrom = (token: string, newPassword: string, currentPassword: string) =>
+      gw.gql(ChangePasswordDocument, { currentPassword, newPassword }, { token }).then((r) => codeOf(r) ?? r.data!.changePassword);
+
+    it('of two changes checked at once, exactly one lands: the other changes nothing, its session ended by the first', async () => {
+      const { first, second } = await twoSessions();
+      const passwords = ['Owner-Reclaims-Account-55!', 'Thief-Keeps-Account-66!'];
+      let results!: Promise<Array<string | boolean>>;
+      await gw.database.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT 1 FROM users WHERE id = ${first.user.id} FOR UPDATE`);
+        const one = changeFrom(first.accessToken, passwords[0]!, first.password);
+        await untilWaiting(tx, 1);
+        const other = changeFrom(second.accessToken, passwords[1]!, first.password);
+        await untilWaiting(tx, 2);
+        results = Promise.all([one, other]);
+      });
+      const outcome = await results;
+      expect([...outcome].sort()).toEqual(['UNAUTHENTICATED', true]);
+      const winner = outcome.indexOf(true);
+      const [kept, lost] = winner === 0 ? [first, second] : [second, first];
+      expect((await logIn(gw, first.email, passwords[winner]!)).user.id).toBe(first.user.id);
+      expect(codeOf(await gw.gql(LoginDocument, { email: first.email, password: passwords[1 - winner]! }))).toBe('INVALID_CREDENTIALS');
+      expect(codeOf(await gw.gql(LoginDocument, { email: first.email, password: first.password }))).toBe('INVALID_CREDENTIALS');
+      expect((await rotate(gw, kept.refreshToken)).refreshToken).toBeTruthy();
+      expect(await refreshCode(gw, lost.refreshToken)).toBe('INVALID_TOKEN');
+    });
+
+    it("from a session the owner revoked while its password was checked: nothing changes, the owner's session lives", async () => {
+      const { first: owner, second: stolen } = await twoSessions();
+      let thief!: Promise<string | boolean>;
+      await gw.database.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT 1 FROM users WHERE id = ${owner.user.id} FOR UPDATE`);
+        thief = changeFrom(stolen.accessToken, 'Thief-Keeps-Account-66!', owner.password);
+        await untilWaiting(tx, 1);
+        expect((await revoke(owner.accessToken, sessionIdOf(stolen.accessToken))).data?.revokeSession).toBe(true);
+      });
+      expect(await thief).toBe('UNAUTHENTICATED');
+      expect((await logIn(gw, owner.email, owner.password)).user.id).toBe(owner.user.id);
+      expect(codeOf(await gw.gql(LoginDocument, { email: owner.email, password: 'Thief-Keeps-Account-66!' }))).toBe('INVALID_CREDENTIALS');
+      expect((await rotate(gw, owner.refreshToken)).refreshToken).toBeTruthy();
+    });
   });
 });
 

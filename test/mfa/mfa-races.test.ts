@@ -3,14 +3,23 @@
 // recovery code works once in a burst, a code is spent only with the challenge it starts a
 // session for, a user disabled between the steps gets no session, and an operation holds at
 // most one MFA mutation.
-import { and, eq, isNotNull } from 'drizzle-orm';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
 import { recoveryCodes, users } from '../../src/storage/postgres/schema';
-import { ConfirmMfaDocument, DisableMfaDocument, EnrollMfaDocument, VerifyMfaDocument } from '../gql/graphql';
+import {
+  ConfirmMfaDocument,
+  DisableMfaDocument,
+  EnrollMfaDocument,
+  MeDocument,
+  RegenerateRecoveryCodesDocument,
+  RevokeSessionDocument,
+  VerifyMfaDocument,
+} from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
+import { sessionIdOf, untilWaiting } from '../helpers/sessions';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -117,12 +126,12 @@ describe('MFA races and boundaries', () => {
         .sort();
     for (let round = 0; round < 20; round++) {
       const sets = [0, 1].map((which) => Array.from({ length: 10 }, (_, i) => `round-${round}-set-${which}-${i}`));
-      const replaced = await Promise.all(sets.map((set) => gw.deps.mfa.replaceRecoveryCodes(user.user.id, set, gw.clock.now())));
-      expect(replaced).toEqual([true, true]);
+      const replaced = await Promise.all(sets.map((set) => gw.deps.mfa.replaceRecoveryCodes(user.user.id, set, gw.clock.now(), sessionIdOf(user.accessToken))));
+      expect(replaced).toEqual(['replaced', 'replaced']);
       expect(sets.map((set) => [...set].sort())).toContainEqual(await codesOf());
     }
     await gw.deps.mfa.disable(user.user.id);
-    expect(await gw.deps.mfa.replaceRecoveryCodes(user.user.id, ['after-disable'], gw.clock.now())).toBe(false);
+    expect(await gw.deps.mfa.replaceRecoveryCodes(user.user.id, ['after-disable'], gw.clock.now(), sessionIdOf(user.accessToken))).toBe('mfa-off');
     expect(await codesOf()).toEqual([]);
   });
 
@@ -148,6 +157,45 @@ describe('MFA races and boundaries', () => {
     expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
     const disable = await gw.gql(DisableMfaDocument, { code: user.recoveryCodes[1]! }, { token: user.accessToken });
     expect(codeOf(disable)).toBe('UNAUTHENTICATED');
+  });
+
+  it('changes nothing for a session that has ended: recovery codes stay, MFA stays on', async () => {
+    const owner = await mfaUser();
+    const other = await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[0]!);
+    const ended = sessionIdOf(other.accessToken);
+    expect((await gw.gql(RevokeSessionDocument, { id: ended }, { token: owner.accessToken })).data?.revokeSession).toBe(true);
+    const codesBefore = await gw.database.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, owner.user.id));
+    expect(await gw.deps.mfa.replaceRecoveryCodes(owner.user.id, ['from-an-ended-session'], gw.clock.now(), ended)).toBe('session-ended');
+    expect(await gw.deps.mfa.disable(owner.user.id, { sessionId: ended, now: gw.clock.now() })).toBe(false);
+    expect(await gw.database.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, owner.user.id))).toEqual(codesBefore);
+    expect((await gw.database.db.select().from(users).where(eq(users.id, owner.user.id)))[0]!.mfaEnabled).toBe(true);
+  });
+
+  // The code check takes a round trip or two while the owner may act. Held at the factor's row
+  // (where a TOTP step is spent), the change waits while the owner revokes its session.
+  describe.runIf(process.env.DATABASE_URL)('sent from a session the owner revokes while its code is checked (PostgreSQL)', () => {
+    const mutations = {
+      disableMfa: (code: string, token: string) => gw.gql(DisableMfaDocument, { code }, { token }).then(codeOf),
+      regenerateRecoveryCodes: (code: string, token: string) => gw.gql(RegenerateRecoveryCodesDocument, { code }, { token }).then(codeOf),
+    };
+    it.each(Object.keys(mutations) as Array<keyof typeof mutations>)('%s changes nothing and answers UNAUTHENTICATED; the owner keeps MFA, codes and session', async (name) => {
+      const owner = await mfaUser();
+      const stolen = await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[0]!);
+      gw.clock.advance(30); // the confirming code's step is spent
+      let thief!: Promise<string | undefined>;
+      await gw.database.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT 1 FROM mfa_factors WHERE user_id = ${owner.user.id} FOR UPDATE`);
+        thief = mutations[name](totpNow(gw, owner.secret), stolen.accessToken);
+        await untilWaiting(tx, 1);
+        const revoked = await gw.gql(RevokeSessionDocument, { id: sessionIdOf(stolen.accessToken) }, { token: owner.accessToken });
+        expect(revoked.data?.revokeSession).toBe(true);
+      });
+      expect(await thief).toBe('UNAUTHENTICATED');
+      const me = await gw.gql(MeDocument, {}, { token: owner.accessToken });
+      expect(me.data?.me.mfaEnabled).toBe(true);
+      // The set the owner holds still signs in: it was not replaced.
+      expect((await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[1]!)).user.id).toBe(owner.user.id);
+    });
   });
 
   it('refuses two MFA mutations in one operation before either runs', async () => {

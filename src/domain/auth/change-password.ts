@@ -5,7 +5,10 @@ import type { AuthDeps, ClientInfo, Viewer } from './deps';
 
 /**
  * Needs the current password (checked through checkCredentials, like a login); the new one
- * must pass the policy. Every other session of the user ends; the caller's stays.
+ * must pass the policy. Every other session of the user ends; the caller's stays. A change
+ * whose caller's session ended while the password was checked, or all of whose user's sessions
+ * did (another password change, a logoutAll, a disabling), changes nothing: UNAUTHENTICATED,
+ * as the caller's next request would be answered.
  */
 export async function changePassword(
   deps: AuthDeps,
@@ -17,8 +20,14 @@ export async function changePassword(
   const account = await deps.users.findById(viewer.userId);
   if (!account) throw new UnauthenticatedError();
   const user = await checkCredentials(deps, { account }, input.currentPassword, client, 'changePassword');
-  await deps.users.updatePasswordHash(user.id, await deps.hasher.hash(input.newPassword));
-  const ended = await deps.sessions.revokeAllOfUser(user.id, 'password_changed', deps.clock.now(), viewer.sessionId);
-  deps.audit('password changed', { userId: user.id, sessionId: viewer.sessionId, endedSessions: ended.length, ip: client.ip });
+  const changed = await deps.sessions.changePassword({
+    userId: user.id,
+    keepSessionId: viewer.sessionId,
+    checkedInEpoch: account.sessionEpoch,
+    passwordHash: await deps.hasher.hash(input.newPassword),
+    now: deps.clock.now(),
+  });
+  if (!changed) throw new UnauthenticatedError();
+  deps.audit('password changed', { userId: user.id, sessionId: viewer.sessionId, endedSessions: changed.ended.length, ip: client.ip });
   return true as const;
 }

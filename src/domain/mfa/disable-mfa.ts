@@ -1,14 +1,18 @@
-import { MfaNotEnabledError } from '../../errors';
+import { MfaNotEnabledError, UnauthenticatedError } from '../../errors';
 import type { AuthDeps, Viewer } from '../auth/deps';
 import { getViewerUser } from '../auth/get-viewer-user';
 import { verifySecondFactor } from './verify-second-factor';
 
-/** Turns MFA off with a current TOTP or a recovery code; ends the user's other sessions. */
+/**
+ * Turns MFA off with a current TOTP or a recovery code; ends the user's other sessions. Not from
+ * a session that ended while the code was checked: UNAUTHENTICATED, and MFA stays on.
+ */
 export async function disableMfa(deps: AuthDeps, viewer: Viewer, code: string) {
   const user = await getViewerUser(deps, viewer);
   if (!user.mfaEnabled) throw new MfaNotEnabledError();
   await verifySecondFactor(deps, user.id, code, { recoveryCodes: true, rejected: { sessionId: viewer.sessionId } });
-  await deps.mfa.disable(user.id);
+  // The session ended while the code was checked (revoked by the owner, say): nothing changes.
+  if (!(await deps.mfa.disable(user.id, { sessionId: viewer.sessionId, now: deps.clock.now() }))) throw new UnauthenticatedError();
   await deps.sessions.revokeAllOfUser(user.id, 'mfa_changed', deps.clock.now(), viewer.sessionId);
   deps.audit('mfa disabled', { userId: user.id });
   return true as const;

@@ -43,10 +43,16 @@ export interface MfaStore {
   acceptStep(userId: string, step: number, withChallenge?: ChallengeToSpend): Promise<CodeSpend>;
   /** Spends an unused recovery code (atomic). */
   useRecoveryCode(userId: string, codeHash: string, now: Date, withChallenge?: ChallengeToSpend): Promise<CodeSpend>;
-  /** The user's recovery codes become these, atomically; false when MFA is not on (any more). */
-  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date): Promise<boolean>;
-  /** Removes the factor and the codes and turns MFA off. */
-  disable(userId: string): Promise<void>;
+  /**
+   * The user's recovery codes become these, atomically, only while MFA is on and the session
+   * asking (`bySessionId`) is live at `now`: what it answers otherwise, with nothing written.
+   */
+  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date, bySessionId: string): Promise<'replaced' | 'mfa-off' | 'session-ended'>;
+  /**
+   * Removes the factor and the codes and turns MFA off. Asked by a session (`by`), only while
+   * that session is live: false, with nothing changed, when it has ended (an admin's reset has none).
+   */
+  disable(userId: string, by?: { sessionId: string; now: Date }): Promise<boolean>;
   /**
    * The TOTP secrets in use: confirmed ones, and pending ones saved after `pendingSince` (an
    * older pending one can never be confirmed: enrolmentsLiveSince).

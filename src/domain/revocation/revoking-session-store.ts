@@ -43,6 +43,11 @@ export function revokingSessionStore(inner: SessionStore, feed: RevocationFeed):
       if (revoked) await announce([sessionId], now);
       return revoked;
     },
+    async changePassword(change) {
+      const changed = await inner.changePassword(change);
+      if (changed) await announce(changed.ended, change.now);
+      return changed;
+    },
     async revokeAllOfUser(userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
       const ids = await inner.revokeAllOfUser(userId, reason, now, exceptSessionId);
       await announce(ids, now);

@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { sql, type SQL } from 'drizzle-orm';
+import { sql, TransactionRollbackError, type SQL } from 'drizzle-orm';
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import type { Sql } from 'postgres';
 import { projectRoot } from '../../paths';
@@ -186,3 +186,15 @@ export const ts = (date: Date) => sql`${date.toISOString()}::timestamptz`;
 
 /** A timestamp placeholder of a prepared query: its value is an ISO string (`Date.toISOString()`). */
 export const tsPlaceholder = (name: string) => sql`${sql.placeholder(name)}::timestamptz`;
+
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+/** A transaction in which `tx.rollback()` answers `rolledBack` (everything undone) instead of throwing. */
+export async function transaction<T, R>(db: Db, rolledBack: R, work: (tx: Tx) => Promise<T>): Promise<T | R> {
+  try {
+    return await db.transaction(work);
+  } catch (error) {
+    if (error instanceof TransactionRollbackError) return rolledBack;
+    throw error;
+  }
+}

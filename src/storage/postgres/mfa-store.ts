@@ -1,7 +1,8 @@
-import { and, eq, gt, isNotNull, isNull, lt, or, sql, TransactionRollbackError } from 'drizzle-orm';
+import { and, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Sealed } from '../../domain/crypto/secret-box';
 import type { ChallengeToSpend, CodeSpend, MfaStore } from '../../domain/mfa/ports';
-import type { Db } from './client';
+import { transaction, type Db } from './client';
+import { lockLiveSession } from './session-store';
 import { mfaChallenges, mfaFactors, recoveryCodes, users } from './schema';
 import { randomUUID } from 'node:crypto';
 
@@ -111,27 +112,33 @@ export class PostgresMfaStore implements MfaStore {
    * (without the lock, its DELETE would not see rows committed after it started waiting, and both
    * sets would live). False, and nothing written, when MFA was turned off meanwhile.
    */
-  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date) {
+  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date, bySessionId: string) {
     return this.db.transaction(async (tx) => {
       const [factor] = await tx
         .select({ userId: mfaFactors.userId })
         .from(mfaFactors)
         .where(and(eq(mfaFactors.userId, userId), isNotNull(mfaFactors.confirmedAt)))
         .for('update');
-      if (!factor) return false;
+      if (!factor) return 'mfa-off' as const;
+      if (!(await lockLiveSession(tx, userId, bySessionId, now))) return 'session-ended' as const;
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ id: randomUUID(), userId, codeHash, createdAt: now })));
-      return true;
+      return 'replaced' as const;
     });
   }
 
-  /** Locks in the order every transaction here takes: challenges, factor, codes, user (no deadlock). */
-  async disable(userId: string) {
-    await this.db.transaction(async (tx) => {
+  /**
+   * Locks in the order every transaction here takes: challenges, factor, codes, user (no
+   * deadlock), then the asking session, as a revocation of all sessions does (user, sessions).
+   */
+  disable(userId: string, by?: { sessionId: string; now: Date }) {
+    return transaction(this.db, false, async (tx) => {
       await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
       await tx.delete(mfaFactors).where(eq(mfaFactors.userId, userId));
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
+      if (by && !(await lockLiveSession(tx, userId, by.sessionId, by.now))) return tx.rollback();
+      return true;
     });
   }
 
@@ -193,18 +200,6 @@ export class PostgresMfaStore implements MfaStore {
       .update(mfaChallenges)
       .set({ failedAttempts: sql`${mfaChallenges.failedAttempts} - 1` })
       .where(and(eq(mfaChallenges.id, id), gt(mfaChallenges.failedAttempts, 0)));
-  }
-}
-
-type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
-
-/** A transaction in which `tx.rollback()` answers `rolledBack` (everything undone) instead of throwing. */
-async function transaction<T, R>(db: Db, rolledBack: R, work: (tx: Tx) => Promise<T>): Promise<T | R> {
-  try {
-    return await db.transaction(work);
-  } catch (error) {
-    if (error instanceof TransactionRollbackError) return rolledBack;
-    throw error;
   }
 }
 

@@ -1,6 +1,7 @@
 import { and, desc, eq, gt, gte, inArray, isNull, ne, sql, type SQL } from 'drizzle-orm';
 import type {
   NewSession,
+  PasswordChange,
   RevocationReason,
   Rotation,
   RotationResult,
@@ -9,10 +10,43 @@ import type {
   TokenFacts,
 } from '../../domain/ports';
 import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../../domain/tokens';
-import { epochMs, preparedQuery, queryRows, ts, tsPlaceholder, type Db } from './client';
+import { epochMs, preparedQuery, queryRows, transaction, ts, tsPlaceholder, type Db, type Tx } from './client';
 import { sessions, users } from './schema';
 
 type SessionRow = typeof sessions.$inferSelect;
+/**
+ * True when the session is the user's and live at `now`, and then locked (shared) until the
+ * transaction ends: a revocation of it waits for the transaction, or, committed before, makes
+ * this false. The one check of a change a session asks for that must not land once it has ended.
+ */
+export async function lockLiveSession(tx: Tx, userId: string, sessionId: string, now: Date) {
+  const rows = await tx.select({ id: sessions.id }).from(sessions).where(and(eq(sessions.id, sessionId), liveSessionsOf(userId, now))).for('share');
+  return rows.length === 1;
+}
+
+/**
+ * Ends the user's live sessions but `exceptSessionId`, returning their ids. Sessions that expired
+ * longer ago than any access token lives (the longest ACCESS_TOKEN_TTL + the clock skew) are left
+ * as they are: no token of theirs passes any more, even one signed before tokens expired with
+ * their session, so there is nothing to end, count or announce.
+ */
+async function endSessionsOf(tx: Tx, userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
+  const tokensPassAfter = new Date(now.getTime() - (MAX_ACCESS_TOKEN_TTL + CLOCK_SKEW_SECONDS) * 1000);
+  const rows = await tx
+    .update(sessions)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, tokensPassAfter),
+        gt(sessions.idleExpiresAt, tokensPassAfter),
+        exceptSessionId ? ne(sessions.id, exceptSessionId) : undefined,
+      ),
+    )
+    .returning({ id: sessions.id });
+  return rows.map((r) => r.id);
+}
 
 /** A user's sessions that are neither revoked nor expired (idle or absolute) at `now`. */
 const liveSessionsOf = (userId: string, now: Date) =>
@@ -221,32 +255,36 @@ export class PostgresSessionStore implements SessionStore {
   /**
    * Two statements in one transaction, in this order: raising the epoch waits for any session
    * being created under the old one (see create), and the revocation, a statement of its own,
-   * then sees that session and ends it too. Sessions that expired longer ago than any access
-   * token lives (the longest ACCESS_TOKEN_TTL + the clock skew) are left as they are: no token
-   * of theirs passes any more, even one signed before tokens expired with their session, so
-   * there is nothing to end, count or announce.
+   * then sees that session and ends it too (see endSessionsOf).
    */
   async revokeAllOfUser(userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
-    const tokensPassAfter = new Date(now.getTime() - (MAX_ACCESS_TOKEN_TTL + CLOCK_SKEW_SECONDS) * 1000);
     return this.db.transaction(async (tx) => {
       await tx
         .update(users)
         .set({ sessionEpoch: sql`${users.sessionEpoch} + 1` })
         .where(eq(users.id, userId));
-      const rows = await tx
-        .update(sessions)
-        .set({ revokedAt: now, revokedReason: reason })
-        .where(
-          and(
-            eq(sessions.userId, userId),
-            isNull(sessions.revokedAt),
-            gt(sessions.expiresAt, tokensPassAfter),
-            gt(sessions.idleExpiresAt, tokensPassAfter),
-            exceptSessionId ? ne(sessions.id, exceptSessionId) : undefined,
-          ),
-        )
-        .returning({ id: sessions.id });
-      return rows.map((r) => r.id);
+      return endSessionsOf(tx, userId, reason, now, exceptSessionId);
+    });
+  }
+
+  /**
+   * In the order revokeAllOfUser takes its locks (the user's row, then sessions), so that the two
+   * never wait for each other: the user's row only in the epoch the password was checked in, so
+   * a revokeAllOfUser (another password change, a logoutAll, a disabling) committed meanwhile
+   * makes this change nothing, and one still running waits for it. Then the caller's session,
+   * locked against a revocation of it: one committed meanwhile undoes the change; one still
+   * running is waited for, and its session checked again.
+   */
+  changePassword(c: PasswordChange) {
+    return transaction(this.db, null, async (tx) => {
+      const changed = await tx
+        .update(users)
+        .set({ passwordHash: c.passwordHash, sessionEpoch: sql`${users.sessionEpoch} + 1` })
+        .where(and(eq(users.id, c.userId), eq(users.sessionEpoch, c.checkedInEpoch), isNull(users.disabledAt)))
+        .returning({ id: users.id });
+      if (changed.length !== 1) return tx.rollback();
+      if (!(await lockLiveSession(tx, c.userId, c.keepSessionId, c.now))) return tx.rollback();
+      return { ended: await endSessionsOf(tx, c.userId, 'password_changed', c.now, c.keepSessionId) };
     });
   }
 

@@ -38,10 +38,6 @@ export class PostgresUserStore implements UserStore {
     return inserted.length === 1;
   }
 
-  async updatePasswordHash(id: string, passwordHash: string) {
-    await this.db.update(users).set({ passwordHash }).where(eq(users.id, id));
-  }
-
   async replacePasswordHash(id: string, from: string, to: string) {
     const rows = await this.db
       .update(users)
