@@ -19,7 +19,7 @@ import {
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
-import { sessionIdOf, untilWaiting } from '../helpers/sessions';
+import { logIn, sessionIdOf, untilWaiting } from '../helpers/sessions';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -82,7 +82,7 @@ describe('MFA races and boundaries', () => {
     const factor = await gw.deps.mfa.getFactor(user.user.id);
     await gw.deps.sessions.revokeAllOfUser(user.user.id, 'logout_all', gw.clock.now());
     const step = Math.floor(gw.clock.now().getTime() / 30_000);
-    expect(await gw.deps.mfa.confirm(user.user.id, factor!.sealed, step, ['a-code-hash'], gw.clock.now())).toBe(false);
+    expect(await gw.deps.mfa.confirm(user.user.id, factor!.sealed, step, ['a-code-hash'], gw.clock.now(), sessionIdOf(user.accessToken))).toBe('unconfirmed');
     const [row] = await gw.database.db.select({ mfaEnabled: users.mfaEnabled }).from(users).where(eq(users.id, user.user.id));
     expect(row!.mfaEnabled).toBe(false);
   });
@@ -159,7 +159,7 @@ describe('MFA races and boundaries', () => {
     expect(codeOf(disable)).toBe('UNAUTHENTICATED');
   });
 
-  it('changes nothing for a session that has ended: recovery codes stay, MFA stays on', async () => {
+  it('changes nothing for a session that has ended: recovery codes stay, MFA stays on (or off)', async () => {
     const owner = await mfaUser();
     const other = await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[0]!);
     const ended = sessionIdOf(other.accessToken);
@@ -167,6 +167,15 @@ describe('MFA races and boundaries', () => {
     const codesBefore = await gw.database.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, owner.user.id));
     expect(await gw.deps.mfa.replaceRecoveryCodes(owner.user.id, ['from-an-ended-session'], gw.clock.now(), ended)).toBe('session-ended');
     expect(await gw.deps.mfa.disable(owner.user.id, { sessionId: ended, now: gw.clock.now() })).toBe(false);
+    // Nor does a pending enrolment confirmed from an ended session turn MFA on.
+    const pending = await signUp(gw);
+    const second = await logIn(gw, pending.email, pending.password);
+    expect((await gw.gql(EnrollMfaDocument, { password: pending.password }, { token: second.accessToken })).errors).toBeUndefined();
+    const factor = (await gw.deps.mfa.getFactor(pending.user.id))!;
+    await gw.gql(RevokeSessionDocument, { id: sessionIdOf(second.accessToken) }, { token: pending.accessToken });
+    const step = Math.floor(gw.clock.now().getTime() / 30_000);
+    expect(await gw.deps.mfa.confirm(pending.user.id, factor.sealed, step, ['a-code-hash'], gw.clock.now(), sessionIdOf(second.accessToken))).toBe('session-ended');
+    expect((await gw.database.db.select().from(users).where(eq(users.id, pending.user.id)))[0]!.mfaEnabled).toBe(false);
     expect(await gw.database.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, owner.user.id))).toEqual(codesBefore);
     expect((await gw.database.db.select().from(users).where(eq(users.id, owner.user.id)))[0]!.mfaEnabled).toBe(true);
   });
@@ -195,6 +204,25 @@ describe('MFA races and boundaries', () => {
       expect(me.data?.me.mfaEnabled).toBe(true);
       // The set the owner holds still signs in: it was not replaced.
       expect((await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[1]!)).user.id).toBe(owner.user.id);
+    });
+
+    it("confirmMfa changes nothing and answers UNAUTHENTICATED: MFA stays off, the owner's session lives", async () => {
+      const owner = await signUp(gw);
+      const stolen = await logIn(gw, owner.email, owner.password);
+      const enrolled = await gw.gql(EnrollMfaDocument, { password: owner.password }, { token: stolen.accessToken });
+      const { secret } = enrolled.data!.enrollMfa;
+      let thief!: Promise<string | undefined>;
+      await gw.database.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT 1 FROM mfa_factors WHERE user_id = ${owner.user.id} FOR UPDATE`);
+        thief = gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, { token: stolen.accessToken }).then(codeOf);
+        await untilWaiting(tx, 1);
+        const revoked = await gw.gql(RevokeSessionDocument, { id: sessionIdOf(stolen.accessToken) }, { token: owner.accessToken });
+        expect(revoked.data?.revokeSession).toBe(true);
+      });
+      expect(await thief).toBe('UNAUTHENTICATED');
+      const me = await gw.gql(MeDocument, {}, { token: owner.accessToken });
+      expect(me.data?.me.mfaEnabled).toBe(false);
+      expect((await logIn(gw, owner.email, owner.password)).user.id).toBe(owner.user.id); // no MFA challenge
     });
   });
 

@@ -1,4 +1,4 @@
-import { BadUserInputError, InvalidMfaCodeError, MfaAlreadyEnabledError } from '../../errors';
+import { BadUserInputError, InvalidMfaCodeError, MfaAlreadyEnabledError, UnauthenticatedError } from '../../errors';
 import type { Sealed } from '../crypto/secret-box';
 import type { AuthDeps, Viewer } from '../auth/deps';
 import { getViewerUser } from '../auth/get-viewer-user';
@@ -32,8 +32,10 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
       if (step === null) throw new InvalidMfaCodeError();
       const fresh = newRecoveryCodes();
       const hashes = fresh.map((c) => hashRecoveryCode(user.id, c));
-      const confirmed = await deps.mfa.confirm(user.id, factor.sealed, step, hashes, now);
-      if (!confirmed) throw await whyUnconfirmed(deps, user.id, factor.sealed);
+      const confirmed = await deps.mfa.confirm(user.id, factor.sealed, step, hashes, now, viewer.sessionId);
+      // The session ended while the code was checked (revoked by the owner, say): MFA stays off.
+      if (confirmed === 'session-ended') throw new UnauthenticatedError();
+      if (confirmed === 'unconfirmed') throw await whyUnconfirmed(deps, user.id, factor.sealed);
       return fresh;
     },
   );

@@ -35,10 +35,18 @@ export interface MfaStore {
   /**
    * Confirms the pending factor (only if it is still the `sealed` secret the code was checked
    * against, and the user is still in the session epoch it was enrolled in) with the accepted
-   * time step, enables MFA on the user and stores the recovery codes, in one transaction. False
-   * when that pending factor is gone, replaced or voided.
+   * time step, enables MFA on the user and stores the recovery codes, in one transaction, while
+   * the session asking (`bySessionId`) is live at `now`. What it answers otherwise (nothing
+   * written): `unconfirmed` when that pending factor is gone, replaced, voided or its step spent.
    */
-  confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date): Promise<boolean>;
+  confirm(
+    userId: string,
+    sealed: Sealed,
+    step: number,
+    codeHashes: string[],
+    now: Date,
+    bySessionId: string,
+  ): Promise<'confirmed' | 'unconfirmed' | 'session-ended'>;
   /** Accepts a TOTP step only if it is later than the last accepted one (atomic). */
   acceptStep(userId: string, step: number, withChallenge?: ChallengeToSpend): Promise<CodeSpend>;
   /** Spends an unused recovery code (atomic). */

@@ -37,10 +37,12 @@ export class PostgresMfaStore implements MfaStore {
   /**
    * The user is updated only in the factor's session epoch, after the factor (the order disable
    * locks them in too): an ending of all sessions, which raises the epoch, either waits for this
-   * transaction, or has voided the factor before it and nothing changes.
+   * transaction, or has voided the factor before it and nothing changes. Then the asking session
+   * is locked (as disable does).
    */
-  confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date) {
-    return transaction(this.db, false, async (tx) => {
+  async confirm(userId: string, sealed: Sealed, step: number, codeHashes: string[], now: Date, bySessionId: string) {
+    let refused: 'unconfirmed' | 'session-ended' = 'unconfirmed';
+    const confirmed = await transaction(this.db, null, async (tx) => {
       const [confirmed] = await tx
         .update(mfaFactors)
         .set({ confirmedAt: now, lastStep: step })
@@ -53,17 +55,22 @@ export class PostgresMfaStore implements MfaStore {
           ),
         )
         .returning({ sessionEpoch: mfaFactors.sessionEpoch });
-      if (!confirmed) return false;
+      if (!confirmed) return tx.rollback();
       const enabled = await tx
         .update(users)
         .set({ mfaEnabled: true })
         .where(and(eq(users.id, userId), eq(users.sessionEpoch, confirmed.sessionEpoch)))
         .returning({ id: users.id });
       if (enabled.length !== 1) return tx.rollback();
+      if (!(await lockLiveSession(tx, userId, bySessionId, now))) {
+        refused = 'session-ended';
+        return tx.rollback();
+      }
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ id: randomUUID(), userId, codeHash, createdAt: now })));
-      return true;
+      return 'confirmed' as const;
     });
+    return confirmed ?? refused;
   }
 
   acceptStep(userId: string, step: number, withChallenge?: ChallengeToSpend) {
