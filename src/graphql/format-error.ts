@@ -39,6 +39,19 @@ function invalidVariableMessage(name: string, error: unknown) {
   return `Variable "$${name}"${type} got an invalid value.`;
 }
 
+// graphql-js quotes a literal it could not take as well (`login(password: ["…"])`), a secret
+// written into the document in the wrong shape: the message keeps the type, not the value.
+const LITERAL_REFUSED = /^(?:Expected value of type "([^"]+)", found |(\w+) cannot represent )/;
+const VALUE_KINDS = new Set<string>([Kind.STRING, Kind.INT, Kind.FLOAT, Kind.BOOLEAN, Kind.NULL, Kind.ENUM, Kind.LIST, Kind.OBJECT]);
+
+/** The message of a literal that does not fit its type, naming the type, not the value; else none. */
+function refusedLiteralMessage(message: string, error: unknown) {
+  const node = error instanceof GraphQLError ? error.nodes?.[0] : undefined;
+  const refused = node && VALUE_KINDS.has(node.kind) ? LITERAL_REFUSED.exec(message) : null;
+  if (!refused) return undefined;
+  return refused[1] ? `Expected value of type "${refused[1]}"; the value given does not fit.` : `${refused[2]} cannot represent the value given.`;
+}
+
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
@@ -70,7 +83,8 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
     }
     if (isPassedThrough(code)) {
       const invalidVariable = code === ErrorCode.BAD_USER_INPUT && INVALID_VARIABLE.exec(formatted.message);
-      const message = invalidVariable ? invalidVariableMessage(invalidVariable[1]!, error) : formatted.message;
+      const refusedLiteral = code === ErrorCode.GRAPHQL_VALIDATION_FAILED && refusedLiteralMessage(formatted.message, error);
+      const message = invalidVariable ? invalidVariableMessage(invalidVariable[1]!, error) : (refusedLiteral || formatted.message);
       return { message, ...where, extensions: { code } };
     }
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {

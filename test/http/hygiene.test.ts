@@ -165,6 +165,29 @@ describe('request shape', () => {
       }
     }
   });
+
+  it('does not quote a literal that does not fit its type either: a secret written in the wrong shape does not come back', async () => {
+    const cases = [
+      ['login(email: "a@example.com", password: ["Secret-In-A-List-1"])', 'String cannot represent the value given.'],
+      ['login(email: "a@example.com", password: { pw: "Secret-In-An-Object-2" })', 'String cannot represent the value given.'],
+      ['login(email: "a@example.com", password: Secret_Unquoted_3)', 'String cannot represent the value given.'],
+      ['refresh(refreshToken: 4.25e1)', 'String cannot represent the value given.'],
+      ['login(email: "a@example.com", password: null)', 'Expected value of type "String!"; the value given does not fit.'],
+    ] as const;
+    for (const gw of [dev, prod]) {
+      for (const [field, message] of cases) {
+        const response = await gw.post({ query: `mutation { ${field} { __typename } }` });
+        const text = await response.clone().text();
+        expect(text).not.toMatch(/Secret|4\.25e1/);
+        const error = await refused(response, 400, 'GRAPHQL_VALIDATION_FAILED');
+        expect(error.message).toBe(message);
+      }
+      // A literal in a default value, and one in an input's field of the wrong type, alike.
+      const defaulted = await gw.post({ query: 'mutation ($p: String! = ["Secret-By-Default-4"]) { login(email: "a@example.com", password: $p) { __typename } }' });
+      expect(await defaulted.clone().text()).not.toMatch(/Secret/);
+      expect((await refused(defaulted, 400, 'GRAPHQL_VALIDATION_FAILED')).message).toBe('String cannot represent the value given.');
+    }
+  });
 });
 
 describe('caching', () => {
