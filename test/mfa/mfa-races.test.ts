@@ -6,6 +6,7 @@
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
+import { removeMfa } from '../../src/domain/admin/reset-mfa';
 import { recoveryCodes, users } from '../../src/storage/postgres/schema';
 import {
   ConfirmMfaDocument,
@@ -166,7 +167,7 @@ describe('MFA races and boundaries', () => {
     expect((await gw.gql(RevokeSessionDocument, { id: ended }, { token: owner.accessToken })).data?.revokeSession).toBe(true);
     const codesBefore = await gw.database.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, owner.user.id));
     expect(await gw.deps.mfa.replaceRecoveryCodes(owner.user.id, ['from-an-ended-session'], gw.clock.now(), ended)).toBe('session-ended');
-    expect(await gw.deps.mfa.disable(owner.user.id, { sessionId: ended, now: gw.clock.now() })).toBe(false);
+    expect(await gw.deps.mfa.disable(owner.user.id, { sessionId: ended, now: gw.clock.now() })).toBeNull();
     // Nor does a pending enrolment confirmed from an ended session turn MFA on.
     const pending = await signUp(gw);
     const second = await logIn(gw, pending.email, pending.password);
@@ -178,6 +179,18 @@ describe('MFA races and boundaries', () => {
     expect((await gw.database.db.select().from(users).where(eq(users.id, pending.user.id)))[0]!.mfaEnabled).toBe(false);
     expect(await gw.database.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, owner.user.id))).toEqual(codesBefore);
     expect((await gw.database.db.select().from(users).where(eq(users.id, owner.user.id)))[0]!.mfaEnabled).toBe(true);
+  });
+
+  it("an admin's reset that read a pending enrolment, confirmed before the reset removes it, ends the sessions as for MFA on", async () => {
+    const user = await signUp(gw);
+    const { secret } = (await gw.gql(EnrollMfaDocument, { password: user.password }, { token: user.accessToken })).data!.enrollMfa;
+    const read = await gw.deps.mfa.getFactor(user.user.id); // what resetMfa reads first: pending
+    expect(read?.confirmed).toBe(false);
+    expect((await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, { token: user.accessToken })).errors).toBeUndefined();
+    const { wasOn, ended } = await removeMfa(gw.deps, user.user.id, 'admin');
+    expect(wasOn).toBe(true);
+    expect(ended).toEqual([sessionIdOf(user.accessToken)]);
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: user.accessToken }))).toBe('UNAUTHENTICATED');
   });
 
   // The code check takes a round trip or two while the owner may act. Held at the factor's row

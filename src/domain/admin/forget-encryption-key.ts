@@ -45,7 +45,7 @@ export async function forgetEncryptionKey(deps: Deps, keyId: string, apply: bool
   }
   const signingKeys = await deps.signingKeys.retireSealedUnder(keyId, now);
   let endedSessions = 0;
-  for (const f of factors) endedSessions += (await removeMfa(deps, f.userId, f.confirmed, 'encryption key forgotten')).ended.length;
+  for (const f of factors) endedSessions += (await removeMfa(deps, f.userId, 'encryption key forgotten')).ended.length;
   // Nothing sealed under it: nothing given up, nothing to audit.
   if (signingKeys.length > 0 || factors.length > 0) {
     deps.audit('encryption key forgotten', { keyId, retiredSigningKeys: signingKeys, mfaReset: mfaUsers.length, pendingRemoved: pendingUsers.length });

@@ -16,12 +16,15 @@ export async function resetMfa(deps: Deps, email: string) {
   const user = await findUserByEmail(deps.users, email);
   const factor = await deps.mfa.getFactor(user.id);
   if (!factor && !user.mfaEnabled) return null;
-  return removeMfa(deps, user.id, user.mfaEnabled || factor?.confirmed === true, 'admin');
+  return removeMfa(deps, user.id, 'admin');
 }
 
-/** Removes the user's MFA; ends every session when it was on. Returns the sessions ended. */
-export async function removeMfa(deps: Deps, userId: string, wasOn: boolean, reason: MfaResetReason) {
-  await deps.mfa.disable(userId);
+/**
+ * Removes the user's MFA; ends every session when it was on as it was removed (a pending
+ * enrolment confirmed since it was read counts as on). Returns the sessions ended.
+ */
+export async function removeMfa(deps: Deps, userId: string, reason: MfaResetReason) {
+  const { wasOn } = (await deps.mfa.disable(userId))!; // asked by no session: never refused
   const ended = wasOn ? await deps.sessions.revokeAllOfUser(userId, 'mfa_changed', deps.clock.now()) : [];
   deps.audit('mfa reset', { userId, reason, wasOn, endedSessions: ended.length });
   return { wasOn, ended };

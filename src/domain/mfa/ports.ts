@@ -57,10 +57,12 @@ export interface MfaStore {
    */
   replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date, bySessionId: string): Promise<'replaced' | 'mfa-off' | 'session-ended'>;
   /**
-   * Removes the factor and the codes and turns MFA off. Asked by a session (`by`), only while
-   * that session is live: false, with nothing changed, when it has ended (an admin's reset has none).
+   * Removes the factor and the codes and turns MFA off; `wasOn` says whether the factor it
+   * removed was a confirmed one (MFA was on at that moment, whatever was read before). Asked by a
+   * session (`by`), only while that session is live: null, with nothing changed, when it has
+   * ended (an admin's reset has none).
    */
-  disable(userId: string, by?: { sessionId: string; now: Date }): Promise<boolean>;
+  disable(userId: string, by?: { sessionId: string; now: Date }): Promise<{ wasOn: boolean } | null>;
   /**
    * The TOTP secrets in use: confirmed ones, and pending ones saved after `pendingSince` (an
    * older pending one can never be confirmed: enrolmentsLiveSince).

@@ -139,13 +139,13 @@ export class PostgresMfaStore implements MfaStore {
    * deadlock), then the asking session, as a revocation of all sessions does (user, sessions).
    */
   disable(userId: string, by?: { sessionId: string; now: Date }) {
-    return transaction(this.db, false, async (tx) => {
+    return transaction(this.db, null, async (tx) => {
       await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
-      await tx.delete(mfaFactors).where(eq(mfaFactors.userId, userId));
+      const removed = await tx.delete(mfaFactors).where(eq(mfaFactors.userId, userId)).returning({ confirmedAt: mfaFactors.confirmedAt });
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
       if (by && !(await lockLiveSession(tx, userId, by.sessionId, by.now))) return tx.rollback();
-      return true;
+      return { wasOn: removed.some((factor) => factor.confirmedAt !== null) };
     });
   }
 
