@@ -149,7 +149,9 @@ describe('MFA, the whole story', () => {
     const newPassword = 'Another-Engine-1871!';
     const changed = await gw.gql(ChangePasswordDocument, { currentPassword: user.password, newPassword }, auth);
     expect(changed.errors).toBeUndefined();
-    // The caller's session lives on, but the secret shown before the change is void.
+    // The caller's session lives on, but the secret shown before the change is void: no code
+    // is checked against it, a wrong one included (no INVALID_MFA_CODE, nothing counted).
+    expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: wrongCode(totpNow(gw, before.secret)) }, auth))).toBe('BAD_USER_INPUT');
     expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, before.secret) }, auth))).toBe('BAD_USER_INPUT');
     expect((await gw.gql(MeDocument, {}, auth)).data!.me!.mfaEnabled).toBe(false);
 

@@ -1,5 +1,6 @@
 // Rule: the second factor cannot be bypassed, guessed in bulk, replayed or read back from the database or the logs.
 import { eq } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { prune, reencrypt } from '../../src/domain/admin';
@@ -9,6 +10,7 @@ import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { mfaChallenges, mfaFactors, recoveryCodes } from '../../src/storage/postgres/schema';
 import {
   DisableMfaDocument,
+  LogoutAllDocument,
   MeDocument,
   RefreshDocument,
   RegenerateRecoveryCodesDocument,
@@ -54,6 +56,25 @@ describe('the mfaToken', () => {
       'INVALID_TOKEN',
     );
     expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken: 'no-such-token', code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
+  });
+
+  it('once expired, checks no code at all: a wrong one is INVALID_TOKEN too, neither audited nor counted', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    gw.clock.advance(301);
+    const from = gw.logs.length;
+    const wrong = wrongCode(totpNow(gw, user.secret));
+    for (let i = 0; i < 3; i++) expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: wrong }))).toBe('INVALID_TOKEN');
+    expect(gw.logs.slice(from).filter((line) => line.includes('"mfa code rejected"'))).toEqual([]);
+  });
+
+  it('from before all sessions ended spends no code: the recovery code it was sent with still signs in', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    expect((await gw.gql(LogoutAllDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
+    const code = user.recoveryCodes[0]!;
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code }))).toBe('INVALID_TOKEN');
+    expect((await loginWithMfa(gw, user.email, user.password, code)).user.id).toBe(user.user.id);
   });
 
   it('dies after five wrong codes: the sixth try, even right, is INVALID_TOKEN', async () => {
@@ -177,6 +198,10 @@ describe('at rest and in the logs', () => {
 
     const codes = await db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, user.user.id));
     expect(codes).toHaveLength(10);
+    // Salted with the user id: the same code of two users is stored differently.
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    const normalized = user.recoveryCodes.map((code) => code.replaceAll('-', ''));
+    expect(codes.map((c) => c.codeHash).sort()).toEqual(normalized.map((code) => sha256(`${user.user.id}:${code}`)).sort());
     const codeDump = JSON.stringify(codes);
     for (const code of user.recoveryCodes) {
       expect(codeDump).not.toContain(code);

@@ -237,6 +237,36 @@ describe.each(counterStoreKinds())('account back-off on the $name store (domain)
       expect(s).toBeLessThanOrEqual(expected[i]!);
     });
   });
+
+  it('a right password let through the back-off opens it again: the next one is checked at once', async () => {
+    const email = uniqueEmail('backoff-success');
+    const isFailure = (e: unknown) => e instanceof InvalidCredentialsError;
+    const fail = (ip: string) => throttle.guardLogin(email, ip, isFailure, () => Promise.reject(new InvalidCredentialsError()));
+    const succeed = (ip: string) => throttle.guardLogin(email, ip, isFailure, async () => 'signed in');
+    await expect(fail('192.0.2.31')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    await expect(fail('192.0.2.32')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    await expect(succeed('192.0.2.33')).rejects.toBeInstanceOf(RateLimitedError); // backing off
+    await opened.store.reset('accountBackoff', emailKey(email)); // the window passes
+    await expect(succeed('192.0.2.33')).resolves.toBe('signed in');
+    // The account's failures still count, but a second device need not wait out a window.
+    await expect(succeed('192.0.2.34')).resolves.toBe('signed in');
+  });
+
+  it('when several limits refuse, says to wait for the longest of them', async () => {
+    const limits = limitsWith({ loginEmailIp: { points: 1, duration: 900 }, loginIp: { points: 1, duration: 5 } });
+    const store = await kind.open(limits);
+    try {
+      const strict = new Throttle(store.store, limits);
+      const email = uniqueEmail('longest-wait');
+      const attempt = () => strict.guardLogin(email, '192.0.2.41', (e) => e instanceof InvalidCredentialsError, () => Promise.reject(new InvalidCredentialsError()));
+      await expect(attempt()).rejects.toBeInstanceOf(InvalidCredentialsError);
+      const refused = await attempt().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(RateLimitedError);
+      expect((refused as RateLimitedError).retryAfter).toBeGreaterThan(850);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 const withPostgresAndRedis = Boolean(redisUrl && process.env.DATABASE_URL);
