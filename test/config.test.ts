@@ -185,6 +185,22 @@ describe('invalid values name the setting', () => {
     expect(loadConfig({ KEY_PUBLISH_AHEAD: '360' }).keys.publishAhead).toBe(360);
     expect(loadConfig({ KEY_PUBLISH_AHEAD: '301', KEY_RELOAD_SECONDS: '1' }).keys.publishAhead).toBe(301);
   });
+
+  it('refuses a KEY_ROTATION_DAYS not longer than KEY_PUBLISH_AHEAD + ACCESS_TOKEN_TTL + 60 s, naming it: a key must sign before the next is added', () => {
+    // 7 days = 604800 s. KEY_PUBLISH_AHEAD 603840 + ACCESS_TOKEN_TTL 900 + 60 is exactly 604800: refused.
+    const error = failure({ KEY_ROTATION_DAYS: '7', KEY_PUBLISH_AHEAD: '603840' });
+    expect(error.message).toMatch(/^KEY_ROTATION_DAYS/);
+    expect(error.message).toContain('KEY_PUBLISH_AHEAD');
+    expect(error.message).toContain('ACCESS_TOKEN_TTL');
+    expect(failure({ KEY_ROTATION_DAYS: '7', KEY_PUBLISH_AHEAD: '604800' }).message).toMatch(/^KEY_ROTATION_DAYS/);
+    // The access token lifetime counts: the same publish-ahead with ACCESS_TOKEN_TTL=3600 leaves no margin.
+    expect(failure({ KEY_ROTATION_DAYS: '7', KEY_PUBLISH_AHEAD: '603000', ACCESS_TOKEN_TTL: '3600' }).message).toMatch(/^KEY_ROTATION_DAYS/);
+    // One second more than the sum: loads.
+    expect(loadConfig({ KEY_ROTATION_DAYS: '7', KEY_PUBLISH_AHEAD: '603839' }).keys).toEqual({ publishAhead: 603_839, reloadSeconds: 60, rotationDays: 7 });
+    expect(loadConfig({ KEY_ROTATION_DAYS: '7', KEY_PUBLISH_AHEAD: '603000', ACCESS_TOKEN_TTL: '30' }).keys.rotationDays).toBe(7);
+    expect(loadConfig({ KEY_ROTATION_DAYS: '8', KEY_PUBLISH_AHEAD: '604800', ACCESS_TOKEN_TTL: '3600' }).keys.rotationDays).toBe(8);
+    expect(loadConfig({ KEY_ROTATION_DAYS: '1' }).keys.rotationDays).toBe(1);
+  });
 });
 
 describe('documented ranges', () => {
@@ -341,6 +357,29 @@ describe('password hashing priority', () => {
     expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: '0' })).toBe(0);
     expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: '19' })).toBe(19);
     for (const invalid of ['-1', '20', '5.5', 'low', ' 5', '5.0', '1e1']) expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: invalid })).toBeUndefined();
+  });
+});
+
+describe('metrics listener', () => {
+  it('listens on the loopback interface unless METRICS_HOST says otherwise, even where HOST opens the public port', () => {
+    expect(loadConfig({}).metrics).toBeUndefined();
+    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ port: 9464, host: '127.0.0.1' });
+    expect(loadConfig({ METRICS_PORT: '9464', HOST: '0.0.0.0' })).toMatchObject({ host: '0.0.0.0', metrics: { port: 9464, host: '127.0.0.1' } });
+    // Production listens on 0.0.0.0 by default; its metrics do not follow.
+    expect(loadConfig({ ...PRODUCTION, METRICS_PORT: '9464' })).toMatchObject({ host: '0.0.0.0', metrics: { port: 9464, host: '127.0.0.1' } });
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ port: 9464, host: '0.0.0.0' });
+    expect(loadConfig({ ...PRODUCTION, METRICS_PORT: '9464', METRICS_HOST: '10.0.0.5' }).metrics).toEqual({ port: 9464, host: '10.0.0.5' });
+    expect(loadConfig({ METRICS_PORT: '9464', METRICS_HOST: '' }).metrics).toEqual({ port: 9464, host: '127.0.0.1' }); // empty is unset
+  });
+});
+
+describe('development mode', () => {
+  it('is on only for NODE_ENV=development, the default (unset or empty): not for test nor production', () => {
+    expect(loadConfig({}).development).toBe(true);
+    expect(loadConfig({ NODE_ENV: '' }).development).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'development' })).toMatchObject({ development: true, production: false });
+    expect(loadConfig({ NODE_ENV: 'test' })).toMatchObject({ development: false, production: false });
+    expect(loadConfig(PRODUCTION)).toMatchObject({ development: false, production: true });
   });
 });
 

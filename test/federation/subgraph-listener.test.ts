@@ -168,6 +168,34 @@ describe('_entities: a User is visible only to that user or an admin', () => {
     expect(reply.text).not.toContain(target.email);
   });
 
+  it("refuses every field but id, each asked alone beside id, to another plain user (FORBIDDEN) and anonymously (UNAUTHENTICATED): no error of another field hides a leak", async () => {
+    const introspection = await subgraph({ query: '{ __type(name: "User") { fields { name } } }' }, { token: other.accessToken });
+    expect(introspection.body.errors).toBeUndefined();
+    const { fields } = (introspection.body.data as { __type: { fields: Array<{ name: string }> } }).__type;
+    const guarded = fields.map((field) => field.name).filter((name) => name !== 'id');
+    expect(guarded).toEqual(expect.arrayContaining(['createdAt', 'email', 'mfaEnabled', 'roles']));
+
+    const variables = { representations: [{ __typename: 'User', id: target.user.id }] };
+    const one = (field: string) => `query Entities($representations: [_Any!]!) {
+      _entities(representations: $representations) { ... on User { id ${field} } }
+    }`;
+    // The target sees each field: the lookup itself resolves.
+    for (const field of guarded) {
+      const own = await subgraph({ query: one(field), variables }, { token: target.accessToken });
+      expect(own.body.errors, field).toBeUndefined();
+      expect((own.body.data as { _entities: Array<Record<string, unknown>> })._entities[0], field).toHaveProperty(field);
+    }
+    for (const field of guarded) {
+      const asOther = await subgraph({ query: one(field), variables }, { token: other.accessToken });
+      expect(codes(asOther), `${field} as another user`).toEqual(['FORBIDDEN']);
+      expect(asOther.body.data, `${field} as another user`).toEqual({ _entities: [null] });
+
+      const anonymous = await subgraph({ query: one(field), variables });
+      expect(codes(anonymous), `${field} anonymously`).toEqual(['UNAUTHENTICATED']);
+      expect(anonymous.body.data, `${field} anonymously`).toEqual({ _entities: [null] });
+    }
+  });
+
   it('shows the user their own details', async () => {
     const reply = await lookup(target.user.id, target.accessToken);
     expect(reply.body.errors).toBeUndefined();

@@ -1,4 +1,4 @@
-// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared on logout, logoutAll and a refresh that finds it dead (not one refused by the grace).
+// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared, with those same attributes, on logout, logoutAll and a refresh that finds it dead (not one refused by the grace).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LogoutAllDocument, LogoutDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
@@ -24,12 +24,28 @@ function refreshCookieOf(headers: Headers) {
 
 const asCookie = (token: string) => `${NAME}=${token}`;
 
-/** Whether a response's Set-Cookie clears the refresh cookie (empty, expired). */
-function clearsCookie(headers: Headers) {
+/**
+ * The attributes the cookie is set with: HttpOnly, Secure, SameSite=Strict, Path=/, no Domain. A
+ * Set-Cookie that clears it must carry them too: a browser refuses a `__Host-` cookie without
+ * Secure and Path=/, and takes one of another path or domain for another cookie, keeping the live one.
+ */
+function expectHardened(cookie: NonNullable<ReturnType<typeof refreshCookieOf>>) {
+  expect(cookie.attributes.has('httponly'), 'HttpOnly').toBe(true);
+  expect(cookie.attributes.has('secure'), 'Secure').toBe(true);
+  expect(cookie.attributes.get('samesite')?.toLowerCase(), 'SameSite').toBe('strict');
+  expect(cookie.attributes.get('path'), 'Path').toBe('/');
+  expect(cookie.attributes.has('domain'), 'Domain').toBe(false);
+}
+
+/** Expects a response's Set-Cookie to clear the refresh cookie: empty, expired, with the attributes it was set with. */
+function expectCleared(headers: Headers) {
   const cleared = refreshCookieOf(headers);
-  if (!cleared || cleared.value !== '') return false;
-  const expires = cleared.attributes.get('expires');
-  return cleared.attributes.get('max-age') === '0' || (expires !== undefined && Date.parse(expires) < Date.now());
+  expect(cleared, `a Set-Cookie for ${NAME}`).toBeDefined();
+  expect(cleared!.value).toBe('');
+  const maxAge = cleared!.attributes.get('max-age');
+  const expires = cleared!.attributes.get('expires');
+  expect(maxAge === '0' || (expires !== undefined && Date.parse(expires) < Date.now()), 'Max-Age=0 or an Expires in the past').toBe(true);
+  expectHardened(cleared!);
 }
 
 /** Registers a fresh user and logs in, keeping the response headers. */
@@ -68,11 +84,7 @@ describe('transport both (default)', () => {
     const cookie = refreshCookieOf(login.headers)!;
     expect(cookie).toBeDefined();
     expect(cookie.value).toBe(login.refreshToken);
-    expect(cookie.attributes.has('httponly')).toBe(true);
-    expect(cookie.attributes.has('secure')).toBe(true);
-    expect(cookie.attributes.get('samesite')?.toLowerCase()).toBe('strict');
-    expect(cookie.attributes.get('path')).toBe('/');
-    expect(cookie.attributes.has('domain')).toBe(false);
+    expectHardened(cookie);
     const expires = Date.parse(cookie.attributes.get('expires')!);
     expect(Math.floor(expires / 1000)).toBe(Math.floor(new Date(login.refreshTokenExpiresAt).getTime() / 1000));
   });
@@ -88,17 +100,12 @@ describe('transport both (default)', () => {
     expect(await refreshCode(gw, undefined)).toBe('INVALID_TOKEN'); // neither argument nor cookie
   });
 
-  it('logout with only the cookie ends the session and clears the cookie', async () => {
+  it('logout with only the cookie ends the session and clears the cookie, with the attributes it was set with', async () => {
     const gw = gateways.both!;
     const login = await newLogin(gw);
     const out = await gw.gql(LogoutDocument, {}, { cookie: asCookie(login.refreshToken!) });
     expect(out.data?.logout).toBe(true);
-    const cleared = refreshCookieOf(out.headers)!;
-    expect(cleared).toBeDefined();
-    expect(cleared.value).toBe('');
-    const maxAge = cleared.attributes.get('max-age');
-    const expires = cleared.attributes.get('expires');
-    expect(maxAge === '0' || (expires !== undefined && Date.parse(expires) < Date.now())).toBe(true);
+    expectCleared(out.headers);
     expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
   });
 });
@@ -109,7 +116,7 @@ describe('transport both: a cookie that holds nothing worth keeping is cleared',
     const login = await newLogin(gw);
     const out = await gw.gql(LogoutAllDocument, {}, { token: login.accessToken, cookie: asCookie(login.refreshToken!) });
     expect(out.data?.logoutAll).toBe(true);
-    expect(clearsCookie(out.headers)).toBe(true);
+    expectCleared(out.headers);
   });
 
   it('by a cookie refresh that answers INVALID_TOKEN, but not one the grace refused: that browser may hold the successor', async () => {
@@ -122,13 +129,13 @@ describe('transport both: a cookie that holds nothing worth keeping is cleared',
 
     const unknown = await gw.gql(RefreshDocument, {}, { cookie: asCookie('A'.repeat(43)) });
     expect(codeOf(unknown)).toBe('INVALID_TOKEN');
-    expect(clearsCookie(unknown.headers)).toBe(true);
+    expectCleared(unknown.headers);
 
     gw.clock.advance(11); // past REFRESH_REUSE_GRACE_SECONDS: a reuse, which ends the session
     const reused = await gw.gql(RefreshDocument, {}, { cookie: asCookie(login.refreshToken!) });
     gw.clock.advance(-11);
     expect(codeOf(reused)).toBe('INVALID_TOKEN');
-    expect(clearsCookie(reused.headers)).toBe(true);
+    expectCleared(reused.headers);
   });
 });
 
@@ -151,7 +158,7 @@ describe('transport cookie: logout', () => {
     const cookie = refreshCookieOf((await newLogin(gw)).headers)!.value;
     const out = await gw.gql(LogoutDocument, {}, { cookie: asCookie(cookie) });
     expect(out.data?.logout).toBe(true);
-    expect(clearsCookie(out.headers)).toBe(true);
+    expectCleared(out.headers);
     expect(await refreshCode(gw, undefined, { cookie: asCookie(cookie) })).toBe('INVALID_TOKEN');
   });
 });
@@ -201,7 +208,7 @@ describe('X-Refresh-Transport: cookie (what the playground sends)', () => {
     const cookie = refreshCookieOf(login.headers)!.value;
     const out = await gw.gql(LogoutDocument, {}, { cookie: asCookie(cookie), headers: cookieOnly });
     expect(out.data?.logout).toBe(true);
-    expect(clearsCookie(out.headers)).toBe(true);
+    expectCleared(out.headers);
     expect(await refreshCode(gw, cookie)).toBe('INVALID_TOKEN');
   });
 

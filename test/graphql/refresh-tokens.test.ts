@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { disableUser, prune } from '../../src/domain/admin';
 import { issueSession } from '../../src/domain/auth';
 import { refreshTokens, sessions, users } from '../../src/storage/postgres/schema';
-import { LoginDocument, MeDocument, RefreshDocument } from '../gql/graphql';
+import { LoginDocument, LogoutDocument, MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf, untilWaiting } from '../helpers/sessions';
@@ -258,6 +258,21 @@ describe('idle and absolute expiry', () => {
 
 describe('spent tokens of a live session', () => {
   const idle = () => gw.config.refresh.idleTtl;
+
+  it('end the session at logout: logout with RT1, spent for the live RT2, kills RT2 and the latest access token', async () => {
+    const login = await signUp(gw);
+    const sessionId = sessionIdOf(login.accessToken);
+    const next = await rotate(gw, login.refreshToken); // RT1 spent, RT2 live
+    expect((await gw.gql(MeDocument, {}, { token: next.accessToken })).data?.me.id).toBe(login.user.id);
+
+    const out = await gw.gql(LogoutDocument, { refreshToken: login.refreshToken });
+    expect(out.errors).toBeUndefined();
+    expect(out.data?.logout).toBe(true);
+
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: next.accessToken }))).toBe('UNAUTHENTICATED');
+    expect(await refreshCode(gw, next.refreshToken)).toBe('INVALID_TOKEN');
+    expect((await sessionRowOf(gw, sessionId)).revokedReason).toBe('logout');
+  });
 
   it('are kept REFRESH_TOKEN_IDLE_TTL: a thief who refreshed first is found out when the owner comes back days later', async () => {
     const owner = await signUp(gw);
