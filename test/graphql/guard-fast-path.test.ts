@@ -2,6 +2,7 @@
 import { eq } from 'drizzle-orm';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { VerifiedTokenCache, verifyAccessToken } from '../../src/domain/tokens';
 import { signingKeys, users } from '../../src/storage/postgres/schema';
 import { LogoutDocument, MeDocument, MeEmailDocument, MeIdRolesDocument, RefreshDocument, SetUserRolesDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
@@ -25,6 +26,16 @@ describe('the verified-token cache', () => {
     expect(await meCode(gw, user.accessToken)).toBeUndefined();
     gw.clock.advance(1 + 61);
     expect(await meCode(gw, user.accessToken)).toBe('UNAUTHENTICATED');
+  });
+
+  it('keeps a verification only until the exp itself: the 60 s of skew a fresh verification allows are not cached', async () => {
+    const { accessToken } = await signUp(gw);
+    const cache = new VerifiedTokenCache(10);
+    const claims = await verifyAccessToken(gw.deps.keys, gw.deps.settings.jwt, gw.clock.now(), accessToken, cache);
+    expect(claims).not.toBeNull();
+    const expMs = decodeJwt(accessToken).exp! * 1000;
+    expect(cache.get(gw.deps.keys, accessToken, new Date(expMs - 1))).toEqual(claims);
+    expect(cache.get(gw.deps.keys, accessToken, new Date(expMs))).toBeUndefined();
   });
 
   it("refuses a revoked session's token at once, though it was cached, and only that session's", async () => {

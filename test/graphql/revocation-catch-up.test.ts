@@ -83,6 +83,29 @@ describe('catchUpRevocations', () => {
     clock.advance(2);
     expect(revocations.isRevoked(late, clock.now())).toBe(false);
   });
+
+  it('publishes what one pass finds until the latest of them has expired, never shorter than its own', async () => {
+    const gw = await start(WITHOUT_REDIS);
+    const [older, newer] = [decodeJwt((await signUp(gw)).accessToken).sid as string, decodeJwt((await signUp(gw)).accessToken).sid as string];
+    const store = new PostgresSessionStore(database.database.db);
+    let now = new Date();
+    const clock = { now: () => now, advance: (seconds: number) => (now = new Date(now.getTime() + seconds * 1000)) };
+    const ago = (seconds: number) => new Date(clock.now().getTime() - seconds * 1000);
+    const revocations = new LocalRevocations();
+    const deps = { sessions: store, revocations, clock };
+    // Heard of already: whatever other tests ended, so that the pass below finds only these two.
+    await catchUpRevocations(deps);
+    await store.revoke(older, 'admin', ago(600));
+    await store.revoke(newer, 'admin', ago(1));
+    expect(await catchUpRevocations(deps)).toBe(2);
+    // 2 s before the newer session's last token expires (ended 1 s ago: the longest
+    // ACCESS_TOKEN_TTL + 60 s skew from then), long after the older one's: both still refused.
+    clock.advance(MAX_ACCESS_TOKEN_TTL + 60 - 1 - 2);
+    expect(revocations.isRevoked(newer, clock.now())).toBe(true);
+    expect(revocations.isRevoked(older, clock.now())).toBe(true);
+    clock.advance(2);
+    expect(revocations.isRevoked(newer, clock.now())).toBe(false);
+  });
 });
 
 describe('without Redis', () => {

@@ -104,6 +104,18 @@ describe('on this instance', () => {
     expect(local.size).toBe(0);
   });
 
+  it('never shortens an entry: heard again with an earlier end, the session stays refused until the later one', () => {
+    const local = new LocalRevocations();
+    const now = new Date();
+    const at = (ms: number) => new Date(now.getTime() + ms);
+    // Heard twice (the channel, then a catch-up or a load that brings an older stamp): the longer stands.
+    local.remember(['s1'], at(960_000).getTime());
+    local.remember(['s1'], at(60_000).getTime());
+    expect(local.isRevoked('s1', at(60_000))).toBe(true);
+    expect(local.isRevoked('s1', at(959_999))).toBe(true);
+    expect(local.isRevoked('s1', at(960_000))).toBe(false);
+  });
+
   it('also forgets, within a minute, the expired entries of sessions it is never asked about', () => {
     const local = new LocalRevocations();
     const now = new Date();

@@ -451,6 +451,26 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
     }
   });
 
+  it('purges on sharing a revocation, too, only what ended longer ago than the clock skew', async () => {
+    const prefix = `${gateway.config.rateLimit.prefix}:share-skew`;
+    const redis = new Redis(redisUrl!);
+    await redis.ping(); // connected first: the share below goes out at once, not on a later 'ready'
+    const gatewaySide = new RedisRevocationFeed(redis, prefix, createLogger('silent'));
+    try {
+      const key = `${prefix}:revoked`;
+      await gatewaySide.started();
+      // Added after the feed loaded the set: only the share's own purge sees them.
+      await redis.zadd(key, Date.now() - 30_000, 'within-skew', Date.now() - 120_000, 'long-ended');
+      await gatewaySide.publish(['fresh'], new Date(Date.now() + 60_000));
+      expect(await redis.zscore(key, 'within-skew')).not.toBeNull();
+      expect(await redis.zscore(key, 'long-ended')).toBeNull();
+      await redis.del(key);
+    } finally {
+      await gatewaySide.close();
+      await redis.quit();
+    }
+  });
+
   it('starts without Redis, warning once however often it tries to connect', async () => {
     const lines: string[] = [];
     const logger = createLogger('warn', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
