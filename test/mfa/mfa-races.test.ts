@@ -196,6 +196,21 @@ describe('MFA races and boundaries', () => {
   // The code check takes a round trip or two while the owner may act. Held at the factor's row
   // (where a TOTP step is spent), the change waits while the owner revokes its session.
   describe.runIf(process.env.DATABASE_URL)('sent from a session the owner revokes while its code is checked (PostgreSQL)', () => {
+    /**
+     * Sends `change` while the factor's row is held, waits until it waits for that row, has the
+     * owner revoke the stolen session meanwhile, then lets the change go on; its error code.
+     */
+    async function revokedWhileChecked(owner: { user: { id: string }; accessToken: string }, stolen: string, change: () => Promise<string | undefined>) {
+      let sent!: Promise<string | undefined>;
+      await gw.database.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT 1 FROM mfa_factors WHERE user_id = ${owner.user.id} FOR UPDATE`);
+        sent = change();
+        await untilWaiting(tx, 1);
+        const revoked = await gw.gql(RevokeSessionDocument, { id: sessionIdOf(stolen) }, { token: owner.accessToken });
+        expect(revoked.data?.revokeSession).toBe(true);
+      });
+      return sent;
+    }
     const mutations = {
       disableMfa: (code: string, token: string) => gw.gql(DisableMfaDocument, { code }, { token }).then(codeOf),
       regenerateRecoveryCodes: (code: string, token: string) => gw.gql(RegenerateRecoveryCodesDocument, { code }, { token }).then(codeOf),
@@ -204,15 +219,8 @@ describe('MFA races and boundaries', () => {
       const owner = await mfaUser();
       const stolen = await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[0]!);
       gw.clock.advance(30); // the confirming code's step is spent
-      let thief!: Promise<string | undefined>;
-      await gw.database.db.transaction(async (tx) => {
-        await tx.execute(sql`SELECT 1 FROM mfa_factors WHERE user_id = ${owner.user.id} FOR UPDATE`);
-        thief = mutations[name](totpNow(gw, owner.secret), stolen.accessToken);
-        await untilWaiting(tx, 1);
-        const revoked = await gw.gql(RevokeSessionDocument, { id: sessionIdOf(stolen.accessToken) }, { token: owner.accessToken });
-        expect(revoked.data?.revokeSession).toBe(true);
-      });
-      expect(await thief).toBe('UNAUTHENTICATED');
+      const thief = await revokedWhileChecked(owner, stolen.accessToken, () => mutations[name](totpNow(gw, owner.secret), stolen.accessToken));
+      expect(thief).toBe('UNAUTHENTICATED');
       const me = await gw.gql(MeDocument, {}, { token: owner.accessToken });
       expect(me.data?.me.mfaEnabled).toBe(true);
       // The set the owner holds still signs in: it was not replaced.
@@ -224,15 +232,8 @@ describe('MFA races and boundaries', () => {
       const stolen = await logIn(gw, owner.email, owner.password);
       const enrolled = await gw.gql(EnrollMfaDocument, { password: owner.password }, { token: stolen.accessToken });
       const { secret } = enrolled.data!.enrollMfa;
-      let thief!: Promise<string | undefined>;
-      await gw.database.db.transaction(async (tx) => {
-        await tx.execute(sql`SELECT 1 FROM mfa_factors WHERE user_id = ${owner.user.id} FOR UPDATE`);
-        thief = gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, { token: stolen.accessToken }).then(codeOf);
-        await untilWaiting(tx, 1);
-        const revoked = await gw.gql(RevokeSessionDocument, { id: sessionIdOf(stolen.accessToken) }, { token: owner.accessToken });
-        expect(revoked.data?.revokeSession).toBe(true);
-      });
-      expect(await thief).toBe('UNAUTHENTICATED');
+      const confirm = () => gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, { token: stolen.accessToken }).then(codeOf);
+      expect(await revokedWhileChecked(owner, stolen.accessToken, confirm)).toBe('UNAUTHENTICATED');
       const me = await gw.gql(MeDocument, {}, { token: owner.accessToken });
       expect(me.data?.me.mfaEnabled).toBe(false);
       expect((await logIn(gw, owner.email, owner.password)).user.id).toBe(owner.user.id); // no MFA challenge
