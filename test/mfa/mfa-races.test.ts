@@ -227,6 +227,36 @@ describe('MFA races and boundaries', () => {
       expect((await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[1]!)).user.id).toBe(owner.user.id);
     });
 
+    // The user's row held by a key-locking transaction, then updated: an insert's check of the
+    // user (KEY SHARE) waits for it and then for whatever updated the row next. A replacement
+    // that held its session while so waiting deadlocked with a change ending that session.
+    it('a replacement of recovery codes and a password change that ends its session never deadlock', async () => {
+      for (let round = 0; round < 10; round++) {
+        const owner = await mfaUser();
+        const other = await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[0]!);
+        const epoch = (await gw.deps.users.findById(owner.user.id))!.sessionEpoch;
+        let outcomes!: Promise<unknown[]>;
+        await gw.database.db.transaction(async (tx) => {
+          await tx.execute(sql`SELECT 1 FROM users WHERE id = ${owner.user.id} FOR UPDATE`);
+          const change = gw.deps.sessions.changePassword({
+            userId: owner.user.id,
+            keepSessionId: sessionIdOf(owner.accessToken),
+            checkedInEpoch: epoch,
+            passwordHash: 'not-a-hash',
+            now: gw.clock.now(),
+          });
+          await untilWaiting(tx, 1);
+          const replace = gw.deps.mfa.replaceRecoveryCodes(owner.user.id, [`round-${round}`], gw.clock.now(), sessionIdOf(other.accessToken));
+          await untilWaiting(tx, 2);
+          await tx.execute(sql`UPDATE users SET roles = roles WHERE id = ${owner.user.id}`);
+          outcomes = Promise.all([change, replace]);
+        });
+        const [changed, replaced] = await outcomes;
+        expect(changed, `round ${round}`).toMatchObject({ ended: [sessionIdOf(other.accessToken)] });
+        expect(['replaced', 'session-ended'], `round ${round}`).toContain(replaced);
+      }
+    }, 60_000);
+
     it("confirmMfa changes nothing and answers UNAUTHENTICATED: MFA stays off, the owner's session lives", async () => {
       const owner = await signUp(gw);
       const stolen = await logIn(gw, owner.email, owner.password);

@@ -117,21 +117,28 @@ export class PostgresMfaStore implements MfaStore {
    * Locks the confirmed factor first (the order of every transaction here): two replacements at
    * once then run one after the other, and the later one deletes the earlier one's codes too
    * (without the lock, its DELETE would not see rows committed after it started waiting, and both
-   * sets would live). False, and nothing written, when MFA was turned off meanwhile.
+   * sets would live). Nothing written when MFA was turned off meanwhile, or the session ended.
    */
-  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date, bySessionId: string) {
-    return this.db.transaction(async (tx) => {
+  async replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date, bySessionId: string) {
+    let refused: 'mfa-off' | 'session-ended' = 'mfa-off';
+    const replaced = await transaction(this.db, null, async (tx) => {
       const [factor] = await tx
         .select({ userId: mfaFactors.userId })
         .from(mfaFactors)
         .where(and(eq(mfaFactors.userId, userId), isNotNull(mfaFactors.confirmedAt)))
         .for('update');
-      if (!factor) return 'mfa-off' as const;
-      if (!(await lockLiveSession(tx, userId, bySessionId, now))) return 'session-ended' as const;
+      if (!factor) return tx.rollback();
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ id: randomUUID(), userId, codeHash, createdAt: now })));
+      // Last, as disable and confirm lock it: the insert's check of the user (KEY SHARE) never
+      // waits while this holds the session, for whatever holds the user and waits for the session.
+      if (!(await lockLiveSession(tx, userId, bySessionId, now))) {
+        refused = 'session-ended';
+        return tx.rollback();
+      }
       return 'replaced' as const;
     });
+    return replaced ?? refused;
   }
 
   /**
