@@ -52,6 +52,10 @@ function refusedLiteralMessage(message: string, error: unknown) {
   return refused[1] ? `Expected value of type "${refused[1]}"; the value given does not fit.` : `${refused[2]} cannot represent the value given.`;
 }
 
+// A parse error names the token it did not expect, with its value (`Expected Name, found String
+// "…"`): the kind of token is enough.
+const TOKEN_VALUE = /\b(String|BlockString|Int|Float|Name) ".*"(\.?)$/s;
+
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
@@ -80,6 +84,9 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
     if (code === ErrorCode.GRAPHQL_PARSE_FAILED && TOKEN_LIMIT.test(formatted.message)) {
       // A request limit, like depth and aliases: reported as they are.
       return { message: 'Document exceeds the token limit.', extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
+    }
+    if (code === ErrorCode.GRAPHQL_PARSE_FAILED) {
+      return { message: formatted.message.replace(TOKEN_VALUE, '$1$2'), ...where, extensions: { code } };
     }
     if (isPassedThrough(code)) {
       const invalidVariable = code === ErrorCode.BAD_USER_INPUT && INVALID_VARIABLE.exec(formatted.message);

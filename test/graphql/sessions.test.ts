@@ -228,6 +228,25 @@ describe('changePassword', () => {
       expect(await refreshCode(gw, lost.refreshToken)).toBe('INVALID_TOKEN');
     });
 
+    it('holds its own session until it commits: a revocation of that session sent meanwhile answers only after the change', async () => {
+      const { first: owner, second: stolen } = await twoSessions();
+      const order: string[] = [];
+      let done!: Promise<unknown>;
+      await gw.database.db.transaction(async (tx) => {
+        // The owner's session held: the change stops where it ends it, its own session locked.
+        await tx.execute(sql`SELECT 1 FROM sessions WHERE id = ${sessionIdOf(owner.accessToken)} FOR SHARE`);
+        const change = changeFrom(stolen.accessToken, 'Thief-Keeps-Account-66!', owner.password).then((r) => (order.push('change'), r));
+        await untilWaiting(tx, 1);
+        const revocation = revoke(owner.accessToken, sessionIdOf(stolen.accessToken)).then((r) => (order.push('revoke'), r));
+        await untilWaiting(tx, 2); // the revocation waits for the change
+        done = Promise.all([change, revocation]);
+      });
+      const [changed, revoked] = (await done) as [unknown, { data?: { revokeSession: boolean } | null }];
+      expect(changed).toBe(true);
+      expect(revoked.data?.revokeSession).toBe(true);
+      expect(order).toEqual(['change', 'revoke']);
+    });
+
     it("from a session the owner revoked while its password was checked: nothing changes, the owner's session lives", async () => {
       const { first: owner, second: stolen } = await twoSessions();
       let thief!: Promise<string | boolean>;

@@ -166,7 +166,7 @@ describe('request shape', () => {
     }
   });
 
-  it('does not quote a literal that does not fit its type either: a secret written in the wrong shape does not come back', async () => {
+  it('does not quote a literal that does not fit its type or its place either: a secret written in the wrong shape does not come back', async () => {
     const cases = [
       ['login(email: "a@example.com", password: ["Secret-In-A-List-1"])', 'String cannot represent the value given.'],
       ['login(email: "a@example.com", password: { pw: "Secret-In-An-Object-2" })', 'String cannot represent the value given.'],
@@ -182,6 +182,10 @@ describe('request shape', () => {
         const error = await refused(response, 400, 'GRAPHQL_VALIDATION_FAILED');
         expect(error.message).toBe(message);
       }
+      // A literal where the document cannot have one: the parse error names the kind of token only.
+      const misplaced = await gw.post({ query: 'mutation { login(email: "a@example.com", "Secret-Misplaced-5") { __typename } }' });
+      expect(await misplaced.clone().text()).not.toMatch(/Secret/);
+      expect((await refused(misplaced, 400, 'GRAPHQL_PARSE_FAILED')).message).toBe('Syntax Error: Expected Name, found String.');
       // A literal in a default value, and one in an input's field of the wrong type, alike.
       const defaulted = await gw.post({ query: 'mutation ($p: String! = ["Secret-By-Default-4"]) { login(email: "a@example.com", password: $p) { __typename } }' });
       expect(await defaulted.clone().text()).not.toMatch(/Secret/);

@@ -175,7 +175,9 @@ async function fakeIssuer() {
     fetches++;
     if (!up) return response.writeHead(503).end();
     const body = JSON.stringify({ keys: published, ...(padding.bytes > 0 && { padding: ' '.repeat(padding.bytes) }) });
-    if (padding.how === 'declared') return response.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    if (padding.how === 'declared') {
+      return response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+    }
     response.writeHead(200, { 'content-type': 'application/json' }); // no length: chunked
     for (let at = 0; at < body.length; at += 64 * 1024) response.write(body.slice(at, at + 64 * 1024));
     response.end();
