@@ -165,8 +165,8 @@ export interface SessionStore {
   listEndedSince(since: Date): Promise<Array<{ id: string; revokedAt: Date }>>;
   /** Deletes sessions (with their tokens) that expired or were revoked before `before`. */
   prune(before: Date): Promise<number>;
-  /** Deletes the refresh tokens of live sessions that were spent before `before`. */
-  pruneSpentTokens(before: Date): Promise<number>;
+  /** Deletes the refresh tokens spent before `before` of the sessions live at `now` (prune takes the others with their sessions). */
+  pruneSpentTokens(before: Date, now: Date): Promise<number>;
 }
 
 export interface StoredSigningKey {

@@ -314,4 +314,18 @@ describe('spent tokens of a live session', () => {
       gw.clock.advance(-moved);
     }
   });
+
+  // Instances prune hourly, and may do so at the same moment: had the two deletions any rows in
+  // common (a dead session's spent tokens), they could lock them in different orders (deadlock).
+  it("are deleted one by one only in live sessions: a dead session's go with it, by the other deletion", async () => {
+    const live = await threeGenerations();
+    const dead = await threeGenerations();
+    await gw.database.db.update(sessions).set({ revokedAt: gw.clock.now(), revokedReason: 'logout' }).where(eq(sessions.id, dead.sessionId));
+    const later = new Date(gw.clock.now().getTime() + 1000);
+    expect(await gw.deps.sessions.pruneSpentTokens(later, later)).toBeGreaterThanOrEqual(2);
+    expect(await tokenRowsOf(gw, live.sessionId)).toHaveLength(1);
+    expect(await tokenRowsOf(gw, dead.sessionId)).toHaveLength(3);
+    expect(await gw.deps.sessions.prune(later)).toBeGreaterThanOrEqual(1);
+    expect(await tokenRowsOf(gw, dead.sessionId)).toHaveLength(0);
+  });
 });

@@ -23,6 +23,6 @@ export async function prune(deps: { sessions: SessionStore; mfa: MfaStore; clock
   const before = new Date(now - PRUNE_RETENTION_SECONDS * 1000);
   const [sessions, mfaChallenges] = await Promise.all([deps.sessions.prune(before), deps.mfa.pruneChallenges(before)]);
   const spentBefore = new Date(now - Math.max(PRUNE_RETENTION_SECONDS, deps.settings.refresh.idleTtl) * 1000);
-  const spentTokens = await deps.sessions.pruneSpentTokens(spentBefore);
+  const spentTokens = await deps.sessions.pruneSpentTokens(spentBefore, new Date(now));
   return { sessions, spentTokens, mfaChallenges };
 }

@@ -32,7 +32,7 @@ export function revokingSessionStore(inner: SessionStore, feed: RevocationFeed):
     listLive: (userId, now) => inner.listLive(userId, now),
     listEndedSince: (since) => inner.listEndedSince(since),
     prune: (before) => inner.prune(before),
-    pruneSpentTokens: (before) => inner.pruneSpentTokens(before),
+    pruneSpentTokens: (before, now) => inner.pruneSpentTokens(before, now),
     async revoke(sessionId: string, reason: RevocationReason, now: Date) {
       const revoked = await inner.revoke(sessionId, reason, now);
       if (revoked) await announce([sessionId], now);

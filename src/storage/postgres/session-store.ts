@@ -305,10 +305,17 @@ export class PostgresSessionStore implements SessionStore {
     return rows.map((row) => ({ id: row.id, revokedAt: row.revokedAt! }));
   }
 
-  async pruneSpentTokens(before: Date) {
+  async pruneSpentTokens(before: Date, now: Date) {
     // A scan of the table, hourly: an index on spent_at would cost every rotation (spending a
-    // token could no longer update its row in place).
-    return countDeleted(this.db, sql`DELETE FROM refresh_tokens WHERE spent_at < ${ts(before)}`);
+    // token could no longer update its row in place). Only of sessions live at `now`: those
+    // `prune` deletes (with their tokens, by the cascade) are never among them, so the two,
+    // run by instances at the same moment, never lock the same rows (in different orders).
+    return countDeleted(
+      this.db,
+      sql`DELETE FROM refresh_tokens t USING sessions s
+        WHERE t.session_id = s.id AND t.spent_at < ${ts(before)}
+          AND s.revoked_at IS NULL AND s.expires_at > ${ts(now)} AND s.idle_expires_at > ${ts(now)}`,
+    );
   }
 
   async prune(before: Date) {
