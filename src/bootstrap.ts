@@ -6,7 +6,7 @@ import { ConfigError, type Config, type EncryptionKey, type TrustProxy } from '.
 import { describeError } from './describe-error';
 import { StartupRefusal } from './failure';
 import { RateLimiterCounterStore } from './storage/redis/counter-store';
-import { CLUSTER_UNSUPPORTED, connectRedis, type RedisConnection } from './storage/redis/client';
+import { connectRedis, type RedisConnection } from './storage/redis/client';
 import { RedisRevocationFeed } from './storage/redis/revocation-feed';
 import { LocalRevocations, type RevocationFeed } from './domain/revocation';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
@@ -119,8 +119,10 @@ export interface Counters {
  * be counted in each instance's memory: refused at start when Redis answers then (found later,
  * the connection counts Redis as down and says why).
  */
-export async function refuseRedisCluster(redis: RedisConnection | undefined) {
-  if (await redis?.clusterNode()) throw new StartupRefusal(CLUSTER_UNSUPPORTED);
+/** A Redis Cluster node, or a database Redis refuses: said at start, not worked around. */
+export async function refuseUnusableRedis(redis: RedisConnection | undefined) {
+  const refusal = await redis?.refusal();
+  if (refusal) throw new StartupRefusal(refusal);
 }
 
 /** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */

@@ -216,6 +216,22 @@ export function defaultDatabasePoolSize(cores = availableParallelism()) {
 /** Every setting's name (the environment variables this gateway reads). */
 export const SETTING_NAMES = Object.keys(schema.shape);
 
+/** Names of other programs' that share a first word with a setting. */
+const OTHERS = new Set(['NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'NODE_NO_WARNINGS', 'NODE_DEBUG', 'NODE_TLS_REJECT_UNAUTHORIZED', 'NODE_V8_COVERAGE', 'NODE_PENDING_DEPRECATION', 'NODE_REDIRECT_WARNINGS', 'NODE_ICU_DATA', 'NODE_UNIQUE_ID', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_COMPILE_CACHE', 'NODE_DISABLE_COLORS', 'NODE_REPL_HISTORY', 'NODE_PRESERVE_SYMLINKS', 'NODE_SKIP_PLATFORM_CHECK', 'NODE_TEST_CONTEXT']);
+
+/**
+ * Environment names that share their first word with a setting's (JWT_, REFRESH_, ARGON2_…) but
+ * are no setting: most likely misspelt ones (JWT_ISUER, REFRESH_TOKEN_TRANSPRT), which leave their
+ * setting at its default. Names of one word (PORT, HOST) and Node's own are no such sign.
+ */
+export function unknownSettings(env: Record<string, string | undefined>) {
+  const known = new Set(SETTING_NAMES);
+  const words = new Set(SETTING_NAMES.filter((name) => name.includes('_')).map((name) => name.split('_')[0]!));
+  return Object.keys(env)
+    .filter((name) => name.includes('_') && words.has(name.split('_')[0]!) && !known.has(name) && !OTHERS.has(name) && !name.startsWith('npm_'))
+    .sort();
+}
+
 export function parseEncryptionKeys(value: string, setting = 'ENCRYPTION_KEYS'): EncryptionKey[] {
   const keys = value
     .split(',')
@@ -224,8 +240,10 @@ export function parseEncryptionKeys(value: string, setting = 'ENCRYPTION_KEYS'):
     .map((entry) => {
       const sep = entry.indexOf(':');
       const id = entry.slice(0, sep);
-      const key = Buffer.from(entry.slice(sep + 1), 'base64');
-      if (sep < 1 || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
+      const encoded = entry.slice(sep + 1);
+      const key = Buffer.from(encoded, 'base64');
+      // Buffer skips what is not base64: a mistyped key would silently be another one.
+      if (sep < 1 || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || !/^[A-Za-z0-9+/_-]{43}=?$/.test(encoded) || key.length !== 32) {
         throw new ConfigError(
           `${setting}: each entry must be id:base64 with a 32-byte key (id of letters, digits, _ or -)`,
         );
@@ -239,6 +257,9 @@ export function parseEncryptionKeys(value: string, setting = 'ENCRYPTION_KEYS'):
   if (keys.length === 0) throw new ConfigError(`${setting}: at least one key is required`);
   if (new Set(keys.map((k) => k.id)).size !== keys.length) {
     throw new ConfigError(`${setting}: key ids must be unique`);
+  }
+  if (new Set(keys.map((k) => k.key.toString('hex'))).size !== keys.length) {
+    throw new ConfigError(`${setting}: the same key is listed under two ids`);
   }
   return keys;
 }
@@ -260,6 +281,11 @@ function parseTrustProxy(value: string | undefined, setting = 'TRUST_PROXY'): Tr
     if (!isIpOrCidr(entry)) {
       throw new ConfigError(`${setting}: "${entry}" is neither a hop count nor an IP address or CIDR`);
     }
+    // Wider than any private network (10.0.0.0/8, fc00::/7): it would trust clients on the internet.
+    const [address, bits] = entry.split('/');
+    if (bits !== undefined && Number(bits) < (isIP(address!) === 4 ? 8 : 7)) {
+      throw new ConfigError(`${setting}: "${entry}" is wider than any private network: name your proxies' addresses or networks`);
+    }
   }
   return entries;
 }
@@ -270,6 +296,33 @@ function isIpOrCidr(entry: string) {
   if (bits === undefined) return true;
   const max = isIP(address) === 4 ? 32 : 128;
   return /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+}
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+
+/**
+ * Verifiers compare `iss` with JWT_ISSUER exactly and fetch the keys from below it, so it must be
+ * written as URL parsers write it (lowercase scheme and host, no default port), and hold no
+ * credentials, query or fragment. In production, https: over http, anyone on the way to a
+ * verifier could hand it keys of their own (only a loopback host is taken over http).
+ */
+function checkIssuer(value: string | undefined, production: boolean) {
+  if (value === undefined) return;
+  const url = new URL(value);
+  if (url.username || url.password) throw new ConfigError('JWT_ISSUER: must hold no user or password (it is in every token)');
+  if (url.search || url.hash || value.includes('?') || value.includes('#')) {
+    throw new ConfigError('JWT_ISSUER: must have no query or fragment (verifiers append /.well-known/… to it)');
+  }
+  if (!/^[a-z0-9.-]+$|^\[[0-9a-f:.]+\]$/.test(url.hostname)) throw new ConfigError(`JWT_ISSUER: "${url.hostname}" is no host name`);
+  const written = `${url.protocol}//${url.host}`;
+  if (!value.startsWith(written) || !['', '/'].includes(value.slice(written.length, written.length + 1))) {
+    throw new ConfigError(`JWT_ISSUER: write it as URL parsers do, ${written}…: verifiers compare it exactly`);
+  }
+  if (production && url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.host.replace(/:\d+$/, ''))) {
+    throw new ConfigError(
+      'JWT_ISSUER: production needs an https:// URL: verifiers fetch the signing keys from it, and over http anyone on the way could hand them keys of their own',
+    );
+  }
 }
 
 function parseOrigins(value: string | undefined): string[] {
@@ -291,6 +344,16 @@ function parseOrigins(value: string | undefined): string[] {
     }
     return url.origin;
   });
+}
+
+/** Two listeners on one port: the second would fail only after the first said it is ready. */
+function checkListenersApart(e: { PORT: number; METRICS_PORT?: number | undefined; SUBGRAPH_PORT?: number | undefined }) {
+  const ports = [['PORT', e.PORT], ['METRICS_PORT', e.METRICS_PORT], ['SUBGRAPH_PORT', e.SUBGRAPH_PORT]] as const;
+  const set = ports.filter(([, port]) => port !== undefined && port !== 0);
+  for (const [i, [name, port]] of set.entries()) {
+    const other = set.slice(i + 1).find(([, p]) => p === port);
+    if (other) throw new ConfigError(`${other[0]}: ${port} is ${name} already (each listener needs a port of its own)`);
+  }
 }
 
 const GENERATE_KEY_COMMAND = `node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"`;
@@ -317,10 +380,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ].filter((entry) => entry !== false)
     : [];
   if (missing.length > 0) throw new ConfigError(`NODE_ENV=production requires ${missing.join('; ')}`);
+  checkIssuer(e.JWT_ISSUER, production);
+  checkListenersApart(e);
   if (e.SUBGRAPH_PORT !== undefined && (e.SUBGRAPH_SECRET ?? '').length < MIN_SUBGRAPH_SECRET_LENGTH) {
     throw new ConfigError(
       `SUBGRAPH_SECRET of at least ${MIN_SUBGRAPH_SECRET_LENGTH} characters is required when SUBGRAPH_PORT is set (only the router may reach the subgraph listener)`,
     );
+  }
+  // A header value arrives trimmed and as visible ASCII: any other secret could never match.
+  if (e.SUBGRAPH_SECRET !== undefined && !/^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/.test(e.SUBGRAPH_SECRET)) {
+    throw new ConfigError('SUBGRAPH_SECRET: only visible ASCII characters, no space at either end (an HTTP header carries it)');
+  }
+  if (e.SUBGRAPH_SECRET !== undefined && new Set(e.SUBGRAPH_SECRET).size === 1) {
+    throw new ConfigError('SUBGRAPH_SECRET: is not random (one character repeated): generate one as the README says');
   }
   if (e.KEY_PUBLISH_AHEAD < e.KEY_RELOAD_SECONDS + JWKS_MAX_AGE_SECONDS) {
     throw new ConfigError(

@@ -25,4 +25,9 @@ async function launch() {
   await import('./gateway.js');
 }
 
-void launch();
+// A bundle or dependency missing from the deployment: one line, as for any start that cannot go on.
+launch().catch((error: unknown) => {
+  const reason = error instanceof Error ? `${error.name}${'code' in error ? ` (${String(error.code)})` : ''}: ${error.message.split('\n')[0]}` : String(error);
+  process.stderr.write(`Failed to start: ${reason}\n`);
+  process.exit(1);
+});

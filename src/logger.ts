@@ -75,10 +75,12 @@ export function batchedStdout(onClosed: () => void = () => {}): DestinationStrea
 
 /**
  * The domain's audit lines, through `logger`: one line per event at the event's level, marked
- * `"audit": true` (with `bindings`) so that they can be told apart and shipped. `level` lets a
- * quieter logger (the admin CLI's) still write them.
+ * `"audit": true` (with `bindings`) so that they can be told apart and shipped. Written whatever
+ * LOG_LEVEL says (a quieter level, warn or silent, would drop the security record with the noise),
+ * as are the admin CLI's, whose logger starts at warn.
  */
-export function auditLog(logger: Logger, bindings: Bindings = {}, level: string = logger.level): Audit {
+export function auditLog(logger: Logger, bindings: Bindings = {}): Audit {
+  const level = ['debug', 'trace'].includes(logger.level) ? logger.level : 'info';
   const log = logger.child({ audit: true, ...bindings }, { level });
   return (event, fields) => log[AUDIT_EVENTS[event]](fields, event);
 }

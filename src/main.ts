@@ -3,10 +3,10 @@ import 'reflect-metadata';
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app';
-import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, refuseRedisCluster, resolveEncryptionKeys } from './bootstrap';
+import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from './bootstrap';
 import { describeFailure, isExpectedFailure } from './failure';
 import { compose, startKeyReloader, startRevocationCatchUp } from './compose';
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, loadConfig, unknownSettings } from './config';
 import { describeError } from './describe-error';
 import { prune } from './domain/admin';
 import { batchedStdout, createLogger } from './logger';
@@ -14,6 +14,19 @@ import { recordedPoolPriority } from './thread-priority';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 const DRAIN_MS = 10_000;
+
+/**
+ * Said once at start: a mode that is neither production nor development (NODE_ENV=test, which a
+ * production launcher takes as it is), and names in the environment that look like settings but
+ * are none (a misspelling leaves its setting at its default, maybe a weaker one).
+ */
+function warnAboutSettings(config: { production: boolean; development: boolean }, logger: Logger) {
+  if (!config.production && !config.development) {
+    logger.warn('NODE_ENV=test: not production (introspection, field suggestions and the playground are on); set NODE_ENV=production to serve');
+  }
+  const unknown = unknownSettings(process.env);
+  if (unknown.length > 0) logger.warn({ names: unknown }, 'environment names that look like settings but are none (misspelt?): ignored');
+}
 
 async function main() {
   let config;
@@ -34,6 +47,7 @@ async function main() {
   };
   const stdout = batchedStdout(() => onStdoutClosed());
   const logger = createLogger(config.logLevel, stdout);
+  warnAboutSettings(config, logger);
   const encryptionKeys = resolveEncryptionKeys(config, logger);
   const database = await openConfiguredDatabase(config, logger);
   await prepareSchema(database, logger);
@@ -41,7 +55,7 @@ async function main() {
   const counters = openCounters(config, logger);
   // Start with shared counters when Redis is there; if not, the fallback covers until it is.
   await counters.redis?.ready(3000);
-  await refuseRedisCluster(counters.redis);
+  await refuseUnusableRedis(counters.redis);
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
   // Loaded only when asked for, as the federation libraries below: most gateways do without.

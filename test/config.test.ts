@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { availableParallelism } from 'node:os';
-import { ConfigError, defaultDatabasePoolSize, loadConfig, type Config } from '../src/config';
+import { ConfigError, defaultDatabasePoolSize, loadConfig, unknownSettings, type Config } from '../src/config';
 import { defaultHashConcurrency } from '../src/thread-pool';
 import { passwordHashNiceFor } from '../src/thread-priority';
 
@@ -204,7 +204,7 @@ describe('invalid values name the setting', () => {
 });
 
 describe('documented ranges', () => {
-  const SECRET = { SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 's'.repeat(32) };
+  const SECRET = { SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 'router-secret-'.repeat(3) };
   /**
    * Every integer setting whose range the README's settings tables give: [setting, lowest, highest
    * (undefined: the README gives none), where the config holds it, settings an end needs to pass
@@ -234,7 +234,7 @@ describe('documented ranges', () => {
     ['PASSWORD_HASH_PER_CLIENT', 1, 11_023, (c) => c.passwordHashing.perClient],
     ['MFA_ATTEMPTS_PER_CHALLENGE', 1, 100, (c) => c.rateLimit.mfaAttemptsPerChallenge],
     ['PORT', 0, 65_535, (c) => c.port],
-    ['SUBGRAPH_PORT', 0, 65_535, (c) => c.subgraph?.port, { SUBGRAPH_SECRET: 's'.repeat(32) }],
+    ['SUBGRAPH_PORT', 0, 65_535, (c) => c.subgraph?.port, { SUBGRAPH_SECRET: 'router-secret-'.repeat(3) }],
     ['METRICS_PORT', 0, 65_535, (c) => c.metrics?.port],
     ['ACCESS_TOKEN_CACHE_SIZE', 0, 100_000, (c) => c.accessTokenCacheSize],
     ['TRUST_PROXY', 1, 32, (c) => c.trustProxy],
@@ -309,7 +309,7 @@ describe('values are read strictly', () => {
     ['MFA_ISSUER', '\t'],
     ['SUBGRAPH_SECRET', ' '.repeat(40)],
   ])('free text of only spaces is refused: %s=%j', (setting, value) => {
-    expect(failure({ SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 's'.repeat(32), [setting]: value }).message).toBe(`${setting}: must not be blank`);
+    expect(failure({ SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 'router-secret-'.repeat(3), [setting]: value }).message).toBe(`${setting}: must not be blank`);
   });
 
   it.each(['javascript:alert(1)', 'foo:bar', 'ftp://auth.example.com', 'https:auth.example.com', 'mailto:ops@example.com'])(
@@ -322,6 +322,64 @@ describe('values are read strictly', () => {
   it('reads http and https issuers', () => {
     expect(loadConfig({ JWT_ISSUER: 'https://auth.example.com' }).jwt.issuer).toBe('https://auth.example.com');
     expect(loadConfig({ JWT_ISSUER: 'http://localhost:4000' }).jwt.issuer).toBe('http://localhost:4000');
+    expect(loadConfig({ JWT_ISSUER: 'https://auth.example.com/realms/app/' }).jwt.issuer).toBe('https://auth.example.com/realms/app/');
+  });
+
+  it.each([
+    ['https://u:p@auth.example.com', 'must hold no user or password'],
+    ['https://auth.example.com/?x=1', 'must have no query or fragment'],
+    ['https://auth.example.com/#f', 'must have no query or fragment'],
+    ['https://auth.example.com?', 'must have no query or fragment'],
+    ['https://*', '"*" is no host name'],
+    ['HTTPS://Auth.Example.COM', 'write it as URL parsers do, https://auth.example.com'],
+    ['https://auth.example.com:443', 'write it as URL parsers do, https://auth.example.com'],
+  ])('JWT_ISSUER %s is refused: verifiers compare it exactly and fetch the keys below it', (value, message) => {
+    expect(failure({ JWT_ISSUER: value }).message).toContain(`JWT_ISSUER: ${message}`);
+  });
+
+  it('JWT_ISSUER in production: https, or http only for a loopback host', () => {
+    for (const issuer of ['http://auth.example.com', 'http://10.0.0.5:4000']) {
+      expect(failure({ ...PRODUCTION, JWT_ISSUER: issuer }).message).toMatch(/^JWT_ISSUER: production needs an https:\/\/ URL/);
+      expect(loadConfig({ JWT_ISSUER: issuer }).jwt.issuer).toBe(issuer); // development takes it
+    }
+    for (const issuer of ['http://127.0.0.1:4000', 'http://localhost:4000', 'http://[::1]:4000', 'https://auth.example.com']) {
+      expect(loadConfig({ ...PRODUCTION, JWT_ISSUER: issuer }).jwt.issuer).toBe(issuer);
+    }
+  });
+
+  it('SUBGRAPH_SECRET that a header could never carry, or one character repeated, is refused', () => {
+    for (const secret of [` ${'x1'.repeat(20)}`, `${'x1'.repeat(20)} `, `${'x1'.repeat(20)}\u00e9`, 'a'.repeat(40)]) {
+      expect(failure({ SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: secret }).message).toMatch(/^SUBGRAPH_SECRET: /);
+    }
+    expect(loadConfig({ SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 'Router secret with inner spaces 42!' }).subgraph?.secret).toBe('Router secret with inner spaces 42!');
+  });
+
+  it.each(['0.0.0.0/0', '0.0.0.0/1', '::/0', '8000::/1', '10.0.0.0/7'])('TRUST_PROXY and SUBGRAPH_TRUST_PROXY refuse %s: wider than any private network', (range) => {
+    expect(failure({ TRUST_PROXY: range }).message).toMatch(/^TRUST_PROXY: .* is wider than any private network/);
+    expect(failure({ SUBGRAPH_TRUST_PROXY: `192.168.0.0/16,${range}` }).message).toMatch(/^SUBGRAPH_TRUST_PROXY: .* is wider/);
+  });
+
+  it('TRUST_PROXY takes the widest private networks', () => {
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, fc00::/7' }).trustProxy).toEqual(['10.0.0.0/8', 'fc00::/7']);
+  });
+
+  it.each([
+    [{ METRICS_PORT: '4000' }, 'METRICS_PORT: 4000 is PORT already'],
+    [{ PORT: '5000', SUBGRAPH_PORT: '5000', SUBGRAPH_SECRET: 'router-secret-'.repeat(3) }, 'SUBGRAPH_PORT: 5000 is PORT already'],
+    [{ METRICS_PORT: '9000', SUBGRAPH_PORT: '9000', SUBGRAPH_SECRET: 'router-secret-'.repeat(3) }, 'SUBGRAPH_PORT: 9000 is METRICS_PORT already'],
+  ])('two listeners on one port are refused before either listens: %j', (env, message) => {
+    expect(failure(env).message).toContain(message);
+  });
+
+  it('port 0 (any free port) for several listeners is fine', () => {
+    expect(loadConfig({ PORT: '0', METRICS_PORT: '0', SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 'router-secret-'.repeat(3) }).port).toBe(0);
+  });
+
+  it('an ENCRYPTION_KEYS key with characters base64 has not, or the same key under two ids, is refused', () => {
+    const encoded = randomBytes(32).toString('base64');
+    expect(failure({ ENCRYPTION_KEYS: `k1:${encoded.slice(0, 20)}!${encoded.slice(20)}` }).message).toMatch(/^ENCRYPTION_KEYS: each entry must be id:base64/);
+    expect(failure({ ENCRYPTION_KEYS: `k1:${encoded},k2:${encoded}` }).message).toBe('ENCRYPTION_KEYS: the same key is listed under two ids');
+    expect(loadConfig({ ENCRYPTION_KEYS: `k1:${encoded}` }).encryptionKeys).toHaveLength(1);
   });
 
   it.each([
@@ -333,7 +391,7 @@ describe('values are read strictly', () => {
     ['CORS_ORIGINS', ' , '],
   ])('a list of nothing is refused: %s=%j', (setting, value) => {
     expect(failure({ [setting]: value }).message).toMatch(new RegExp(`^${setting}: lists no`));
-    expect(failure({ SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 's'.repeat(32), [setting]: value }).message).toMatch(new RegExp(`^${setting}: lists no`));
+    expect(failure({ SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 'router-secret-'.repeat(3), [setting]: value }).message).toMatch(new RegExp(`^${setting}: lists no`));
   });
 
   it.each([
@@ -468,5 +526,12 @@ describe('production', () => {
     expect(failure(env).message).toContain('REDIS_URL');
     expect(failure(env).message).toContain('SINGLE_INSTANCE=true');
     expect(loadConfig({ ...env, SINGLE_INSTANCE: 'true' }).singleInstance).toBe(true);
+  });
+});
+
+describe('unknown settings', () => {
+  it('names what shares a first word with a setting but is none, not other programs\' names', () => {
+    const env = { JWT_ISUER: 'x', REFRESH_TOKEN_TRANSPRT: 'cookie', RATE_LIMIT_FAILURE: 'closed', JWT_ISSUER: 'https://a.example', NODE_OPTIONS: '--x', PATH: '/bin', HOME: '/root', npm_config_x: '1', CI: 'true' };
+    expect(unknownSettings(env)).toEqual(['JWT_ISUER', 'RATE_LIMIT_FAILURE', 'REFRESH_TOKEN_TRANSPRT']);
   });
 });

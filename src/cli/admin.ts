@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import pino from 'pino';
-import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, refuseRedisCluster, resolveEncryptionKeys } from '../bootstrap';
+import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from '../bootstrap';
 import { describeFailure, isExpectedFailure } from '../failure';
 import { loadConfig } from '../config';
 import {
@@ -93,7 +93,7 @@ async function run(argv: string[]): Promise<number> {
   // Log lines go to stderr: stdout carries only the command's answer. The audit lines (one per
   // action done, marked by: admin-cli) are written at the configured level, the rest from warn.
   const logger = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, pino.destination(2));
-  const audit = auditLog(logger, { by: 'admin-cli' }, config.logLevel);
+  const audit = auditLog(logger, { by: 'admin-cli' });
   const database = await openConfiguredDatabase(config, logger);
   // With REDIS_URL, sessions ended here are announced to the running gateways at once.
   // Quiet: the server's start-up warning about in-memory counters means nothing here. Closed:
@@ -101,7 +101,7 @@ async function run(argv: string[]): Promise<number> {
   // that ends with it.
   const counters = openCounters({ ...config, rateLimit: { ...config.rateLimit, onRedisFailure: 'closed' } }, createLogger('error', pino.destination(2)));
   if (counters.redis) await counters.redis.ready(5000);
-  await refuseRedisCluster(counters.redis);
+  await refuseUnusableRedis(counters.redis);
   const revocations = openRevocations(config, counters.redis, logger);
   await revocations.started();
   try {

@@ -296,11 +296,11 @@ describe('configuration', () => {
   });
 
   it('accepts a 32-character secret, listens on HOST unless SUBGRAPH_HOST says otherwise, and leaves the listener off when SUBGRAPH_PORT is unset', () => {
-    const secret = 'x'.repeat(32);
+    const secret = 'xy'.repeat(16);
     expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: secret }).subgraph).toEqual({ port: 4001, host: '127.0.0.1', secret, trustProxy: false });
     expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: secret, HOST: '0.0.0.0' }).subgraph?.host).toBe('0.0.0.0');
     expect(loadConfig({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: secret, HOST: '0.0.0.0', SUBGRAPH_HOST: '10.0.0.5' }).subgraph?.host).toBe('10.0.0.5');
     expect(loadConfig({}).subgraph).toBeUndefined();
-    expect(loadConfig({ SUBGRAPH_SECRET: 'x'.repeat(32) }).subgraph).toBeUndefined();
+    expect(loadConfig({ SUBGRAPH_SECRET: secret }).subgraph).toBeUndefined();
   });
 });

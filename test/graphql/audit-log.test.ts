@@ -1,6 +1,8 @@
 // Rule: every security event leaves one audit line at its level, with who, which session and
 // from where, and never an email, a password, a token, a hash or a code.
 import { decodeJwt } from 'jose';
+import { Writable } from 'node:stream';
+import { auditLog, createLogger } from '../../src/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantRole } from '../../src/domain/admin';
 import { hashRefreshToken } from '../../src/domain/tokens';
@@ -182,5 +184,21 @@ describe('account changes', () => {
       expect.objectContaining({ level: INFO, by: admin.user.id, userId: target.user.id, before: ['user'], roles: ['editor', 'user'], endedSessions: 0 }),
     ]);
     expectNoneLogged(from, [adminToken, target.email]);
+  });
+});
+
+describe('whatever LOG_LEVEL says', () => {
+  it.each(['warn', 'error', 'silent', 'info', 'debug'])('writes the audit lines at LOG_LEVEL=%s, and the other lines as it says', (level) => {
+    const lines: string[] = [];
+    const logger = createLogger(level, new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+    auditLog(logger)('password rejected', { userId: 'u1', reason: 'wrong_password' });
+    auditLog(logger)('refresh token reused', { userId: 'u1' });
+    logger.info('an ordinary line');
+    const written = lines.map((line) => JSON.parse(line) as Line);
+    expect(written.filter((l) => l.audit === true).map((l) => [l.msg, l.level])).toEqual([
+      ['password rejected', INFO],
+      ['refresh token reused', WARN],
+    ]);
+    expect(written.some((l) => l.msg === 'an ordinary line')).toBe(['info', 'debug'].includes(level));
   });
 });

@@ -154,13 +154,18 @@ describe('npm start', () => {
     await stopWithSigtermWhileBusy(second.child);
   }, 180_000);
 
-  it('warns when the issuer it would put in tokens names port 0 (PORT=0 without JWT_ISSUER)', async () => {
+  it('warns when the issuer it would put in tokens names port 0 (PORT=0 without JWT_ISSUER), of a test mode and of misspelt settings', async () => {
     const dataDir = tempDir('gateway-port-0');
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-    const { child, printed } = await startProcess({ DATA_DIR: dataDir, PORT: '0' });
+    // A misspelt setting and a test mode ride along: each is said once at start.
+    const { child, printed } = await startProcess({ DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', REFRESH_TOKEN_TRANSPRT: 'cookie' });
     expect(printed).toMatch(/^http:\/\/localhost:[1-9]\d*\/graphql$/);
     const [warning] = await child.waitFor(/.*JWT_ISSUER names port 0.*/, 10_000);
     expect(JSON.parse(warning!)).toMatchObject({ level: 40, issuer: 'http://localhost:0' });
+    const [misspelt] = await child.waitFor(/.*look like settings but are none.*/, 10_000);
+    expect(JSON.parse(misspelt!)).toMatchObject({ level: 40, names: ['REFRESH_TOKEN_TRANSPRT'] });
+    const [mode] = await child.waitFor(/.*NODE_ENV=test: not production.*/, 10_000);
+    expect(JSON.parse(mode!)).toMatchObject({ level: 40 });
     await stopWithSigterm(child);
   }, 120_000);
 
@@ -351,5 +356,17 @@ describe('NODE_ENV=production', () => {
     expect(child.stderr()).toContain('DATABASE_URL');
     expect(child.stdout()).not.toContain('ready at');
     expect(existsSync(path.join(dataDir, 'encryption-keys'))).toBe(false);
+  }, 30_000);
+
+  it('says in one line, with no stack, that the bundle is missing from a deployment', async () => {
+    const outDir = tempDir('gateway-launcher-only');
+    cleanups.push(() => rmSync(outDir, { recursive: true, force: true }));
+    await buildGateway(outDir);
+    rmSync(path.join(outDir, 'gateway.js'));
+    const child = spawnCommand(process.execPath, [path.join(outDir, 'launch.cjs')], childEnv({ PORT: String(await freePort()) }));
+    expect(await child.exited).toBe(1);
+    const lines = child.stderr().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^Failed to start: Error \(ERR_MODULE_NOT_FOUND\): Cannot find module /);
   }, 30_000);
 });

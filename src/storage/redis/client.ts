@@ -6,10 +6,11 @@ export interface RedisConnection {
   /** True while connected; false during an outage (limits then run on the fallback), and on a cluster node. */
   healthy(): boolean;
   /**
-   * Whether the Redis connected to last is a Redis Cluster node, which the gateway does not
-   * support (a plain client gets MOVED for most keys); false until connected.
+   * Why the Redis connected to last cannot be used as it is, if it cannot: a Redis Cluster node,
+   * which the gateway does not support (a plain client gets MOVED for most keys), or a database
+   * (REDIS_URL's /n) it refuses; undefined until connected.
    */
-  clusterNode(): Promise<boolean>;
+  refusal(): Promise<string | undefined>;
   /** Resolves true once connected, false if that takes longer than `timeoutMs`. */
   ready(timeoutMs: number): Promise<boolean>;
   close(): Promise<void>;
@@ -71,23 +72,25 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   let unanswered = 0;
   let pinging = false;
   // A cluster node answers a plain client MOVED for every key another node holds: the counters
-  // would silently fall back to each instance's memory for most keys. Counted as down instead.
-  let cluster = false;
-  let clusterChecked = Promise.resolve();
+  // would silently fall back to each instance's memory for most keys. And a database Redis
+  // refuses to SELECT leaves ioredis on database 0, among whatever else lives there. Either
+  // counts as down instead.
+  let refused: string | undefined;
+  let checked: Promise<void> = Promise.resolve();
   // Each connection's check: one that outlived its connection (dropped while INFO was on its
   // way) decides nothing.
   let connection = 0;
-  const checkCluster = async (own: number) => {
-    const on = await isClusterNode(client);
+  const check = async (own: number) => {
+    const problem = (await isClusterNode(client)) ? CLUSTER_UNSUPPORTED : await refusedDatabase(client);
     if (own !== connection || client.status !== 'ready') return;
-    if (on && !cluster) logger.error(`${CLUSTER_UNSUPPORTED}; meanwhile Redis counts as down`);
-    cluster = on;
-    if (!cluster) markUp();
+    if (problem && problem !== refused) logger.error(`${problem}; meanwhile Redis counts as down`);
+    refused = problem;
+    if (!refused) markUp();
   };
   client.on('ready', () => {
     stalled = false;
     unanswered = 0;
-    clusterChecked = checkCluster(++connection);
+    checked = check(++connection);
   });
   client.once('ready', () => void warnOfEviction(client, logger));
   const watch = setInterval(() => {
@@ -103,7 +106,7 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
         if (answered) {
           unanswered = 0;
           stalled = false;
-          if (!cluster) markUp();
+          if (!refused) markUp();
         } else if (++unanswered >= STALL_AFTER_UNANSWERED && client.status === 'ready') {
           stalled = true;
           markDown();
@@ -118,10 +121,10 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   watch.unref();
   return {
     client,
-    healthy: () => client.status === 'ready' && !stalled && !cluster,
-    clusterNode: async () => {
-      await clusterChecked;
-      return cluster;
+    healthy: () => client.status === 'ready' && !stalled && !refused,
+    refusal: async () => {
+      await checked;
+      return refused;
     },
     ready: (timeoutMs) =>
       client.status === 'ready'
@@ -144,6 +147,19 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
 
 export const CLUSTER_UNSUPPORTED =
   'REDIS_URL is a Redis Cluster node, which the gateway does not support: give it one Redis server (a primary, with replicas and failover as your platform provides them)';
+
+/** Why Redis refuses REDIS_URL's database (asked again: ioredis only says so as an error event). */
+async function refusedDatabase(client: Redis) {
+  const db = client.options.db ?? 0;
+  if (db === 0) return undefined;
+  try {
+    await client.select(db);
+    return undefined;
+  } catch (error) {
+    const kind = error instanceof Error && error.name === 'ReplyError' ? error.message.split(' ')[0] : 'no answer';
+    return `REDIS_URL names database ${db}, which this Redis refuses (${kind}; it has as many as its "databases" setting, 16 by default)`;
+  }
+}
 
 /** From INFO; false when Redis does not say (INFO disabled or renamed). */
 async function isClusterNode(client: Redis) {
