@@ -81,7 +81,9 @@ export interface Config {
 export class ConfigError extends Error {}
 
 /** Every OWASP argon2id profile (m=47104,t=1 … m=7168,t=5) spends at least this much. */
-export const MIN_ARGON2_MEMORY_TIME = 7168 * 5;
+/** OWASP's argon2id profiles: the least memory (KiB) for each number of passes, 5 and more alike. */
+export const OWASP_ARGON2_MEMORY_BY_PASSES = [47_104, 19_456, 12_288, 9_216, 7_168] as const;
+export const minArgon2Memory = (passes: number) => OWASP_ARGON2_MEMORY_BY_PASSES[Math.min(passes, 5) - 1]!;
 
 /**
  * A whole number written in decimal digits and nothing else: `z.coerce.number` read "   " as 0
@@ -402,9 +404,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.KEY_ROTATION_DAYS !== undefined && e.KEY_ROTATION_DAYS * 86_400 <= e.KEY_PUBLISH_AHEAD + e.ACCESS_TOKEN_TTL + 60) {
     throw new ConfigError('KEY_ROTATION_DAYS must be longer than KEY_PUBLISH_AHEAD + ACCESS_TOKEN_TTL + 60 s (a key must sign before the next one is added)');
   }
-  if (e.ARGON2_MEMORY_KIB * e.ARGON2_TIME_COST < MIN_ARGON2_MEMORY_TIME) {
+  if (e.ARGON2_MEMORY_KIB < minArgon2Memory(e.ARGON2_TIME_COST)) {
     throw new ConfigError(
-      `ARGON2_MEMORY_KIB × ARGON2_TIME_COST must be at least ${MIN_ARGON2_MEMORY_TIME} (OWASP's weakest argon2id profile is m=7168, t=5)`,
+      `ARGON2_MEMORY_KIB must be at least ${minArgon2Memory(e.ARGON2_TIME_COST)} with ARGON2_TIME_COST=${e.ARGON2_TIME_COST} (OWASP's argon2id profiles: m=47104 t=1, m=19456 t=2, m=12288 t=3, m=9216 t=4, m=7168 t=5)`,
     );
   }
   const hashConcurrency = e.PASSWORD_HASH_CONCURRENCY ?? defaultHashConcurrency(e.UV_THREADPOOL_SIZE);

@@ -170,11 +170,18 @@ describe('invalid values name the setting', () => {
     expect(failure({ DATABASE_URL: 'mysql://gw:hunter2-secret@db/gw' }).message).not.toContain('hunter2');
   });
 
-  it('refuses argon2 settings weaker than every OWASP profile (memory × time below 7168 × 5)', () => {
-    const error = failure({ ARGON2_MEMORY_KIB: '7168', ARGON2_TIME_COST: '1' });
-    expect(error.message).toContain('ARGON2_MEMORY_KIB');
-    expect(error.message).toContain('ARGON2_TIME_COST');
-    expect(loadConfig({ ARGON2_MEMORY_KIB: '7168', ARGON2_TIME_COST: '5' }).argon2.memoryKib).toBe(7168);
+  it.each([
+    [1, 47_104],
+    [2, 19_456],
+    [3, 12_288],
+    [4, 9_216],
+    [5, 7_168],
+    [20, 7_168],
+  ])('refuses argon2 settings below OWASP\'s profile for their passes: t=%i needs m ≥ %i KiB', (passes, memory) => {
+    const error = failure({ ARGON2_MEMORY_KIB: String(memory - 1), ARGON2_TIME_COST: String(passes) });
+    // 7168 is the setting's own least value: below it, its range is what is refused.
+    expect(error.message).toMatch(memory > 7168 ? `ARGON2_MEMORY_KIB must be at least ${memory} with ARGON2_TIME_COST=${passes}` : /^ARGON2_MEMORY_KIB: /);
+    expect(loadConfig({ ARGON2_MEMORY_KIB: String(memory), ARGON2_TIME_COST: String(passes) }).argon2.memoryKib).toBe(memory);
   });
 
   it('refuses a KEY_PUBLISH_AHEAD shorter than KEY_RELOAD_SECONDS + the JWKS cache lifetime (300 s): a key would sign before every verifier has it', () => {
