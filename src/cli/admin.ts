@@ -39,9 +39,10 @@ const USAGE = `Usage: npm run admin -- <command>
   revoke-sessions <email>       end every session of the user
   unblock <email>               clear the account's login and MFA counters (Redis)
   reset-mfa <email>             remove the user's MFA (lost authenticator and recovery codes); ends the sessions
-  prune                         delete expired and long-revoked sessions and their tokens, and
-                                refresh tokens spent over REFRESH_TOKEN_IDLE_TTL (at least
-                                a day) ago, and MFA challenges expired over a day ago
+  prune                         delete sessions expired or revoked over a day ago and their
+                                tokens, live sessions' refresh tokens spent over
+                                REFRESH_TOKEN_IDLE_TTL (at least a day) ago, and MFA
+                                challenges expired over a day ago
   reencrypt                     re-encrypt every stored secret under the first ENCRYPTION_KEYS entry
   forget-encryption-key <id> [--yes]
                                 give up what a lost key sealed (without --yes: only say what)

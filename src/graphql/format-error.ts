@@ -55,6 +55,8 @@ function refusedLiteralMessage(message: string, error: unknown) {
 // A parse error names the token it did not expect, with its value (`Expected Name, found String
 // "…"`): the kind of token is enough.
 const TOKEN_VALUE = /\b(String|BlockString|Int|Float|Name) ".*"(\.?)$/s;
+// The lexer quotes the characters of an escape it cannot read (`"\users"`): part of a string.
+const ESCAPE_QUOTED = /^(Syntax Error: Invalid (?:Unicode|character) escape sequence): .*$/s;
 
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
@@ -86,7 +88,7 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
       return { message: 'Document exceeds the token limit.', extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
     }
     if (code === ErrorCode.GRAPHQL_PARSE_FAILED) {
-      return { message: formatted.message.replace(TOKEN_VALUE, '$1$2'), ...where, extensions: { code } };
+      return { message: formatted.message.replace(TOKEN_VALUE, '$1$2').replace(ESCAPE_QUOTED, '$1.'), ...where, extensions: { code } };
     }
     if (isPassedThrough(code)) {
       const invalidVariable = code === ErrorCode.BAD_USER_INPUT && INVALID_VARIABLE.exec(formatted.message);

@@ -328,4 +328,26 @@ describe('spent tokens of a live session', () => {
     expect(await gw.deps.sessions.prune(later)).toBeGreaterThanOrEqual(1);
     expect(await tokenRowsOf(gw, dead.sessionId)).toHaveLength(0);
   });
+
+  it.runIf(process.env.DATABASE_URL)('are pruned around rows another transaction holds, without waiting (PostgreSQL)', async () => {
+    const [held, free] = [await threeGenerations(), await threeGenerations()];
+    for (const { sessionId } of [held, free]) {
+      await gw.database.db.update(sessions).set({ revokedAt: gw.clock.now(), revokedReason: 'logout' }).where(eq(sessions.id, sessionId));
+    }
+    const live = await threeGenerations();
+    const [liveHeld] = (await tokenRowsOf(gw, live.sessionId)).filter((row) => row.spentAt !== null);
+    const later = new Date(gw.clock.now().getTime() + 1000);
+    await gw.database.db.transaction(async (tx) => {
+      // Another instance's prune, say, holding one dead session and one spent token.
+      await tx.execute(sql`SELECT 1 FROM sessions WHERE id = ${held.sessionId} FOR UPDATE`);
+      await tx.execute(sql`SELECT 1 FROM refresh_tokens WHERE id = ${liveHeld!.id} FOR UPDATE`);
+      expect(await gw.deps.sessions.prune(later)).toBeGreaterThanOrEqual(1);
+      expect(await gw.deps.sessions.pruneSpentTokens(later, later)).toBeGreaterThanOrEqual(1);
+    });
+    expect(await tokenRowsOf(gw, free.sessionId)).toHaveLength(0);
+    expect(await tokenRowsOf(gw, held.sessionId)).toHaveLength(3); // skipped: the next run takes it
+    expect((await tokenRowsOf(gw, live.sessionId)).map((row) => row.id)).toContain(liveHeld!.id);
+    expect(await gw.deps.sessions.prune(later)).toBeGreaterThanOrEqual(1);
+    expect(await tokenRowsOf(gw, held.sessionId)).toHaveLength(0);
+  });
 });

@@ -186,6 +186,14 @@ describe('request shape', () => {
       const misplaced = await gw.post({ query: 'mutation { login(email: "a@example.com", "Secret-Misplaced-5") { __typename } }' });
       expect(await misplaced.clone().text()).not.toMatch(/Secret/);
       expect((await refused(misplaced, 400, 'GRAPHQL_PARSE_FAILED')).message).toBe('Syntax Error: Expected Name, found String.');
+      for (const [escaped, quoted, message] of [
+        ['pa\\qs-Secret', /\\\\q/, 'Syntax Error: Invalid character escape sequence.'],
+        ['pa\\users-Secret', /sers/, 'Syntax Error: Invalid Unicode escape sequence.'],
+      ] as const) {
+        const escape = await gw.post({ query: `mutation { login(email: "a@example.com", password: "${escaped}") { __typename } }` });
+        expect(await escape.clone().text()).not.toMatch(quoted);
+        expect((await refused(escape, 400, 'GRAPHQL_PARSE_FAILED')).message).toBe(message);
+      }
       // A literal in a default value, and one in an input's field of the wrong type, alike.
       const defaulted = await gw.post({ query: 'mutation ($p: String! = ["Secret-By-Default-4"]) { login(email: "a@example.com", password: $p) { __typename } }' });
       expect(await defaulted.clone().text()).not.toMatch(/Secret/);

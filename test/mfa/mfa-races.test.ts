@@ -7,7 +7,8 @@ import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
 import { removeMfa } from '../../src/domain/admin/reset-mfa';
-import { recoveryCodes, users } from '../../src/storage/postgres/schema';
+import { mfaChallenges, recoveryCodes, users } from '../../src/storage/postgres/schema';
+import { hashRefreshToken } from '../../src/domain/tokens';
 import {
   ConfirmMfaDocument,
   DisableMfaDocument,
@@ -167,7 +168,7 @@ describe('MFA races and boundaries', () => {
     expect((await gw.gql(RevokeSessionDocument, { id: ended }, { token: owner.accessToken })).data?.revokeSession).toBe(true);
     const codesBefore = await gw.database.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, owner.user.id));
     expect(await gw.deps.mfa.replaceRecoveryCodes(owner.user.id, ['from-an-ended-session'], gw.clock.now(), ended)).toBe('session-ended');
-    expect(await gw.deps.mfa.disable(owner.user.id, { sessionId: ended, now: gw.clock.now() })).toBeNull();
+    expect(await gw.deps.mfa.disable(owner.user.id, { by: { sessionId: ended, now: gw.clock.now() } })).toBeNull();
     // Nor does a pending enrolment confirmed from an ended session turn MFA on.
     const pending = await signUp(gw);
     const second = await logIn(gw, pending.email, pending.password);
@@ -191,6 +192,42 @@ describe('MFA races and boundaries', () => {
     expect(wasOn).toBe(true);
     expect(ended).toEqual([sessionIdOf(user.accessToken)]);
     expect(codeOf(await gw.gql(MeDocument, {}, { token: user.accessToken }))).toBe('UNAUTHENTICATED');
+  });
+
+  it('a reset of a user whose flag says MFA is on, though no factor is left, ends the sessions too', async () => {
+    const user = await signUp(gw);
+    await gw.database.db.update(users).set({ mfaEnabled: true }).where(eq(users.id, user.user.id));
+    const { removed, wasOn, ended } = await removeMfa(gw.deps, user.user.id, 'admin');
+    expect({ removed, wasOn, ended }).toEqual({ removed: true, wasOn: true, ended: [sessionIdOf(user.accessToken)] });
+  });
+
+  it('forgetting a key removes only a factor sealed under it: one enrolled again meanwhile, under another key, stays', async () => {
+    const user = await mfaUser();
+    const factor = (await gw.deps.mfa.getFactor(user.user.id))!;
+    expect(await removeMfa(gw.deps, user.user.id, 'encryption key forgotten', `not-${factor.sealed.keyId}`)).toEqual({ removed: false, wasOn: false, ended: [] });
+    expect((await gw.deps.mfa.getFactor(user.user.id))?.confirmed).toBe(true);
+    expect((await gw.gql(MeDocument, {}, { token: user.accessToken })).data?.me.mfaEnabled).toBe(true);
+    expect(await removeMfa(gw.deps, user.user.id, 'encryption key forgotten', factor.sealed.keyId)).toMatchObject({ removed: true, wasOn: true });
+    expect(await gw.deps.mfa.getFactor(user.user.id)).toBeNull();
+  });
+
+  // Instances prune hourly; a user's disable deletes the same challenges in another order (by
+  // user, not by expiry): held rows are skipped, never waited for, so the two never deadlock.
+  it.runIf(process.env.DATABASE_URL)('prunes around challenges another transaction holds, without waiting (PostgreSQL)', async () => {
+    const user = await mfaUser();
+    const [held, free] = [await challenge(gw, user.email, user.password), await challenge(gw, user.email, user.password)];
+    const rows = await gw.database.db.select({ id: mfaChallenges.id, tokenHash: mfaChallenges.tokenHash }).from(mfaChallenges).where(eq(mfaChallenges.userId, user.user.id));
+    expect(rows).toHaveLength(2);
+    const heldId = rows.find((row) => row.tokenHash === hashRefreshToken(held.mfaToken))!.id;
+    expect(free.mfaToken).not.toBe(held.mfaToken);
+    const later = new Date(gw.clock.now().getTime() + 86_400_000 * 3);
+    await gw.database.db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT 1 FROM mfa_challenges WHERE id = ${heldId} FOR UPDATE`);
+      expect(await gw.deps.mfa.pruneChallenges(later)).toBeGreaterThanOrEqual(1); // would wait forever otherwise
+    });
+    const left = await gw.database.db.select({ id: mfaChallenges.id }).from(mfaChallenges).where(eq(mfaChallenges.userId, user.user.id));
+    expect(left).toEqual([{ id: heldId }]);
+    expect(await gw.deps.mfa.pruneChallenges(later)).toBeGreaterThanOrEqual(1);
   });
 
   // The code check takes a round trip or two while the owner may act. Held at the factor's row

@@ -25,8 +25,8 @@ export interface SealedUnderKey {
  * and a new key is made if none is left); TOTP factors sealed under it are removed, and for a
  * confirmed one the user's sessions end (resetMfa). With `apply` false, only says what that
  * would be. Refused for a key ENCRYPTION_KEYS has: nothing sealed under it is lost.
- * Meant for while the servers refuse to start: a user who enrols again between the listing and
- * the removal loses that new enrolment too (and enrols once more).
+ * Meant for while the servers refuse to start; a user who enrols again between the listing and
+ * the removal keeps that new enrolment (sealed under another key).
  */
 export async function forgetEncryptionKey(deps: Deps, keyId: string, apply: boolean): Promise<SealedUnderKey> {
   if (deps.box.has(keyId)) {
@@ -45,10 +45,16 @@ export async function forgetEncryptionKey(deps: Deps, keyId: string, apply: bool
   }
   const signingKeys = await deps.signingKeys.retireSealedUnder(keyId, now);
   let endedSessions = 0;
-  for (const f of factors) endedSessions += (await removeMfa(deps, f.userId, 'encryption key forgotten')).ended.length;
+  // As removed, not as listed: a factor replaced meanwhile (one under another key) stays.
+  const removed = { mfaUsers: [] as string[], pendingUsers: [] as string[] };
+  for (const f of factors) {
+    const outcome = await removeMfa(deps, f.userId, 'encryption key forgotten', keyId);
+    if (outcome.removed) (outcome.wasOn ? removed.mfaUsers : removed.pendingUsers).push(f.userId);
+    endedSessions += outcome.ended.length;
+  }
   // Nothing sealed under it: nothing given up, nothing to audit.
   if (signingKeys.length > 0 || factors.length > 0) {
-    deps.audit('encryption key forgotten', { keyId, retiredSigningKeys: signingKeys, mfaReset: mfaUsers.length, pendingRemoved: pendingUsers.length });
+    deps.audit('encryption key forgotten', { keyId, retiredSigningKeys: signingKeys, mfaReset: removed.mfaUsers.length, pendingRemoved: removed.pendingUsers.length });
   }
-  return { signingKeys, mfaUsers, pendingUsers, endedSessions };
+  return { signingKeys, ...removed, endedSessions };
 }

@@ -20,12 +20,15 @@ export async function resetMfa(deps: Deps, email: string) {
 }
 
 /**
- * Removes the user's MFA; ends every session when it was on as it was removed (a pending
- * enrolment confirmed since it was read counts as on). Returns the sessions ended.
+ * Removes the user's MFA (only a factor sealed under `sealedUnder`, when given); ends every
+ * session when it was on as it was removed (a pending enrolment confirmed since it was read
+ * counts as on). Returns whether anything was removed, and the sessions ended.
  */
-export async function removeMfa(deps: Deps, userId: string, reason: MfaResetReason) {
-  const { wasOn } = (await deps.mfa.disable(userId))!; // asked by no session: never refused
+export async function removeMfa(deps: Deps, userId: string, reason: MfaResetReason, sealedUnder?: string) {
+  const removed = await deps.mfa.disable(userId, { sealedUnder });
+  if (!removed) return { removed: false, wasOn: false, ended: [] };
+  const { wasOn } = removed;
   const ended = wasOn ? await deps.sessions.revokeAllOfUser(userId, 'mfa_changed', deps.clock.now()) : [];
   deps.audit('mfa reset', { userId, reason, wasOn, endedSessions: ended.length });
-  return { wasOn, ended };
+  return { removed: true, wasOn, ended };
 }

@@ -12,7 +12,7 @@ export async function disableMfa(deps: AuthDeps, viewer: Viewer, code: string) {
   if (!user.mfaEnabled) throw new MfaNotEnabledError();
   await verifySecondFactor(deps, user.id, code, { recoveryCodes: true, rejected: { sessionId: viewer.sessionId } });
   // The session ended while the code was checked (revoked by the owner, say): nothing changes.
-  if (!(await deps.mfa.disable(user.id, { sessionId: viewer.sessionId, now: deps.clock.now() }))) throw new UnauthenticatedError();
+  if (!(await deps.mfa.disable(user.id, { by: { sessionId: viewer.sessionId, now: deps.clock.now() } }))) throw new UnauthenticatedError();
   await deps.sessions.revokeAllOfUser(user.id, 'mfa_changed', deps.clock.now(), viewer.sessionId);
   deps.audit('mfa disabled', { userId: user.id });
   return true as const;

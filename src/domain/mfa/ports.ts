@@ -57,12 +57,12 @@ export interface MfaStore {
    */
   replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date, bySessionId: string): Promise<'replaced' | 'mfa-off' | 'session-ended'>;
   /**
-   * Removes the factor and the codes and turns MFA off; `wasOn` says whether the factor it
-   * removed was a confirmed one (MFA was on at that moment, whatever was read before). Asked by a
-   * session (`by`), only while that session is live: null, with nothing changed, when it has
-   * ended (an admin's reset has none).
+   * Removes the factor and the codes and turns MFA off; `wasOn` says whether MFA was on at that
+   * moment (a confirmed factor, or the user's flag), whatever was read before. Null, with
+   * nothing changed, when `only` does not hold: the asking session (`by`; an admin's reset has
+   * none) has ended, or the factor is no longer one sealed under `sealedUnder`.
    */
-  disable(userId: string, by?: { sessionId: string; now: Date }): Promise<{ wasOn: boolean } | null>;
+  disable(userId: string, only?: DisableOnly): Promise<{ wasOn: boolean } | null>;
   /**
    * The TOTP secrets in use: confirmed ones, and pending ones saved after `pendingSince` (an
    * older pending one can never be confirmed: enrolmentsLiveSince).
@@ -90,4 +90,12 @@ export interface MfaStore {
   returnChallengeAttempt(id: string): Promise<void>;
   /** Deletes challenges that expired before `before`; returns how many. */
   pruneChallenges(before: Date): Promise<number>;
+}
+
+/** What a removal of MFA takes place only under. */
+export interface DisableOnly {
+  /** While this session of the user's is live (a user's own disableMfa). */
+  by?: { sessionId: string; now: Date } | undefined;
+  /** Only a factor sealed under this ENCRYPTION_KEYS id (forget-encryption-key). */
+  sealedUnder?: string | undefined;
 }

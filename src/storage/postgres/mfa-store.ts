@@ -1,6 +1,6 @@
-import { and, eq, gt, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Sealed } from '../../domain/crypto/secret-box';
-import type { ChallengeToSpend, CodeSpend, MfaStore } from '../../domain/mfa/ports';
+import type { ChallengeToSpend, CodeSpend, DisableOnly, MfaStore } from '../../domain/mfa/ports';
 import { transaction, type Db } from './client';
 import { lockLiveSession } from './session-store';
 import { mfaChallenges, mfaFactors, recoveryCodes, users } from './schema';
@@ -145,14 +145,20 @@ export class PostgresMfaStore implements MfaStore {
    * Locks in the order every transaction here takes: challenges, factor, codes, user (no
    * deadlock), then the asking session, as a revocation of all sessions does (user, sessions).
    */
-  disable(userId: string, by?: { sessionId: string; now: Date }) {
+  disable(userId: string, only: DisableOnly = {}) {
     return transaction(this.db, null, async (tx) => {
       await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
-      const removed = await tx.delete(mfaFactors).where(eq(mfaFactors.userId, userId)).returning({ confirmedAt: mfaFactors.confirmedAt });
+      const removed = await tx
+        .delete(mfaFactors)
+        .where(and(eq(mfaFactors.userId, userId), only.sealedUnder === undefined ? undefined : eq(mfaFactors.encryptionKeyId, only.sealedUnder)))
+        .returning({ confirmedAt: mfaFactors.confirmedAt });
+      // Replaced meanwhile by one sealed under another key: nothing of it is lost, nothing changes.
+      if (only.sealedUnder !== undefined && removed.length === 0) return tx.rollback();
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
+      const [before] = await tx.select({ mfaEnabled: users.mfaEnabled }).from(users).where(eq(users.id, userId)).for('no key update');
       await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
-      if (by && !(await lockLiveSession(tx, userId, by.sessionId, by.now))) return tx.rollback();
-      return { wasOn: removed.some((factor) => factor.confirmedAt !== null) };
+      if (only.by && !(await lockLiveSession(tx, userId, only.by.sessionId, only.by.now))) return tx.rollback();
+      return { wasOn: removed.some((factor) => factor.confirmedAt !== null) || before?.mfaEnabled === true };
     });
   }
 
@@ -201,11 +207,13 @@ export class PostgresMfaStore implements MfaStore {
     return row ?? null;
   }
 
+  /**
+   * Skips rows another transaction holds (a disable deleting the user's challenges in another
+   * order): pruned at the next run, never waited for, so the two never deadlock.
+   */
   async pruneChallenges(before: Date) {
-    const rows = await this.db
-      .delete(mfaChallenges)
-      .where(lt(mfaChallenges.expiresAt, before))
-      .returning({ id: mfaChallenges.id });
+    const expired = this.db.select({ id: mfaChallenges.id }).from(mfaChallenges).where(lt(mfaChallenges.expiresAt, before)).for('update', { skipLocked: true });
+    const rows = await this.db.delete(mfaChallenges).where(inArray(mfaChallenges.id, expired)).returning({ id: mfaChallenges.id });
     return rows.length;
   }
 

@@ -309,19 +309,25 @@ export class PostgresSessionStore implements SessionStore {
     // A scan of the table, hourly: an index on spent_at would cost every rotation (spending a
     // token could no longer update its row in place). Only of sessions live at `now`: those
     // `prune` deletes (with their tokens, by the cascade) are never among them, so the two,
-    // run by instances at the same moment, never lock the same rows (in different orders).
+    // run by instances at the same moment, never lock the same rows (in different orders). And
+    // rows another transaction holds are skipped (pruned at the next run), never waited for.
     return countDeleted(
       this.db,
-      sql`DELETE FROM refresh_tokens t USING sessions s
-        WHERE t.session_id = s.id AND t.spent_at < ${ts(before)}
-          AND s.revoked_at IS NULL AND s.expires_at > ${ts(now)} AND s.idle_expires_at > ${ts(now)}`,
+      sql`DELETE FROM refresh_tokens WHERE id IN (
+        SELECT t.id FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
+        WHERE t.spent_at < ${ts(before)}
+          AND s.revoked_at IS NULL AND s.expires_at > ${ts(now)} AND s.idle_expires_at > ${ts(now)}
+        FOR UPDATE OF t SKIP LOCKED)`,
     );
   }
 
+  /** Skips sessions another transaction holds (another instance pruning): never waited for. */
   async prune(before: Date) {
     return countDeleted(
       this.db,
-      sql`DELETE FROM sessions WHERE revoked_at < ${ts(before)} OR expires_at < ${ts(before)} OR idle_expires_at < ${ts(before)}`,
+      sql`DELETE FROM sessions WHERE id IN (
+        SELECT id FROM sessions WHERE revoked_at < ${ts(before)} OR expires_at < ${ts(before)} OR idle_expires_at < ${ts(before)}
+        FOR UPDATE SKIP LOCKED)`,
     );
   }
 }
