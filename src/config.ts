@@ -131,7 +131,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Verifiers compare `iss` with this exactly, and discovery serves it as the issuer's URL.
   JWT_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
-  JWT_AUDIENCE: text().default('graphql'),
+  // Compared exactly by every verifier: a space at either end is a mistake no one would see.
+  JWT_AUDIENCE: text().regex(/^\S(.*\S)?$/s, 'must not begin or end with a space').default('graphql'),
   JWT_ALG: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
   ACCESS_TOKEN_TTL: int(30, MAX_ACCESS_TOKEN_TTL).default(900),
   // At least the JWKS cache lifetime, so verifiers have a new key before it signs (and, checked
@@ -341,8 +342,12 @@ function parseOrigins(value: string | undefined): string[] {
     } catch {
       throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
     }
-    if (url.origin !== origin.replace(/\/$/, '')) {
+    if (url.origin === 'null' || url.pathname !== '/' || url.search || url.hash || url.username || url.password || origin.endsWith('//')) {
       throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
+    }
+    // Browsers send an origin as URL parsers write it: another spelling would never match.
+    if (url.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(`CORS_ORIGINS: write "${origin}" as browsers send it, ${url.origin}`);
     }
     return url.origin;
   });

@@ -542,3 +542,20 @@ describe('unknown settings', () => {
     expect(unknownSettings(env)).toEqual(['JWT_ISUER', 'RATE_LIMIT_FAILURE', 'REFRESH_TOKEN_TRANSPRT']);
   });
 });
+
+describe('values compared exactly', () => {
+  it('refuses a JWT_AUDIENCE with a space at either end (every verifier compares it as it is)', () => {
+    for (const audience of [' graphql', 'graphql ', ' graphql ']) {
+      expect(failure({ JWT_AUDIENCE: audience }).message).toBe('JWT_AUDIENCE: must not begin or end with a space');
+    }
+    expect(loadConfig({ JWT_AUDIENCE: 'my api' }).jwt.audience).toBe('my api');
+  });
+
+  it.each([
+    ['https://App.example', 'https://app.example'],
+    ['https://app.example:443', 'https://app.example'],
+    ['HTTP://app.example:8080', 'http://app.example:8080'],
+  ])('refuses CORS origin %s, saying how browsers send it (%s)', (origin, written) => {
+    expect(failure({ CORS_ORIGINS: origin }).message).toBe(`CORS_ORIGINS: write "${origin}" as browsers send it, ${written}`);
+  });
+});
