@@ -220,7 +220,7 @@ export function defaultDatabasePoolSize(cores = availableParallelism()) {
 export const SETTING_NAMES = Object.keys(schema.shape);
 
 /** Names of other programs' that share a first word with a setting. */
-const OTHERS = new Set(['NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'NODE_NO_WARNINGS', 'NODE_DEBUG', 'NODE_TLS_REJECT_UNAUTHORIZED', 'NODE_V8_COVERAGE', 'NODE_PENDING_DEPRECATION', 'NODE_REDIRECT_WARNINGS', 'NODE_ICU_DATA', 'NODE_UNIQUE_ID', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_COMPILE_CACHE', 'NODE_DISABLE_COLORS', 'NODE_REPL_HISTORY', 'NODE_PRESERVE_SYMLINKS', 'NODE_SKIP_PLATFORM_CHECK', 'NODE_TEST_CONTEXT']);
+const OTHERS = new Set(['NODE_OPTIONS', 'NODE_PATH', 'NODE_EXTRA_CA_CERTS', 'NODE_NO_WARNINGS', 'NODE_DEBUG', 'NODE_TLS_REJECT_UNAUTHORIZED', 'NODE_V8_COVERAGE', 'NODE_PENDING_DEPRECATION', 'NODE_REDIRECT_WARNINGS', 'NODE_ICU_DATA', 'NODE_UNIQUE_ID', 'NODE_CHANNEL_FD', 'NODE_CHANNEL_SERIALIZATION_MODE', 'NODE_COMPILE_CACHE', 'NODE_DISABLE_COLORS', 'NODE_REPL_HISTORY', 'NODE_PRESERVE_SYMLINKS', 'NODE_SKIP_PLATFORM_CHECK', 'NODE_TEST_CONTEXT', 'UV_USE_IO_URING']);
 
 /**
  * Environment names that share their first word with a setting's (JWT_, REFRESH_, ARGON2_…) but
@@ -321,7 +321,7 @@ function checkIssuer(value: string | undefined, production: boolean) {
   if (!value.startsWith(written) || !['', '/'].includes(value.slice(written.length, written.length + 1))) {
     throw new ConfigError(`JWT_ISSUER: write it as URL parsers do, ${written}…: verifiers compare it exactly`);
   }
-  if (production && url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.host.replace(/:\d+$/, ''))) {
+  if (production && url.protocol === 'http:' && !LOOPBACK_HOSTS.test(url.hostname)) {
     throw new ConfigError(
       'JWT_ISSUER: production needs an https:// URL: verifiers fetch the signing keys from it, and over http anyone on the way could hand them keys of their own',
     );
@@ -342,7 +342,7 @@ function parseOrigins(value: string | undefined): string[] {
     } catch {
       throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
     }
-    if (url.origin === 'null' || url.pathname !== '/' || url.search || url.hash || url.username || url.password || origin.endsWith('//')) {
+    if (url.origin === 'null' || url.pathname !== '/' || url.search || url.hash || url.username || url.password) {
       throw new ConfigError(`CORS_ORIGINS: "${origin}" is not an origin (scheme://host[:port])`);
     }
     // Browsers send an origin as URL parsers write it: another spelling would never match.

@@ -538,7 +538,7 @@ describe('production', () => {
 
 describe('unknown settings', () => {
   it('names what shares a first word with a setting but is none, not other programs\' names', () => {
-    const env = { JWT_ISUER: 'x', REFRESH_TOKEN_TRANSPRT: 'cookie', RATE_LIMIT_FAILURE: 'closed', JWT_ISSUER: 'https://a.example', NODE_OPTIONS: '--x', PATH: '/bin', HOME: '/root', npm_config_x: '1', CI: 'true' };
+    const env = { JWT_ISUER: 'x', REFRESH_TOKEN_TRANSPRT: 'cookie', RATE_LIMIT_FAILURE: 'closed', JWT_ISSUER: 'https://a.example', NODE_OPTIONS: '--x', UV_USE_IO_URING: '0', PATH: '/bin', HOME: '/root', npm_config_x: '1', CI: 'true' };
     expect(unknownSettings(env)).toEqual(['JWT_ISUER', 'RATE_LIMIT_FAILURE', 'REFRESH_TOKEN_TRANSPRT']);
   });
 });

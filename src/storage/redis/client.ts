@@ -148,7 +148,11 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
 export const CLUSTER_UNSUPPORTED =
   'REDIS_URL is a Redis Cluster node, which the gateway does not support: give it one Redis server (a primary, with replicas and failover as your platform provides them)';
 
-/** Why Redis refuses REDIS_URL's database (asked again: ioredis only says so as an error event). */
+/**
+ * Why Redis refuses REDIS_URL's database (asked again: ioredis only says so as an error event).
+ * Only a reply says so: a SELECT that times out is a slow Redis, which the stall watch handles,
+ * not a refusal that would keep Redis counted as down (or refuse the start) until it reconnects.
+ */
 async function refusedDatabase(client: Redis) {
   const db = client.options.db ?? 0;
   if (db === 0) return undefined;
@@ -156,8 +160,8 @@ async function refusedDatabase(client: Redis) {
     await client.select(db);
     return undefined;
   } catch (error) {
-    const kind = error instanceof Error && error.name === 'ReplyError' ? error.message.split(' ')[0] : 'no answer';
-    return `REDIS_URL names database ${db}, which this Redis refuses (${kind}; it has as many as its "databases" setting, 16 by default)`;
+    if (!(error instanceof Error && error.name === 'ReplyError')) return undefined;
+    return `REDIS_URL names database ${db}, which this Redis refuses (${error.message.split(' ')[0]}; it has as many as its "databases" setting, 16 by default)`;
   }
 }
 
