@@ -1,6 +1,5 @@
 /** Start-up: config → stores → app → listen; SIGTERM/SIGINT drain and close. */
 import 'reflect-metadata';
-import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from './bootstrap';
@@ -9,6 +8,7 @@ import { compose, startKeyReloader, startRevocationCatchUp } from './compose';
 import { ConfigError, loadConfig, unknownSettings } from './config';
 import { describeError } from './describe-error';
 import { prune } from './domain/admin';
+import { listeningUrl, reach } from './http/listening-url';
 import { batchedStdout, createLogger } from './logger';
 import { recordedPoolPriority } from './thread-priority';
 
@@ -122,31 +122,24 @@ async function main() {
 
   await app.listen({ port: config.port, host: config.host });
   const url = listeningUrl(app.server, config.host, config.port);
-  logger.info({ url }, 'gateway ready');
+  logger.info({ url, host: config.host }, 'gateway ready');
   // The development default, http://localhost:PORT, with PORT=0 (README: set JWT_ISSUER then).
   if (new URL(config.jwt.issuer).port === '0') {
     logger.warn({ issuer: config.jwt.issuer }, 'JWT_ISSUER names port 0: tokens and discovery name an issuer no verifier can reach; set JWT_ISSUER to the URL clients use');
   }
-  process.stdout.write(`GraphQL auth gateway ready at ${url}\n`);
+  process.stdout.write(`GraphQL auth gateway ready at ${url}${reach(config.host)}\n`);
   if (subgraph && config.subgraph) {
     await subgraph.listen({ port: config.subgraph.port, host: config.subgraph.host });
     const subgraphUrl = listeningUrl(subgraph.server, config.subgraph.host, config.subgraph.port);
-    logger.info({ url: subgraphUrl }, 'subgraph listener ready');
-    process.stdout.write(`Federation subgraph listener at ${subgraphUrl}\n`);
+    logger.info({ url: subgraphUrl, host: config.subgraph.host }, 'subgraph listener ready');
+    process.stdout.write(`Federation subgraph listener at ${subgraphUrl}${reach(config.subgraph.host)}\n`);
   }
   if (metricsApp && config.metrics) {
     await metricsApp.listen({ port: config.metrics.port, host: config.metrics.host });
     const metricsUrl = listeningUrl(metricsApp.server, config.metrics.host, config.metrics.port, '/metrics');
-    logger.info({ url: metricsUrl }, 'metrics listener ready');
-    process.stdout.write(`Prometheus metrics at ${metricsUrl}\n`);
+    logger.info({ url: metricsUrl, host: config.metrics.host }, 'metrics listener ready');
+    process.stdout.write(`Prometheus metrics at ${metricsUrl}${reach(config.metrics.host)}\n`);
   }
-}
-
-/** The URL of `path` on a listener (the port it got, when asked for 0). */
-function listeningUrl(server: Pick<Server, 'address'>, host: string, port: number, path = '/graphql') {
-  const shownHost = host === '127.0.0.1' || host === '0.0.0.0' ? 'localhost' : host;
-  const address = server.address();
-  return `http://${shownHost}:${typeof address === 'object' && address ? address.port : port}${path}`;
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,40 @@
+import { createServer, type Server } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { listeningUrl, reach } from '../../src/http/listening-url';
+
+const servers: Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((server) => new Promise((done) => server.close(done))));
+});
+
+async function listen(host: string) {
+  const server = createServer();
+  servers.push(server);
+  await new Promise<void>((done) => server.listen(0, host, done));
+  return server;
+}
+
+describe('the start-up lines', () => {
+  it('name the port the listener got, as this machine reaches it', async () => {
+    const server = await listen('127.0.0.1');
+    const { port } = server.address() as { port: number };
+    expect(listeningUrl(server, '127.0.0.1', 0)).toBe(`http://localhost:${port}/graphql`);
+    expect(listeningUrl(server, '127.0.0.2', 0, '/metrics')).toBe(`http://127.0.0.2:${port}/metrics`);
+    expect(reach('127.0.0.1')).toBe('');
+  });
+
+  it('write an IPv6 address in brackets, as a URL needs it', async () => {
+    const server = await listen('::1');
+    const { port } = server.address() as { port: number };
+    const url = listeningUrl(server, '::1', 0);
+    expect(url).toBe(`http://[::1]:${port}/graphql`);
+    expect(new URL(url).port).toBe(String(port));
+  });
+
+  it('say when a listener is on every interface, which other machines reach too', () => {
+    // Only the wording: tests listen on loopback addresses alone.
+    const everywhere = { address: () => ({ address: '0.0.0.0', family: 'IPv4', port: 4000 }) };
+    expect(`${listeningUrl(everywhere, '0.0.0.0', 4000)}${reach('0.0.0.0')}`).toBe('http://localhost:4000/graphql (listening on every interface, 0.0.0.0)');
+    expect(`${listeningUrl(everywhere, '::', 4000)}${reach('::')}`).toBe('http://localhost:4000/graphql (listening on every interface, ::)');
+  });
+});
