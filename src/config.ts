@@ -363,6 +363,23 @@ function checkListenersApart(e: { PORT: number; METRICS_PORT?: number | undefine
   }
 }
 
+/** The id of the key `npm start` generates into DATA_DIR when ENCRYPTION_KEYS is unset. */
+export const DEVELOPMENT_KEY_ID = 'dev1';
+
+/**
+ * Production seals no new secret under the development key: it was generated for a development
+ * checkout and kept in a file there. It may stay after a production key, to open what it sealed
+ * until `reencrypt` has re-sealed that.
+ */
+function productionKeys(keys: EncryptionKey[], production: boolean) {
+  if (production && keys[0]!.id === DEVELOPMENT_KEY_ID) {
+    throw new ConfigError(
+      `ENCRYPTION_KEYS: the current (first) key is "${DEVELOPMENT_KEY_ID}", the id of the development key \`npm start\` generates into DATA_DIR: put a key generated for production first (${GENERATE_KEY_COMMAND}), keep "${DEVELOPMENT_KEY_ID}" after it and run \`npm run admin -- reencrypt\``,
+    );
+  }
+  return keys;
+}
+
 const GENERATE_KEY_COMMAND = `node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"`;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -468,7 +485,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     accessTokenCacheSize: e.ACCESS_TOKEN_CACHE_SIZE,
     passwordPolicy: e.PASSWORD_POLICY,
     mfaIssuer: e.MFA_ISSUER,
-    encryptionKeys: e.ENCRYPTION_KEYS ? parseEncryptionKeys(e.ENCRYPTION_KEYS) : undefined,
+    encryptionKeys: e.ENCRYPTION_KEYS ? productionKeys(parseEncryptionKeys(e.ENCRYPTION_KEYS), production) : undefined,
     corsOrigins: parseOrigins(e.CORS_ORIGINS),
     playground: e.PLAYGROUND ? e.PLAYGROUND === 'on' : !production,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),

@@ -5,7 +5,7 @@ import { createApp } from './app';
 import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from './bootstrap';
 import { describeFailure, isExpectedFailure } from './failure';
 import { compose, startKeyReloader, startRevocationCatchUp } from './compose';
-import { ConfigError, loadConfig, unknownSettings } from './config';
+import { ConfigError, DEVELOPMENT_KEY_ID, loadConfig, unknownSettings, type Config } from './config';
 import { describeError } from './describe-error';
 import { prune } from './domain/admin';
 import { listeningUrl, reach } from './http/listening-url';
@@ -17,12 +17,16 @@ const DRAIN_MS = 10_000;
 
 /**
  * Said once at start: a mode that is neither production nor development (NODE_ENV=test, which a
- * production launcher takes as it is), and names in the environment that look like settings but
- * are none (a misspelling leaves its setting at its default, maybe a weaker one).
+ * production launcher takes as it is), production keeping the development encryption key, and
+ * names in the environment that look like settings but are none (a misspelling leaves its setting
+ * at its default, maybe a weaker one).
  */
-function warnAboutSettings(config: { production: boolean; development: boolean }, logger: Logger) {
+function warnAboutSettings(config: Pick<Config, 'production' | 'development' | 'encryptionKeys'>, logger: Logger) {
   if (!config.production && !config.development) {
     logger.warn('NODE_ENV=test: not production (introspection, field suggestions and the playground are on); set NODE_ENV=production to serve');
+  }
+  if (config.production && config.encryptionKeys?.some((key) => key.id === DEVELOPMENT_KEY_ID)) {
+    logger.warn(`ENCRYPTION_KEYS keeps the development key "${DEVELOPMENT_KEY_ID}": drop it once \`npm run admin -- reencrypt\` has re-sealed what it sealed`);
   }
   const unknown = unknownSettings(process.env);
   if (unknown.length > 0) logger.warn({ names: unknown }, 'environment names that look like settings but are none (misspelt?): ignored');

@@ -503,6 +503,15 @@ describe('production', () => {
     expect(failure(env).message).toContain('ENCRYPTION_KEYS');
   });
 
+  it('seals nothing new under the development key (dev1): it may only follow a production key, to open what it sealed', () => {
+    expect(failure({ ...PRODUCTION, ENCRYPTION_KEYS: `${key('dev1')},${key('k1')}` }).message).toMatch(
+      /^ENCRYPTION_KEYS: the current \(first\) key is "dev1", the id of the development key `npm start` generates into DATA_DIR: put a key generated for production first/,
+    );
+    expect(loadConfig({ ...PRODUCTION, ENCRYPTION_KEYS: `${key('k1')},${key('dev1')}` }).encryptionKeys!.map((k) => k.id)).toEqual(['k1', 'dev1']);
+    // Development and test keep the key npm start made.
+    expect(loadConfig({ ENCRYPTION_KEYS: key('dev1') }).encryptionKeys!.map((k) => k.id)).toEqual(['dev1']);
+  });
+
   it('names every requirement it lacks at once, with how to make a key', () => {
     expect(failure({ NODE_ENV: 'production' }).message).toBe(
       'NODE_ENV=production requires DATABASE_URL (the embedded database is for development only); ' +

@@ -4,7 +4,7 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseEncryptionKeys, type EncryptionKey } from '../config';
+import { DEVELOPMENT_KEY_ID, parseEncryptionKeys, type EncryptionKey } from '../config';
 import { generateEncryptionKeyEntry } from '../domain/crypto/secret-box';
 
 export const ENCRYPTION_KEYS_FILE = 'encryption-keys';
@@ -15,7 +15,7 @@ export function loadOrCreateDevEncryptionKeys(dataDir: string): { keys: Encrypti
     return { keys: parseEncryptionKeys(readFileSync(file, 'utf8').trim(), file), created: false, file };
   }
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, generateEncryptionKeyEntry('dev1') + '\n', { mode: 0o600, flag: 'wx' });
+  writeFileSync(file, generateEncryptionKeyEntry(DEVELOPMENT_KEY_ID) + '\n', { mode: 0o600, flag: 'wx' });
   chmodSync(file, 0o600);
   return { keys: parseEncryptionKeys(readFileSync(file, 'utf8').trim(), file), created: true, file };
 }
