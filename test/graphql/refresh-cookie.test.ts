@@ -89,15 +89,22 @@ describe('transport both (default)', () => {
     expect(Math.floor(expires / 1000)).toBe(Math.floor(new Date(login.refreshTokenExpiresAt).getTime() / 1000));
   });
 
-  it('refresh without an argument reads the cookie, rotates it and sets the successor', async () => {
+  it('refresh without an argument reads the cookie, rotates it and sets the successor in the cookie only', async () => {
     const gw = gateways.both!;
     const login = await newLogin(gw);
+    // Without X-Refresh-Transport: page script that can send the cookie (an XSS) is not handed
+    // the successor to read and take away.
     const next = await rotate(gw, undefined, { cookie: asCookie(login.refreshToken!) });
-    expect(next.refreshToken).toBeTruthy();
-    expect(next.refreshToken).not.toBe(login.refreshToken);
-    expect(refreshCookieOf(next.headers)?.value).toBe(next.refreshToken);
+    expect(next.refreshToken).toBeNull();
+    const successor = refreshCookieOf(next.headers)!.value;
+    expect(successor).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(successor).not.toBe(login.refreshToken);
     expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN'); // the cookie's token was spent
     expect(await refreshCode(gw, undefined)).toBe('INVALID_TOKEN'); // neither argument nor cookie
+    // A token given as the argument is the client's to hold: its successor comes back in the body too.
+    const byArgument = await rotate(gw, successor, { cookie: asCookie(successor) });
+    expect(byArgument.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(refreshCookieOf(byArgument.headers)?.value).toBe(byArgument.refreshToken);
   });
 
   it('logout with only the cookie ends the session and clears the cookie, with the attributes it was set with', async () => {

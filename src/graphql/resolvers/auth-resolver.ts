@@ -41,13 +41,16 @@ export class AuthResolver {
     @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
     @Ctx() ctx: GatewayContext,
   ) {
-    const presented = presentedRefreshToken(ctx, refreshToken);
+    const { token, inCookie } = presentedRefreshToken(ctx, refreshToken);
     try {
-      return deliverTokens(ctx, await refresh(ctx.deps, presented, ctx.client));
+      const tokens = await refresh(ctx.deps, token, ctx.client);
+      // The successor of a token the cookie held goes into the cookie only, whatever the request
+      // asked: page script that can send the cookie must not be handed its successor to read.
+      return deliverTokens(ctx, tokens, inCookie ? 'cookie' : ctx.refreshTransport);
     } catch (error) {
       // A cookie whose token is dead is cleared, so that the browser stops presenting it. Not one
       // just superseded by a parallel refresh: the browser may already hold its successor.
-      if (presented && !refreshToken && error instanceof InvalidTokenError && !error.superseded) ctx.refreshCookie.clear();
+      if (inCookie && error instanceof InvalidTokenError && !error.superseded) ctx.refreshCookie.clear();
       throw error;
     }
   }
@@ -57,7 +60,7 @@ export class AuthResolver {
     @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
     @Ctx() ctx: GatewayContext,
   ) {
-    const result = await logout(ctx.deps, presentedRefreshToken(ctx, refreshToken));
+    const result = await logout(ctx.deps, presentedRefreshToken(ctx, refreshToken).token);
     if (ctx.refreshTransport !== 'body') ctx.refreshCookie.clear();
     return result;
   }
