@@ -55,8 +55,13 @@ function refusedLiteralMessage(message: string, error: unknown) {
 // A parse error names the token it did not expect, with its value (`Expected Name, found String
 // "…"`): the kind of token is enough.
 const TOKEN_VALUE = /\b(String|BlockString|Int|Float|Name) ".*"(\.?)$/s;
-// The lexer quotes the characters of an escape it cannot read (`"\users"`): part of a string.
-const ESCAPE_QUOTED = /^(Syntax Error: Invalid (?:Unicode|character) escape sequence): .*$/s;
+// The lexer quotes what it cannot read: the characters of an escape (`"\users"`), part of a
+// string, or a character where a value was due (`password: %Secret`, `9Lives`: `"%"`, `"L"`).
+const CHARACTERS_QUOTED = /^(Syntax Error: [^:]+?)(?: but got)?: (?:".*"|U\+[0-9A-F]{4,6})\.$/s;
+
+// A variable the document uses but does not declare: a password written unquoted after a `$`
+// (`password: $Tr0ub4dor`) is one. The location points at it; the name is not repeated.
+const UNDEFINED_VARIABLE = /^Variable "\$\w+" is not defined(?: by operation "\w+")?\.$/;
 
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
@@ -88,12 +93,17 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
       return { message: 'Document exceeds the token limit.', extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
     }
     if (code === ErrorCode.GRAPHQL_PARSE_FAILED) {
-      return { message: formatted.message.replace(TOKEN_VALUE, '$1$2').replace(ESCAPE_QUOTED, '$1.'), ...where, extensions: { code } };
+      return { message: formatted.message.replace(TOKEN_VALUE, '$1$2').replace(CHARACTERS_QUOTED, '$1.'), ...where, extensions: { code } };
     }
     if (isPassedThrough(code)) {
       const invalidVariable = code === ErrorCode.BAD_USER_INPUT && INVALID_VARIABLE.exec(formatted.message);
       const refusedLiteral = code === ErrorCode.GRAPHQL_VALIDATION_FAILED && refusedLiteralMessage(formatted.message, error);
-      const message = invalidVariable ? invalidVariableMessage(invalidVariable[1]!, error) : (refusedLiteral || formatted.message);
+      const undefinedVariable = code === ErrorCode.GRAPHQL_VALIDATION_FAILED && UNDEFINED_VARIABLE.test(formatted.message);
+      const message = invalidVariable
+        ? invalidVariableMessage(invalidVariable[1]!, error)
+        : undefinedVariable
+          ? 'A variable used here is not defined by the operation.'
+          : refusedLiteral || formatted.message;
       return { message, ...where, extensions: { code } };
     }
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {

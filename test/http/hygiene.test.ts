@@ -189,10 +189,29 @@ describe('request shape', () => {
       for (const [escaped, quoted, message] of [
         ['pa\\qs-Secret', /\\\\q/, 'Syntax Error: Invalid character escape sequence.'],
         ['pa\\users-Secret', /sers/, 'Syntax Error: Invalid Unicode escape sequence.'],
+        ['pa\ud800s-Secret', /U\+D800/, 'Syntax Error: Invalid character within String.'], // a lone surrogate
       ] as const) {
         const escape = await gw.post({ query: `mutation { login(email: "a@example.com", password: "${escaped}") { __typename } }` });
         expect(await escape.clone().text()).not.toMatch(quoted);
         expect((await refused(escape, 400, 'GRAPHQL_PARSE_FAILED')).message).toBe(message);
+      }
+      // A password written unquoted: the character the lexer stopped at is not quoted back,
+      for (const [unquoted, message] of [
+        ['9Lives-Secret', 'Syntax Error: Invalid number, expected digit.'],
+        ['%Secret', 'Syntax Error: Unexpected character.'],
+      ] as const) {
+        const response = await gw.post({ query: `mutation { login(email: "a@example.com", password: ${unquoted}) { __typename } }` });
+        expect(await response.clone().text()).not.toMatch(/"L"|"%"|Secret/);
+        expect((await refused(response, 400, 'GRAPHQL_PARSE_FAILED')).message).toBe(message);
+      }
+      // nor one after a `$`, which the document then uses as a variable it does not define.
+      for (const query of [
+        'mutation { login(email: "a@example.com", password: $Tr0ub4dor_Secret) { __typename } }',
+        'mutation SignIn { login(email: "a@example.com", password: $Tr0ub4dor_Secret) { __typename } }',
+      ]) {
+        const response = await gw.post({ query });
+        expect(await response.clone().text()).not.toMatch(/Tr0ub4dor/);
+        expect((await refused(response, 400, 'GRAPHQL_VALIDATION_FAILED')).message).toBe('A variable used here is not defined by the operation.');
       }
       // A literal in a default value, and one in an input's field of the wrong type, alike.
       const defaulted = await gw.post({ query: 'mutation ($p: String! = ["Secret-By-Default-4"]) { login(email: "a@example.com", password: $p) { __typename } }' });
