@@ -26,7 +26,7 @@ const PASSED_THROUGH = new Set<string>([
 const isPassedThrough = (code: unknown): code is ErrorCode => typeof code === 'string' && PASSED_THROUGH.has(code);
 
 // graphql-js's wording ("more that N tokens") has a typo that may be fixed one day.
-const TOKEN_LIMIT = /Document contains more tha[nt] \d+ tokens/;
+const TOKEN_LIMIT = /Document contains more tha[nt] (\d+) tokens/;
 
 // graphql-js quotes the value it could not coerce, twice: a secret sent in the wrong shape
 // (`{ "password": { "pw": "…" } }`) would come back in the message.
@@ -88,9 +88,10 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
       return { message: e.message, ...where, extensions: { code: e.code, ...e.extensions } };
     }
     const code = formatted.extensions?.code;
-    if (code === ErrorCode.GRAPHQL_PARSE_FAILED && TOKEN_LIMIT.test(formatted.message)) {
-      // A request limit, like depth and aliases: reported as they are.
-      return { message: 'Document exceeds the token limit.', extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
+    const tokenLimit = code === ErrorCode.GRAPHQL_PARSE_FAILED && TOKEN_LIMIT.exec(formatted.message);
+    if (tokenLimit) {
+      // A request limit, like depth and aliases: reported as they are (the parser stops counting there).
+      return { message: `Token limit of ${tokenLimit[1]} exceeded.`, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
     }
     if (code === ErrorCode.GRAPHQL_PARSE_FAILED) {
       return { message: formatted.message.replace(TOKEN_VALUE, '$1$2').replace(CHARACTERS_QUOTED, '$1.'), ...where, extensions: { code } };
