@@ -59,9 +59,11 @@ const TOKEN_VALUE = /\b(String|BlockString|Int|Float|Name) ".*"(\.?)$/s;
 // string, or a character where a value was due (`password: %Secret`, `9Lives`: `"%"`, `"L"`).
 const CHARACTERS_QUOTED = /^(Syntax Error: [^:]+?)(?: but got)?: (?:".*"|U\+[0-9A-F]{4,6})\.$/s;
 
-// A variable the document uses but does not declare: a password written unquoted after a `$`
-// (`password: $Tr0ub4dor`) is one. The location points at it; the name is not repeated.
+// A variable the document uses but does not declare, or uses where only a constant may stand
+// (a default value): a password written unquoted after a `$` (`password: $Tr0ub4dor`) is one.
+// The location points at it; the name is not repeated.
 const UNDEFINED_VARIABLE = /^Variable "\$\w+" is not defined(?: by operation "\w+")?\.$/;
+const VARIABLE_IN_CONSTANT = /^(Syntax Error: Unexpected variable) "\$\w+"( in constant value\.)$/;
 
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
@@ -94,7 +96,7 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
       return { message: `Token limit of ${tokenLimit[1]} exceeded.`, extensions: { code: ErrorCode.GRAPHQL_VALIDATION_FAILED } };
     }
     if (code === ErrorCode.GRAPHQL_PARSE_FAILED) {
-      return { message: formatted.message.replace(TOKEN_VALUE, '$1$2').replace(CHARACTERS_QUOTED, '$1.'), ...where, extensions: { code } };
+      return { message: formatted.message.replace(TOKEN_VALUE, '$1$2').replace(CHARACTERS_QUOTED, '$1.').replace(VARIABLE_IN_CONSTANT, '$1$2'), ...where, extensions: { code } };
     }
     if (isPassedThrough(code)) {
       const invalidVariable = code === ErrorCode.BAD_USER_INPUT && INVALID_VARIABLE.exec(formatted.message);

@@ -1,4 +1,4 @@
-// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared, with those same attributes, on logout, logoutAll and a refresh that finds it dead (not one refused by the grace).
+// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it, and a refresh through the cookie answers in the cookie only, whatever the request asks); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared, with those same attributes, on logout, logoutAll and a refresh that finds it dead (not one refused by the grace).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LogoutAllDocument, LogoutDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
@@ -101,8 +101,16 @@ describe('transport both (default)', () => {
     expect(successor).not.toBe(login.refreshToken);
     expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN'); // the cookie's token was spent
     expect(await refreshCode(gw, undefined)).toBe('INVALID_TOKEN'); // neither argument nor cookie
+    // Nor when the request asks for the body, or gives an empty argument (the cookie is read then).
+    let cookie = successor;
+    for (const [argument, headers] of [[undefined, { 'x-refresh-transport': 'body' }], ['', {}], [null, {}]] as const) {
+      const through = await rotate(gw, argument, { cookie: asCookie(cookie), headers });
+      expect(through.refreshToken, JSON.stringify([argument, headers])).toBeNull();
+      cookie = refreshCookieOf(through.headers)!.value;
+      expect(cookie).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    }
     // A token given as the argument is the client's to hold: its successor comes back in the body too.
-    const byArgument = await rotate(gw, successor, { cookie: asCookie(successor) });
+    const byArgument = await rotate(gw, cookie, { cookie: asCookie(cookie) });
     expect(byArgument.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(refreshCookieOf(byArgument.headers)?.value).toBe(byArgument.refreshToken);
   });

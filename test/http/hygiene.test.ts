@@ -213,6 +213,9 @@ describe('request shape', () => {
         expect(await response.clone().text()).not.toMatch(/Tr0ub4dor/);
         expect((await refused(response, 400, 'GRAPHQL_VALIDATION_FAILED')).message).toBe('A variable used here is not defined by the operation.');
       }
+      const inDefault = await gw.post({ query: 'mutation ($p: String! = $Tr0ub4dor_Secret) { login(email: "a@example.com", password: $p) { __typename } }' });
+      expect(await inDefault.clone().text()).not.toMatch(/Tr0ub4dor/);
+      expect((await refused(inDefault, 400, 'GRAPHQL_PARSE_FAILED')).message).toBe('Syntax Error: Unexpected variable in constant value.');
       // A literal in a default value, and one in an input's field of the wrong type, alike.
       const defaulted = await gw.post({ query: 'mutation ($p: String! = ["Secret-By-Default-4"]) { login(email: "a@example.com", password: $p) { __typename } }' });
       expect(await defaulted.clone().text()).not.toMatch(/Secret/);

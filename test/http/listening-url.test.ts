@@ -23,18 +23,20 @@ describe('the start-up lines', () => {
     expect(reach('127.0.0.1')).toBe('');
   });
 
-  it('write an IPv6 address in brackets, as a URL needs it', async () => {
-    const server = await listen('::1');
-    const { port } = server.address() as { port: number };
-    const url = listeningUrl(server, '::1', 0);
-    expect(url).toBe(`http://[::1]:${port}/graphql`);
-    expect(new URL(url).port).toBe(String(port));
+  // Only the wording from here on: a machine may have no IPv6 loopback, and tests listen on loopback addresses alone.
+  const at = (port: number) => ({ address: () => ({ address: '::', family: 'IPv6', port }) });
+
+  it('write an IPv6 address in brackets, as a URL needs it', () => {
+    const url = listeningUrl(at(4001), '::1', 0);
+    expect(url).toBe('http://[::1]:4001/graphql');
+    expect(new URL(url).port).toBe('4001');
+    expect(reach('::1')).toBe('');
   });
 
-  it('say when a listener is on every interface, which other machines reach too', () => {
-    // Only the wording: tests listen on loopback addresses alone.
-    const everywhere = { address: () => ({ address: '0.0.0.0', family: 'IPv4', port: 4000 }) };
-    expect(`${listeningUrl(everywhere, '0.0.0.0', 4000)}${reach('0.0.0.0')}`).toBe('http://localhost:4000/graphql (listening on every interface, 0.0.0.0)');
-    expect(`${listeningUrl(everywhere, '::', 4000)}${reach('::')}`).toBe('http://localhost:4000/graphql (listening on every interface, ::)');
+  it('say when a listener is on every interface, which other machines reach too, however its address is written', () => {
+    expect(`${listeningUrl(at(4000), '0.0.0.0', 4000)}${reach('0.0.0.0')}`).toBe('http://localhost:4000/graphql (listening on every interface, 0.0.0.0)');
+    for (const host of ['::', '::0', '0:0:0:0:0:0:0:0']) {
+      expect(`${listeningUrl(at(4000), host, 4000)}${reach(host)}`).toBe(`http://localhost:4000/graphql (listening on every interface, ${host})`);
+    }
   });
 });
