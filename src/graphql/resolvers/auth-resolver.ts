@@ -36,7 +36,7 @@ export class AuthResolver {
     return { mfaToken: outcome.mfaToken, expiresAt: outcome.expiresAt, methods: outcome.methods.map((m) => MfaMethod[m]) };
   }
 
-  @Mutation(() => AuthPayload, { description: 'Argument omitted: the refresh cookie is used.' })
+  @Mutation(() => AuthPayload, { description: 'Argument omitted: the refresh cookie is used, and its successor goes into the cookie only (refreshToken null).' })
   async refresh(
     @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
     @Ctx() ctx: GatewayContext,
