@@ -1,5 +1,6 @@
-// Rule: in a real browser the playground works offline and keeps the tokens itself: no request leaves the gateway, no CSP violation, the access token is sent without touching the headers, the refresh token never reaches page JavaScript, the MFA QR code is a picture, gone once the factor is confirmed or the session ends; a refresh refused because another tab just rotated the cookie is tried once more, not a sign-out.
+// Rule: in a real browser the playground works offline and keeps the tokens itself: no request leaves the gateway, no CSP violation, the access token is sent without touching the headers, the refresh token never reaches page JavaScript, the MFA QR code is a picture, gone once the factor is confirmed or the session ends; a refresh refused because another tab just rotated the cookie is tried once more, not a sign-out; a refresh whose page went away before its answer came still leaves its successor in the cookie.
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page, type Response, type Route } from 'playwright-core';
@@ -311,4 +312,85 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
       await browser.close();
     }
   }, 60_000);
+
+  it('keeps the successor of a refresh whose page went away before the answer came (a reload, a navigation another site started)', async () => {
+    const email = uniqueEmail('playground-unload');
+    const registered = await gw.post({ query: `mutation { register(email: "${email}", password: "${PASSWORD}") }` });
+    expect(await registered.json()).toEqual({ data: { register: true } });
+    // A loopback relay in front of the gateway that holds the answer to the page's refresh for a
+    // while, as a network far away would: the gateway has spent the cookie's token by then.
+    const relay = await startRelay(Number(new URL(gw.url).port), 'PlaygroundRefresh', 1500);
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    try {
+      const context = await browser.newContext();
+      const tab = await context.newPage();
+      const at = `http://localhost:${relay.port}`;
+      const cookieNow = async () => (await context.cookies(at)).find((c) => c.name === COOKIE)?.value;
+      await tab.goto(`${at}/playground/examples.graphql`); // signed in as after a login, as above
+      const login = (await tab.evaluate(`fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-refresh-transport': 'cookie' },
+        body: JSON.stringify({ query: 'mutation { login(email: "${email}", password: "${PASSWORD}") { __typename } }' }),
+      }).then((r) => r.json())`)) as GraphQLBody;
+      expect(login).toEqual({ data: { login: { __typename: 'AuthPayload' } } });
+      const before = await cookieNow();
+      expect(before).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+      // The playground refreshes as it loads; the page is left while the answer is held.
+      await tab.goto(`${at}/graphql`);
+      await relay.held;
+      await tab.goto(`${at}/playground/examples.graphql`);
+      await expect.poll(cookieNow, { message: 'the browser keeps the successor', timeout: 5_000 }).not.toBe(before);
+
+      // And the session lives on: the next visit signs in with it, and nothing was taken for a reuse.
+      await tab.goto(`${at}/graphql`);
+      await tab.locator('#session-email', { hasText: email }).waitFor();
+      expect(gw.logs.join('')).not.toContain('refresh token reused');
+    } finally {
+      await browser.close();
+      await relay.close();
+    }
+  }, 60_000);
 });
+
+/**
+ * An HTTP relay on a free loopback port to the gateway's, which holds `holdMs` the answer to any
+ * request whose body names `operation` (`held` settles once the gateway has answered one), and
+ * drops it if the browser has gone meanwhile.
+ */
+async function startRelay(target: number, operation: string, holdMs: number) {
+  let onHeld!: () => void;
+  const held = new Promise<void>((resolve) => (onHeld = resolve));
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const upstream = httpRequest({ host: '127.0.0.1', port: target, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        const parts: Buffer[] = [];
+        answer.on('data', (chunk: Buffer) => parts.push(chunk));
+        answer.on('end', () => {
+          const deliver = () => {
+            if (res.destroyed) return;
+            res.writeHead(answer.statusCode!, answer.headers);
+            res.end(Buffer.concat(parts));
+          };
+          if (!body.includes(operation)) return deliver();
+          onHeld();
+          setTimeout(deliver, holdMs);
+        });
+      });
+      upstream.on('error', () => res.destroy());
+      upstream.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    held,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

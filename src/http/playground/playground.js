@@ -43,6 +43,11 @@
   let session = null;
   let refreshTimer;
 
+  /** Operations whose answer sets or clears the refresh cookie. */
+  const COOKIE_FIELDS = new Set(['login', 'verifyMfa', 'refresh', 'logout', 'logoutAll']);
+  /** What the browser lets keepalive requests carry at once (64 KiB), with room to spare. */
+  const KEEPALIVE_BYTES = 60000;
+
   async function post(body, extraHeaders) {
     const headers = new Headers({ 'content-type': 'application/json' });
     if (session) headers.set('authorization', 'Bearer ' + session.accessToken);
@@ -50,7 +55,13 @@
     // refresh token stays out of the page whatever is typed there.
     for (const [name, value] of Object.entries(extraHeaders || {})) headers.set(name, String(value));
     headers.set('x-refresh-transport', 'cookie');
-    const response = await fetch(ENDPOINT, { method: 'POST', credentials: 'same-origin', headers, body: JSON.stringify(body) });
+    const json = JSON.stringify(body);
+    // The browser finishes such a request, and keeps the cookie it sets, even when the page goes
+    // away meanwhile (a reload, a tab closed, a navigation another site started): otherwise the
+    // token it spent stays in the cookie, and presenting it again ends the session as a reuse.
+    const keepalive =
+      new TextEncoder().encode(json).length < KEEPALIVE_BYTES && topLevelFields(body).some((field) => COOKIE_FIELDS.has(field.name));
+    const response = await fetch(ENDPOINT, { method: 'POST', credentials: 'same-origin', headers, body: json, keepalive });
     return response.json();
   }
 
