@@ -1,7 +1,8 @@
 // Rule: a revocation feed (the gateway's, and the subgraph kit's) that starts while Redis is
 // down subscribes once Redis is back: revocations published afterwards reach it, not only the
 // set it loads on reconnecting; it closes at once if Redis never comes back; and the kit's feed
-// notices connections that died without closing (dropped by a NAT) and makes them anew.
+// notices connections that died without closing (dropped by a NAT) and makes them anew; the
+// gateway's, after Redis froze, follows the channel again without reconnecting over and over.
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { connectRedis, type RedisConnection } from '../../src/storage/redis/client';
@@ -90,6 +91,46 @@ describe.skipIf(!binary)('a revocation feed started while Redis is down', () => 
     while (!kit.isRevoked('session-after-reconnecting') && Date.now() < followed) await sleep(20);
     expect(kit.isRevoked('session-after-reconnecting')).toBe(true);
   }, 30_000);
+
+  it("the gateway's feed, after Redis froze for a while, follows the channel again without reconnecting over and over", async () => {
+    const redis = await throwawayRedis(binary!);
+    cleanup.push(async () => {
+      redis.resume();
+      await redis.stop();
+    });
+    await redis.start();
+    const warnings: number[] = [];
+    const STOPPED = 'the revocation channel stopped answering: reconnecting (the revoked set is loaded again once it is back)';
+    const logger = { warn: (_details: object, message: string) => void (message === STOPPED && warnings.push(Date.now())), info: () => {} };
+    const connection = connect(redis);
+    expect(await connection.ready(5000)).toBe(true);
+    const gateway = new RedisRevocationFeed(connection.client, PREFIX, logger);
+    cleanup.push(() => gateway.close());
+    await gateway.started(); // subscribed
+
+    // Frozen long enough for a PING on the channel's connection to go unanswered (every 5 s, 2 s to answer).
+    redis.pause();
+    const deadline = Date.now() + 10_000;
+    while (warnings.length === 0 && Date.now() < deadline) await sleep(50);
+    expect(warnings.length).toBe(1);
+    await sleep(8000); // and a while after that, as a longer freeze would
+    redis.resume();
+    const resumed = warnings.length;
+    // A PING left unanswered at the reconnection must not hold up every later one: two more
+    // rounds of PINGs pass without a word.
+    await sleep(12_500);
+    expect(warnings).toHaveLength(resumed);
+
+    const publishing = connect(redis);
+    expect(await publishing.ready(5000)).toBe(true);
+    const publisher = new RedisRevocationFeed(publishing.client, PREFIX, createLogger('silent'));
+    cleanup.push(() => publisher.close());
+    await publisher.started();
+    await publisher.publish(['session-after-freeze'], new Date(Date.now() + 600_000));
+    const followed = Date.now() + 3000;
+    while (!gateway.isRevoked('session-after-freeze', new Date()) && Date.now() < followed) await sleep(20);
+    expect(gateway.isRevoked('session-after-freeze', new Date())).toBe(true);
+  }, 50_000);
 
   it('closes at once while Redis has stayed down since it started (a SIGTERM must not hang on it)', async () => {
     const redis = await throwawayRedis(binary!); // never started
