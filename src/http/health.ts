@@ -1,20 +1,34 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode } from '../errors';
 
+/** How long /readyz waits for the database before it answers 503. */
+export const READY_TIMEOUT_MS = 2000;
+
 /**
- * /healthz: the process answers. /readyz: the database answers too (503 only when it does not).
- * A Redis outage is reported in the body but keeps 200: limits then run on their fallback, and
+ * /healthz: the process answers. /readyz: the database answers too (503 only when it does not,
+ * or not within READY_TIMEOUT_MS: a database that stalls without closing its connections). A
+ * Redis outage is reported in the body but keeps 200: limits then run on their fallback, and
  * a 503 would drain every instance during a Redis blip.
  */
 export function registerHealthRoutes(app: FastifyInstance, pingDatabase: () => Promise<void>, rateLimitMode: () => string) {
+  // One ping at a time: while the database stalls, probes share the one waiting, rather than
+  // each leaving another `select 1` queued for a connection.
+  let pinging: Promise<void> | undefined;
+  const ping = () => (pinging ??= pingDatabase().finally(() => (pinging = undefined)));
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await pingDatabase();
+      await Promise.race([
+        ping(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), READY_TIMEOUT_MS))),
+      ]);
       const rateLimits = rateLimitMode();
       return { status: 'ready', rateLimits, degraded: rateLimits === 'memory-fallback' || rateLimits === 'redis-down' };
     } catch {
       return reply.code(503).send({ status: 'unavailable', code: ErrorCode.SERVICE_UNAVAILABLE, rateLimits: rateLimitMode(), degraded: true });
+    } finally {
+      clearTimeout(timer);
     }
   });
 }

@@ -1,8 +1,11 @@
 // Rule: once PostgreSQL is reachable again, statements run within about a second, however many
 // connects failed during the outage (postgres.js spaces them up to 20 s apart by default: after
-// 12 s of refused connects the next one is at least 6 s after the server is back).
+// 12 s of refused connects the next one is at least 6 s after the server is back); /readyz
+// answers in bounded time while it stalls.
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import Fastify from 'fastify';
+import { READY_TIMEOUT_MS, registerHealthRoutes } from '../../src/http/health';
 import { openPostgres } from '../../src/storage/postgres';
 import { freePort } from '../helpers/processes';
 
@@ -16,12 +19,16 @@ afterAll(async () => {
 
 /**
  * A TCP relay to the real server on a port of its own: `down()` drops every relayed connection
- * and stops listening (a connect is refused, as by a stopped server), `up()` listens again.
+ * and stops listening (a connect is refused, as by a stopped server), `up()` listens again;
+ * `stall()` holds every byte either way without closing anything (a server or network that
+ * stopped answering), `flow()` lets them through again.
  */
 async function relayTo(target: URL) {
   const port = await freePort();
   const sockets = new Set<net.Socket>();
+  const pipes: Array<[net.Socket, net.Socket]> = [];
   let server: net.Server | undefined;
+  let stalled = false;
   const up = () =>
     new Promise<void>((resolve) => {
       server = net.createServer((client) => {
@@ -31,13 +38,26 @@ async function relayTo(target: URL) {
           [upstream, client],
         ] as const) {
           sockets.add(a);
-          a.pipe(b);
+          pipes.push([a, b]);
+          if (stalled) a.pause();
+          else a.pipe(b);
           a.on('error', () => b.destroy());
           a.on('close', () => (sockets.delete(a), b.destroy()));
         }
       });
       server.listen(port, '127.0.0.1', resolve);
     });
+  const stall = () => {
+    stalled = true;
+    for (const [a, b] of pipes) {
+      a.unpipe(b);
+      a.pause();
+    }
+  };
+  const flow = () => {
+    stalled = false;
+    for (const [a, b] of pipes) a.pipe(b);
+  };
   const down = () =>
     new Promise<void>((resolve) => {
       for (const socket of sockets) socket.destroy();
@@ -47,7 +67,7 @@ async function relayTo(target: URL) {
   url.hostname = '127.0.0.1';
   url.port = String(port);
   await up();
-  return { url: url.toString(), up, down };
+  return { url: url.toString(), up, down, stall, flow };
 }
 
 /** When `work` settled (performance.now()), and whether it succeeded. */
@@ -59,6 +79,32 @@ const settle = (work: Promise<unknown>) =>
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(!databaseUrl)('a PostgreSQL outage', () => {
+  it('/readyz answers 503 within its timeout while the database stalls without closing its connections, and 200 once it answers', { timeout: 30_000 }, async () => {
+    const relay = await relayTo(new URL(databaseUrl!));
+    cleanups.push(relay.down);
+    const database = await openPostgres(relay.url, { max: 1 });
+    cleanups.push(() => database.close());
+    const app = Fastify();
+    registerHealthRoutes(app, database.ping, () => 'memory');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(() => app.close());
+    const readyz = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}/readyz`;
+    expect((await fetch(readyz)).status).toBe(200);
+
+    relay.stall();
+    // Probes while it stalls: each answered 503 in about READY_TIMEOUT_MS, not whenever the
+    // database answers.
+    for (let probe = 0; probe < 3; probe++) {
+      const started = performance.now();
+      const answer = await fetch(readyz, { signal: AbortSignal.timeout(READY_TIMEOUT_MS + 3000) });
+      expect(answer.status).toBe(503);
+      expect(await answer.json()).toMatchObject({ status: 'unavailable', code: 'SERVICE_UNAVAILABLE', degraded: true });
+      expect(performance.now() - started).toBeLessThan(READY_TIMEOUT_MS + 1000);
+    }
+    relay.flow();
+    await expect.poll(async () => (await fetch(readyz)).status, { timeout: 5000 }).toBe(200);
+  });
+
   it('delays statements by at most about a second once the server is back', { timeout: 60_000 }, async () => {
     const relay = await relayTo(new URL(databaseUrl!));
     cleanups.push(relay.down);
