@@ -191,7 +191,9 @@ export interface SigningKeyStore {
   updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string): Promise<void>;
   /**
    * Retires at `now` every key not yet retired whose private key is sealed under the key id
-   * (serialised like insertIfNoneUsable); returns their kids.
+   * (serialised like insertIfNoneUsable); returns their kids. Where one of them was to carry its
+   * algorithm on (no retirement set) and every other key of that algorithm is retiring, the
+   * newest of those stays instead (its retirement is cancelled).
    */
   retireSealedUnder(encryptionKeyId: string, now: Date): Promise<string[]>;
   /** The ENCRYPTION_KEYS ids sealing keys not retired at `now` (pending, signing or retiring), each once. */

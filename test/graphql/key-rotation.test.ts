@@ -7,7 +7,7 @@ import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import { describeKeys, retireSigningKey, rotateSigningKey } from '../../src/domain/tokens';
+import { describeKeys, generateStoredKey, retireSigningKey, rotateSigningKey } from '../../src/domain/tokens';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
@@ -32,6 +32,39 @@ function rotate(gw: TestGateway) {
     { alg: gw.config.jwt.alg, publishAhead: gw.config.keys.publishAhead, accessTokenTtl: gw.config.jwt.accessTokenTtl, reloadSeconds: gw.config.keys.reloadSeconds },
   );
 }
+
+describe('forgetting the encryption key of a pending rotation', () => {
+  it('leaves the key it was to replace signing, not retiring on that rotation\'s schedule; a later rotation keeps its own', async () => {
+    const own = await createTestDatabase();
+    try {
+      const store = new PostgresSigningKeyStore(own.database.db);
+      const settings = { alg: 'ES256' as const, publishAhead: 600, accessTokenTtl: 900, reloadSeconds: 60 };
+      const now = new Date();
+      const clock = { now: () => now };
+      const kept = new SecretBox(parseEncryptionKeys(encryptionKeys));
+      const lost = new SecretBox(parseEncryptionKeys(generateEncryptionKeyEntry('lost')));
+      const [current] = await store.insertIfNoneUsable(await generateStoredKey(kept, 'ES256', now), now);
+      const pending = await rotateSigningKey({ signingKeys: store, box: lost, clock }, settings);
+      const stateOf = async () => new Map(describeKeys(await store.list(), 'ES256', now).map((k) => [k.kid, k]));
+      expect((await stateOf()).get(current!.kid)!.retiresAt).not.toBeNull(); // leaving for the pending key
+
+      expect(await store.retireSealedUnder('lost', now)).toEqual([pending.kid]);
+      const after = await stateOf();
+      expect(after.get(pending.kid)!.state).toBe('retired');
+      expect(after.get(current!.kid)).toMatchObject({ state: 'signing', retiresAt: null });
+
+      // With a later rotation under a key still held, the current key leaves for that one.
+      const lostAgain = await rotateSigningKey({ signingKeys: store, box: lost, clock }, settings);
+      const later = await rotateSigningKey({ signingKeys: store, box: kept, clock: { now: () => new Date(now.getTime() + 1000) } }, settings);
+      expect(await store.retireSealedUnder('lost', now)).toEqual([lostAgain.kid]);
+      const last = await stateOf();
+      expect(last.get(current!.kid)!.retiresAt).not.toBeNull();
+      expect(last.get(later.kid)).toMatchObject({ state: 'pending', retiresAt: null });
+    } finally {
+      await own.drop();
+    }
+  });
+});
 
 describe('a reload that cannot open a key', () => {
   it("is logged by the error's class, saying why: a key sealed under an ENCRYPTION_KEYS id this instance lacks", async () => {

@@ -22,7 +22,7 @@ export interface SealedUnderKey {
  * The way out when an ENCRYPTION_KEYS key is lost for good, which the server refuses to start
  * without while secrets in use are sealed under it: those secrets are given up. Signing keys
  * sealed under it retire now (the tokens they signed are refused from then on; clients refresh,
- * and a new key is made if none is left); TOTP factors sealed under it are removed, and for a
+ * and a new key is made if none is left; a key a pending one was to replace signs on); TOTP factors sealed under it are removed, and for a
  * confirmed one the user's sessions end (resetMfa). With `apply` false, only says what that
  * would be. Refused for a key ENCRYPTION_KEYS has: nothing sealed under it is lost.
  * Meant for while the servers refuse to start; a user who enrols again between the listing and

@@ -1,6 +1,6 @@
-import { and, asc, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
-import { isUsable } from '../../domain/tokens/key-ring';
+import { byActivation, isUsable } from '../../domain/tokens/key-ring';
 import type { Db } from './client';
 import { signingKeys } from './schema';
 
@@ -62,12 +62,25 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
   async retireSealedUnder(encryptionKeyId: string, now: Date) {
     return this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
-      const rows = await tx
+      const keys = await tx.select().from(signingKeys).where(unretired(now));
+      const given = keys.filter((k) => k.encryptionKeyId === encryptionKeyId);
+      if (given.length === 0) return [];
+      await tx
         .update(signingKeys)
         .set({ retiresAt: now })
-        .where(and(eq(signingKeys.encryptionKeyId, encryptionKeyId), unretired(now)))
-        .returning({ kid: signingKeys.kid });
-      return rows.map((r) => r.kid);
+        .where(inArray(signingKeys.kid, given.map((k) => k.kid)));
+      // A key given up that was to carry its algorithm on (no retirement set: the newest, say a
+      // rotation's pending key) leaves the keys it was replacing retiring for nothing: the newest
+      // of those carries on instead. Otherwise it would leave on the rotation's schedule, its
+      // tokens refused before they expire, and a key made then would sign without publish-ahead.
+      for (const alg of new Set(given.filter((k) => k.retiresAt === null).map((k) => k.alg))) {
+        const left = keys.filter((k) => k.alg === alg && k.encryptionKeyId !== encryptionKeyId).sort(byActivation);
+        const carrier = left.at(-1);
+        if (carrier && left.every((k) => k.retiresAt !== null)) {
+          await tx.update(signingKeys).set({ retiresAt: null }).where(eq(signingKeys.kid, carrier.kid));
+        }
+      }
+      return given.map((k) => k.kid);
     });
   }
 
