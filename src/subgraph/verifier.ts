@@ -55,6 +55,10 @@ export function createVerifier(options: VerifierOptions) {
   if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0) {
     throw new TypeError('clockToleranceSeconds must be a number of seconds, at least 0');
   }
+  // Otherwise every discovery or fetch would fail on it, and every token answer 'unavailable' as
+  // in an outage of the issuer.
+  const [name, url] = options.jwksUrl === undefined ? ['issuer', options.issuer] : ['jwksUrl', options.jwksUrl];
+  if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`${name} must be an absolute http(s) URL`);
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
     if (keys) return keys;
@@ -206,20 +210,29 @@ async function resolveJwksUrl(options: VerifierOptions) {
 }
 
 /**
- * Without keys a token can be neither accepted nor refused, unless it is not a JWT at all
- * (malformed) or names an algorithm not pinned (invalid, as jose refuses it before it asks for
- * a key): the same answer whether or not the issuer answers, so a client is not asked to retry
- * what will never pass. Checked only when the keys are missing, off the path of every request.
+ * Without keys a token can be neither accepted nor refused, unless what jose checks before it
+ * asks for a key refuses it: not a JWT at all, a signature that is no base64url, a malformed
+ * `crit` (malformed), no signature, an algorithm not pinned, a `typ` other than at+jwt or any `crit` (invalid:
+ * the gateway sets none, and jose understands none but b64). Only a token that could still pass is unavailable, so a client
+ * is not asked to retry what never will. (A bad payload is malformed here, invalid with keys,
+ * whose signature check comes first: either way, not to be retried.) Checked only when the keys
+ * are missing, off the path of every request.
  */
 function withoutKeys(token: string, algorithms: string[]): 'malformed' | 'invalid' | 'unavailable' {
-  let alg: unknown;
+  let header: ReturnType<typeof decodeProtectedHeader>;
   try {
-    alg = decodeProtectedHeader(token).alg;
+    header = decodeProtectedHeader(token);
     decodeJwt(token);
   } catch {
     return 'malformed';
   }
-  return typeof alg === 'string' && algorithms.includes(alg) ? 'unavailable' : 'invalid';
+  const signature = token.split('.')[2] ?? '';
+  if (!/^[A-Za-z0-9_-]*$/.test(signature)) return 'malformed';
+  if (signature === '') return 'invalid'; // no signature verifies
+  if (header.crit !== undefined) return isStrings(header.crit) && header.crit.length > 0 ? 'invalid' : 'malformed';
+  // jose reads typ as media types are compared: case aside, `application/` implied.
+  const typ = typeof header.typ === 'string' ? header.typ.toLowerCase().replace(/^application\//, '') : undefined;
+  return typ === 'at+jwt' && typeof header.alg === 'string' && algorithms.includes(header.alg) ? 'unavailable' : 'invalid';
 }
 
 function reasonOf(error: unknown): VerifyFailure {

@@ -302,7 +302,21 @@ describe('createVerifier: the key set over time', () => {
     issuer.down(); // 503 from the subgraph's start
     for (let i = 0; i < 20; i++) expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
     // A token whose header is a JWT's but whose payload is not: malformed, not unavailable.
-    expect(await verifier.verify(`${token.split('.')[0]}.bm90IGpzb24.${token.split('.')[2]}`)).toEqual({ ok: false, reason: 'malformed' });
+    const [header, payload, signature] = token.split('.') as [string, string, string];
+    expect(await verifier.verify(`${header}.bm90IGpzb24.${signature}`)).toEqual({ ok: false, reason: 'malformed' });
+    // Nor what jose refuses before it asks for a key, the same answer as with the keys (below).
+    const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const headerOf = (extra: object) => part({ ...JSON.parse(Buffer.from(header, 'base64url').toString()), ...extra });
+    const refusedAnyway: Array<[string, string]> = [
+      [`${header}.${payload}.***`, 'malformed'],
+      [`${header}.${payload}.`, 'invalid'],
+      [`${headerOf({ crit: 'exp' })}.${payload}.${signature}`, 'malformed'],
+      [`${headerOf({ crit: ['exp'] })}.${payload}.${signature}`, 'invalid'],
+      [`${headerOf({ typ: 'JWT' })}.${payload}.${signature}`, 'invalid'],
+    ];
+    for (const [refused, reason] of refusedAnyway) expect(await verifier.verify(refused), refused).toEqual({ ok: false, reason });
+    // A typ written otherwise but the same, as jose reads it, could pass: unavailable.
+    expect(await verifier.verify(`${headerOf({ typ: 'application/AT+JWT' })}.${payload}.${signature}`)).toEqual({ ok: false, reason: 'unavailable' });
     expect(issuer.fetches()).toBe(1);
     issuer.up();
     expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' }); // within the second
@@ -310,6 +324,7 @@ describe('createVerifier: the key set over time', () => {
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(await verifier.verify(token)).toMatchObject({ ok: true });
     expect(issuer.fetches()).toBe(2);
+    for (const [refused, reason] of refusedAnyway) expect(await verifier.verify(refused), refused).toEqual({ ok: false, reason });
   });
 
   it('asks an issuer that cannot answer at most once per cooldown for unknown keys, though its set is not due yet', async () => {
@@ -361,6 +376,15 @@ describe('createVerifier: the key set over time', () => {
       expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', clockToleranceSeconds })).toThrow(TypeError);
     }
     expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', clockToleranceSeconds: 0 })).not.toThrow();
+  });
+
+  it('refuses at once a jwksUrl, or an issuer to discover from, that is no absolute http(s) URL: every token would answer unavailable, as in an outage', () => {
+    for (const jwksUrl of ['127.0.0.1:4000/.well-known/jwks.json', '/.well-known/jwks.json', 'file:///etc/jwks.json']) {
+      expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl }), jwksUrl).toThrow(new TypeError('jwksUrl must be an absolute http(s) URL'));
+    }
+    expect(() => createVerifier({ issuer: 'issuer.test', audience: 'graphql' })).toThrow(new TypeError('issuer must be an absolute http(s) URL'));
+    // With a jwksUrl, the issuer is only compared with the tokens' iss.
+    expect(() => createVerifier({ issuer: 'urn:gateway', audience: 'graphql', jwksUrl: 'https://issuer.test/jwks.json' })).not.toThrow();
   });
 
   it('refuses a key set maximum age under 1 s, or not a number', () => {
