@@ -199,13 +199,14 @@ async function run(argv: string[]): Promise<number> {
       case 'forget-encryption-key': {
         const apply = flags.includes('--yes');
         const box = new SecretBox(resolveEncryptionKeys(config, logger));
-        const lost = await forgetEncryptionKey({ ...deps, signingKeys: new PostgresSigningKeyStore(database.db), box }, a, apply);
+        const lost = await forgetEncryptionKey({ ...deps, signingKeys: new PostgresSigningKeyStore(database.db), box }, a, { apply, alg: config.jwt.alg });
         const emails = await Promise.all(lost.mfaUsers.map(async (id) => (await deps.users.findById(id))?.email ?? id));
         say(
           `key "${a}": ${apply ? 'given up' : 'seals'} ${lost.signingKeys.length} signing key(s) not yet retired, ` +
             `${lost.mfaUsers.length} user(s)' MFA, ${lost.pendingUsers.length} pending MFA enrolment(s)`,
         );
         if (lost.signingKeys.length > 0) say(`signing keys ${apply ? 'retired' : 'to retire'}: ${lost.signingKeys.join(', ')} (the tokens they signed are refused; clients refresh)`);
+        if (lost.carriedOnBy) say(`signing key ${lost.carriedOnBy} ${apply ? 'signs' : 'to sign'} on in their place, no longer retiring (run keys rotate to replace it)`);
         if (emails.length > 0) say(`MFA ${apply ? 'removed' : 'to remove'}, sessions ${apply ? 'ended' : 'to end'}: ${emails.join(', ')} (they sign in with the password alone and can enrol again)`);
         if (lost.endedSessions > 0) say(ended(lost.endedSessions));
         if (!apply) say('nothing changed: run again with --yes to do it');

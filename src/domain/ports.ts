@@ -191,11 +191,10 @@ export interface SigningKeyStore {
   updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string): Promise<void>;
   /**
    * Retires at `now` every key not yet retired whose private key is sealed under the key id
-   * (serialised like insertIfNoneUsable); returns their kids. Where one of them was to carry its
-   * algorithm on (no retirement set) and every other key of that algorithm is retiring, the
-   * newest of those stays instead (its retirement is cancelled).
+   * (serialised like insertIfNoneUsable), and cancels the retirement of the key of `alg` that
+   * carries it on instead, if one must (keyCarryingOn); returns their kids.
    */
-  retireSealedUnder(encryptionKeyId: string, now: Date): Promise<string[]>;
+  retireSealedUnder(encryptionKeyId: string, now: Date, alg: string): Promise<{ retired: string[]; carriedOnBy: string | null }>;
   /** The ENCRYPTION_KEYS ids sealing keys not retired at `now` (pending, signing or retiring), each once. */
   encryptionKeyIdsInUse(now: Date): Promise<string[]>;
   /**

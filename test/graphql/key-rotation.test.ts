@@ -7,7 +7,8 @@ import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import { describeKeys, generateStoredKey, retireSigningKey, rotateSigningKey } from '../../src/domain/tokens';
+import { describeKeys, generateStoredKey, retireSigningKey, rotateSigningKey, rotateSigningKeyIfDue } from '../../src/domain/tokens';
+import type { StoredSigningKey } from '../../src/domain/ports';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
@@ -34,35 +35,69 @@ function rotate(gw: TestGateway) {
 }
 
 describe('forgetting the encryption key of a pending rotation', () => {
-  it('leaves the key it was to replace signing, not retiring on that rotation\'s schedule; a later rotation keeps its own', async () => {
+  const settings = { alg: 'ES256' as const, publishAhead: 600, accessTokenTtl: 900, reloadSeconds: 60 };
+  const kept = new SecretBox(parseEncryptionKeys(encryptionKeys));
+  const lost = new SecretBox(parseEncryptionKeys(generateEncryptionKeyEntry('lost')));
+  const at = (now: Date) => ({ now: () => now });
+  /** A store on a database of its own, with one key sealed under the kept key, made at `madeAt`. */
+  async function withKeys(madeAt: Date, alg: 'ES256' | 'EdDSA', test: (store: PostgresSigningKeyStore, current: StoredSigningKey) => Promise<void>) {
     const own = await createTestDatabase();
     try {
       const store = new PostgresSigningKeyStore(own.database.db);
-      const settings = { alg: 'ES256' as const, publishAhead: 600, accessTokenTtl: 900, reloadSeconds: 60 };
-      const now = new Date();
-      const clock = { now: () => now };
-      const kept = new SecretBox(parseEncryptionKeys(encryptionKeys));
-      const lost = new SecretBox(parseEncryptionKeys(generateEncryptionKeyEntry('lost')));
-      const [current] = await store.insertIfNoneUsable(await generateStoredKey(kept, 'ES256', now), now);
-      const pending = await rotateSigningKey({ signingKeys: store, box: lost, clock }, settings);
-      const stateOf = async () => new Map(describeKeys(await store.list(), 'ES256', now).map((k) => [k.kid, k]));
-      expect((await stateOf()).get(current!.kid)!.retiresAt).not.toBeNull(); // leaving for the pending key
-
-      expect(await store.retireSealedUnder('lost', now)).toEqual([pending.kid]);
-      const after = await stateOf();
-      expect(after.get(pending.kid)!.state).toBe('retired');
-      expect(after.get(current!.kid)).toMatchObject({ state: 'signing', retiresAt: null });
-
-      // With a later rotation under a key still held, the current key leaves for that one.
-      const lostAgain = await rotateSigningKey({ signingKeys: store, box: lost, clock }, settings);
-      const later = await rotateSigningKey({ signingKeys: store, box: kept, clock: { now: () => new Date(now.getTime() + 1000) } }, settings);
-      expect(await store.retireSealedUnder('lost', now)).toEqual([lostAgain.kid]);
-      const last = await stateOf();
-      expect(last.get(current!.kid)!.retiresAt).not.toBeNull();
-      expect(last.get(later.kid)).toMatchObject({ state: 'pending', retiresAt: null });
+      const [current] = await store.insertIfNoneUsable(await generateStoredKey(kept, alg, madeAt), madeAt);
+      await test(store, current!);
     } finally {
       await own.drop();
     }
+  }
+  const stateOf = async (store: PostgresSigningKeyStore, alg: string, now: Date) => new Map(describeKeys(await store.list(), alg, now).map((k) => [k.kid, k]));
+
+  it('leaves the key it was to replace signing, not retiring on that rotation\'s schedule; a later rotation keeps its own', async () => {
+    const now = new Date();
+    await withKeys(now, 'ES256', async (store, current) => {
+      const pending = await rotateSigningKey({ signingKeys: store, box: lost, clock: at(now) }, settings);
+      expect((await stateOf(store, 'ES256', now)).get(current.kid)!.retiresAt).not.toBeNull(); // leaving for the pending key
+
+      expect(await store.retireSealedUnder('lost', now, 'ES256')).toEqual({ retired: [pending.kid], carriedOnBy: current.kid });
+      const after = await stateOf(store, 'ES256', now);
+      expect(after.get(pending.kid)!.state).toBe('retired');
+      expect(after.get(current.kid)).toMatchObject({ state: 'signing', retiresAt: null });
+
+      // With a later rotation under a key still held, the current key leaves for that one.
+      const lostAgain = await rotateSigningKey({ signingKeys: store, box: lost, clock: at(now) }, settings);
+      const later = await rotateSigningKey({ signingKeys: store, box: kept, clock: at(new Date(now.getTime() + 1000)) }, settings);
+      expect(await store.retireSealedUnder('lost', now, 'ES256')).toEqual({ retired: [lostAgain.kid], carriedOnBy: null });
+      const last = await stateOf(store, 'ES256', now);
+      expect(last.get(current.kid)!.retiresAt).not.toBeNull();
+      expect(last.get(later.kid)).toMatchObject({ state: 'pending', retiresAt: null });
+    });
+  });
+
+  it('keeps a key of an algorithm the gateway no longer signs with leaving as scheduled', async () => {
+    const now = new Date();
+    await withKeys(now, 'ES256', async (store, previous) => {
+      const pending = await rotateSigningKey({ signingKeys: store, box: lost, clock: at(now) }, settings);
+      // JWT_ALG changed to EdDSA since: its first start made a key of its own.
+      const [, , eddsa] = await store.insertIfNoneUsable(await generateStoredKey(kept, 'EdDSA', now), now);
+      expect(await store.retireSealedUnder('lost', now, 'EdDSA')).toEqual({ retired: [pending.kid], carriedOnBy: null });
+      const after = await stateOf(store, 'EdDSA', now);
+      expect(after.get(previous.kid)).toMatchObject({ state: 'retiring', retiresAt: expect.any(Date) });
+      expect(after.get(eddsa!.kid)!.state).toBe('signing');
+    });
+  });
+
+  it('does not count the given-up key as a rotation: KEY_ROTATION_DAYS rotates the key that carries on when it is due', async () => {
+    const now = new Date();
+    const day = 86_400_000;
+    await withKeys(new Date(now.getTime() - 31 * day), 'ES256', async (store, current) => {
+      const pending = await rotateSigningKeyIfDue({ signingKeys: store, box: lost, clock: at(now) }, settings, 30);
+      expect(pending).not.toBeNull();
+      expect(await store.retireSealedUnder('lost', now, 'ES256')).toEqual({ retired: [pending!.kid], carriedOnBy: current.kid });
+      const tomorrow = new Date(now.getTime() + day);
+      const next = await rotateSigningKeyIfDue({ signingKeys: store, box: kept, clock: at(tomorrow) }, settings, 30);
+      expect(next).not.toBeNull();
+      expect((await stateOf(store, 'ES256', tomorrow)).get(current.kid)!.retiresAt).not.toBeNull(); // leaving for it
+    });
   });
 });
 

@@ -2,6 +2,7 @@ import { BadUserInputError } from '../../errors';
 import type { AuthDeps } from '../auth/deps';
 import type { SecretBox } from '../crypto/secret-box';
 import type { SigningKeyStore } from '../ports';
+import { keyCarryingOn } from '../tokens/key-ring';
 import { removeMfa } from './reset-mfa';
 
 type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'mfa' | 'clock' | 'audit'> & { signingKeys: SigningKeyStore; box: SecretBox };
@@ -10,6 +11,8 @@ type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'mfa' | 'clock' | 'audit'> & {
 export interface SealedUnderKey {
   /** Signing keys not yet retired (pending, signing or retiring). */
   signingKeys: string[];
+  /** The key that signs on in place of one of those, no longer retiring (keyCarryingOn), if any. */
+  carriedOnBy: string | null;
   /** Users whose confirmed TOTP factor it seals: their MFA is turned off. */
   mfaUsers: string[];
   /** Users whose pending enrolment it seals: the enrolment is removed. */
@@ -22,13 +25,14 @@ export interface SealedUnderKey {
  * The way out when an ENCRYPTION_KEYS key is lost for good, which the server refuses to start
  * without while secrets in use are sealed under it: those secrets are given up. Signing keys
  * sealed under it retire now (the tokens they signed are refused from then on; clients refresh,
- * and a new key is made if none is left; a key a pending one was to replace signs on); TOTP factors sealed under it are removed, and for a
+ * and a new key is made if none is left; a key that a pending one among them was to replace signs
+ * on instead, keyCarryingOn); TOTP factors sealed under it are removed, and for a
  * confirmed one the user's sessions end (resetMfa). With `apply` false, only says what that
- * would be. Refused for a key ENCRYPTION_KEYS has: nothing sealed under it is lost.
+ * would be. `alg`: JWT_ALG, the algorithm the gateway signs with. Refused for a key ENCRYPTION_KEYS has: nothing sealed under it is lost.
  * Meant for while the servers refuse to start; a user who enrols again between the listing and
  * the removal keeps that new enrolment (sealed under another key).
  */
-export async function forgetEncryptionKey(deps: Deps, keyId: string, apply: boolean): Promise<SealedUnderKey> {
+export async function forgetEncryptionKey(deps: Deps, keyId: string, { apply, alg }: { apply: boolean; alg: string }): Promise<SealedUnderKey> {
   if (deps.box.has(keyId)) {
     throw new BadUserInputError(
       `the encryption keys in use (ENCRYPTION_KEYS, or in development the keys file) have the key "${keyId}": nothing sealed under it is lost; run reencrypt, then drop it from them`,
@@ -40,10 +44,12 @@ export async function forgetEncryptionKey(deps: Deps, keyId: string, apply: bool
   const pendingUsers = factors.filter((f) => !f.confirmed).map((f) => f.userId);
   const mfaUsers = factors.filter((f) => f.confirmed).map((f) => f.userId);
   if (!apply) {
-    const unretired = (await deps.signingKeys.list()).filter((k) => k.encryptionKeyId === keyId && (k.retiresAt === null || k.retiresAt > now));
-    return { signingKeys: unretired.map((k) => k.kid), mfaUsers, pendingUsers, endedSessions: 0 };
+    const keys = await deps.signingKeys.list();
+    const unretired = keys.filter((k) => k.encryptionKeyId === keyId && (k.retiresAt === null || k.retiresAt > now));
+    const carriedOnBy = keyCarryingOn(keys, keyId, alg, now)?.kid ?? null;
+    return { signingKeys: unretired.map((k) => k.kid), carriedOnBy, mfaUsers, pendingUsers, endedSessions: 0 };
   }
-  const signingKeys = await deps.signingKeys.retireSealedUnder(keyId, now);
+  const { retired: signingKeys, carriedOnBy } = await deps.signingKeys.retireSealedUnder(keyId, now, alg);
   let endedSessions = 0;
   // As removed, not as listed: a factor replaced meanwhile (one under another key) stays.
   const removed = { mfaUsers: [] as string[], pendingUsers: [] as string[] };
@@ -54,7 +60,13 @@ export async function forgetEncryptionKey(deps: Deps, keyId: string, apply: bool
   }
   // Nothing sealed under it: nothing given up, nothing to audit.
   if (signingKeys.length > 0 || factors.length > 0) {
-    deps.audit('encryption key forgotten', { keyId, retiredSigningKeys: signingKeys, mfaReset: removed.mfaUsers.length, pendingRemoved: removed.pendingUsers.length });
+    deps.audit('encryption key forgotten', {
+      keyId,
+      retiredSigningKeys: signingKeys,
+      ...(carriedOnBy && { signingKeyKept: carriedOnBy }),
+      mfaReset: removed.mfaUsers.length,
+      pendingRemoved: removed.pendingUsers.length,
+    });
   }
-  return { signingKeys, ...removed, endedSessions };
+  return { signingKeys, carriedOnBy, ...removed, endedSessions };
 }

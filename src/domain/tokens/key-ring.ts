@@ -95,6 +95,28 @@ export const isUsable = (k: StoredSigningKey, alg: string, now: Date) =>
 export const byActivation = (a: { activatesAt: Date }, b: { activatesAt: Date }) => +a.activatesAt - +b.activatesAt;
 
 /**
+ * Given up before it activated (forget-encryption-key retired it while pending): it never
+ * signed, so it neither counts as a rotation (KEY_ROTATION_DAYS) nor stands in for one.
+ */
+export const neverSigned = (k: Pick<StoredSigningKey, 'activatesAt' | 'retiresAt'>) => k.retiresAt !== null && k.retiresAt <= k.activatesAt;
+
+/**
+ * When the keys sealed under `encryptionKeyId` are given up, the key of the algorithm the
+ * gateway signs with (`alg`) that carries it on in their place, if one must: where a key given up
+ * was to carry it on (no retirement set: the newest, say a rotation's pending key) and every
+ * other usable key of it is leaving (a rotation towards that key was replacing them), the newest
+ * of those stays instead. Otherwise it would leave on that rotation's schedule, its tokens refused
+ * before they expire, and a key made then would sign without KEY_PUBLISH_AHEAD. Keys of other
+ * algorithms leave as scheduled (`keys retire`, or a rotation of a JWT_ALG since changed).
+ */
+export function keyCarryingOn(keys: StoredSigningKey[], encryptionKeyId: string, alg: string, now: Date): StoredSigningKey | undefined {
+  const usable = keys.filter((k) => isUsable(k, alg, now));
+  if (!usable.some((k) => k.encryptionKeyId === encryptionKeyId && k.retiresAt === null)) return undefined;
+  const left = usable.filter((k) => k.encryptionKeyId !== encryptionKeyId).sort(byActivation);
+  return left.every((k) => k.retiresAt !== null) ? left.at(-1) : undefined;
+}
+
+/**
  * The key that signs at `now`, of usable keys sorted byActivation: the newest that has
  * activated, else (clock skew: a key made by an instance whose clock runs ahead) the oldest.
  * The ring signs with it and `keys list` calls it signing, so the two agree.

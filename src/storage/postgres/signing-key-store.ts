@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
-import { byActivation, isUsable } from '../../domain/tokens/key-ring';
+import { isUsable, keyCarryingOn, neverSigned } from '../../domain/tokens/key-ring';
 import type { Db } from './client';
 import { signingKeys } from './schema';
 
@@ -28,12 +28,11 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
     return this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
       if (unlessCreatedAfter) {
-        const [newer] = await tx
-          .select({ kid: signingKeys.kid })
+        const newer = await tx
+          .select()
           .from(signingKeys)
-          .where(and(eq(signingKeys.alg, candidate.alg), gt(signingKeys.createdAt, unlessCreatedAfter)))
-          .limit(1);
-        if (newer) return false;
+          .where(and(eq(signingKeys.alg, candidate.alg), gt(signingKeys.createdAt, unlessCreatedAfter)));
+        if (newer.some((k) => !neverSigned(k))) return false;
       }
       // Only keys of its algorithm: nothing here knows which algorithm the instances sign with
       // (a rotation ahead of a JWT_ALG change, or by an instance not yet changed, must not
@@ -59,28 +58,16 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
     });
   }
 
-  async retireSealedUnder(encryptionKeyId: string, now: Date) {
+  async retireSealedUnder(encryptionKeyId: string, now: Date, alg: string) {
     return this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
       const keys = await tx.select().from(signingKeys).where(unretired(now));
-      const given = keys.filter((k) => k.encryptionKeyId === encryptionKeyId);
-      if (given.length === 0) return [];
-      await tx
-        .update(signingKeys)
-        .set({ retiresAt: now })
-        .where(inArray(signingKeys.kid, given.map((k) => k.kid)));
-      // A key given up that was to carry its algorithm on (no retirement set: the newest, say a
-      // rotation's pending key) leaves the keys it was replacing retiring for nothing: the newest
-      // of those carries on instead. Otherwise it would leave on the rotation's schedule, its
-      // tokens refused before they expire, and a key made then would sign without publish-ahead.
-      for (const alg of new Set(given.filter((k) => k.retiresAt === null).map((k) => k.alg))) {
-        const left = keys.filter((k) => k.alg === alg && k.encryptionKeyId !== encryptionKeyId).sort(byActivation);
-        const carrier = left.at(-1);
-        if (carrier && left.every((k) => k.retiresAt !== null)) {
-          await tx.update(signingKeys).set({ retiresAt: null }).where(eq(signingKeys.kid, carrier.kid));
-        }
-      }
-      return given.map((k) => k.kid);
+      const given = keys.filter((k) => k.encryptionKeyId === encryptionKeyId).map((k) => k.kid);
+      if (given.length === 0) return { retired: [], carriedOnBy: null };
+      const carrier = keyCarryingOn(keys, encryptionKeyId, alg, now);
+      await tx.update(signingKeys).set({ retiresAt: now }).where(inArray(signingKeys.kid, given));
+      if (carrier) await tx.update(signingKeys).set({ retiresAt: null }).where(eq(signingKeys.kid, carrier.kid));
+      return { retired: given, carriedOnBy: carrier?.kid ?? null };
     });
   }
 
