@@ -11,10 +11,22 @@ export const READY_TIMEOUT_MS = 2000;
  * a 503 would drain every instance during a Redis blip.
  */
 export function registerHealthRoutes(app: FastifyInstance, pingDatabase: () => Promise<void>, rateLimitMode: () => string) {
-  // One ping at a time: while the database stalls, probes share the one waiting, rather than
-  // each leaving another `select 1` queued for a connection.
-  let pinging: Promise<void> | undefined;
-  const ping = () => (pinging ??= pingDatabase().finally(() => (pinging = undefined)));
+  // While the database stalls, probes share the ping still within its time, rather than each
+  // leaving another `select 1` waiting; one past it is left behind (it may wait on a connection
+  // that never answers again), and the next probe asks anew, maybe on another connection.
+  let pinging: { answered: Promise<void>; since: number } | undefined;
+  const ping = () => {
+    if (!pinging || performance.now() - pinging.since >= READY_TIMEOUT_MS) {
+      const current: NonNullable<typeof pinging> = {
+        answered: pingDatabase().finally(() => {
+          if (pinging === current) pinging = undefined;
+        }),
+        since: performance.now(),
+      };
+      pinging = current;
+    }
+    return pinging.answered;
+  };
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     let timer: NodeJS.Timeout | undefined;

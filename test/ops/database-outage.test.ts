@@ -39,24 +39,32 @@ async function relayTo(target: URL) {
         ] as const) {
           sockets.add(a);
           pipes.push([a, b]);
-          if (stalled) a.pause();
-          else a.pipe(b);
+          if (stalled) {
+            held.add(a);
+            a.pause();
+          } else a.pipe(b);
           a.on('error', () => b.destroy());
           a.on('close', () => (sockets.delete(a), b.destroy()));
         }
       });
       server.listen(port, '127.0.0.1', resolve);
     });
-  const stall = () => {
-    stalled = true;
+  const held = new Set<net.Socket>();
+  /** `alsoNew` false: only the connections open now stall (a partition that cut them off). */
+  const stall = (alsoNew = true) => {
+    stalled = alsoNew;
     for (const [a, b] of pipes) {
+      if (held.has(a)) continue;
+      held.add(a);
       a.unpipe(b);
       a.pause();
     }
   };
   const flow = () => {
     stalled = false;
-    for (const [a, b] of pipes) a.pipe(b);
+    for (const [a, b] of pipes) {
+      if (held.delete(a)) a.pipe(b);
+    }
   };
   const down = () =>
     new Promise<void>((resolve) => {
@@ -103,6 +111,24 @@ describe.skipIf(!databaseUrl)('a PostgreSQL outage', () => {
     }
     relay.flow();
     await expect.poll(async () => (await fetch(readyz)).status, { timeout: 5000 }).toBe(200);
+  });
+
+  it('/readyz answers 200 again once the database does, though a ping still waits on a connection cut off for good', { timeout: 30_000 }, async () => {
+    const relay = await relayTo(new URL(databaseUrl!));
+    cleanups.push(relay.down);
+    const database = await openPostgres(relay.url, { max: 2 });
+    cleanups.push(() => database.close());
+    const app = Fastify();
+    registerHealthRoutes(app, database.ping, () => 'memory');
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    cleanups.push(() => app.close());
+    const readyz = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}/readyz`;
+    expect((await fetch(readyz)).status).toBe(200);
+
+    relay.stall(false); // the open connection never answers again; new ones do
+    expect((await fetch(readyz)).status).toBe(503); // its ping waits on that connection
+    // The next probes ask anew, on another connection, rather than wait on the one left behind.
+    await expect.poll(async () => (await fetch(readyz)).status, { timeout: 10_000 }).toBe(200);
   });
 
   it('delays statements by at most about a second once the server is back', { timeout: 60_000 }, async () => {

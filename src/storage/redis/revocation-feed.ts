@@ -89,10 +89,18 @@ export class RedisRevocationFeed implements RevocationFeed {
     // Its own connection (subscriber mode). Its commands wait for a connection however long
     // Redis is away (no retry limit): a SUBSCRIBE sent while Redis was down at start-up would
     // otherwise fail, and ioredis re-subscribes on reconnect only to channels it subscribed to.
-    // No automatic pipelining (the main connection's): a PING left unanswered when a stall made
-    // the liveness check reconnect would hold every later PING behind it, and the check would
-    // reconnect every 5 s for good.
-    this.subscriber = client.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null, enableAutoPipelining: false });
+    // The main connection's options are copied, but not its automatic pipelining: a PING left
+    // unanswered when a stall made the liveness check reconnect would hold every later PING
+    // behind it, and the check would reconnect every 5 s for good. Nor its refusal to resend:
+    // without a command timeout here, a command in flight at a reconnection would otherwise be
+    // neither answered nor failed (the next 'ready' subscribes again anyway).
+    this.subscriber = client.duplicate({
+      enableOfflineQueue: true,
+      commandTimeout: undefined,
+      maxRetriesPerRequest: null,
+      enableAutoPipelining: false,
+      autoResendUnfulfilledCommands: true,
+    });
     this.subscriber.on('error', () => {}); // outages are logged by the main connection
     this.subscriber.on('message', (_channel, message: string) => this.receive(message));
     // On every (re)connection: subscribe, then load the set, so that nothing published in
