@@ -86,18 +86,24 @@ const settle = (work: Promise<unknown>) =>
   );
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** /readyz on a listener of its own, pinging the database through a relay with `connections` pooled connections. */
+async function healthThroughRelay(connections: number) {
+  const relay = await relayTo(new URL(databaseUrl!));
+  cleanups.push(relay.down);
+  const database = await openPostgres(relay.url, { max: connections });
+  cleanups.push(() => database.close());
+  const app = Fastify();
+  registerHealthRoutes(app, database.ping, () => 'memory');
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  cleanups.push(() => app.close());
+  const readyz = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}/readyz`;
+  expect((await fetch(readyz)).status).toBe(200);
+  return { relay, readyz };
+}
+
 describe.skipIf(!databaseUrl)('a PostgreSQL outage', () => {
   it('/readyz answers 503 within its timeout while the database stalls without closing its connections, and 200 once it answers', { timeout: 30_000 }, async () => {
-    const relay = await relayTo(new URL(databaseUrl!));
-    cleanups.push(relay.down);
-    const database = await openPostgres(relay.url, { max: 1 });
-    cleanups.push(() => database.close());
-    const app = Fastify();
-    registerHealthRoutes(app, database.ping, () => 'memory');
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    cleanups.push(() => app.close());
-    const readyz = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}/readyz`;
-    expect((await fetch(readyz)).status).toBe(200);
+    const { relay, readyz } = await healthThroughRelay(1);
 
     relay.stall();
     // Probes while it stalls: each answered 503 in about READY_TIMEOUT_MS, not whenever the
@@ -114,16 +120,7 @@ describe.skipIf(!databaseUrl)('a PostgreSQL outage', () => {
   });
 
   it('/readyz answers 200 again once the database does, though a ping still waits on a connection cut off for good', { timeout: 30_000 }, async () => {
-    const relay = await relayTo(new URL(databaseUrl!));
-    cleanups.push(relay.down);
-    const database = await openPostgres(relay.url, { max: 2 });
-    cleanups.push(() => database.close());
-    const app = Fastify();
-    registerHealthRoutes(app, database.ping, () => 'memory');
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    cleanups.push(() => app.close());
-    const readyz = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}/readyz`;
-    expect((await fetch(readyz)).status).toBe(200);
+    const { relay, readyz } = await healthThroughRelay(2);
 
     relay.stall(false); // the open connection never answers again; new ones do
     expect((await fetch(readyz)).status).toBe(503); // its ping waits on that connection
