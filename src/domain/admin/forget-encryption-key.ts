@@ -28,7 +28,8 @@ export interface SealedUnderKey {
  * and a new key is made if none is left; a key that a pending one among them was to replace signs
  * on instead, keyCarryingOn); TOTP factors sealed under it are removed, and for a
  * confirmed one the user's sessions end (resetMfa). With `apply` false, only says what that
- * would be. `alg`: JWT_ALG, the algorithm the gateway signs with. Refused for a key ENCRYPTION_KEYS has: nothing sealed under it is lost.
+ * would be. `alg`: JWT_ALG, the algorithm the gateway signs with. Refused for a key
+ * ENCRYPTION_KEYS has: nothing sealed under it is lost.
  * Meant for while the servers refuse to start; a user who enrols again between the listing and
  * the removal keeps that new enrolment (sealed under another key).
  */
