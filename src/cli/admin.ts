@@ -206,7 +206,7 @@ async function run(argv: string[]): Promise<number> {
             `${lost.mfaUsers.length} user(s)' MFA, ${lost.pendingUsers.length} pending MFA enrolment(s)`,
         );
         if (lost.signingKeys.length > 0) say(`signing keys ${apply ? 'retired' : 'to retire'}: ${lost.signingKeys.join(', ')} (the tokens they signed are refused; clients refresh)`);
-        if (lost.carriedOnBy) say(`signing key ${lost.carriedOnBy} ${apply ? 'signs' : 'to sign'} on in their place, no longer retiring (run keys rotate to replace it)`);
+        if (lost.carriedOnBy) say(`signing key ${lost.carriedOnBy} ${apply ? 'signs' : 'to sign'} on in their place, no longer retiring: its ENCRYPTION_KEYS entry stays required (run keys rotate to replace it)`);
         if (emails.length > 0) say(`MFA ${apply ? 'removed' : 'to remove'}, sessions ${apply ? 'ended' : 'to end'}: ${emails.join(', ')} (they sign in with the password alone and can enrol again)`);
         if (lost.endedSessions > 0) say(ended(lost.endedSessions));
         if (!apply) say('nothing changed: run again with --yes to do it');

@@ -86,13 +86,17 @@ describe('forgetting the encryption key of a pending rotation', () => {
     });
   });
 
-  it('does not count the given-up key as a rotation: KEY_ROTATION_DAYS rotates the key that carries on when it is due', async () => {
+  it.each([
+    ['before it signed', 0],
+    ['after it began to sign', settings.publishAhead + 100],
+  ])('does not count the given-up key as a rotation, given up %s: KEY_ROTATION_DAYS rotates the key that carries on when it is due', async (_, after) => {
     const now = new Date();
     const day = 86_400_000;
     await withKeys(new Date(now.getTime() - 31 * day), 'ES256', async (store, current) => {
       const pending = await rotateSigningKeyIfDue({ signingKeys: store, box: lost, clock: at(now) }, settings, 30);
       expect(pending).not.toBeNull();
-      expect(await store.retireSealedUnder('lost', now, 'ES256')).toEqual({ retired: [pending!.kid], carriedOnBy: current.kid });
+      const forgotten = new Date(now.getTime() + after * 1000);
+      expect(await store.retireSealedUnder('lost', forgotten, 'ES256')).toEqual({ retired: [pending!.kid], carriedOnBy: current.kid });
       const tomorrow = new Date(now.getTime() + day);
       const next = await rotateSigningKeyIfDue({ signingKeys: store, box: kept, clock: at(tomorrow) }, settings, 30);
       expect(next).not.toBeNull();

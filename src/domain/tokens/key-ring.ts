@@ -95,12 +95,6 @@ export const isUsable = (k: StoredSigningKey, alg: string, now: Date) =>
 export const byActivation = (a: { activatesAt: Date }, b: { activatesAt: Date }) => +a.activatesAt - +b.activatesAt;
 
 /**
- * Given up before it activated (forget-encryption-key retired it while pending): it never
- * signed, so it neither counts as a rotation (KEY_ROTATION_DAYS) nor stands in for one.
- */
-export const neverSigned = (k: Pick<StoredSigningKey, 'activatesAt' | 'retiresAt'>) => k.retiresAt !== null && k.retiresAt <= k.activatesAt;
-
-/**
  * When the keys sealed under `encryptionKeyId` are given up, the key of the algorithm the
  * gateway signs with (`alg`) that carries it on in their place, if one must: where a key given up
  * was to carry it on (no retirement set: the newest, say a rotation's pending key) and every

@@ -2,12 +2,12 @@ import type { Clock } from '../clock';
 import { addSeconds } from '../clock';
 import type { SecretBox } from '../crypto/secret-box';
 import type { SigningKeyStore, StoredSigningKey } from '../ports';
-import { neverSigned } from './key-ring';
+import { isUsable } from './key-ring';
 import { prepareRotation, type RotationSettings } from './rotate-signing-key';
 
 /**
- * KEY_ROTATION_DAYS: rotates when the newest key of the algorithm is older than `days` (one
- * given up before it signed does not count). Every
+ * KEY_ROTATION_DAYS: rotates when the newest usable key of the algorithm is older than `days`
+ * (a newer one retired already, given up by forget-encryption-key, does not count). Every
  * instance asks at each key reload; the store's lock and check let exactly one of them rotate.
  */
 export async function rotateSigningKeyIfDue(
@@ -18,7 +18,7 @@ export async function rotateSigningKeyIfDue(
   const now = deps.clock.now();
   const dueSince = addSeconds(now, -days * 86_400);
   const keys = await deps.signingKeys.list();
-  if (keys.some((k) => k.alg === settings.alg && k.createdAt > dueSince && !neverSigned(k))) return null;
+  if (keys.some((k) => isUsable(k, settings.alg, now) && k.createdAt > dueSince)) return null;
   const { candidate, retireOthersAt } = await prepareRotation(deps, settings, now);
   return (await deps.signingKeys.addRotation(candidate, retireOthersAt, dueSince)) ? candidate : null;
 }

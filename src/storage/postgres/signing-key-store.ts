@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
-import { isUsable, keyCarryingOn, neverSigned } from '../../domain/tokens/key-ring';
+import { isUsable, keyCarryingOn } from '../../domain/tokens/key-ring';
 import type { Db } from './client';
 import { signingKeys } from './schema';
 
@@ -28,11 +28,12 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
     return this.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(${SIGNING_KEY_LOCK})`);
       if (unlessCreatedAfter) {
-        const newer = await tx
-          .select()
+        const [newer] = await tx
+          .select({ kid: signingKeys.kid })
           .from(signingKeys)
-          .where(and(eq(signingKeys.alg, candidate.alg), gt(signingKeys.createdAt, unlessCreatedAfter)));
-        if (newer.some((k) => !neverSigned(k))) return false;
+          .where(and(eq(signingKeys.alg, candidate.alg), gt(signingKeys.createdAt, unlessCreatedAfter), unretired(candidate.createdAt)))
+          .limit(1);
+        if (newer) return false;
       }
       // Only keys of its algorithm: nothing here knows which algorithm the instances sign with
       // (a rotation ahead of a JWT_ALG change, or by an instance not yet changed, must not
