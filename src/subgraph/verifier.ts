@@ -6,7 +6,7 @@
  * (rotation; at most once per cooldown) and once it is older than its maximum age (so that a
  * retired key stops verifying), and kept while the issuer is unreachable.
  */
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { base64url, createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import { CLOCK_SKEW_SECONDS, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
 
 export interface VerifierOptions {
@@ -57,7 +57,8 @@ export function createVerifier(options: VerifierOptions) {
   }
   // Otherwise every discovery or fetch would fail on it, and every token answer 'unavailable' as
   // in an outage of the issuer.
-  const [name, url] = options.jwksUrl === undefined ? ['issuer', options.issuer] : ['jwksUrl', options.jwksUrl];
+  // (An empty jwksUrl, say an environment variable left empty, means discovery, as in resolveJwksUrl.)
+  const [name, url] = options.jwksUrl ? ['jwksUrl', options.jwksUrl] : ['issuer', options.issuer];
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`${name} must be an absolute http(s) URL`);
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
@@ -87,7 +88,7 @@ export function createVerifier(options: VerifierOptions) {
     try {
       getKey = await keySet();
     } catch {
-      return { ok: false, reason: withoutKeys(token, algorithms) };
+      return { ok: false, reason: await withoutKeys(token, algorithms) };
     }
     try {
       const { payload } = await jwtVerify(token, getKey, {
@@ -110,7 +111,7 @@ export function createVerifier(options: VerifierOptions) {
       return { ok: true, viewer: { userId: sub, sessionId: sid, roles, amr, expiresAt: new Date(exp! * 1000) } };
     } catch (error) {
       const reason = reasonOf(error);
-      return { ok: false, reason: reason === 'unavailable' ? withoutKeys(token, algorithms) : reason };
+      return { ok: false, reason: reason === 'unavailable' ? await withoutKeys(token, algorithms) : reason };
     }
   }
 
@@ -209,30 +210,38 @@ async function resolveJwksUrl(options: VerifierOptions) {
   return url;
 }
 
+/** Thrown by withoutKeys' key function: jose's checks before a key have all passed. */
+const KEYS_NEEDED = new Error('keys needed');
+
 /**
- * Without keys a token can be neither accepted nor refused, unless what jose checks before it
- * asks for a key refuses it: not a JWT at all, a signature that is no base64url, a malformed
- * `crit` (malformed), no signature, an algorithm not pinned, a `typ` other than at+jwt or any `crit` (invalid:
- * the gateway sets none, and jose understands none but b64). Only a token that could still pass is unavailable, so a client
- * is not asked to retry what never will. (A bad payload is malformed here, invalid with keys,
- * whose signature check comes first: either way, not to be retried.) Checked only when the keys
- * are missing, off the path of every request.
+ * Without keys a token can be neither accepted nor refused, unless it would be refused with them
+ * whatever they are: jose's own checks before it asks for a key (a JWT's shape, `crit`, the
+ * algorithm pinned), then a signature that cannot be decoded (malformed, as jose finds after the
+ * key) or is empty, a payload that is no JWT's (malformed) and a `typ` other than at+jwt
+ * (invalid). Only a token that could still pass is unavailable, so a client is not asked to retry
+ * what never will, and one that will is never told it won't. Checked only when the keys are
+ * missing, off the path of every request.
  */
-function withoutKeys(token: string, algorithms: string[]): 'malformed' | 'invalid' | 'unavailable' {
+async function withoutKeys(token: string, algorithms: string[]): Promise<VerifyFailure> {
+  try {
+    await jwtVerify(token, () => Promise.reject(KEYS_NEEDED), { algorithms });
+  } catch (error) {
+    if (error !== KEYS_NEEDED) return reasonOf(error);
+  }
+  let signature: Uint8Array;
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
+    // jose's own decoding, as lenient as when it verifies (padding, whitespace).
+    signature = base64url.decode(token.split('.')[2] ?? '');
     header = decodeProtectedHeader(token);
     decodeJwt(token);
   } catch {
     return 'malformed';
   }
-  const signature = token.split('.')[2] ?? '';
-  if (!/^[A-Za-z0-9_-]*$/.test(signature)) return 'malformed';
-  if (signature === '') return 'invalid'; // no signature verifies
-  if (header.crit !== undefined) return isStrings(header.crit) && header.crit.length > 0 ? 'invalid' : 'malformed';
+  if (signature.length === 0) return 'invalid'; // no signature verifies
   // jose reads typ as media types are compared: case aside, `application/` implied.
   const typ = typeof header.typ === 'string' ? header.typ.toLowerCase().replace(/^application\//, '') : undefined;
-  return typ === 'at+jwt' && typeof header.alg === 'string' && algorithms.includes(header.alg) ? 'unavailable' : 'invalid';
+  return typ === 'at+jwt' ? 'unavailable' : 'invalid';
 }
 
 function reasonOf(error: unknown): VerifyFailure {

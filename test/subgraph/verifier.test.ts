@@ -315,8 +315,10 @@ describe('createVerifier: the key set over time', () => {
       [`${headerOf({ typ: 'JWT' })}.${payload}.${signature}`, 'invalid'],
     ];
     for (const [refused, reason] of refusedAnyway) expect(await verifier.verify(refused), refused).toEqual({ ok: false, reason });
-    // A typ written otherwise but the same, as jose reads it, could pass: unavailable.
-    expect(await verifier.verify(`${headerOf({ typ: 'application/AT+JWT' })}.${payload}.${signature}`)).toEqual({ ok: false, reason: 'unavailable' });
+    // What could pass is unavailable: a typ written otherwise but the same as jose reads it, and
+    // the token itself with its signature padded or followed by a line break, which jose decodes.
+    const couldPass = [`${headerOf({ typ: 'application/AT+JWT' })}.${payload}.${signature}`, `${token}==`, `${token}\n`];
+    for (const token of couldPass) expect(await verifier.verify(token), token).toEqual({ ok: false, reason: 'unavailable' });
     expect(issuer.fetches()).toBe(1);
     issuer.up();
     expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' }); // within the second
@@ -325,6 +327,7 @@ describe('createVerifier: the key set over time', () => {
     expect(await verifier.verify(token)).toMatchObject({ ok: true });
     expect(issuer.fetches()).toBe(2);
     for (const [refused, reason] of refusedAnyway) expect(await verifier.verify(refused), refused).toEqual({ ok: false, reason });
+    for (const passing of couldPass.slice(1)) expect(await verifier.verify(passing), passing).toMatchObject({ ok: true });
   });
 
   it('asks an issuer that cannot answer at most once per cooldown for unknown keys, though its set is not due yet', async () => {
@@ -383,7 +386,9 @@ describe('createVerifier: the key set over time', () => {
       expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl }), jwksUrl).toThrow(new TypeError('jwksUrl must be an absolute http(s) URL'));
     }
     expect(() => createVerifier({ issuer: 'issuer.test', audience: 'graphql' })).toThrow(new TypeError('issuer must be an absolute http(s) URL'));
-    // With a jwksUrl, the issuer is only compared with the tokens' iss.
+    // An empty jwksUrl (an environment variable left empty) means discovery; with a jwksUrl, the
+    // issuer is only compared with the tokens' iss.
+    expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: '' })).not.toThrow();
     expect(() => createVerifier({ issuer: 'urn:gateway', audience: 'graphql', jwksUrl: 'https://issuer.test/jwks.json' })).not.toThrow();
   });
 
