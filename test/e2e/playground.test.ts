@@ -245,13 +245,7 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
       // itself in with it. (The login runs on a page without the playground's script, so nothing
       // of the page's own refreshes at load overlaps it.)
       const first = await open();
-      await first.goto(`${origin}/playground/examples.graphql`);
-      const login = (await first.evaluate(`fetch('/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-refresh-transport': 'cookie' },
-        body: JSON.stringify({ query: 'mutation { login(email: "${email}", password: "${PASSWORD}") { __typename } }' }),
-      }).then((r) => r.json())`)) as GraphQLBody;
-      expect(login).toEqual({ data: { login: { __typename: 'AuthPayload' } } });
+      await signInWithoutThePlayground(first, origin, email);
       await first.goto(`${origin}/graphql`);
       await first.locator('#session-email', { hasText: email }).waitFor();
       const second = await open();
@@ -326,13 +320,7 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
       const tab = await context.newPage();
       const at = `http://localhost:${relay.port}`;
       const cookieNow = async () => (await context.cookies(at)).find((c) => c.name === COOKIE)?.value;
-      await tab.goto(`${at}/playground/examples.graphql`); // signed in as after a login, as above
-      const login = (await tab.evaluate(`fetch('/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-refresh-transport': 'cookie' },
-        body: JSON.stringify({ query: 'mutation { login(email: "${email}", password: "${PASSWORD}") { __typename } }' }),
-      }).then((r) => r.json())`)) as GraphQLBody;
-      expect(login).toEqual({ data: { login: { __typename: 'AuthPayload' } } });
+      await signInWithoutThePlayground(tab, at, email);
       const before = await cookieNow();
       expect(before).toMatch(/^[A-Za-z0-9_-]{43}$/);
 
@@ -352,6 +340,20 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
     }
   }, 60_000);
 });
+
+/**
+ * Logs in from a page of the gateway without the playground's script (its example operations),
+ * as a client would: the refresh cookie is set, and no refresh of the playground's own overlaps.
+ */
+async function signInWithoutThePlayground(tab: Page, origin: string, email: string) {
+  await tab.goto(`${origin}/playground/examples.graphql`);
+  const login = (await tab.evaluate(`fetch('/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-refresh-transport': 'cookie' },
+    body: JSON.stringify({ query: 'mutation { login(email: "${email}", password: "${PASSWORD}") { __typename } }' }),
+  }).then((r) => r.json())`)) as GraphQLBody;
+  expect(login).toEqual({ data: { login: { __typename: 'AuthPayload' } } });
+}
 
 /**
  * An HTTP relay on a free loopback port to the gateway's, which holds `holdMs` the answer to any
