@@ -142,6 +142,13 @@ describe('transport both: a cookie that holds nothing worth keeping is cleared',
     expect(codeOf(superseded)).toBe('INVALID_TOKEN');
     expect(refreshCookieOf(superseded.headers)).toBeUndefined();
 
+    // Not by a refresh whose argument is dead: the cookie it came with holds another token.
+    const live = await newLogin(gw);
+    const byArgument = await gw.gql(RefreshDocument, { refreshToken: 'B'.repeat(43) }, { cookie: asCookie(live.refreshToken!) });
+    expect(codeOf(byArgument)).toBe('INVALID_TOKEN');
+    expect(refreshCookieOf(byArgument.headers)).toBeUndefined();
+    expect(await refreshCode(gw, undefined, { cookie: asCookie(live.refreshToken!) })).toBeUndefined();
+
     const unknown = await gw.gql(RefreshDocument, {}, { cookie: asCookie('A'.repeat(43)) });
     expect(codeOf(unknown)).toBe('INVALID_TOKEN');
     expectCleared(unknown.headers);
