@@ -55,9 +55,9 @@ export function createVerifier(options: VerifierOptions) {
   if (typeof clockTolerance !== 'number' || !Number.isFinite(clockTolerance) || clockTolerance < 0) {
     throw new TypeError('clockToleranceSeconds must be a number of seconds, at least 0');
   }
-  // Otherwise every discovery or fetch would fail on it, and every token answer 'unavailable' as
-  // in an outage of the issuer.
-  // (An empty jwksUrl, say an environment variable left empty, means discovery, as in resolveJwksUrl.)
+  // Where the keys come from must be a URL, or every discovery or fetch would fail on it and every
+  // token answer 'unavailable', as in an outage of the issuer. An empty jwksUrl (an environment
+  // variable left empty) means discovery, as in resolveJwksUrl.
   const [name, url] = options.jwksUrl ? ['jwksUrl', options.jwksUrl] : ['issuer', options.issuer];
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`${name} must be an absolute http(s) URL`);
   let keys: Promise<JWTVerifyGetKey> | undefined;
