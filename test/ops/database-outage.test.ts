@@ -93,12 +93,13 @@ async function healthThroughRelay(connections: number) {
   const database = await openPostgres(relay.url, { max: connections });
   cleanups.push(() => database.close());
   const app = Fastify();
-  registerHealthRoutes(app, database.ping, () => 'memory');
+  const pings = { count: 0 };
+  registerHealthRoutes(app, () => (pings.count++, database.ping()), () => 'memory');
   await app.listen({ port: 0, host: '127.0.0.1' });
   cleanups.push(() => app.close());
   const readyz = `http://127.0.0.1:${(app.server.address() as net.AddressInfo).port}/readyz`;
   expect((await fetch(readyz)).status).toBe(200);
-  return { relay, readyz };
+  return { relay, readyz, pings };
 }
 
 describe.skipIf(!databaseUrl)('a PostgreSQL outage', () => {
@@ -115,6 +116,20 @@ describe.skipIf(!databaseUrl)('a PostgreSQL outage', () => {
       expect(await answer.json()).toMatchObject({ status: 'unavailable', code: 'SERVICE_UNAVAILABLE', degraded: true });
       expect(performance.now() - started).toBeLessThan(READY_TIMEOUT_MS + 1000);
     }
+    relay.flow();
+    await expect.poll(async () => (await fetch(readyz)).status, { timeout: 5000 }).toBe(200);
+  });
+
+  it('/readyz probes within its timeout share one ping while the database stalls, rather than each leaving a query waiting', { timeout: 30_000 }, async () => {
+    const { relay, readyz, pings } = await healthThroughRelay(4);
+    relay.stall();
+    pings.count = 0;
+    const probes = await Promise.all(Array.from({ length: 8 }, () => fetch(readyz).then((answer) => answer.status)));
+    expect(probes).toEqual(Array(8).fill(503));
+    expect(pings.count).toBe(1);
+    // Past the timeout, the next probe asks anew.
+    expect((await fetch(readyz)).status).toBe(503);
+    expect(pings.count).toBe(2);
     relay.flow();
     await expect.poll(async () => (await fetch(readyz)).status, { timeout: 5000 }).toBe(200);
   });
