@@ -97,13 +97,17 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
     expect(child.stderr()).toContain('ENCRYPTION_KEYS lacks the key id(s) "gone" that');
     expect(child.stderr()).toContain('a key lost for good: `npm run admin -- forget-encryption-key <id>`');
 
-    // A signing key sealed under "gone" too: published, due to sign tomorrow.
+    // A signing key sealed under "gone" too: published, due to sign tomorrow, in place of the
+    // current one, which retires once it does (a rotation).
+    let signing!: typeof signingKeys.$inferSelect;
     await withGateway(NEW, async (_gw, db) => {
-      const [current] = await db.select().from(signingKeys);
+      [signing] = (await db.select().from(signingKeys)) as [typeof signingKeys.$inferSelect];
       const kid = 'pending-under-gone';
       const activatesAt = new Date(Date.now() + 86_400_000);
-      await db.insert(signingKeys).values({ ...current!, kid, publicJwk: { ...(current!.publicJwk as object), kid }, encryptionKeyId: 'gone', activatesAt });
+      await db.insert(signingKeys).values({ ...signing, kid, publicJwk: { ...(signing.publicJwk as object), kid }, encryptionKeyId: 'gone', activatesAt });
+      await db.update(signingKeys).set({ retiresAt: new Date(activatesAt.getTime() + 3_600_000) }).where(eq(signingKeys.kid, signing.kid));
     });
+    const carriesOn = (verb: string) => `signing key ${signing.kid} ${verb} on in their place, no longer retiring: its ENCRYPTION_KEYS entry stays required (run keys rotate to replace it)`;
 
     // Without --yes it only says what it would give up; a key ENCRYPTION_KEYS has is refused.
     const [dryRun, refused] = [await admin(['forget-encryption-key', 'gone'], NEW), await admin(['forget-encryption-key', 'new', '--yes'], NEW)];
@@ -111,6 +115,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
     expect(dryRun.stdout.trim().split('\n')).toEqual([
       `key "gone": seals 1 signing key(s) not yet retired, 1 user(s)' MFA, 0 pending MFA enrolment(s)`,
       'signing keys to retire: pending-under-gone (the tokens they signed are refused; clients refresh)',
+      carriesOn('to sign'),
       `MFA to remove, sessions to end: ${users.bob.email} (they sign in with the password alone and can enrol again)`,
       'nothing changed: run again with --yes to do it',
     ]);
@@ -128,6 +133,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
     try {
       expect((await new PostgresMfaStore(database.db).getFactor(users.bob.id))?.confirmed).toBe(true);
       expect((await database.db.select().from(signingKeys).where(eq(signingKeys.kid, 'pending-under-gone')))[0]?.retiresAt).toBeNull();
+      expect((await database.db.select().from(signingKeys).where(eq(signingKeys.kid, signing.kid)))[0]?.retiresAt).not.toBeNull();
     } finally {
       await database.close();
     }
@@ -137,16 +143,19 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
     expect(forgot.stdout.trim().split('\n')).toEqual([
       `key "gone": given up 1 signing key(s) not yet retired, 1 user(s)' MFA, 0 pending MFA enrolment(s)`,
       'signing keys retired: pending-under-gone (the tokens they signed are refused; clients refresh)',
+      carriesOn('signs'),
       `MFA removed, sessions ended: ${users.bob.email} (they sign in with the password alone and can enrol again)`,
       '1 session(s) ended (no REDIS_URL: running gateways refuse their access tokens once they next read the database, within their REVOCATION_POLL_SECONDS)',
     ]);
     expect(auditLinesOf(forgot)).toEqual([
       expect.objectContaining({ level: 30, msg: 'mfa reset', userId: users.bob.id, reason: 'encryption key forgotten', wasOn: true, endedSessions: 1 }),
-      expect.objectContaining({ level: 40, msg: 'encryption key forgotten', keyId: 'gone', retiredSigningKeys: ['pending-under-gone'], mfaReset: 1, pendingRemoved: 0 }),
+      expect.objectContaining({ level: 40, msg: 'encryption key forgotten', keyId: 'gone', retiredSigningKeys: ['pending-under-gone'], signingKeyKept: signing.kid, mfaReset: 1, pendingRemoved: 0 }),
     ]);
     expect(forgot.stderr).not.toContain('@');
 
     await withGateway(NEW, async (gw, db) => {
+      // The key that was to retire signs on: the gateway started with it, and it no longer retires.
+      expect((await db.select().from(signingKeys).where(eq(signingKeys.kid, signing.kid)))[0]?.retiresAt).toBeNull();
       // bob's secret could not be recovered: he signs in with his password alone; his old session is over.
       const bob = await gw.gql(LoginDocument, { email: users.bob.email, password: users.bob.password });
       expect(bob.data?.login.__typename).toBe('AuthPayload');
