@@ -6,8 +6,8 @@ import { canonicalEmail } from './normalize-email';
 import { clientKey } from '../throttle';
 
 /**
- * The one place where a password is checked against an account (login, changePassword, and
- * later MFA enrolment), inside the brute-force throttle. An unknown email, a wrong password
+ * The one place where a password is checked against an account (login, changePassword and
+ * MFA enrolment), inside the brute-force throttle. An unknown email, a wrong password
  * and a disabled account give the same error after the same work (a dummy verification for
  * unknown emails) and count the same. A weaker stored hash is replaced on success. Each failed
  * check writes one audit line ('password rejected', the same single call on every path: no read

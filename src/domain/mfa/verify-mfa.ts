@@ -29,9 +29,9 @@ export async function verifyMfa(deps: AuthDeps, mfaToken: string, code: string, 
       throw error instanceof MfaNotEnabledError ? new InvalidTokenError() : error;
     },
   );
-  // null: the user's sessions were ended since the password step (the challenge went with them).
   const amr = ['pwd', factor];
   const issued = await issueSession(deps, user, amr, client, challenge.sessionEpoch);
+  // null: the user's sessions were ended since the password step (the challenge went with them).
   if (!issued) throw new InvalidTokenError();
   const { tokens, endedSessions, endedSessionIds } = issued;
   deps.audit('login succeeded', { userId: user.id, sessionId: tokens.sessionId, amr, endedSessions, endedSessionIds, ip: client.ip });

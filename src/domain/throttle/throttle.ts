@@ -51,8 +51,8 @@ export class Throttle {
    * Wraps one password check for (email, client IP). The account's failures are counted before
    * the check like the others; beyond LOGIN_LIMIT_ACCOUNT a check is let through only by the
    * back-off gate, one key taken atomically whose window doubles (60 s … 900 s) per failure.
+   * `email`: the canonical spelling (canonicalEmail), or the input as it came when it is no address.
    */
-  /** `email`: the canonical spelling (canonicalEmail), or the input as it came when it is no address. */
   async guardLogin<T>(email: string, ip: string | null, isFailure: (e: unknown) => boolean, check: () => Promise<T>) {
     const account = emailKey(email);
     const emailIp: Counter = ['loginEmailIp', `${account}:${clientKey(ip)}`];

@@ -57,7 +57,7 @@ export async function openPostgres(url: string, options: { max: number }): Promi
     backoff: reconnectDelay,
     // No startup parameters beyond the protocol's own: a pooler in transaction mode (PgBouncer)
     // refuses every connection that sends one it does not know. The isolation the stores rely
-    // on is checked at start instead (readIsolation).
+    // on is checked at start instead (readDefaultIsolation, from bootstrap).
   });
   // drizzle asks postgres.js to prepare only the queries it was given a name for. Every statement
   // here is a fixed text with bound parameters, so all of them are prepared, once per connection:
