@@ -1,8 +1,7 @@
 import type { Clock } from '../clock';
 import type { SessionStore } from '../ports';
-import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../tokens';
 import type { RevocationFeed } from './ports';
-import { tokensLiveUntil } from './revoking-session-store';
+import { revocationsInForceSince, tokensLiveUntil } from './token-lifetimes';
 
 /**
  * The database is the record of ended sessions; the feed only spreads them fast. This catches
@@ -19,7 +18,7 @@ export async function catchUpRevocations(
   deps: { sessions: Pick<SessionStore, 'listEndedSince'>; revocations: RevocationFeed; clock: Clock },
 ): Promise<number> {
   const now = deps.clock.now();
-  const ended = await deps.sessions.listEndedSince(new Date(now.getTime() - (MAX_ACCESS_TOKEN_TTL + CLOCK_SKEW_SECONDS) * 1000));
+  const ended = await deps.sessions.listEndedSince(revocationsInForceSince(now));
   // Published together, until the latest of them has expired: an entry kept a little longer
   // than its own tokens refuses nothing that would still verify.
   const unheard = ended.filter(({ id }) => !deps.revocations.isRevoked(id, now));

@@ -1,15 +1,6 @@
-import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../tokens';
 import type { RevocationReason, SessionStore } from '../ports';
 import type { RevocationFeed } from './ports';
-
-/**
- * When the last access token of a session that ended at `endedAt` has expired, with the clock
- * skew verifiers allow, whatever ACCESS_TOKEN_TTL the instance that issued it had: the longest
- * the setting allows, not this instance's own. Instances with different TTLs (a rolling deploy
- * that changes it) and subgraphs, which accept tokens as old as that, thus keep every
- * revocation as long as any token of the session may pass.
- */
-export const tokensLiveUntil = (endedAt: Date) => new Date(endedAt.getTime() + (MAX_ACCESS_TOKEN_TTL + CLOCK_SKEW_SECONDS) * 1000);
+import { tokensLiveUntil } from './token-lifetimes';
 
 /**
  * The session store as the domain uses it: every revocation, whatever the path (logout,

@@ -9,7 +9,7 @@ import type {
   SessionStore,
   TokenFacts,
 } from '../../domain/ports';
-import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../../domain/tokens';
+import { revocationsInForceSince } from '../../domain/revocation';
 import { epochMs, preparedQuery, queryRows, transaction, ts, tsPlaceholder, type Db, type Tx } from './client';
 import { sessions, users } from './schema';
 
@@ -31,7 +31,7 @@ export async function lockLiveSession(tx: Tx, userId: string, sessionId: string,
  * their session, so there is nothing to end, count or announce.
  */
 async function endSessionsOf(tx: Tx, userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
-  const tokensPassAfter = new Date(now.getTime() - (MAX_ACCESS_TOKEN_TTL + CLOCK_SKEW_SECONDS) * 1000);
+  const tokensPassAfter = revocationsInForceSince(now);
   const rows = await tx
     .update(sessions)
     .set({ revokedAt: now, revokedReason: reason })
@@ -133,7 +133,7 @@ export class PostgresSessionStore implements SessionStore {
    * row until the transaction ends: revokeAllOfUser, which raises the epoch first, either waits
    * for the session and then ends it, or changes the epoch before and no session starts; and
    * concurrent creations for one user take turns. The second, which therefore sees every
-   * session committed before (read committed, see openPostgres), ends the least recently used
+   * session committed before (read committed, which bootstrap checks at start: readDefaultIsolation), ends the least recently used
    * live ones beyond the limit. NO KEY: inserts that reference the user, which take KEY SHARE,
    * do not wait.
    */
