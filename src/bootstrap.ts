@@ -10,7 +10,7 @@ import { connectRedis, type RedisConnection } from './storage/redis/client';
 import { RedisRevocationFeed } from './storage/redis/revocation-feed';
 import { LocalRevocations, type RevocationFeed } from './domain/revocation';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
-import { systemClock } from './domain/clock';
+import { systemClock, type Clock } from './domain/clock';
 import { findMissingEncryptionKeys } from './domain/crypto/find-missing-encryption-keys';
 import { SecretBox } from './domain/crypto/secret-box';
 import { openEmbedded, openPostgres, PostgresMfaStore, PostgresSigningKeyStore, readDefaultIsolation, readSchemaStatus, type CanonicalEmailsReport, type Database } from './storage/postgres';
@@ -197,12 +197,14 @@ export interface OpenedRevocations extends RevocationFeed {
 
 /**
  * The revocation feed: shared through Redis when there is one (under RATE_LIMIT_PREFIX, the
- * namespace of all the gateway's Redis keys), else this instance's memory.
+ * namespace of all the gateway's Redis keys), else this instance's memory. `clock`: the one the
+ * revocations' lifetimes come from, which judges when they have expired.
  */
 export function openRevocations(
   config: Config,
   redis: RedisConnection | undefined,
   logger: Logger,
+  clock: Clock = systemClock,
 ): OpenedRevocations {
   if (!redis) {
     const local = new LocalRevocations();
@@ -214,5 +216,5 @@ export function openRevocations(
       close: async () => 0,
     };
   }
-  return new RedisRevocationFeed(redis.client, config.rateLimit.prefix, logger);
+  return new RedisRevocationFeed(redis.client, config.rateLimit.prefix, logger, { clock });
 }

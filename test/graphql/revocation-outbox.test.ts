@@ -179,4 +179,29 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
     expect(warnings.at(-1)).toMatchObject({ msg: expect.stringMatching(/never shared/), count: 2 });
     expect(lines.join('')).not.toContain('s-lost');
   }, 60_000);
+
+  it('judges what has expired by the clock it is given, as the revocations were made by, not by the system clock', async () => {
+    await redis.start();
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    cleanup.push(() => connection.close());
+    expect(await connection.ready(5000)).toBe(true);
+    // An instance whose clock runs two hours ahead of the system's (a test clock moved on).
+    const ahead = { now: () => new Date(Date.now() + 7_200_000) };
+    const prefix = 'outbox-clock';
+    const feed = new RedisRevocationFeed(connection.client, prefix, createLogger('silent'), { clock: ahead });
+    cleanup.push(() => feed.close());
+    await feed.started();
+    const probe = redis.client();
+    cleanup.push(async () => probe.disconnect());
+    const minute = 60_000;
+    // Ended an hour ago by its clock (still ahead of the system's): nothing left to share or keep.
+    const ended = ahead.now().getTime() - 60 * minute;
+    await probe.zadd(`${prefix}:revoked`, ended, 's-stored-ended');
+    await feed.publish(['s-live'], new Date(ahead.now().getTime() + minute));
+    await feed.publish(['s-ended'], new Date(ended));
+    expect(await feed.flush(5000)).toBe(0);
+    expect(await feed.load()).toBe(true);
+    expect(await probe.zrange(`${prefix}:revoked`, 0, -1)).toEqual(['s-live']);
+    expect(feed.isRevoked('s-live', ahead.now())).toBe(true);
+  }, 30_000);
 });

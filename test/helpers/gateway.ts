@@ -140,7 +140,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   const clock = new TestClock();
   const counters = openCounters(config, logger);
   if (counters.redis && !(await counters.redis.ready(5000))) throw new Error('REDIS_URL is set but Redis is not reachable');
-  const revocations = openRevocations(config, counters.redis, logger);
+  const revocations = openRevocations(config, counters.redis, logger, clock);
   await revocations.started();
   const store = options.wrapCounters ? options.wrapCounters(counters.store) : counters.store;
   const metrics = config.metrics && new GatewayMetrics();

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LocalRevocations, type RevocationFeed } from '../../domain/revocation';
+import { systemClock, type Clock } from '../../domain/clock';
 import { CLOCK_SKEW_SECONDS } from '../../domain/tokens/verify-access-token';
 import { describeError } from '../../describe-error';
 import { RevocationOutbox } from './revocation-outbox';
@@ -76,13 +77,14 @@ export class RedisRevocationFeed implements RevocationFeed {
 
   /**
    * `readOnly`: a subgraph's copy, which only reads the set (its Redis user may lack write
-   * rights: it then neither purges ended entries nor could share a revocation).
+   * rights: it then neither purges ended entries nor could share a revocation). `clock`: what
+   * has expired is judged by it, as the revocations' lifetimes were (default: the system's).
    */
   constructor(
     private readonly client: Redis,
     prefix: string,
     private readonly logger: FeedLogger,
-    private readonly options: { readOnly?: boolean } = {},
+    private readonly options: { readOnly?: boolean; clock?: Clock } = {},
   ) {
     this.setKey = `${prefix}:revoked`;
     this.channel = `${prefix}:revocations`;
@@ -194,7 +196,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     for (;;) {
       await this.share();
       const left = deadline - Date.now();
-      const unshared = this.outbox.size(Date.now());
+      const unshared = this.outbox.size(this.nowMs());
       if (unshared === 0 || left <= 0 || this.client.status === 'end') return unshared;
       await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, left)));
     }
@@ -212,10 +214,10 @@ export class RedisRevocationFeed implements RevocationFeed {
     try {
       for (;;) {
         if (this.client.status !== 'ready') {
-          this.backlog ||= this.outbox.size(Date.now()) > 0;
+          this.backlog ||= this.outbox.size(this.nowMs()) > 0;
           return;
         }
-        const batch = this.outbox.take(Date.now(), BATCH);
+        const batch = this.outbox.take(this.nowMs(), BATCH);
         if (!batch) {
           this.backlog = false;
           return;
@@ -251,7 +253,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     // Each share pushes the set's expiry on, so entries that have ended are purged here too, not
     // only when an instance (re)connects: a set that revocations keep alive would grow without
     // end. After the announcement, which it never holds up; a failure waits for the next share.
-    await this.client.zremrangebyscore(this.setKey, '-inf', Date.now() - CLOCK_SKEW_SECONDS * 1000).catch(() => {});
+    await this.client.zremrangebyscore(this.setKey, '-inf', this.nowMs() - CLOCK_SKEW_SECONDS * 1000).catch(() => {});
   }
 
   private retryLater() {
@@ -262,6 +264,10 @@ export class RedisRevocationFeed implements RevocationFeed {
     }, RETRY_MS).unref();
   }
 
+  private nowMs() {
+    return (this.options.clock ?? systemClock).now().getTime();
+  }
+
   isRevoked(sessionId: string, now: Date) {
     return this.local.isRevoked(sessionId, now);
   }
@@ -269,7 +275,7 @@ export class RedisRevocationFeed implements RevocationFeed {
   /** Resolves once the current set has been loaded (tests, start-up). */
   async load() {
     try {
-      const now = Date.now();
+      const now = this.nowMs();
       // The set is shared: what has ended for this instance's clock may still count for another
       // one's, within the clock skew every verifier allows. Only older entries are purged (by
       // the gateway: a subgraph only reads).
