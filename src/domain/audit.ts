@@ -5,12 +5,15 @@
  * password, a token, a hash or a code.
  */
 export const AUDIT_EVENTS = {
+  'user registered': 'info',
   'login succeeded': 'info',
   'password rejected': 'info',
   'mfa code rejected': 'info',
   'refresh token reused': 'warn',
   'refresh refused in grace': 'info',
   'password changed': 'info',
+  'logged out': 'info',
+  'session revoked': 'info',
   'logged out everywhere': 'info',
   'roles changed': 'info',
   'mfa enabled': 'info',

@@ -12,6 +12,9 @@ import {
   EnrollMfaDocument,
   LoginDocument,
   LogoutAllDocument,
+  LogoutDocument,
+  RegisterDocument,
+  RevokeSessionDocument,
   RefreshDocument,
   RegenerateRecoveryCodesDocument,
   SetUserRolesDocument,
@@ -169,6 +172,42 @@ describe('account changes', () => {
     const [all] = audited('logged out everywhere', from);
     expect(all).toMatchObject({ level: INFO, userId: user.user.id, sessionId: sid(user.accessToken), endedSessions: 1 });
     expectNoneLogged(from, [user.password, newPassword, user.accessToken, user.refreshToken!, user.email]);
+  });
+
+  it("'user registered' names the new account and the address, once: registering a taken email logs nothing", async () => {
+    const email = uniqueEmail();
+    const password = 'Registered-Secret-55!';
+    const from = gw.logs.length;
+    expect((await gw.gql(RegisterDocument, { email, password })).data?.register).toBe(true);
+    expect((await gw.gql(RegisterDocument, { email, password: `${password}x` })).data?.register).toBe(true);
+    const lines = audited('user registered', from);
+    expect(lines).toHaveLength(1);
+    const login = await gw.gql(LoginDocument, { email, password });
+    const userId = login.data?.login.__typename === 'AuthPayload' ? login.data.login.user.id : undefined;
+    expect(lines[0]).toMatchObject({ level: INFO, userId, ip: '127.0.0.1' });
+    expect(userId).toEqual(expect.any(String));
+    expectNoneLogged(from, [email, password, `${password}x`]);
+  });
+
+  it("'logged out' and 'session revoked' name the user and the session ended, only when one was", async () => {
+    const user = await signUp(gw);
+    const second = await gw.gql(LoginDocument, { email: user.email, password: user.password });
+    const secondToken = second.data?.login.__typename === 'AuthPayload' ? second.data.login.accessToken : '';
+    const from = gw.logs.length;
+    const auth = { token: user.accessToken };
+    expect((await gw.gql(RevokeSessionDocument, { id: sid(secondToken) }, auth)).data?.revokeSession).toBe(true);
+    expect((await gw.gql(RevokeSessionDocument, { id: sid(secondToken) }, auth)).data?.revokeSession).toBe(false);
+    expect(audited('session revoked', from)).toEqual([
+      expect.objectContaining({ level: INFO, userId: user.user.id, sessionId: sid(secondToken), fromSessionId: sid(user.accessToken) }),
+    ]);
+
+    expect((await gw.gql(LogoutDocument, { refreshToken: user.refreshToken })).data?.logout).toBe(true);
+    expect((await gw.gql(LogoutDocument, { refreshToken: user.refreshToken })).data?.logout).toBe(true);
+    expect((await gw.gql(LogoutDocument, { refreshToken: 'not-a-token' })).data?.logout).toBe(true);
+    expect(audited('logged out', from)).toEqual([
+      expect.objectContaining({ level: INFO, userId: user.user.id, sessionId: sid(user.accessToken), ip: '127.0.0.1' }),
+    ]);
+    expectNoneLogged(from, [user.password, user.accessToken, user.refreshToken!, user.email, secondToken]);
   });
 
   it("'roles changed' says which admin gave whom which roles", async () => {

@@ -1,14 +1,16 @@
-import type { AuthDeps, Viewer } from './deps';
+import type { AuthDeps, ClientInfo, Viewer } from './deps';
 import { hashRefreshToken } from '../tokens';
 
 /**
  * Ends the session a refresh token belongs to. Always true, valid token or not (RFC 7009
- * style: no oracle for token validity).
+ * style: no oracle for token validity); audited only when it ended a live session.
  */
-export async function logout(deps: Pick<AuthDeps, 'sessions' | 'clock'>, refreshToken: string | null | undefined) {
+export async function logout(deps: Pick<AuthDeps, 'sessions' | 'clock' | 'audit'>, refreshToken: string | null | undefined, client: ClientInfo) {
   if (refreshToken) {
     const facts = await deps.sessions.inspectToken(hashRefreshToken(refreshToken));
-    if (facts) await deps.sessions.revoke(facts.sessionId, 'logout', deps.clock.now());
+    if (facts && (await deps.sessions.revoke(facts.sessionId, 'logout', deps.clock.now()))) {
+      deps.audit('logged out', { userId: facts.userId, sessionId: facts.sessionId, ip: client.ip });
+    }
   }
   return true as const;
 }

@@ -11,10 +11,10 @@ export const DEFAULT_ROLES = ['user'];
  * enumeration): the policy is checked first, the password is hashed on both paths, and an
  * existing account is left untouched. Its place in line for the hash is taken first: while
  * password hashing is saturated a registration is refused (SERVICE_UNAVAILABLE) before it is
- * counted against the client.
+ * counted against the client. A new account is audited; the answer is the same either way.
  */
 export async function register(
-  deps: Pick<AuthDeps, 'users' | 'hasher' | 'clock' | 'settings' | 'throttle'>,
+  deps: Pick<AuthDeps, 'users' | 'hasher' | 'clock' | 'settings' | 'throttle' | 'audit'>,
   input: { email: string; password: string },
   client: ClientInfo,
 ): Promise<true> {
@@ -28,12 +28,8 @@ export async function register(
   } finally {
     place.release();
   }
-  await deps.users.insertIfAbsent({
-    id: randomUUID(),
-    email,
-    passwordHash,
-    roles: DEFAULT_ROLES,
-    createdAt: deps.clock.now(),
-  });
+  const id = randomUUID();
+  const created = await deps.users.insertIfAbsent({ id, email, passwordHash, roles: DEFAULT_ROLES, createdAt: deps.clock.now() });
+  if (created) deps.audit('user registered', { userId: id, ip: client.ip });
   return true;
 }

@@ -60,7 +60,7 @@ export class AuthResolver {
     @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
     @Ctx() ctx: GatewayContext,
   ) {
-    const result = await logout(ctx.deps, presentedRefreshToken(ctx, refreshToken).token);
+    const result = await logout(ctx.deps, presentedRefreshToken(ctx, refreshToken).token, ctx.client);
     if (ctx.refreshTransport !== 'body') ctx.refreshCookie.clear();
     return result;
   }
