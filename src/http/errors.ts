@@ -7,9 +7,11 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describeError } from '../describe-error';
-import { ErrorCode } from '../errors';
+import { ErrorCode, ServiceUnavailableError } from '../errors';
 
-const refusal = (message: string, code: ErrorCode = ErrorCode.BAD_REQUEST) => ({ errors: [{ message, extensions: { code } }] });
+const refusal = (message: string, code: ErrorCode = ErrorCode.BAD_REQUEST, more: Record<string, unknown> = {}) => ({
+  errors: [{ message, extensions: { code, ...more } }],
+});
 
 const clientStatus = (error: FastifyError) =>
   error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : undefined;
@@ -44,14 +46,16 @@ export function registerHttpErrorHandlers(app: FastifyInstance) {
 /**
  * A request that arrives while the server is closing (on a connection kept alive, or pipelined
  * behind one in flight) is not run: 503 SERVICE_UNAVAILABLE in the GraphQL shape, and the
- * connection closes, so the client retries on another instance.
+ * connection closes, so the client retries on another instance (after `retryAfter`, as for
+ * every SERVICE_UNAVAILABLE).
  */
 export function refuseWhileClosing(reply: FastifyReply) {
+  const { retryAfter } = new ServiceUnavailableError();
   return reply
     .code(503)
     .header('connection', 'close')
-    .header('retry-after', '1')
-    .send(refusal('Service unavailable: this instance is shutting down.', ErrorCode.SERVICE_UNAVAILABLE));
+    .header('retry-after', String(retryAfter))
+    .send(refusal('Service unavailable: this instance is shutting down.', ErrorCode.SERVICE_UNAVAILABLE, { retryAfter }));
 }
 
 /** An HTTP/1.1 request without a Host header (Node would answer an empty 400 of its own). */

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
-import { ErrorCode } from '../errors';
+import { ForbiddenError, UnauthenticatedError, type GatewayError } from '../errors';
 
-/** The gateway's own codes and messages, as GraphQL errors a subgraph's server passes through. */
-export const unauthenticated = () =>
-  new GraphQLError('Authentication required.', { extensions: { code: ErrorCode.UNAUTHENTICATED } });
-export const forbidden = () => new GraphQLError('Not allowed.', { extensions: { code: ErrorCode.FORBIDDEN } });
+/** The gateway's own errors, codes and messages, as GraphQL errors a subgraph's server passes through. */
+const passedThrough = (error: GatewayError) => new GraphQLError(error.message, { extensions: { code: error.code, ...error.extensions } });
+export const unauthenticated = () => passedThrough(new UnauthenticatedError());
+export const forbidden = () => passedThrough(new ForbiddenError());

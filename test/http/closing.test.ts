@@ -44,7 +44,7 @@ describe('while the server closes', () => {
     expect(answers[1]).toMatch(/\r\nretry-after: 1\r\n/i);
     const body = answers[1]!.slice(answers[1]!.indexOf('\r\n\r\n') + 4);
     expect(JSON.parse(body)).toEqual({
-      errors: [{ message: 'Service unavailable: this instance is shutting down.', extensions: { code: 'SERVICE_UNAVAILABLE' } }],
+      errors: [{ message: 'Service unavailable: this instance is shutting down.', extensions: { code: 'SERVICE_UNAVAILABLE', retryAfter: 1 } }],
     });
     // Not run: no account was made.
     try {
