@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { auditLog, createLogger } from '../../src/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantRole } from '../../src/domain/admin';
-import { hashRefreshToken } from '../../src/domain/tokens';
+import { hashOpaqueToken } from '../../src/domain/tokens';
 import {
   ChangePasswordDocument,
   DisableMfaDocument,
@@ -47,7 +47,7 @@ function expectNoneLogged(from: number, secrets: string[]) {
   const logged = gw.logs.slice(from).join('');
   for (const secret of secrets) {
     expect(logged).not.toContain(secret);
-    expect(logged).not.toContain(hashRefreshToken(secret));
+    expect(logged).not.toContain(hashOpaqueToken(secret));
   }
 }
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disableUser } from '../../src/domain/admin';
 import { removeMfa } from '../../src/domain/admin/reset-mfa';
 import { mfaChallenges, recoveryCodes, users } from '../../src/storage/postgres/schema';
-import { hashRefreshToken } from '../../src/domain/tokens';
+import { hashOpaqueToken } from '../../src/domain/tokens';
 import {
   ConfirmMfaDocument,
   DisableMfaDocument,
@@ -218,7 +218,7 @@ describe('MFA races and boundaries', () => {
     const [held, free] = [await challenge(gw, user.email, user.password), await challenge(gw, user.email, user.password)];
     const rows = await gw.database.db.select({ id: mfaChallenges.id, tokenHash: mfaChallenges.tokenHash }).from(mfaChallenges).where(eq(mfaChallenges.userId, user.user.id));
     expect(rows).toHaveLength(2);
-    const heldId = rows.find((row) => row.tokenHash === hashRefreshToken(held.mfaToken))!.id;
+    const heldId = rows.find((row) => row.tokenHash === hashOpaqueToken(held.mfaToken))!.id;
     expect(free.mfaToken).not.toBe(held.mfaToken);
     const later = new Date(gw.clock.now().getTime() + 86_400_000 * 3);
     await gw.database.db.transaction(async (tx) => {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { prune, reencrypt } from '../../src/domain/admin';
-import { hashRefreshToken } from '../../src/domain/tokens';
+import { hashOpaqueToken } from '../../src/domain/tokens';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { mfaChallenges, mfaFactors, recoveryCodes } from '../../src/storage/postgres/schema';
@@ -178,7 +178,7 @@ describe('MFA_LIMIT_USER', () => {
       const [row] = await limited.database.db
         .select({ failedAttempts: mfaChallenges.failedAttempts })
         .from(mfaChallenges)
-        .where(eq(mfaChallenges.tokenHash, hashRefreshToken(second.mfaToken)));
+        .where(eq(mfaChallenges.tokenHash, hashOpaqueToken(second.mfaToken)));
       expect(row!.failedAttempts).toBe(0);
     } finally {
       await limited.close();
@@ -285,7 +285,7 @@ describe('prune', () => {
     await prune(gw.deps);
     const left = await gw.database.db.select({ tokenHash: mfaChallenges.tokenHash }).from(mfaChallenges);
     const hashes = new Set(left.map((r) => r.tokenHash));
-    expect(hashes.has(hashRefreshToken(old.mfaToken))).toBe(false);
-    expect(hashes.has(hashRefreshToken(fresh.mfaToken))).toBe(true);
+    expect(hashes.has(hashOpaqueToken(old.mfaToken))).toBe(false);
+    expect(hashes.has(hashOpaqueToken(fresh.mfaToken))).toBe(true);
   });
 });

@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKeyReloader } from '../../src/compose';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import { hashRefreshToken } from '../../src/domain/tokens';
+import { hashOpaqueToken } from '../../src/domain/tokens';
 import { createLogger } from '../../src/logger';
 import type { Database } from '../../src/storage/postgres';
 import { LoginDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
@@ -127,7 +127,7 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL down', () => {
           newcomer,
           PASSWORD,
           user.refreshToken!,
-          hashRefreshToken(user.refreshToken!),
+          hashOpaqueToken(user.refreshToken!),
           named.name!,
         ]);
       } finally {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { addSeconds } from '../clock';
 import type { UserRecord } from '../ports';
-import { hashRefreshToken, newRefreshToken, signAccessToken } from '../tokens';
+import { hashOpaqueToken, newOpaqueToken, signAccessToken } from '../tokens';
 import type { AuthDeps, ClientInfo } from './deps';
 
 /** What a successful login, MFA verification or refresh hands the client. */
@@ -33,7 +33,7 @@ export async function issueSession(
   const now = deps.clock.now();
   const { idleTtl, maxTtl } = deps.settings.refresh;
   const sessionId = randomUUID();
-  const refreshToken = newRefreshToken();
+  const refreshToken = newOpaqueToken();
   const absoluteExpiresAt = addSeconds(now, maxTtl);
   // An idle TTL longer than the absolute one simply never applies.
   const idleExpiresAt = addSeconds(now, Math.min(idleTtl, maxTtl));
@@ -47,7 +47,7 @@ export async function issueSession(
     idleExpiresAt,
     absoluteExpiresAt,
     tokenId: randomUUID(),
-    tokenHash: hashRefreshToken(refreshToken),
+    tokenHash: hashOpaqueToken(refreshToken),
     sessionEpoch: checkedInEpoch,
     maxLiveSessions: deps.settings.refresh.maxSessionsPerUser,
   });

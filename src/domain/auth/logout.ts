@@ -1,5 +1,5 @@
 import type { AuthDeps, ClientInfo, Viewer } from './deps';
-import { hashRefreshToken } from '../tokens';
+import { hashOpaqueToken } from '../tokens';
 
 /**
  * Ends the session a refresh token belongs to. Always true, valid token or not (RFC 7009
@@ -7,7 +7,7 @@ import { hashRefreshToken } from '../tokens';
  */
 export async function logout(deps: Pick<AuthDeps, 'sessions' | 'clock' | 'audit'>, refreshToken: string | null | undefined, client: ClientInfo) {
   if (refreshToken) {
-    const facts = await deps.sessions.inspectToken(hashRefreshToken(refreshToken));
+    const facts = await deps.sessions.inspectToken(hashOpaqueToken(refreshToken));
     if (facts && (await deps.sessions.revoke(facts.sessionId, 'logout', deps.clock.now()))) {
       deps.audit('logged out', { userId: facts.userId, sessionId: facts.sessionId, ip: client.ip });
     }

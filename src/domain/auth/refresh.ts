@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidTokenError } from '../../errors';
-import { hashRefreshToken, newRefreshToken } from '../tokens';
+import { hashOpaqueToken, newOpaqueToken } from '../tokens';
 import type { AuthDeps, ClientInfo } from './deps';
 import { tokensFor, type IssuedTokens } from './issue-session';
 
@@ -22,12 +22,12 @@ export async function refresh(
   await deps.throttle.refresh(client.ip);
   if (!presented) throw new InvalidTokenError();
   const now = deps.clock.now();
-  const presentedHash = hashRefreshToken(presented);
-  const successor = newRefreshToken();
+  const presentedHash = hashOpaqueToken(presented);
+  const successor = newOpaqueToken();
   const result = await deps.sessions.rotate({
     presentedHash,
     newTokenId: randomUUID(),
-    newTokenHash: hashRefreshToken(successor),
+    newTokenHash: hashOpaqueToken(successor),
     now,
     idleTtlSeconds: deps.settings.refresh.idleTtl,
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { addSeconds } from '../clock';
 import type { AuthDeps } from '../auth/deps';
 import type { UserRecord } from '../ports';
-import { hashRefreshToken, newRefreshToken } from '../tokens';
+import { hashOpaqueToken, newOpaqueToken } from '../tokens';
 
 /**
  * The second step of a login: an opaque single-use token bound to this user and this login,
@@ -15,13 +15,13 @@ export async function startMfaChallenge(
   user: Pick<UserRecord, 'id' | 'sessionEpoch'>,
 ) {
   const now = deps.clock.now();
-  const mfaToken = newRefreshToken();
+  const mfaToken = newOpaqueToken();
   const expiresAt = addSeconds(now, deps.settings.mfa.challengeTtl);
   await deps.mfa.createChallenge({
     id: randomUUID(),
     userId: user.id,
     sessionEpoch: user.sessionEpoch,
-    tokenHash: hashRefreshToken(mfaToken),
+    tokenHash: hashOpaqueToken(mfaToken),
     createdAt: now,
     expiresAt,
   });

@@ -1,7 +1,7 @@
 import { InvalidMfaCodeError, InvalidTokenError, MfaNotEnabledError } from '../../errors';
 import type { AuthDeps, ClientInfo } from '../auth/deps';
 import { issueSession, type IssuedTokens } from '../auth/issue-session';
-import { hashRefreshToken } from '../tokens';
+import { hashOpaqueToken } from '../tokens';
 import { verifySecondFactor } from './verify-second-factor';
 
 /**
@@ -14,7 +14,7 @@ import { verifySecondFactor } from './verify-second-factor';
 export async function verifyMfa(deps: AuthDeps, mfaToken: string, code: string, client: ClientInfo): Promise<IssuedTokens> {
   const now = deps.clock.now();
   const challenge = mfaToken
-    ? await deps.mfa.reserveChallengeAttempt(hashRefreshToken(mfaToken), now, deps.settings.mfa.attemptsPerChallenge)
+    ? await deps.mfa.reserveChallengeAttempt(hashOpaqueToken(mfaToken), now, deps.settings.mfa.attemptsPerChallenge)
     : null;
   if (!challenge) throw new InvalidTokenError();
   const user = await deps.users.findById(challenge.userId);
