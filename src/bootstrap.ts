@@ -158,20 +158,21 @@ const COMMAND_FAILURE_WINDOW_MS = 60_000;
 /**
  * A Redis that answers PING but fails the counters' commands (an ACL without them, OOM, a
  * cluster's MOVED, a timeout) leaves them to each instance's memory, or refuses the operations
- * ('closed'), while its connection looks well: said at most once a minute, with the refusal's
- * kind, and /readyz counts the limits as degraded until a minute has passed without one.
+ * ('closed', or a command not answered in time), while its connection looks well: said at most
+ * once a minute, with the refusal's kind, and /readyz counts the limits as degraded until a
+ * minute has passed without one.
  */
 function commandFailures(logger: Logger, onRedisFailure: 'insurance' | 'closed') {
   let lastWarnedMs = -Infinity;
   let lastFailedMs = -Infinity;
-  const outcome = onRedisFailure === 'insurance' ? "counted in this instance's memory instead" : 'the operation was refused (RATE_LIMIT_FAIL=closed)';
+  const refused = onRedisFailure === 'insurance' ? 'the operation was refused (no answer in time: Redis may have counted it)' : 'the operation was refused (RATE_LIMIT_FAIL=closed)';
   return {
-    failed(error: unknown) {
+    failed(error: unknown, counted: boolean) {
       const now = performance.now();
       lastFailedMs = now;
       if (now - lastWarnedMs < COMMAND_FAILURE_WINDOW_MS) return;
       lastWarnedMs = now;
-      logger.warn({ err: describeError(error) }, `a rate-limit command to Redis failed: ${outcome}`);
+      logger.warn({ err: describeError(error) }, `a rate-limit command to Redis failed: ${counted ? "counted in this instance's memory instead" : refused}`);
     },
     recent: () => performance.now() - lastFailedMs < COMMAND_FAILURE_WINDOW_MS,
   };

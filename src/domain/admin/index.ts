@@ -1,5 +1,6 @@
 export { grantRole, revokeRole } from './change-role';
-export { disableUser, enableUser, revokeUserSessions } from './set-user-disabled';
+export { disableUser, enableUser } from './set-user-disabled';
+export { revokeUserSessions } from './revoke-user-sessions';
 export { prune, PRUNE_RETENTION_SECONDS } from './prune';
 export { reencrypt, type ReencryptReport, type ResealFailure } from './reencrypt';
 export { resetMfa } from './reset-mfa';

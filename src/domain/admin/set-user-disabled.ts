@@ -18,10 +18,3 @@ export async function enableUser(deps: Deps, email: string) {
   await deps.users.setDisabled(user.id, null);
   deps.audit('user enabled', { userId: user.id });
 }
-
-export async function revokeUserSessions(deps: Deps, email: string) {
-  const user = await findUserByEmail(deps.users, email);
-  const ended = await deps.sessions.revokeAllOfUser(user.id, 'admin', deps.clock.now());
-  deps.audit('sessions revoked', { userId: user.id, endedSessions: ended.length });
-  return ended;
-}

@@ -22,6 +22,14 @@ export interface RedisConnection {
  * never take over). It reconnects on its own; an outage is logged once, and so is recovery.
  */
 const STALL_CHECK_MS = 1000;
+const COMMAND_TIMEOUT_MS = 300;
+/**
+ * A PING whose timeout fired this much later than due was not left unanswered by Redis: this
+ * process was too busy to read the answer (a flood of requests). It says nothing either way;
+ * counted, a flood would have every instance take Redis for away and grant the insurance's
+ * budgets on top of Redis's.
+ */
+const LATE_MS = 100;
 const STALL_AFTER_UNANSWERED = 2;
 /**
  * Unanswered that many times in a row, the connection is dropped and made anew: one that a NAT
@@ -36,7 +44,7 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
     maxRetriesPerRequest: 1,
     // A Redis that accepts the connection but does not answer (paused, overloaded, a black
     // hole) must not hang logins either: the fallback answers after this.
-    commandTimeout: 300,
+    commandTimeout: COMMAND_TIMEOUT_MS,
     connectTimeout: 2000,
     retryStrategy: (times) => Math.min(times * 100, 1000),
     // Commands issued in the same tick (a login's counters) leave in one write.
@@ -96,13 +104,15 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   const watch = setInterval(() => {
     if (client.status !== 'ready' || pinging) return;
     pinging = true;
+    const sent = performance.now();
     client
       .ping()
       .then(
         () => true,
-        (error: unknown) => error instanceof Error && error.name === 'ReplyError',
+        (error: unknown) => (error instanceof Error && error.name === 'ReplyError') || (performance.now() - sent > COMMAND_TIMEOUT_MS + LATE_MS ? undefined : false),
       )
       .then((answered) => {
+        if (answered === undefined) return;
         if (answered) {
           unanswered = 0;
           stalled = false;

@@ -16,9 +16,10 @@ export interface CounterStoreOptions {
   redisAnswers?: () => boolean;
   /**
    * Told of every take Redis failed while it was thought to answer (an error reply such as
-   * NOPERM or OOM, a timeout): the insurance counted it instead, or ('closed') it was refused.
+   * NOPERM or OOM, a timeout): `counted`, the insurance counted it instead; otherwise it was
+   * refused ('closed', or no answer in time: see consume).
    */
-  onCommandFailed?: (error: unknown) => void;
+  onCommandFailed?: (error: unknown, counted: boolean) => void;
 }
 
 /**
@@ -89,8 +90,15 @@ export class RateLimiterCounterStore implements CounterStore {
         return answered(await shared.consume(key, 1, options), true, 'shared');
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) return answered(rejection, false, 'shared');
-        this.options.onCommandFailed?.(rejection);
-        if (!local) throw unavailable(rejection);
+        // An error reply: Redis did not run the take, and the insurance counts it instead. No
+        // reply in time while Redis still counts as answering (most often this process was too
+        // busy to read it: a flood of requests sees to that): Redis may well have taken the point,
+        // and refused it past the limit, while the insurance, which has counted nothing of this
+        // window, would grant a budget of its own on every instance. Refused instead, nothing
+        // checked; once the stall watch finds Redis away, the insurance answers without asking it.
+        const counted = local !== undefined && (isReplyError(rejection) || !this.asksRedis() || this.options.redis!.status !== 'ready');
+        this.options.onCommandFailed?.(rejection, counted);
+        if (!counted) throw unavailable(rejection);
       }
     } else if (shared && !local) {
       throw unavailable(new Error('Redis does not answer'));
@@ -172,6 +180,8 @@ export class RateLimiterCounterStore implements CounterStore {
     return count;
   }
 }
+
+const isReplyError = (error: unknown) => error instanceof Error && error.name === 'ReplyError';
 
 function answered(res: RateLimiterRes, allowed: boolean, store: Consumed['store']): Consumed {
   return { allowed, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext, windowEndsAt: performance.now() + res.msBeforeNext, store };
