@@ -17,7 +17,7 @@ import { auditLog } from './logger';
 import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore, type Database } from './storage/postgres';
 
 /** The mfaToken of a login's second step lives at most this long. */
-export const MFA_CHALLENGE_TTL_SECONDS = 300;
+const MFA_CHALLENGE_TTL_SECONDS = 300;
 
 export interface ComposeOptions {
   config: Config;

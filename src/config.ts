@@ -83,7 +83,7 @@ export class ConfigError extends Error {}
 /** Every OWASP argon2id profile (m=47104,t=1 … m=7168,t=5) spends at least this much. */
 /** OWASP's argon2id profiles: the least memory (KiB) for each number of passes, 5 and more alike. */
 export const OWASP_ARGON2_MEMORY_BY_PASSES = [47_104, 19_456, 12_288, 9_216, 7_168] as const;
-export const minArgon2Memory = (passes: number) => OWASP_ARGON2_MEMORY_BY_PASSES[Math.min(passes, 5) - 1]!;
+const minArgon2Memory = (passes: number) => OWASP_ARGON2_MEMORY_BY_PASSES[Math.min(passes, 5) - 1]!;
 
 /**
  * A whole number written in decimal digits and nothing else: `z.coerce.number` read "   " as 0
@@ -201,7 +201,7 @@ const schema = z.object({
 const MIN_SUBGRAPH_SECRET_LENGTH = 32;
 
 /** Half of the hashing places (running and waiting), at least one: no client can take them all. */
-export function defaultHashPlacesPerClient(places: number) {
+function defaultHashPlacesPerClient(places: number) {
   return Math.max(1, Math.ceil(places / 2));
 }
 

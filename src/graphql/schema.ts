@@ -20,7 +20,7 @@ export function gatewaySchema(): GraphQLSchema {
   return schema;
 }
 
-export const SCHEMA_HEADER = '# Generated from the type-graphql resolvers by `npm run schema`. Do not edit.\n\n';
+const SCHEMA_HEADER = '# Generated from the type-graphql resolvers by `npm run schema`. Do not edit.\n\n';
 
 /** The text committed as schema.graphql. */
 export const printGatewaySchema = () => SCHEMA_HEADER + printSchema(lexicographicSortSchema(gatewaySchema())) + '\n';

@@ -12,12 +12,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { projectRoot } from '../paths';
 
 /** The page may load scripts, styles, fonts and pictures only from the gateway (fonts and QR codes also as data: URLs). */
-export const PLAYGROUND_CSP =
+const PLAYGROUND_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self'; font-src 'self' data:; img-src 'self' data:; connect-src 'self'; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** The assets' routes. The page names them relatively, so a path prefix added by a proxy keeps working. */
-export const PLAYGROUND_ASSETS = '/playground/';
+const PLAYGROUND_ASSETS = '/playground/';
 
 const require = createRequire(import.meta.url);
 const inPackage = (name: string, file: string) => join(dirname(require.resolve(`${name}/package.json`)), file);
@@ -99,7 +99,7 @@ function send(request: FastifyRequest, reply: FastifyReply, file: Served, cache:
  * A browser navigating: `text/html` is named and weighs more than every JSON type the header
  * admits. A wildcard-only or missing Accept (curl, most clients) is not a browser asking for a page.
  */
-export function prefersHtml(accept: string | undefined): boolean {
+function prefersHtml(accept: string | undefined): boolean {
   if (!accept) return false;
   let html = 0;
   let json = 0;

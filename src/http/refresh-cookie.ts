@@ -6,7 +6,7 @@ import type { RefreshCookie } from '../graphql/context';
  * `__Host-` pins the cookie to this exact host, Path=/ and Secure. Chromium and Firefox accept Secure
  * cookies over plain HTTP on localhost and 127.0.0.1 (Safari does not); elsewhere, serve over HTTPS.
  */
-export const REFRESH_COOKIE = '__Host-refresh';
+const REFRESH_COOKIE = '__Host-refresh';
 
 const attributes = { httpOnly: true, secure: true, sameSite: 'strict', path: '/' } as const;
 

@@ -9,7 +9,7 @@ import { REFRESH_TRANSPORT_HEADER, refreshCookie, requestedRefreshTransport } fr
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i;
 
 /** The viewer of a request: a valid access token of a session that has not ended, or nobody. */
-export async function viewerOfRequest(deps: AuthDeps, request: FastifyRequest): Promise<Viewer | null> {
+async function viewerOfRequest(deps: AuthDeps, request: FastifyRequest): Promise<Viewer | null> {
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? BEARER.exec(header.trim()) : null;
   if (!match) return null;

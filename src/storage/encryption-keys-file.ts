@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DEVELOPMENT_KEY_ID, parseEncryptionKeys, type EncryptionKey } from '../config';
 import { generateEncryptionKeyEntry } from '../domain/crypto/secret-box';
 
-export const ENCRYPTION_KEYS_FILE = 'encryption-keys';
+const ENCRYPTION_KEYS_FILE = 'encryption-keys';
 
 export function loadOrCreateDevEncryptionKeys(dataDir: string): { keys: EncryptionKey[]; created: boolean; file: string } {
   const file = path.resolve(dataDir, ENCRYPTION_KEYS_FILE);

@@ -49,7 +49,7 @@ export const DEFAULT_NAMES: SecurityDirectiveNames = {
 const FEDERATION_SPEC = /^https:\/\/specs\.apollo\.dev\/federation\//;
 
 /** Reads the schema's federation @link: what was imported (and renamed), and the namespace. */
-export function securityDirectiveNames(schema: GraphQLSchema): SecurityDirectiveNames {
+function securityDirectiveNames(schema: GraphQLSchema): SecurityDirectiveNames {
   const argumentsOf = (directive: ConstDirectiveNode) =>
     Object.fromEntries((directive.arguments ?? []).map((arg) => [arg.name.value, valueFromASTUntyped(arg.value)])) as {
       url?: unknown;

@@ -16,8 +16,8 @@ export interface ThrottleLimits {
 export const ACCOUNT_BACKOFF_START_SECONDS = 60;
 export const ACCOUNT_BACKOFF_MAX_SECONDS = 900;
 /** A user's MFA back-off from the MFA_LIMIT_CONSECUTIVE-th failure on: 900 s, doubling, at most a day. */
-export const MFA_BACKOFF_START_SECONDS = 900;
-export const MFA_BACKOFF_MAX_SECONDS = 86_400;
+const MFA_BACKOFF_START_SECONDS = 900;
+const MFA_BACKOFF_MAX_SECONDS = 86_400;
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 

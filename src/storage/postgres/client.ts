@@ -41,7 +41,7 @@ const MIGRATION_LOCK = 0x67776d67;
  * replayed onto the reconnected connection's first statement), so the cap is what bounds it then.
  * At most one connect per connection per second against a server that refuses them costs nothing.
  */
-export const reconnectDelay = (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 1);
+const reconnectDelay = (retries: number) => (0.5 + Math.random() / 2) * Math.min(3 ** retries / 100, 1);
 
 /** `max`: connections at most (DATABASE_POOL_SIZE for the gateway). */
 export async function openPostgres(url: string, options: { max: number }): Promise<Database> {

@@ -5,7 +5,7 @@ import { users } from './schema';
 
 type Row = typeof users.$inferSelect;
 
-export const toUser = (r: Row): UserRecord => ({
+const toUser = (r: Row): UserRecord => ({
   id: r.id,
   email: r.email,
   passwordHash: r.passwordHash,
