@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { changePassword, getViewerProfile, listUsers, setUserRoles, type ViewerProfile } from '../../domain/auth';
+import { ADMIN_ROLE, changePassword, getViewerProfile, listUsers, setUserRoles, type ViewerProfile } from '../../domain/auth';
 import { viewerOf, type GatewayContext } from '../context';
 import { User } from '../types/user';
 
@@ -34,7 +34,7 @@ export class UserResolver {
     return new Me(getViewerProfile(ctx.deps, viewerOf(ctx)));
   }
 
-  @Authorized('admin')
+  @Authorized(ADMIN_ROLE)
   @Query(() => [User])
   users(
     @Arg('limit', () => Int, { nullable: true, defaultValue: 50 }) limit: number | null,
@@ -54,7 +54,7 @@ export class UserResolver {
     return changePassword(ctx.deps, viewerOf(ctx), { currentPassword, newPassword }, ctx.client);
   }
 
-  @Authorized('admin')
+  @Authorized(ADMIN_ROLE)
   @Mutation(() => User, { description: "Takes effect at the user's next refresh; removing a role ends their sessions." })
   setUserRoles(
     @Arg('userId', () => ID) userId: string,
