@@ -6,12 +6,12 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type { EncryptionKey } from './domain/crypto/secret-box';
+import type { SigningAlg } from './domain/tokens/key-ring';
 import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
 import { defaultHashConcurrency } from './thread-pool';
 import { DEFAULT_PASSWORD_HASH_NICE } from './thread-priority';
 
 export type { EncryptionKey };
-export type JwtAlg = 'ES256' | 'EdDSA' | 'RS256';
 export type RefreshTransport = 'both' | 'cookie' | 'body';
 export type PasswordPolicyName = 'composition' | 'nist';
 
@@ -34,7 +34,7 @@ export interface Config {
   databasePoolSize: number;
   dataDir: string;
   logLevel: string;
-  jwt: { issuer: string; audience: string; alg: JwtAlg; accessTokenTtl: number };
+  jwt: { issuer: string; audience: string; alg: SigningAlg; accessTokenTtl: number };
   /** rotationDays: automatic rotation; undefined means only by `keys rotate`. */
   keys: { publishAhead: number; reloadSeconds: number; rotationDays: number | undefined };
   /** How often each instance reads the sessions ended lately from the database (see catch-up-revocations). */

@@ -7,7 +7,7 @@ import type { PasswordHasher } from '../passwords/password-hasher';
 import type { PasswordPolicy } from '../passwords/check-password-policy';
 import type { SessionStore, UserStore } from '../ports';
 import type { Throttle } from '../throttle';
-import type { AccessTokenSettings, KeyRing, VerifiedTokenCache } from '../tokens';
+import type { AccessClaims, AccessTokenSettings, KeyRing, VerifiedTokenCache } from '../tokens';
 
 /** What the auth use cases need, injected once at start-up (and per test). */
 export interface AuthDeps {
@@ -34,12 +34,7 @@ export interface AuthDeps {
 }
 
 /** Who is calling, from a verified access token. */
-export interface Viewer {
-  userId: string;
-  sessionId: string;
-  roles: string[];
-  amr: string[];
-}
+export type Viewer = AccessClaims;
 
 /** Where a login or refresh came from, recorded on the session. */
 export interface ClientInfo {

@@ -1,17 +1,11 @@
 import { randomUUID, sign } from 'node:crypto';
 import type { KeyRing, SigningAlg, SigningKey } from './key-ring';
+import type { AccessClaims } from './verify-access-token';
 
 export interface AccessTokenSettings {
   issuer: string;
   audience: string;
   accessTokenTtl: number;
-}
-
-export interface AccessTokenSubject {
-  userId: string;
-  sessionId: string;
-  roles: string[];
-  amr: string[];
 }
 
 export interface SignedAccessToken {
@@ -47,7 +41,7 @@ export function signAccessToken(
   keys: KeyRing,
   settings: AccessTokenSettings,
   now: Date,
-  subject: AccessTokenSubject,
+  subject: AccessClaims,
   sessionEndsAt: Date,
 ): SignedAccessToken {
   const iat = Math.floor(now.getTime() / 1000);

@@ -8,6 +8,7 @@ export const MAX_ACCESS_TOKEN_TTL = 3600;
 /** How long verifiers may cache the key set; new keys are published longer ahead than this. */
 export const JWKS_MAX_AGE_SECONDS = 300;
 
+/** What an access token says of who holds it: what the gateway signs, and reads back as the viewer. */
 export interface AccessClaims {
   userId: string;
   sessionId: string;
