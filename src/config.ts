@@ -10,6 +10,7 @@ import type { SigningAlg } from './domain/tokens/key-ring';
 import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
 import { defaultHashConcurrency } from './thread-pool';
 import { DEFAULT_PASSWORD_HASH_NICE } from './thread-priority';
+import { OperatorError } from './errors';
 
 export type { EncryptionKey };
 export type RefreshTransport = 'both' | 'cookie' | 'body';
@@ -78,9 +79,8 @@ export interface Config {
   graphqlLimits: { maxDepth: number; maxAliases: number; maxDirectives: number; maxTokens: number; maxCost: number };
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends OperatorError {}
 
-/** Every OWASP argon2id profile (m=47104,t=1 … m=7168,t=5) spends at least this much. */
 /** OWASP's argon2id profiles: the least memory (KiB) for each number of passes, 5 and more alike. */
 export const OWASP_ARGON2_MEMORY_BY_PASSES = [47_104, 19_456, 12_288, 9_216, 7_168] as const;
 const minArgon2Memory = (passes: number) => OWASP_ARGON2_MEMORY_BY_PASSES[Math.min(passes, 5) - 1]!;

@@ -23,6 +23,13 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * A failure the operator must act on (a setting, a key, the database's state), never a client:
+ * its message, written for the operator, says what to do, and is printed as it is, not as a
+ * crash (failure.ts). Every such class extends this one.
+ */
+export class OperatorError extends Error {}
+
 export type PasswordRejection =
   | 'TOO_SHORT'
   | 'TOO_LONG'

@@ -7,16 +7,13 @@
  * error's whole input, password included.
  */
 import { DrizzleQueryError } from 'drizzle-orm';
-import { ConfigError } from './config';
-import { SecretDoesNotOpenError } from './domain/crypto/secret-box';
-import { GatewayError } from './errors';
+import { GatewayError, OperatorError } from './errors';
 
 /** A state of the database the server will not start in; the message tells the operator what to do. */
-export class StartupRefusal extends Error {}
+export class StartupRefusal extends OperatorError {}
 
-/** Ours, with a fixed message written for the operator: a refusal, not a crash. */
-export const isExpectedFailure = (error: unknown): error is Error =>
-  error instanceof ConfigError || error instanceof StartupRefusal || error instanceof GatewayError || error instanceof SecretDoesNotOpenError;
+/** Ours, with a fixed message written for the operator (or a client): a refusal, not a crash. */
+export const isExpectedFailure = (error: unknown): error is Error => error instanceof OperatorError || error instanceof GatewayError;
 
 /**
  * Our own errors by their message; drizzle's, whose message holds the query and its parameters,

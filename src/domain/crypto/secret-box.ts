@@ -4,6 +4,7 @@
  * a ciphertext to its row (e.g. the key id), so ciphertexts cannot be swapped between rows.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { OperatorError } from '../../errors';
 
 /** One ENCRYPTION_KEYS entry. */
 export interface EncryptionKey {
@@ -71,7 +72,7 @@ export class MissingEncryptionKeyError extends Error {
   }
 }
 
-export class SecretDoesNotOpenError extends Error {
+export class SecretDoesNotOpenError extends OperatorError {
   constructor(readonly keyId: string) {
     super(
       `the ENCRYPTION_KEYS entry "${keyId}" does not open the secrets sealed under that id: it holds other key bytes than the ones they were sealed with (or a secret is damaged); give that id its original key`,
