@@ -1,4 +1,4 @@
-import { changeRoles, validateRoles } from '../auth/set-user-roles';
+import { changeRoles, validateRoles } from '../auth/change-roles';
 import type { AuthDeps } from '../auth/deps';
 import { findUserByEmail } from './find-user-by-email';
 

@@ -1,59 +1,8 @@
-import { BadUserInputError } from '../../errors';
-import { canonicalId } from '../ids';
 import type { AuthDeps } from './deps';
-
-const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/;
-/**
- * Roles per user. Every access token carries them twice (`roles` and `scope`): 32 of the longest
- * make a token of about 6 KB, which still fits the 8 KB header limit common to proxies; many more
- * would lock the user out with 431 answers everywhere the token goes.
- */
-const MAX_ROLES = 32;
-
-export function validateRoles(roles: string[]): string[] {
-  for (const role of roles) {
-    if (!ROLE.test(role)) {
-      throw new BadUserInputError('Roles are lowercase: a letter, then letters, digits, _ : or -.', 'roles');
-    }
-  }
-  return [...new Set(roles)].sort();
-}
-
-/**
- * The roles after a change, refused beyond MAX_ROLES unless only some of the current ones are
- * taken away (a user given more earlier can still lose some, never gain any).
- */
-function rolesAfter(current: string[], wanted: string[]) {
-  const after = validateRoles(wanted);
-  if (after.length > MAX_ROLES && !after.every((role) => current.includes(role))) {
-    throw new BadUserInputError(`At most ${MAX_ROLES} roles per user.`, 'roles');
-  }
-  return after;
-}
-
-type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
-
-/**
- * Applies a change to a user's roles atomically. New roles reach tokens at the user's next
- * refresh (refresh re-reads them); removing any role also ends the user's sessions, so no
- * token keeps a removed role past its short lifetime. Audited ('roles changed') with `by`, the
- * admin's user id, when they changed; the admin CLI leaves `by` out, its audit lines carry
- * their own.
- */
-export async function changeRoles(deps: Deps, id: string, change: (current: string[]) => string[], by?: string) {
-  const userId = canonicalId(id);
-  const result = userId && (await deps.users.updateRoles(userId, (current) => rolesAfter(current, change(current))));
-  if (!result) throw new BadUserInputError('Unknown user.', 'userId');
-  const { before, after } = result;
-  const removed = before.some((role) => !after.roles.includes(role));
-  const changed = removed || after.roles.length !== before.length;
-  const ended = removed ? await deps.sessions.revokeAllOfUser(userId, 'roles_removed', deps.clock.now()) : [];
-  if (changed) deps.audit('roles changed', { ...(by && { by }), userId, before, roles: after.roles, endedSessions: ended.length });
-  return { user: after, changed, endedSessions: ended.length };
-}
+import { changeRoles, validateRoles } from './change-roles';
 
 /** Replaces a user's roles (the admin mutation); `adminId` is the caller. */
-export async function setUserRoles(deps: Deps, userId: string, roles: string[], adminId: string) {
+export async function setUserRoles(deps: Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>, userId: string, roles: string[], adminId: string) {
   const wanted = validateRoles(roles);
   return (await changeRoles(deps, userId, () => wanted, adminId)).user;
 }
