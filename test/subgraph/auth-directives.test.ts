@@ -4,6 +4,8 @@ import path from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import {
   execute,
+  subscribe,
+  type ExecutionResult,
   getNamedType,
   isAbstractType,
   isEnumType,
@@ -311,6 +313,61 @@ describe('applyAuthDirectives on a small subgraph', () => {
       data: { secret: { value: 's' }, secrets: [{ value: 's' }] },
       errors: undefined,
     });
+  });
+
+  it("refuses a field returning a guarded type before its resolver runs, though only __typename is asked of it", async () => {
+    const ran: string[] = [];
+    const schema = guard(
+      buildSubgraphSchema({
+        typeDefs: parse(`${LINK}
+          type Secret @authenticated { value: String! }
+          type Query { secret: Secret }
+          type Mutation { makeSecret: Secret! }`),
+        resolvers: {
+          Query: { secret: () => (ran.push('secret'), { value: 's' }) },
+          Mutation: { makeSecret: () => (ran.push('makeSecret'), { value: 's' }) },
+        } as never,
+      }),
+    );
+    const query = await run(schema, '{ secret { __typename } }', null);
+    expect(query).toMatchObject({ data: { secret: null }, code: 'UNAUTHENTICATED' });
+    expect(query.errors?.[0]?.path).toEqual(['secret']);
+    const mutation = await run(schema, 'mutation { makeSecret { __typename } }', null);
+    expect(mutation).toMatchObject({ data: null, code: 'UNAUTHENTICATED' });
+    expect(mutation.errors?.[0]?.path).toEqual(['makeSecret']);
+    expect(ran).toEqual([]);
+    expect(await run(schema, 'mutation { makeSecret { __typename } }', viewer())).toMatchObject({ data: { makeSecret: { __typename: 'Secret' } }, errors: undefined });
+    expect(ran).toEqual(['makeSecret']);
+  });
+
+  it('refuses a guarded subscription when it is set up, before its source runs', async () => {
+    const started: string[] = [];
+    const schema = guard(
+      buildSubgraphSchema({
+        typeDefs: parse(`${LINK}
+          type Query { open: String }
+          type Subscription { ticks: String @authenticated }`),
+        resolvers: {
+          Subscription: {
+            ticks: {
+              subscribe: async function* () {
+                started.push('ticks');
+                yield { ticks: 'tick' };
+              },
+            },
+          },
+        } as never,
+      }),
+    );
+    const refused = await subscribe({ schema, document: parse('subscription { ticks }'), contextValue: { viewer: null } satisfies Context });
+    expect(Symbol.asyncIterator in refused).toBe(false);
+    expect((refused as ExecutionResult).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(started).toEqual([]);
+    const admitted = await subscribe({ schema, document: parse('subscription { ticks }'), contextValue: { viewer: viewer() } satisfies Context });
+    expect(Symbol.asyncIterator in admitted).toBe(true);
+    const first = await (admitted as AsyncGenerator<ExecutionResult>).next();
+    expect(first.value).toMatchObject({ data: { ticks: 'tick' } });
+    expect(started).toEqual(['ticks']);
   });
 
   it('enforces field guards with the codes, including an empty scope list and the namespaced names', async () => {
