@@ -103,8 +103,13 @@ describe('createVerifier', () => {
     for (const typ of ['JWT', 'id_token+jwt', undefined]) {
       expect(await shared.verify(await resign({}, { typ })), String(typ)).toEqual({ ok: false, reason: 'invalid' });
     }
-    // Without a claim every gateway token has (the gateway refuses it too).
-    expect(await shared.verify(await resign({ jti: undefined }))).toEqual({ ok: false, reason: 'invalid' });
+    // Without a claim every gateway token has (the gateway refuses it too), or with one of another type.
+    for (const claim of ['sub', 'sid', 'jti', 'iat', 'exp']) {
+      expect(await shared.verify(await resign({ [claim]: undefined })), `without ${claim}`).toEqual({ ok: false, reason: 'invalid' });
+    }
+    for (const claims of [{ roles: 'admin' }, { roles: [1] }, { amr: 'pwd' }, { sid: 123 }, { sub: 42 }]) {
+      expect(await shared.verify(await resign(claims)), JSON.stringify(claims)).toEqual({ ok: false, reason: 'invalid' });
+    }
   });
 
   it('follows a rotation: a token with a new kid makes it refetch the key set, no restart', async () => {
