@@ -11,7 +11,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { Writable } from 'node:stream';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEncryptionKeys } from '../../src/config';
+import { loadConfig, parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { rotateSigningKey } from '../../src/domain/tokens';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
@@ -108,7 +108,7 @@ describe('createVerifier', () => {
       expect(await shared.verify(await resign({ [claim]: undefined })), `without ${claim}`).toEqual({ ok: false, reason: 'invalid' });
     }
     for (const claims of [{ roles: 'admin' }, { roles: [1] }, { amr: 'pwd' }, { sid: 123 }, { sub: 42 }]) {
-      expect(await shared.verify(await resign(claims)), JSON.stringify(claims)).toEqual({ ok: false, reason: 'invalid' });
+      expect(await shared.verify(await resign(claims as JWTPayload)), JSON.stringify(claims)).toEqual({ ok: false, reason: 'invalid' });
     }
   });
 
@@ -447,6 +447,25 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
     expect(later.isRevoked(liveSid)).toBe(false);
     const revokedSid = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
     expect(later.isRevoked(revokedSid)).toBe(true);
+  });
+
+  it("without a prefix, listens where a gateway left at its default RATE_LIMIT_PREFIX shares revocations", async () => {
+    const defaultPrefix = loadConfig({}).rateLimit.prefix;
+    const redis = new Redis(redisUrl!);
+    const gatewaySide = new RedisRevocationFeed(redis, defaultPrefix, createLogger('silent'));
+    const sessionId = `default-prefix-${randomUUID()}`;
+    try {
+      const feed = await createRevocationFeed({ redisUrl: redisUrl! });
+      feeds.push(feed);
+      await gatewaySide.publish([sessionId], new Date(Date.now() + 60_000));
+      const deadline = Date.now() + 2000;
+      while (!feed.isRevoked(sessionId) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(feed.isRevoked(sessionId)).toBe(true);
+    } finally {
+      await gatewaySide.close();
+      await redis.zrem(`${defaultPrefix}:revoked`, sessionId);
+      await redis.quit();
+    }
   });
 
   it('keeps the shared set in Redis for the clock skew beyond its latest entry', async () => {
