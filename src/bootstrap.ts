@@ -163,15 +163,16 @@ const COMMAND_FAILURE_WINDOW_MS = 60_000;
  * minute has passed without one.
  */
 function commandFailures(logger: Logger, onRedisFailure: 'insurance' | 'closed') {
-  let lastWarnedMs = -Infinity;
+  // Each outcome has its own once a minute: a refusal does not hide a timeout, nor the reverse.
+  const lastWarnedMs = new Map<boolean, number>();
   let lastFailedMs = -Infinity;
   const refused = onRedisFailure === 'insurance' ? 'the operation was refused (no answer in time: Redis may have counted it)' : 'the operation was refused (RATE_LIMIT_FAIL=closed)';
   return {
     failed(error: unknown, counted: boolean) {
       const now = performance.now();
       lastFailedMs = now;
-      if (now - lastWarnedMs < COMMAND_FAILURE_WINDOW_MS) return;
-      lastWarnedMs = now;
+      if (now - (lastWarnedMs.get(counted) ?? -Infinity) < COMMAND_FAILURE_WINDOW_MS) return;
+      lastWarnedMs.set(counted, now);
       logger.warn({ err: describeError(error) }, `a rate-limit command to Redis failed: ${counted ? "counted in this instance's memory instead" : refused}`);
     },
     recent: () => performance.now() - lastFailedMs < COMMAND_FAILURE_WINDOW_MS,

@@ -287,7 +287,7 @@ describe.skipIf(!binary)('Redis outage', () => {
     }
   });
 
-  it('a process too busy to read Redis\'s answers in time grants no budget of the insurance\'s: such takes are refused, and Redis does not count as away', async () => {
+  it('a process too busy to read Redis\'s answers in time grants no budget of the insurance\'s: such takes are refused', async () => {
     // Through a relay in this process: while the event loop is busy, no answer comes back.
     const relay = await relayTo(redis.port);
     const connection = connectRedis(relay.url, createLogger('silent'));
@@ -307,22 +307,65 @@ describe.skipIf(!binary)('Redis outage', () => {
       for (const o of outcomes) {
         if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(ServiceUnavailableError);
       }
-      // Nor do PINGs left unread by a loop that keeps being busy make Redis count as away, which
-      // would hand every take to the insurance.
-      const until = performance.now() + 5000;
-      const healthy: boolean[] = [];
-      while (performance.now() < until) {
-        busyFor(450);
-        await new Promise((resolve) => setImmediate(resolve));
-        healthy.push(connection.healthy());
-      }
-      expect(healthy.every(Boolean)).toBe(true);
       expect(await store.consume('mfaUser', 'u')).toMatchObject({ allowed: false, store: 'shared' });
     } finally {
       await connection.close();
       await relay.close();
     }
   }, 20_000);
+
+  it('PINGs answered while the process was too busy to read them keep Redis counted as up; one that stops answering is found away all the same', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      // The process gets busy (a flood of requests) right after each PING has gone out, past its
+      // 300 ms timeout: the answer waits unread.
+      const stream = connection.client.stream;
+      const write = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+      stream.write = ((...args: unknown[]) => {
+        const written = write(...args);
+        if (/ping/i.test(String(args[0]))) busyFor(450);
+        return written;
+      }) as typeof stream.write;
+      const samples = async (ms: number) => {
+        const seen: boolean[] = [];
+        for (const until = performance.now() + ms; performance.now() < until; ) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          seen.push(connection.healthy());
+        }
+        return seen;
+      };
+      expect((await samples(4000)).every(Boolean)).toBe(true);
+      redis.pause();
+      try {
+        expect((await samples(6000)).at(-1)).toBe(false);
+      } finally {
+        redis.resume();
+      }
+    } finally {
+      await connection.close();
+    }
+  }, 20_000);
+
+  it('a take Redis did not answer goes to the insurance when Redis has been found away meanwhile', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      let answers = true;
+      const store = storeOn(connection, `found-away-${Date.now()}`, { registerIp: { points: 5, duration: 60 } }, 'insurance', { redisAnswers: () => answers });
+      redis.pause();
+      try {
+        const take = store.consume('registerIp', 'k');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        answers = false; // the stall watch found it away while the take waited
+        expect(await take).toMatchObject({ allowed: true, store: 'local' });
+      } finally {
+        redis.resume();
+      }
+    } finally {
+      await connection.close();
+    }
+  });
 
   it('while Redis is known not to answer, neither takes nor give-backs nor resets wait for it, or are sent to run at some later time', async () => {
     const connection = connectRedis(redis.url, createLogger('silent'));

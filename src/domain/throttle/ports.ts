@@ -29,7 +29,7 @@ export interface Consumed {
   windowEndsAt: number;
   /**
    * Which counters took the point: the shared ones, or this instance's memory (without Redis, or
-   * as the insurance while Redis is away or failed to answer). A refund gives it back there only.
+   * as the insurance while Redis is away or refused the command). A refund gives it back there only.
    */
   store: 'shared' | 'local';
 }

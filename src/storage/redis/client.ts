@@ -23,13 +23,6 @@ export interface RedisConnection {
  */
 const STALL_CHECK_MS = 1000;
 const COMMAND_TIMEOUT_MS = 300;
-/**
- * A PING whose timeout fired this much later than due was not left unanswered by Redis: this
- * process was too busy to read the answer (a flood of requests). It says nothing either way;
- * counted, a flood would have every instance take Redis for away and grant the insurance's
- * budgets on top of Redis's.
- */
-const LATE_MS = 100;
 const STALL_AFTER_UNANSWERED = 2;
 /**
  * Unanswered that many times in a row, the connection is dropped and made anew: one that a NAT
@@ -104,15 +97,23 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   const watch = setInterval(() => {
     if (client.status !== 'ready' || pinging) return;
     pinging = true;
-    const sent = performance.now();
+    const stream = client.stream;
+    const readBefore = stream.bytesRead;
     client
       .ping()
       .then(
         () => true,
-        (error: unknown) => (error instanceof Error && error.name === 'ReplyError') || (performance.now() - sent > COMMAND_TIMEOUT_MS + LATE_MS ? undefined : false),
+        async (error: unknown) => {
+          if (error instanceof Error && error.name === 'ReplyError') return true;
+          // Timed out: Redis said nothing, or this process was too busy to read what it said (a
+          // flood of requests; counted, a flood would have every instance take Redis for away
+          // and grant the insurance's budgets on top of Redis's). Once a poll phase has read
+          // what waits on the socket, anything read since the PING was sent says Redis answers.
+          await new Promise((resolve) => setImmediate(resolve));
+          return client.stream === stream && stream.bytesRead > readBefore;
+        },
       )
       .then((answered) => {
-        if (answered === undefined) return;
         if (answered) {
           unanswered = 0;
           stalled = false;

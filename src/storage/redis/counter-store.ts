@@ -24,8 +24,9 @@ export interface CounterStoreOptions {
 
 /**
  * rate-limiter-flexible behind the domain's CounterStore. Each operation is one command on one
- * key. A store error reaches the domain only when RATE_LIMIT_FAIL=closed, as
- * SERVICE_UNAVAILABLE; otherwise the in-memory insurance limiter answers instead. The insurance
+ * key. A store error reaches the domain as SERVICE_UNAVAILABLE when RATE_LIMIT_FAIL=closed, or
+ * for a take not answered in time while Redis still counts as up (see consume); otherwise the
+ * in-memory insurance limiter answers instead. The insurance
  * is ours rather than rate-limiter-flexible's (its `insuranceLimiter`), so that every point says
  * which counters took it and is given back only there: a point taken in memory during an outage
  * and refunded after Redis returned must not come off a Redis counter that never had it.
