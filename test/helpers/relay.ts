@@ -5,14 +5,20 @@ import { freePort } from './processes';
 /**
  * A TCP relay to Redis on loopback. `blackhole()` does to the connections open now what a NAT
  * that forgot them does: the client's side stays open, and nothing it sends arrives or is answered;
- * connections made afterwards pass.
+ * connections made afterwards pass. `delayReplies(ms)`: Redis's answers reach the client that
+ * much later, as from a Redis that is slow (swapping, overloaded) but answers.
  */
 export async function relayTo(redisPort: number) {
   const pairs: Array<[Socket, Socket]> = [];
   const sockets = new Set<Socket>();
+  let replyDelayMs = 0;
   const server = createServer((client) => {
     const upstream = connectTcp(redisPort, '127.0.0.1');
-    client.pipe(upstream).pipe(client);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      if (replyDelayMs > 0) setTimeout(() => client.write(chunk), replyDelayMs);
+      else client.write(chunk);
+    });
     for (const socket of [client, upstream]) {
       socket.on('error', () => {});
       sockets.add(socket);
@@ -27,10 +33,13 @@ export async function relayTo(redisPort: number) {
     blackhole() {
       for (const [client, upstream] of pairs.splice(0)) {
         client.unpipe(upstream);
-        upstream.unpipe(client);
+        upstream.removeAllListeners('data');
         upstream.destroy();
         client.on('data', () => {}); // swallowed
       }
+    },
+    delayReplies(ms: number) {
+      replyDelayMs = ms;
     },
     close: () =>
       new Promise<void>((resolve) => {

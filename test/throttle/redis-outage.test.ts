@@ -9,7 +9,7 @@ import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import type { ThrottleLimits } from '../../src/domain/throttle';
 import { ServiceUnavailableError } from '../../src/errors';
 import { createLogger } from '../../src/logger';
-import { connectRedis, type RedisConnection } from '../../src/storage/redis/client';
+import { connectRedis, pingAnswered, type RedisConnection } from '../../src/storage/redis/client';
 import { RateLimiterCounterStore } from '../../src/storage/redis/counter-store';
 import { limitsWith, rulesOf } from '../helpers/counter-stores';
 import { createTestDatabase, startGateway, type GqlResult, type TestDatabase, type TestGateway } from '../helpers/gateway';
@@ -314,6 +314,27 @@ describe.skipIf(!binary)('Redis outage', () => {
     }
   }, 20_000);
 
+  it('a PING whose answer came while the process was too busy to read it in time was answered; one Redis leaves unanswered was not', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      // Sent after this turn's poll phase, then busy past the timeout: the timeout fires before
+      // the answer, already here, is read.
+      await new Promise((resolve) => setImmediate(resolve));
+      const answered = pingAnswered(connection.client);
+      busyFor(450);
+      expect(await answered).toBe(true);
+      redis.pause();
+      try {
+        expect(await pingAnswered(connection.client)).toBe(false);
+      } finally {
+        redis.resume();
+      }
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('PINGs answered while the process was too busy to read them keep Redis counted as up; one that stops answering is found away all the same', async () => {
     const connection = connectRedis(redis.url, createLogger('silent'));
     try {
@@ -344,6 +365,29 @@ describe.skipIf(!binary)('Redis outage', () => {
       }
     } finally {
       await connection.close();
+    }
+  }, 20_000);
+
+  it('a Redis that answers, but slower than the command timeout, is found away, however much else it answers late: the insurance then counts', async () => {
+    const relay = await relayTo(redis.port);
+    const connection = connectRedis(relay.url, createLogger('silent'));
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      const store = storeOn(connection, `slow-${Date.now()}`, { registerIp: { points: 100, duration: 60 } }, 'insurance', { redisAnswers: connection.healthy });
+      relay.delayReplies(500);
+      // Takes keep coming (and their late answers with them); each is refused until Redis counts as away.
+      const outcomes: string[] = [];
+      for (const until = performance.now() + 8000; performance.now() < until && connection.healthy(); ) {
+        outcomes.push(await store.consume('registerIp', 'k').then((taken) => taken.store, () => 'refused'));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(connection.healthy()).toBe(false);
+      expect(outcomes).toContain('refused');
+      expect((await store.consume('registerIp', 'k')).store).toBe('local');
+    } finally {
+      relay.delayReplies(0);
+      await connection.close();
+      await relay.close();
     }
   }, 20_000);
 

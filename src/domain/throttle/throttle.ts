@@ -145,7 +145,7 @@ export class Throttle {
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
       await refund(settled.flatMap((s, i) => (s.status === 'fulfilled' ? [[counters[i]!, s.value] as const] : [])));
-      throw failed.reason; // a store is down and RATE_LIMIT_FAIL=closed
+      throw failed.reason; // SERVICE_UNAVAILABLE: a store is down and RATE_LIMIT_FAIL=closed, or Redis did not answer in time
     }
     const taken = settled.map((s) => (s as PromiseFulfilledResult<Consumed>).value);
     const points = counters.map((counter, i): Point => [counter, taken[i]!]);
@@ -154,7 +154,7 @@ export class Throttle {
     try {
       admission = refused.length > 0 ? { waitMs: Math.max(...refused) } : ((await hooks.admit?.(taken)) ?? { took: [] });
     } catch (error) {
-      void refund(points); // the gate's store failed (RATE_LIMIT_FAIL=closed): no check was made
+      void refund(points); // the gate's store failed (as above): no check was made
       throw error;
     }
     if ('waitMs' in admission) {

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Command, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
 export interface RedisConnection {
@@ -97,22 +97,7 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
   const watch = setInterval(() => {
     if (client.status !== 'ready' || pinging) return;
     pinging = true;
-    const stream = client.stream;
-    const readBefore = stream.bytesRead;
-    client
-      .ping()
-      .then(
-        () => true,
-        async (error: unknown) => {
-          if (error instanceof Error && error.name === 'ReplyError') return true;
-          // Timed out: Redis said nothing, or this process was too busy to read what it said (a
-          // flood of requests; counted, a flood would have every instance take Redis for away
-          // and grant the insurance's budgets on top of Redis's). Once a poll phase has read
-          // what waits on the socket, anything read since the PING was sent says Redis answers.
-          await new Promise((resolve) => setImmediate(resolve));
-          return client.stream === stream && stream.bytesRead > readBefore;
-        },
-      )
+    pingAnswered(client)
       .then((answered) => {
         if (answered) {
           unanswered = 0;
@@ -154,6 +139,28 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
       await client.quit().catch(() => client.disconnect());
     },
   };
+}
+
+/**
+ * Whether Redis answers a PING within the command timeout (an error reply is an answer). Sent as
+ * a command of its own, not in an automatic pipeline behind the counters' commands. One that
+ * timed out while this process was too busy to read its answer (a flood of requests) was
+ * answered all the same: once a poll phase has read what waits on the socket, its own answer has
+ * come. Counted as unanswered, a flood would have every instance take Redis for away and grant
+ * the insurance's budgets on top of Redis's. A Redis slower than the timeout does not answer in
+ * time, however much else it answers late.
+ */
+export async function pingAnswered(client: Redis): Promise<boolean> {
+  const ping = new Command('ping', [], { replyEncoding: 'utf8' });
+  void client.sendCommand(ping);
+  try {
+    await ping.promise;
+    return true;
+  } catch (error) {
+    if (error instanceof Error && error.name === 'ReplyError') return true;
+    await new Promise((resolve) => setImmediate(resolve));
+    return ping.isResolved;
+  }
 }
 
 export const CLUSTER_UNSUPPORTED =
