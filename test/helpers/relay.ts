@@ -15,10 +15,13 @@ export async function relayTo(redisPort: number) {
   const server = createServer((client) => {
     const upstream = connectTcp(redisPort, '127.0.0.1');
     client.pipe(upstream);
+    // In order, however the delay changes: none is delivered before one received earlier.
+    let lastAt = 0;
     upstream.on('data', (chunk: Buffer) => {
-      if (replyDelayMs > 0) setTimeout(() => client.write(chunk), replyDelayMs);
-      else client.write(chunk);
+      lastAt = Math.max(performance.now() + replyDelayMs, lastAt);
+      setTimeout(() => client.write(chunk), lastAt - performance.now());
     });
+    upstream.on('end', () => setTimeout(() => client.end(), Math.max(0, lastAt - performance.now())));
     for (const socket of [client, upstream]) {
       socket.on('error', () => {});
       sockets.add(socket);

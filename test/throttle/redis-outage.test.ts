@@ -335,6 +335,25 @@ describe.skipIf(!binary)('Redis outage', () => {
     }
   });
 
+  it('an error reply to a PING (a Redis user without PING) is an answer, read late or not', async () => {
+    const admin = redis.client();
+    const user = `noping${Date.now()}`;
+    await admin.call('ACL', 'SETUSER', user, 'on', '>pw', '~*', '+@all', '-ping');
+    const connection = connectRedis(`redis://${user}:pw@127.0.0.1:${redis.port}`, createLogger('silent'));
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      expect(await pingAnswered(connection.client)).toBe(true);
+      await new Promise((resolve) => setImmediate(resolve));
+      const answered = pingAnswered(connection.client);
+      busyFor(450);
+      expect(await answered).toBe(true);
+    } finally {
+      await connection.close();
+      await admin.call('ACL', 'DELUSER', user);
+      admin.disconnect();
+    }
+  });
+
   it('with the process busy past the timeout after every PING, Redis counts as up while it answers, and as away once it stops', async () => {
     const connection = connectRedis(redis.url, createLogger('silent'));
     try {

@@ -142,24 +142,29 @@ export function connectRedis(url: string, logger: Logger): RedisConnection {
 }
 
 /**
- * Whether Redis answers a PING within the command timeout (an error reply is an answer). Sent as
- * a command of its own, not in an automatic pipeline behind the counters' commands. One that
- * timed out while this process was too busy to read its answer (a flood of requests) was
- * answered all the same: once a poll phase has read what waits on the socket, its own answer has
- * come. Counted as unanswered, a flood would have every instance take Redis for away and grant
- * the insurance's budgets on top of Redis's. A Redis slower than the timeout does not answer in
- * time, however much else it answers late.
+ * Whether Redis answers a PING within the command timeout (an error reply, from a Redis user
+ * without PING say, is an answer). Sent as a command of its own, not in an automatic pipeline
+ * behind the counters' commands. One that timed out while this process was too busy to read its
+ * answer (a flood of requests) was answered all the same: once a poll phase has read what waits
+ * on the socket, its answer has been read, and the command has left the queue of those awaiting
+ * one (on the same connection: a reconnection empties the queue unanswered). Counted as
+ * unanswered, a flood would have every instance take Redis for away and grant the insurance's
+ * budgets on top of Redis's. A Redis slower than the timeout does not answer in time, however
+ * much else it answers late.
  */
 export async function pingAnswered(client: Redis): Promise<boolean> {
   const ping = new Command('ping', [], { replyEncoding: 'utf8' });
+  const stream = client.stream;
+  const awaited = () => client.commandQueue.toArray().some((item) => item.command === ping);
   void client.sendCommand(ping);
+  const written = awaited(); // not when refused at once (a connection not writable)
   try {
     await ping.promise;
     return true;
-  } catch (error) {
-    if (error instanceof Error && error.name === 'ReplyError') return true;
+  } catch {
+    if (!written) return false;
     await new Promise((resolve) => setImmediate(resolve));
-    return ping.isResolved;
+    return client.stream === stream && !awaited();
   }
 }
 
