@@ -3,7 +3,7 @@ import { hashOpaqueToken } from '../tokens';
 
 /**
  * Ends the session a refresh token belongs to. Always true, valid token or not (RFC 7009
- * style: no oracle for token validity); audited only when it ended a live session.
+ * style: no oracle for token validity); audited only when it ended the session (one not ended before).
  */
 export async function logout(deps: Pick<AuthDeps, 'sessions' | 'clock' | 'audit'>, refreshToken: string | null | undefined, client: ClientInfo) {
   if (refreshToken) {
