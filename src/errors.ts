@@ -173,12 +173,24 @@ export class ServiceUnavailableError extends GatewayError {
 }
 
 // Codes that mean "the store could not be reached", as raised by postgres.js, node's net
-// layer and Postgres itself (admin shutdown, cannot connect now, database not accepting); or
-// that Postgres rolled back a transaction that may well succeed if sent again (a deadlock, a
-// serialization failure).
+// layer and Postgres itself (admin shutdown, cannot connect now, database not accepting, a
+// session ended as idle, connection exceptions, among them a pooler's: PgBouncer's
+// query_wait_timeout is 08P01); or that Postgres rolled back a statement or transaction that may
+// well succeed if sent again (a deadlock, a serialization failure, a statement_timeout or
+// cancel, a lock_timeout, a transaction ended as idle).
 const UNAVAILABLE_CODES = new Set([
   '40P01',
   '40001',
+  '57014',
+  '55P03',
+  '25P03',
+  '57P05',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '08P01',
   'ECONNREFUSED',
   'ECONNRESET',
   'ETIMEDOUT',

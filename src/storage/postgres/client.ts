@@ -55,6 +55,12 @@ export async function openPostgres(url: string, options: { max: number }): Promi
     connect_timeout: 5,
     idle_timeout: 60,
     backoff: reconnectDelay,
+    // postgres.js would otherwise ask the catalog for the array types on every new connection,
+    // and drop that query's promise: one the server fails or cuts (a statement timeout, a
+    // pooler's query_wait_timeout, a restart at that moment) is an unhandled rejection, which
+    // ends the process. The stores need none of it: drizzle reads and writes its array columns
+    // as text, and raw statements return arrays as JSON.
+    fetch_types: false,
     // No startup parameters beyond the protocol's own: a pooler in transaction mode (PgBouncer)
     // refuses every connection that sends one it does not know. The isolation the stores rely
     // on is checked at start instead (readDefaultIsolation, from bootstrap).
@@ -74,7 +80,7 @@ export async function openPostgres(url: string, options: { max: number }): Promi
     db: orm as unknown as Db,
     kind: 'postgres',
     migrate: () =>
-      underMigrationLock(postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5 }), async () => {
+      underMigrationLock(postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5, fetch_types: false }), async () => {
         await migrate(orm, { migrationsFolder });
         return canonicalizeStoredEmails(orm as unknown as Db);
       }),

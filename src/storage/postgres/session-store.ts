@@ -111,11 +111,12 @@ const ROTATION = (() => {
         FROM spent WHERE s.id = spent.session_id
         RETURNING s.*
       )
-      SELECT touched.id, touched.user_id, touched.amr, touched.user_agent, touched.ip,
+      -- Arrays as JSON, which both drivers parse (postgres.js reads no array types: client.ts).
+      SELECT touched.id, touched.user_id, to_json(touched.amr) AS amr, touched.user_agent, touched.ip,
         ${epochMs('touched.created_at')} AS created_ms,
         ${epochMs('touched.last_used_at')} AS last_used_ms,
         ${epochMs('LEAST(touched.idle_expires_at, touched.expires_at)')} AS expires_ms,
-        u.email, u.password_hash, u.roles, u.mfa_enabled, u.session_epoch,
+        u.email, u.password_hash, to_json(u.roles) AS roles, u.mfa_enabled, u.session_epoch,
         ${epochMs('u.created_at')} AS user_created_ms
       FROM touched JOIN users u ON u.id = touched.user_id`;
 })();
