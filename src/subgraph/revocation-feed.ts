@@ -6,6 +6,7 @@
  */
 import { describeError } from '../describe-error';
 import { RedisRevocationFeed } from '../storage/redis/revocation-feed';
+import { stderrWarnings, type KitLogger } from './logger.js';
 
 export interface RevocationFeedOptions {
   /** The Redis the gateway uses (its REDIS_URL). */
@@ -20,10 +21,7 @@ export interface RevocationFeedOptions {
 }
 
 /** A pino logger fits, as does any other with these two methods. */
-export interface RevocationFeedLogger {
-  warn(details: object, message: string): void;
-  info(details: object, message: string): void;
-}
+export type RevocationFeedLogger = KitLogger;
 
 const STARTUP_WAIT_MS = 3000;
 /**
@@ -33,15 +31,8 @@ const STARTUP_WAIT_MS = 3000;
  */
 const PING_MS = 5000;
 
-/** The default logger: warnings as JSON lines on stderr, with the fields pino would write. */
-const stderrWarnings: RevocationFeedLogger = {
-  warn: (details, message) =>
-    void process.stderr.write(`${JSON.stringify({ level: 40, time: Date.now(), component: 'revocation-feed', ...details, msg: message })}\n`),
-  info: () => {},
-};
-
 export async function createRevocationFeed(options: RevocationFeedOptions) {
-  const logger = options.logger ?? stderrWarnings;
+  const logger = options.logger ?? stderrWarnings('revocation-feed');
   // Loaded here, not with the kit: a subgraph without the feed needs no ioredis (an optional peer).
   const { Redis } = await import('ioredis').catch((error: unknown) => {
     throw new Error('the revocation feed needs ioredis: npm install ioredis', { cause: error });

@@ -7,7 +7,9 @@
  * retired key stops verifying), and kept while the issuer is unreachable.
  */
 import { base64url, createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { describeError } from '../describe-error';
 import { CLOCK_SKEW_SECONDS, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
+import { stderrWarnings, type KitLogger } from './logger.js';
 
 export interface VerifierOptions {
   /** The gateway's JWT_ISSUER. */
@@ -29,6 +31,12 @@ export interface VerifierOptions {
   clockToleranceSeconds?: number | undefined;
   /** Sessions revoked before their tokens expire (see the revocation feed); default none. */
   isRevoked?: ((sessionId: string) => boolean) | undefined;
+  /**
+   * Where warnings go: a discovery or key-set fetch that failed (once until one succeeds), so
+   * that a misconfiguration (an issuer its discovery document does not name) is not taken for
+   * an outage. Default: JSON lines on stderr, at level warn.
+   */
+  logger?: KitLogger | undefined;
 }
 
 export interface SubgraphViewer {
@@ -45,6 +53,13 @@ export type VerifyResult = { ok: true; viewer: SubgraphViewer } | { ok: false; r
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 export function createVerifier(options: VerifierOptions) {
+  // Left out (plain JavaScript has no types to say so), jose would not check the claim at all.
+  if (typeof options.issuer !== 'string' || options.issuer === '') throw new TypeError('issuer must be a non-empty string: the gateway\'s JWT_ISSUER');
+  if (typeof options.audience !== 'string' || options.audience === '') throw new TypeError('audience must be a non-empty string: the gateway\'s JWT_AUDIENCE');
+  if (options.algorithms !== undefined && (!isStrings(options.algorithms) || options.algorithms.length === 0)) {
+    throw new TypeError('algorithms must be a non-empty list of JWS algorithm names');
+  }
+  if (options.isRevoked !== undefined && typeof options.isRevoked !== 'function') throw new TypeError('isRevoked must be a function');
   const cooldown = options.cooldownSeconds ?? 30;
   // Without a cooldown, every token with an unknown kid would make the subgraph fetch the key set.
   if (!Number.isFinite(cooldown) || cooldown < 1) throw new TypeError('cooldownSeconds must be a number of seconds, at least 1');
@@ -60,6 +75,7 @@ export function createVerifier(options: VerifierOptions) {
   // variable left empty) means discovery, as in resolveJwksUrl.
   const [name, url] = options.jwksUrl ? ['jwksUrl', options.jwksUrl] : ['issuer', options.issuer];
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`${name} must be an absolute http(s) URL`);
+  const fetches = fetchWarnings(options.logger ?? stderrWarnings('verifier'));
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
     if (keys) return keys;
@@ -72,11 +88,15 @@ export function createVerifier(options: VerifierOptions) {
           [customFetch]: fetchCapped,
         }),
         cooldown,
+        fetches,
       ),
     );
     // A failed discovery is asked again after a second at the earliest; meanwhile tokens are
     // unavailable at once, not each after its own wait for an issuer that does not answer.
-    discovered.catch(() => setTimeout(() => keys === discovered && (keys = undefined), DISCOVERY_RETRY_MS).unref());
+    discovered.catch((error: unknown) => {
+      fetches.failed(error, 'discovery of the key set failed: tokens that could pass answer unavailable');
+      setTimeout(() => keys === discovered && (keys = undefined), DISCOVERY_RETRY_MS).unref();
+    });
     keys = discovered;
     return keys;
   };
@@ -173,7 +193,7 @@ class KeySetUnavailable extends Error {}
  * a failed fetch makes tokens unavailable, and the issuer is asked again a second later at the
  * earliest (as discovery is), not by every request meanwhile.
  */
-function keptWhileUnreachable(remote: ReturnType<typeof createRemoteJWKSet>, cooldown: number): JWTVerifyGetKey {
+function keptWhileUnreachable(remote: ReturnType<typeof createRemoteJWKSet>, cooldown: number, fetches: FetchWarnings): JWTVerifyGetKey {
   let standIn: { getKey: JWTVerifyGetKey; retryAt: number } | undefined;
   let noneUntil = 0;
   return async (header, token) => {
@@ -182,18 +202,50 @@ function keptWhileUnreachable(remote: ReturnType<typeof createRemoteJWKSet>, coo
     try {
       const key = await remote(header, token);
       standIn = undefined;
+      fetches.succeeded();
       return key;
     } catch (error) {
-      if (keySetAnswered(error)) throw error;
+      if (keySetAnswered(error)) {
+        fetches.succeeded();
+        throw error;
+      }
       const last = remote.jwks();
       if (!last) {
         noneUntil = Date.now() + DISCOVERY_RETRY_MS;
+        fetches.failed(error, 'the key set could not be fetched: tokens that could pass answer unavailable');
         throw new KeySetUnavailable('key set unavailable', { cause: error });
       }
+      fetches.failed(error, 'the key set could not be fetched: verifying with the last keys fetched');
       standIn = { getKey: createLocalJWKSet(last), retryAt: Date.now() + cooldown * 1000 };
       return standIn.getKey(header, token);
     }
   };
+}
+
+type FetchWarnings = ReturnType<typeof fetchWarnings>;
+
+/**
+ * One warning per spell of failures, as the revocation feed warns once per outage: the first
+ * failure after a success (or the start) is told, with what failed (a discovery that names
+ * another issuer, a refused connection), not every retry while it lasts.
+ */
+function fetchWarnings(logger: KitLogger) {
+  let failing = false;
+  return {
+    failed(error: unknown, message: string) {
+      if (failing) return;
+      failing = true;
+      logger.warn({ err: { ...describeError(error), ...(error instanceof DiscoveryError && { reason: error.message }) } }, message);
+    },
+    succeeded() {
+      failing = false;
+    },
+  };
+}
+
+/** A discovery document that was fetched but cannot be used: what is wrong with it is ours to say. */
+class DiscoveryError extends Error {
+  override name = 'DiscoveryError';
 }
 
 async function resolveJwksUrl(options: VerifierOptions) {
@@ -203,10 +255,12 @@ async function resolveJwksUrl(options: VerifierOptions) {
     // The document must come from the issuer itself (OpenID Connect Discovery, 4.3).
     redirect: 'error',
   });
-  if (response.status !== 200) throw new Error(`discovery answered ${response.status}`);
+  if (response.status !== 200) throw new DiscoveryError(`discovery answered ${response.status}`);
   const { issuer, jwks_uri: url } = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
-  if (issuer !== options.issuer) throw new Error('discovery names another issuer');
-  if (typeof url !== 'string') throw new Error('discovery has no jwks_uri');
+  if (issuer !== options.issuer) {
+    throw new DiscoveryError(`discovery names another issuer: ${JSON.stringify(issuer)?.slice(0, 200)}, not ${JSON.stringify(options.issuer)}`);
+  }
+  if (typeof url !== 'string') throw new DiscoveryError('discovery has no jwks_uri');
   return url;
 }
 

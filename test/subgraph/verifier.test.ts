@@ -17,7 +17,7 @@ import { rotateSigningKey } from '../../src/domain/tokens';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { createLogger } from '../../src/logger';
 import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
-import { createRevocationFeed, createVerifier } from '../../src/subgraph';
+import { createRevocationFeed, createVerifier, type VerifierOptions } from '../../src/subgraph';
 import { MAX_DOCUMENT_BYTES } from '../../src/subgraph/verifier';
 import { LogoutDocument } from '../gql/graphql';
 import { signUp } from '../helpers/fixtures';
@@ -246,8 +246,35 @@ describe('createVerifier: discovery', () => {
       expect(await verdict(`${base}/moved`)).toEqual({ ok: false, reason: 'unavailable' });
       claimed = base;
       expect(await verdict(base)).toMatchObject({ ok: true });
-    } finally {
+
+      // The issuer written otherwise than the gateway writes it (a trailing slash) looks like an
+      // outage to its tokens, and is said once, naming both, until a discovery succeeds.
+      const warnings: Array<{ details: object; message: string }> = [];
+      const logger = { warn: (details: object, message: string) => void warnings.push({ details, message }), info: () => {} };
+      const slashed = createVerifier({ issuer: `${base}/`, audience: 'graphql', logger });
+      const token = await tokenOf(`${base}/`);
+      expect(await slashed.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
+      await new Promise((resolve) => setTimeout(resolve, 1100)); // a failed discovery is asked again a second later
+      expect(await slashed.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
+      expect(warnings).toEqual([
+        {
+          message: 'discovery of the key set failed: tokens that could pass answer unavailable',
+          details: { err: { type: 'DiscoveryError', reason: `discovery names another issuer: "${base}", not "${base}/"` } },
+        },
+      ]);
+      claimed = `${base}/`;
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(await slashed.verify(token)).toMatchObject({ ok: true });
+      // Once it worked, the next spell of failures is said again.
+      server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const other = createVerifier({ issuer: base, audience: 'graphql', logger });
+      expect(await other.verify(await tokenOf(base))).toEqual({ ok: false, reason: 'unavailable' });
+      expect(warnings).toHaveLength(2);
+      expect(warnings[1]).toMatchObject({ message: 'discovery of the key set failed: tokens that could pass answer unavailable', details: { err: { type: 'TypeError' } } });
+    } finally {
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     }
   });
 });
@@ -257,10 +284,10 @@ describe('createVerifier: the key set over time', () => {
   afterAll(async () => {
     for (const issuer of issuers) await issuer.close();
   });
-  const setUp = async (cooldownSeconds = 1, keySetMaxAgeSeconds = 1) => {
+  const setUp = async (cooldownSeconds = 1, keySetMaxAgeSeconds = 1, logger?: VerifierOptions['logger']) => {
     const issuer = await fakeIssuer();
     issuers.push(issuer);
-    const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds, keySetMaxAgeSeconds });
+    const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds, keySetMaxAgeSeconds, logger });
     return { issuer, verifier };
   };
   const pastMaxAge = () => new Promise((resolve) => setTimeout(resolve, 1100));
@@ -284,7 +311,8 @@ describe('createVerifier: the key set over time', () => {
   });
 
   it('keeps the last key set while the issuer cannot answer, asking it again at most once per cooldown', async () => {
-    const { issuer, verifier } = await setUp(30);
+    const warnings: string[] = [];
+    const { issuer, verifier } = await setUp(30, 1, { warn: (_details, message) => void warnings.push(message), info: () => {} });
     const key = await issuer.key('only');
     issuer.publish(key);
     const token = await issuer.token(key);
@@ -297,6 +325,7 @@ describe('createVerifier: the key set over time', () => {
     const stranger = await issuer.token(await issuer.key('unknown'));
     for (let i = 0; i < 5; i++) expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
     expect(issuer.fetches() - before).toBe(1);
+    expect(warnings).toEqual(['the key set could not be fetched: verifying with the last keys fetched']);
   });
 
   it('with no key set yet, answers unavailable while the issuer cannot answer, asking it at most once a second', async () => {
@@ -395,6 +424,24 @@ describe('createVerifier: the key set over time', () => {
     // issuer is only compared with the tokens' iss.
     expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: '' })).not.toThrow();
     expect(() => createVerifier({ issuer: 'urn:gateway', audience: 'graphql', jwksUrl: 'https://issuer.test/jwks.json' })).not.toThrow();
+  });
+
+  it('refuses a missing or empty issuer or audience, an empty or malformed algorithm list, an isRevoked that is no function: jose would skip the check', () => {
+    // Plain JavaScript has no types to catch these; without the throw the claim went unchecked.
+    const refused: Array<[object, string]> = [
+      [{ audience: 'graphql', jwksUrl: 'https://issuer.test/jwks.json' }, 'issuer must be a non-empty string'],
+      [{ issuer: '', audience: 'graphql', jwksUrl: 'https://issuer.test/jwks.json' }, 'issuer must be a non-empty string'],
+      [{ issuer: 'https://issuer.test' }, 'audience must be a non-empty string'],
+      [{ issuer: 'https://issuer.test', audience: '' }, 'audience must be a non-empty string'],
+      [{ issuer: 'https://issuer.test', audience: ['graphql'] }, 'audience must be a non-empty string'],
+      [{ issuer: 'https://issuer.test', audience: 'graphql', algorithms: [] }, 'algorithms must be a non-empty list'],
+      [{ issuer: 'https://issuer.test', audience: 'graphql', algorithms: 'ES256' }, 'algorithms must be a non-empty list'],
+      [{ issuer: 'https://issuer.test', audience: 'graphql', isRevoked: new Set(['s1']) }, 'isRevoked must be a function'],
+    ];
+    for (const [options, message] of refused) {
+      expect(() => createVerifier(options as Parameters<typeof createVerifier>[0]), JSON.stringify(options)).toThrow(TypeError);
+      expect(() => createVerifier(options as Parameters<typeof createVerifier>[0]), JSON.stringify(options)).toThrow(message);
+    }
   });
 
   it('refuses a key set maximum age under 1 s, or not a number', () => {
