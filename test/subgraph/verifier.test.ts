@@ -647,4 +647,51 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
       await admin.quit();
     }
   });
+
+  it('survives losing its channel rights while subscribed, says so, and follows again once they are back', async () => {
+    const prefix = gateway.config.rateLimit.prefix;
+    const admin = new Redis(redisUrl!);
+    const user = `subgraph-${randomUUID()}`;
+    const password = randomUUID();
+    const url = new URL(redisUrl!);
+    url.username = user;
+    url.password = password;
+    const channelRights = `&${prefix}:revocations`;
+    const sidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string;
+    const revokedLater = async (feed: { isRevoked(sid: string): boolean }, withinMs: number) => {
+      const later = await signUp(gateway);
+      await gateway.gql(LogoutDocument, { refreshToken: later.refreshToken });
+      const deadline = Date.now() + withinMs;
+      while (!feed.isRevoked(sidOf(later.accessToken)) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      return feed.isRevoked(sidOf(later.accessToken));
+    };
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => void unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, 'resetkeys', `%R~${prefix}:revoked`, 'resetchannels', channelRights, '-@all', '+zrangebyscore', '+subscribe', '+ping', '+info', '+select');
+      const lines: string[] = [];
+      const logger = createLogger('info', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+      const feed = await createRevocationFeed({ redisUrl: url.toString(), prefix, logger });
+      feeds.push(feed);
+      expect(await revokedLater(feed, 1000)).toBe(true);
+      // Taken away: Redis drops the subscribed connection, which comes back and is refused the
+      // channel. ioredis's own re-subscription was an unhandled rejection: the process ended.
+      await admin.call('ACL', 'SETUSER', user, 'resetchannels');
+      const deadline = Date.now() + 5000;
+      while (!lines.join('').includes('revocations not followed') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(lines.join('')).toMatch(/revocations not followed/);
+      expect(await revokedLater(feed, 500)).toBe(false);
+      // Back: the liveness check subscribes again within its 5 s, and revocations arrive again.
+      await admin.call('ACL', 'SETUSER', user, channelRights);
+      expect(await revokedLater(feed, 8000)).toBe(true);
+      expect(lines.join('')).toMatch(/revocations followed again/);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+      await admin.call('ACL', 'DELUSER', user);
+      await admin.quit();
+    }
+  }, 30_000);
 });

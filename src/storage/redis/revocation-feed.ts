@@ -95,13 +95,17 @@ export class RedisRevocationFeed implements RevocationFeed {
     // unanswered when a stall made the liveness check reconnect would hold every later PING
     // behind it, and the check would reconnect every 5 s for good. Nor its refusal to resend:
     // without a command timeout here, a command in flight at a reconnection would otherwise be
-    // neither answered nor failed (the next 'ready' subscribes again anyway).
+    // neither answered nor failed (the next 'ready' subscribes again anyway). Nor its own
+    // re-subscription on reconnect: every 'ready' subscribes here, and ioredis's drops its
+    // promise, so one Redis refuses (a user whose channel rights were taken away) would be an
+    // unhandled rejection, ending the process.
     this.subscriber = client.duplicate({
       enableOfflineQueue: true,
       commandTimeout: undefined,
       maxRetriesPerRequest: null,
       enableAutoPipelining: false,
       autoResendUnfulfilledCommands: true,
+      autoResubscribe: false,
     });
     this.subscriber.on('error', () => {}); // outages are logged by the main connection
     this.subscriber.on('message', (_channel, message: string) => this.receive(message));
@@ -110,6 +114,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     let firstSubscribed!: () => void;
     const subscribed = new Promise<void>((resolve) => (firstSubscribed = resolve));
     this.subscriber.on('ready', () => void this.subscribeAndLoad().then(firstSubscribed));
+    this.subscriber.on('close', () => (this.following = false));
     this.liveness = setInterval(() => void this.checkSubscriber(), SUBSCRIBER_PING_MS).unref();
     client.on('ready', () => {
       if (this.closed) return;
@@ -137,16 +142,31 @@ export class RedisRevocationFeed implements RevocationFeed {
     return this.initial;
   }
 
-  private async subscribeAndLoad() {
+  /**
+   * Subscribes, then loads the set. Refused (a Redis user without the channel), the set still
+   * counts, without what follows, and it is said once; the liveness check then asks again every
+   * SUBSCRIBER_PING_MS, quietly, until the rights are back.
+   */
+  private async subscribeAndLoad(again = false) {
+    this.subscribing = true;
     try {
       await this.subscriber.subscribe(this.channel);
+      this.following = true;
+      if (again) this.logger.info({}, 'revocations followed again: the channel is subscribed to');
     } catch (error) {
       if (this.closed || this.subscriber.status !== 'ready') return; // gone meanwhile; a reconnection subscribes again
-      // Refused (a Redis user without the channel): the set still counts, without what follows.
+      this.following = false;
+      if (again) return;
       this.logger.warn({ err: describeError(error) }, 'revocations not followed: the channel could not be subscribed to; only sessions revoked before now are refused');
+    } finally {
+      this.subscribing = false;
     }
     await this.load();
   }
+
+  /** Subscribed on the subscriber connection as it is now (a reconnection starts unsubscribed). */
+  private following = false;
+  private subscribing = false;
 
   /** PING on the subscriber connection; no answer in time: drop it, and let ioredis reconnect. */
   private async checkSubscriber() {
@@ -163,6 +183,7 @@ export class RedisRevocationFeed implements RevocationFeed {
     ]);
     clearTimeout(timer);
     this.pinging = false;
+    if (answered && !this.following && !this.subscribing && !this.closed && this.subscriber.status === 'ready') void this.subscribeAndLoad(true);
     if (answered || this.closed) return;
     this.logger.warn({}, 'the revocation channel stopped answering: reconnecting (the revoked set is loaded again once it is back)');
     this.subscriber.disconnect(true);
