@@ -41,7 +41,8 @@ function invalidVariableMessage(name: string, error: unknown) {
 
 // graphql-js quotes a literal it could not take as well (`login(password: ["…"])`), a secret
 // written into the document in the wrong shape: the message keeps the type, not the value.
-const LITERAL_REFUSED = /^(?:Expected value of type "([^"]+)", found |(\w+) cannot represent )/;
+// An enum's alike: a string where it wants a value name, or a name it does not have.
+const LITERAL_REFUSED = /^(?:Expected value of type "([^"]+)", found |(\w+) cannot represent |Enum "(\w+)" cannot represent |Value ".*" does not exist in "(\w+)" enum\.)/s;
 const VALUE_KINDS = new Set<string>([Kind.STRING, Kind.INT, Kind.FLOAT, Kind.BOOLEAN, Kind.NULL, Kind.ENUM, Kind.LIST, Kind.OBJECT]);
 
 /** The message of a literal that does not fit its type, naming the type, not the value; else none. */
@@ -49,7 +50,8 @@ function refusedLiteralMessage(message: string, error: unknown) {
   const node = error instanceof GraphQLError ? error.nodes?.[0] : undefined;
   const refused = node && VALUE_KINDS.has(node.kind) ? LITERAL_REFUSED.exec(message) : null;
   if (!refused) return undefined;
-  return refused[1] ? `Expected value of type "${refused[1]}"; the value given does not fit.` : `${refused[2]} cannot represent the value given.`;
+  if (refused[1]) return `Expected value of type "${refused[1]}"; the value given does not fit.`;
+  return refused[2] ? `${refused[2]} cannot represent the value given.` : `Enum "${refused[3] ?? refused[4]}" cannot represent the value given.`;
 }
 
 // A parse error names the token it did not expect, with its value (`Expected Name, found String

@@ -30,6 +30,8 @@ export const BODY_LIMIT_BYTES = 100 * 1024;
 export const REQUEST_TIMEOUT_MS = 30_000;
 const CONNECTIONS_CHECK_MS = 5_000;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+/** The scheme and authority of a request target in absolute form (RFC 9112, 3.2.2). */
+const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
 
 /**
  * request.ip: the socket's address unless TRUST_PROXY names the proxies to believe. A hop count
@@ -112,7 +114,10 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
   });
   app.addHook('onResponse', (request, reply, done) => {
     const query = request.url.indexOf('?');
-    const path = query === -1 ? request.url : request.url.slice(0, query);
+    let path = query === -1 ? request.url : request.url.slice(0, query);
+    // A request line in absolute form (`POST http://user:password@host/graphql`, as sent to a
+    // proxy) is served by its path: only that is logged, not the credentials before it.
+    if (path[0] !== '/') path = path.replace(ABSOLUTE_FORM, '') || '/';
     accessLog.info({ reqId: request.id, method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     answered?.(reply.statusCode);
     done();

@@ -220,6 +220,13 @@ describe('request shape', () => {
       const defaulted = await gw.post({ query: 'mutation ($p: String! = ["Secret-By-Default-4"]) { login(email: "a@example.com", password: $p) { __typename } }' });
       expect(await defaulted.clone().text()).not.toMatch(/Secret/);
       expect((await refused(defaulted, 400, 'GRAPHQL_VALIDATION_FAILED')).message).toBe('String cannot represent the value given.');
+      // An enum's default: a string where a value name is due, or a name the enum does not have.
+      for (const value of ['"Secret-In-An-Enum-7"', 'Secret_Enum_Name_8']) {
+        const response = await gw.post({ query: `query ($m: MfaMethod = ${value}) { __typename }` });
+        expect(await response.clone().text()).not.toMatch(/Secret/);
+        const messages = ((await response.json()) as { errors: Array<{ message: string }> }).errors.map((e) => e.message);
+        expect(messages).toContain('Enum "MfaMethod" cannot represent the value given.');
+      }
     }
   });
 });

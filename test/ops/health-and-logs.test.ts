@@ -1,6 +1,7 @@
 // Rule: /healthz and /readyz tell liveness from database readiness; logs hold one line per
 // request with its id and never a password, token or variables; failures leak nothing.
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -105,6 +106,24 @@ describe('logs', () => {
     for (const id of ids) expect(id).toEqual(expect.any(String));
     expect(new Set(ids).size).toBe(6);
     expect(lines.every((l) => l.path === '/graphql' && l.status === 200)).toBe(true);
+  });
+
+  it('logs a request line in absolute form by its path, without the credentials written before it', async () => {
+    const from = gw.logs.length;
+    const { port } = new URL(gw.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.end(`GET http://alice:Absolute-Form-Secret@127.0.0.1:${port}/healthz?x=Query-Secret HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`),
+      );
+      let text = '';
+      socket.on('data', (chunk) => (text += String(chunk)));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    const [line] = await requestLines(from, 1);
+    expect(line).toMatchObject({ path: '/healthz', status: 200 });
+    expect(gw.logs.slice(from).join('')).not.toMatch(/Secret|alice/);
   });
 
   it('echoes a well-formed incoming x-request-id and logs under it; replaces a malformed one', async () => {
