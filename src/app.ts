@@ -61,7 +61,15 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
   if (config.playground) registerPlaygroundRoutes(app, { schemaSdl: printGatewaySchema() });
 
   const apollo = await startGraphqlServer({ app, config, logger, schema: gatewaySchema(), introspection: !config.production, metrics });
-  await app.register(fastifyApollo(apollo), { context: requestContext(config, deps, config.trustProxy ? 'TRUST_PROXY' : undefined) });
+  const context = requestContext(config, deps, config.trustProxy ? 'TRUST_PROXY' : undefined);
+  if (config.corsOrigins.length > 0) await app.register(fastifyApollo(apollo), { context });
+  else {
+    // No origin is allowed: a preflight gets what one from an origin not listed would, an empty
+    // 204 without CORS headers (the browser then says which header is missing), not Apollo's
+    // answer to an OPTIONS, a 400 about cross-site request forgery.
+    await app.register(fastifyApollo(apollo), { context, method: ['GET', 'POST'] });
+    app.options('/graphql', (_request, reply) => void reply.code(204).send());
+  }
 
   registerHealthRoutes(app, pingDatabase, rateLimitMode);
   registerJwksRoutes(app, () => deps.keys, { issuer: config.jwt.issuer, alg: config.jwt.alg });
