@@ -67,6 +67,10 @@ const CHARACTERS_QUOTED = /^(Syntax Error: [^:]+?)(?: but got)?: (?:".*"|U\+[0-9
 const UNDEFINED_VARIABLE = /^Variable "\$\w+" is not defined(?: by operation "\w+")?\.$/;
 const VARIABLE_IN_CONSTANT = /^(Syntax Error: Unexpected variable) "\$\w+"( in constant value\.)$/;
 
+// Apollo's refusal names a constructor option, which no setting here reaches.
+const INTROSPECTION_REFUSED = /^GraphQL introspection is not allowed by Apollo Server/;
+const INTROSPECTION_OFF = "GraphQL introspection is off in production (NODE_ENV=production): the schema is this version's schema.graphql.";
+
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
@@ -108,7 +112,7 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
         ? invalidVariableMessage(invalidVariable[1]!, error)
         : undefinedVariable
           ? 'A variable used here is not defined by the operation.'
-          : refusedLiteral || formatted.message;
+          : refusedLiteral || (INTROSPECTION_REFUSED.test(formatted.message) ? INTROSPECTION_OFF : formatted.message);
       return { message, ...where, extensions: { code } };
     }
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {
