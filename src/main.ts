@@ -51,6 +51,16 @@ async function main() {
   };
   const stdout = batchedStdout(() => onStdoutClosed());
   const logger = createLogger(config.logLevel, stdout);
+  // An error nothing handled (a library's dropped promise, say) ends the process, as Node's own
+  // handling would, but said as every failure is logged: its class and codes (development: and
+  // the stack frames). Node's report would print the error's message and properties, which may
+  // quote a query's values or a URL's password.
+  const crash = (error: unknown) => {
+    logger.fatal({ err: describeError(error, { stack: config.development }) }, 'crashed: an error nothing handled');
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   warnAboutSettings(config, logger);
   const encryptionKeys = resolveEncryptionKeys(config, logger);
   const database = await openConfiguredDatabase(config, logger);

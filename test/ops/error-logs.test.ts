@@ -4,7 +4,9 @@
 // SERVICE_UNAVAILABLE or INTERNAL_SERVER_ERROR.
 import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startKeyReloader } from '../../src/compose';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { hashOpaqueToken } from '../../src/domain/tokens';
@@ -13,7 +15,7 @@ import type { Database } from '../../src/storage/postgres';
 import { LoginDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
 import { PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type GqlResult, type TestGateway } from '../helpers/gateway';
-import { childEnv, createNamedDatabase, freePort, runTsx, type NamedDatabase } from '../helpers/processes';
+import { childEnv, createNamedDatabase, freePort, runTsx, spawnTsx, tempDir, type NamedDatabase } from '../helpers/processes';
 
 const KEYS = generateEncryptionKeyEntry('k1');
 const MODES = ['development', 'production'] as const;
@@ -159,4 +161,55 @@ describe('a start-up or admin command without its database', () => {
     expect(admin.stderr).toMatch(/^admin: failed: connect ECONNREFUSED 127\.0\.0\.1:\d+$/m);
     expectNoQueryIn(start.stderr + admin.stderr, [email]);
   }, 60_000);
+});
+
+describe('an error nothing handled (a library that drops a promise)', () => {
+  // Production needs PostgreSQL; development runs on either.
+  const modes = process.env.DATABASE_URL ? MODES : (['development'] as const);
+  it.each(modes)('ends the server in %s with one fatal line of its class and codes: not its message, properties or stack', async (NODE_ENV) => {
+    // Loaded before the gateway: on SIGUSR2 a rejection nobody handles, shaped as drizzle's
+    // wrapper of a driver's error, whose message and detail quote the query's values.
+    const dir = tempDir('unhandled');
+    const preload = path.join(dir, 'drop-a-promise.mjs');
+    writeFileSync(
+      preload,
+      [
+        "process.on('SIGUSR2', () => {",
+        "  const cause = Object.assign(new Error('duplicate key value'), { name: 'PostgresError', code: '23505', detail: 'Key (email)=(leaked@example.com) already exists.' });",
+        "  void Promise.reject(new Error('Failed query: insert into users values ($1) params: leaked@example.com', { cause }));",
+        '});',
+        '',
+      ].join('\n'),
+    );
+    const named = NODE_ENV === 'production' ? await createNamedDatabase({ migrated: true }) : undefined;
+    onTestFinished(() => named?.drop());
+    const env = {
+      NODE_ENV,
+      JWT_ISSUER,
+      SINGLE_INSTANCE: 'true',
+      ENCRYPTION_KEYS: KEYS,
+      DATA_DIR: path.join(dir, 'data'),
+      PORT: String(await freePort()),
+      NODE_OPTIONS: `--import ${preload}`,
+      ...named?.env,
+    };
+    const child = spawnTsx('src/main.ts', [], childEnv(env));
+    onTestFinished(() => child.killAll());
+    await child.waitFor(/ready at/, 90_000);
+    child.process.kill('SIGUSR2');
+    expect(await child.exited).toBe(1);
+    const output = child.stdout() + child.stderr();
+    expect(output).not.toMatch(/leaked@example\.com|Failed query|duplicate key|params/);
+    const fatal = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; msg: string; err?: Described })
+      .filter((line) => line.msg === 'crashed: an error nothing handled');
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.level).toBe(60);
+    expect(fatal[0]!.err).toMatchObject({ type: 'Error', cause: { type: 'PostgresError', code: '23505' } });
+    // The frames in development only, and never Node's own report of the error.
+    if (NODE_ENV === 'development') expect(fatal[0]!.err!.stack).toMatch(/^\s+at /m);
+    else expect(output).not.toMatch(/^\s+at /m);
+  }, 120_000);
 });
