@@ -32,3 +32,17 @@ export function describeFailure(error: unknown): string {
 
 /** `scheme://user:password@host` → `scheme://…@host`, however the user name or password is written. */
 const withoutCredentials = (text: string) => text.replace(/([a-z][a-z0-9+.-]*:\/\/)\S*@/gi, '$1…@');
+
+/**
+ * An error nothing handled (a library's dropped promise, say) ends the process, as Node's own
+ * handling would (exit 1), but told by `report`: Node's report would print the error's message
+ * and properties, which may quote a query's values or a URL's password.
+ */
+export function exitOnUnhandled(report: (error: unknown) => void) {
+  const crash = (error: unknown) => {
+    report(error);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+}

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from './bootstrap';
-import { describeFailure, isExpectedFailure } from './failure';
+import { describeFailure, exitOnUnhandled, isExpectedFailure } from './failure';
 import { compose, startKeyReloader, startRevocationCatchUp } from './compose';
 import { ConfigError, DEVELOPMENT_KEY_ID, loadConfig, unknownSettings, type Config } from './config';
 import { describeError } from './describe-error';
@@ -51,16 +51,13 @@ async function main() {
   };
   const stdout = batchedStdout(() => onStdoutClosed());
   const logger = createLogger(config.logLevel, stdout);
-  // An error nothing handled (a library's dropped promise, say) ends the process, as Node's own
-  // handling would, but said as every failure is logged: its class and codes (development: and
-  // the stack frames). Node's report would print the error's message and properties, which may
-  // quote a query's values or a URL's password.
-  const crash = (error: unknown) => {
-    logger.fatal({ err: describeError(error, { stack: config.development }) }, 'crashed: an error nothing handled');
-    process.exit(1);
-  };
-  process.on('uncaughtException', crash);
-  process.on('unhandledRejection', crash);
+  // Said as every failure is logged: its class and codes (development: and the stack frames);
+  // on stderr when the log is silent, as a failed start is.
+  exitOnUnhandled((error) => {
+    const err = describeError(error, { stack: config.development });
+    if (logger.isLevelEnabled('fatal')) logger.fatal({ err }, 'crashed: an error nothing handled');
+    else process.stderr.write(`crashed: an error nothing handled: ${JSON.stringify(err)}\n`);
+  });
   warnAboutSettings(config, logger);
   const encryptionKeys = resolveEncryptionKeys(config, logger);
   const database = await openConfiguredDatabase(config, logger);

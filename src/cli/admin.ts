@@ -6,7 +6,7 @@
 import 'reflect-metadata';
 import pino from 'pino';
 import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from '../bootstrap';
-import { describeFailure, isExpectedFailure } from '../failure';
+import { describeFailure, exitOnUnhandled, isExpectedFailure } from '../failure';
 import { loadConfig } from '../config';
 import {
   disableUser,
@@ -233,6 +233,7 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
+exitOnUnhandled((error) => process.stderr.write(`admin: crashed: ${describeFailure(error)}\n`));
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {

@@ -1,7 +1,7 @@
 /** `npm run db:migrate`: applies pending migrations from drizzle/ to the configured database. */
 import { describeLeftOverEmails, openConfiguredDatabase } from '../bootstrap';
 import { loadConfig } from '../config';
-import { describeFailure, isExpectedFailure } from '../failure';
+import { describeFailure, exitOnUnhandled, isExpectedFailure } from '../failure';
 import { createLogger } from '../logger';
 
 async function run() {
@@ -20,6 +20,7 @@ async function run() {
 
 // Every failure ends here, as one line that names no setting's value: an error left to node
 // would be printed with its properties, a malformed DATABASE_URL whole, password included.
+exitOnUnhandled((error) => process.stderr.write(`db:migrate: crashed: ${describeFailure(error)}\n`));
 run().catch((error: unknown) => {
   process.stderr.write(`db:migrate: ${isExpectedFailure(error) ? '' : 'failed: '}${describeFailure(error)}\n`);
   process.exit(1);

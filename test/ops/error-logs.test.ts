@@ -212,4 +212,30 @@ describe('an error nothing handled (a library that drops a promise)', () => {
     if (NODE_ENV === 'development') expect(fatal[0]!.err!.stack).toMatch(/^\s+at /m);
     else expect(output).not.toMatch(/^\s+at /m);
   }, 120_000);
+
+  it('says so on stderr when the log is silent, and in the admin commands, as one line', async () => {
+    const dir = tempDir('unhandled-silent');
+    // Rejects once something listens for rejections nobody handled: the process's own handler,
+    // installed as it starts (without one, Node's report would print the message and properties).
+    const preload = path.join(dir, 'drop-a-promise-once-heard.mjs');
+    writeFileSync(
+      preload,
+      [
+        'const waiting = setInterval(() => {',
+        "  if (process.listenerCount('unhandledRejection') === 0) return;",
+        '  clearInterval(waiting);',
+        "  void Promise.reject(Object.assign(new Error('duplicate key value'), { name: 'PostgresError', code: '23505', detail: 'Key (email)=(leaked@example.com) already exists.' }));",
+        '}, 5);',
+        '',
+      ].join('\n'),
+    );
+    const env = { JWT_ISSUER, ENCRYPTION_KEYS: KEYS, DATA_DIR: path.join(dir, 'data'), PORT: String(await freePort()), NODE_OPTIONS: `--import ${preload}` };
+    const server = await runTsx('src/main.ts', [], childEnv({ ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent' })); // test: no stack frames, as in production
+    expect(server.code).toBe(1);
+    expect(server.stderr.trim()).toBe('crashed: an error nothing handled: {"type":"PostgresError","code":"23505"}');
+    const admin = await runTsx('src/cli/admin.ts', ['keys', 'list'], childEnv(env));
+    expect(admin.code).toBe(1);
+    expect(admin.stderr.trim()).toBe('admin: crashed: the database answered: duplicate key value (SQLSTATE 23505)');
+    expect(server.stdout + admin.stdout).not.toMatch(/leaked@example\.com|^\s+at /m);
+  }, 120_000);
 });
