@@ -76,21 +76,26 @@ export function createVerifier(options: VerifierOptions) {
   const [name, url] = options.jwksUrl ? ['jwksUrl', options.jwksUrl] : ['issuer', options.issuer];
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`${name} must be an absolute http(s) URL`);
   const fetches = fetchWarnings(options.logger ?? stderrWarnings('verifier'));
+  let fetched = 0;
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
     if (keys) return keys;
-    const discovered = resolveJwksUrl(options).then((url) =>
-      keptWhileUnreachable(
+    const discovered = resolveJwksUrl(options).then((url) => {
+      // A failure of the key set after a failed discovery is another matter, told again.
+      fetches.succeeded();
+      return keptWhileUnreachable(
         createRemoteJWKSet(new URL(url), {
           cooldownDuration: cooldown * 1000,
           cacheMaxAge: maxAge * 1000,
           timeoutDuration: FETCH_TIMEOUT_MS,
-          [customFetch]: fetchCapped,
+          // Counted, so that a key from the set already held is told apart from a fetch.
+          [customFetch]: (url: string, init: RequestInit) => fetchCapped(url, init).then((response) => ((fetched += response.status === 200 ? 1 : 0), response)),
         }),
         cooldown,
         fetches,
-      ),
-    );
+        () => fetched,
+      );
+    });
     // A failed discovery is asked again after a second at the earliest; meanwhile tokens are
     // unavailable at once, not each after its own wait for an issuer that does not answer.
     discovered.catch((error: unknown) => {
@@ -193,20 +198,28 @@ class KeySetUnavailable extends Error {}
  * a failed fetch makes tokens unavailable, and the issuer is asked again a second later at the
  * earliest (as discovery is), not by every request meanwhile.
  */
-function keptWhileUnreachable(remote: ReturnType<typeof createRemoteJWKSet>, cooldown: number, fetches: FetchWarnings): JWTVerifyGetKey {
+function keptWhileUnreachable(
+  remote: ReturnType<typeof createRemoteJWKSet>,
+  cooldown: number,
+  fetches: FetchWarnings,
+  fetched: () => number,
+): JWTVerifyGetKey {
   let standIn: { getKey: JWTVerifyGetKey; retryAt: number } | undefined;
   let noneUntil = 0;
   return async (header, token) => {
     if (standIn && Date.now() < standIn.retryAt) return standIn.getKey(header, token);
     if (!standIn && Date.now() < noneUntil) throw new KeySetUnavailable();
+    // A key from the set already held (jose fetches only when it is due, or for an unknown kid)
+    // says nothing of the issuer: only a fetch that succeeded ends a spell of failures.
+    const before = fetched();
     try {
       const key = await remote(header, token);
       standIn = undefined;
-      fetches.succeeded();
+      if (fetched() !== before) fetches.succeeded();
       return key;
     } catch (error) {
       if (keySetAnswered(error)) {
-        fetches.succeeded();
+        if (fetched() !== before) fetches.succeeded();
         throw error;
       }
       const last = remote.jwks();

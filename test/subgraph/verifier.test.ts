@@ -279,6 +279,72 @@ describe('createVerifier: discovery', () => {
   });
 });
 
+describe('createVerifier: warnings', () => {
+  const warningsTo = () => {
+    const warnings: Array<{ message: string; details: { err?: { reason?: string } } }> = [];
+    return { warnings, logger: { warn: (details: object, message: string) => void warnings.push({ message, details }), info: () => {} } };
+  };
+
+  it('tells a failure of the key set after a failed discovery, a matter of its own', async () => {
+    let mode: 'down' | 'no-key-set' = 'down';
+    const server = createServer((request, response) => {
+      if (mode === 'down') return response.writeHead(503).end();
+      if (request.url === '/.well-known/openid-configuration') {
+        return response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: base, jwks_uri: `${base}/jwks.json` }));
+      }
+      response.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { warnings, logger } = warningsTo();
+      const verifier = createVerifier({ issuer: base, audience: 'graphql', cooldownSeconds: 1, logger });
+      const token = await wellFormed();
+      expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
+      mode = 'no-key-set'; // discovery answers now, but names a key set that is not there
+      for (let i = 0; i < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
+      }
+      expect(warnings.map((w) => w.message)).toEqual([
+        'discovery of the key set failed: tokens that could pass answer unavailable',
+        'the key set could not be fetched: tokens that could pass answer unavailable',
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('tells an outage of the issuer once, though tokens of keys it holds keep verifying meanwhile', async () => {
+    const issuer = await fakeIssuer();
+    try {
+      const { warnings, logger } = warningsTo();
+      // A set fresh for a minute, so that known keys are answered from it without a fetch.
+      const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds: 1, keySetMaxAgeSeconds: 60, logger });
+      const key = await issuer.key('known');
+      issuer.publish(key);
+      const token = await issuer.token(key);
+      expect(await verifier.verify(token)).toMatchObject({ ok: true });
+      issuer.down();
+      for (let i = 0; i < 4; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1100)); // past the cooldown: an unknown kid asks the issuer
+        expect(await verifier.verify(token)).toMatchObject({ ok: true });
+        expect(await verifier.verify(await issuer.token(await issuer.key(`unknown-${i}`)))).toEqual({ ok: false, reason: 'invalid' });
+      }
+      expect(warnings.map((w) => w.message)).toEqual(['the key set could not be fetched: verifying with the last keys fetched']);
+      issuer.up();
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(await verifier.verify(await issuer.token(await issuer.key('unknown-after')))).toEqual({ ok: false, reason: 'invalid' }); // fetched: the spell ends
+      issuer.down();
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect(await verifier.verify(await issuer.token(await issuer.key('unknown-again')))).toEqual({ ok: false, reason: 'invalid' });
+      expect(warnings).toHaveLength(2);
+    } finally {
+      await issuer.close();
+    }
+  }, 30_000);
+});
+
 describe('createVerifier: the key set over time', () => {
   const issuers: Array<Awaited<ReturnType<typeof fakeIssuer>>> = [];
   afterAll(async () => {
