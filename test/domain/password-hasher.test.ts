@@ -33,6 +33,12 @@ describe('needsRehash', () => {
     expect(configured.needsRehash(await hashWith(argon2.argon2id, 65_536, 2, 2))).toBe(false);
   });
 
+  it('replaces an argon2id hash of the older version (16) made with exactly the configured parameters', async () => {
+    const older = await argon2.hash('x', { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1, version: 0x10 });
+    expect(older).toMatch(/^\$argon2id\$v=16\$/);
+    expect(configured.needsRehash(older)).toBe(true);
+  });
+
   it('checks an argon2 hash without v= (version 16, as older encoders wrote it), and replaces it', async () => {
     const stored = (await argon2.hash('the password', { type: argon2.argon2i, memoryCost: 4096, timeCost: 3, parallelism: 1, version: 0x10 })).replace(
       '$v=16$',

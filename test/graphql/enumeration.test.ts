@@ -9,6 +9,7 @@ import { users } from '../../src/storage/postgres/schema';
 import { ChangePasswordDocument, EnrollMfaDocument, LoginDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, spellingsOf, uniqueAccentedEmail, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { enableMfa } from '../helpers/mfa';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -191,5 +192,26 @@ describe('login', () => {
     expect(paramsOf(upgraded)).toEqual({ m: 19_456, t: 2, p: 1 });
     expect(await argon2.verify(upgraded, PASSWORD)).toBe(true);
     expect((await login(email, PASSWORD)).data?.login.__typename).toBe('AuthPayload');
+  });
+
+  it('writes the new hash only over the one that was checked: a password changed meanwhile stays changed', async () => {
+    const user = await signUp(gw);
+    const current = await storedHash(user.email);
+    const checkedBefore = await argon2.hash(PASSWORD, { type: argon2.argon2id, memoryCost: 8192, timeCost: 1, parallelism: 1 });
+    expect(await gw.deps.users.replacePasswordHash(user.user.id, checkedBefore, 'rehashed-from-the-old-password')).toBe(false);
+    expect(await storedHash(user.email)).toBe(current);
+    expect(await gw.deps.users.replacePasswordHash(user.user.id, current, checkedBefore)).toBe(true);
+    expect(await storedHash(user.email)).toBe(checkedBefore);
+  });
+
+  it('answers a disabled account with MFA as a wrong password, the right one too: no MFA challenge', async () => {
+    const user = await signUp(gw);
+    await enableMfa(gw, user.accessToken, user.password);
+    await disableUser(gw.deps, user.email);
+    const right = await login(user.email, user.password);
+    const wrong = await login(user.email, OTHER);
+    expect(codeOf(right)).toBe('INVALID_CREDENTIALS');
+    expect(right.errors).toEqual(wrong.errors);
+    expect(right.data).toEqual(wrong.data);
   });
 });

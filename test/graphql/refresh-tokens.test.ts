@@ -109,7 +109,11 @@ describe('the user is re-read at every refresh', () => {
 
   it('disableUser (the admin operation) ends the sessions and blocks login', async () => {
     const login = await signUp(gw);
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: login.accessToken }))).toBeUndefined();
     await disableUser(gw.deps, login.email);
+    // Its access tokens too, at once, not when they expire.
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: login.accessToken }))).toBe('UNAUTHENTICATED');
+    expect((await sessionRowOf(gw, sessionIdOf(login.accessToken))).revokedAt).not.toBeNull();
     expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
     const relogin = await gw.gql(LoginDocument, { email: login.email, password: login.password });
     expect(codeOf(relogin)).toBe('INVALID_CREDENTIALS');
@@ -132,6 +136,9 @@ describe('storage and unknown tokens', () => {
 
   it('stores only the SHA-256 hex of each token, never the token itself', async () => {
     const login = await signUp(gw);
+    // 256 random bits, base64url: what no guessing reaches.
+    expect(login.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Buffer.from(login.refreshToken!, 'base64url')).toHaveLength(32);
     const rt2 = (await rotate(gw, login.refreshToken)).refreshToken!;
     const issued = [login.refreshToken!, rt2];
     const rows = await tokenRowsOf(gw, sessionIdOf(login.accessToken));

@@ -58,6 +58,16 @@ describe('the mfaToken', () => {
     expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken: 'no-such-token', code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
   });
 
+  it('once spent, checks no code at all: a wrong one is INVALID_TOKEN too, neither audited nor counted', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const right = totpNow(gw, user.secret);
+    expect((await gw.gql(VerifyMfaDocument, { mfaToken, code: right })).errors).toBeUndefined();
+    const from = gw.logs.length;
+    for (let i = 0; i < 3; i++) expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: wrongCode(right) }))).toBe('INVALID_TOKEN');
+    expect(gw.logs.slice(from).filter((line) => line.includes('"mfa code rejected"'))).toEqual([]);
+  });
+
   it('once expired, checks no code at all: a wrong one is INVALID_TOKEN too, neither audited nor counted', async () => {
     const user = await mfaUser();
     const { mfaToken } = await challenge(gw, user.email, user.password);
