@@ -125,6 +125,9 @@ export async function refuseUnusableRedis(redis: RedisConnection | undefined) {
   if (refusal) throw new StartupRefusal(refusal);
 }
 
+/** The database number a redis:// URL names (0 unless its path names one). */
+export const redisDatabaseOf = (url: string) => Number(new URL(url).pathname.slice(1) || 0);
+
 /** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */
 export function openCounters(config: Config, logger: Logger): Counters {
   const { prefix, onRedisFailure, loginEmailIp, loginIp, loginAccount, registerIp, refreshIp, mfaUser, mfaConsecutive } = config.rateLimit;
@@ -139,6 +142,9 @@ export function openCounters(config: Config, logger: Logger): Counters {
   }
   if (!redis) {
     logger.warn('REDIS_URL unset: rate-limit counters live in this process\'s memory, for a single instance only');
+  } else {
+    // Instances (and the admin commands) share limits and revocations only when both match.
+    logger.info({ database: redisDatabaseOf(config.redisUrl!), prefix }, 'rate-limit counters and revocations in Redis');
   }
   const failures = commandFailures(logger, onRedisFailure);
   return {
@@ -195,6 +201,8 @@ export interface OpenedRevocations extends RevocationFeed {
   flush(timeoutMs: number): Promise<number>;
   /** Like flush(0), then stops listening (the Redis connection is the caller's to close). */
   close(): Promise<number>;
+  /** How many others listen for revocations (gateways, subgraphs' feeds); undefined without Redis, or when it does not say. */
+  otherListeners(): Promise<number | undefined>;
 }
 
 /**
@@ -216,6 +224,7 @@ export function openRevocations(
       started: async () => {},
       flush: async () => 0,
       close: async () => 0,
+      otherListeners: async () => undefined,
     };
   }
   return new RedisRevocationFeed(redis.client, config.rateLimit.prefix, logger, { clock });

@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import pino from 'pino';
-import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from '../bootstrap';
+import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, redisDatabaseOf, refuseUnusableRedis, resolveEncryptionKeys } from '../bootstrap';
 import { describeFailure, exitOnUnhandled, isExpectedFailure } from '../failure';
 import { loadConfig } from '../config';
 import {
@@ -115,9 +115,11 @@ async function run(argv: string[]): Promise<number> {
       audit,
     };
     const say = (line: string) => process.stdout.write(line + '\n');
+    // Set by what the running gateways are to hear of through Redis: sessions ended, counters cleared.
+    let sharedThroughRedis = false;
     // Without Redis the running gateways hear of it only when they next read the database.
     const ended = (count: number) =>
-      `${count} session(s) ended` +
+      ((sharedThroughRedis ||= count > 0), `${count} session(s) ended`) +
       (counters.redis ? '' : ' (no REDIS_URL: running gateways refuse their access tokens once they next read the database, within their REVOCATION_POLL_SECONDS)');
     const [a, b] = args as [string, string];
     switch (command) {
@@ -150,6 +152,7 @@ async function run(argv: string[]): Promise<number> {
           const cause = error instanceof ServiceUnavailableError ? (error as { cause?: unknown }).cause : error;
           throw new Error(`Redis did not clear every counter, so the account may still be blocked: ${describeFailure(cause)}`);
         });
+        sharedThroughRedis = true;
         audit('account unblocked', { userId: user.id, clearedCounters: cleared });
         say(`${a}: login and MFA counters cleared (${cleared} per-address counter(s))`);
         break;
@@ -225,6 +228,14 @@ async function run(argv: string[]): Promise<number> {
       );
       return 1;
     }
+    // A Redis database or prefix other than the gateways' takes all this without complaint.
+    if (sharedThroughRedis && (await revocations.otherListeners()) === 0) {
+      say(
+        `no gateway listens on this Redis (database ${redisDatabaseOf(config.redisUrl!)}) under RATE_LIMIT_PREFIX "${config.rateLimit.prefix}": ` +
+          'if gateways are running, they use another REDIS_URL or RATE_LIMIT_PREFIX than this command, and what it did in Redis ' +
+          '(counters cleared, sessions announced) does not reach them; ended sessions reach them when they next read the database',
+      );
+    }
     return 0;
   } finally {
     await revocations.close();
@@ -232,6 +243,7 @@ async function run(argv: string[]): Promise<number> {
     await database.close();
   }
 }
+
 
 exitOnUnhandled((error) => process.stderr.write(`admin: crashed: ${describeFailure(error)}\n`));
 run(process.argv.slice(2)).then(

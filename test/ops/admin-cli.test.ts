@@ -2,16 +2,18 @@
 // say (roles, disable/enable, sessions, reset-mfa, prune, reencrypt) and fail with exit 1 or 2
 // and a message; one that ended sessions it could not announce (Redis unreachable) says so and
 // exits 1.
+import { randomBytes } from 'node:crypto';
 import { inArray, sql } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisDatabaseOf } from '../../src/bootstrap';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import type { Db } from '../../src/storage/postgres';
 import { queryRows } from '../../src/storage/postgres/client';
 import { refreshTokens, sessions } from '../../src/storage/postgres/schema';
 import { EnrollMfaDocument, LoginDocument, LogoutDocument, MeDocument, RefreshDocument, RegisterDocument, UsersDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
-import { withGatewayOn, type TestGateway } from '../helpers/gateway';
+import { startGateway, withGatewayOn, type TestGateway } from '../helpers/gateway';
 import { enableMfa } from '../helpers/mfa';
 import { auditLinesOf, childEnv, createNamedDatabase, freePort, runTsx, type NamedDatabase, type RunResult } from '../helpers/processes';
 
@@ -256,6 +258,48 @@ describe('admin commands', () => {
       expect((await gw.gql(RefreshDocument, { refreshToken: before.heidi!.refreshToken })).errors).toBeUndefined();
     });
   }, 120_000);
+
+  it.skipIf(!process.env.REDIS_URL)(
+    'says when no gateway listens where it announced or cleared: another Redis database or RATE_LIMIT_PREFIX than theirs',
+    async () => {
+      const email = uniqueEmail('judy');
+      await withGateway(NEW, (gw) => signUp(gw, email));
+      const prefix = `nobody-${randomBytes(6).toString('hex')}`;
+      const env = childEnv({ ...named.env, ENCRYPTION_KEYS: NEW, REDIS_URL: process.env.REDIS_URL!, RATE_LIMIT_PREFIX: prefix });
+      const database = redisDatabaseOf(process.env.REDIS_URL!);
+      const unheard = `no gateway listens on this Redis (database ${database}) under RATE_LIMIT_PREFIX "${prefix}"`;
+      const [revoked, unblocked, granted] = [
+        await runTsx('src/cli/admin.ts', ['revoke-sessions', email], env),
+        await runTsx('src/cli/admin.ts', ['unblock', email], env),
+        // Nothing that goes through Redis: nothing to say.
+        await runTsx('src/cli/admin.ts', ['grant-role', email, 'editor'], env),
+      ];
+      for (const run of [revoked, unblocked]) {
+        expect(run.code, run.stderr).toBe(0);
+        expect(run.stdout).toContain(unheard);
+      }
+      expect(granted.stdout).not.toContain('no gateway listens');
+      // A gateway listening there (PostgreSQL: PGlite serves one process at a time): nothing said.
+      if (named.kind !== 'postgres') return;
+      const opened = await named.open();
+      const gw = await startGateway({ database: opened, encryptionKeys: NEW, env: { RATE_LIMIT_PREFIX: prefix } });
+      try {
+        // Its start-up log names what to compare.
+        expect(gw.logs.map((line) => JSON.parse(line) as { msg: string })).toContainEqual(
+          expect.objectContaining({ msg: 'rate-limit counters and revocations in Redis', database, prefix }),
+        );
+        await signUp(gw, uniqueEmail('judy-again')).then(({ email: again }) => runTsx('src/cli/admin.ts', ['revoke-sessions', again], env)).then((heard) => {
+          expect(heard.code, heard.stderr).toBe(0);
+          expect(heard.stdout).toMatch(/1 session\(s\) ended/);
+          expect(heard.stdout).not.toContain('no gateway listens');
+        });
+      } finally {
+        await gw.close();
+        await opened.close();
+      }
+    },
+    120_000,
+  );
 
   it('with Redis unreachable, a command that ended sessions says they were not announced and exits 1', async () => {
     const email = uniqueEmail('ivan');

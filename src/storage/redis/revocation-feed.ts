@@ -261,6 +261,20 @@ export class RedisRevocationFeed implements RevocationFeed {
     }
   }
 
+  /**
+   * How many others listen on the channel: gateways and subgraphs' feeds on this Redis under
+   * this prefix (this feed's own subscription left out); undefined when Redis does not say (a
+   * user without PUBSUB).
+   */
+  async otherListeners(): Promise<number | undefined> {
+    try {
+      const [, count] = (await this.client.call('PUBSUB', 'NUMSUB', this.channel)) as [string, number];
+      return Number(count) - (this.following ? 1 : 0);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Into the set, then onto the channel: a revocation is in the set before it is on the channel. */
   private async send(batch: Array<[string, number]>) {
     const latest = batch.reduce((max, [, until]) => Math.max(max, until), 0);
