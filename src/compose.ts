@@ -34,7 +34,9 @@ export interface ComposeOptions {
 export async function compose({ config, database, encryptionKeys, counters, revocations, logger, clock = systemClock, metrics }: ComposeOptions): Promise<{ deps: AuthDeps; reloadKeys: () => Promise<void> }> {
   const box = new SecretBox(encryptionKeys);
   const signingKeys = new PostgresSigningKeyStore(database.db);
-  const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
+  const added = (key: { kid: string; alg: string; activatesAt: Date }) =>
+    logger.info({ kid: key.kid, alg: key.alg, activatesAt: key.activatesAt }, 'signing key added: none of JWT_ALG could sign; it signs at once');
+  const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg, added);
   const deps: AuthDeps = {
     clock,
     users: new PostgresUserStore(database.db),
@@ -68,7 +70,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
         (error) => logger.warn({ err: describeError(error) }, 'automatic key rotation failed; retried at the next reload'),
       );
     }
-    deps.keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg);
+    deps.keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg, added);
   };
   return { deps, reloadKeys };
 }

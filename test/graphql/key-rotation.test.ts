@@ -138,6 +138,9 @@ describe('after a change of JWT_ALG', () => {
     await es256.close();
     const eddsa = await startGateway({ database: own.database, encryptionKeys, env: { JWT_ALG: 'EdDSA' } });
     try {
+      // Said at start: the key it made signs at once, and instances still on ES256 refuse its tokens.
+      const addedAtStart = eddsa.logs.map((line) => JSON.parse(line) as { msg: string; alg?: string }).filter((line) => line.msg.startsWith('signing key added'));
+      expect(addedAtStart).toEqual([expect.objectContaining({ msg: 'signing key added: none of JWT_ALG could sign; it signs at once', alg: 'EdDSA', kid: expect.any(String) })]);
       // Its key is still published, its session live: but this instance verifies EdDSA only.
       expect(codeOf(await eddsa.gql(MeDocument, {}, { token: signedBefore.accessToken }))).toBe('UNAUTHENTICATED');
       expect(codeOf(await eddsa.gql(MeDocument, {}, { token: (await rotateRefresh(eddsa, signedBefore.refreshToken)).accessToken }))).toBeUndefined();

@@ -62,11 +62,18 @@ export class KeyRing {
     return signingKeyAt(this.signers, now)!;
   }
 
-  static async load(store: SigningKeyStore, box: SecretBox, clock: Clock, alg: SigningAlg): Promise<KeyRing> {
+  /**
+   * `onAdded`: told of the key this load made, when none of `alg` could sign (a first start, or
+   * a change of JWT_ALG): it signs at once, and instances still on the previous algorithm refuse
+   * its tokens.
+   */
+  static async load(store: SigningKeyStore, box: SecretBox, clock: Clock, alg: SigningAlg, onAdded?: (key: StoredSigningKey) => void): Promise<KeyRing> {
     const now = clock.now();
     let keys = await store.list();
     if (!keys.some((k) => isUsable(k, alg, now))) {
-      keys = await store.insertIfNoneUsable(await generateStoredKey(box, alg, now), now);
+      const candidate = await generateStoredKey(box, alg, now);
+      keys = await store.insertIfNoneUsable(candidate, now);
+      if (keys.includes(candidate)) onAdded?.(candidate);
     }
     const usable = keys.filter((k) => isUsable(k, alg, now)).sort(byActivation);
     const current = signingKeyAt(usable, now);
