@@ -125,8 +125,14 @@ export async function refuseUnusableRedis(redis: RedisConnection | undefined) {
   if (refusal) throw new StartupRefusal(refusal);
 }
 
-/** The database number a redis:// URL names (0 unless its path names one). */
-export const redisDatabaseOf = (url: string) => Number(new URL(url).pathname.slice(1) || 0);
+/** The database a redis:// URL names, as ioredis reads it: its path, else `?db=`, else 0. */
+export function redisDatabaseOf(url: string) {
+  const parsed = new URL(url);
+  return Number(parsed.pathname.slice(1) || parsed.searchParams.get('db') || 0);
+}
+
+/** Where a redis:// URL points, without its credentials. */
+const redisServerOf = (url: string) => new URL(url).host;
 
 /** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */
 export function openCounters(config: Config, logger: Logger): Counters {
@@ -144,7 +150,7 @@ export function openCounters(config: Config, logger: Logger): Counters {
     logger.warn('REDIS_URL unset: rate-limit counters live in this process\'s memory, for a single instance only');
   } else {
     // Instances (and the admin commands) share limits and revocations only when both match.
-    logger.info({ database: redisDatabaseOf(config.redisUrl!), prefix }, 'rate-limit counters and revocations in Redis');
+    logger.info({ server: redisServerOf(config.redisUrl!), database: redisDatabaseOf(config.redisUrl!), prefix }, 'rate-limit counters and revocations in Redis');
   }
   const failures = commandFailures(logger, onRedisFailure);
   return {

@@ -228,12 +228,14 @@ async function run(argv: string[]): Promise<number> {
       );
       return 1;
     }
-    // A Redis database or prefix other than the gateways' takes all this without complaint.
+    // A Redis server or prefix other than the gateways' takes all this without complaint. (Not
+    // another database of the same server: channels are the server's, so gateways there listen
+    // here too; their start-up log names their database, to compare with this one.)
     if (sharedThroughRedis && (await revocations.otherListeners()) === 0) {
       say(
-        `no gateway listens on this Redis (database ${redisDatabaseOf(config.redisUrl!)}) under RATE_LIMIT_PREFIX "${config.rateLimit.prefix}": ` +
-          'if gateways are running, they use another REDIS_URL or RATE_LIMIT_PREFIX than this command, and what it did in Redis ' +
-          '(counters cleared, sessions announced) does not reach them; ended sessions reach them when they next read the database',
+        `no gateway listens on this Redis server under RATE_LIMIT_PREFIX "${config.rateLimit.prefix}" (this command uses database ${redisDatabaseOf(config.redisUrl!)}): ` +
+          'if gateways are running, they use another Redis or RATE_LIMIT_PREFIX than this command (or may not subscribe to its channel), ' +
+          'and the counters it cleared and the sessions it announced were not theirs; ended sessions reach them when they next read the database',
       );
     }
     return 0;

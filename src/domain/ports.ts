@@ -185,7 +185,8 @@ export interface SigningKeyStore {
   list(): Promise<StoredSigningKey[]>;
   /**
    * Inserts `candidate` unless a usable (unretired) key for its algorithm exists; serialised
-   * across instances so that concurrent first starts agree on one key. Returns the keys after.
+   * across instances so that concurrent first starts agree on one key. Returns the keys after,
+   * `candidate` itself among them when it was inserted (KeyRing.load tells so by identity).
    */
   insertIfNoneUsable(candidate: StoredSigningKey, now: Date): Promise<StoredSigningKey[]>;
   updateCiphertext(kid: string, ciphertext: string, encryptionKeyId: string): Promise<void>;

@@ -81,9 +81,7 @@ export function createVerifier(options: VerifierOptions) {
   const keySet = () => {
     if (keys) return keys;
     const discovered = resolveJwksUrl(options).then((url) => {
-      // A failure of the key set after a failed discovery is another matter, told again.
-      fetches.succeeded();
-      return keptWhileUnreachable(
+      const getKey = keptWhileUnreachable(
         createRemoteJWKSet(new URL(url), {
           cooldownDuration: cooldown * 1000,
           cacheMaxAge: maxAge * 1000,
@@ -95,6 +93,9 @@ export function createVerifier(options: VerifierOptions) {
         fetches,
         () => fetched,
       );
+      // A failure of the key set after a failed discovery is another matter, told again.
+      fetches.succeeded();
+      return getKey;
     });
     // A failed discovery is asked again after a second at the earliest; meanwhile tokens are
     // unavailable at once, not each after its own wait for an issuer that does not answer.
@@ -273,7 +274,9 @@ async function resolveJwksUrl(options: VerifierOptions) {
   if (issuer !== options.issuer) {
     throw new DiscoveryError(`discovery names another issuer: ${JSON.stringify(issuer)?.slice(0, 200)}, not ${JSON.stringify(options.issuer)}`);
   }
-  if (typeof url !== 'string') throw new DiscoveryError('discovery has no jwks_uri');
+  if (typeof url !== 'string' || !URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) {
+    throw new DiscoveryError('discovery has no jwks_uri that is an absolute http(s) URL');
+  }
   return url;
 }
 

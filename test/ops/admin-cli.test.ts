@@ -259,6 +259,10 @@ describe('admin commands', () => {
     });
   }, 120_000);
 
+  it('names the Redis database as ioredis reads it from REDIS_URL: its path, else ?db=, else 0', () => {
+    expect(['redis://:pw@h:6379/3', 'rediss://h:6380/2', 'redis://h', 'redis://h/', 'redis://h?db=4', 'redis://[::1]:6379/5'].map(redisDatabaseOf)).toEqual([3, 2, 0, 0, 4, 5]);
+  });
+
   it.skipIf(!process.env.REDIS_URL)(
     'says when no gateway listens where it announced or cleared: another Redis database or RATE_LIMIT_PREFIX than theirs',
     async () => {
@@ -267,7 +271,7 @@ describe('admin commands', () => {
       const prefix = `nobody-${randomBytes(6).toString('hex')}`;
       const env = childEnv({ ...named.env, ENCRYPTION_KEYS: NEW, REDIS_URL: process.env.REDIS_URL!, RATE_LIMIT_PREFIX: prefix });
       const database = redisDatabaseOf(process.env.REDIS_URL!);
-      const unheard = `no gateway listens on this Redis (database ${database}) under RATE_LIMIT_PREFIX "${prefix}"`;
+      const unheard = `no gateway listens on this Redis server under RATE_LIMIT_PREFIX "${prefix}" (this command uses database ${database})`;
       const [revoked, unblocked, granted] = [
         await runTsx('src/cli/admin.ts', ['revoke-sessions', email], env),
         await runTsx('src/cli/admin.ts', ['unblock', email], env),
@@ -286,7 +290,7 @@ describe('admin commands', () => {
       try {
         // Its start-up log names what to compare.
         expect(gw.logs.map((line) => JSON.parse(line) as { msg: string })).toContainEqual(
-          expect.objectContaining({ msg: 'rate-limit counters and revocations in Redis', database, prefix }),
+          expect.objectContaining({ msg: 'rate-limit counters and revocations in Redis', server: new URL(process.env.REDIS_URL!).host, database, prefix }),
         );
         await signUp(gw, uniqueEmail('judy-again')).then(({ email: again }) => runTsx('src/cli/admin.ts', ['revoke-sessions', again], env)).then((heard) => {
           expect(heard.code, heard.stderr).toBe(0);

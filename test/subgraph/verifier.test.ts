@@ -315,6 +315,31 @@ describe('createVerifier: warnings', () => {
     }
   });
 
+  it("tells once a discovery whose jwks_uri is no absolute http(s) URL, saying so, however often it is asked again", async () => {
+    const server = createServer((_request, response) =>
+      void response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ issuer: base, jwks_uri: '/jwks.json' })),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { warnings, logger } = warningsTo();
+      const verifier = createVerifier({ issuer: base, audience: 'graphql', logger });
+      const token = await wellFormed();
+      for (let i = 0; i < 3; i++) {
+        expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
+        await new Promise((resolve) => setTimeout(resolve, 1100)); // a failed discovery is asked again a second later
+      }
+      expect(warnings).toEqual([
+        {
+          message: 'discovery of the key set failed: tokens that could pass answer unavailable',
+          details: { err: { type: 'DiscoveryError', reason: 'discovery has no jwks_uri that is an absolute http(s) URL' } },
+        },
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('tells an outage of the issuer once, though tokens of keys it holds keep verifying meanwhile', async () => {
     const issuer = await fakeIssuer();
     try {

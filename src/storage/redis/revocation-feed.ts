@@ -262,14 +262,14 @@ export class RedisRevocationFeed implements RevocationFeed {
   }
 
   /**
-   * How many others listen on the channel: gateways and subgraphs' feeds on this Redis under
-   * this prefix (this feed's own subscription left out); undefined when Redis does not say (a
-   * user without PUBSUB).
+   * How many others listen on the channel: gateways and subgraphs' feeds on this Redis server
+   * under this prefix, whatever database they use (Redis's channels are the server's) and this
+   * feed's own subscription left out; undefined when Redis does not say (a user without PUBSUB).
    */
   async otherListeners(): Promise<number | undefined> {
     try {
       const [, count] = (await this.client.call('PUBSUB', 'NUMSUB', this.channel)) as [string, number];
-      return Number(count) - (this.following ? 1 : 0);
+      return Math.max(0, Number(count) - (this.following ? 1 : 0));
     } catch {
       return undefined;
     }
