@@ -125,14 +125,18 @@ export async function refuseUnusableRedis(redis: RedisConnection | undefined) {
   if (refusal) throw new StartupRefusal(refusal);
 }
 
-/** The database a redis:// URL names, as ioredis reads it: its path, else `?db=`, else 0. */
+/**
+ * The database a redis:// URL names, as ioredis reads it: its path, else `?db=`, else 0
+ * (undefined for one the URL parser cannot read, which ioredis's older parser may take).
+ */
 export function redisDatabaseOf(url: string) {
+  if (!URL.canParse(url)) return undefined;
   const parsed = new URL(url);
   return Number(parsed.pathname.slice(1) || parsed.searchParams.get('db') || 0);
 }
 
 /** Where a redis:// URL points, without its credentials. */
-const redisServerOf = (url: string) => new URL(url).host;
+const redisServerOf = (url: string) => (URL.canParse(url) ? new URL(url).host : undefined);
 
 /** Rate-limit counters: in Redis when REDIS_URL is set, else in this process's memory. */
 export function openCounters(config: Config, logger: Logger): Counters {

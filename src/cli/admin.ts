@@ -233,7 +233,7 @@ async function run(argv: string[]): Promise<number> {
     // here too; their start-up log names their database, to compare with this one.)
     if (sharedThroughRedis && (await revocations.otherListeners()) === 0) {
       say(
-        `no gateway listens on this Redis server under RATE_LIMIT_PREFIX "${config.rateLimit.prefix}" (this command uses database ${redisDatabaseOf(config.redisUrl!)}): ` +
+        `no gateway listens on this Redis server under RATE_LIMIT_PREFIX "${config.rateLimit.prefix}" (this command uses database ${redisDatabaseOf(config.redisUrl!) ?? '?'}): ` +
           'if gateways are running, they use another Redis or RATE_LIMIT_PREFIX than this command (or may not subscribe to its channel), ' +
           'and the counters it cleared and the sessions it announced were not theirs; ended sessions reach them when they next read the database',
       );
