@@ -163,24 +163,32 @@ describe('a start-up or admin command without its database', () => {
   }, 60_000);
 });
 
+/**
+ * A script loaded before the process (`NODE_OPTIONS=--import`) that, once `trigger` comes, leaves
+ * a rejection nobody handles: a driver's error whose message and detail quote a query's values
+ * (`wrapped`: inside drizzle's wrapper, whose message holds the query and its parameters).
+ */
+function preloadDroppingARejection(trigger: 'on SIGUSR2' | 'once heard', { wrapped }: { wrapped: boolean }) {
+  const reject = [
+    "  const cause = Object.assign(new Error('duplicate key value'), { name: 'PostgresError', code: '23505', detail: 'Key (email)=(leaked@example.com) already exists.' });",
+    wrapped ? "  void Promise.reject(new Error('Failed query: insert into users values ($1) params: leaked@example.com', { cause }));" : '  void Promise.reject(cause);',
+  ];
+  const script =
+    trigger === 'on SIGUSR2'
+      ? ["process.on('SIGUSR2', () => {", ...reject, '});']
+      : ['const waiting = setInterval(() => {', "  if (process.listenerCount('unhandledRejection') === 0) return;", '  clearInterval(waiting);', ...reject, '}, 5);'];
+  const dir = tempDir('unhandled');
+  const preload = path.join(dir, 'drop-a-promise.mjs');
+  writeFileSync(preload, [...script, ''].join('\n'));
+  return { dir, preload };
+}
+
 describe('an error nothing handled (a library that drops a promise)', () => {
   // Production needs PostgreSQL; development runs on either.
   const modes = process.env.DATABASE_URL ? MODES : (['development'] as const);
   it.each(modes)('ends the server in %s with one fatal line of its class and codes: not its message, properties or stack', async (NODE_ENV) => {
-    // Loaded before the gateway: on SIGUSR2 a rejection nobody handles, shaped as drizzle's
-    // wrapper of a driver's error, whose message and detail quote the query's values.
-    const dir = tempDir('unhandled');
-    const preload = path.join(dir, 'drop-a-promise.mjs');
-    writeFileSync(
-      preload,
-      [
-        "process.on('SIGUSR2', () => {",
-        "  const cause = Object.assign(new Error('duplicate key value'), { name: 'PostgresError', code: '23505', detail: 'Key (email)=(leaked@example.com) already exists.' });",
-        "  void Promise.reject(new Error('Failed query: insert into users values ($1) params: leaked@example.com', { cause }));",
-        '});',
-        '',
-      ].join('\n'),
-    );
+    // On SIGUSR2, as drizzle wraps a driver's error.
+    const { dir, preload } = preloadDroppingARejection('on SIGUSR2', { wrapped: true });
     const named = NODE_ENV === 'production' ? await createNamedDatabase({ migrated: true }) : undefined;
     onTestFinished(() => named?.drop());
     const env = {
@@ -214,21 +222,9 @@ describe('an error nothing handled (a library that drops a promise)', () => {
   }, 120_000);
 
   it('says so on stderr when the log is silent, and in the admin commands, as one line', async () => {
-    const dir = tempDir('unhandled-silent');
-    // Rejects once something listens for rejections nobody handled: the process's own handler,
-    // installed as it starts (without one, Node's report would print the message and properties).
-    const preload = path.join(dir, 'drop-a-promise-once-heard.mjs');
-    writeFileSync(
-      preload,
-      [
-        'const waiting = setInterval(() => {',
-        "  if (process.listenerCount('unhandledRejection') === 0) return;",
-        '  clearInterval(waiting);',
-        "  void Promise.reject(Object.assign(new Error('duplicate key value'), { name: 'PostgresError', code: '23505', detail: 'Key (email)=(leaked@example.com) already exists.' }));",
-        '}, 5);',
-        '',
-      ].join('\n'),
-    );
+    // Once the process's own handler listens, installed as it starts (without one, Node's
+    // report would print the message and properties): the driver's error itself.
+    const { dir, preload } = preloadDroppingARejection('once heard', { wrapped: false });
     const env = { JWT_ISSUER, ENCRYPTION_KEYS: KEYS, DATA_DIR: path.join(dir, 'data'), PORT: String(await freePort()), NODE_OPTIONS: `--import ${preload}` };
     const server = await runTsx('src/main.ts', [], childEnv({ ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent' })); // test: no stack frames, as in production
     expect(server.code).toBe(1);
