@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { ENCRYPTION_KEY_ID } from './domain/crypto/key-id';
 import type { EncryptionKey } from './domain/crypto/secret-box';
 import type { SigningAlg } from './domain/tokens/key-ring';
 import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
@@ -246,7 +247,7 @@ export function parseEncryptionKeys(value: string, setting = 'ENCRYPTION_KEYS'):
       const encoded = entry.slice(sep + 1);
       const key = Buffer.from(encoded, 'base64');
       // Buffer skips what is not base64: a mistyped key would silently be another one.
-      if (sep < 1 || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || !/^[A-Za-z0-9+/_-]{43}=?$/.test(encoded) || key.length !== 32) {
+      if (sep < 1 || !ENCRYPTION_KEY_ID.test(id) || !/^[A-Za-z0-9+/_-]{43}=?$/.test(encoded) || key.length !== 32) {
         throw new ConfigError(
           `${setting}: each entry must be id:base64 with a 32-byte key (id of letters, digits, _ or -)`,
         );

@@ -6,6 +6,7 @@
  * error of the `cause` chain is described by its name and the driver's code, never by a message,
  * in every mode; PostgreSQL's messages and details may quote values too.
  */
+import { ENCRYPTION_KEY_ID } from './domain/crypto/key-id';
 
 export interface ErrorDescription {
   type: string;
@@ -13,6 +14,11 @@ export interface ErrorDescription {
   code?: string;
   /** For a system error, the call that failed (connect, read). */
   syscall?: string;
+  /**
+   * For an error about an ENCRYPTION_KEYS entry, its id: an id names a key and holds none of it
+   * (anything else an error carries as `keyId` is left out).
+   */
+  keyId?: string;
   cause?: ErrorDescription;
   /** Development only: the outermost error's stack frames, without its message line(s). */
   stack?: string;
@@ -38,7 +44,7 @@ const REDIS_ERROR_KIND = /^([A-Z][A-Z_]*)(?: |$)/;
 
 function describeChain(error: unknown, depth: number): ErrorDescription {
   if (!(error instanceof Error)) return { type: typeof error };
-  const { syscall, cause } = error as { syscall?: unknown; cause?: unknown };
+  const { syscall, cause, keyId } = error as { syscall?: unknown; cause?: unknown; keyId?: unknown };
   let { code } = error as { code?: unknown };
   if (code === undefined && error.name === 'ReplyError') code = REDIS_ERROR_KIND.exec(error.message)?.[1];
   return {
@@ -46,6 +52,7 @@ function describeChain(error: unknown, depth: number): ErrorDescription {
     type: error.name === 'Error' && error.constructor !== Error ? error.constructor.name : error.name,
     ...(typeof code === 'string' && { code }),
     ...(typeof syscall === 'string' && { syscall }),
+    ...(typeof keyId === 'string' && ENCRYPTION_KEY_ID.test(keyId) && { keyId }),
     ...(cause !== undefined && cause !== null && depth + 1 < MAX_DEPTH && { cause: describeChain(cause, depth + 1) }),
   };
 }

@@ -89,7 +89,11 @@ describe('applying the migrations to an empty database', () => {
 
     const run = await runTsx('src/cli/migrate.ts', [], childEnv(named.env));
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout).toContain(`migrations applied (${named.kind} database)`);
+    expect(run.stdout).toContain(`migrations applied (${named.kind} database): 0000_`);
+    const again = await runTsx('src/cli/migrate.ts', [], childEnv(named.env));
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`schema up to date, no migration to apply (${named.kind} database)`);
+    expect(again.stdout).not.toContain('migrations applied');
 
     database = await named.open();
     try {

@@ -106,7 +106,7 @@ describe('forgetting the encryption key of a pending rotation', () => {
 });
 
 describe('a reload that cannot open a key', () => {
-  it("is logged by the error's class, saying why: a key sealed under an ENCRYPTION_KEYS id this instance lacks", async () => {
+  it("is logged by the error's class and the key's id, saying why: a key sealed under an ENCRYPTION_KEYS id this instance lacks", async () => {
     const own = await createTestDatabase();
     const gw = await startGateway({ database: own.database, encryptionKeys, env: { KEY_RELOAD_SECONDS: '1' } });
     try {
@@ -121,7 +121,7 @@ describe('a reload that cannot open a key', () => {
         if (Date.now() > deadline) throw new Error('no failed reload logged within 5 s');
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      expect(line.err).toEqual({ type: 'MissingEncryptionKeyError' });
+      expect(line.err).toEqual({ type: 'MissingEncryptionKeyError', keyId: 'elsewhere' });
       expect(gw.logs.join('')).not.toContain(elsewhere.split(':')[1]!);
     } finally {
       await gw.close();
