@@ -167,9 +167,12 @@ async function run(argv: string[]): Promise<number> {
         if (a === 'rotate') {
           const box = new SecretBox(resolveEncryptionKeys(config, logger));
           const settings = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
+          const pending = describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now()).filter((k) => k.state === 'pending' && k.alg === config.jwt.alg);
           const key = await rotateSigningKey({ signingKeys, box, clock: systemClock }, settings);
           audit('signing key added', { kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
           say(`added ${key.kid} (${key.alg}): running gateways publish it within KEY_RELOAD_SECONDS (${config.keys.reloadSeconds} s here); it signs from ${key.activatesAt.toISOString()}`);
+          // Run again before the last one signs (twice by mistake, say): that one now signs only in between.
+          for (const k of pending) say(`note: ${k.kid}, added earlier and still pending, signs only from ${k.activatesAt.toISOString()} until ${key.activatesAt.toISOString()}, when ${key.kid} takes over`);
         }
         if (a === 'retire') {
           const settings = { alg: config.jwt.alg, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };

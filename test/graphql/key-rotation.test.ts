@@ -322,6 +322,12 @@ describe('npm run admin -- keys', () => {
     // Both published ahead, on a database that had no key: until either activates the first
     // signs (as every gateway's KeyRing would), the second is pending.
     expect(states).toEqual(['pending', 'signing']);
+    expect(second.stdout).not.toContain('note:'); // the first one signs already
+    // Run again while a key is pending: it says what becomes of that one.
+    const third = await admin(['keys', 'rotate']);
+    expect(third.code, third.stderr).toBe(0);
+    const [, newer, from] = /^added (\S+) \(ES256\): .* it signs from (\S+)$/m.exec(third.stdout)!;
+    expect(third.stdout).toMatch(new RegExp(`^note: ${kid}, added earlier and still pending, signs only from \\S+ until ${from}, when ${newer} takes over$`, 'm'));
     expect((await admin(['keys', 'delete'])).code).toBe(2);
     expect((await admin(['keys', 'retire'])).code).toBe(2);
     // A key of the algorithm JWT_ALG signs with is replaced by rotating, not retired.
