@@ -228,6 +228,46 @@ describe('changePassword', () => {
       expect(await refreshCode(gw, lost.refreshToken)).toBe('INVALID_TOKEN');
     });
 
+    it('of two changes checked at once from one session, one lands; the other, checked again, finds the password changed', async () => {
+      const { first } = await twoSessions();
+      const passwords = ['First-Tab-Choice-77!', 'Second-Tab-Choice-88!'];
+      let results!: Promise<Array<string | boolean>>;
+      await gw.database.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT 1 FROM users WHERE id = ${first.user.id} FOR UPDATE`);
+        const one = changeFrom(first.accessToken, passwords[0]!, first.password);
+        await untilWaiting(tx, 1);
+        const other = changeFrom(first.accessToken, passwords[1]!, first.password);
+        await untilWaiting(tx, 2);
+        results = Promise.all([one, other]);
+      });
+      const outcome = await results;
+      expect([...outcome].sort()).toEqual(['INVALID_CREDENTIALS', true]);
+      const winner = outcome.indexOf(true);
+      expect((await logIn(gw, first.email, passwords[winner]!)).user.id).toBe(first.user.id);
+      expect(codeOf(await gw.gql(LoginDocument, { email: first.email, password: passwords[1 - winner]! }))).toBe('INVALID_CREDENTIALS');
+      expect((await rotate(gw, first.refreshToken)).refreshToken).toBeTruthy();
+    });
+
+    it('overtaken by a change that ended the other sessions but kept its own (MFA turned on there), it is checked again and lands', async () => {
+      const { first, second } = await twoSessions();
+      const newPassword = 'Changed-After-Mfa-99!';
+      let ending!: Promise<string[]>;
+      let result!: Promise<string | boolean>;
+      await gw.database.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT 1 FROM users WHERE id = ${first.user.id} FOR UPDATE`);
+        // What confirmMfa in the caller's session does, queued first: the others end, a new session epoch begins.
+        ending = gw.deps.sessions.revokeAllOfUser(first.user.id, 'mfa_changed', gw.clock.now(), sessionIdOf(first.accessToken));
+        await untilWaiting(tx, 1);
+        result = changeFrom(first.accessToken, newPassword, first.password);
+        await untilWaiting(tx, 2);
+      });
+      expect(await ending).toEqual([sessionIdOf(second.accessToken)]);
+      expect(await result).toBe(true);
+      expect((await logIn(gw, first.email, newPassword)).user.id).toBe(first.user.id);
+      expect((await rotate(gw, first.refreshToken)).refreshToken).toBeTruthy();
+      expect(await refreshCode(gw, second.refreshToken)).toBe('INVALID_TOKEN');
+    });
+
     it('holds its own session until it commits: a revocation of that session sent meanwhile answers only after the change', async () => {
       const { first: owner, second: stolen } = await twoSessions();
       const order: string[] = [];
