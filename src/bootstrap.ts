@@ -11,9 +11,10 @@ import { RedisRevocationFeed } from './storage/redis/revocation-feed';
 import { LocalRevocations, type RevocationFeed } from './domain/revocation';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
 import { systemClock, type Clock } from './domain/clock';
+import { findLaterCurrentKeys } from './domain/crypto/find-later-current-keys';
 import { findMissingEncryptionKeys } from './domain/crypto/find-missing-encryption-keys';
 import { SecretBox } from './domain/crypto/secret-box';
-import { openEmbedded, openPostgres, PostgresMfaStore, PostgresSigningKeyStore, readDefaultIsolation, readSchemaStatus, type CanonicalEmailsReport, type Database } from './storage/postgres';
+import { openEmbedded, openPostgres, PostgresEncryptionKeyHistory, PostgresMfaStore, PostgresSigningKeyStore, readDefaultIsolation, readSchemaStatus, type CanonicalEmailsReport, type Database } from './storage/postgres';
 
 
 /**
@@ -72,6 +73,22 @@ export async function requireEncryptionKeysInUse(database: Database, encryptionK
   if (missing.length === 0) return;
   throw new StartupRefusal(
     `ENCRYPTION_KEYS lacks the key id(s) ${missing.map((id) => `"${id}"`).join(', ')} that stored secrets are sealed under: keep those keys in ENCRYPTION_KEYS (after the current one) until \`npm run admin -- reencrypt\` has re-sealed the secrets under the first (a key lost for good: \`npm run admin -- forget-encryption-key <id>\`)`,
+  );
+}
+
+/**
+ * Warns when the first ENCRYPTION_KEYS entry was replaced as the current key since it was current
+ * (see findLaterCurrentKeys): what this instance seals, one without that key refuses to start
+ * for (a pending MFA enrolment for its 15 minutes, a signing key until it retires).
+ */
+export async function warnAboutEncryptionKeyOrder(database: Database, encryptionKeys: EncryptionKey[], logger: Logger) {
+  const box = new SecretBox(encryptionKeys);
+  const later = await findLaterCurrentKeys({ keyHistory: new PostgresEncryptionKeyHistory(database.db), box, clock: systemClock });
+  if (later.length === 0) return;
+  const ids = later.map((k) => `"${k.keyId}"`).join(', ');
+  logger.warn(
+    { keyId: box.currentKeyId, laterKeyIds: later.map((k) => k.keyId), since: later[0]!.currentSince },
+    `ENCRYPTION_KEYS puts "${box.currentKeyId}" first, which ${ids} replaced as the current key (an instance started with it first, or reencrypt ran under it): an out-of-date ENCRYPTION_KEYS, or a rollout still under way? What this instance seals, an instance without "${box.currentKeyId}" cannot open. If "${box.currentKeyId}" is to be current again, run \`npm run admin -- reencrypt\` with this order`,
   );
 }
 

@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import type { Logger } from 'pino';
 import { createApp } from './app';
-import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from './bootstrap';
+import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, warnAboutEncryptionKeyOrder, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from './bootstrap';
 import { describeFailure, exitOnUnhandled, isExpectedFailure } from './failure';
 import { compose, startKeyReloader, startRevocationCatchUp } from './compose';
 import { ConfigError, DEVELOPMENT_KEY_ID, loadConfig, unknownSettings, type Config } from './config';
@@ -63,6 +63,7 @@ async function main() {
   const database = await openConfiguredDatabase(config, logger);
   await prepareSchema(database, logger);
   await requireEncryptionKeysInUse(database, encryptionKeys);
+  await warnAboutEncryptionKeyOrder(database, encryptionKeys, logger);
   const counters = openCounters(config, logger);
   // Start with shared counters when Redis is there; if not, the fallback covers until it is.
   await counters.redis?.ready(3000);

@@ -13,7 +13,7 @@ import { childEnv, createNamedDatabase, ROOT, runTsx, tempDir, type NamedDatabas
 
 const DRIZZLE_KIT = path.join(ROOT, 'node_modules/.bin/drizzle-kit');
 const SCHEMA = path.join(ROOT, 'src/storage/postgres/schema.ts');
-const TABLES = ['mfa_challenges', 'mfa_factors', 'recovery_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users'];
+const TABLES = ['encryption_key_history', 'mfa_challenges', 'mfa_factors', 'recovery_codes', 'refresh_tokens', 'sessions', 'signing_keys', 'users'];
 
 /** Every file under dir, relative to it, sorted. */
 const listing = (dir: string) => (readdirSync(dir, { recursive: true }) as string[]).sort();

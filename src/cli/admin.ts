@@ -28,7 +28,7 @@ import { Throttle } from '../domain/throttle';
 import { describeKeys, retireSigningKey, rotateSigningKey } from '../domain/tokens';
 import { ServiceUnavailableError } from '../errors';
 import { auditLog, createLogger } from '../logger';
-import { PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
+import { PostgresEncryptionKeyHistory, PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
 
 const USAGE = `Usage: npm run admin -- <command>
 
@@ -192,7 +192,7 @@ async function run(argv: string[]): Promise<number> {
       }
       case 'reencrypt': {
         const box = new SecretBox(resolveEncryptionKeys(config, logger));
-        const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, box, clock: systemClock });
+        const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, keyHistory: new PostgresEncryptionKeyHistory(database.db), box, clock: systemClock });
         const left = report.failed.reduce((sum, f) => sum + f.count, 0);
         audit('secrets reencrypted', { count: report.resealed, keyId: box.currentKeyId, left });
         say(`re-encrypted ${report.resealed} secret(s) under key "${box.currentKeyId}"`);

@@ -208,3 +208,17 @@ export interface SigningKeyStore {
   /** Schedules one unretired key to retire at `at` (serialised like the others); false when it had a retirement already. */
   scheduleRetirement(kid: string, at: Date): Promise<boolean>;
 }
+
+/**
+ * Which ENCRYPTION_KEYS ids have been the current (first) key, and since when. A key first put
+ * first, or re-made current by `reencrypt`, becomes the most recent, whatever the clocks say.
+ */
+export interface EncryptionKeyHistory {
+  /**
+   * Records `keyId` as current from `at` unless it has been current before, and returns the
+   * keys made current since it was, most recent first.
+   */
+  recordCurrent(keyId: string, at: Date): Promise<Array<{ keyId: string; currentSince: Date }>>;
+  /** Makes `keyId` the most recent current key (from `at`, or just after the latest). */
+  markCurrent(keyId: string, at: Date): Promise<void>;
+}

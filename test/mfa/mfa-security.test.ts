@@ -6,7 +6,7 @@ import { parseEncryptionKeys } from '../../src/config';
 import { prune, reencrypt } from '../../src/domain/admin';
 import { hashOpaqueToken } from '../../src/domain/tokens';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import { PostgresSigningKeyStore } from '../../src/storage/postgres';
+import { PostgresEncryptionKeyHistory, PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { mfaChallenges, mfaFactors, recoveryCodes } from '../../src/storage/postgres/schema';
 import {
   DisableMfaDocument,
@@ -264,7 +264,7 @@ describe('at rest and in the logs', () => {
       expect((await row())[0]!.encryptionKeyId).toBe('old');
 
       const box = new SecretBox(parseEncryptionKeys(`${newKey},${oldKey}`));
-      const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(before.database.db), mfa: before.deps.mfa, box, clock: before.clock });
+      const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(before.database.db), mfa: before.deps.mfa, keyHistory: new PostgresEncryptionKeyHistory(before.database.db), box, clock: before.clock });
       expect(report.resealed).toBeGreaterThanOrEqual(1);
       expect(report.failed).toEqual([]);
       expect((await row())[0]!.encryptionKeyId).toBe('new');

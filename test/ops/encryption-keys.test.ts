@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { reencrypt as reencryptSecrets } from '../../src/domain/admin';
 import { generateEncryptionKeyEntry, SecretBox } from '../../src/domain/crypto/secret-box';
-import { PostgresMfaStore, PostgresSigningKeyStore, type Db } from '../../src/storage/postgres';
+import { PostgresEncryptionKeyHistory, PostgresMfaStore, PostgresSigningKeyStore, type Db } from '../../src/storage/postgres';
 import { mfaFactors, signingKeys } from '../../src/storage/postgres/schema';
 import { EnrollMfaDocument, LoginDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
@@ -173,7 +173,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       const abandoned = { encryptionKeyId: 'lost', createdAt: new Date(Date.now() - 86_400_000) };
       await db.update(mfaFactors).set(abandoned).where(eq(mfaFactors.userId, dave.user.id));
       const box = new SecretBox(parseEncryptionKeys(NEW));
-      const report = await reencryptSecrets({ signingKeys: new PostgresSigningKeyStore(db), mfa: gw.deps.mfa, box, clock: gw.clock });
+      const report = await reencryptSecrets({ signingKeys: new PostgresSigningKeyStore(db), mfa: gw.deps.mfa, keyHistory: new PostgresEncryptionKeyHistory(db), box, clock: gw.clock });
       // The two retired keys under lost keys: pending-under-gone, retired-long-ago.
       expect(report).toEqual({ resealed: 0, failed: [], retiredLeft: 2 });
     });

@@ -3,7 +3,7 @@ import type { Sealed, SecretBox } from '../crypto/secret-box';
 import { enrolmentsLiveSince } from '../mfa/pending-enrolment';
 import type { MfaStore } from '../mfa/ports';
 import { openTotpSecret, sealTotpSecret } from '../mfa/secret';
-import type { SigningKeyStore } from '../ports';
+import type { EncryptionKeyHistory, SigningKeyStore } from '../ports';
 
 /** Why a secret could not be re-sealed: its key id has no ENCRYPTION_KEYS entry, or that entry does not open it. */
 export type ResealFailure = 'unknown-key' | 'does-not-open';
@@ -21,10 +21,19 @@ export interface ReencryptReport {
  * Re-seals every stored secret under the first ENCRYPTION_KEYS entry, so that older entries
  * can be retired. A secret that cannot be opened is counted and left as it is, and the rest
  * go on: the report says what is left under which key, which must then stay in ENCRYPTION_KEYS.
+ * The first entry is recorded as the most recent current key first (an operator's choice,
+ * also when it goes back to an older key: instances started with another first are then warned).
  */
-export async function reencrypt(deps: { signingKeys: SigningKeyStore; mfa: MfaStore; box: SecretBox; clock: Clock }): Promise<ReencryptReport> {
+export async function reencrypt(deps: {
+  signingKeys: SigningKeyStore;
+  mfa: MfaStore;
+  keyHistory: EncryptionKeyHistory;
+  box: SecretBox;
+  clock: Clock;
+}): Promise<ReencryptReport> {
   const { box } = deps;
   const now = deps.clock.now();
+  await deps.keyHistory.markCurrent(box.currentKeyId, now);
   let resealed = 0;
   let retiredLeft = 0;
   const failed = new Map<string, { keyId: string; reason: ResealFailure; count: number }>();

@@ -5,3 +5,4 @@ export { PostgresSigningKeyStore } from './signing-key-store';
 export { PostgresMfaStore } from './mfa-store';
 export { readDefaultIsolation, readSchemaStatus, type SchemaStatus } from './schema-status';
 export type { CanonicalEmailsReport } from './canonical-emails';
+export { PostgresEncryptionKeyHistory } from './encryption-key-history';

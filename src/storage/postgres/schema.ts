@@ -84,6 +84,15 @@ export const signingKeys = pgTable('signing_keys', {
   retiresAt: tz('retires_at'),
 });
 
+/**
+ * Each ENCRYPTION_KEYS id that has been the current (first) key, and since when: when an
+ * instance first started with it first, or `reencrypt` last re-sealed everything under it.
+ */
+export const encryptionKeyHistory = pgTable('encryption_key_history', {
+  keyId: text('key_id').primaryKey(),
+  currentSince: tz('current_since').notNull(),
+});
+
 /** A user's TOTP factor: pending until confirmed. The secret only ever sealed (secret-box). */
 export const mfaFactors = pgTable('mfa_factors', {
   userId: uuid('user_id')

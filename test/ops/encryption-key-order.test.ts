@@ -1,0 +1,96 @@
+// Rule: the current (first) ENCRYPTION_KEYS key is recorded; an instance that starts with a key
+// first that another instance, or reencrypt, has since replaced as the current key (an
+// out-of-date ENCRYPTION_KEYS) is warned, by key id, never a key; a key put first for the first
+// time, or the latest, is not; reencrypt makes its first key the latest again, whatever the clocks say.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { PostgresEncryptionKeyHistory, type Database } from '../../src/storage/postgres';
+import { childEnv, createNamedDatabase, freePort, runTsx, spawnTsx, type Child, type NamedDatabase } from '../helpers/processes';
+
+const K1 = generateEncryptionKeyEntry('k1');
+const K2 = generateEncryptionKeyEntry('k2');
+const READY = /ready at (http:\/\/\S+)/;
+const minutes = (n: number) => new Date(Date.now() + n * 60_000);
+const idsOf = (keys: Array<{ keyId: string }>) => keys.map((k) => k.keyId);
+
+describe('the history of the current key', () => {
+  let named: NamedDatabase;
+  let database: Database;
+  beforeAll(async () => {
+    named = await createNamedDatabase({ migrated: true });
+    database = await named.open();
+  });
+  afterAll(async () => {
+    await database?.close();
+    await named?.drop();
+  });
+
+  it('answers, for the key put first, the keys made current since it was: none for a new one or the latest', async () => {
+    const history = new PostgresEncryptionKeyHistory(database.db);
+    expect(await history.recordCurrent('a', minutes(0))).toEqual([]);
+    expect(await history.recordCurrent('a', minutes(1))).toEqual([]); // the same key again
+    expect(await history.recordCurrent('b', minutes(2))).toEqual([]); // a rotation: b first
+    expect(idsOf(await history.recordCurrent('a', minutes(3)))).toEqual(['b']); // a left behind
+    // A clock behind the others': a key put first for the first time is still the latest.
+    expect(await history.recordCurrent('c', minutes(-60))).toEqual([]);
+    expect(idsOf(await history.recordCurrent('a', minutes(4)))).toEqual(['c', 'b']);
+    expect(idsOf(await history.recordCurrent('b', minutes(4)))).toEqual(['c']);
+    // reencrypt under a: a is the latest again, even with a clock behind.
+    await history.markCurrent('a', minutes(-120));
+    expect(await history.recordCurrent('a', minutes(5))).toEqual([]);
+    expect(idsOf(await history.recordCurrent('c', minutes(5)))).toEqual(['a']);
+  });
+});
+
+describe('a server started with an out-of-date ENCRYPTION_KEYS', () => {
+  let named: NamedDatabase;
+  const children: Child[] = [];
+  beforeAll(async () => {
+    named = await createNamedDatabase({ migrated: true });
+    // k1 was current, then a rotation put k2 first.
+    const database = await named.open();
+    try {
+      const history = new PostgresEncryptionKeyHistory(database.db);
+      await history.recordCurrent('k1', minutes(-60));
+      await history.recordCurrent('k2', minutes(-30));
+    } finally {
+      await database.close();
+    }
+  });
+  afterAll(async () => {
+    for (const child of children) child.killAll();
+    await named?.drop();
+  });
+
+  /** Starts the server, then stops it: its warning lines about the key order. */
+  async function orderWarnings(encryptionKeys: string) {
+    const env = { ...named.env, ENCRYPTION_KEYS: encryptionKeys, PORT: String(await freePort()), LOG_LEVEL: 'warn' };
+    const child = spawnTsx('src/main.ts', [], childEnv(env));
+    children.push(child);
+    await child.waitFor(READY, 60_000);
+    child.process.kill('SIGTERM');
+    expect(await child.exited).toBe(0);
+    for (const entry of [K1, K2]) expect(child.stdout() + child.stderr()).not.toContain(entry.split(':')[1]);
+    return child
+      .stdout()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { msg: string; keyId?: string; laterKeyIds?: string[] })
+      .filter((line) => line.msg.startsWith('ENCRYPTION_KEYS puts'));
+  }
+
+  it('is warned, by key id; once reencrypt has made its first key current again, it is not', async () => {
+    const warned = await orderWarnings(`${K1},${K2}`);
+    expect(warned).toEqual([
+      expect.objectContaining({
+        level: 40,
+        keyId: 'k1',
+        laterKeyIds: ['k2'],
+        msg: expect.stringContaining('ENCRYPTION_KEYS puts "k1" first, which "k2" replaced as the current key'),
+      }),
+    ]);
+    const reencrypted = await runTsx('src/cli/admin.ts', ['reencrypt'], childEnv({ ...named.env, ENCRYPTION_KEYS: `${K1},${K2}` }));
+    expect(reencrypted.code, reencrypted.stderr).toBe(0);
+    expect(await orderWarnings(`${K1},${K2}`)).toEqual([]);
+  }, 120_000);
+});
