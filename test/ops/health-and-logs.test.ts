@@ -108,22 +108,36 @@ describe('logs', () => {
     expect(lines.every((l) => l.path === '/graphql' && l.status === 200)).toBe(true);
   });
 
-  it('logs a request line in absolute form by its path, without the credentials written before it', async () => {
-    const from = gw.logs.length;
-    const { port } = new URL(gw.url);
-    const answer = await new Promise<string>((resolve, reject) => {
+  /** A GET of `target`, written into the request line as it is (fetch would make it a path); the raw answer. */
+  const rawGet = (port: string, target: string) =>
+    new Promise<string>((resolve, reject) => {
       const socket = connect(Number(port), '127.0.0.1', () =>
-        socket.end(`GET http://alice:Absolute-Form-Secret@127.0.0.1:${port}/healthz?x=Query-Secret HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`),
+        socket.end(`GET ${target} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nConnection: close\r\n\r\n`),
       );
       let text = '';
       socket.on('data', (chunk) => (text += String(chunk)));
       socket.on('end', () => resolve(text));
       socket.on('error', reject);
     });
+
+  it('logs a request line in absolute form by its path, without the credentials written before it', async () => {
+    const from = gw.logs.length;
+    const { port } = new URL(gw.url);
+    const answer = await rawGet(port, `http://alice:Absolute-Form-Secret@127.0.0.1:${port}/healthz?x=Query-Secret`);
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     const [line] = await requestLines(from, 1);
     expect(line).toMatchObject({ path: '/healthz', status: 200 });
     expect(gw.logs.slice(from).join('')).not.toMatch(/Secret|alice/);
+  });
+
+  it('logs a path written as a URL without its scheme from its host on, without the credentials before it', async () => {
+    const from = gw.logs.length;
+    const { port } = new URL(gw.url);
+    const answer = await rawGet(port, `//bob:Schemeless-Secret@127.0.0.1:${port}/graphql`);
+    expect(answer).toMatch(/^HTTP\/1\.1 404/);
+    const [line] = await requestLines(from, 1);
+    expect(line).toMatchObject({ path: `//127.0.0.1:${port}/graphql`, status: 404 });
+    expect(gw.logs.slice(from).join('')).not.toMatch(/Secret|bob/);
   });
 
   it('echoes a well-formed incoming x-request-id and logs under it; replaces a malformed one', async () => {
