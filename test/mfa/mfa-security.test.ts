@@ -4,12 +4,15 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { prune, reencrypt } from '../../src/domain/admin';
+import { sealTotpSecret } from '../../src/domain/mfa';
 import { hashOpaqueToken } from '../../src/domain/tokens';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { PostgresEncryptionKeyHistory, PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { mfaChallenges, mfaFactors, recoveryCodes } from '../../src/storage/postgres/schema';
 import {
+  ConfirmMfaDocument,
   DisableMfaDocument,
+  EnrollMfaDocument,
   LogoutAllDocument,
   MeDocument,
   RefreshDocument,
@@ -20,6 +23,7 @@ import {
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
+import { logIn, sessionIdOf } from '../helpers/sessions';
 
 let gw: TestGateway;
 beforeAll(async () => {
@@ -298,4 +302,173 @@ describe('prune', () => {
     expect(hashes.has(hashOpaqueToken(old.mfaToken))).toBe(false);
     expect(hashes.has(hashOpaqueToken(fresh.mfaToken))).toBe(true);
   });
+});
+
+describe('the code', () => {
+  it('refuses an accepted code again later in its own step', async () => {
+    const user = await mfaUser();
+    // 5 s into a step
+    gw.clock.advance(((35_000 - (gw.clock.now().getTime() % 30_000)) % 30_000) / 1000);
+    const code = totpNow(gw, user.secret);
+    expect((await loginWithMfa(gw, user.email, user.password, code)).user.id).toBe(user.user.id);
+    gw.clock.advance(20); // 25 s into the same step: the same code still matches it
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code }))).toBe('INVALID_MFA_CODE');
+  });
+
+  it('takes a code with spaces around it (confirm and verify)', async () => {
+    const user = await signUp(gw);
+    const auth = { token: user.accessToken };
+    const { secret } = (await gw.gql(EnrollMfaDocument, { password: user.password }, auth)).data!.enrollMfa;
+    expect((await gw.gql(ConfirmMfaDocument, { code: ` ${totpNow(gw, secret)} ` }, auth)).errors).toBeUndefined();
+    gw.clock.advance(30);
+    expect((await loginWithMfa(gw, user.email, user.password, ` ${totpNow(gw, secret)}\n`)).user.id).toBe(user.user.id);
+  });
+
+  it('disableMfa refuses a spent recovery code and a used TOTP code', async () => {
+    const user = await mfaUser();
+    const auth = { token: (await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[0]!)).accessToken };
+    expect(codeOf(await gw.gql(DisableMfaDocument, { code: user.recoveryCodes[0]! }, auth))).toBe('INVALID_MFA_CODE');
+    const code = totpNow(gw, user.secret);
+    await loginWithMfa(gw, user.email, user.password, code);
+    expect(codeOf(await gw.gql(DisableMfaDocument, { code }, auth))).toBe('INVALID_MFA_CODE');
+    expect((await gw.gql(MeDocument, {}, auth)).data!.me!.mfaEnabled).toBe(true);
+  });
+
+  it('answers every signed-in MFA mutation UNAUTHENTICATED without a session', async () => {
+    expect(codeOf(await gw.gql(EnrollMfaDocument, { password: 'x' }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: '123456' }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gw.gql(DisableMfaDocument, { code: '123456' }))).toBe('UNAUTHENTICATED');
+  });
+
+});
+
+describe('recovery codes', () => {
+  it('draws recovery codes from the whole 32-symbol alphabet', async () => {
+    const user = await signUp(gw);
+    const { recoveryCodes } = await enableMfa(gw, user.accessToken, user.password);
+    // 160 draws from 32 symbols: fewer than 24 distinct has a probability far below 1e-9.
+    expect(new Set(recoveryCodes.join('').replaceAll('-', '')).size).toBeGreaterThanOrEqual(24);
+  });
+
+  it('keeps no recovery codes once MFA is off, and the old set fails after enabling again', async () => {
+    const user = await mfaUser();
+    const auth = { token: (await loginWithMfa(gw, user.email, user.password, totpNow(gw, user.secret))).accessToken };
+    gw.clock.advance(30);
+    expect((await gw.gql(DisableMfaDocument, { code: totpNow(gw, user.secret) }, auth)).data?.disableMfa).toBe(true);
+    expect(await gw.database.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, user.user.id))).toEqual([]);
+    gw.clock.advance(30);
+    await enableMfa(gw, auth.token, user.password);
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: user.recoveryCodes[0]! }))).toBe('INVALID_MFA_CODE');
+  });
+
+});
+
+describe('enrolment', () => {
+  it('counts wrong confirmMfa codes against MFA_LIMIT_USER', async () => {
+    const limited = await startGateway({ env: { MFA_LIMIT_USER: '3/900' } });
+    try {
+      const user = await signUp(limited);
+      const auth = { token: user.accessToken };
+      const { secret } = (await limited.gql(EnrollMfaDocument, { password: user.password }, auth)).data!.enrollMfa;
+      for (let i = 0; i < 3; i++) {
+        expect(codeOf(await limited.gql(ConfirmMfaDocument, { code: wrongCode(totpNow(limited, secret)) }, auth))).toBe('INVALID_MFA_CODE');
+      }
+      expect(codeOf(await limited.gql(ConfirmMfaDocument, { code: totpNow(limited, secret) }, auth))).toBe('RATE_LIMITED');
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('still confirms a pending enrolment shortly before its 15 minutes are up', async () => {
+    const user = await signUp(gw);
+    const { secret } = (await gw.gql(EnrollMfaDocument, { password: user.password }, { token: user.accessToken })).data!.enrollMfa;
+    gw.clock.advance(890);
+    const auth = { token: (await logIn(gw, user.email, user.password)).accessToken };
+    expect((await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, auth)).data?.confirmMfa).toHaveLength(10);
+  });
+
+  it('a right code whose enrolment was voided (all sessions ended) while checked is no pending enrolment', async () => {
+    const user = await signUp(gw);
+    const keep = await logIn(gw, user.email, user.password);
+    const auth = { token: keep.accessToken };
+    const { secret } = (await gw.gql(EnrollMfaDocument, { password: user.password }, auth)).data!.enrollMfa;
+    const store = gw.deps.mfa;
+    const confirm = store.confirm;
+    store.confirm = async (...args) => {
+      store.confirm = confirm;
+      await gw.deps.sessions.revokeAllOfUser(user.user.id, 'logout_all', gw.clock.now(), sessionIdOf(keep.accessToken));
+      return confirm.apply(store, args);
+    };
+    try {
+      expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, auth))).toBe('BAD_USER_INPUT');
+    } finally {
+      store.confirm = confirm;
+    }
+  });
+
+  it('savePending never touches a confirmed factor', async () => {
+    const user = await mfaUser();
+    const before = await gw.deps.mfa.getFactor(user.user.id);
+    const other = sealTotpSecret(gw.deps.box, user.user.id, 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
+    expect(await gw.deps.mfa.savePending(user.user.id, other, gw.clock.now(), before!.sessionEpoch)).toBe(false);
+    expect(await gw.deps.mfa.getFactor(user.user.id)).toEqual(before);
+  });
+
+  it('updateSealed leaves a secret replaced meanwhile alone', async () => {
+    const user = await mfaUser();
+    const before = (await gw.deps.mfa.getFactor(user.user.id))!;
+    const stale = sealTotpSecret(gw.deps.box, user.user.id, 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP');
+    await gw.deps.mfa.updateSealed(user.user.id, stale, sealTotpSecret(gw.deps.box, user.user.id, 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ'));
+    expect((await gw.deps.mfa.getFactor(user.user.id))!.sealed).toEqual(before.sealed);
+  });
+
+  it('counts a live pending enrolment among the secrets in use, and not one older than 15 minutes', async () => {
+    const user = await signUp(gw);
+    await gw.gql(EnrollMfaDocument, { password: user.password }, { token: user.accessToken });
+    const since = new Date(gw.clock.now().getTime() - 900_000);
+    expect((await gw.deps.mfa.listSealed(since)).map((r) => r.userId)).toContain(user.user.id);
+    const later = new Date(since.getTime() + 901_000);
+    expect((await gw.deps.mfa.listSealed(later)).map((r) => r.userId)).not.toContain(user.user.id);
+  });
+
+});
+
+describe('while a code is checked', () => {
+  it('a right code whose challenge was spent while it was checked is INVALID_TOKEN, and stays unspent', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const store = gw.deps.mfa;
+    const use = store.useRecoveryCode;
+    store.useRecoveryCode = async (...args) => {
+      store.useRecoveryCode = use;
+      expect((await gw.gql(VerifyMfaDocument, { mfaToken, code: user.recoveryCodes[1]! })).errors).toBeUndefined();
+      return use.apply(store, args);
+    };
+    try {
+      expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: user.recoveryCodes[0]! }))).toBe('INVALID_TOKEN');
+    } finally {
+      store.useRecoveryCode = use;
+    }
+    expect((await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[0]!)).user.id).toBe(user.user.id);
+  });
+
+  it('answers INVALID_TOKEN, not MFA_NOT_ENABLED, when MFA goes off while the code is checked', async () => {
+    const user = await mfaUser();
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const store = gw.deps.mfa;
+    const getFactor = store.getFactor;
+    store.getFactor = async (...args) => {
+      store.getFactor = getFactor;
+      await store.disable(user.user.id);
+      return getFactor.apply(store, args);
+    };
+    try {
+      expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
+    } finally {
+      store.getFactor = getFactor;
+    }
+  });
+
 });
