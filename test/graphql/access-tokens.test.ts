@@ -44,6 +44,14 @@ describe('forged and altered tokens', () => {
     await expectAccepted(await resignWithGatewayKey(user.accessToken));
   });
 
+  it('reads the scheme in any case, as HTTP does (bearer, BEARER)', async () => {
+    for (const scheme of ['bearer', 'BEARER']) {
+      const me = await gw.gql(MeDocument, {}, { headers: { authorization: `${scheme} ${user.accessToken}` } });
+      expect(me.errors, scheme).toBeUndefined();
+      expect(me.data?.me.id).toBe(user.user.id);
+    }
+  });
+
   it('refuses an unsecured (alg none) token carrying the real claims', async () => {
     await expectAnonymous(`Bearer ${unsecured(user.accessToken)}`);
     const viaJose = new UnsecuredJWT(decodeJwt(user.accessToken)).encode();

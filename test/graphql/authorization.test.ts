@@ -38,11 +38,13 @@ describe('users (admin only)', () => {
     expect(codeOf(result)).toBe('UNAUTHENTICATED');
   });
 
-  it('answers a plain user FORBIDDEN', async () => {
+  it('answers a plain user FORBIDDEN, saying where', async () => {
     const result = await gw.gql(UsersDocument, {}, { token: plain.accessToken });
     expect(result.status).toBe(200);
     expect(codeOf(result)).toBe('FORBIDDEN');
     expect(result.data).toBeNull();
+    expect(result.errors![0]!.path).toEqual(['users']);
+    expect((result.errors![0] as { locations?: unknown }).locations).toEqual([expect.objectContaining({ line: expect.any(Number), column: expect.any(Number) })]);
   });
 
   it('gives an admin the list', async () => {

@@ -212,6 +212,10 @@ describe('X-Refresh-Transport: cookie (what the playground sends)', () => {
     const next = await rotate(gw, undefined, { cookie: asCookie(cookie.value), headers: { 'X-Refresh-Transport': 'Cookie' } });
     expect(next.refreshToken).toBeNull();
     expect(refreshCookieOf(next.headers)?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // Its value in any case, with spaces around it: the same.
+    const spelt = await newLogin(gw, { headers: { 'x-refresh-transport': ' Cookie ' } });
+    expect(spelt.refreshToken).toBeNull();
+    expect(refreshCookieOf(spelt.headers)?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 
   it('is ignored when absent or any other value: the body keeps the token', async () => {

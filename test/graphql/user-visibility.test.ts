@@ -9,16 +9,16 @@ import { gatewaySchema } from '../../src/graphql/schema';
 // Over HTTP this boundary is out of reach: an operation holds one credential mutation, and the
 // only other User a non-admin's mutation could return (setUserRoles) is refused before it resolves.
 // So the guard is called here as graphql-js calls it, with the context a request would have.
-const emailOf = (gatewaySchema().getType('User') as GraphQLObjectType).getFields().email!.resolve!;
+const userFields = (gatewaySchema().getType('User') as GraphQLObjectType).getFields();
 const USER = { id: 'u2', email: 'b@example.test' };
 
 const context = (viewer: { userId: string; roles: string[] } | null, issuedTo: string[]) =>
   ({ viewer: viewer && { ...viewer, sessionId: 's1', amr: ['pwd'] }, issuedTo: new Set(issuedTo) }) as unknown as GatewayContext;
 
-/** The User's email as `ctx` sees it, or the error the guard answers. */
-function read(ctx: GatewayContext): unknown {
+/** The User's `field` (its email unless said) as `ctx` sees it, or the error the guard answers. */
+function read(ctx: GatewayContext, field = 'email'): unknown {
   try {
-    return emailOf(USER, {}, ctx, { fieldName: 'email' } as GraphQLResolveInfo);
+    return userFields[field]!.resolve!(USER, {}, ctx, { fieldName: field } as GraphQLResolveInfo);
   } catch (error) {
     return error instanceof GraphQLError ? unwrapResolverError(error) : error;
   }
@@ -37,5 +37,17 @@ describe("a User's email", () => {
     expect(read(context({ userId: 'u1', roles: ['user'] }, ['u1']))).toBeInstanceOf(ForbiddenError);
     expect(read(context({ userId: 'u1', roles: ['user'] }, ['u3']))).toBeInstanceOf(ForbiddenError);
     expect(read(context(null, []))).toBeInstanceOf(UnauthenticatedError);
+  });
+});
+
+describe("a User's other fields but id", () => {
+  it('are guarded alike: refused to another user, shown to the user', () => {
+    const fields = Object.keys(userFields).filter((name) => name !== 'id');
+    expect(fields.length).toBeGreaterThan(1);
+    for (const name of fields) {
+      expect(read(context({ userId: 'u1', roles: ['user'] }, []), name), name).toBeInstanceOf(ForbiddenError);
+      expect(read(context(null, []), name), name).toBeInstanceOf(UnauthenticatedError);
+      expect(read(context({ userId: 'u2', roles: ['user'] }, []), name), name).not.toBeInstanceOf(Error);
+    }
   });
 });

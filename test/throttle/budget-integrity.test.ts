@@ -39,6 +39,21 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     expect(results.filter((r) => r instanceof RateLimitedError)).toHaveLength(17);
   });
 
+  it('never takes a counter below zero: a point given back twice adds no budget', async () => {
+    const limits = limitsWith({ registerIp: { points: 2, duration: 60 } });
+    const own = await kind.open(limits);
+    try {
+      const point = await own.store.consume('registerIp', 'twice');
+      await own.store.refund('registerIp', 'twice', point);
+      await own.store.refund('registerIp', 'twice', point);
+      const allowed = [];
+      for (let i = 0; i < 3; i++) allowed.push((await own.store.consume('registerIp', 'twice')).allowed);
+      expect(allowed).toEqual([true, true, false]);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('adds no budget when refunds land after the window ended', async () => {
     const store = (await kind.open(limitsWith({ registerIp: { points: 2, duration: 1 } }))).store;
     const key = `late-${kind.name}`;
@@ -168,6 +183,30 @@ describe.skipIf(!process.env.REDIS_URL)('on the Redis store, RATE_LIMIT_FAIL=clo
       client.get(key('loginAccount', emailKey(email))),
     ]);
     expect(counts).toEqual(['0', '0', '0']);
+  });
+
+  it('gives the other points back when one counter cannot be taken', async () => {
+    const limits = limitsWith({});
+    const own = await (counterStoreKinds().find((k) => k.name === 'redis')!).open(limits);
+    try {
+      const { client, key } = own.redis!;
+      const email = 'counter@example.test';
+      const ip = '198.51.100.8';
+      await client.rpush(key('loginIp', clientKey(ip)), 'not a counter');
+      let checked = false;
+      const outcome = await new Throttle(own.store, limits)
+        .guardLogin(email, ip, (e) => e instanceof InvalidCredentialsError, async () => {
+          checked = true;
+          throw new InvalidCredentialsError();
+        })
+        .catch((e: unknown) => e);
+      expect(outcome).toBeInstanceOf(ServiceUnavailableError);
+      expect(checked).toBe(false);
+      const counts = await Promise.all([client.get(key('loginEmailIp', `${emailKey(email)}:${clientKey(ip)}`)), client.get(key('loginAccount', emailKey(email)))]);
+      expect(counts).toEqual(['0', '0']);
+    } finally {
+      await own.close();
+    }
   });
 });
 

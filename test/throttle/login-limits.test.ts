@@ -252,6 +252,21 @@ describe.each(counterStoreKinds())('account back-off on the $name store (domain)
     await expect(succeed('192.0.2.34')).resolves.toBe('signed in');
   });
 
+  it('an operator unblock clears the account count and its back-off: the limit counts anew from zero', async () => {
+    const email = uniqueEmail('unblock-domain');
+    const fail = (ip: string) => throttle.guardLogin(email, ip, (e) => e instanceof InvalidCredentialsError, () => Promise.reject(new InvalidCredentialsError()));
+    await expect(fail('192.0.2.51')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    await expect(fail('192.0.2.52')).rejects.toBeInstanceOf(InvalidCredentialsError); // takes the gate
+    await expect(fail('192.0.2.53')).rejects.toBeInstanceOf(RateLimitedError);
+    await throttle.unblockAccount(email, 'no-mfa-user');
+    // LOGIN_LIMIT_ACCOUNT is 2 here: two failures are checked again, the second through a fresh gate.
+    await expect(fail('192.0.2.54')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    await expect(fail('192.0.2.55')).rejects.toBeInstanceOf(InvalidCredentialsError);
+    const refused = await fail('192.0.2.56').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RateLimitedError);
+    expect((refused as RateLimitedError).retryAfter).toBeGreaterThan(55); // 60 s: the back-off starts over
+  });
+
   it('when several limits refuse, says to wait for the longest of them', async () => {
     const limits = limitsWith({ loginEmailIp: { points: 1, duration: 900 }, loginIp: { points: 1, duration: 5 } });
     const store = await kind.open(limits);

@@ -261,6 +261,17 @@ describe.skipIf(!binary)('Redis outage', () => {
     }
   });
 
+  it('RATE_LIMIT_FAIL=closed: a reset while Redis is known not to answer fails, never a silent success', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      const store = storeOn(connection, `closed-reset-${Date.now()}`, { loginAccount: { points: 5, duration: 60 } }, 'closed', { redisAnswers: () => false });
+      await expect(store.reset('loginAccount', 'k')).rejects.toBeInstanceOf(ServiceUnavailableError);
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('counts a take Redis refused with an error reply (OOM) as the insurance\'s alone: Redis never ran it', async () => {
     const connection = connectRedis(redis.url, createLogger('silent'));
     const admin = redis.client();
