@@ -11,7 +11,7 @@ import { RedisRevocationFeed } from './storage/redis/revocation-feed';
 import { LocalRevocations, type RevocationFeed } from './domain/revocation';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
 import { systemClock, type Clock } from './domain/clock';
-import { findLaterCurrentKeys } from './domain/crypto/find-later-current-keys';
+import { findLaterCurrentKeys, keyReplacedSince } from './domain/crypto/find-later-current-keys';
 import { findMissingEncryptionKeys } from './domain/crypto/find-missing-encryption-keys';
 import { SecretBox } from './domain/crypto/secret-box';
 import { openEmbedded, openPostgres, PostgresEncryptionKeyHistory, PostgresMfaStore, PostgresSigningKeyStore, readDefaultIsolation, readSchemaStatus, type CanonicalEmailsReport, type Database } from './storage/postgres';
@@ -25,7 +25,7 @@ import { openEmbedded, openPostgres, PostgresEncryptionKeyHistory, PostgresMfaSt
  */
 export async function prepareSchema(database: Database, logger: Logger) {
   if (database.kind === 'embedded') {
-    const leftOver = describeLeftOverEmails(await database.migrate());
+    const leftOver = describeLeftOverEmails((await database.migrate()).emails);
     if (leftOver) logger.warn(leftOver);
     return;
   }
@@ -83,12 +83,19 @@ export async function requireEncryptionKeysInUse(database: Database, encryptionK
  */
 export async function warnAboutEncryptionKeyOrder(database: Database, encryptionKeys: EncryptionKey[], logger: Logger) {
   const box = new SecretBox(encryptionKeys);
-  const later = await findLaterCurrentKeys({ keyHistory: new PostgresEncryptionKeyHistory(database.db), box, clock: systemClock });
+  let later;
+  try {
+    later = await findLaterCurrentKeys({ keyHistory: new PostgresEncryptionKeyHistory(database.db), box, clock: systemClock });
+  } catch (error) {
+    // A check, not a condition of serving (a read-only database, a role without the table's grants).
+    logger.warn({ err: describeError(error) }, 'ENCRYPTION_KEYS order not checked: the database did not answer the check');
+    return;
+  }
   if (later.length === 0) return;
-  const ids = later.map((k) => `"${k.keyId}"`).join(', ');
+  const current = box.currentKeyId;
   logger.warn(
-    { keyId: box.currentKeyId, laterKeyIds: later.map((k) => k.keyId), since: later[0]!.currentSince },
-    `ENCRYPTION_KEYS puts "${box.currentKeyId}" first, which ${ids} replaced as the current key (an instance started with it first, or reencrypt ran under it): an out-of-date ENCRYPTION_KEYS, or a rollout still under way? What this instance seals, an instance without "${box.currentKeyId}" cannot open. If "${box.currentKeyId}" is to be current again, run \`npm run admin -- reencrypt\` with this order`,
+    { keyId: current, laterKeyIds: later.map((k) => k.keyId), since: later[0]!.currentSince },
+    `${keyReplacedSince(current, later)} (an instance started with it first, or reencrypt ran under it): an out-of-date ENCRYPTION_KEYS, or a rollout still under way? What this instance seals, an instance without "${current}" cannot open. If "${current}" is to be current again, run \`npm run admin -- reencrypt\` with this order`,
   );
 }
 

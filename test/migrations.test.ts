@@ -118,6 +118,9 @@ describe('concurrent migrations (two deployments running `npm run db:migrate` at
       try {
         const outcomes = await Promise.allSettled([a.migrate(), b.migrate()]);
         expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'applied'))).toEqual(['applied', 'applied']);
+        // One applied them all, the other none: each says what it did itself.
+        const said = outcomes.map((o) => (o.status === 'fulfilled' ? o.value.applied.length : -1)).sort((x, y) => x - y);
+        expect(said).toEqual([0, journal.entries.length]);
         expect(await tablesOf(a)).toEqual(TABLES);
         const applied = await queryRows<{ count: number }>(a.db, sql`SELECT count(*)::int AS count FROM drizzle.__drizzle_migrations`);
         expect(applied[0]!.count).toBe(journal.entries.length);
@@ -209,13 +212,13 @@ describe('0004: emails stored by earlier versions in another spelling', () => {
         numeric: stored.numeric,
         plain: 'ada@example.com',
       });
-      expect(report).toEqual({ changed: 5, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen, ids.numeric] });
+      expect(report.emails).toEqual({ changed: 5, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen, ids.numeric] });
       // What the owners type now finds their rows.
       for (const [typed, name] of [['Rene\u0301@Example.com', 'nfd'], ['bob@B\u00fccher.example', 'punycode'], ['ann@example.com', 'trailingDot'], ['HAL@example.com', 'compatibility']]) {
         expect(emails[ids[name!]!], typed).toBe(normalizeEmail(typed!));
       }
       // Again: nothing more to do, the same left over.
-      expect(await database.migrate()).toEqual({ changed: 0, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen, ids.numeric] });
+      expect(await database.migrate()).toEqual({ applied: [], emails: { changed: 0, taken: [ids.twinOfNfc, ids.secondWide], invalid: [ids.softHyphen, ids.numeric] } });
     } finally {
       await database.close();
       rmSync(older, { recursive: true, force: true });

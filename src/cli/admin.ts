@@ -22,6 +22,7 @@ import {
 } from '../domain/admin';
 import { findUserByEmail } from '../domain/admin/find-user-by-email';
 import { systemClock } from '../domain/clock';
+import { keyReplacedSince } from '../domain/crypto/find-later-current-keys';
 import { SecretBox } from '../domain/crypto/secret-box';
 import { revokingSessionStore } from '../domain/revocation';
 import { Throttle } from '../domain/throttle';
@@ -167,12 +168,23 @@ async function run(argv: string[]): Promise<number> {
         if (a === 'rotate') {
           const box = new SecretBox(resolveEncryptionKeys(config, logger));
           const settings = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
-          const pending = describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now()).filter((k) => k.state === 'pending' && k.alg === config.jwt.alg);
+          // The key the last rotation added, if it has not signed yet (those before it leave already).
+          const pending = describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now()).find(
+            (k) => k.state === 'pending' && k.alg === config.jwt.alg && k.retiresAt === null,
+          );
+          const replaced = await new PostgresEncryptionKeyHistory(database.db).laterThan(box.currentKeyId);
           const key = await rotateSigningKey({ signingKeys, box, clock: systemClock }, settings);
           audit('signing key added', { kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
+          if (replaced.length > 0) say(`note: ${keyReplacedSince(box.currentKeyId, replaced)}: ${key.kid} is sealed under "${box.currentKeyId}", which instances without it cannot open (an out-of-date ENCRYPTION_KEYS?)`);
           say(`added ${key.kid} (${key.alg}): running gateways publish it within KEY_RELOAD_SECONDS (${config.keys.reloadSeconds} s here); it signs from ${key.activatesAt.toISOString()}`);
-          // Run again before the last one signs (twice by mistake, say): that one now signs only in between.
-          for (const k of pending) say(`note: ${k.kid}, added earlier and still pending, signs only from ${k.activatesAt.toISOString()} until ${key.activatesAt.toISOString()}, when ${key.kid} takes over`);
+          // Run again before that one signs (twice by mistake, say): it now signs only in between, if at all.
+          if (pending) {
+            say(
+              pending.activatesAt < key.activatesAt
+                ? `note: ${pending.kid}, added earlier and still pending, signs only from ${pending.activatesAt.toISOString()} until ${key.activatesAt.toISOString()}, when ${key.kid} takes over`
+                : `note: ${pending.kid}, added earlier and still pending (from ${pending.activatesAt.toISOString()}), no longer signs as planned: ${key.kid} signs first, and ${pending.kid} leaves the key set`,
+            );
+          }
         }
         if (a === 'retire') {
           const settings = { alg: config.jwt.alg, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
@@ -192,7 +204,10 @@ async function run(argv: string[]): Promise<number> {
       }
       case 'reencrypt': {
         const box = new SecretBox(resolveEncryptionKeys(config, logger));
-        const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, keyHistory: new PostgresEncryptionKeyHistory(database.db), box, clock: systemClock });
+        const keyHistory = new PostgresEncryptionKeyHistory(database.db);
+        const replaced = await keyHistory.laterThan(box.currentKeyId);
+        if (replaced.length > 0) say(`note: ${keyReplacedSince(box.currentKeyId, replaced)}: this makes "${box.currentKeyId}" the current key again`);
+        const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, keyHistory, box, clock: systemClock });
         const left = report.failed.reduce((sum, f) => sum + f.count, 0);
         audit('secrets reencrypted', { count: report.resealed, keyId: box.currentKeyId, left });
         say(`re-encrypted ${report.resealed} secret(s) under key "${box.currentKeyId}"`);

@@ -3,19 +3,15 @@ import { describeLeftOverEmails, openConfiguredDatabase } from '../bootstrap';
 import { loadConfig } from '../config';
 import { describeFailure, exitOnUnhandled, isExpectedFailure } from '../failure';
 import { createLogger } from '../logger';
-import { readSchemaStatus } from '../storage/postgres/schema-status';
 
 async function run() {
   const config = loadConfig();
   const database = await openConfiguredDatabase(config, createLogger('warn'));
   try {
-    // What was pending before (read outside the migration lock: a run beside this one may apply
-    // some of them, and both then list them).
-    const { pending } = await readSchemaStatus(database.db);
-    const emails = await database.migrate();
+    const { applied, emails } = await database.migrate();
     process.stdout.write(
-      pending.length > 0
-        ? `migrations applied (${database.kind} database): ${pending.join(', ')}\n`
+      applied.length > 0
+        ? `migrations applied (${database.kind} database): ${applied.join(', ')}\n`
         : `schema up to date, no migration to apply (${database.kind} database)\n`,
     );
     if (emails.changed > 0) process.stdout.write(`emails: ${emails.changed} brought to their canonical spelling\n`);

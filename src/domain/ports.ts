@@ -219,6 +219,8 @@ export interface EncryptionKeyHistory {
    * keys made current since it was, most recent first.
    */
   recordCurrent(keyId: string, at: Date): Promise<Array<{ keyId: string; currentSince: Date }>>;
+  /** The keys made current since `keyId` was, most recent first (none if it never was); records nothing. */
+  laterThan(keyId: string): Promise<Array<{ keyId: string; currentSince: Date }>>;
   /** Makes `keyId` the most recent current key (from `at`, or just after the latest). */
   markCurrent(keyId: string, at: Date): Promise<void>;
 }

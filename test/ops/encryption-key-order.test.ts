@@ -63,7 +63,7 @@ describe('a server started with an out-of-date ENCRYPTION_KEYS', () => {
   });
 
   /** Starts the server, then stops it: its warning lines about the key order. */
-  async function orderWarnings(encryptionKeys: string) {
+  async function orderWarnings(encryptionKeys: string, prefix = 'ENCRYPTION_KEYS puts') {
     const env = { ...named.env, ENCRYPTION_KEYS: encryptionKeys, PORT: String(await freePort()), LOG_LEVEL: 'warn' };
     const child = spawnTsx('src/main.ts', [], childEnv(env));
     children.push(child);
@@ -76,7 +76,7 @@ describe('a server started with an out-of-date ENCRYPTION_KEYS', () => {
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as { msg: string; keyId?: string; laterKeyIds?: string[] })
-      .filter((line) => line.msg.startsWith('ENCRYPTION_KEYS puts'));
+      .filter((line) => line.msg.startsWith(prefix));
   }
 
   it('is warned, by key id; once reencrypt has made its first key current again, it is not', async () => {
@@ -89,8 +89,28 @@ describe('a server started with an out-of-date ENCRYPTION_KEYS', () => {
         msg: expect.stringContaining('ENCRYPTION_KEYS puts "k1" first, which "k2" replaced as the current key'),
       }),
     ]);
-    const reencrypted = await runTsx('src/cli/admin.ts', ['reencrypt'], childEnv({ ...named.env, ENCRYPTION_KEYS: `${K1},${K2}` }));
+    // The admin commands that seal say so too; reencrypt makes k1 the current key again.
+    const admin = (args: string[]) => runTsx('src/cli/admin.ts', args, childEnv({ ...named.env, ENCRYPTION_KEYS: `${K1},${K2}` }));
+    const rotated = await admin(['keys', 'rotate']);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toMatch(/^note: ENCRYPTION_KEYS puts "k1" first, which "k2" replaced as the current key: \S+ is sealed under "k1", which instances without it cannot open/m);
+    const reencrypted = await admin(['reencrypt']);
     expect(reencrypted.code, reencrypted.stderr).toBe(0);
+    expect(reencrypted.stdout).toContain('note: ENCRYPTION_KEYS puts "k1" first, which "k2" replaced as the current key: this makes "k1" the current key again');
     expect(await orderWarnings(`${K1},${K2}`)).toEqual([]);
+    expect((await admin(['reencrypt'])).stdout).not.toContain('note:');
+  }, 120_000);
+
+  it.runIf(process.env.DATABASE_URL)('starts on a read-only database: a recorded key is only read, and a check that cannot record says so', async () => {
+    await named.admin(`ALTER DATABASE "${named.name}" SET default_transaction_read_only = on`);
+    try {
+      expect(await orderWarnings(`${K1},${K2}`, 'ENCRYPTION_KEYS')).toEqual([]);
+      const K3 = generateEncryptionKeyEntry('k3');
+      expect(await orderWarnings(`${K3},${K1},${K2}`, 'ENCRYPTION_KEYS')).toEqual([
+        expect.objectContaining({ level: 40, msg: 'ENCRYPTION_KEYS order not checked: the database did not answer the check', err: { type: 'DrizzleQueryError', cause: { type: 'PostgresError', code: '25006' } } }),
+      ]);
+    } finally {
+      await named.admin(`ALTER DATABASE "${named.name}" SET default_transaction_read_only = off`);
+    }
   }, 120_000);
 });

@@ -10,7 +10,8 @@ import type { AuthDeps, ClientInfo, Viewer } from './deps';
  * logoutAll, a disabling) changes nothing: UNAUTHENTICATED, as the caller's next request would
  * be answered. One overtaken by another change of the account while the caller's session lives
  * on (a second click, two tabs, other sessions ended meanwhile) is checked once more, as if sent
- * after it: the same current password then gets INVALID_CREDENTIALS once it has changed.
+ * after it: the same current password then gets INVALID_CREDENTIALS once it has changed. One
+ * overtaken again answers UNAUTHENTICATED, its session alive or not.
  */
 export async function changePassword(
   deps: AuthDeps,

@@ -13,3 +13,7 @@ import type { SecretBox } from './secret-box';
 export function findLaterCurrentKeys(deps: { keyHistory: EncryptionKeyHistory; box: SecretBox; clock: Clock }) {
   return deps.keyHistory.recordCurrent(deps.box.currentKeyId, deps.clock.now());
 }
+
+/** What an ENCRYPTION_KEYS that puts `current` first, behind `later` (findLaterCurrentKeys), is told. */
+export const keyReplacedSince = (current: string, later: Array<{ keyId: string }>) =>
+  `ENCRYPTION_KEYS puts "${current}" first, which ${later.map((k) => `"${k.keyId}"`).join(', ')} replaced as the current key`;

@@ -60,18 +60,18 @@ export class SecretBox {
   }
 }
 
-/**
- * A sealed secret that the ENCRYPTION_KEYS entry of its key id does not open: that entry holds
- * other key bytes than the ones it was sealed with (AES-GCM cannot tell that from a damaged
- * ciphertext). The message names the id, never a key.
- */
-/** A secret sealed under a key id ENCRYPTION_KEYS lacks (logged by its class: the id is not logged). */
+/** A secret sealed under a key id ENCRYPTION_KEYS lacks (logged by its class and that id, `keyId`). */
 export class MissingEncryptionKeyError extends Error {
   constructor(readonly keyId: string) {
     super(`No encryption key with id "${keyId}" in ENCRYPTION_KEYS`);
   }
 }
 
+/**
+ * A sealed secret that the ENCRYPTION_KEYS entry of its key id does not open: that entry holds
+ * other key bytes than the ones it was sealed with (AES-GCM cannot tell that from a damaged
+ * ciphertext). The message names the id, never a key.
+ */
 export class SecretDoesNotOpenError extends OperatorError {
   constructor(readonly keyId: string) {
     super(

@@ -10,6 +10,7 @@ import type { Sql } from 'postgres';
 import { projectRoot } from '../../paths';
 import { canonicalizeStoredEmails, type CanonicalEmailsReport } from './canonical-emails';
 import { lockDataDir } from './data-dir-lock';
+import { readSchemaStatus } from './schema-status';
 import * as schema from './schema';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -18,10 +19,23 @@ export interface Database {
   db: Db;
   kind: 'postgres' | 'embedded';
   /** The schema's migrations, then the stored emails' spelling (canonicalizeStoredEmails). */
-  migrate(): Promise<CanonicalEmailsReport>;
+  migrate(): Promise<MigrationReport>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface MigrationReport {
+  /** The migrations this run applied, by tag (read under the migration lock: a run beside it applied the others). */
+  applied: string[];
+  emails: CanonicalEmailsReport;
+}
+
+/** The driver's migrator, then the emails' spelling; what was pending is read first. */
+async function migrateAndReport(orm: Db, migrate: (orm: Db) => Promise<void>): Promise<MigrationReport> {
+  const { pending } = await readSchemaStatus(orm);
+  await migrate(orm);
+  return { applied: pending, emails: await canonicalizeStoredEmails(orm) };
 }
 
 export const migrationsFolder = path.join(projectRoot, 'drizzle');
@@ -80,10 +94,9 @@ export async function openPostgres(url: string, options: { max: number }): Promi
     db: orm as unknown as Db,
     kind: 'postgres',
     migrate: () =>
-      underMigrationLock(postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5, fetch_types: false }), async () => {
-        await migrate(orm, { migrationsFolder });
-        return canonicalizeStoredEmails(orm as unknown as Db);
-      }),
+      underMigrationLock(postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 5, fetch_types: false }), () =>
+        migrateAndReport(orm as unknown as Db, () => migrate(orm, { migrationsFolder })),
+      ),
     ping: async () => {
       await client`select 1`;
     },
@@ -148,10 +161,7 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
     db: orm as unknown as Db,
     kind: 'embedded',
     // No migration lock: the folder's lock admits one process, so no other can migrate beside this one.
-    migrate: async () => {
-      await migrate(orm, { migrationsFolder });
-      return canonicalizeStoredEmails(orm as unknown as Db);
-    },
+    migrate: () => migrateAndReport(orm as unknown as Db, () => migrate(orm, { migrationsFolder })),
     ping: async () => {
       await client.query('select 1');
     },

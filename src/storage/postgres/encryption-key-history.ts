@@ -1,4 +1,4 @@
-import { desc, gt, sql } from 'drizzle-orm';
+import { desc, eq, gt, sql } from 'drizzle-orm';
 import type { EncryptionKeyHistory } from '../../domain/ports';
 import { ts, type Db } from './client';
 import { encryptionKeyHistory } from './schema';
@@ -13,9 +13,17 @@ export class PostgresEncryptionKeyHistory implements EncryptionKeyHistory {
   constructor(private readonly db: Db) {}
 
   async recordCurrent(keyId: string, at: Date) {
-    await this.db.execute(
-      sql`INSERT INTO encryption_key_history (key_id, current_since) VALUES (${keyId}, ${latestFrom(at)}) ON CONFLICT (key_id) DO NOTHING`,
-    );
+    // Read first: a start (the usual one) that finds its key recorded writes nothing.
+    const [known] = await this.db.select({ keyId: encryptionKeyHistory.keyId }).from(encryptionKeyHistory).where(eq(encryptionKeyHistory.keyId, keyId));
+    if (!known) {
+      await this.db.execute(
+        sql`INSERT INTO encryption_key_history (key_id, current_since) VALUES (${keyId}, ${latestFrom(at)}) ON CONFLICT (key_id) DO NOTHING`,
+      );
+    }
+    return this.laterThan(keyId);
+  }
+
+  laterThan(keyId: string) {
     return this.db
       .select()
       .from(encryptionKeyHistory)
