@@ -205,19 +205,27 @@ describe('changePassword', () => {
     const changeFrom = (token: string, newPassword: string, currentPassword: string) =>
       gw.gql(ChangePasswordDocument, { currentPassword, newPassword }, { token }).then((r) => codeOf(r) ?? r.data!.changePassword);
 
-    it('of two changes checked at once, exactly one lands: the other changes nothing, its session ended by the first', async () => {
-      const { first, second } = await twoSessions();
-      const passwords = ['Owner-Reclaims-Account-55!', 'Thief-Keeps-Account-66!'];
+    /**
+     * Two changes of `user`'s password, one from each token, to `passwords`, both checked (the
+     * current password) while the user's row is held, then let through at once: their answers.
+     */
+    async function changedAtOnce(user: { user: { id: string }; password: string }, tokens: [string, string], passwords: string[]) {
       let results!: Promise<Array<string | boolean>>;
       await gw.database.db.transaction(async (tx) => {
-        await tx.execute(sql`SELECT 1 FROM users WHERE id = ${first.user.id} FOR UPDATE`);
-        const one = changeFrom(first.accessToken, passwords[0]!, first.password);
+        await tx.execute(sql`SELECT 1 FROM users WHERE id = ${user.user.id} FOR UPDATE`);
+        const one = changeFrom(tokens[0], passwords[0]!, user.password);
         await untilWaiting(tx, 1);
-        const other = changeFrom(second.accessToken, passwords[1]!, first.password);
+        const other = changeFrom(tokens[1], passwords[1]!, user.password);
         await untilWaiting(tx, 2);
         results = Promise.all([one, other]);
       });
-      const outcome = await results;
+      return results;
+    }
+
+    it('of two changes checked at once, exactly one lands: the other changes nothing, its session ended by the first', async () => {
+      const { first, second } = await twoSessions();
+      const passwords = ['Owner-Reclaims-Account-55!', 'Thief-Keeps-Account-66!'];
+      const outcome = await changedAtOnce(first, [first.accessToken, second.accessToken], passwords);
       expect([...outcome].sort()).toEqual(['UNAUTHENTICATED', true]);
       const winner = outcome.indexOf(true);
       const [kept, lost] = winner === 0 ? [first, second] : [second, first];
@@ -231,16 +239,7 @@ describe('changePassword', () => {
     it('of two changes checked at once from one session, one lands; the other, checked again, finds the password changed', async () => {
       const { first } = await twoSessions();
       const passwords = ['First-Tab-Choice-77!', 'Second-Tab-Choice-88!'];
-      let results!: Promise<Array<string | boolean>>;
-      await gw.database.db.transaction(async (tx) => {
-        await tx.execute(sql`SELECT 1 FROM users WHERE id = ${first.user.id} FOR UPDATE`);
-        const one = changeFrom(first.accessToken, passwords[0]!, first.password);
-        await untilWaiting(tx, 1);
-        const other = changeFrom(first.accessToken, passwords[1]!, first.password);
-        await untilWaiting(tx, 2);
-        results = Promise.all([one, other]);
-      });
-      const outcome = await results;
+      const outcome = await changedAtOnce(first, [first.accessToken, first.accessToken], passwords);
       expect([...outcome].sort()).toEqual(['INVALID_CREDENTIALS', true]);
       const winner = outcome.indexOf(true);
       expect((await logIn(gw, first.email, passwords[winner]!)).user.id).toBe(first.user.id);

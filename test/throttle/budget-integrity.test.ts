@@ -158,6 +158,23 @@ describe.skipIf(!process.env.REDIS_URL)('on the Redis store, RATE_LIMIT_FAIL=clo
   let opened: OpenedStore;
   afterAll(() => opened?.close());
 
+  /**
+   * A login while the counter `poisoned` is a key Redis cannot count (a list: WRONGTYPE) is
+   * refused SERVICE_UNAVAILABLE without checking the password.
+   */
+  async function expectRefusedUnchecked(store: OpenedStore, limits: ReturnType<typeof limitsWith>, email: string, ip: string, poisoned: string) {
+    await store.redis!.client.rpush(poisoned, 'not a counter');
+    let checked = false;
+    const outcome = await new Throttle(store.store, limits)
+      .guardLogin(email, ip, (e) => e instanceof InvalidCredentialsError, async () => {
+        checked = true;
+        throw new InvalidCredentialsError();
+      })
+      .catch((e: unknown) => e);
+    expect(outcome).toBeInstanceOf(ServiceUnavailableError);
+    expect(checked).toBe(false);
+  }
+
   it('gives the points back when the back-off gate cannot be read after they were taken', async () => {
     // Past LOGIN_LIMIT_ACCOUNT every attempt asks the gate; a gate key Redis cannot count (a list,
     // WRONGTYPE) fails that one command while the three counters before it succeeded.
@@ -166,16 +183,7 @@ describe.skipIf(!process.env.REDIS_URL)('on the Redis store, RATE_LIMIT_FAIL=clo
     const { client, key } = opened.redis!;
     const email = 'gate@example.test';
     const ip = '198.51.100.7';
-    await client.rpush(key('accountBackoff', emailKey(email)), 'not a counter');
-    let checked = false;
-    const outcome = await new Throttle(opened.store, limits)
-      .guardLogin(email, ip, (e) => e instanceof InvalidCredentialsError, async () => {
-        checked = true;
-        throw new InvalidCredentialsError();
-      })
-      .catch((e: unknown) => e);
-    expect(outcome).toBeInstanceOf(ServiceUnavailableError);
-    expect(checked).toBe(false);
+    await expectRefusedUnchecked(opened, limits, email, ip, key('accountBackoff', emailKey(email)));
     // The same connection: these reads run after the refunds were sent.
     const counts = await Promise.all([
       client.get(key('loginEmailIp', `${emailKey(email)}:${clientKey(ip)}`)),
@@ -192,16 +200,7 @@ describe.skipIf(!process.env.REDIS_URL)('on the Redis store, RATE_LIMIT_FAIL=clo
       const { client, key } = own.redis!;
       const email = 'counter@example.test';
       const ip = '198.51.100.8';
-      await client.rpush(key('loginIp', clientKey(ip)), 'not a counter');
-      let checked = false;
-      const outcome = await new Throttle(own.store, limits)
-        .guardLogin(email, ip, (e) => e instanceof InvalidCredentialsError, async () => {
-          checked = true;
-          throw new InvalidCredentialsError();
-        })
-        .catch((e: unknown) => e);
-      expect(outcome).toBeInstanceOf(ServiceUnavailableError);
-      expect(checked).toBe(false);
+      await expectRefusedUnchecked(own, limits, email, ip, key('loginIp', clientKey(ip)));
       const counts = await Promise.all([client.get(key('loginEmailIp', `${emailKey(email)}:${clientKey(ip)}`)), client.get(key('loginAccount', emailKey(email)))]);
       expect(counts).toEqual(['0', '0']);
     } finally {
