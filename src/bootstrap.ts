@@ -88,7 +88,7 @@ export async function warnAboutEncryptionKeyOrder(database: Database, encryption
     later = await findLaterCurrentKeys({ keyHistory: new PostgresEncryptionKeyHistory(database.db), box, clock: systemClock });
   } catch (error) {
     // A check, not a condition of serving (a read-only database, a role without the table's grants).
-    logger.warn({ err: describeError(error) }, 'ENCRYPTION_KEYS order not checked: the database did not answer the check');
+    logger.warn({ err: describeError(error) }, 'ENCRYPTION_KEYS order not checked: the database refused the check or did not answer');
     return;
   }
   if (later.length === 0) return;

@@ -2,6 +2,7 @@
 // first that another instance, or reencrypt, has since replaced as the current key (an
 // out-of-date ENCRYPTION_KEYS) is warned, by key id, never a key; a key put first for the first
 // time, or the latest, is not; reencrypt makes its first key the latest again, whatever the clocks say.
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { PostgresEncryptionKeyHistory, type Database } from '../../src/storage/postgres';
@@ -101,13 +102,27 @@ describe('a server started with an out-of-date ENCRYPTION_KEYS', () => {
     expect((await admin(['reencrypt'])).stdout).not.toContain('note:');
   }, 120_000);
 
+  it.runIf(process.env.DATABASE_URL)('keys rotate by a role without rights on the record still rotates, saying the order was not checked', async () => {
+    const database = await named.open();
+    try {
+      await database.db.execute(sql`REVOKE ALL ON encryption_key_history FROM CURRENT_USER`);
+      const rotated = await runTsx('src/cli/admin.ts', ['keys', 'rotate'], childEnv({ ...named.env, ENCRYPTION_KEYS: `${K1},${K2}` }));
+      expect(rotated.code, rotated.stderr).toBe(0);
+      expect(rotated.stdout).toMatch(/^added \S+ \(ES256\)/m);
+      expect(rotated.stdout).toMatch(/^note: ENCRYPTION_KEYS order not checked: .*42501/m);
+    } finally {
+      await database.db.execute(sql`GRANT ALL ON encryption_key_history TO CURRENT_USER`);
+      await database.close();
+    }
+  }, 60_000);
+
   it.runIf(process.env.DATABASE_URL)('starts on a read-only database: a recorded key is only read, and a check that cannot record says so', async () => {
     await named.admin(`ALTER DATABASE "${named.name}" SET default_transaction_read_only = on`);
     try {
       expect(await orderWarnings(`${K1},${K2}`, 'ENCRYPTION_KEYS')).toEqual([]);
       const K3 = generateEncryptionKeyEntry('k3');
       expect(await orderWarnings(`${K3},${K1},${K2}`, 'ENCRYPTION_KEYS')).toEqual([
-        expect.objectContaining({ level: 40, msg: 'ENCRYPTION_KEYS order not checked: the database did not answer the check', err: { type: 'DrizzleQueryError', cause: { type: 'PostgresError', code: '25006' } } }),
+        expect.objectContaining({ level: 40, msg: 'ENCRYPTION_KEYS order not checked: the database refused the check or did not answer', err: { type: 'DrizzleQueryError', cause: { type: 'PostgresError', code: '25006' } } }),
       ]);
     } finally {
       await named.admin(`ALTER DATABASE "${named.name}" SET default_transaction_read_only = off`);

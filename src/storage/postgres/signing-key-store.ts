@@ -1,7 +1,7 @@
 import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
 import { isUsable, keyCarryingOn } from '../../domain/tokens/key-ring';
-import type { Db } from './client';
+import { ts, type Db } from './client';
 import { signingKeys } from './schema';
 
 // Any constant works; it only has to be the same in every instance.
@@ -37,10 +37,14 @@ export class PostgresSigningKeyStore implements SigningKeyStore {
       }
       // Only keys of its algorithm: nothing here knows which algorithm the instances sign with
       // (a rotation ahead of a JWT_ALG change, or by an instance not yet changed, must not
-      // retire the keys in use). Another algorithm's keys leave by scheduleRetirement.
+      // retire the keys in use). Another algorithm's keys leave by scheduleRetirement. One that
+      // would activate only after the candidate (added with a longer KEY_PUBLISH_AHEAD) leaves
+      // by its activation at the latest: it never signs, since its tokens would outlive it.
       await tx
         .update(signingKeys)
-        .set({ retiresAt: retireOthersAt })
+        .set({
+          retiresAt: sql`CASE WHEN ${signingKeys.activatesAt} >= ${ts(candidate.activatesAt)} THEN LEAST(${signingKeys.activatesAt}, ${ts(retireOthersAt)}) ELSE ${ts(retireOthersAt)} END`,
+        })
         .where(and(eq(signingKeys.alg, candidate.alg), isNull(signingKeys.retiresAt)));
       await tx.insert(signingKeys).values(candidate);
       return true;
