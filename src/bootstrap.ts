@@ -79,7 +79,8 @@ export async function requireEncryptionKeysInUse(database: Database, encryptionK
 /**
  * Warns when the first ENCRYPTION_KEYS entry was replaced as the current key since it was current
  * (see findLaterCurrentKeys): what this instance seals, one without that key refuses to start
- * for (a pending MFA enrolment for its 15 minutes, a signing key until it retires).
+ * for (a pending MFA enrolment for its 15 minutes; a confirmed TOTP secret or a signing key
+ * until `reencrypt` re-seals it). Never stops the start.
  */
 export async function warnAboutEncryptionKeyOrder(database: Database, encryptionKeys: EncryptionKey[], logger: Logger) {
   const box = new SecretBox(encryptionKeys);
