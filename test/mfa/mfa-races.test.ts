@@ -20,7 +20,7 @@ import {
 } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
+import { beforeNextCall, challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
 import { logIn, sessionIdOf, untilWaiting } from '../helpers/sessions';
 
 let gw: TestGateway;
@@ -104,20 +104,12 @@ describe('MFA races and boundaries', () => {
     const auth = { token: user.accessToken };
     const { secret } = (await gw.gql(EnrollMfaDocument, { password: user.password }, auth)).data!.enrollMfa;
     // A second enrollMfa lands between the code's check and the confirming write.
-    const store = gw.deps.mfa;
-    const confirm = store.confirm;
-    store.confirm = async (...args) => {
-      store.confirm = confirm;
+    beforeNextCall(gw.deps.mfa, 'confirm', async () => {
       expect((await gw.gql(EnrollMfaDocument, { password: user.password }, auth)).errors).toBeUndefined();
-      return confirm.apply(store, args);
-    };
-    try {
-      const result = await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, auth);
-      expect(codeOf(result)).toBe('BAD_USER_INPUT');
-      expect(result.errors![0]!.message).toContain('No pending MFA enrolment');
-    } finally {
-      store.confirm = confirm;
-    }
+    });
+    const result = await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, auth);
+    expect(codeOf(result)).toBe('BAD_USER_INPUT');
+    expect(result.errors![0]!.message).toContain('No pending MFA enrolment');
   });
 
   it('keeps exactly one set of recovery codes when two replacements run at once, and writes none once MFA is off', async () => {

@@ -22,7 +22,7 @@ import {
 } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
+import { beforeNextCall, challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
 import { logIn, sessionIdOf } from '../helpers/sessions';
 
 let gw: TestGateway;
@@ -394,18 +394,10 @@ describe('enrolment', () => {
     const keep = await logIn(gw, user.email, user.password);
     const auth = { token: keep.accessToken };
     const { secret } = (await gw.gql(EnrollMfaDocument, { password: user.password }, auth)).data!.enrollMfa;
-    const store = gw.deps.mfa;
-    const confirm = store.confirm;
-    store.confirm = async (...args) => {
-      store.confirm = confirm;
+    beforeNextCall(gw.deps.mfa, 'confirm', async () => {
       await gw.deps.sessions.revokeAllOfUser(user.user.id, 'logout_all', gw.clock.now(), sessionIdOf(keep.accessToken));
-      return confirm.apply(store, args);
-    };
-    try {
-      expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, auth))).toBe('BAD_USER_INPUT');
-    } finally {
-      store.confirm = confirm;
-    }
+    });
+    expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, auth))).toBe('BAD_USER_INPUT');
   });
 
   it('savePending never touches a confirmed factor', async () => {
@@ -439,36 +431,20 @@ describe('while a code is checked', () => {
   it('a right code whose challenge was spent while it was checked is INVALID_TOKEN, and stays unspent', async () => {
     const user = await mfaUser();
     const { mfaToken } = await challenge(gw, user.email, user.password);
-    const store = gw.deps.mfa;
-    const use = store.useRecoveryCode;
-    store.useRecoveryCode = async (...args) => {
-      store.useRecoveryCode = use;
+    beforeNextCall(gw.deps.mfa, 'useRecoveryCode', async () => {
       expect((await gw.gql(VerifyMfaDocument, { mfaToken, code: user.recoveryCodes[1]! })).errors).toBeUndefined();
-      return use.apply(store, args);
-    };
-    try {
-      expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: user.recoveryCodes[0]! }))).toBe('INVALID_TOKEN');
-    } finally {
-      store.useRecoveryCode = use;
-    }
+    });
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: user.recoveryCodes[0]! }))).toBe('INVALID_TOKEN');
     expect((await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[0]!)).user.id).toBe(user.user.id);
   });
 
   it('answers INVALID_TOKEN, not MFA_NOT_ENABLED, when MFA goes off while the code is checked', async () => {
     const user = await mfaUser();
     const { mfaToken } = await challenge(gw, user.email, user.password);
-    const store = gw.deps.mfa;
-    const getFactor = store.getFactor;
-    store.getFactor = async (...args) => {
-      store.getFactor = getFactor;
-      await store.disable(user.user.id);
-      return getFactor.apply(store, args);
-    };
-    try {
-      expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
-    } finally {
-      store.getFactor = getFactor;
-    }
+    beforeNextCall(gw.deps.mfa, 'getFactor', async () => {
+      await gw.deps.mfa.disable(user.user.id);
+    });
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
   });
 
 });
