@@ -9,6 +9,7 @@ import { disableUser } from '../../src/domain/admin';
 import { removeMfa } from '../../src/domain/admin/reset-mfa';
 import { mfaChallenges, recoveryCodes, users } from '../../src/storage/postgres/schema';
 import { hashOpaqueToken } from '../../src/domain/tokens';
+import { hashRecoveryCode } from '../../src/domain/mfa/recovery-codes';
 import {
   ConfirmMfaDocument,
   DisableMfaDocument,
@@ -33,6 +34,7 @@ async function mfaUser() {
   const user = await signUp(gw);
   return { ...user, ...(await enableMfa(gw, user.accessToken, user.password)) };
 }
+type MfaUser = Awaited<ReturnType<typeof mfaUser>>;
 
 describe('MFA races and boundaries', () => {
   it('refuses the code that confirmed MFA when it is presented again within the same step', async () => {
@@ -97,6 +99,46 @@ describe('MFA races and boundaries', () => {
     const results = await Promise.all(Array.from({ length: 5 }, () => gw.gql(ConfirmMfaDocument, { code }, auth)));
     expect(results.filter((r) => r.data?.confirmMfa)).toHaveLength(1);
     expect(results.map(codeOf).filter(Boolean).sort()).toEqual(Array(4).fill('MFA_ALREADY_ENABLED'));
+  });
+
+  it('issues one new set of recovery codes for one TOTP code sent five times at once: the others are INVALID_MFA_CODE', async () => {
+    const user = await mfaUser();
+    gw.clock.advance(30); // the confirming code's step is spent
+    const auth = { token: user.accessToken };
+    const code = totpNow(gw, user.secret);
+    const results = await Promise.all(Array.from({ length: 5 }, () => gw.gql(RegenerateRecoveryCodesDocument, { code }, auth)));
+    const issued = results.filter((r) => r.data?.regenerateRecoveryCodes).map((r) => r.data!.regenerateRecoveryCodes);
+    expect(issued).toHaveLength(1);
+    expect(results.map(codeOf).filter(Boolean)).toEqual(Array(4).fill('INVALID_MFA_CODE'));
+    // The set issued is the one kept.
+    expect((await loginWithMfa(gw, user.email, user.password, issued[0]![0]!)).user.id).toBe(user.user.id);
+  });
+
+  it('turns MFA off once for one recovery code sent from three sessions at once', async () => {
+    const user = await mfaUser();
+    const others = await Promise.all([1, 2].map((i) => loginWithMfa(gw, user.email, user.password, user.recoveryCodes[i]!)));
+    const code = user.recoveryCodes[3]!;
+    const results = await Promise.all(
+      [user, ...others].map((session) => gw.gql(DisableMfaDocument, { code }, { token: session.accessToken })),
+    );
+    expect(results.filter((r) => r.data?.disableMfa === true)).toHaveLength(1);
+    // The others lost to it: the code was spent, MFA was off, or their session ended by it.
+    for (const lost of results.filter((r) => !r.data?.disableMfa)) expect(['INVALID_MFA_CODE', 'MFA_NOT_ENABLED', 'UNAUTHENTICATED']).toContain(codeOf(lost));
+  });
+
+  it('spends in the change only a code still unspent: a used recovery code or an accepted step refuses it, changing nothing', async () => {
+    const user = await mfaUser();
+    const sessionId = sessionIdOf(user.accessToken);
+    const now = gw.clock.now();
+    await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[0]!);
+    const used = { kind: 'rcode', codeHash: hashRecoveryCode(user.user.id, user.recoveryCodes[0]!), now } as const;
+    expect(await gw.deps.mfa.disable(user.user.id, { by: { sessionId, now, spending: used } })).toBe('code-refused');
+    const confirmedStep = Math.floor(now.getTime() / 30_000); // enableMfa's code was of this step, or the one before
+    const accepted = { kind: 'otp', step: confirmedStep - 1 } as const;
+    expect(await gw.deps.mfa.disable(user.user.id, { by: { sessionId, now, spending: accepted } })).toBe('code-refused');
+    expect(await gw.deps.mfa.replaceRecoveryCodes(user.user.id, ['refused'], now, sessionId, accepted)).toBe('code-refused');
+    expect((await gw.gql(MeDocument, {}, { token: user.accessToken })).data?.me.mfaEnabled).toBe(true);
+    expect((await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[1]!)).user.id).toBe(user.user.id);
   });
 
   it('answers a right code whose enrolment was replaced while it was checked as no pending enrolment, not as a wrong code', async () => {
@@ -244,14 +286,25 @@ describe('MFA races and boundaries', () => {
       disableMfa: (code: string, token: string) => gw.gql(DisableMfaDocument, { code }, { token }).then(codeOf),
       regenerateRecoveryCodes: (code: string, token: string) => gw.gql(RegenerateRecoveryCodesDocument, { code }, { token }).then(codeOf),
     };
-    it.each(Object.keys(mutations) as Array<keyof typeof mutations>)('%s changes nothing and answers UNAUTHENTICATED; the owner keeps MFA, codes and session', async (name) => {
+    const sentWith = {
+      'a TOTP code': (owner: MfaUser) => totpNow(gw, owner.secret),
+      'a recovery code': (owner: MfaUser) => owner.recoveryCodes[2]!,
+    };
+    it.each([
+      ['disableMfa', 'a TOTP code'],
+      ['disableMfa', 'a recovery code'],
+      ['regenerateRecoveryCodes', 'a TOTP code'],
+    ] as const)('%s sent with %s changes nothing and answers UNAUTHENTICATED; the owner keeps MFA, codes and session, the code stays unspent', async (name, kind) => {
       const owner = await mfaUser();
       const stolen = await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[0]!);
       gw.clock.advance(30); // the confirming code's step is spent
-      const thief = await revokedWhileChecked(owner, stolen.accessToken, () => mutations[name](totpNow(gw, owner.secret), stolen.accessToken));
+      const code = sentWith[kind](owner);
+      const thief = await revokedWhileChecked(owner, stolen.accessToken, () => mutations[name](code, stolen.accessToken));
       expect(thief).toBe('UNAUTHENTICATED');
       const me = await gw.gql(MeDocument, {}, { token: owner.accessToken });
       expect(me.data?.me.mfaEnabled).toBe(true);
+      // The code the refused change was sent with was not spent: the owner signs in with it.
+      expect((await loginWithMfa(gw, owner.email, owner.password, code)).user.id).toBe(owner.user.id);
       // The set the owner holds still signs in: it was not replaced.
       expect((await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[1]!)).user.id).toBe(owner.user.id);
     });

@@ -21,11 +21,18 @@ export interface ChallengeToSpend {
 }
 
 /**
- * What spending a code came to. `refused`: the code is wrong, used or replayed. `challenge-gone`:
- * the challenge it came with was spent (by a concurrent right code) or expired; the code was
- * left unspent.
+ * A code found right, to be spent: a TOTP code's time step (accepted only if later than the last
+ * accepted one) or an unused recovery code.
  */
-export type CodeSpend = 'spent' | 'refused' | 'challenge-gone';
+export type CodeToSpend = { kind: 'otp'; step: number } | { kind: 'rcode'; codeHash: string; now: Date };
+
+/**
+ * What spending a code came to. `refused`: the code is wrong, used or replayed. `challenge-gone`:
+ * the challenge it came with was spent (by a concurrent right code) or expired; `session-ended`:
+ * the change it was spent for is asked by a session that has ended. Either way the code was left
+ * unspent.
+ */
+export type CodeSpend = 'spent' | 'refused' | 'challenge-gone' | 'session-ended';
 
 /** Storage of TOTP factors, recovery codes and login challenges. One-time things are spent atomically. */
 export interface MfaStore {
@@ -54,15 +61,25 @@ export interface MfaStore {
   /**
    * The user's recovery codes become these, atomically, only while MFA is on and the session
    * asking (`bySessionId`) is live at `now`: what it answers otherwise, with nothing written.
+   * With `spending`, the code the change was asked with is spent in the same transaction
+   * (`code-refused` when it cannot be: used meanwhile), so a refused change leaves it unspent.
    */
-  replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date, bySessionId: string): Promise<'replaced' | 'mfa-off' | 'session-ended'>;
+  replaceRecoveryCodes(
+    userId: string,
+    codeHashes: string[],
+    now: Date,
+    bySessionId: string,
+    spending?: CodeToSpend,
+  ): Promise<'replaced' | 'mfa-off' | 'session-ended' | 'code-refused'>;
   /**
    * Removes the factor and the codes and turns MFA off; `wasOn` says whether MFA was on at that
    * moment (a confirmed factor, or the user's flag), whatever was read before. Null, with
    * nothing changed, when `only` does not hold: the asking session (`by`; an admin's reset has
-   * none) has ended, or the factor is no longer one sealed under `sealedUnder`.
+   * none) has ended, or the factor is no longer one sealed under `sealedUnder`. `code-refused`,
+   * with nothing changed, when the code `by` was asked with cannot be spent (used meanwhile, or
+   * MFA is off): it is spent in the same transaction, so a refused removal leaves it unspent.
    */
-  disable(userId: string, only?: DisableOnly): Promise<{ wasOn: boolean } | null>;
+  disable(userId: string, only?: DisableOnly): Promise<{ wasOn: boolean } | 'code-refused' | null>;
   /**
    * The TOTP secrets in use: confirmed ones, and pending ones saved after `pendingSince` (an
    * older pending one can never be confirmed: enrolmentsLiveSince).
@@ -94,8 +111,8 @@ export interface MfaStore {
 
 /** What a removal of MFA takes place only under. */
 export interface DisableOnly {
-  /** While this session of the user's is live (a user's own disableMfa). */
-  by?: { sessionId: string; now: Date } | undefined;
+  /** While this session of the user's is live (a user's own disableMfa), spending its code. */
+  by?: { sessionId: string; now: Date; spending?: CodeToSpend | undefined } | undefined;
   /** Only a factor sealed under this ENCRYPTION_KEYS id (forget-encryption-key). */
   sealedUnder?: string | undefined;
 }

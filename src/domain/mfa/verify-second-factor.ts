@@ -1,6 +1,6 @@
-import { InvalidMfaCodeError, InvalidTokenError, MfaNotEnabledError } from '../../errors';
+import { InvalidMfaCodeError, InvalidTokenError, MfaNotEnabledError, UnauthenticatedError } from '../../errors';
 import type { AuthDeps } from '../auth/deps';
-import type { ChallengeToSpend, CodeSpend } from './ports';
+import type { ChallengeToSpend, CodeSpend, CodeToSpend } from './ports';
 import { hashRecoveryCode, looksLikeRecoveryCode } from './recovery-codes';
 import { openTotpSecret } from './secret';
 import { matchingStep } from './totp';
@@ -14,13 +14,15 @@ export type SecondFactor = 'otp' | 'rcode';
  * every path that checks a code draws on the one per-user budget of guesses at the one secret;
  * the answer is the amr value of the factor that matched. With a login
  * challenge, the code and the challenge are spent together; a challenge spent meanwhile is
- * INVALID_TOKEN, and the code stays unspent.
+ * INVALID_TOKEN, and the code stays unspent. With `spend`, the code is spent by the change it
+ * was sent for, in that change's transaction: a change refused because its session has ended is
+ * UNAUTHENTICATED, and the code stays unspent.
  */
 export async function verifySecondFactor(
   deps: Pick<AuthDeps, 'mfa' | 'box' | 'clock' | 'throttle' | 'audit'>,
   userId: string,
   code: string,
-  options: { recoveryCodes: boolean; challenge?: ChallengeToSpend; rejected: Record<string, unknown> },
+  options: CheckOptions & { rejected: Record<string, unknown> },
 ): Promise<SecondFactor> {
   try {
     return await checkCode(deps, userId, code, options);
@@ -30,14 +32,21 @@ export async function verifySecondFactor(
   }
 }
 
-function checkCode(
-  deps: Pick<AuthDeps, 'mfa' | 'box' | 'clock' | 'throttle'>,
-  userId: string,
-  code: string,
-  options: { recoveryCodes: boolean; challenge?: ChallengeToSpend },
-): Promise<SecondFactor> {
-  const outcome = (spent: CodeSpend) => {
+interface CheckOptions {
+  recoveryCodes: boolean;
+  challenge?: ChallengeToSpend;
+  spend?: (code: CodeToSpend) => Promise<CodeSpend>;
+}
+
+function checkCode(deps: Pick<AuthDeps, 'mfa' | 'box' | 'clock' | 'throttle'>, userId: string, code: string, options: CheckOptions): Promise<SecondFactor> {
+  const spend = async (right: CodeToSpend) => {
+    const spent = options.spend
+      ? await options.spend(right)
+      : right.kind === 'otp'
+        ? await deps.mfa.acceptStep(userId, right.step, options.challenge)
+        : await deps.mfa.useRecoveryCode(userId, right.codeHash, right.now, options.challenge);
     if (spent === 'challenge-gone') throw new InvalidTokenError();
+    if (spent === 'session-ended') throw new UnauthenticatedError();
     return spent === 'spent';
   };
   return deps.throttle.guardMfa(
@@ -49,11 +58,11 @@ function checkCode(
       const now = deps.clock.now();
       const step = matchingStep(openTotpSecret(deps.box, userId, factor.sealed), code.trim(), now);
       if (step !== null) {
-        if (outcome(await deps.mfa.acceptStep(userId, step, options.challenge))) return 'otp';
+        if (await spend({ kind: 'otp', step })) return 'otp';
         throw new InvalidMfaCodeError(); // replayed: that step (or a later one) was used
       }
       if (options.recoveryCodes && looksLikeRecoveryCode(code)) {
-        if (outcome(await deps.mfa.useRecoveryCode(userId, hashRecoveryCode(userId, code), now, options.challenge))) return 'rcode';
+        if (await spend({ kind: 'rcode', codeHash: hashRecoveryCode(userId, code), now })) return 'rcode';
       }
       throw new InvalidMfaCodeError();
     },

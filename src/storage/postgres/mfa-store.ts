@@ -1,7 +1,7 @@
 import { and, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Sealed } from '../../domain/crypto/secret-box';
-import type { ChallengeToSpend, CodeSpend, DisableOnly, MfaStore } from '../../domain/mfa/ports';
-import { transaction, type Db } from './client';
+import type { ChallengeToSpend, CodeSpend, CodeToSpend, DisableOnly, MfaStore } from '../../domain/mfa/ports';
+import { transaction, type Db, type Tx } from './client';
 import { lockLiveSession } from './session-store';
 import { mfaChallenges, mfaFactors, recoveryCodes, users } from './schema';
 import { randomUUID } from 'node:crypto';
@@ -117,17 +117,22 @@ export class PostgresMfaStore implements MfaStore {
    * Locks the confirmed factor first (the order of every transaction here): two replacements at
    * once then run one after the other, and the later one deletes the earlier one's codes too
    * (without the lock, its DELETE would not see rows committed after it started waiting, and both
-   * sets would live). Nothing written when MFA was turned off meanwhile, or the session ended.
+   * sets would live). Nothing written (the code `spending` left unspent) when MFA was turned off
+   * meanwhile, the code was used meanwhile, or the session ended.
    */
-  async replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date, bySessionId: string) {
-    let refused: 'mfa-off' | 'session-ended' = 'mfa-off';
+  async replaceRecoveryCodes(userId: string, codeHashes: string[], now: Date, bySessionId: string, spending?: CodeToSpend) {
+    let refused: 'mfa-off' | 'session-ended' | 'code-refused' = 'mfa-off';
     const replaced = await transaction(this.db, null, async (tx) => {
       const [factor] = await tx
-        .select({ userId: mfaFactors.userId })
+        .select({ lastStep: mfaFactors.lastStep })
         .from(mfaFactors)
         .where(and(eq(mfaFactors.userId, userId), isNotNull(mfaFactors.confirmedAt)))
         .for('update');
       if (!factor) return tx.rollback();
+      if (spending && !(await spendLocked(tx, userId, factor, spending))) {
+        refused = 'code-refused';
+        return tx.rollback();
+      }
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ id: randomUUID(), userId, codeHash, createdAt: now })));
       // Last, as disable and confirm lock it: the insert's check of the user (KEY SHARE) never
@@ -144,22 +149,32 @@ export class PostgresMfaStore implements MfaStore {
   /**
    * Locks in the order every transaction here takes: challenges, factor, codes, user (no
    * deadlock), then the asking session, as a revocation of all sessions does (user, sessions).
+   * The code the asking session sent is spent once the factor is locked (and rolled back with
+   * everything else when the session turns out to have ended).
    */
-  disable(userId: string, only: DisableOnly = {}) {
-    return transaction(this.db, null, async (tx) => {
+  async disable(userId: string, only: DisableOnly = {}) {
+    let refused: 'code-refused' | null = null;
+    const disabled = await transaction(this.db, null, async (tx) => {
       await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
       const removed = await tx
         .delete(mfaFactors)
         .where(and(eq(mfaFactors.userId, userId), only.sealedUnder === undefined ? undefined : eq(mfaFactors.encryptionKeyId, only.sealedUnder)))
-        .returning({ confirmedAt: mfaFactors.confirmedAt });
+        .returning({ confirmedAt: mfaFactors.confirmedAt, lastStep: mfaFactors.lastStep });
       // Replaced meanwhile by one sealed under another key: nothing of it is lost, nothing changes.
       if (only.sealedUnder !== undefined && removed.length === 0) return tx.rollback();
+      const spending = only.by?.spending;
+      const confirmed = removed.find((factor) => factor.confirmedAt !== null);
+      if (spending && !(confirmed && (await spendLocked(tx, userId, confirmed, spending, true)))) {
+        refused = 'code-refused';
+        return tx.rollback();
+      }
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       const [before] = await tx.select({ mfaEnabled: users.mfaEnabled }).from(users).where(eq(users.id, userId)).for('no key update');
       await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
       if (only.by && !(await lockLiveSession(tx, userId, only.by.sessionId, only.by.now))) return tx.rollback();
-      return { wasOn: removed.some((factor) => factor.confirmedAt !== null) || before?.mfaEnabled === true };
+      return { wasOn: confirmed !== undefined || before?.mfaEnabled === true };
     });
+    return disabled ?? refused;
   }
 
   async listSealed(pendingSince: Date) {
@@ -227,6 +242,26 @@ export class PostgresMfaStore implements MfaStore {
 
 /** A confirmed factor, or a pending one that can still be confirmed. */
 const inUse = (pendingSince: Date) => or(isNotNull(mfaFactors.confirmedAt), gt(mfaFactors.createdAt, pendingSince));
+
+/**
+ * Spends `code` in `tx`, where the user's confirmed factor (`factor`, as read under its row lock)
+ * is locked already (or deleted in `tx`: `removed`): a TOTP step only if later than the factor's
+ * last accepted one, a recovery code only if unused. Whether it was spent.
+ */
+async function spendLocked(tx: Tx, userId: string, factor: { lastStep: number | null }, code: CodeToSpend, removed = false) {
+  if (code.kind === 'otp') {
+    if (factor.lastStep !== null && factor.lastStep >= code.step) return false;
+    // A removed factor has no step left to remember.
+    if (!removed) await tx.update(mfaFactors).set({ lastStep: code.step }).where(eq(mfaFactors.userId, userId));
+    return true;
+  }
+  const spent = await tx
+    .update(recoveryCodes)
+    .set({ usedAt: code.now })
+    .where(and(eq(recoveryCodes.userId, userId), eq(recoveryCodes.codeHash, code.codeHash), isNull(recoveryCodes.usedAt)))
+    .returning({ id: recoveryCodes.id });
+  return spent.length === 1;
+}
 
 /** Only a time step later than the last accepted one: a code is never accepted twice. */
 const stepIsNew = (step: number) => or(isNull(mfaFactors.lastStep), lt(mfaFactors.lastStep, step));
