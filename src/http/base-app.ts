@@ -32,8 +32,11 @@ const CONNECTIONS_CHECK_MS = 5_000;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** The scheme and authority of a request target in absolute form (RFC 9112, 3.2.2). */
 const ABSOLUTE_FORM = /^[a-z][a-z0-9+.-]*:\/\/[^/]*/i;
-/** The user information of a path written as a URL without its scheme (`//user:password@host/…`). */
-const SCHEMELESS_USERINFO = /^\/\/[^/]*@/;
+/**
+ * The user information of a path written as a URL without its scheme (`//user:password@host/…`),
+ * in every form a browser reads so: any run of two or more slashes and backslashes before it.
+ */
+const SCHEMELESS_USERINFO = /^[/\\]{2,}[^/\\]*@/;
 
 /**
  * request.ip: the socket's address unless TRUST_PROXY names the proxies to believe. A hop count
@@ -121,8 +124,8 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
     // proxy) is served by its path: only that is logged, not the credentials before it.
     if (path[0] !== '/') path = path.replace(ABSOLUTE_FORM, '') || '/';
     // Nor those of a path that starts as a URL without its scheme (up to the last `@` before its
-    // first `/`, as a password may hold one): it is logged from the host on.
-    if (path[1] === '/') path = path.replace(SCHEMELESS_USERINFO, '//');
+    // first `/` or `\`, as a password may hold one): it is logged from the host on.
+    if (path[1] === '/' || path[1] === '\\') path = path.replace(SCHEMELESS_USERINFO, '//');
     accessLog.info({ reqId: request.id, method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
     answered?.(reply.statusCode);
     done();
