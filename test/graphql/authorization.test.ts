@@ -120,6 +120,28 @@ describe('setUserRoles', () => {
     expect(decodeJwt((await login(target.email)).accessToken).roles).toEqual(['user']);
   });
 
+  it('lets an admin take away their own admin role, as Keycloak does: their sessions end, the token that asked included', async () => {
+    const self = await signUp(gw, uniqueEmail('self-demoted'));
+    await gw.database.db.update(users).set({ roles: ['admin', 'user'] }).where(eq(users.id, self.user.id));
+    const session = await login(self.email);
+    const set = await gw.gql(SetUserRolesDocument, { userId: self.user.id, roles: ['user'] }, { token: session.accessToken });
+    expect(set.data?.setUserRoles).toEqual({ id: self.user.id, roles: ['user'] });
+    expect(codeOf(await gw.gql(UsersDocument, {}, { token: session.accessToken }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: session.refreshToken! }))).toBe('INVALID_TOKEN');
+    expect(decodeJwt((await login(self.email)).accessToken).roles).toEqual(['user']);
+  });
+
+  it('takes an empty list of roles: the user still signs in, with no roles and an empty scope, and is refused admin queries', async () => {
+    const target = await signUp(gw, uniqueEmail('roleless'));
+    const set = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: [] }, { token: admin.accessToken });
+    expect(set.data?.setUserRoles).toEqual({ id: target.user.id, roles: [] });
+    expect(await rolesInDb(target.user.id)).toEqual([]);
+    const session = await login(target.email);
+    expect(decodeJwt(session.accessToken)).toMatchObject({ roles: [], scope: '' });
+    expect((await gw.gql(MeDocument, {}, { token: session.accessToken })).data?.me).toMatchObject({ id: target.user.id, roles: [] });
+    expect(codeOf(await gw.gql(UsersDocument, {}, { token: session.accessToken }))).toBe('FORBIDDEN');
+  });
+
   it('refuses malformed role names with BAD_USER_INPUT and changes nothing', async () => {
     for (const roles of [['Admin'], ['super user'], ['user', ''], ['1st'], [' user']]) {
       const result = await gw.gql(SetUserRolesDocument, { userId: plain.user.id, roles }, { token: admin.accessToken });
