@@ -10,6 +10,7 @@ import { refreshTokens, sessions, users } from '../../src/storage/postgres/schem
 import { LoginDocument, LogoutDocument, MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { freezeForTest } from '../helpers/test-clock';
 import { refreshCode, rotate, sessionIdOf, sessionRowOf, tokenRowsOf, untilWaiting } from '../helpers/sessions';
 
 const GRACE = 10;
@@ -60,6 +61,20 @@ describe('rotation and reuse detection', () => {
     const live = (await rotate(gw, login.refreshToken)).refreshToken!;
     gw.clock.advance(GRACE + 1);
     expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+    expect(await refreshCode(gw, live)).toBe('INVALID_TOKEN');
+  });
+
+  it('ends the grace to the millisecond: the predecessor is refused harmlessly 1 ms before GRACE s, and revokes the family at GRACE s', async () => {
+    freezeForTest(gw.clock);
+    const login = await signUp(gw);
+    const live = (await rotate(gw, login.refreshToken)).refreshToken!;
+    const sessionId = sessionIdOf(login.accessToken);
+    gw.clock.advance(GRACE - 0.001);
+    expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+    expect((await sessionRowOf(gw, sessionId)).revokedAt).toBeNull();
+    gw.clock.advance(0.001);
+    expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+    expect((await sessionRowOf(gw, sessionId)).revokedReason).toBe('refresh_reuse');
     expect(await refreshCode(gw, live)).toBe('INVALID_TOKEN');
   });
 
@@ -198,6 +213,17 @@ describe('idle and absolute expiry', () => {
     const rt3 = await rotate(short, rt2.refreshToken);
     short.clock.advance(IDLE + 1); // 321 s after login: idle, though far from REFRESH_TOKEN_MAX_TTL
     expect(await refreshCode(short, rt3.refreshToken)).toBe('INVALID_TOKEN');
+  });
+
+  it('ends a session to the millisecond: a token is taken 1 ms before its idle expiry, and refused at it', async () => {
+    freezeForTest(short.clock);
+    const [taken, refused] = [await signUp(short), await signUp(short)];
+    short.clock.advance(IDLE - 0.001);
+    expect((await rotate(short, taken.refreshToken)).refreshToken).toBeTruthy();
+    short.clock.advance(0.001);
+    expect(await refreshCode(short, refused.refreshToken)).toBe('INVALID_TOKEN');
+    // Refused as expired, not as reuse: nothing was revoked.
+    expect((await sessionRowOf(short, sessionIdOf(refused.accessToken))).revokedAt).toBeNull();
   });
 
   it('ends the session REFRESH_TOKEN_MAX_TTL after login even when refreshed regularly', async () => {
