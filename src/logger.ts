@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import pino, { type Bindings, type ChildLoggerOptions, type DestinationStream, type LogFn, type Logger } from 'pino';
 import { AUDIT_EVENTS, type Audit } from './domain/audit';
 
@@ -71,6 +72,20 @@ export function batchedStdout(onClosed: () => void = () => {}): DestinationStrea
       if (pending.length >= 8_192) flush();
     },
   };
+}
+
+/**
+ * What libraries print through console.warn and console.error becomes a line of the JSON log (at
+ * warn and error level, `source: "library"`), as everything else the server says: a log shipper
+ * that reads JSON lines would drop or choke on a plain one. Such as ioredis's "Skipping the ready
+ * check because INFO command fails" (a Redis user without the INFO command, which `-@dangerous`
+ * takes away) and "[WARN] Redis server does not require a password", or postgres.js's lines about
+ * a message it does not know. The server's own code never prints through console.
+ */
+export function routeConsoleToLog(logger: Logger) {
+  const log = logger.child({ source: 'library' });
+  console.warn = (...args: unknown[]) => log.warn(format(...args));
+  console.error = (...args: unknown[]) => log.error(format(...args));
 }
 
 /**

@@ -9,7 +9,7 @@ import { ConfigError, DEVELOPMENT_KEY_ID, loadConfig, unknownSettings, type Conf
 import { describeError } from './describe-error';
 import { prune } from './domain/admin';
 import { listeningUrl, reach } from './http/listening-url';
-import { batchedStdout, createLogger } from './logger';
+import { batchedStdout, createLogger, routeConsoleToLog } from './logger';
 import { recordedPoolPriority } from './thread-priority';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
@@ -51,6 +51,7 @@ async function main() {
   };
   const stdout = batchedStdout(() => onStdoutClosed());
   const logger = createLogger(config.logLevel, stdout);
+  routeConsoleToLog(logger);
   // Said as every failure is logged: its class and codes (development: and the stack frames);
   // on stderr when the log is silent, as a failed start is.
   exitOnUnhandled((error) => {
