@@ -7,6 +7,7 @@ import { prune, reencrypt } from '../../src/domain/admin';
 import { sealTotpSecret } from '../../src/domain/mfa';
 import { hashOpaqueToken } from '../../src/domain/tokens';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
+import { findMissingEncryptionKeys } from '../../src/domain/crypto/find-missing-encryption-keys';
 import { PostgresEncryptionKeyHistory, PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { mfaChallenges, mfaFactors, recoveryCodes } from '../../src/storage/postgres/schema';
 import {
@@ -423,6 +424,17 @@ describe('enrolment', () => {
     expect((await gw.deps.mfa.listSealed(since)).map((r) => r.userId)).toContain(user.user.id);
     const later = new Date(since.getTime() + 901_000);
     expect((await gw.deps.mfa.listSealed(later)).map((r) => r.userId)).not.toContain(user.user.id);
+  });
+
+  it('requires the key of a live pending enrolment at start-up, and not that of one older than 15 minutes', async () => {
+    const user = await signUp(gw);
+    await gw.gql(EnrollMfaDocument, { password: user.password }, { token: user.accessToken });
+    await gw.database.db.update(mfaFactors).set({ encryptionKeyId: 'pending-only' }).where(eq(mfaFactors.userId, user.user.id));
+    const stores = { signingKeys: new PostgresSigningKeyStore(gw.database.db), mfa: gw.deps.mfa, box: gw.deps.box };
+    expect(await findMissingEncryptionKeys({ ...stores, clock: gw.clock })).toContain('pending-only');
+    const later = new Date(gw.clock.now().getTime() + 901_000);
+    expect(await findMissingEncryptionKeys({ ...stores, clock: { now: () => later } })).not.toContain('pending-only');
+    await gw.database.db.delete(mfaFactors).where(eq(mfaFactors.userId, user.user.id));
   });
 
 });
