@@ -459,4 +459,23 @@ describe('while a code is checked', () => {
     expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
   });
 
+  it('answers disableMfa MFA_NOT_ENABLED, neither counted nor audited as a wrong code, when MFA goes off while its right code is checked', async () => {
+    const user = await mfaUser();
+    beforeNextCall(gw.deps.mfa, 'disable', () => gw.deps.mfa.disable(user.user.id));
+    const from = gw.logs.length;
+    expect(codeOf(await gw.gql(DisableMfaDocument, { code: totpNow(gw, user.secret) }, { token: user.accessToken }))).toBe('MFA_NOT_ENABLED');
+    expect(gw.logs.slice(from).filter((line) => line.includes('"mfa code rejected"'))).toEqual([]);
+  });
+
+  it('answers disableMfa UNAUTHENTICATED, not a wrong code, when the owner turns MFA off from another session (ending this one) while its code is checked', async () => {
+    const owner = await mfaUser();
+    const other = await loginWithMfa(gw, owner.email, owner.password, owner.recoveryCodes[0]!);
+    beforeNextCall(gw.deps.mfa, 'disable', async () => {
+      expect((await gw.gql(DisableMfaDocument, { code: owner.recoveryCodes[1]! }, { token: owner.accessToken })).data?.disableMfa).toBe(true);
+    });
+    const from = gw.logs.length;
+    expect(codeOf(await gw.gql(DisableMfaDocument, { code: owner.recoveryCodes[2]! }, { token: other.accessToken }))).toBe('UNAUTHENTICATED');
+    expect(gw.logs.slice(from).filter((line) => line.includes('"mfa code rejected"'))).toEqual([]);
+  });
+
 });

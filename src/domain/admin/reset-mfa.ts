@@ -26,8 +26,8 @@ export async function resetMfa(deps: Deps, email: string) {
  */
 export async function removeMfa(deps: Deps, userId: string, reason: MfaResetReason, sealedUnder?: string) {
   const removed = await deps.mfa.disable(userId, { sealedUnder });
-  // ('code-refused' answers only a removal that spends a code: an admin's spends none.)
-  if (removed === null || removed === 'code-refused') return { removed: false, wasOn: false, ended: [] };
+  // (The other answers are for a removal that spends a code: an admin's spends none.)
+  if (removed === null || typeof removed === 'string') return { removed: false, wasOn: false, ended: [] };
   const { wasOn } = removed;
   const ended = wasOn ? await deps.sessions.revokeAllOfUser(userId, 'mfa_changed', deps.clock.now()) : [];
   deps.audit('mfa reset', { userId, reason, wasOn, endedSessions: ended.length });

@@ -17,6 +17,8 @@ export async function disableMfa(deps: AuthDeps, viewer: Viewer, code: string) {
     spend: async (spending) => {
       const disabled = await deps.mfa.disable(user.id, { by: { sessionId: viewer.sessionId, now: deps.clock.now(), spending } });
       if (disabled === 'code-refused') return 'refused';
+      // Turned off since the code was checked (from this session, say): no wrong code, not counted.
+      if (disabled === 'mfa-off') throw new MfaNotEnabledError();
       // The session ended while the code was checked (revoked by the owner, say): nothing changes.
       return disabled ? 'spent' : 'session-ended';
     },

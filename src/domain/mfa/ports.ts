@@ -75,11 +75,12 @@ export interface MfaStore {
    * Removes the factor and the codes and turns MFA off; `wasOn` says whether MFA was on at that
    * moment (a confirmed factor, or the user's flag), whatever was read before. Null, with
    * nothing changed, when `only` does not hold: the asking session (`by`; an admin's reset has
-   * none) has ended, or the factor is no longer one sealed under `sealedUnder`. `code-refused`,
-   * with nothing changed, when the code `by` was asked with cannot be spent (used meanwhile, or
-   * MFA is off): it is spent in the same transaction, so a refused removal leaves it unspent.
+   * none) has ended, or the factor is no longer one sealed under `sealedUnder`. With the code
+   * `by` was asked with, which is spent in the same transaction (so a refused removal leaves it
+   * unspent), and nothing changed: `code-refused` when it cannot be spent (used meanwhile),
+   * `mfa-off` when there is no confirmed factor left to remove while the session lives.
    */
-  disable(userId: string, only?: DisableOnly): Promise<{ wasOn: boolean } | 'code-refused' | null>;
+  disable(userId: string, only?: DisableOnly): Promise<{ wasOn: boolean } | 'code-refused' | 'mfa-off' | null>;
   /**
    * The TOTP secrets in use: confirmed ones, and pending ones saved after `pendingSince` (an
    * older pending one can never be confirmed: enrolmentsLiveSince).

@@ -12,12 +12,14 @@ import { verifySecondFactor } from './verify-second-factor';
 export async function regenerateRecoveryCodes(deps: AuthDeps, viewer: Viewer, code: string): Promise<string[]> {
   const user = await getViewerUser(deps, viewer);
   if (!user.mfaEnabled) throw new MfaNotEnabledError();
-  const codes = newRecoveryCodes();
-  const hashes = codes.map((c) => hashRecoveryCode(user.id, c));
+  // Made once the code is found right: a wrong one costs nothing more.
+  let codes: string[] = [];
   await verifySecondFactor(deps, user.id, code, {
     recoveryCodes: false,
     rejected: { sessionId: viewer.sessionId },
     spend: async (spending) => {
+      codes = newRecoveryCodes();
+      const hashes = codes.map((c) => hashRecoveryCode(user.id, c));
       const replaced = await deps.mfa.replaceRecoveryCodes(user.id, hashes, deps.clock.now(), viewer.sessionId, spending);
       // Since the code was checked, MFA was turned off (nothing to replace): the old codes stay.
       if (replaced === 'mfa-off') throw new MfaNotEnabledError();

@@ -2,7 +2,7 @@ import { and, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-or
 import type { Sealed } from '../../domain/crypto/secret-box';
 import type { ChallengeToSpend, CodeSpend, CodeToSpend, DisableOnly, MfaStore } from '../../domain/mfa/ports';
 import { transaction, type Db, type Tx } from './client';
-import { lockLiveSession } from './session-store';
+import { isLiveSession, lockLiveSession } from './session-store';
 import { mfaChallenges, mfaFactors, recoveryCodes, users } from './schema';
 import { randomUUID } from 'node:crypto';
 
@@ -153,7 +153,7 @@ export class PostgresMfaStore implements MfaStore {
    * everything else when the session turns out to have ended).
    */
   async disable(userId: string, only: DisableOnly = {}) {
-    let refused: 'code-refused' | null = null;
+    let refused: 'code-refused' | 'mfa-off' | null = null;
     const disabled = await transaction(this.db, null, async (tx) => {
       await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
       const removed = await tx
@@ -164,7 +164,13 @@ export class PostgresMfaStore implements MfaStore {
       if (only.sealedUnder !== undefined && removed.length === 0) return tx.rollback();
       const spending = only.by?.spending;
       const confirmed = removed.find((factor) => factor.confirmedAt !== null);
-      if (spending && !(confirmed && (await spendLocked(tx, userId, confirmed, spending, true)))) {
+      if (only.by && spending && !confirmed) {
+        // MFA went off since the code was checked: nothing to spend it on. Said as such while
+        // the asking session lives (off from another session, it has ended with that change).
+        if (await isLiveSession(tx, userId, only.by.sessionId, only.by.now)) refused = 'mfa-off';
+        return tx.rollback();
+      }
+      if (spending && confirmed && !(await spendLocked(tx, userId, confirmed, spending, true))) {
         refused = 'code-refused';
         return tx.rollback();
       }

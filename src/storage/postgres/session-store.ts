@@ -24,6 +24,12 @@ export async function lockLiveSession(tx: Tx, userId: string, sessionId: string,
   return rows.length === 1;
 }
 
+/** The same question, read without a lock: to word the answer to a change that is not made anyway. */
+export async function isLiveSession(tx: Tx, userId: string, sessionId: string, now: Date) {
+  const rows = await tx.select({ id: sessions.id }).from(sessions).where(and(eq(sessions.id, sessionId), liveSessionsOf(userId, now)));
+  return rows.length === 1;
+}
+
 /**
  * Ends the user's live sessions but `exceptSessionId`, returning their ids. Sessions that expired
  * longer ago than any access token lives (the longest ACCESS_TOKEN_TTL + the clock skew) are left
