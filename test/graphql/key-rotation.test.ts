@@ -156,6 +156,10 @@ describe('after a change of JWT_ALG', () => {
       const states = async () =>
         Object.fromEntries(describeKeys(await store.list(), 'EdDSA', eddsa.clock.now()).map((k) => [k.kid === old.kid ? 'old' : k.kid === added.kid ? 'added' : 'first', k.state]));
       expect(await states()).toEqual({ added: 'pending', first: 'signing', old: 'published' });
+      // …in the JWKS itself: a subgraph that takes both algorithms still verifies the old tokens.
+      const first = (await store.list()).find((k) => k.alg === 'EdDSA' && k.kid !== added.kid)!;
+      await eddsa.reloadKeys();
+      expect(await kidsOf(eddsa)).toEqual([added.kid, first.kid, old.kid].sort());
       const settings = { alg: 'EdDSA' as const, accessTokenTtl: eddsa.config.jwt.accessTokenTtl, reloadSeconds: eddsa.config.keys.reloadSeconds };
       const deps = { signingKeys: store, clock: eddsa.clock };
       await expect(retireSigningKey(deps, settings, added.kid)).rejects.toThrow(/the algorithm JWT_ALG signs with: replace it with keys rotate instead/);
