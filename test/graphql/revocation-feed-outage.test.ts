@@ -132,6 +132,26 @@ describe.skipIf(!binary)('a revocation feed started while Redis is down', () => 
     expect(gateway.isRevoked('session-after-freeze', new Date())).toBe(true);
   }, 50_000);
 
+  it("the kit's feed warns of each outage once: of a second one too, after Redis came back", async () => {
+    const redis = await throwawayRedis(binary!);
+    cleanup.push(() => redis.stop());
+    await redis.start();
+    const warnings: string[] = [];
+    const kit = await createRevocationFeed({ redisUrl: redis.url, prefix: PREFIX, logger: { warn: (_details, message) => void warnings.push(message), info: () => {} } });
+    cleanup.push(() => kit.close());
+    const outage = async (count: number) => {
+      await redis.stop();
+      const deadline = Date.now() + 5000;
+      while (warnings.length < count && Date.now() < deadline) await sleep(20);
+      await sleep(1500); // reconnection attempts meanwhile (backing off up to 2 s) warn no more
+      expect(warnings.filter((w) => w.startsWith('Redis unreachable'))).toHaveLength(count);
+    };
+    await outage(1);
+    await redis.start();
+    await sleep(2500); // reconnected
+    await outage(2);
+  }, 30_000);
+
   it('closes at once while Redis has stayed down since it started (a SIGTERM must not hang on it)', async () => {
     const redis = await throwawayRedis(binary!); // never started
     const within = async (what: string, closing: Promise<unknown>) => {

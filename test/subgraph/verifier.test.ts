@@ -202,15 +202,16 @@ async function fakeIssuer() {
     pad: (bytes: number, how: 'declared' | 'streamed' = 'declared') => (padding = { bytes, how }),
     fetches: () => fetches,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-    token: (signer: { kid: string; alg: string; privateKey: CryptoKey }) =>
+    /** `expiresIn`: seconds from now (negative: expired that long ago); issued 5 minutes before that. */
+    token: (signer: { kid: string; alg: string; privateKey: CryptoKey }, expiresIn = 600) =>
       new SignJWT({ sid: 's1', roles: ['user'], amr: ['pwd'] })
         .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'at+jwt' })
         .setIssuer('https://issuer.test')
         .setAudience('graphql')
         .setSubject('u1')
         .setJti('j1')
-        .setIssuedAt()
-        .setExpirationTime('10m')
+        .setIssuedAt(Math.floor(Date.now() / 1000) + Math.min(0, expiresIn - 300))
+        .setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn)
         .sign(signer.privateKey),
   };
 }
@@ -467,6 +468,36 @@ describe('createVerifier: the key set over time', () => {
     for (let i = 0; i < 5; i++) expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
     expect(issuer.fetches() - before).toBe(1);
     expect(await verifier.verify(await issuer.token(key))).toMatchObject({ ok: true });
+  });
+
+  it('asks a reachable issuer at most once per cooldown for unknown keys: tokens naming new kids are no flood of fetches', async () => {
+    const { issuer, verifier } = await setUp(30, 60);
+    const key = await issuer.key('known');
+    issuer.publish(key);
+    expect(await verifier.verify(await issuer.token(key))).toMatchObject({ ok: true });
+    const before = issuer.fetches();
+    for (let i = 0; i < 5; i++) {
+      expect(await verifier.verify(await issuer.token(await issuer.key(`unknown-${i}`)))).toEqual({ ok: false, reason: 'invalid' });
+    }
+    // The set was fetched within the cooldown: none of them makes it ask again.
+    expect(issuer.fetches() - before).toBe(0);
+  });
+
+  it('allows 60 s of clock skew by default: a token expired 30 s ago passes, one expired 90 s ago is expired', async () => {
+    const { issuer, verifier } = await setUp(1, 60);
+    const key = await issuer.key('skewed');
+    issuer.publish(key);
+    expect(await verifier.verify(await issuer.token(key, -30))).toMatchObject({ ok: true });
+    expect(await verifier.verify(await issuer.token(key, -90))).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  it('reads the bearer scheme in any case, as the gateway does', async () => {
+    const { issuer, verifier } = await setUp(1, 60);
+    const key = await issuer.key('any-case');
+    issuer.publish(key);
+    const token = await issuer.token(key);
+    for (const scheme of ['Bearer', 'bearer', 'BEARER']) expect(await verifier.verifyAuthorization(`${scheme} ${token}`), scheme).toMatchObject({ ok: true });
+    expect(await verifier.verifyAuthorization(`Basic ${token}`)).toEqual({ ok: false, reason: 'missing' });
   });
 
   it('refuses a key set larger than 1 MiB, declared or streamed: the last set stands in, or none', async () => {
