@@ -1,7 +1,7 @@
 /** Helpers for the MFA tests: codes are generated with otpauth at the gateway's injected time. */
 import { eq } from 'drizzle-orm';
 import { Secret, TOTP } from 'otpauth';
-import { expect, onTestFinished } from 'vitest';
+import { expect } from 'vitest';
 import { ConfirmMfaDocument, EnrollMfaDocument, LoginDocument, VerifyMfaDocument } from '../gql/graphql';
 import { sessions } from '../../src/storage/postgres/schema';
 import type { TestGateway } from './gateway';
@@ -45,20 +45,3 @@ export async function loginWithMfa(gw: TestGateway, email: string, password: str
 
 export const sessionCountOf = async (gw: TestGateway, userId: string) =>
   (await gw.database.db.select().from(sessions).where(eq(sessions.userId, userId))).length;
-
-/**
- * Runs `meanwhile` once, just before `store`'s next call of `method`, which then goes on as
- * called: what happens between a check and the write it leads to. Undone when the test ends.
- */
-export function beforeNextCall<T extends object, K extends keyof T>(store: T, method: K, meanwhile: () => Promise<unknown>) {
-  const original = store[method] as (...args: unknown[]) => Promise<unknown>;
-  const restore = () => {
-    store[method] = original as T[K];
-  };
-  store[method] = (async (...args: unknown[]) => {
-    restore();
-    await meanwhile();
-    return original.apply(store, args);
-  }) as T[K];
-  onTestFinished(restore);
-}

@@ -21,7 +21,8 @@ import {
 } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { beforeNextCall, challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
+import { beforeNextCall } from '../helpers/hooks';
+import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
 import { logIn, sessionIdOf, untilWaiting } from '../helpers/sessions';
 
 let gw: TestGateway;

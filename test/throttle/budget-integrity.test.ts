@@ -46,8 +46,30 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
       const point = await own.store.consume('registerIp', 'twice');
       await own.store.refund('registerIp', 'twice', point);
       await own.store.refund('registerIp', 'twice', point);
+      // Nor does it leave the counter without its expiry (a window that never ends).
+      if (own.redis) {
+        const ttl = await own.redis.client.pttl(own.redis.key('registerIp', 'twice'));
+        expect(ttl).toBeGreaterThan(0);
+        expect(ttl).toBeLessThanOrEqual(60_000);
+      }
       const allowed = [];
       for (let i = 0; i < 3; i++) allowed.push((await own.store.consume('registerIp', 'twice')).allowed);
+      expect(allowed).toEqual([true, true, false]);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('creates no counter when it gives back to one reset meanwhile', async () => {
+    const limits = limitsWith({ registerIp: { points: 2, duration: 1 } });
+    const own = await kind.open(limits);
+    try {
+      const point = await own.store.consume('registerIp', 'reset');
+      await own.store.reset('registerIp', 'reset');
+      await own.store.refund('registerIp', 'reset', point);
+      if (own.redis) expect(await own.redis.client.exists(own.redis.key('registerIp', 'reset'))).toBe(0);
+      const allowed = [];
+      for (let i = 0; i < 3; i++) allowed.push((await own.store.consume('registerIp', 'reset')).allowed);
       expect(allowed).toEqual([true, true, false]);
     } finally {
       await own.close();
@@ -92,13 +114,15 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     expect(next).toEqual([true, true, false]);
   });
 
-  it('gives nothing to a window made since, shorter or longer (a back-off gate reset and reopened)', async () => {
+  it('gives nothing to a window made since, shorter or longer or as long (a back-off gate reset and reopened)', async () => {
     const store = (await kind.open(limitsWith({}))).store;
-    for (const [first, then] of [[900, 60], [60, 900]] as const) {
-      const key = `reopened-${first}-${then}-${kind.name}`;
+    // Seconds of the first window and of the one made since; how long after the refusal.
+    for (const [first, then, afterMs] of [[900, 60, 0], [60, 900, 0], [5, 2, 0], [60, 60, 1000]] as const) {
+      const key = `reopened-${first}-${then}-${afterMs}-${kind.name}`;
       expect((await store.consume('accountBackoff', key, first)).allowed).toBe(true);
       const refused = await store.consume('accountBackoff', key, first);
       expect(refused.allowed).toBe(false);
+      await new Promise((resolve) => setTimeout(resolve, afterMs));
       await store.reset('accountBackoff', key);
       expect((await store.consume('accountBackoff', key, then)).allowed).toBe(true); // reopened: its one point
       await store.refund('accountBackoff', key, refused);

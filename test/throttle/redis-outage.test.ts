@@ -6,13 +6,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import type { ThrottleLimits } from '../../src/domain/throttle';
-import { ServiceUnavailableError } from '../../src/errors';
+import { clientKey, Throttle, type ThrottleLimits } from '../../src/domain/throttle';
+import { RateLimitedError, ServiceUnavailableError } from '../../src/errors';
 import { createLogger } from '../../src/logger';
 import { connectRedis, pingAnswered, type RedisConnection } from '../../src/storage/redis/client';
 import { RateLimiterCounterStore } from '../../src/storage/redis/counter-store';
 import { limitsWith, rulesOf } from '../helpers/counter-stores';
 import { createTestDatabase, startGateway, type GqlResult, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { beforeNextCall } from '../helpers/hooks';
 import { relayTo } from '../helpers/relay';
 import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
 
@@ -292,6 +293,32 @@ describe.skipIf(!binary)('Redis outage', () => {
       expect(refused).toMatchObject({ allowed: true, store: 'local' });
       await store.refund('registerIp', 'k', refused);
       expect(await redisCount()).toBe(2);
+    } finally {
+      admin.disconnect();
+      await connection.close();
+    }
+  });
+
+  it('RATE_LIMIT_FAIL=closed: a give-back Redis refuses (OOM) is dropped, the point stays spent, and the refused attempt still answers RATE_LIMITED', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    const admin = redis.client();
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      const prefix = `refund-refused-${Date.now()}`;
+      const limits = limitsWith({ registerIp: { points: 1, duration: 60 } });
+      const store = new RateLimiterCounterStore({ prefix, rules: rulesOf(limits), redis: connection.client, onRedisFailure: 'closed' });
+      const key = clientKey('198.51.100.7');
+      expect((await store.consume('registerIp', key)).allowed).toBe(true);
+      // Refused, the registration gives back the point its refusal took: Redis refuses that write.
+      beforeNextCall(store, 'refund', () => admin.config('SET', 'maxmemory', '1')); // noeviction: every write is refused (OOM)
+      let outcome: unknown;
+      try {
+        outcome = await new Throttle(store, limits).register('198.51.100.7').catch((error: unknown) => error);
+      } finally {
+        await admin.config('SET', 'maxmemory', '0');
+      }
+      expect(outcome).toBeInstanceOf(RateLimitedError);
+      expect(Number(await admin.get(`${prefix}:registerIp:${key}`))).toBe(2);
     } finally {
       admin.disconnect();
       await connection.close();

@@ -44,7 +44,7 @@ export interface CounterStore {
    * Gives one point back (a refused or successful attempt spends nothing) to the counters that
    * took it (`taken`, what consume answered), in the window it was taken in: never to a later
    * one, never creating a key, never below zero. Where that cannot be made sure of (the store
-   * not answering), the point stays spent.
+   * not answering, or failing the give-back), the point stays spent. Never rejects.
    */
   refund(rule: RuleName, key: string, taken: Consumed): Promise<void>;
   reset(rule: RuleName, key: string): Promise<void>;

@@ -117,7 +117,7 @@ export class RateLimiterCounterStore implements CounterStore {
    * reward() would create an expired key at -1 with a fresh window. Redis is not asked while it
    * is known not to answer (a give-back sent then would run whenever it answered, maybe in a
    * later window); a give-back it fails to take is dropped. Either way the point stays spent
-   * until its window ends.
+   * until its window ends. Never rejects.
    */
   async refund(rule: RuleName, key: string, taken: Consumed) {
     const { shared, local } = this.byRule[rule];
@@ -128,8 +128,9 @@ export class RateLimiterCounterStore implements CounterStore {
       try {
         const left = Math.ceil(leftMs);
         await this.options.redis!.eval(SAFE_REFUND, 1, shared.getKey(key), left - SAME_WINDOW_LAG_MS, left + SAME_WINDOW_SLACK_MS);
-      } catch (error) {
-        if (!local) throw unavailable(error);
+      } catch {
+        // Dropped, whatever RATE_LIMIT_FAIL says: the answer the attempt got (RATE_LIMITED, say)
+        // stands, and the point stays spent.
       }
       return;
     }
