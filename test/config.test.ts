@@ -568,3 +568,64 @@ describe('values compared exactly', () => {
     expect(failure({ CORS_ORIGINS: origin }).message).toBe(`CORS_ORIGINS: write "${origin}" as browsers send it, ${written}`);
   });
 });
+
+// From a mutation audit: bounds and refusals no other test reached.
+describe('bounds and refusals', () => {
+  it('refuses a limit window of 0 s (rate-limiter-flexible would never reset it: a lock for good) and more than 9 digits', () => {
+    expect(failure({ LOGIN_LIMIT_EMAIL_IP: '5/0' }).message).toBe('LOGIN_LIMIT_EMAIL_IP: points and seconds must be at least 1');
+    expect(failure({ LOGIN_LIMIT_IP: '1234567890/60' }).message).toMatch(/^LOGIN_LIMIT_IP: must be written/);
+  });
+
+  it('caps MFA_ISSUER at 64 characters and RATE_LIMIT_PREFIX at 64 of its own characters (no space, no Redis hash-tag braces)', () => {
+    expect(failure({ MFA_ISSUER: 'a'.repeat(65) }).message).toMatch(/^MFA_ISSUER/);
+    expect(loadConfig({ MFA_ISSUER: 'a'.repeat(64) }).mfaIssuer).toHaveLength(64);
+    for (const prefix of ['a'.repeat(65), 'gw rl', 'gw{rl}']) expect(failure({ RATE_LIMIT_PREFIX: prefix }).message, prefix).toMatch(/^RATE_LIMIT_PREFIX: /);
+    expect(loadConfig({ RATE_LIMIT_PREFIX: 'a'.repeat(64) }).rateLimit.prefix).toHaveLength(64);
+  });
+
+  it('refuses an ENCRYPTION_KEYS that lists no key, in development and in production', () => {
+    for (const env of [{ ENCRYPTION_KEYS: ',' }, { ...PRODUCTION, ENCRYPTION_KEYS: ' , ' }]) {
+      expect(failure(env).message).toBe('ENCRYPTION_KEYS: at least one key is required');
+    }
+  });
+
+  it('reads TRUST_PROXY ranges exactly: single hosts pass, an IPv6 range wider than fc00::/7 and malformed prefixes do not', () => {
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.1/32, ::1/128' }).trustProxy).toEqual(['10.0.0.1/32', '::1/128']);
+    expect(failure({ TRUST_PROXY: 'fc00::/6' }).message).toMatch(/is wider than any private network/);
+    for (const value of ['10.0.0.0/8/16', '10.0.0.0/8.0', '10.0.0.0/0008']) expect(failure({ TRUST_PROXY: value }).message, value).toMatch(/^TRUST_PROXY: .* is neither/);
+  });
+
+  it('in production, takes an http JWT_ISSUER only on loopback itself, not on a host that looks like it', () => {
+    for (const issuer of ['http://localhost.example.com', 'http://127.0.0.1.nip.io', 'http://0.0.0.0:4000']) {
+      expect(failure({ ...PRODUCTION, JWT_ISSUER: issuer }).message, issuer).toMatch(/^JWT_ISSUER: production needs an https/);
+    }
+  });
+
+  it('in production, refuses the development key as the only key too', () => {
+    expect(failure({ ...PRODUCTION, ENCRYPTION_KEYS: key('dev1') }).message).toMatch(/^ENCRYPTION_KEYS: the current \(first\) key is "dev1"/);
+  });
+
+  it('asks for a SUBGRAPH_SECRET of 32 characters, on port 0 too', () => {
+    expect(failure({ SUBGRAPH_PORT: '4001', SUBGRAPH_SECRET: `${'xy'.repeat(15)}z` }).message).toMatch(/^SUBGRAPH_SECRET of at least 32/);
+    expect(failure({ SUBGRAPH_PORT: '0' }).message).toContain('SUBGRAPH_SECRET');
+  });
+
+  it('never repeats a refused secret or password in its message', () => {
+    const issuer = failure({ JWT_ISSUER: 'https://:s3cret@auth.example.com' }).message;
+    expect(issuer).toMatch(/^JWT_ISSUER: must hold no user or password/);
+    expect(issuer).not.toContain('s3cret');
+    for (const secret of [` ${'x1'.repeat(20)}`, `${'x1'.repeat(20)}\u00e9`, 'q'.repeat(40)]) {
+      expect(failure({ SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: secret }).message).not.toContain(secret.trim());
+    }
+    expect(failure({ REDIS_URL: 'http://:hunter2@cache:6379' }).message).not.toContain('hunter2');
+  });
+
+  it('refuses URLs of other schemes that merely contain the right one (a JDBC URL, say)', () => {
+    expect(failure({ DATABASE_URL: 'jdbc:postgresql://db/gw' }).message).toMatch(/^DATABASE_URL: /);
+    expect(failure({ REDIS_URL: 'tcp+redis://cache:6379' }).message).toMatch(/^REDIS_URL: /);
+  });
+
+  it("flags no name of Node's own or of one word as a misspelt setting", () => {
+    expect(unknownSettings({ NODE_EXTRA_CA_CERTS: '/x', NODE_TLS_REJECT_UNAUTHORIZED: '1', NODE_DEBUG: 'x', REDIS: 'x', HOST_IP: 'x', PORT_X: '1' })).toEqual([]);
+  });
+});
