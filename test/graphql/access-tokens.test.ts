@@ -121,6 +121,9 @@ describe('forged and altered tokens', () => {
       await expectAnonymous(`Bearer ${await resignWithGatewayKey(user.accessToken, { header: { typ } })}`);
     }
     await expectAnonymous(`Bearer ${await resignWithGatewayKey(user.accessToken, { payload: { sid: undefined } })}`);
+    // Without a jti, or with an amr that is no list of strings.
+    await expectAnonymous(`Bearer ${await resignWithGatewayKey(user.accessToken, { payload: { jti: undefined } })}`);
+    await expectAnonymous(`Bearer ${await resignWithGatewayKey(user.accessToken, { payload: { amr: [1] } })}`);
   });
 
   it('refuses garbage, empty and non-Bearer authorization headers', async () => {

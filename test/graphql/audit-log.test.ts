@@ -4,7 +4,7 @@ import { decodeJwt } from 'jose';
 import { Writable } from 'node:stream';
 import { auditLog, createLogger } from '../../src/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grantRole } from '../../src/domain/admin';
+import { disableUser, grantRole } from '../../src/domain/admin';
 import { hashOpaqueToken } from '../../src/domain/tokens';
 import {
   ChangePasswordDocument,
@@ -89,6 +89,14 @@ describe('signing in', () => {
     }
     expect(lines[3]).toMatchObject({ operation: 'enrollMfa', reason: 'wrong_password', userId: user.user.id });
     expectNoneLogged(from, [user.email, unknown, wrong, user.accessToken]);
+  });
+
+  it("'password rejected' says so when the account is disabled, the right password notwithstanding", async () => {
+    const user = await signUp(gw);
+    await disableUser(gw.deps, user.email);
+    const from = gw.logs.length;
+    expect(codeOf(await gw.gql(LoginDocument, { email: user.email, password: user.password }))).toBe('INVALID_CREDENTIALS');
+    expect(audited('password rejected', from)).toEqual([expect.objectContaining({ operation: 'login', reason: 'disabled', userId: user.user.id })]);
   });
 
   it("'mfa code rejected' names the user and the client address, never the code", async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument, SetUserRolesDocument, UsersDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { users } from '../../src/storage/postgres/schema';
+import { sessions, users } from '../../src/storage/postgres/schema';
 import { grantRole } from '../../src/domain/admin';
 
 let gw: TestGateway;
@@ -118,6 +118,18 @@ describe('setUserRoles', () => {
 
     // A fresh login carries the reduced roles.
     expect(decodeJwt((await login(target.email)).accessToken).roles).toEqual(['user']);
+  });
+
+  it('counts a role swapped for another as one removed: the sessions end (roles_removed), the old token with them', async () => {
+    const target = await signUp(gw, uniqueEmail('swapped'));
+    await gw.database.db.update(users).set({ roles: ['admin', 'user'] }).where(eq(users.id, target.user.id));
+    const session = await login(target.email);
+    const set = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: ['auditor', 'user'] }, { token: admin.accessToken });
+    expect(set.data?.setUserRoles.roles).toEqual(['auditor', 'user']);
+    expect(codeOf(await gw.gql(UsersDocument, {}, { token: session.accessToken }))).toBe('UNAUTHENTICATED');
+    expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: session.refreshToken! }))).toBe('INVALID_TOKEN');
+    const [row] = await gw.database.db.select({ reason: sessions.revokedReason }).from(sessions).where(eq(sessions.id, decodeJwt(session.accessToken).sid as string));
+    expect(row?.reason).toBe('roles_removed');
   });
 
   it('lets an admin take away their own admin role, as Keycloak does: their sessions end, the token that asked included', async () => {

@@ -38,6 +38,19 @@ describe('the verified-token cache', () => {
     expect(cache.get(gw.deps.keys, accessToken, new Date(expMs))).toBeUndefined();
   });
 
+  it("keeps a verification of a token issued with a longer ACCESS_TOKEN_TTL only as long as this instance's TTL allows", async () => {
+    const { accessToken } = await signUp(gw);
+    const { iat, exp } = decodeJwt(accessToken);
+    const ttl = 300; // this instance's, shorter than the 900 s the token was issued for
+    expect(exp! - iat!).toBeGreaterThan(ttl);
+    const cache = new VerifiedTokenCache(10);
+    const settings = { ...gw.deps.settings.jwt, accessTokenTtl: ttl };
+    expect(await verifyAccessToken(gw.deps.keys, settings, gw.clock.now(), accessToken, cache)).not.toBeNull();
+    const until = (iat! + ttl + 60) * 1000; // the age this instance allows, with the clock skew
+    expect(cache.get(gw.deps.keys, accessToken, new Date(until - 1))).toBeDefined();
+    expect(cache.get(gw.deps.keys, accessToken, new Date(until))).toBeUndefined();
+  });
+
   it("refuses a revoked session's token at once, though it was cached, and only that session's", async () => {
     const user = await signUp(gw);
     const other = await signUp(gw);

@@ -13,6 +13,7 @@ import {
 } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { beforeNextCall } from '../helpers/hooks';
 import { logIn, refreshCode, rotate, sessionIdOf, sessionRowOf, untilWaiting } from '../helpers/sessions';
 
 let gw: TestGateway;
@@ -184,6 +185,45 @@ describe('changePassword', () => {
       'INVALID_CREDENTIALS',
     );
     expect((await logIn(gw, first.email, NEW_PASSWORD)).user.id).toBe(first.user.id);
+  });
+
+  it('overtaken while its current password is checked by a change from the same session, is checked again: INVALID_CREDENTIALS, the other change stands', async () => {
+    const user = await signUp(gw);
+    const change = (newPassword: string, currentPassword: string) =>
+      gw.gql(ChangePasswordDocument, { currentPassword, newPassword }, { token: user.accessToken }).then((r) => codeOf(r) ?? r.data!.changePassword);
+    const other = 'Other-Tab-Choice-31!';
+    let overtook: string | boolean | undefined;
+    beforeNextCall(gw.deps.hasher, 'verify', async () => {
+      overtook = await change(other, user.password);
+    });
+    expect(await change('This-Tab-Choice-42!', user.password)).toBe('INVALID_CREDENTIALS');
+    expect(overtook).toBe(true);
+    expect((await logIn(gw, user.email, other)).user.id).toBe(user.user.id);
+  });
+
+  it('overtaken twice, gives up: UNAUTHENTICATED, and nothing of its own lands', async () => {
+    const user = await signUp(gw);
+    // Each of its two writes finds the account's epoch moved by another change of this session,
+    // one that keeps the password as it is (so that the second round's check passes).
+    const overtake = async () => {
+      const result = await gw.gql(ChangePasswordDocument, { currentPassword: user.password, newPassword: user.password }, { token: user.accessToken });
+      expect(result.data?.changePassword).toBe(true);
+    };
+    beforeNextCall(gw.deps.sessions, 'changePassword', async () => {
+      await overtake();
+      beforeNextCall(gw.deps.sessions, 'changePassword', overtake);
+    });
+    const result = await gw.gql(ChangePasswordDocument, { currentPassword: user.password, newPassword: 'Never-Lands-53!' }, { token: user.accessToken });
+    expect(codeOf(result)).toBe('UNAUTHENTICATED');
+    expect((await logIn(gw, user.email, user.password)).user.id).toBe(user.user.id);
+  });
+
+  it('keeps at most 512 characters of a user agent', async () => {
+    const user = await signUp(gw);
+    const second = await logIn(gw, user.email, user.password, { headers: { 'user-agent': `Agent/${'x'.repeat(2000)}` } });
+    const listed = await gw.gql(SessionsDocument, {}, { token: second.accessToken });
+    const mine = listed.data!.sessions.find((session) => session.current)!;
+    expect(mine.userAgent).toBe(`Agent/${'x'.repeat(506)}`);
   });
 
   it('changes nothing once all sessions ended since the password was checked, or the caller\'s session did', async () => {

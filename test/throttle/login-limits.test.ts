@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { emailKey, Throttle } from '../../src/domain/throttle';
 import { InvalidCredentialsError, RateLimitedError } from '../../src/errors';
-import { LoginDocument, RegisterDocument } from '../gql/graphql';
+import { ChangePasswordDocument, LoginDocument, RegisterDocument } from '../gql/graphql';
 import { clientAt, sleep } from '../helpers/client-address';
 import { counterStoreKinds, limitsWith, type OpenedStore } from '../helpers/counter-stores';
 import { codeOf, PASSWORD, signUp, spellingsOf, uniqueAccentedEmail, uniqueEmail } from '../helpers/fixtures';
@@ -84,6 +84,17 @@ describe('per (email, client IP), long window', () => {
     expect(spellings).toHaveLength(5);
     for (const spelling of spellings) expect(codeOf(await loginAt(gw, '127.0.0.1', spelling, WRONG))).toBe('INVALID_CREDENTIALS');
     expectLimited(await loginAt(gw, '127.0.0.1', email, PASSWORD), 1, 60);
+  });
+
+  it("counts a wrong current password at changePassword in the account's (email, IP) budget, as a wrong login", async () => {
+    const user = await signUp(gw);
+    const changeAt = clientAt(gw, '127.0.0.5');
+    for (let i = 0; i < 5; i++) {
+      const result = await changeAt(ChangePasswordDocument, { currentPassword: WRONG, newPassword: 'Never-Set-Here-77!' }, { token: user.accessToken });
+      expect(codeOf(result)).toBe('INVALID_CREDENTIALS');
+    }
+    expectLimited(await loginAt(gw, '127.0.0.5', user.email, PASSWORD), 1, 60);
+    expectLoggedIn(await loginAt(gw, '127.0.0.6', user.email, PASSWORD));
   });
 
   it('a success resets the counter: 4 failures, a success, then 5 more failures before the block', async () => {
