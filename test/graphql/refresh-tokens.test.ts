@@ -348,6 +348,25 @@ describe('spent tokens of a live session', () => {
     }
   });
 
+  it('are kept a day at least, however short REFRESH_TOKEN_IDLE_TTL: the owner back after two hours still ends the session', async () => {
+    const login = await signUp(gw);
+    const sessionId = sessionIdOf(login.accessToken);
+    const live = (await rotate(gw, login.refreshToken)).refreshToken!; // the thief's refresh
+    let moved = 0;
+    try {
+      gw.clock.advance(7200);
+      moved = 7200;
+      // An idle TTL of an hour: spent tokens would otherwise go after one.
+      await prune({ ...gw.deps, settings: { ...gw.deps.settings, refresh: { ...gw.deps.settings.refresh, idleTtl: 3600 } } });
+      expect(await tokenRowsOf(gw, sessionId)).toHaveLength(2);
+      expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+      expect((await sessionRowOf(gw, sessionId)).revokedReason).toBe('refresh_reuse');
+      expect(await refreshCode(gw, live)).toBe('INVALID_TOKEN');
+    } finally {
+      gw.clock.advance(-moved);
+    }
+  });
+
   // Instances prune hourly, and may do so at the same moment: had the two deletions any rows in
   // common (a dead session's spent tokens), they could lock them in different orders (deadlock).
   it("are deleted one by one only in live sessions: a dead session's go with it, by the other deletion", async () => {

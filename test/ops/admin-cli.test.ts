@@ -3,7 +3,7 @@
 // and a message; one that ended sessions it could not announce (Redis unreachable) says so and
 // exits 1.
 import { randomBytes } from 'node:crypto';
-import { inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisDatabaseOf } from '../../src/bootstrap';
@@ -105,13 +105,23 @@ beforeAll(async () => {
 describe('admin commands', () => {
   it('refuses bad usage with exit 2 and an unknown email with exit 1, naming it', async () => {
     const unknown = uniqueEmail('nobody');
-    const [noCommand, unknownCommand, missingArgument, unknownEmail, inherited] = await Promise.all([
+    const [noCommand, unknownCommand, missingArgument, unknownEmail, inherited, extraArgument, help, dashHelp] = await Promise.all([
       admin([]),
       admin(['frobnicate']),
       admin(['grant-role', emails.alice]),
       admin(['grant-role', unknown, 'admin']),
       admin(['constructor', 'x']),
+      admin(['disable-user', emails.alice, emails.bob]),
+      admin(['help']),
+      admin(['--help']),
     ]);
+    // One argument too many is refused too: the second email is not silently left alone.
+    expect(extraArgument!.code).toBe(2);
+    expect(extraArgument!.stderr).toMatch(/^admin: wrong arguments for disable-user\n\nUsage: npm run admin/);
+    for (const run of [help, dashHelp]) {
+      expect(run!.code).toBe(0);
+      expect(run!.stderr).toMatch(/^Usage: npm run admin/);
+    }
     for (const run of [noCommand, unknownCommand, missingArgument]) {
       expect(run.code).toBe(2);
       expect(run.stderr).toContain('Usage: npm run admin');
@@ -209,7 +219,12 @@ describe('admin commands', () => {
       expect.objectContaining({ level: 30, msg: 'sessions revoked', by: 'admin-cli', userId: userIds.dave, endedSessions: 2 }),
     ]);
 
-    await withGateway(NEW, async (gw) => {
+    await withGateway(NEW, async (gw, db) => {
+      // Each ending says why: carol's by disable-user (the test before), dave's by revoke-sessions.
+      const reasonsOf = async (userId: string) =>
+        [...new Set((await db.select({ reason: sessions.revokedReason }).from(sessions).where(eq(sessions.userId, userId))).map((r) => r.reason))];
+      expect(await reasonsOf(userIds.carol!)).toEqual(['user_disabled']);
+      expect(await reasonsOf(userIds.dave!)).toEqual(['admin']);
       const carol = await gw.gql(LoginDocument, { email: emails.carol, password: PASSWORD });
       expect(carol.data?.login.__typename).toBe('AuthPayload');
       expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: tokens.dave }))).toBe('INVALID_TOKEN');
@@ -254,12 +269,21 @@ describe('admin commands', () => {
       if (login.data?.login.__typename !== 'AuthPayload') return;
       expect((await gw.gql(MeDocument, {}, { token: login.data.login.accessToken })).data?.me.mfaEnabled).toBe(false);
       expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: before.frank!.refreshToken }))).toBe('INVALID_TOKEN');
+      const [ended] = await gw.database.db.select({ reason: sessions.revokedReason }).from(sessions).where(eq(sessions.userId, before.frank!.id));
+      expect(ended?.reason).toBe('mfa_changed');
       // grace's pending enrolment is gone (a new one starts afresh); her session lives on, as does heidi's.
       expect((await gw.gql(RefreshDocument, { refreshToken: before.grace!.refreshToken })).errors).toBeUndefined();
       expect(await gw.deps.mfa.getFactor(before.grace!.id)).toBeNull();
       expect((await gw.gql(RefreshDocument, { refreshToken: before.heidi!.refreshToken })).errors).toBeUndefined();
     });
   }, 120_000);
+
+  it('unblock without REDIS_URL says there is nothing to clear here (each server counts in its own memory), and audits nothing', async () => {
+    const run = await admin(['unblock', emails.alice], `${NEW},${OLD}`);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toBe(`${emails.alice}: nothing to clear here: without REDIS_URL the counters live in the server's memory and end with it\n`);
+    expect(auditLinesOf(run)).toEqual([]);
+  }, 60_000);
 
   it('names the Redis database as ioredis reads it from REDIS_URL: its path, else ?db=, else 0', () => {
     expect(['redis://:pw@h:6379/3', 'rediss://h:6380/2', 'redis://h', 'redis://h/', 'redis://h?db=4', 'redis://[::1]:6379/5'].map(redisDatabaseOf)).toEqual([3, 2, 0, 0, 4, 5]);
