@@ -1,9 +1,9 @@
 // Rule: the second factor cannot be bypassed, guessed in bulk, replayed or read back from the database or the logs.
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
-import { prune, reencrypt } from '../../src/domain/admin';
+import { forgetEncryptionKey, prune, reencrypt } from '../../src/domain/admin';
 import { sealTotpSecret } from '../../src/domain/mfa';
 import { hashOpaqueToken } from '../../src/domain/tokens';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -287,6 +287,24 @@ describe('at rest and in the logs', () => {
     } finally {
       await before.close();
     }
+  });
+});
+
+describe('forget-encryption-key', () => {
+  it('gives up a key that sealed only TOTP secrets, no signing key, and audits it (warn)', async () => {
+    const user = await mfaUser();
+    const pending = await signUp(gw);
+    expect((await gw.gql(EnrollMfaDocument, { password: pending.password }, { token: pending.accessToken })).errors).toBeUndefined();
+    const ids = [user.user.id, pending.user.id];
+    await gw.database.db.update(mfaFactors).set({ encryptionKeyId: 'totp-only' }).where(inArray(mfaFactors.userId, ids));
+    const from = gw.logs.length;
+    const deps = { ...gw.deps, signingKeys: new PostgresSigningKeyStore(gw.database.db) };
+    const result = await forgetEncryptionKey(deps, 'totp-only', { apply: true, alg: gw.config.jwt.alg });
+    expect(result).toMatchObject({ signingKeys: [], mfaUsers: [user.user.id], pendingUsers: [pending.user.id] });
+    const lines = gw.logs.slice(from).map((line) => JSON.parse(line) as { msg: string });
+    expect(lines.filter((line) => line.msg === 'encryption key forgotten')).toEqual([
+      expect.objectContaining({ level: 40, keyId: 'totp-only', retiredSigningKeys: [], mfaReset: 1, pendingRemoved: 1 }),
+    ]);
   });
 });
 
