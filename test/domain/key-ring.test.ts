@@ -1,6 +1,8 @@
 // Rule: a key ring signs with the newest key that has activated, from its activatesAt to the
 // millisecond, and never with a key older than the one signing when it loaded (should the clock
-// step back); it uses and publishes a key until its retiresAt, not at it.
+// step back); it uses and publishes a key until its retiresAt, not at it. Instances starting at
+// once on an empty store make one key between them.
+import { sql } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -9,6 +11,7 @@ import { KeyRing, generateStoredKey } from '../../src/domain/tokens/key-ring';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { signingKeys } from '../../src/storage/postgres/schema';
 import { createTestDatabase, type TestDatabase } from '../helpers/gateway';
+import { untilWaiting } from '../helpers/sessions';
 
 const box = new SecretBox(parseEncryptionKeys(generateEncryptionKeyEntry('ring')));
 const T = new Date('2026-12-07T12:00:00.000Z');
@@ -66,5 +69,19 @@ describe('KeyRing', () => {
     expect(added).toHaveLength(1);
     expect(ring.signingKey(T).kid).toBe(added[0]);
     expect(publishedKids(ring)).toEqual([added[0]]);
+  });
+
+  it.runIf(process.env.DATABASE_URL)('makes one key for two instances starting at once on an empty store (PostgreSQL)', async () => {
+    let rings!: Promise<KeyRing[]>;
+    await database.database.db.transaction(async (tx) => {
+      // The store's lock held: both loads find no key, make one each, and wait to insert it.
+      await tx.execute(sql`SELECT pg_advisory_xact_lock(${0x6a776b73})`);
+      rings = Promise.all([load(T), load(T)]);
+      await untilWaiting(tx, 2);
+    });
+    const [one, other] = await rings;
+    expect(await database.database.db.select().from(signingKeys)).toHaveLength(1);
+    expect(publishedKids(one!)).toEqual(publishedKids(other!));
+    expect(one!.signingKey(T).kid).toBe(other!.signingKey(T).kid);
   });
 });

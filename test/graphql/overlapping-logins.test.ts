@@ -3,14 +3,16 @@
 // a session that survives. A login's rehash of an old-parameter hash never undoes a password
 // change that landed meanwhile.
 import * as argon2 from 'argon2';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setUserRoles } from '../../src/domain/auth';
-import { users } from '../../src/storage/postgres/schema';
+import { sessions, users } from '../../src/storage/postgres/schema';
 import { ChangePasswordDocument, LoginDocument, LogoutAllDocument, MeIdRolesDocument, RefreshDocument, VerifyMfaDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { challenge, enableMfa, totpNow } from '../helpers/mfa';
+import { untilWaiting } from '../helpers/sessions';
 
 const NEW_PASSWORD = 'Tundra-Lantern-58?';
 const BURST = 12;
@@ -152,6 +154,26 @@ describe('logins that overlap the end of all sessions', () => {
     );
     expect(codeOf(await login(user.email, user.password))).toBe('INVALID_CREDENTIALS');
     expect((await login(user.email, NEW_PASSWORD)).data?.login.__typename).toBe('AuthPayload');
+  });
+});
+
+// A session committed by a login while all sessions end: the ending waits for it and ends it too.
+describe.runIf(process.env.DATABASE_URL)('a session being created while all sessions end (PostgreSQL)', () => {
+  it('is ended with the others: the epoch is raised first, which waits for the creation, and the ending then sees it', async () => {
+    const user = await signUp(gw);
+    const id = randomUUID();
+    const now = gw.clock.now();
+    let ending!: Promise<string[]>;
+    await gw.database.db.transaction(async (tx) => {
+      // What create holds while it inserts: the user's row (NO KEY UPDATE), the new session not yet committed.
+      await tx.execute(sql`SELECT 1 FROM users WHERE id = ${user.user.id} FOR NO KEY UPDATE`);
+      await tx.insert(sessions).values({ id, userId: user.user.id, amr: ['pwd'], createdAt: now, lastUsedAt: now, idleExpiresAt: new Date(now.getTime() + 86_400_000), expiresAt: new Date(now.getTime() + 2 * 86_400_000) });
+      ending = gw.deps.sessions.revokeAllOfUser(user.user.id, 'logout_all', now);
+      await untilWaiting(tx, 1);
+    });
+    expect(await ending).toContain(id);
+    const [row] = await gw.database.db.select({ revokedAt: sessions.revokedAt }).from(sessions).where(eq(sessions.id, id));
+    expect(row?.revokedAt).not.toBeNull();
   });
 });
 

@@ -179,6 +179,7 @@ describe('changePassword', () => {
       { token: first.accessToken },
     );
     expect(result.data?.changePassword).toBe(true);
+    expect((await sessionRowOf(gw, sessionIdOf(second.accessToken))).revokedReason).toBe('password_changed');
     expect(await refreshCode(gw, second.refreshToken)).toBe('INVALID_TOKEN');
     expect((await rotate(gw, first.refreshToken)).refreshToken).toBeTruthy();
     expect(codeOf(await gw.gql(LoginDocument, { email: first.email, password: first.password }))).toBe(
@@ -232,6 +233,10 @@ describe('changePassword', () => {
     const change = (keepSessionId: string, checkedInEpoch: number) =>
       gw.deps.sessions.changePassword({ userId: first.user.id, keepSessionId, checkedInEpoch, passwordHash: 'not-a-hash', now: gw.clock.now() });
     expect(await change(sessionIdOf(first.accessToken), record.sessionEpoch - 1)).toBeNull();
+    // Nor on an account disabled since (its sessions not yet ended: disableUser's next step).
+    await gw.deps.users.setDisabled(first.user.id, gw.clock.now());
+    expect(await change(sessionIdOf(first.accessToken), record.sessionEpoch)).toBeNull();
+    await gw.deps.users.setDisabled(first.user.id, null);
     await revoke(first.accessToken, sessionIdOf(second.accessToken));
     expect(await change(sessionIdOf(second.accessToken), record.sessionEpoch)).toBeNull();
     // Nothing changed: the password, the epoch and the first session are as they were.
