@@ -56,11 +56,16 @@ describe('users (admin only)', () => {
     expect(result.data!.users.find((u) => u.id === plain.user.id)).toMatchObject({ email: plain.email, roles: ['user'] });
   });
 
-  it('pages with limit and offset in a stable order', async () => {
-    for (let i = 0; i < 3; i++) {
-      await gw.gql(RegisterDocument, { email: uniqueEmail('page'), password: PASSWORD });
+  it('pages with limit and offset in a stable order: oldest account first', async () => {
+    const registered: string[] = [];
+    // Six: their random ids fall in registration order once in 720.
+    for (let i = 0; i < 6; i++) {
+      registered.push(uniqueEmail('page'));
+      await gw.gql(RegisterDocument, { email: registered[i]!, password: PASSWORD });
     }
-    const all = (await gw.gql(UsersDocument, { limit: 100 }, { token: admin.accessToken })).data!.users.map((u) => u.id);
+    const listed = (await gw.gql(UsersDocument, { limit: 100 }, { token: admin.accessToken })).data!.users;
+    expect(listed.map((u) => u.email).filter((email) => registered.includes(email))).toEqual(registered);
+    const all = listed.map((u) => u.id);
     expect(all.length).toBeGreaterThanOrEqual(5);
     const pages: string[] = [];
     for (let offset = 0; offset < all.length; offset += 2) {

@@ -40,11 +40,15 @@ describe('sessions', () => {
     const result = await gw.gql(SessionsDocument, {}, { token: second.accessToken });
     expect(result.errors).toBeUndefined();
     const list = result.data!.sessions;
-    expect(list.map((s) => s.id).sort()).toEqual([sessionIdOf(first.accessToken), sessionIdOf(second.accessToken)].sort());
+    // Oldest first.
+    expect(list.map((s) => s.id)).toEqual([sessionIdOf(first.accessToken), sessionIdOf(second.accessToken)]);
     const current = list.filter((s) => s.current);
     expect(current.map((s) => s.id)).toEqual([sessionIdOf(second.accessToken)]);
     expect(current[0]).toMatchObject({ userAgent: 'Laptop/1.0', ip: '127.0.0.1' });
-    expect(new Date(current[0]!.expiresAt).getTime()).toBeGreaterThan(new Date(current[0]!.createdAt).getTime());
+    // When it ends unless refreshed: the idle expiry, before the absolute one (14 and 30 days by default).
+    const { idleTtl, maxTtl } = gw.deps.settings.refresh;
+    expect(idleTtl).toBeLessThan(maxTtl);
+    expect(new Date(current[0]!.expiresAt).getTime() - new Date(current[0]!.createdAt).getTime()).toBe(idleTtl * 1000);
   });
 
   it('needs an access token', async () => {
