@@ -107,21 +107,6 @@ describe('rotation and reuse detection', () => {
     const rows = await tokenRowsOf(gw, sessionId);
     expect(rows).toHaveLength(2); // the one spent and its single successor
   });
-
-  it.runIf(process.env.DATABASE_URL)('a refresh that waits for its session while a revocation of it commits spends nothing and issues nothing (PostgreSQL)', async () => {
-    const login = await signUp(gw);
-    const sessionId = sessionIdOf(login.accessToken);
-    let result!: Promise<string | undefined>;
-    await gw.database.db.transaction(async (tx) => {
-      await tx.execute(sql`UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout' WHERE id = ${sessionId}`);
-      result = refreshCode(gw, login.refreshToken);
-      await untilWaiting(tx, 1);
-    });
-    expect(await result).toBe('INVALID_TOKEN');
-    const rows = await tokenRowsOf(gw, sessionId);
-    expect(rows).toHaveLength(1);
-    expect(rows[0]!.spentAt).toBeNull();
-  });
 });
 
 describe('the user is re-read at every refresh', () => {
