@@ -13,6 +13,13 @@ import { counterStoreKinds, limitsWith, type OpenedStore } from '../helpers/coun
 import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { redisServerBinary, throwawayRedis, type ThrowawayRedis } from '../helpers/throwaway-redis';
 
+/** The answers of `times` takes, one after another, from one registerIp counter. */
+async function allowedOf(store: OpenedStore['store'], key: string, times: number) {
+  const answers: boolean[] = [];
+  for (let i = 0; i < times; i++) answers.push((await store.consume('registerIp', key)).allowed);
+  return answers;
+}
+
 if (!process.env.REDIS_URL) console.log('budget-integrity: the Redis store variants are skipped, REDIS_URL unset');
 
 describe.each(counterStoreKinds())('on the $name store', (kind) => {
@@ -52,9 +59,7 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
         expect(ttl).toBeGreaterThan(0);
         expect(ttl).toBeLessThanOrEqual(60_000);
       }
-      const allowed = [];
-      for (let i = 0; i < 3; i++) allowed.push((await own.store.consume('registerIp', 'twice')).allowed);
-      expect(allowed).toEqual([true, true, false]);
+      expect(await allowedOf(own.store, 'twice', 3)).toEqual([true, true, false]);
     } finally {
       await own.close();
     }
@@ -68,9 +73,7 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
       await own.store.reset('registerIp', 'reset');
       await own.store.refund('registerIp', 'reset', point);
       if (own.redis) expect(await own.redis.client.exists(own.redis.key('registerIp', 'reset'))).toBe(0);
-      const allowed = [];
-      for (let i = 0; i < 3; i++) allowed.push((await own.store.consume('registerIp', 'reset')).allowed);
-      expect(allowed).toEqual([true, true, false]);
+      expect(await allowedOf(own.store, 'reset', 3)).toEqual([true, true, false]);
     } finally {
       await own.close();
     }
@@ -84,9 +87,7 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     expect((await store.consume('registerIp', key)).allowed).toBe(true);
     await new Promise((resolve) => setTimeout(resolve, 1100)); // the window ends
     for (let i = 0; i < 5; i++) await store.refund('registerIp', key, taken);
-    const next = [];
-    for (let i = 0; i < 3; i++) next.push((await store.consume('registerIp', key)).allowed);
-    expect(next).toEqual([true, true, false]);
+    expect(await allowedOf(store, key, 3)).toEqual([true, true, false]);
   });
 
   it('gives nothing to the next window when a refund lands after its own ended', async () => {
@@ -96,9 +97,7 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     await new Promise((resolve) => setTimeout(resolve, 2100)); // its window ends
     expect((await store.consume('registerIp', key)).consumed).toBe(1); // the next window's first point
     await store.refund('registerIp', key, first);
-    const next = [];
-    for (let i = 0; i < 2; i++) next.push((await store.consume('registerIp', key)).allowed);
-    expect(next).toEqual([true, false]);
+    expect(await allowedOf(store, key, 2)).toEqual([true, false]);
   });
 
   it('gives nothing back once the window has passed, even before the store has noticed', async () => {
@@ -109,9 +108,7 @@ describe.each(counterStoreKinds())('on the $name store', (kind) => {
     const busyUntil = performance.now() + 1050; // the window passes with no timer run (memory keys expire by timer)
     while (performance.now() < busyUntil);
     await store.refund('registerIp', key, first);
-    const next = [];
-    for (let i = 0; i < 3; i++) next.push((await store.consume('registerIp', key)).allowed);
-    expect(next).toEqual([true, true, false]);
+    expect(await allowedOf(store, key, 3)).toEqual([true, true, false]);
   });
 
   it('gives nothing to a window made since, shorter or longer or as long (a back-off gate reset and reopened)', async () => {
