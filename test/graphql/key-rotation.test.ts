@@ -357,4 +357,26 @@ describe('npm run admin -- keys', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('is a ES256 key, the algorithm JWT_ALG signs with: replace it with keys rotate instead.');
   }, 60_000);
+
+  it('retire schedules a key of the algorithm JWT_ALG no longer signs with, audits it, and says when asked again that nothing changed', async () => {
+    const added = await runTsx('src/cli/admin.ts', ['keys', 'rotate'], childEnv({ ...named.env, ENCRYPTION_KEYS: encryptionKeys, JWT_ALG: 'EdDSA' }));
+    expect(added.code, added.stderr).toBe(0);
+    const [, ed] = /^added (\S+) \(EdDSA\)/m.exec(added.stdout)!;
+    const before = Date.now();
+    const retired = await admin(['keys', 'retire', ed!]);
+    expect(retired.code, retired.stderr).toBe(0);
+    const [, at] = new RegExp(`^${ed} \\(EdDSA\\): leaves the key set at (\\S+)$`, 'm').exec(retired.stdout)!;
+    // Once the last token it may have signed has expired: ACCESS_TOKEN_TTL (900 s), the clock skew
+    // (60 s) and KEY_RELOAD_SECONDS (60 s) from now.
+    expect(Date.parse(at!)).toBeGreaterThanOrEqual(before + 1_020_000);
+    expect(Date.parse(at!)).toBeLessThanOrEqual(Date.now() + 1_020_000);
+    expect(retired.stdout).toMatch(new RegExp(`^${ed}  EdDSA  \\S+\\s+from \\S+  until ${at}$`, 'm'));
+    const audit = (run: { stderr: string }) => run.stderr.split('\n').filter((line) => line.includes('"audit":true')).map((line) => JSON.parse(line));
+    expect(audit(retired)).toEqual([expect.objectContaining({ level: 30, msg: 'signing key retired', by: 'admin-cli', kid: ed, alg: 'EdDSA', retiresAt: at })]);
+    const again = await admin(['keys', 'retire', ed!]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`^${ed}: retiring or retired already \\(unchanged\\)$`, 'm'));
+    expect(audit(again)).toEqual([]);
+    expect((await admin(['keys', 'retire', 'no-such-kid'])).stderr).toContain('No signing key with kid no-such-kid.');
+  }, 60_000);
 });

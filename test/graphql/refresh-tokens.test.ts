@@ -278,6 +278,26 @@ describe('idle and absolute expiry', () => {
     }
   });
 
+  it("gives a token refreshed in its session's last whole second one second of life, not an expired one", async () => {
+    freezeForTest(short.clock);
+    // The login at .500 of a second: the session ends at .500 too, MAX seconds later.
+    short.clock.advance((1500 - (short.clock.now().getTime() % 1000)) / 1000);
+    const login = await signUp(short);
+    const { expiresAt } = await sessionRowOf(short, sessionIdOf(login.accessToken));
+    let token = login.refreshToken;
+    for (const step of [100, 100, 100, 100, 100]) {
+      short.clock.advance(step);
+      token = (await rotate(short, token)).refreshToken;
+    }
+    short.clock.advance(99.6); // 0.4 s before the end, in the same whole second
+    expect(expiresAt.getTime() - short.clock.now().getTime()).toBe(400);
+    const last = await rotate(short, token);
+    const { exp, iat } = decodeJwt(last.accessToken);
+    expect(exp! - iat!).toBe(1);
+    expect(last.expiresIn).toBe(1);
+    expect((await short.gql(MeDocument, {}, { token: last.accessToken })).data?.me.id).toBe(login.user.id);
+  });
+
   it('caps the idle expiry at the absolute one when REFRESH_TOKEN_IDLE_TTL exceeds REFRESH_TOKEN_MAX_TTL', async () => {
     const user = (await short.deps.users.findByEmail((await signUp(short)).email))!;
     const deps = { ...short.deps, settings: { ...short.deps.settings, refresh: { ...short.deps.settings.refresh, idleTtl: 7200, maxTtl: 3600 } } };
@@ -379,6 +399,18 @@ describe('spent tokens of a live session', () => {
     expect(await tokenRowsOf(gw, dead.sessionId)).toHaveLength(3);
     expect(await gw.deps.sessions.prune(later)).toBeGreaterThanOrEqual(1);
     expect(await tokenRowsOf(gw, dead.sessionId)).toHaveLength(0);
+  });
+
+  it('go with a session idle for over a day; a session idle for less is kept, with its tokens', async () => {
+    const [longIdle, lately] = [await threeGenerations(), await threeGenerations()];
+    const idleSince = (sessionId: string, seconds: number) =>
+      gw.database.db.update(sessions).set({ idleExpiresAt: new Date(gw.clock.now().getTime() - seconds * 1000) }).where(eq(sessions.id, sessionId));
+    await idleSince(longIdle.sessionId, 86_400 + 5);
+    await idleSince(lately.sessionId, 86_400 - 60);
+    await prune(gw.deps);
+    expect(await tokenRowsOf(gw, longIdle.sessionId)).toHaveLength(0);
+    expect(await gw.database.db.select({ id: sessions.id }).from(sessions).where(eq(sessions.id, longIdle.sessionId))).toEqual([]);
+    expect(await tokenRowsOf(gw, lately.sessionId)).toHaveLength(3);
   });
 
   it.runIf(process.env.DATABASE_URL)('are pruned around rows another transaction holds, without waiting (PostgreSQL)', async () => {

@@ -1,5 +1,6 @@
 // Rule: a user sees and ends only their own sessions; logoutAll and changePassword end sessions as promised; logout is no validity oracle.
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
+import { sessions } from '../../src/storage/postgres/schema';
 import { randomUUID } from 'node:crypto';
 import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../../src/domain/tokens';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,6 +149,19 @@ describe('logoutAll', () => {
     // Instant revocation: the caller's own access token is anonymous from now on.
     expect(codeOf(await gw.gql(SessionsDocument, {}, { token: first.accessToken }))).toBe('UNAUTHENTICATED');
     expect((await rotate(gw, stranger.refreshToken)).refreshToken).toBeTruthy();
+  });
+
+  it('leaves alone a session idle for longer than any token lives, however far off its absolute end', async () => {
+    const user = await signUp(gw);
+    const [idleLongAgo, idleLately] = [await logIn(gw, user.email, user.password), await logIn(gw, user.email, user.password)].map((s) => sessionIdOf(s.accessToken));
+    const idleSince = async (id: string, seconds: number) =>
+      gw.database.db.update(sessions).set({ idleExpiresAt: new Date(gw.clock.now().getTime() - seconds * 1000) }).where(eq(sessions.id, id));
+    await idleSince(idleLongAgo!, MAX_ACCESS_TOKEN_TTL + CLOCK_SKEW_SECONDS + 5);
+    await idleSince(idleLately!, CLOCK_SKEW_SECONDS);
+    expect(+(await sessionRowOf(gw, idleLongAgo!)).expiresAt).toBeGreaterThan(Date.now() + 86_400_000);
+    expect((await gw.gql(LogoutAllDocument, {}, { token: user.accessToken })).data?.logoutAll).toBe(true);
+    expect((await sessionRowOf(gw, idleLongAgo!)).revokedAt).toBeNull();
+    expect((await sessionRowOf(gw, idleLately!)).revokedAt).not.toBeNull();
   });
 });
 

@@ -306,20 +306,43 @@ describe('forget-encryption-key', () => {
       expect.objectContaining({ level: 40, keyId: 'totp-only', retiredSigningKeys: [], mfaReset: 1, pendingRemoved: 1 }),
     ]);
   });
+
+  it('leaves an enrolment made again, under the key in use, between its listing and its removal', async () => {
+    const user = await signUp(gw);
+    const enrol = () => gw.gql(EnrollMfaDocument, { password: user.password }, { token: user.accessToken });
+    expect((await enrol()).errors).toBeUndefined();
+    await gw.database.db.update(mfaFactors).set({ encryptionKeyId: 'lost-meanwhile' }).where(eq(mfaFactors.userId, user.user.id));
+    let again!: Awaited<ReturnType<typeof enrol>>;
+    beforeNextCall(gw.deps.mfa, 'disable', async () => (again = await enrol()));
+    const from = gw.logs.length;
+    const deps = { ...gw.deps, signingKeys: new PostgresSigningKeyStore(gw.database.db) };
+    const result = await forgetEncryptionKey(deps, 'lost-meanwhile', { apply: true, alg: gw.config.jwt.alg });
+    expect(result).toMatchObject({ mfaUsers: [], pendingUsers: [] });
+    const lines = gw.logs.slice(from).map((line) => JSON.parse(line) as { msg: string });
+    expect(lines.filter((line) => line.msg === 'mfa reset')).toEqual([]);
+    // The new enrolment is there, and confirms.
+    expect(again.errors).toBeUndefined();
+    const secret = again.data!.enrollMfa.secret;
+    const confirmed = await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, { token: user.accessToken });
+    expect(confirmed.errors).toBeUndefined();
+  });
 });
 
 // Last in the file: it moves the gateway's clock a day ahead.
 describe('prune', () => {
-  it('deletes MFA challenges that expired over a day ago and keeps live ones', async () => {
+  it('deletes MFA challenges that expired over a day ago and keeps live ones and those expired since', async () => {
     const { email, password, accessToken } = await signUp(gw);
     await enableMfa(gw, accessToken, password);
     const old = await challenge(gw, email, password);
-    gw.clock.advance(86_400 + 301);
+    gw.clock.advance(86_400);
+    const recent = await challenge(gw, email, password);
+    gw.clock.advance(301); // the old one expired a day and a second ago, the recent one a second ago
     const fresh = await challenge(gw, email, password);
     await prune(gw.deps);
     const left = await gw.database.db.select({ tokenHash: mfaChallenges.tokenHash }).from(mfaChallenges);
     const hashes = new Set(left.map((r) => r.tokenHash));
     expect(hashes.has(hashOpaqueToken(old.mfaToken))).toBe(false);
+    expect(hashes.has(hashOpaqueToken(recent.mfaToken))).toBe(true);
     expect(hashes.has(hashOpaqueToken(fresh.mfaToken))).toBe(true);
   });
 });

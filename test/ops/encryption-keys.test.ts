@@ -81,6 +81,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       '  1 under key "gone": no ENCRYPTION_KEYS entry has this id',
       '  2 under key "old": the ENCRYPTION_KEYS entry with this id does not open it (another key under the same id, or a damaged ciphertext)',
     ]);
+    expect(auditLinesOf(impostor)).toEqual([expect.objectContaining({ msg: 'secrets reencrypted', count: 0, keyId: 'new', left: 3 })]);
 
     const right = await reencrypt(`${NEW},${OLD}`);
     expect(right.code, right.stderr).toBe(1);
@@ -89,6 +90,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       'could not re-seal 1 secret(s); keep their keys in ENCRYPTION_KEYS, and run reencrypt again once they are there:',
       '  1 under key "gone": no ENCRYPTION_KEYS entry has this id',
     ]);
+    expect(auditLinesOf(right)).toEqual([expect.objectContaining({ msg: 'secrets reencrypted', count: 2, keyId: 'new', left: 1 })]);
   }, 90_000);
 
   it('after reencrypt, only the key still missing is named; forget-encryption-key gives up what it sealed, then the server starts on the new key alone', async () => {
@@ -106,6 +108,9 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       const activatesAt = new Date(Date.now() + 86_400_000);
       await db.insert(signingKeys).values({ ...signing, kid, publicJwk: { ...(signing.publicJwk as object), kid }, encryptionKeyId: 'gone', activatesAt });
       await db.update(signingKeys).set({ retiresAt: new Date(activatesAt.getTime() + 3_600_000) }).where(eq(signingKeys.kid, signing.kid));
+      // And one under "gone" that retired yesterday: nothing to give up, neither listed nor counted.
+      const retired = 'retired-under-gone';
+      await db.insert(signingKeys).values({ ...signing, kid: retired, publicJwk: { ...(signing.publicJwk as object), kid: retired }, encryptionKeyId: 'gone', retiresAt: new Date(Date.now() - 86_400_000) });
     });
     const carriesOn = (verb: string) => `signing key ${signing.kid} ${verb} on in their place, no longer retiring: its ENCRYPTION_KEYS entry stays required (run keys rotate to replace it)`;
 
@@ -174,9 +179,16 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       await db.update(mfaFactors).set(abandoned).where(eq(mfaFactors.userId, dave.user.id));
       const box = new SecretBox(parseEncryptionKeys(NEW));
       const report = await reencryptSecrets({ signingKeys: new PostgresSigningKeyStore(db), mfa: gw.deps.mfa, keyHistory: new PostgresEncryptionKeyHistory(db), box, clock: gw.clock });
-      // The two retired keys under lost keys: pending-under-gone, retired-long-ago.
-      expect(report).toEqual({ resealed: 0, failed: [], retiredLeft: 2 });
+      // The three retired keys under lost keys: pending-under-gone, retired-under-gone, retired-long-ago.
+      expect(report).toEqual({ resealed: 0, failed: [], retiredLeft: 3 });
     });
+    const leftAlone = await reencrypt(NEW);
+    expect(leftAlone.code, leftAlone.stderr).toBe(0);
+    expect(leftAlone.stdout.trim().split('\n')).toEqual([
+      're-encrypted 0 secret(s) under key "new"',
+      'left 3 retired signing key(s) as they were: they are never opened again',
+    ]);
+    expect(auditLinesOf(leftAlone)).toEqual([expect.objectContaining({ msg: 'secrets reencrypted', count: 0, keyId: 'new', left: 0 })]);
     const started = await startServer(NEW);
     expect(started.outcome, started.child.stderr()).toBe('started');
     started.child.process.kill('SIGTERM');

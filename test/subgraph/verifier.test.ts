@@ -770,6 +770,37 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
     }
   });
 
+  it('keeps its connections when its liveness PING is refused rather than unanswered (a user without +ping)', async () => {
+    const prefix = gateway.config.rateLimit.prefix;
+    const admin = new Redis(redisUrl!);
+    const user = `subgraph-${randomUUID()}`;
+    const password = randomUUID();
+    const url = new URL(redisUrl!);
+    url.username = user;
+    url.password = password;
+    const connectionsOf = async () =>
+      String(await admin.call('CLIENT', 'LIST'))
+        .split('\n')
+        .filter((line) => line.includes(` user=${user} `))
+        .map((line) => /\bid=(\d+)/.exec(line)![1])
+        .sort();
+    try {
+      await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, 'resetkeys', `%R~${prefix}:revoked`, 'resetchannels', `&${prefix}:revocations`, '-@all', '+zrangebyscore', '+subscribe', '+info', '+select');
+      const lines: string[] = [];
+      const logger = createLogger('warn', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
+      const feed = await createRevocationFeed({ redisUrl: url.toString(), prefix, logger });
+      feeds.push(feed);
+      const before = await connectionsOf();
+      expect(before).toHaveLength(2); // the one that loads the set, and the subscriber
+      await new Promise((resolve) => setTimeout(resolve, 6000)); // past a liveness check (every 5 s)
+      expect(await connectionsOf()).toEqual(before);
+      expect(lines).toEqual([]);
+    } finally {
+      await admin.call('ACL', 'DELUSER', user);
+      await admin.quit();
+    }
+  }, 20_000);
+
   it('survives losing its channel rights while subscribed, says so, and follows again once they are back', async () => {
     const prefix = gateway.config.rateLimit.prefix;
     const admin = new Redis(redisUrl!);
