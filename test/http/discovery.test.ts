@@ -24,7 +24,7 @@ describe('GET /.well-known/jwks.json', () => {
 
   it('answers 304 with no body when If-None-Match matches (strong or weak), 200 otherwise', async () => {
     const etag = (await fetch(`${gw.url}/.well-known/jwks.json`)).headers.get('etag')!;
-    for (const header of [etag, `W/${etag}`, `"other", ${etag}`]) {
+    for (const header of [etag, `W/${etag}`, `"other", ${etag}`, '*']) {
       const cached = await fetch(`${gw.url}/.well-known/jwks.json`, { headers: { 'if-none-match': header } });
       expect(cached.status, header).toBe(304);
       expect(await cached.text()).toBe('');
@@ -43,6 +43,16 @@ describe('GET /.well-known/jwks.json', () => {
         const [a, b] = await Promise.all([creator, reader].map((g) => fetch(`${g.url}/.well-known/jwks.json`)));
         expect(b!.headers.get('etag')).toBe(a!.headers.get('etag'));
         expect(await b!.text()).toBe(await a!.text());
+        // Other keys (another database), another ETag, though every setting is the same: a
+        // verifier holding one key set is sent the other.
+        const stranger = await startGateway({ env: { JWT_ALG: 'ES256' } });
+        try {
+          const other = await fetch(`${stranger.url}/.well-known/jwks.json`, { headers: { 'if-none-match': a!.headers.get('etag')! } });
+          expect(other.status).toBe(200);
+          expect(other.headers.get('etag')).not.toBe(a!.headers.get('etag'));
+        } finally {
+          await stranger.close();
+        }
       } finally {
         await reader.close();
       }
@@ -56,6 +66,7 @@ describe('GET /.well-known/openid-configuration', () => {
   it('names the issuer, the JWKS URL and the signing algorithm', async () => {
     const response = await fetch(`${gw.url}/.well-known/openid-configuration`);
     expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('public, max-age=300');
     const document = (await response.json()) as Record<string, unknown>;
     expect(document).toMatchObject({
       issuer: 'https://auth.example.test/',

@@ -49,6 +49,9 @@ describe('the page', () => {
     expect(response.headers.get('content-security-policy')).toContain(CSP);
     expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    // The page is an answer like any other (no-store); its files are kept but revalidated.
+    expect(response.headers.get('cache-control')).toBe('no-store');
     const html = await response.text();
     const urls = [...html.matchAll(/\b(?:src|href)="([^"]*)"/g)].map((m) => m[1]);
     expect(urls.length).toBeGreaterThanOrEqual(6);
@@ -82,6 +85,7 @@ describe('the assets', () => {
       const type = name.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8';
       expect(response.headers.get('content-type'), name).toBe(type);
       expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(response.headers.get('cache-control'), name).toBe('no-cache');
       expect((await response.arrayBuffer()).byteLength, name).toBeGreaterThan(100);
       const etag = response.headers.get('etag')!;
       expect((await asset(dev, name, { 'if-none-match': etag })).status, name).toBe(304);
@@ -119,6 +123,7 @@ describe('production', () => {
     const schema = await asset(prodOn, 'schema.graphql');
     expect(schema.status).toBe(200);
     expect(schema.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(schema.headers.get('cache-control')).toBe('no-cache');
     expect(await schema.text()).toBe(readFileSync('schema.graphql', 'utf8'));
     const introspection = await prodOn.gql(SchemaRootDocument);
     expect(codeOf(introspection)).toBe('GRAPHQL_VALIDATION_FAILED');

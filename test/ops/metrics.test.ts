@@ -33,6 +33,7 @@ describe('METRICS_PORT', () => {
     expect(valueOf(before, 'gateway_graphql_errors_total{code="SERVICE_UNAVAILABLE"}')).toBe(0);
 
     const user = await signUp(gw);
+    const from = gw.logs.length;
     expect(codeOf(await gw.gql(LoginDocument, { email: user.email, password: 'Wrong-Password-42!' }))).toBe('INVALID_CREDENTIALS');
     expect(codeOf(await gw.gql(MeDocument, {}))).toBe('UNAUTHENTICATED');
     expect((await gw.gql(MeDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
@@ -44,6 +45,9 @@ describe('METRICS_PORT', () => {
     expect(delta('gateway_graphql_errors_total{code="INVALID_CREDENTIALS"}')).toBe(1);
     expect(delta('gateway_graphql_errors_total{code="UNAUTHENTICATED"}')).toBe(1);
     expect(delta('gateway_graphql_errors_total{code="INTERNAL_SERVER_ERROR"}')).toBe(0);
+    // Counted, and still written to the audit log.
+    const audited = gw.logs.slice(from).map((line) => JSON.parse(line) as { audit?: boolean; msg: string }).filter((line) => line.audit);
+    expect(audited.map((line) => line.msg)).toEqual(['password rejected']);
   });
 
   it("counts every HTTP answer by listener and status, the HTTP layer's refusals and the parser's included", async () => {
@@ -73,6 +77,18 @@ describe('METRICS_PORT', () => {
     expect((await fetch(`${gw.url}/graphql/%zz`)).status).toBe(400);
     const unroutable = await scrape(gw.metricsUrl!);
     expect(delta(400, after, unroutable)).toBe(1);
+    // An expectation the gateway does not meet: refused (417) before the body, counted too.
+    const expectation = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () =>
+        socket.write('POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n'),
+      );
+      let answer = '';
+      socket.on('data', (chunk) => (answer += String(chunk)));
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+    expect(expectation).toMatch(/^HTTP\/1\.1 417 /);
+    expect(delta(417, unroutable, await scrape(gw.metricsUrl!))).toBe(1);
     // A client gone before its body was whole: nobody is answered, nothing is counted.
     await new Promise<void>((resolve, reject) => {
       const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => {

@@ -158,6 +158,18 @@ describe('operation types', () => {
     expect(gw.logs.slice(from).join('')).not.toMatch(/"level":50/);
     expectAccepted(await raw(gw, '{ __typename }'));
   });
+
+  it('refuses a fragment that spreads itself as the client\'s mistake: no rule follows it round for ever', async () => {
+    const from = gw.logs.length;
+    for (const document of [
+      'mutation { ...A } fragment A on Mutation { ...A }',
+      'mutation { ...A } fragment A on Mutation { ...B } fragment B on Mutation { ...A }',
+      'query { ...A } fragment A on Query { __typename ...A }',
+    ]) {
+      expectRefused(await raw(gw, document), /^Cannot spread fragment "A" within itself/);
+    }
+    expect(gw.logs.slice(from).join('')).not.toMatch(/"level":50/);
+  });
 });
 
 describe('GraphQL request limits', () => {
@@ -230,7 +242,7 @@ describe('GraphQL request limits', () => {
         ['{ ... on Query { __typename } }', '{ ... on Query { ... on Query { __typename } } }', /^Query depth limit of 2 exceeded, found 3\.$/],
         ['{ a: me { id } }', '{ a: me { b: id } }', /^Aliases limit of 1 exceeded, found 2\.$/],
         // Another field under the alias __typename would not be counted: refused.
-        ['{ a: me { id } }', '{ a: me { __typename: id } }', /The alias __typename is kept for the __typename field/],
+        ['{ a: me { __typename: __typename } }', '{ a: me { __typename: id } }', /The alias __typename is kept for the __typename field/],
         ['{ __typename @skip(if: false) }', '{ __typename @skip(if: false) @include(if: true) }', /^Directives limit of 1 exceeded, found 2\.$/],
         [`{ ${sixAliasedTypenames} }`, `query { ${sixAliasedTypenames} }`, /^Token limit of 20 exceeded\.$/],
         [`{ ${repeat(8, () => '__typename')} }`, `{ ${repeat(9, () => '__typename')} }`, /^Query Cost limit of 8 exceeded, found 9\.$/],
