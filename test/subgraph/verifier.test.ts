@@ -708,10 +708,8 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
     expect(lines[0]).toMatch(/Redis unreachable/);
   });
 
-  it("needs only read and subscribe rights on the gateway's keys, writes nothing, and warns when it cannot read", async () => {
-    const prefix = gateway.config.rateLimit.prefix;
-    const admin = new Redis(redisUrl!);
-    const user = `subgraph-${randomUUID()}`;
+  /** A Redis user name and password for one test (made by the test through `admin`), and its URL. */
+  function redisUserOfItsOwn() {
     const password = randomUUID();
     const urlAs = (name: string) => {
       const url = new URL(redisUrl!);
@@ -719,6 +717,12 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
       url.password = password;
       return url.toString();
     };
+    return { admin: new Redis(redisUrl!), user: `subgraph-${randomUUID()}`, password, urlAs };
+  }
+
+  it("needs only read and subscribe rights on the gateway's keys, writes nothing, and warns when it cannot read", async () => {
+    const prefix = gateway.config.rateLimit.prefix;
+    const { admin, user, password, urlAs } = redisUserOfItsOwn();
     try {
       // What a subgraph's Redis user needs, as README gives it.
       await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, 'resetkeys', `%R~${prefix}:revoked`, 'resetchannels', `&${prefix}:revocations`, '-@all', '+zrangebyscore', '+subscribe', '+ping', '+info', '+select');
@@ -772,12 +776,7 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
 
   it('keeps its connections when its liveness PING is refused rather than unanswered (a user without +ping)', async () => {
     const prefix = gateway.config.rateLimit.prefix;
-    const admin = new Redis(redisUrl!);
-    const user = `subgraph-${randomUUID()}`;
-    const password = randomUUID();
-    const url = new URL(redisUrl!);
-    url.username = user;
-    url.password = password;
+    const { admin, user, password, urlAs } = redisUserOfItsOwn();
     const connectionsOf = async () =>
       String(await admin.call('CLIENT', 'LIST'))
         .split('\n')
@@ -788,7 +787,7 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
       await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, 'resetkeys', `%R~${prefix}:revoked`, 'resetchannels', `&${prefix}:revocations`, '-@all', '+zrangebyscore', '+subscribe', '+info', '+select');
       const lines: string[] = [];
       const logger = createLogger('warn', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
-      const feed = await createRevocationFeed({ redisUrl: url.toString(), prefix, logger });
+      const feed = await createRevocationFeed({ redisUrl: urlAs(user), prefix, logger });
       feeds.push(feed);
       const before = await connectionsOf();
       expect(before).toHaveLength(2); // the one that loads the set, and the subscriber
@@ -803,12 +802,7 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
 
   it('survives losing its channel rights while subscribed, says so, and follows again once they are back', async () => {
     const prefix = gateway.config.rateLimit.prefix;
-    const admin = new Redis(redisUrl!);
-    const user = `subgraph-${randomUUID()}`;
-    const password = randomUUID();
-    const url = new URL(redisUrl!);
-    url.username = user;
-    url.password = password;
+    const { admin, user, password, urlAs } = redisUserOfItsOwn();
     const channelRights = `&${prefix}:revocations`;
     const sidOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()).sid as string;
     const revokedLater = async (feed: { isRevoked(sid: string): boolean }, withinMs: number) => {
@@ -825,7 +819,7 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
       await admin.call('ACL', 'SETUSER', user, 'on', `>${password}`, 'resetkeys', `%R~${prefix}:revoked`, 'resetchannels', channelRights, '-@all', '+zrangebyscore', '+subscribe', '+ping', '+info', '+select');
       const lines: string[] = [];
       const logger = createLogger('info', new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }));
-      const feed = await createRevocationFeed({ redisUrl: url.toString(), prefix, logger });
+      const feed = await createRevocationFeed({ redisUrl: urlAs(user), prefix, logger });
       feeds.push(feed);
       expect(await revokedLater(feed, 1000)).toBe(true);
       // Taken away: Redis drops the subscribed connection, which comes back and is refused the

@@ -146,29 +146,30 @@ describe('operation types', () => {
   });
   afterAll(() => gw.close());
 
-  it('refuses a subscription (the schema has none) as the client\'s mistake, not a server error', async () => {
+  /** Each document refused as the client's mistake, `message` saying why; no server error logged. */
+  async function refusedAsMistakes(documents: string[], message: RegExp) {
     const from = gw.logs.length;
-    for (const document of [
-      'subscription { __typename }',
-      'subscription Watch { me { id } }',
-      'query Q { __typename } subscription S { __typename }',
-    ]) {
-      expectRefused(await raw(gw, document), /does not support subscription operations/);
-    }
+    for (const document of documents) expectRefused(await raw(gw, document), message);
     expect(gw.logs.slice(from).join('')).not.toMatch(/"level":50/);
+  }
+
+  it('refuses a subscription (the schema has none) as the client\'s mistake, not a server error', async () => {
+    await refusedAsMistakes(
+      ['subscription { __typename }', 'subscription Watch { me { id } }', 'query Q { __typename } subscription S { __typename }'],
+      /does not support subscription operations/,
+    );
     expectAccepted(await raw(gw, '{ __typename }'));
   });
 
   it('refuses a fragment that spreads itself as the client\'s mistake: no rule follows it round for ever', async () => {
-    const from = gw.logs.length;
-    for (const document of [
-      'mutation { ...A } fragment A on Mutation { ...A }',
-      'mutation { ...A } fragment A on Mutation { ...B } fragment B on Mutation { ...A }',
-      'query { ...A } fragment A on Query { __typename ...A }',
-    ]) {
-      expectRefused(await raw(gw, document), /^Cannot spread fragment "A" within itself/);
-    }
-    expect(gw.logs.slice(from).join('')).not.toMatch(/"level":50/);
+    await refusedAsMistakes(
+      [
+        'mutation { ...A } fragment A on Mutation { ...A }',
+        'mutation { ...A } fragment A on Mutation { ...B } fragment B on Mutation { ...A }',
+        'query { ...A } fragment A on Query { __typename ...A }',
+      ],
+      /^Cannot spread fragment "A" within itself/,
+    );
   });
 });
 
