@@ -57,7 +57,18 @@ describe('VerifiedTokenCache', () => {
     cache.set(ring, 'a', claims(), 10_000);
     const cached = cache.get(ring, 'a', at(0))!;
     expect(() => cached.roles.push('admin')).toThrow(TypeError);
-    expect(cache.get(ring, 'a', at(0))!.roles).toEqual(['user']);
+    expect(() => cached.amr.push('otp')).toThrow(TypeError);
+    expect(() => Object.assign(cached, { userId: 'someone-else' })).toThrow(TypeError);
+    expect(cache.get(ring, 'a', at(0))).toEqual(claims());
+  });
+
+  it('takes up the new keys when emptied by expiry before they change: it keeps caching', () => {
+    const cache = new VerifiedTokenCache(10);
+    cache.set(ring, 'a', claims(), 10_000);
+    expect(cache.get(ring, 'a', at(10_000))).toBeUndefined(); // expired: the cache is empty
+    expect(cache.get(reloaded, 'x', at(10_001))).toBeUndefined(); // a request under the new keys
+    cache.set(reloaded, 'b', claims(), 20_000);
+    expect(cache.get(reloaded, 'b', at(10_002))).toEqual(claims());
   });
 
   it('keeps nothing verified under a ring replaced meanwhile, and does not empty itself for it', () => {

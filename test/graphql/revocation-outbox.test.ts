@@ -3,6 +3,7 @@
 // session's access tokens within moments of Redis's return; what expired meanwhile is dropped,
 // and what could never be shared is counted (never named) when the feed closes.
 import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { createLogger } from '../../src/logger';
@@ -179,6 +180,71 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
     expect(warnings.at(-1)).toMatchObject({ msg: expect.stringMatching(/never shared/), count: 2 });
     expect(lines.join('')).not.toContain('s-lost');
   }, 60_000);
+
+  /** A feed on a connection made only when `connect` is called: what it publishes first waits in its outbox. */
+  async function feedConnectedLater(prefix: string) {
+    const client = new Redis(redis.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+    client.on('error', () => {});
+    const feed = new RedisRevocationFeed(client, prefix, createLogger('silent'));
+    cleanup.push(async () => client.disconnect());
+    cleanup.push(() => feed.close());
+    return { feed, connect: () => client.connect() };
+  }
+
+  it('announces and keeps a backlog whose entries end at different times until the latest of them ends', async () => {
+    await redis.start();
+    const prefix = 'outbox-ends';
+    const receiving = connectRedis(redis.url, createLogger('silent'));
+    cleanup.push(() => receiving.close());
+    expect(await receiving.ready(5000)).toBe(true);
+    const receiver = new RedisRevocationFeed(receiving.client, prefix, createLogger('silent'));
+    cleanup.push(() => receiver.close());
+    await receiver.started();
+    const { feed, connect } = await feedConnectedLater(prefix);
+    const now = Date.now();
+    await feed.publish(['s-early'], new Date(now + 60_000));
+    await feed.publish(['s-late'], new Date(now + 600_000));
+    await connect();
+    expect(await feed.flush(5000)).toBe(0);
+    // The subscribed instance heard one message for both (it loads nothing meanwhile).
+    await within(5000, 'the receiver hears the backlog', () => receiver.isRevoked('s-late', new Date()));
+    expect(receiver.isRevoked('s-late', new Date(now + 120_000))).toBe(true);
+    // And the set lives as long as its latest entry (and the skew): one loading later finds it.
+    const probe = redis.client();
+    cleanup.push(async () => probe.disconnect());
+    expect(Number(await probe.call('PEXPIRETIME', `${prefix}:revoked`))).toBe(now + 600_000 + 60_000);
+  }, 30_000);
+
+  it('shares a backlog larger than one script call takes (Lua unpacks a few thousand values), in batches', async () => {
+    await redis.start();
+    const prefix = 'outbox-large';
+    const { feed, connect } = await feedConnectedLater(prefix);
+    const ids = Array.from({ length: 5000 }, (_, i) => `s-mass-${i}`);
+    await feed.publish(ids, new Date(Date.now() + 600_000));
+    await connect();
+    expect(await feed.flush(10_000)).toBe(0);
+    const probe = redis.client();
+    cleanup.push(async () => probe.disconnect());
+    expect(await probe.zcard(`${prefix}:revoked`)).toBe(5000);
+  }, 30_000);
+
+  it('tries once more at close what waits for its retry, and shares it when Redis is back by then', async () => {
+    await redis.start();
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    cleanup.push(() => connection.close());
+    expect(await connection.ready(5000)).toBe(true);
+    const prefix = 'outbox-close';
+    const feed = new RedisRevocationFeed(connection.client, prefix, createLogger('silent'));
+    await feed.started();
+    redis.pause();
+    cleanup.push(async () => redis.resume());
+    await feed.publish(['s-at-close'], new Date(Date.now() + 600_000)); // times out: waits for its retry
+    redis.resume();
+    expect(await feed.close()).toBe(0);
+    const probe = redis.client();
+    cleanup.push(async () => probe.disconnect());
+    expect(await probe.zscore(`${prefix}:revoked`, 's-at-close')).not.toBeNull();
+  }, 30_000);
 
   it('judges what has expired by the clock it is given, as the revocations were made by, not by the system clock', async () => {
     await redis.start();

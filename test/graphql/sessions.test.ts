@@ -9,6 +9,7 @@ import {
   LoginDocument,
   LogoutAllDocument,
   LogoutDocument,
+  MeDocument,
   RevokeSessionDocument,
   SessionsDocument,
 } from '../gql/graphql';
@@ -75,6 +76,9 @@ describe('revokeSession', () => {
       expect(result.errors).toBeUndefined();
       expect(result.data?.revokeSession).toBe(false);
     }
+    // Nor announced: the stranger's access token still passes, here and wherever the feed reaches.
+    expect(gw.deps.revocations.isRevoked(sessionIdOf(stranger.accessToken), gw.clock.now())).toBe(false);
+    expect((await gw.gql(MeDocument, {}, { token: stranger.accessToken })).data?.me.id).toBe(stranger.user.id);
     expect((await rotate(gw, stranger.refreshToken)).refreshToken).toBeTruthy();
     expect((await rotate(gw, first.refreshToken)).refreshToken).toBeTruthy();
     expect((await rotate(gw, second.refreshToken)).refreshToken).toBeTruthy();
