@@ -128,7 +128,8 @@ describe('forged and altered tokens', () => {
 
   it('refuses garbage, empty and non-Bearer authorization headers', async () => {
     const headers = ['Bearer garbage', 'Bearer a.b.c', 'Bearer', 'Bearer ', 'Bearer ....'];
-    for (const header of [...headers, `Basic ${user.accessToken}`, user.accessToken]) await expectAnonymous(header);
+    const wrapped = [`Basic ${user.accessToken}`, user.accessToken, `XBearer ${user.accessToken}`, `Basic x Bearer ${user.accessToken}`, `Bearer ${user.accessToken} x`];
+    for (const header of [...headers, ...wrapped]) await expectAnonymous(header);
   });
 
   it('keeps unguarded login and refresh working with a bad Authorization header', async () => {

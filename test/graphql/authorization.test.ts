@@ -1,4 +1,5 @@
 // Rule: @Authorized("admin") answers UNAUTHENTICATED without a viewer and FORBIDDEN without the role; setUserRoles validates its input, adds roles at the target's next refresh and revokes the target's sessions when it removes one.
+import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +78,18 @@ describe('users (admin only)', () => {
     expect(pages).toEqual(all);
     const beyond = await gw.gql(UsersDocument, { limit: 2, offset: all.length }, { token: admin.accessToken });
     expect(beyond.data?.users).toEqual([]);
+  });
+
+  it('lists 50 when no limit is given, or null', async () => {
+    // Accounts enough for more than one default page (written directly: no password is checked here).
+    const now = Date.now();
+    const rows = Array.from({ length: 51 }, (_, i) => ({ id: randomUUID(), email: uniqueEmail(`bulk${i}`), passwordHash: 'unused', createdAt: new Date(now + i) }));
+    await gw.database.db.insert(users).values(rows);
+    for (const variables of [{}, { limit: null, offset: null }]) {
+      const result = await gw.gql(UsersDocument, variables, { token: admin.accessToken });
+      expect(result.errors).toBeUndefined();
+      expect(result.data!.users, JSON.stringify(variables)).toHaveLength(50);
+    }
   });
 
   it('refuses limit 0, limit 101 and a negative offset with BAD_USER_INPUT', async () => {

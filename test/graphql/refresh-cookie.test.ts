@@ -1,9 +1,10 @@
 // Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it, and a refresh through the cookie answers in the cookie only, whatever the request asks); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared, with those same attributes, on logout, logoutAll and a refresh that finds it dead (not one refused by the grace).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import { LogoutAllDocument, LogoutDocument, RefreshDocument, RegisterDocument } from '../gql/graphql';
+import { LogoutAllDocument, LogoutDocument, RefreshDocument, RegisterDocument, VerifyMfaDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, uniqueEmail } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type RequestOptions, type TestDatabase, type TestGateway } from '../helpers/gateway';
+import { challenge, enableMfa, totpNow } from '../helpers/mfa';
 import { logIn, refreshCode, rotate } from '../helpers/sessions';
 
 const NAME = '__Host-refresh';
@@ -242,5 +243,39 @@ describe('X-Refresh-Transport: cookie (what the playground sends)', () => {
     const login = await newLogin(gateways.body!, { headers: cookieOnly });
     expect(login.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(login.headers.get('set-cookie')).toBeNull();
+  });
+});
+
+describe('verifyMfa', () => {
+  /** A user with MFA on `gw`, signing in with their code: the answer and its headers. */
+  async function signInWithMfa(gw: TestGateway, options?: RequestOptions) {
+    const email = uniqueEmail('cookie-mfa');
+    await gw.gql(RegisterDocument, { email, password: PASSWORD });
+    const { accessToken } = await logIn(gw, email, PASSWORD);
+    const { secret } = await enableMfa(gw, accessToken, PASSWORD);
+    gw.clock.advance(30); // the confirming code's step is spent
+    const { mfaToken } = await challenge(gw, email, PASSWORD);
+    const verified = await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, secret) }, options);
+    expect(verified.errors).toBeUndefined();
+    return { refreshToken: verified.data!.verifyMfa.refreshToken, cookie: refreshCookieOf(verified.headers) };
+  }
+
+  it('delivers the refresh token as login does: cookie only, cookie only when asked, body only', async () => {
+    const cookie = await signInWithMfa(gateways.cookie!);
+    expect(cookie.refreshToken).toBeNull();
+    expect(cookie.cookie?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expectHardened(cookie.cookie!);
+
+    const asked = await signInWithMfa(gateways.both!, { headers: cookieOnly });
+    expect(asked.refreshToken).toBeNull();
+    expect(asked.cookie?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+    const both = await signInWithMfa(gateways.both!);
+    expect(both.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(both.cookie?.value).toBe(both.refreshToken);
+
+    const body = await signInWithMfa(gateways.body!);
+    expect(body.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(body.cookie).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 // Rule: the HTTP surface refuses CSRF-able requests, batches, mutations over GET and bodies over
 // 100 KB; production hides the schema; no error leaks a stack; CORS only for configured origins;
 // no answer may be stored by a cache but the JWKS, the discovery document and the playground's files.
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { getNamedType, GraphQLObjectType, GraphQLScalarType, print } from 'graphql';
 import { subgraphSchema } from '../../src/graphql/federation/subgraph-schema';
@@ -254,6 +255,16 @@ describe('caching', () => {
     expect(response.headers.get('cache-control')).toBe('no-store');
     const body = (await response.json()) as { errors: Array<{ extensions: { code: string } }> };
     expect(body.errors[0]!.extensions.code).toBe('BAD_REQUEST');
+  });
+
+  it('takes no persisted query: one sent with its document is not run, nor is its hash known afterwards', async () => {
+    const query = '{ passwordPolicy { minLength } }';
+    const persistedQuery = { version: 1, sha256Hash: createHash('sha256').update(query).digest('hex') };
+    for (const request of [{ query, extensions: { persistedQuery } }, { extensions: { persistedQuery } }]) {
+      const body = (await (await dev.post(request)).json()) as { data?: unknown; errors: Array<{ extensions: { code: string } }> };
+      expect(body.data, JSON.stringify(request)).toBeUndefined();
+      expect(body.errors[0]!.extensions.code).toBe('BAD_REQUEST');
+    }
   });
 
   it('marks the other answers no-store too, but for the JWKS, which says how long it may be kept', async () => {

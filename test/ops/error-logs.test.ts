@@ -31,7 +31,7 @@ interface Described {
 const codesOf = (err: Described | undefined): string[] => (err ? [...(err.code ? [err.code] : []), ...codesOf(err.cause)] : []);
 
 const linesOf = (logs: string[], msg: string) =>
-  logs.map((l) => JSON.parse(l) as { msg: string; err?: Described }).filter((l) => l.msg === msg);
+  logs.map((l) => JSON.parse(l) as { msg: string; err?: Described; path?: unknown }).filter((l) => l.msg === msg);
 
 /** Nothing of the queries: drizzle's message, SQL, or any value a query carried. */
 function expectNoQueryIn(logged: string, values: string[]) {
@@ -70,6 +70,8 @@ describe('an unexpected database error (a table gone)', () => {
       const logs = gw.logs.slice(from);
       const [line] = linesOf(logs, 'unexpected error');
       expect(line!.err).toMatchObject({ type: 'DrizzleQueryError', cause: { code: '42P01' } });
+      // Which field failed, for the operator to find it.
+      expect(line).toMatchObject({ path: ['login'] });
       // Development keeps the stack frames, which point at our code; never the message line.
       if (NODE_ENV === 'development') expect(line!.err!.stack).toMatch(/^\s+at .*src\/storage\/postgres\/session-store\.ts/m);
       else expect(line!.err).not.toHaveProperty('stack');
@@ -119,6 +121,11 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL down', () => {
         const unavailable = linesOf(logs, 'store unavailable');
         expect(unavailable).toHaveLength(3);
         const [reload] = linesOf(reloads, 'signing keys not reloaded');
+        // Stack frames in development only, as for an unexpected error.
+        for (const { err } of unavailable) {
+          if (NODE_ENV === 'development') expect(err!.stack).toMatch(/^\s+at /m);
+          else expect(err).not.toHaveProperty('stack');
+        }
         for (const { err } of [...unavailable, reload!]) {
           expect(err!.type).toBe('DrizzleQueryError');
           // The driver's reason: the connection cut (ECONNRESET, 57P01…) or refused (55000).
