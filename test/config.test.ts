@@ -419,6 +419,8 @@ describe('password hashing priority', () => {
     expect(loadConfig({}).passwordHashing.nice).toBe(10);
     expect(loadConfig({ PASSWORD_HASH_NICE: '19' }).passwordHashing.nice).toBe(19);
     expect(passwordHashNiceFor({})).toBe(10);
+    expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: '' })).toBe(10); // as loadConfig reads an empty value
+    expect(loadConfig({ PASSWORD_HASH_NICE: '' }).passwordHashing.nice).toBe(10);
     expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: '0' })).toBe(0);
     expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: '19' })).toBe(19);
     for (const invalid of ['-1', '20', '5.5', 'low', ' 5', '5.0', '1e1']) expect(passwordHashNiceFor({ PASSWORD_HASH_NICE: invalid })).toBeUndefined();
@@ -463,7 +465,9 @@ describe('password hashing', () => {
   it('hashes on half the cores by default, at least one, leaving libuv a thread for the rest', () => {
     expect(defaultHashConcurrency(4, 1)).toBe(1);
     expect(defaultHashConcurrency(4, 2)).toBe(1);
+    expect(defaultHashConcurrency(4, 3)).toBe(1); // an odd core count rounds down: the half left serves
     expect(defaultHashConcurrency(4, 4)).toBe(2);
+    expect(defaultHashConcurrency(16, 5)).toBe(2);
     expect(defaultHashConcurrency(4, 16)).toBe(3);
     expect(defaultHashConcurrency(16, 16)).toBe(8);
     const { concurrency, queue } = loadConfig({}).passwordHashing;

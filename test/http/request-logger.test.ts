@@ -1,10 +1,11 @@
 // Rule: request.log is bound to the request id and redacts like every other logger, but is made
-// only when something logs through it (Fastify asks for one on every request).
+// only when something logs through it (Fastify asks for one on every request); every secret a
+// caller might log is censored; what libraries print to the console becomes log lines.
 import { Writable } from 'node:stream';
 import { expect, it, vi } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { createHttpApp } from '../../src/http/base-app';
-import { createLogger, LazyChildLogger } from '../../src/logger';
+import { createLogger, LazyChildLogger, routeConsoleToLog } from '../../src/logger';
 
 function capturedLogger() {
   const lines: Array<Record<string, unknown>> = [];
@@ -49,4 +50,43 @@ it('is what request.log is in the app: a line logged by a handler carries the re
   const said = lines.find((l) => l.msg === 'handler says');
   expect(said).toMatchObject({ reqId: 'noisy-1', refreshToken: '[redacted]' });
   await app.close();
+});
+
+it('censors every secret a caller might log in an object, at the top or one level down', () => {
+  const { logger, lines } = capturedLogger();
+  const secret = 'S3cret-value-42';
+  const logged: Array<[string, Record<string, unknown>]> = [
+    ...['password', 'newPassword', 'currentPassword', 'refreshToken', 'accessToken', 'mfaToken', 'variables'].flatMap(
+      (name): Array<[string, Record<string, unknown>]> => [
+        [name, { [name]: secret }],
+        [`input.${name}`, { input: { [name]: secret } }],
+      ],
+    ),
+    ['req.headers.authorization', { req: { headers: { authorization: `Bearer ${secret}` } } }],
+    ['req.headers.cookie', { req: { headers: { cookie: `__Host-refresh=${secret}` } } }],
+    ['headers.authorization', { headers: { authorization: `Bearer ${secret}` } }],
+    ['headers.cookie', { headers: { cookie: `__Host-refresh=${secret}` } }],
+  ];
+  for (const [path, fields] of logged) logger.info(fields, path);
+  expect(lines.map((line) => line.msg)).toEqual(logged.map(([path]) => path));
+  for (const line of lines) {
+    expect(JSON.stringify(line), String(line.msg)).not.toContain(secret);
+    expect(JSON.stringify(line), String(line.msg)).toContain('[redacted]');
+  }
+});
+
+it("routes a library's console.warn and console.error into the log, at their levels, marked as the library's", () => {
+  const { logger, lines } = capturedLogger();
+  const { warn, error } = console;
+  try {
+    routeConsoleToLog(logger);
+    console.warn('retrying in %d ms', 50);
+    console.error('gave up: %s', 'timeout');
+  } finally {
+    Object.assign(console, { warn, error });
+  }
+  expect(lines.map(({ level, source, msg }) => ({ level, source, msg }))).toEqual([
+    { level: 40, source: 'library', msg: 'retrying in 50 ms' },
+    { level: 50, source: 'library', msg: 'gave up: timeout' },
+  ]);
 });

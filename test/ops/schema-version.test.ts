@@ -108,6 +108,13 @@ describe.skipIf(!process.env.DATABASE_URL)('on a PostgreSQL database migrated by
     expect(migrated.code, migrated.stderr).toBe(0);
     await expectServesAndStops(env);
   }, 90_000);
+
+  it('refuses a database that lacks only the newest migration (an upgrade that ships one)', async () => {
+    const named = await partlyMigrated(TAGS.length - 1);
+    const admin = await runTsx('src/cli/admin.ts', ['prune'], childEnv(settings(named)));
+    expect(admin.code).toBe(1);
+    expect(admin.stderr).toContain(`admin: the database lacks 1 of this version's migrations (${TAGS.at(-1)}): run \`npm run db:migrate\``);
+  }, 60_000);
 });
 
 it('the server migrates a partly migrated embedded database itself and starts, as before', async () => {

@@ -138,6 +138,7 @@ describe('npm start', () => {
     expect(first.printed).toBe(`http://localhost:${first.port}/graphql`);
     const email = await exerciseContract(first.url);
     expect(first.child.stdout()).not.toContain('JWT_ISSUER names port 0');
+    expect(first.child.stdout()).not.toContain('NODE_ENV=test'); // development is no test mode
 
     const keysFile = path.join(dataDir, 'encryption-keys');
     expect(existsSync(keysFile)).toBe(true);
@@ -244,6 +245,8 @@ describe('npm start', () => {
       expect(built.nice[0]).toBe(inherited); // the main thread: tasks in id order, the process's own first
       expect(built.child.stdout()).toContain(`"nice":${DEFAULT_PASSWORD_HASH_NICE},"threads":${lowered}`);
       expect(wider.nice.every((n) => n === inherited)).toBe(true);
+      // Nothing asked of it, nothing to warn of.
+      expect(wider.child.stdout() + wider.child.stderr()).not.toContain('could not be applied');
       await stopWithSigterm(built.child);
       await stopWithSigterm(wider.child);
     }, 90_000);
@@ -294,15 +297,16 @@ describe('without stdout', () => {
     const [, url] = await child.waitFor(READY, 90_000);
     const { port } = new URL(url!);
 
-    // A request in flight (its body half sent) on a connection this client keeps open.
+    // A request in flight (its body half sent) on a connection this client keeps open: a login,
+    // which needs the database, so that it is closed only once the requests are done.
     const socket = connect(Number(port), '127.0.0.1');
     cleanups.push(() => socket.destroy());
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     let answered = '';
     socket.on('data', (chunk) => (answered += String(chunk)));
     socket.on('error', (error) => (answered += `(${error.message})`));
-    const body = '{"query":"{ __typename }"}';
-    socket.write(`POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    const login = JSON.stringify({ query: 'mutation { login(email: "nobody@example.test", password: "Not-the-password-1") { __typename } }' });
+    socket.write(`POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${login.length}\r\n\r\n${login.slice(0, 5)}`);
     // Once the gateway answers a request sent after that one, it has read that one's head: the
     // request is in flight, not a connection still idle that a stop may close at once (under
     // load it was, 1 run in several, when lines buffered from the start met the closed stdout).
@@ -311,14 +315,15 @@ describe('without stdout', () => {
     child.process.stdout!.destroy();
     // Another request, whose access line goes to the closed stdout (unless lines still buffered from
     // the start got there first, and the gateway is already stopping).
-    await fetch(url!, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).catch(() => {});
+    await fetch(url!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' }).catch(() => {});
     await expect.poll(() => child.stderr(), { timeout: 20_000 }).toContain('stdout closed (EPIPE): stopping');
     // The request in flight finishes; its connection stays open from this side: the drain closes it.
-    socket.write(body.slice(5));
+    socket.write(login.slice(5));
     const stoppingAt = Date.now();
     expect(await exitWithin(child, 30_000), child.stderr()).toBe(1);
     expect(Date.now() - stoppingAt).toBeLessThan(25_000);
     expect(answered).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answered).toContain('"code":"INVALID_CREDENTIALS"');
     expect(child.stderr()).not.toContain('Unhandled');
   }, 180_000);
 
