@@ -172,13 +172,15 @@ describe('a start-up or admin command without its database', () => {
 
 /**
  * A script loaded before the process (`NODE_OPTIONS=--import`) that, once `trigger` comes, leaves
- * a rejection nobody handles: a driver's error whose message and detail quote a query's values
- * (`wrapped`: inside drizzle's wrapper, whose message holds the query and its parameters).
+ * a rejection nobody handles (or, `thrown`, throws from a callback): a driver's error whose
+ * message and detail quote a query's values (`wrapped`: inside drizzle's wrapper, whose message
+ * holds the query and its parameters).
  */
-function preloadDroppingARejection(trigger: 'on SIGUSR2' | 'once heard', { wrapped }: { wrapped: boolean }) {
+function preloadDroppingARejection(trigger: 'on SIGUSR2' | 'once heard', { wrapped, thrown = false }: { wrapped: boolean; thrown?: boolean }) {
+  const error = wrapped ? "new Error('Failed query: insert into users values ($1) params: leaked@example.com', { cause })" : 'cause';
   const reject = [
     "  const cause = Object.assign(new Error('duplicate key value'), { name: 'PostgresError', code: '23505', detail: 'Key (email)=(leaked@example.com) already exists.' });",
-    wrapped ? "  void Promise.reject(new Error('Failed query: insert into users values ($1) params: leaked@example.com', { cause }));" : '  void Promise.reject(cause);',
+    thrown ? `  setImmediate(() => { throw ${error}; });` : `  void Promise.reject(${error});`,
   ];
   const script =
     trigger === 'on SIGUSR2'
@@ -193,9 +195,11 @@ function preloadDroppingARejection(trigger: 'on SIGUSR2' | 'once heard', { wrapp
 describe('an error nothing handled (a library that drops a promise)', () => {
   // Production needs PostgreSQL; development runs on either.
   const modes = process.env.DATABASE_URL ? MODES : (['development'] as const);
-  it.each(modes)('ends the server in %s with one fatal line of its class and codes: not its message, properties or stack', async (NODE_ENV) => {
+  // A promise dropped in either mode; an exception thrown from a callback, in development.
+  const cases = [...modes.map((mode) => [mode, 'rejection'] as const), ['development', 'exception'] as const];
+  it.each(cases)('ends the server in %s, for an unhandled %s, with one fatal line of its class and codes: not its message, properties or stack', async (NODE_ENV, kind) => {
     // On SIGUSR2, as drizzle wraps a driver's error.
-    const { dir, preload } = preloadDroppingARejection('on SIGUSR2', { wrapped: true });
+    const { dir, preload } = preloadDroppingARejection('on SIGUSR2', { wrapped: true, thrown: kind === 'exception' });
     const named = NODE_ENV === 'production' ? await createNamedDatabase({ migrated: true }) : undefined;
     onTestFinished(() => named?.drop());
     const env = {

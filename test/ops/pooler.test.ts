@@ -78,6 +78,10 @@ describe.skipIf(!databaseUrl)("a database whose default isolation is not read co
     const admin = await runTsx('src/cli/admin.ts', ['prune'], childEnv(env));
     expect(admin.code).toBe(1);
     expect(admin.stderr).toContain(`admin: ${reason}`);
+    // Read uncommitted is taken: PostgreSQL runs it as read committed.
+    await named.admin(`ALTER DATABASE "${named.name}" SET default_transaction_isolation = 'read uncommitted'`);
+    const uncommitted = await runTsx('src/cli/admin.ts', ['prune'], childEnv(env));
+    expect(uncommitted.code, uncommitted.stderr).toBe(0);
 
     await named.admin(`ALTER DATABASE "${named.name}" RESET default_transaction_isolation`);
     await expectServesAndStops(env);

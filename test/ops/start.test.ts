@@ -79,6 +79,8 @@ async function stopWithSigterm(child: Child) {
   const code = await child.exited;
   expect(code, child.stderr()).toBe(0);
   expect(Date.now() - started).toBeLessThan(5_000);
+  expect(child.stdout().match(/"msg":"draining"/g)).toHaveLength(1);
+  expect(child.stdout().match(/"msg":"stopped"/g)).toHaveLength(1);
 }
 
 /**
