@@ -4,6 +4,7 @@
 // and what could never be shared is counted (never named) when the feed closes.
 import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { createLogger } from '../../src/logger';
@@ -77,19 +78,13 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
   it('says why Redis did not take a revocation when it refuses it (an ACL without write rights), not only that it is unavailable', async () => {
     await redis.start();
     const prefix = 'outbox-refused';
-    const admin = redis.client();
-    cleanup.push(async () => admin.disconnect());
+    const admin = probe();
     await admin.call('ACL', 'SETUSER', 'reader', 'on', '>reader-password', 'resetkeys', `%R~${prefix}:*`, 'resetchannels', `&${prefix}:*`, '-@all', '+@read', '+@pubsub', '+@connection', '+info');
     const url = new URL(redis.url);
     [url.username, url.password] = ['reader', 'reader-password'];
     const lines: string[] = [];
     const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
-    const connection = connectRedis(url.toString(), createLogger('silent'));
-    cleanup.push(() => connection.close());
-    expect(await connection.ready(5000)).toBe(true);
-    const feed = new RedisRevocationFeed(connection.client, prefix, createLogger('warn', sink));
-    cleanup.push(() => feed.close());
-    await feed.started();
+    const { feed } = await readyFeed(prefix, { logger: createLogger('warn', sink), url: url.toString() });
     await feed.publish(['s-refused'], new Date(Date.now() + 600_000));
     expect(feed.isRevoked('s-refused', new Date())).toBe(true); // enforced here all the same
     const warning = lines.map((line) => JSON.parse(line) as Record<string, unknown>).find((l) => /not shared yet/.test(String(l.msg)));
@@ -106,29 +101,18 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
         done();
       },
     });
-    const connection = connectRedis(redis.url, createLogger('silent'));
-    cleanup.push(() => connection.close());
-    expect(await connection.ready(5000)).toBe(true);
     const prefix = 'outbox-feed';
-    const feed = new RedisRevocationFeed(connection.client, prefix, createLogger('info', sink));
-    cleanup.push(() => feed.close());
-    await feed.started();
-    const otherConnection = connectRedis(redis.url, createLogger('silent'));
-    cleanup.push(() => otherConnection.close());
-    expect(await otherConnection.ready(5000)).toBe(true);
-    const other = new RedisRevocationFeed(otherConnection.client, prefix, createLogger('silent'));
-    cleanup.push(() => other.close());
-    await other.started();
+    const { feed, connection } = await readyFeed(prefix, { logger: createLogger('info', sink) });
+    const { feed: other } = await readyFeed(prefix);
     const later = Date.now() + 600_000;
 
     // Published while another share is under way: it rides on that one, and is in the set
     // when its publish resolves.
     await Promise.all([feed.publish(['s-x'], new Date(later)), feed.publish(['s-y'], new Date(later))]);
-    const probe = redis.client();
-    cleanup.push(async () => probe.disconnect());
-    expect(await probe.zmscore(`${prefix}:revoked`, 's-x', 's-y')).toEqual([String(later), String(later)]);
-    await probe.del(`${prefix}:revoked`);
-    probe.disconnect();
+    const looking = probe();
+    expect(await looking.zmscore(`${prefix}:revoked`, 's-x', 's-y')).toEqual([String(later), String(later)]);
+    await looking.del(`${prefix}:revoked`);
+    looking.disconnect();
 
     await redis.stop();
     await within(5000, 'the client notices the outage', () => connection.client.status !== 'ready');
@@ -146,8 +130,7 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
     void feed.publish(['s-4'], new Date(later));
     expect(await feed.flush(5000)).toBe(0);
 
-    const watcher = redis.client();
-    cleanup.push(async () => watcher.disconnect());
+    const watcher = probe();
     const set = await watcher.zrange(`${prefix}:revoked`, 0, -1, 'WITHSCORES');
     const scores = Object.fromEntries(set.flatMap((value, i) => (i % 2 === 0 ? [[value, Number(set[i + 1])]] : [])));
     expect(scores).toEqual({ 's-1': later + 2000, 's-2': later, 's-3': later + 1000, 's-4': later });
@@ -181,6 +164,27 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
     expect(lines.join('')).not.toContain('s-lost');
   }, 60_000);
 
+  /** A feed on a connection of its own (to `url`, default the server's), ready and started. */
+  async function readyFeed(
+    prefix: string,
+    { logger = createLogger('silent'), options, url = redis.url }: { logger?: Logger; options?: ConstructorParameters<typeof RedisRevocationFeed>[3]; url?: string } = {},
+  ) {
+    const connection = connectRedis(url, createLogger('silent'));
+    cleanup.push(() => connection.close());
+    expect(await connection.ready(5000)).toBe(true);
+    const feed = new RedisRevocationFeed(connection.client, prefix, logger, options);
+    cleanup.push(() => feed.close());
+    await feed.started();
+    return { feed, connection };
+  }
+
+  /** A plain client for looking at keys, disconnected when the test ends. */
+  function probe() {
+    const client = redis.client();
+    cleanup.push(async () => client.disconnect());
+    return client;
+  }
+
   /** A feed on a connection made only when `connect` is called: what it publishes first waits in its outbox. */
   async function feedConnectedLater(prefix: string) {
     const client = new Redis(redis.url, { lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 1 });
@@ -194,12 +198,7 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
   it('announces and keeps a backlog whose entries end at different times until the latest of them ends', async () => {
     await redis.start();
     const prefix = 'outbox-ends';
-    const receiving = connectRedis(redis.url, createLogger('silent'));
-    cleanup.push(() => receiving.close());
-    expect(await receiving.ready(5000)).toBe(true);
-    const receiver = new RedisRevocationFeed(receiving.client, prefix, createLogger('silent'));
-    cleanup.push(() => receiver.close());
-    await receiver.started();
+    const { feed: receiver } = await readyFeed(prefix);
     const { feed, connect } = await feedConnectedLater(prefix);
     const now = Date.now();
     await feed.publish(['s-early'], new Date(now + 60_000));
@@ -210,9 +209,7 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
     await within(5000, 'the receiver hears the backlog', () => receiver.isRevoked('s-late', new Date()));
     expect(receiver.isRevoked('s-late', new Date(now + 120_000))).toBe(true);
     // And the set lives as long as its latest entry (and the skew): one loading later finds it.
-    const probe = redis.client();
-    cleanup.push(async () => probe.disconnect());
-    expect(Number(await probe.call('PEXPIRETIME', `${prefix}:revoked`))).toBe(now + 600_000 + 60_000);
+    expect(Number(await probe().call('PEXPIRETIME', `${prefix}:revoked`))).toBe(now + 600_000 + 60_000);
   }, 30_000);
 
   it('shares a backlog larger than one script call takes (Lua unpacks a few thousand values), in batches', async () => {
@@ -223,51 +220,37 @@ describe.skipIf(!binary)('a revocation made while Redis is down', () => {
     await feed.publish(ids, new Date(Date.now() + 600_000));
     await connect();
     expect(await feed.flush(10_000)).toBe(0);
-    const probe = redis.client();
-    cleanup.push(async () => probe.disconnect());
-    expect(await probe.zcard(`${prefix}:revoked`)).toBe(5000);
+    expect(await probe().zcard(`${prefix}:revoked`)).toBe(5000);
   }, 30_000);
 
   it('tries once more at close what waits for its retry, and shares it when Redis is back by then', async () => {
     await redis.start();
-    const connection = connectRedis(redis.url, createLogger('silent'));
-    cleanup.push(() => connection.close());
-    expect(await connection.ready(5000)).toBe(true);
     const prefix = 'outbox-close';
-    const feed = new RedisRevocationFeed(connection.client, prefix, createLogger('silent'));
-    await feed.started();
+    const { feed } = await readyFeed(prefix);
     redis.pause();
     cleanup.push(async () => redis.resume());
     await feed.publish(['s-at-close'], new Date(Date.now() + 600_000)); // times out: waits for its retry
     redis.resume();
     expect(await feed.close()).toBe(0);
-    const probe = redis.client();
-    cleanup.push(async () => probe.disconnect());
-    expect(await probe.zscore(`${prefix}:revoked`, 's-at-close')).not.toBeNull();
+    expect(await probe().zscore(`${prefix}:revoked`, 's-at-close')).not.toBeNull();
   }, 30_000);
 
   it('judges what has expired by the clock it is given, as the revocations were made by, not by the system clock', async () => {
     await redis.start();
-    const connection = connectRedis(redis.url, createLogger('silent'));
-    cleanup.push(() => connection.close());
-    expect(await connection.ready(5000)).toBe(true);
     // An instance whose clock runs two hours ahead of the system's (a test clock moved on).
     const ahead = { now: () => new Date(Date.now() + 7_200_000) };
     const prefix = 'outbox-clock';
-    const feed = new RedisRevocationFeed(connection.client, prefix, createLogger('silent'), { clock: ahead });
-    cleanup.push(() => feed.close());
-    await feed.started();
-    const probe = redis.client();
-    cleanup.push(async () => probe.disconnect());
+    const { feed } = await readyFeed(prefix, { options: { clock: ahead } });
+    const stored = probe();
     const minute = 60_000;
     // Ended an hour ago by its clock (still ahead of the system's): nothing left to share or keep.
     const ended = ahead.now().getTime() - 60 * minute;
-    await probe.zadd(`${prefix}:revoked`, ended, 's-stored-ended');
+    await stored.zadd(`${prefix}:revoked`, ended, 's-stored-ended');
     await feed.publish(['s-live'], new Date(ahead.now().getTime() + minute));
     await feed.publish(['s-ended'], new Date(ended));
     expect(await feed.flush(5000)).toBe(0);
     expect(await feed.load()).toBe(true);
-    expect(await probe.zrange(`${prefix}:revoked`, 0, -1)).toEqual(['s-live']);
+    expect(await stored.zrange(`${prefix}:revoked`, 0, -1)).toEqual(['s-live']);
     expect(feed.isRevoked('s-live', ahead.now())).toBe(true);
   }, 30_000);
 });
