@@ -84,10 +84,13 @@ export function startKeyReloader(reloadKeys: () => Promise<void>, seconds: numbe
   return () => clearInterval(timer);
 }
 
+/** How long the start-up waits for the first catch-up: REVOCATION_POLL_SECONDS, within 10–30 s. */
+export const catchUpTimeoutMs = (config: Pick<Config, 'revocationPollSeconds'>) => Math.min(Math.max(config.revocationPollSeconds, 10), 30) * 1000;
+
 /**
  * Catches up on sessions ended without this instance hearing of it (catchUpRevocations): now,
  * before the instance serves, and every REVOCATION_POLL_SECONDS. Resolves once the first run is
- * done, or has run `timeoutMs` (REVOCATION_POLL_SECONDS, within 10–30 s) without finishing: a
+ * done, or has run `timeoutMs` (catchUpTimeoutMs) without finishing: a
  * database that hangs rather than fails does not hold the start-up. A failed or overdue run is
  * logged and made good by a later one; no run starts while one is still under way, so a hung
  * read never piles up more of itself on the pool.
@@ -96,7 +99,7 @@ export async function startRevocationCatchUp(
   deps: AuthDeps,
   config: Config,
   logger: Logger,
-  timeoutMs = Math.min(Math.max(config.revocationPollSeconds, 10), 30) * 1000,
+  timeoutMs = catchUpTimeoutMs(config),
 ) {
   let running = false;
   const run = async () => {

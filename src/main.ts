@@ -10,7 +10,7 @@ import { describeError } from './describe-error';
 import { prune } from './domain/admin';
 import { listeningUrl, reach } from './http/listening-url';
 import { batchedStdout, createLogger, routeConsoleToLog } from './logger';
-import { recordedPoolPriority } from './thread-priority';
+import { logPoolPriority } from './thread-priority';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 const DRAIN_MS = 10_000;
@@ -159,11 +159,3 @@ main().catch((error: unknown) => {
   process.stderr.write(`${isExpectedFailure(error) ? 'Refusing to start' : 'Failed to start'}: ${describeFailure(error)}\n`);
   process.exit(1);
 });
-
-/** What the production launcher did with PASSWORD_HASH_NICE (nothing under `npm start`). */
-function logPoolPriority(logger: Logger) {
-  const priority = recordedPoolPriority();
-  if (!priority) return;
-  if (priority.applied) logger.info({ nice: priority.nice, threads: priority.threads }, "libuv's thread pool (password hashing): threads lowered to PASSWORD_HASH_NICE");
-  else if (priority.nice !== 0) logger.warn({ reason: priority.reason }, 'PASSWORD_HASH_NICE could not be applied');
-}

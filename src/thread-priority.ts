@@ -1,6 +1,7 @@
 import { randomFill } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
+import type { Logger } from 'pino';
 
 /** The nice value of libuv's pool threads when PASSWORD_HASH_NICE is unset. */
 export const DEFAULT_PASSWORD_HASH_NICE = 10;
@@ -63,4 +64,11 @@ export function recordPoolPriority(priority: PoolPriority) {
 /** What the launcher did; undefined when the gateway was not started by it (`npm start`) or not on Linux. */
 export function recordedPoolPriority(): PoolPriority | undefined {
   return (globalThis as Record<symbol, unknown>)[RECORDED] as PoolPriority | undefined;
+}
+
+/** Logs what the launcher did with PASSWORD_HASH_NICE: nothing for 0 (asked for) or without the launcher (`npm start`). */
+export function logPoolPriority(logger: Logger, priority = recordedPoolPriority()) {
+  if (!priority) return;
+  if (priority.applied) logger.info({ nice: priority.nice, threads: priority.threads }, "libuv's thread pool (password hashing): threads lowered to PASSWORD_HASH_NICE");
+  else if (priority.nice !== 0) logger.warn({ reason: priority.reason }, 'PASSWORD_HASH_NICE could not be applied');
 }

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { startRevocationCatchUp } from '../../src/compose';
+import { catchUpTimeoutMs, startRevocationCatchUp } from '../../src/compose';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { catchUpRevocations, LocalRevocations } from '../../src/domain/revocation';
 import { MAX_ACCESS_TOKEN_TTL } from '../../src/domain/tokens';
@@ -156,6 +156,13 @@ describe.skipIf(!process.env.REDIS_URL)('with Redis', () => {
     const later = await start({ RATE_LIMIT_PREFIX: `${running.config.rateLimit.prefix}-later` }); // a set of its own: only the database tells it
     expect(await meCode(later, user.accessToken)).toBe('UNAUTHENTICATED');
     expect(await meCode(later, kept.accessToken)).toBeUndefined();
+  });
+});
+
+describe('the start-up wait for the first catch-up', () => {
+  it('is REVOCATION_POLL_SECONDS, but never under 10 s (a short poll would not hold a start for a slow read) nor over 30 s', () => {
+    const waits = [1, 9, 10, 15, 30, 31, 3600].map((revocationPollSeconds) => catchUpTimeoutMs({ revocationPollSeconds }));
+    expect(waits).toEqual([10_000, 10_000, 10_000, 15_000, 30_000, 30_000, 30_000]);
   });
 });
 
