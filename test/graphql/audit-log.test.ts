@@ -8,6 +8,7 @@ import { disableUser, grantRole } from '../../src/domain/admin';
 import { hashOpaqueToken } from '../../src/domain/tokens';
 import {
   ChangePasswordDocument,
+  ConfirmMfaDocument,
   DisableMfaDocument,
   EnrollMfaDocument,
   LoginDocument,
@@ -123,6 +124,23 @@ describe('signing in', () => {
       expect.objectContaining({ level: INFO, userId: user.user.id, sessionId }),
       expect.objectContaining({ level: INFO, userId: user.user.id, sessionId }),
     ]);
+    expectNoneLogged(from, [wrong, secret, user.email, user.accessToken]);
+  });
+
+  it("'mfa code rejected' at confirmMfa too (a wrong code at enrolment draws on the same budget), naming the session", async () => {
+    const user = await signUp(gw);
+    const enrolled = await gw.gql(EnrollMfaDocument, { password: user.password }, { token: user.accessToken });
+    const { secret } = enrolled.data!.enrollMfa;
+    const from = gw.logs.length;
+    const wrong = wrongCode(totpNow(gw, secret));
+    expect(codeOf(await gw.gql(ConfirmMfaDocument, { code: wrong }, { token: user.accessToken }))).toBe('INVALID_MFA_CODE');
+    expect(audited('mfa code rejected', from)).toEqual([
+      expect.objectContaining({ level: INFO, userId: user.user.id, sessionId: decodeJwt(user.accessToken).sid }),
+    ]);
+    // A right code then is no rejection.
+    const after = gw.logs.length;
+    expect((await gw.gql(ConfirmMfaDocument, { code: totpNow(gw, secret) }, { token: user.accessToken })).errors).toBeUndefined();
+    expect(audited('mfa code rejected', after)).toEqual([]);
     expectNoneLogged(from, [wrong, secret, user.email, user.accessToken]);
   });
 });

@@ -23,10 +23,8 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
     factor.enrolledAt > enrolmentsLiveSince(deps.clock.now());
   // A factor confirmed since the user was read: the same confirmation, sent twice.
   if (!pending) throw factor?.confirmed ? new MfaAlreadyEnabledError() : noPendingEnrolment();
-  const codes = await deps.throttle.guardMfa(
-    user.id,
-    (error) => error instanceof InvalidMfaCodeError,
-    async () => {
+  const codes = await deps.throttle
+    .guardMfa(user.id, (error) => error instanceof InvalidMfaCodeError, async () => {
       const now = deps.clock.now();
       const step = matchingStep(openTotpSecret(deps.box, user.id, factor.sealed), code.trim(), now);
       if (step === null) throw new InvalidMfaCodeError();
@@ -37,8 +35,12 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
       if (confirmed === 'session-ended') throw new UnauthenticatedError();
       if (confirmed === 'unconfirmed') throw await whyUnconfirmed(deps, user.id, factor.sealed);
       return fresh;
-    },
-  );
+    })
+    .catch((error: unknown) => {
+      // A wrong code draws on the one budget of guesses at the secret, and is audited as at every other path.
+      if (error instanceof InvalidMfaCodeError) deps.audit('mfa code rejected', { userId: user.id, sessionId: viewer.sessionId });
+      throw error;
+    });
   await deps.sessions.revokeAllOfUser(user.id, 'mfa_changed', deps.clock.now(), viewer.sessionId);
   deps.audit('mfa enabled', { userId: user.id });
   return codes;

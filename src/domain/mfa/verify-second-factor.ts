@@ -10,8 +10,9 @@ export type SecondFactor = 'otp' | 'rcode';
 /**
  * Checks a TOTP code (a step later than the last accepted one, taken atomically) or, when
  * allowed, a recovery code (spent atomically), inside the per-user MFA limit. Every miss is
- * INVALID_MFA_CODE, and audited ('mfa code rejected', with `rejected`: who presented it), for
- * every path that checks a code draws on the one per-user budget of guesses at the one secret;
+ * INVALID_MFA_CODE, and audited ('mfa code rejected', with `rejected`: who presented it; as
+ * confirmMfa's are), for every path that checks a code draws on the one per-user budget of
+ * guesses at the one secret;
  * the answer is the amr value of the factor that matched. With a login
  * challenge, the code and the challenge are spent together; a challenge spent meanwhile is
  * INVALID_TOKEN, and the code stays unspent. With `spend`, the code is spent by the change it
