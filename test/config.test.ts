@@ -85,7 +85,7 @@ describe('defaults', () => {
   it('reads valid values', () => {
     const config = loadConfig({
       ...PRODUCTION,
-      ENCRYPTION_KEYS: `${key('new')}, ${key('old')}`,
+      ENCRYPTION_KEYS: `${key('new')}, ${key('old')}, ${key('x'.repeat(32))}`,
       JWT_ALG: 'EdDSA',
       ACCESS_TOKEN_TTL: '3600',
       REFRESH_TOKEN_TRANSPORT: 'cookie',
@@ -94,7 +94,7 @@ describe('defaults', () => {
     });
     expect(config.production).toBe(true);
     expect(config.databaseUrl).toBe(PRODUCTION.DATABASE_URL);
-    expect(config.encryptionKeys?.map((k) => [k.id, k.key.length])).toEqual([['new', 32], ['old', 32]]);
+    expect(config.encryptionKeys?.map((k) => [k.id, k.key.length])).toEqual([['new', 32], ['old', 32], ['x'.repeat(32), 32]]);
     expect(config.jwt).toMatchObject({ alg: 'EdDSA', accessTokenTtl: 3600 });
     expect(config.refresh.transport).toBe('cookie');
     expect(config.passwordPolicy).toBe('nist');
@@ -136,6 +136,7 @@ describe('invalid values name the setting', () => {
     ['ENCRYPTION_KEYS', 'no-separator'],
     ['ENCRYPTION_KEYS', key('short', 16)],
     ['ENCRYPTION_KEYS', `bad id!:${randomBytes(32).toString('base64')}`],
+    ['ENCRYPTION_KEYS', key('x'.repeat(33))],
     ['ENCRYPTION_KEYS', `${key('same')},${key('same')}`],
     ['CORS_ORIGINS', 'app.example'],
     ['CORS_ORIGINS', 'http://app.example/path'],

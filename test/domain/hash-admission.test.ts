@@ -31,10 +31,12 @@ describe('HashAdmission', () => {
     expect(admission.saturated).toBe(true);
     await expect(admission.run(async () => 'd')).rejects.toBeInstanceOf(ServiceUnavailableError);
 
+    expect(admission.load).toEqual({ running: 1, waiting: 2 });
     gates.a.open();
     expect(await a).toBe('a');
     await tick();
     expect(started).toEqual(['a', 'b']); // first come, first served
+    expect(admission.load).toEqual({ running: 1, waiting: 1 }); // a's place handed to b, not freed besides
     expect(admission.saturated).toBe(false); // a place in the queue is free again
     gates.b.open();
     gates.c.open();
@@ -88,6 +90,17 @@ describe('HashAdmission', () => {
     admission.reserve('a').release(); // its hash has run: the place is free again
     again.release();
     other.release();
+  });
+
+  it("counts a client's places right after a release that follows its run (as every caller's finally does)", async () => {
+    const admission = new HashAdmission({ concurrency: 2, queue: 2, perClient: 2 });
+    const used = admission.reserve('a');
+    expect(await used.run(async () => 'done')).toBe('done');
+    used.release(); // nothing to give back: the place left with its hash
+    expect(admission.load).toEqual({ running: 0, waiting: 0 });
+    const places = [admission.reserve('a'), admission.reserve('a')];
+    expect(() => admission.reserve('a')).toThrow(RateLimitedError);
+    for (const place of places) place.release();
   });
 
   it("gives a client's place back when its hash fails", async () => {

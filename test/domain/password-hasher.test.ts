@@ -63,6 +63,28 @@ describe('needsRehash', () => {
     }
   });
 
+  it('checks and keeps a hash at the largest parameters the settings allow (ARGON2_TIME_COST 20, ARGON2_PARALLELISM 16)', async () => {
+    for (const settings of [
+      { memoryKib: 1024, timeCost: 20, parallelism: 1 },
+      { memoryKib: 1024, timeCost: 1, parallelism: 16 },
+    ]) {
+      const hasher = new PasswordHasher(settings, limits);
+      const stored = await hasher.hash('the password');
+      expect(await hasher.verify(stored, 'the password'), stored).toBe(true);
+      expect(hasher.needsRehash(stored), stored).toBe(false);
+    }
+  });
+
+  it('replaces an argon2id hash without v= (version 16) though it has exactly the configured parameters', async () => {
+    const stored = (await argon2.hash('the password', { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1, version: 0x10 })).replace(
+      '$v=16$',
+      '$',
+    );
+    expect(stored).toMatch(/^\$argon2id\$m=19456,/);
+    expect(await configured.verify(stored, 'the password')).toBe(true);
+    expect(configured.needsRehash(stored)).toBe(true);
+  });
+
   it('keeps a stronger hash instead of downgrading it after the settings were lowered', async () => {
     expect(configured.needsRehash(await hashWith(argon2.argon2id, 65_536, 3))).toBe(false);
   });
@@ -113,6 +135,8 @@ describe('a check against a hash made with other parameters', () => {
       'argon2id m=9920 t=1': [await hashWith(argon2.argon2id, 9920, 1), wrong, 0.7],
       'argon2id m=7168 t=5': [await hashWith(argon2.argon2id, 7168, 5), wrong, 0.6],
       'argon2id m=7168 t=1': [await hashWith(argon2.argon2id, 7168, 1), wrong, 0.7],
+      // Its lanes are not counted as work: memory x passes is a quarter of the configured.
+      'argon2id m=9920 t=1 p=4': [await hashWith(argon2.argon2id, 9920, 1, 4), wrong, 0.7],
       'argon2d m=19456 t=2': [await hashWith(argon2.argon2d, 19_456, 2), wrong, 0.7],
       'argon2i m=4096 t=1 without v= (version 16)': [(await hashWith(argon2.argon2i, 4096, 1)).replace('$v=19$', '$'), wrong, 0.7],
       'bcrypt (no argon2 hash)': ['$2b$10$abcdefghijklmnopqrstuuWSp6gL9y6B9rLq5r5e0nWlR5rX1CZ.a', wrong, 0.7],

@@ -31,6 +31,9 @@ describe('composition policy', () => {
   it('treats spaces and non-ASCII punctuation as symbols and non-ASCII letters as letters', () => {
     expect(check('Plover Quartz 71')).toEqual([]);
     expect(check('Ärger-über-71ß')).toEqual([]);
+    // Any decimal digit counts as a digit, not as a symbol: Arabic-Indic ٧١ (NFKC keeps them).
+    expect(check('Plover-Quartz-٧١')).toEqual([]);
+    expect(check('PloverQuartz٧١x')).toEqual(['MISSING_SYMBOL']);
   });
 
   it('rejects a common password that meets every composition rule, case-insensitively', () => {
@@ -87,6 +90,8 @@ describe('both policies', () => {
     const atTheBound = 'x'.repeat(MAX_SENT_PASSWORD_UNITS);
     expect(MAX_SENT_PASSWORD_UNITS).toBe(2048);
     expect(checkPasswordPolicy(atTheBound, 'nist')).toEqual(['TOO_LONG']); // 2,048 characters: normalized and counted
+    // Examined, so every other reason is named too.
+    expect(checkPasswordPolicy(atTheBound, 'composition')).toEqual(['TOO_LONG', 'MISSING_UPPERCASE', 'MISSING_DIGIT', 'MISSING_SYMBOL']);
     const normalize = vi.spyOn(String.prototype, 'normalize');
     try {
       expect(checkPasswordPolicy(`${atTheBound}x`, 'nist')).toEqual(['TOO_LONG']);

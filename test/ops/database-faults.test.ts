@@ -99,6 +99,38 @@ describe.skipIf(!databaseUrl)('database faults', () => {
     }
   });
 
+  it('a login whose account lookup the database cancels gives back its place in the hashing line', async () => {
+    const url = databaseUrlFor(databaseUrl!, named.name!);
+    await named.admin(`ALTER DATABASE "${named.name}" SET statement_timeout = '300ms'`);
+    const { default: postgres } = await import('postgres');
+    const holder = postgres(url, { max: 1, onnotice: () => {} });
+    const database = await openPostgres(url, { max: 3 });
+    const gw = await startGateway({ database, encryptionKeys: KEYS, env: { DATABASE_URL: url } });
+    let release!: () => void;
+    try {
+      const user = await signUp(gw);
+      // The place is taken before the account is looked up, which now waits until it is cancelled.
+      const locked = new Promise<void>((resolve) => {
+        void holder.begin(async (tx) => {
+          await tx`LOCK TABLE users IN ACCESS EXCLUSIVE MODE`;
+          resolve();
+          await new Promise<void>((done) => (release = done));
+        });
+      });
+      await locked;
+      expect(codeOf(await gw.gql(LoginDocument, { email: user.email, password: PASSWORD }))).toBe('SERVICE_UNAVAILABLE');
+      expect(gw.deps.hasher.load).toEqual({ running: 0, waiting: 0 });
+      release();
+      expect((await gw.gql(LoginDocument, { email: user.email, password: PASSWORD })).errors).toBeUndefined();
+    } finally {
+      release?.();
+      await gw.close();
+      await database.close();
+      await holder.end();
+      await named.admin(`ALTER DATABASE "${named.name}" RESET statement_timeout`);
+    }
+  });
+
   it.each([
     ['statement_timeout', '57014'],
     ['lock_timeout', '55P03'],

@@ -80,6 +80,8 @@ describe('a gateway that hashes one password at a time and queues one more', () 
       expect(codeOf(await gw.gql(RegisterDocument, { email: uniqueEmail('after'), password: PASSWORD }))).toBeUndefined();
     }
     expect(codeOf(await gw.gql(RegisterDocument, { email: uniqueEmail('over'), password: PASSWORD }))).toBe('RATE_LIMITED');
+    // A registration refused by its limit gives back the place in line it took first.
+    expect(gw.deps.hasher.load).toEqual({ running: 0, waiting: 0 });
   });
 });
 
