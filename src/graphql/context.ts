@@ -4,7 +4,8 @@ import type { RefreshTransport } from '../config';
 /** Reads and writes the refresh-token cookie of the current HTTP exchange. */
 export interface RefreshCookie {
   read(): string | undefined;
-  set(token: string, expiresAt: Date): void;
+  /** `maxAgeSeconds`: the same end, counted from now (Max-Age). */
+  set(token: string, expiresAt: Date, maxAgeSeconds: number): void;
   clear(): void;
 }
 

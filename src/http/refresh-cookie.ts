@@ -23,8 +23,8 @@ class ExchangeRefreshCookie implements RefreshCookie {
     return this.request.server.parseCookie(header)[REFRESH_COOKIE] || undefined;
   }
 
-  set(token: string, expiresAt: Date) {
-    this.reply.setCookie(REFRESH_COOKIE, token, { ...attributes, expires: expiresAt });
+  set(token: string, expiresAt: Date, maxAgeSeconds: number) {
+    this.reply.setCookie(REFRESH_COOKIE, token, { ...attributes, expires: expiresAt, maxAge: maxAgeSeconds });
   }
 
   clear() {

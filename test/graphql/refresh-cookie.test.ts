@@ -1,8 +1,9 @@
 // Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it, and a refresh through the cookie answers in the cookie only, whatever the request asks); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared, with those same attributes, on logout, logoutAll and a refresh that finds it dead (not one refused by the grace).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LogoutAllDocument, LogoutDocument, RefreshDocument, RegisterDocument, VerifyMfaDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, uniqueEmail } from '../helpers/fixtures';
+import { freezeForTest } from '../helpers/test-clock';
 import { createTestDatabase, startGateway, type RequestOptions, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { challenge, enableMfa, totpNow } from '../helpers/mfa';
 import { logIn, refreshCode, rotate } from '../helpers/sessions';
@@ -88,6 +89,18 @@ describe('transport both (default)', () => {
     expectHardened(cookie);
     const expires = Date.parse(cookie.attributes.get('expires')!);
     expect(Math.floor(expires / 1000)).toBe(Math.floor(new Date(login.refreshTokenExpiresAt).getTime() / 1000));
+  });
+
+  it("gives the cookie a Max-Age to the same end, by the gateway's clock (a browser whose clock runs ahead keeps it)", async () => {
+    const gw = gateways.both!;
+    freezeForTest(gw.clock);
+    gw.clock.advance(-3600); // the gateway's clock an hour behind this machine's: Max-Age follows the gateway's
+    onTestFinished(() => gw.clock.advance(3600));
+    const login = await newLogin(gw);
+    const cookie = refreshCookieOf(login.headers)!;
+    const end = new Date(login.refreshTokenExpiresAt).getTime();
+    expect(cookie.attributes.get('max-age')).toBe(String(Math.floor((end - gw.clock.now().getTime()) / 1000)));
+    expect(Number(cookie.attributes.get('max-age'))).toBeGreaterThan(gw.config.refresh.idleTtl - 2);
   });
 
   it('refresh without an argument reads the cookie, rotates it and sets the successor in the cookie only', async () => {
@@ -199,6 +212,21 @@ describe('transport body', () => {
     const out = await gw.gql(LogoutDocument, { refreshToken: next.refreshToken });
     expect(out.data?.logout).toBe(true);
     expect(out.headers.get('set-cookie')).toBeNull();
+  });
+
+  it('clears a cookie left from before the transport became body, at logout and logoutAll, and the session it holds lives on', async () => {
+    const gw = gateways.body!;
+    const stale = await newLogin(gateways.both!);
+    const login = await newLogin(gw);
+    const out = await gw.gql(LogoutDocument, { refreshToken: login.refreshToken }, { cookie: asCookie(stale.refreshToken!) });
+    expect(out.data?.logout).toBe(true);
+    expectCleared(out.headers);
+    const other = await newLogin(gw);
+    const all = await gw.gql(LogoutAllDocument, {}, { token: other.accessToken, cookie: asCookie(stale.refreshToken!) });
+    expect(all.data?.logoutAll).toBe(true);
+    expectCleared(all.headers);
+    // Never read under body, so never ended by these.
+    expect((await rotate(gateways.both!, stale.refreshToken)).refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
   });
 });
 

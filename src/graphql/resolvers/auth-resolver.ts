@@ -7,7 +7,7 @@ import { AuthPayload } from '../types/auth-payload';
 import { LoginResult } from '../types/login-result';
 import { MfaMethod } from '../types/mfa-challenge';
 import { PasswordPolicy } from '../types/password-policy';
-import { deliverTokens, presentedRefreshToken } from './deliver-tokens';
+import { clearRefreshCookie, deliverTokens, presentedRefreshToken } from './deliver-tokens';
 
 @Resolver()
 export class AuthResolver {
@@ -61,7 +61,7 @@ export class AuthResolver {
     @Ctx() ctx: GatewayContext,
   ) {
     const result = await logout(ctx.deps, presentedRefreshToken(ctx, refreshToken).token, ctx.client);
-    if (ctx.refreshTransport !== 'body') ctx.refreshCookie.clear();
+    clearRefreshCookie(ctx);
     return result;
   }
 }

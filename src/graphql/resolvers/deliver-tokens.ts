@@ -8,7 +8,12 @@ import type { AuthPayload } from '../types/auth-payload';
  */
 export function deliverTokens(ctx: GatewayContext, tokens: IssuedTokens, transport = ctx.refreshTransport): AuthPayload {
   ctx.issuedTo.add(tokens.user.id);
-  if (transport !== 'body') ctx.refreshCookie.set(tokens.refreshToken, tokens.refreshTokenExpiresAt);
+  if (transport !== 'body') {
+    // Max-Age as well as Expires: a browser whose clock runs ahead would drop a cookie that only
+    // has an Expires it already sees as past, and Max-Age wins where both are given.
+    const maxAge = Math.max(0, Math.floor((tokens.refreshTokenExpiresAt.getTime() - ctx.deps.clock.now().getTime()) / 1000));
+    ctx.refreshCookie.set(tokens.refreshToken, tokens.refreshTokenExpiresAt, maxAge);
+  }
   return {
     accessToken: tokens.accessToken,
     tokenType: 'Bearer',
@@ -24,4 +29,13 @@ export function presentedRefreshToken(ctx: GatewayContext, argument: string | nu
   if (argument) return { token: argument, inCookie: false };
   const token = ctx.refreshTransport === 'body' ? undefined : ctx.refreshCookie.read();
   return { token, inCookie: token !== undefined };
+}
+
+/**
+ * After a logout: clears the refresh cookie where the cookie is a transport, and wherever the
+ * request still carries one (set before REFRESH_TOKEN_TRANSPORT became body: it is never read
+ * again, but the browser would send it with every request until it expires).
+ */
+export function clearRefreshCookie(ctx: GatewayContext) {
+  if (ctx.refreshTransport !== 'body' || ctx.refreshCookie.read() !== undefined) ctx.refreshCookie.clear();
 }

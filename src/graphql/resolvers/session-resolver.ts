@@ -2,6 +2,7 @@ import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphq
 import { listSessions, logoutAll, revokeSession } from '../../domain/auth';
 import { viewerOf, type GatewayContext } from '../context';
 import { Session } from '../types/session';
+import { clearRefreshCookie } from './deliver-tokens';
 
 @Resolver()
 export class SessionResolver {
@@ -16,7 +17,7 @@ export class SessionResolver {
   async logoutAll(@Ctx() ctx: GatewayContext) {
     const result = await logoutAll(ctx.deps, viewerOf(ctx));
     // The caller's session ended too: its cookie holds nothing worth keeping.
-    if (ctx.refreshTransport !== 'body') ctx.refreshCookie.clear();
+    clearRefreshCookie(ctx);
     return result;
   }
 
