@@ -31,8 +31,12 @@ export interface AppOptions {
 export async function createApp({ config, deps, logger, pingDatabase, rateLimitMode, metrics }: AppOptions): Promise<FastifyInstance> {
   const app = await createHttpApp(config, logger, { answered: metrics?.answeredOn('public') });
   if (config.corsOrigins.length > 0) {
+    const allowed = new Set(config.corsOrigins);
     await app.register(fastifyCors, {
-      origin: config.corsOrigins,
+      // A function rather than the list: for an origin not listed (or none) @fastify/cors then
+      // adds no CORS header at all; given the list, it still sent the credentials, methods and
+      // headers it allows to anyone who asked.
+      origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
       credentials: true,
       methods: ['GET', 'POST'],
       allowedHeaders: [
@@ -51,8 +55,8 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
       exposedHeaders: ['retry-after', 'x-request-id'],
       // A browser asks again at most every 10 minutes (Chromium caps it at 2 hours).
       maxAge: 600,
-      // An OPTIONS that is no preflight (no Origin) gets an empty 204 without CORS headers, not a
-      // text/plain 400 outside the error registry.
+      // An OPTIONS that is no preflight (no Origin) is not answered by the plugin as a text/plain
+      // 400 outside the error registry, but by the route below.
       strictPreflight: false,
     });
   }
@@ -62,14 +66,12 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
 
   const apollo = await startGraphqlServer({ app, config, logger, schema: gatewaySchema(), introspection: !config.production, metrics });
   const context = requestContext(config, deps, config.trustProxy ? 'TRUST_PROXY' : undefined);
-  if (config.corsOrigins.length > 0) await app.register(fastifyApollo(apollo), { context });
-  else {
-    // No origin is allowed: a preflight gets what one from an origin not listed would, an empty
-    // 204 without CORS headers (the browser then says which header is missing), not Apollo's
-    // answer to an OPTIONS, a 400 about cross-site request forgery.
-    await app.register(fastifyApollo(apollo), { context, method: ['GET', 'POST'] });
-    app.options('/graphql', (_request, reply) => void reply.code(204).send());
-  }
+  await app.register(fastifyApollo(apollo), { context, method: ['GET', 'POST'] });
+  // A preflight from an allowed origin is answered by the CORS plugin. Any other OPTIONS (an
+  // origin not listed, CORS_ORIGINS unset, no preflight at all) gets an empty 204 without CORS
+  // headers (the browser then says which header is missing), not Apollo's answer to an OPTIONS,
+  // a 400 about cross-site request forgery.
+  app.options('/graphql', (_request, reply) => void reply.code(204).send());
 
   registerHealthRoutes(app, pingDatabase, rateLimitMode);
   registerJwksRoutes(app, () => deps.keys, { issuer: config.jwt.issuer, alg: config.jwt.alg });

@@ -50,11 +50,12 @@ function trustProxyOption(setting: TrustProxy) {
 }
 
 /**
- * Every answer: its request id, and no-store (answers carry tokens and account details; the few
- * that may be cached, the JWKS and the playground's files, say so themselves).
+ * Every answer: its request id, no-store (answers carry tokens and account details; the few
+ * that may be cached, the JWKS and the playground's files, say so themselves), and nosniff (a
+ * JSON answer is never taken for a script or a page).
  */
 function replyHeaders(request: FastifyRequest, reply: FastifyReply) {
-  reply.header('x-request-id', request.id).header('cache-control', 'no-store');
+  reply.header('x-request-id', request.id).header('cache-control', 'no-store').header('x-content-type-options', 'nosniff');
 }
 
 /** HTTP/1.1 requires a Host header (RFC 9112, 3.2); HTTP/1.0 did not. */

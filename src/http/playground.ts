@@ -87,7 +87,9 @@ const served = (body: Buffer, type: string): Served => ({
 function send(request: FastifyRequest, reply: FastifyReply, file: Served, cache: string) {
   reply
     .header('content-security-policy', PLAYGROUND_CSP)
-    .header('x-content-type-options', 'nosniff')
+    // frame-ancestors' older spelling, and no handle on this page for whoever opened it.
+    .header('x-frame-options', 'DENY')
+    .header('cross-origin-opener-policy', 'same-origin')
     .header('referrer-policy', 'no-referrer')
     .header('cache-control', cache)
     .header('etag', file.etag);
@@ -119,6 +121,9 @@ function prefersHtml(accept: string | undefined): boolean {
  */
 export function registerPlaygroundRoutes(app: FastifyInstance, options: { schemaSdl: string }) {
   const page = served(Buffer.from(PAGE), 'text/html; charset=utf-8');
+  // Opened by another site (a link, window.open): the page does not sign in with the cookie by
+  // itself, or any site could make the browser refresh the session, keeping it alive unseen.
+  const pageOpenedCrossSite = served(Buffer.from(PAGE.replace('<body>', '<body data-opened-from="another-site">')), 'text/html; charset=utf-8');
   const files = new Map(Object.entries(FILES).map(([name, file]) => [name, served(readFileSync(file.path()), file.type)]));
   files.set('schema.graphql', served(Buffer.from(options.schemaSdl), TEXT));
 
@@ -129,7 +134,7 @@ export function registerPlaygroundRoutes(app: FastifyInstance, options: { schema
     const vary = reply.getHeader('vary');
     reply.header('vary', vary ? `${String(vary)}, Accept` : 'Accept');
     if (!prefersHtml(request.headers.accept)) return;
-    return send(request, reply, page, 'no-store');
+    return send(request, reply, request.headers['sec-fetch-site'] === 'cross-site' ? pageOpenedCrossSite : page, 'no-store');
   });
   for (const [name, file] of files) {
     app.get(`${PLAYGROUND_ASSETS}${name}`, (request, reply) => send(request, reply, file, 'no-cache'));

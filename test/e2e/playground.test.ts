@@ -339,6 +339,48 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
       await relay.close();
     }
   }, 60_000);
+
+  it('does not sign in with the cookie by itself when another site opened it, and does once the user opens it', async () => {
+    const email = uniqueEmail('playground-cross-site');
+    const registered = await gw.post({ query: `mutation { register(email: "${email}", password: "${PASSWORD}") }` });
+    expect(await registered.json()).toEqual({ data: { register: true } });
+    // Another site (127.0.0.1 is not localhost's site) that links to the playground.
+    const site = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<a id="go" href="${origin}/graphql">playground</a>`);
+    });
+    await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', resolve));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ARGS });
+    try {
+      const context = await browser.newContext();
+      const tab = await context.newPage();
+      const refreshes: string[] = [];
+      tab.on('request', (request) => {
+        if (request.method() === 'POST' && (request.postData() ?? '').includes('PlaygroundRefresh')) refreshes.push(request.url());
+      });
+      const cookieNow = async () => (await context.cookies(origin)).find((c) => c.name === COOKIE)?.value;
+      await signInWithoutThePlayground(tab, origin, email);
+      const before = await cookieNow();
+      expect(before).toMatch(/^[A-Za-z0-9_-]{43}$/);
+
+      await tab.goto(`http://127.0.0.1:${(site.address() as { port: number }).port}/`);
+      await tab.click('#go');
+      await tab.waitForURL(`${origin}/graphql`);
+      await tab.locator('#session-status', { hasText: 'another site opened this page' }).waitFor();
+      expect(await tab.evaluate('window.opener === null')).toBe(true);
+      expect(refreshes).toEqual([]);
+      expect(await cookieNow()).toBe(before);
+
+      // Opened by the user (an address typed or a bookmark): signed in with the cookie.
+      await tab.goto(`${origin}/graphql`);
+      await tab.locator('#session-email', { hasText: email }).waitFor();
+      expect(refreshes).toHaveLength(1);
+    } finally {
+      await browser.close();
+      site.closeAllConnections();
+      await new Promise<void>((resolve) => site.close(() => resolve()));
+    }
+  }, 60_000);
 });
 
 /**

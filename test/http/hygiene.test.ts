@@ -249,6 +249,18 @@ describe('caching', () => {
     expect(viaGet.headers.get('cache-control')).toBe('no-store');
   });
 
+  it('marks every answer X-Content-Type-Options: nosniff (GraphQL, an error, an unknown path, health, the JWKS)', async () => {
+    const answers = [
+      await prod.post({ query: '{ __typename }' }),
+      await prod.post({ query: '{ nope }' }),
+      await fetch(`${prod.url}/no-such-path`),
+      await fetch(`${prod.url}/healthz`),
+      await fetch(`${prod.url}/.well-known/jwks.json`),
+    ];
+    expect(answers.map((answer) => answer.status)).toEqual([200, 400, 404, 200, 200]);
+    for (const answer of answers) expect(answer.headers.get('x-content-type-options'), answer.url).toBe('nosniff');
+  });
+
   it('keeps no-store on an error Apollo gives a cache-control of its own (a persisted query)', async () => {
     const response = await prod.post({ extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } } });
     expect(response.status).toBe(200); // Apollo's status for it, as README says
@@ -424,10 +436,20 @@ describe('CORS', () => {
     expect((apolloClient.headers.get('access-control-allow-headers') ?? '').toLowerCase()).toContain('apollographql-client-version');
     expect(allowed.headers.get('access-control-max-age')).toBe('600');
 
-    const other = await preflight(prod, 'http://evil.example');
-    expect(other.headers.get('access-control-allow-origin')).toBeNull();
-    const otherPost = await prod.post({ query: '{ __typename }' }, { headers: { origin: 'http://evil.example' } });
-    expect(otherPost.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('tells an origin not listed, and a request with no Origin, nothing of what it allows: no CORS header at all', async () => {
+    const corsHeaders = (response: Response) => [...response.headers.keys()].filter((h) => h.startsWith('access-control-'));
+    for (const origin of ['http://evil.example', `${APP}.`, APP.toUpperCase(), 'null']) {
+      const other = await preflight(prod, origin);
+      expect(other.status, origin).toBe(204);
+      expect(await other.text()).toBe('');
+      expect(corsHeaders(other), origin).toEqual([]);
+      const otherPost = await prod.post({ query: '{ __typename }' }, { headers: { origin } });
+      expect(otherPost.status).toBe(200);
+      expect(corsHeaders(otherPost), origin).toEqual([]);
+    }
+    expect(corsHeaders(await prod.post({ query: '{ __typename }' }))).toEqual([]);
   });
 
   it('keeps Vary: Origin beside the playground\'s Vary: Accept, and answers an OPTIONS that is no preflight 204', async () => {

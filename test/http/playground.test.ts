@@ -50,6 +50,9 @@ describe('the page', () => {
     expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
     expect(response.headers.get('x-content-type-options')).toBe('nosniff');
     expect(response.headers.get('referrer-policy')).toBe('no-referrer');
+    // Not framed by browsers that predate frame-ancestors either; whoever opened it keeps no handle on it.
+    expect(response.headers.get('x-frame-options')).toBe('DENY');
+    expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
     // The page is an answer like any other (no-store); its files are kept but revalidated.
     expect(response.headers.get('cache-control')).toBe('no-store');
     const html = await response.text();

@@ -300,8 +300,12 @@
         ...first,
       }),
     );
+    // A cookie from an earlier visit signs this page in again; not when another site opened it.
+    if (document.body.dataset.openedFrom === 'another-site') {
+      render('Not signed in: another site opened this page, so it did not use your earlier sign-in. Open the playground yourself (or reload it) to continue, or run Login.');
+      return;
+    }
     render();
-    // A cookie from an earlier visit signs this page in again.
     await refreshNow(true);
   }
 
