@@ -208,8 +208,9 @@ describe('_entities: a User is visible only to that user or an admin', () => {
     expect(reply.body.data).toEqual({ _entities: [{ id: target.user.id, email: target.email, roles: ['user'] }] });
   });
 
-  it('refuses representations that are not a User with a string id: BAD_USER_INPUT, no error logged', async () => {
+  it('refuses representations that are not a User with a string id, alone or beside a good one: BAD_USER_INPUT, no error logged', async () => {
     const logged = gw.logs.length;
+    const good = { __typename: 'User', id: target.user.id };
     for (const representation of [
       { __typename: 'Nope', id: target.user.id },
       { id: target.user.id },
@@ -217,11 +218,13 @@ describe('_entities: a User is visible only to that user or an admin', () => {
       { __typename: 'User', id: [target.user.id] },
       { __typename: 'User', id: 5 },
     ]) {
-      const reply = await subgraph({ query: ENTITIES, variables: { representations: [representation] } }, { token: adminToken });
-      const label = JSON.stringify(representation);
-      expect(reply.status, label).toBe(200);
-      expect(codes(reply), label).toEqual(['BAD_USER_INPUT']);
-      expect(reply.body.data, label).toBeNull();
+      for (const representations of [[representation], [good, representation]]) {
+        const reply = await subgraph({ query: ENTITIES, variables: { representations } }, { token: adminToken });
+        const label = JSON.stringify(representations);
+        expect(reply.status, label).toBe(200);
+        expect(codes(reply), label).toEqual(['BAD_USER_INPUT']);
+        expect(reply.body.data, label).toBeNull();
+      }
     }
     expect(gw.logs.slice(logged).filter((line) => JSON.parse(line).level >= 50)).toEqual([]);
   });

@@ -273,6 +273,22 @@ describe.skipIf(!binary)('Redis outage', () => {
     }
   });
 
+  it('a reset that Redis takes clears what the insurance counted too: the next outage starts from nothing', async () => {
+    const connection = connectRedis(redis.url, createLogger('silent'));
+    try {
+      expect(await connection.ready(5000)).toBe(true);
+      let answers = false;
+      const store = storeOn(connection, `insured-reset-${Date.now()}`, { registerIp: { points: 2, duration: 60 } }, 'insurance', { redisAnswers: () => answers });
+      for (let i = 0; i < 2; i++) expect(await store.consume('registerIp', 'k')).toMatchObject({ allowed: true, store: 'local' });
+      answers = true; // Redis is back: a successful login, an unblock
+      await store.reset('registerIp', 'k');
+      answers = false; // and away again
+      expect(await store.consume('registerIp', 'k')).toMatchObject({ allowed: true, store: 'local', consumed: 1 });
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('counts a take Redis refused with an error reply (OOM) as the insurance\'s alone: Redis never ran it', async () => {
     const connection = connectRedis(redis.url, createLogger('silent'));
     const admin = redis.client();
