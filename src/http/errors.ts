@@ -74,7 +74,7 @@ export function refuseFrameworkError(error: FastifyError, reply: FastifyReply) {
  */
 export function refuseExpectation(response: ServerResponse) {
   const body = JSON.stringify(refusal('Expectation failed: the only Expect this server meets is 100-continue.'));
-  response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', connection: 'close' });
+  response.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', connection: 'close' });
   response.end(body);
 }
 
@@ -100,7 +100,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
   if (answered) {
     socket.write(
       `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
-        `cache-control: no-store\r\nconnection: close\r\n\r\n${body}`,
+        `cache-control: no-store\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();

@@ -60,6 +60,7 @@ const PAGE = `<!doctype html>
 <header id="session-bar">
   <strong>GraphQL auth gateway</strong>
   <span id="session-status" role="status">Loading…</span>
+  <button id="resume" type="button" hidden>Continue signed in</button>
   <button id="sign-out" type="button" hidden>Sign out</button>
 </header>
 <section id="qr-panel" hidden>
@@ -121,8 +122,10 @@ function prefersHtml(accept: string | undefined): boolean {
  */
 export function registerPlaygroundRoutes(app: FastifyInstance, options: { schemaSdl: string }) {
   const page = served(Buffer.from(PAGE), 'text/html; charset=utf-8');
-  // Opened by another site (a link, window.open): the page does not sign in with the cookie by
-  // itself, or any site could make the browser refresh the session, keeping it alive unseen.
+  // Opened by another site (a link, window.open; a reload of such a page too, in Chromium): the
+  // page does not sign in with the cookie by itself, or any site could make the browser refresh
+  // the session, keeping it alive unseen. It offers a button instead (it cannot be framed, so
+  // nobody else can make the user click it).
   const pageOpenedCrossSite = served(Buffer.from(PAGE.replace('<body>', '<body data-opened-from="another-site">')), 'text/html; charset=utf-8');
   const files = new Map(Object.entries(FILES).map(([name, file]) => [name, served(readFileSync(file.path()), file.type)]));
   files.set('schema.graphql', served(Buffer.from(options.schemaSdl), TEXT));
@@ -134,6 +137,7 @@ export function registerPlaygroundRoutes(app: FastifyInstance, options: { schema
     const vary = reply.getHeader('vary');
     reply.header('vary', vary ? `${String(vary)}, Accept` : 'Accept');
     if (!prefersHtml(request.headers.accept)) return;
+    reply.header('vary', `${String(reply.getHeader('vary'))}, Sec-Fetch-Site`);
     return send(request, reply, request.headers['sec-fetch-site'] === 'cross-site' ? pageOpenedCrossSite : page, 'no-store');
   });
   for (const [name, file] of files) {

@@ -297,6 +297,7 @@ describe('caching', () => {
       const [headers, body] = answer.split('\r\n\r\n') as [string, string];
       expect(headers.split('\r\n')[0]).toMatch(new RegExp(`^HTTP/1.1 ${status} `));
       expect(headers.toLowerCase()).toContain('cache-control: no-store');
+      expect(headers.toLowerCase()).toContain('x-content-type-options: nosniff');
       expect(JSON.parse(body)).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'BAD_REQUEST' } }] });
     }
   });
@@ -308,6 +309,7 @@ describe('caching', () => {
     const [expectHeaders, expectJson] = expectation.split('\r\n\r\n') as [string, string];
     expect(expectHeaders.split('\r\n')[0]).toBe('HTTP/1.1 417 Expectation Failed');
     expect(expectHeaders.toLowerCase()).toContain('cache-control: no-store');
+    expect(expectHeaders.toLowerCase()).toContain('x-content-type-options: nosniff');
     expect(JSON.parse(expectJson)).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'BAD_REQUEST' } }] });
     const from = prod.logs.length;
     for (const host of ['[', 'a b', '[::1', '%']) {

@@ -42,6 +42,26 @@ async function refused(response: Response, status: number) {
 }
 
 describe('the page', () => {
+  it('opened by another site (Sec-Fetch-Site: cross-site) is told so, and only then; each version has its own ETag', async () => {
+    const opened = (site?: string, etag?: string) =>
+      fetch(`${dev.url}/graphql`, { headers: { accept: BROWSER, ...(site && { 'sec-fetch-site': site }), ...(etag && { 'if-none-match': etag }) } });
+    const crossSite = await opened('cross-site');
+    expect(await crossSite.text()).toContain('<body data-opened-from="another-site">');
+    expect(crossSite.headers.get('vary')?.toLowerCase().split(/,\s*/)).toEqual(expect.arrayContaining(['accept', 'sec-fetch-site']));
+    for (const site of [undefined, 'same-origin', 'same-site', 'none']) {
+      const answer = await opened(site);
+      const html = await answer.text();
+      expect(html, site).toContain('<body>');
+      expect(html, site).not.toContain('data-opened-from');
+      expect(answer.headers.get('etag'), site).not.toBe(crossSite.headers.get('etag'));
+    }
+    // One version's ETag gets the other version whole, never a 304.
+    const plainTag = (await opened('same-origin')).headers.get('etag')!;
+    expect((await opened('cross-site', plainTag)).status).toBe(200);
+    expect((await opened('same-origin', crossSite.headers.get('etag')!)).status).toBe(200);
+    expect((await opened('same-origin', plainTag)).status).toBe(304);
+  });
+
   it('answers a browser under the CSP, loading only same-origin files and no inline code', async () => {
     const response = await page(dev);
     expect(response.status).toBe(200);

@@ -186,6 +186,7 @@
 
   function render(message) {
     signOut.hidden = !session;
+    if (session) el('resume').hidden = true; // signed in meanwhile (Login), nothing to continue
     status.replaceChildren();
     if (!session) {
       status.textContent = message || 'Not signed in: run Register, then Login, below.';
@@ -300,9 +301,16 @@
         ...first,
       }),
     );
-    // A cookie from an earlier visit signs this page in again; not when another site opened it.
+    // A cookie from an earlier visit signs this page in again; not when another site opened it,
+    // until the user asks.
     if (document.body.dataset.openedFrom === 'another-site') {
-      render('Not signed in: another site opened this page, so it did not use your earlier sign-in. Open the playground yourself (or reload it) to continue, or run Login.');
+      render('Not signed in: another site opened this page, so it did not use your earlier sign-in.');
+      const resume = el('resume');
+      resume.hidden = false;
+      resume.addEventListener('click', async () => {
+        resume.hidden = true;
+        await refreshNow(true);
+      });
       return;
     }
     render();
