@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LoginDocument, SessionsDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp } from '../helpers/fixtures';
-import { startGateway } from '../helpers/gateway';
+import { startGateway, type TestGateway } from '../helpers/gateway';
 import { databaseUrlFor } from '../helpers/postgres-urls';
 import { createNamedDatabase, freePort, type NamedDatabase } from '../helpers/processes';
 import { openPostgres } from '../../src/storage/postgres';
@@ -99,42 +99,11 @@ describe.skipIf(!databaseUrl)('database faults', () => {
     }
   });
 
-  it('a login whose account lookup the database cancels gives back its place in the hashing line', async () => {
-    const url = databaseUrlFor(databaseUrl!, named.name!);
-    await named.admin(`ALTER DATABASE "${named.name}" SET statement_timeout = '300ms'`);
-    const { default: postgres } = await import('postgres');
-    const holder = postgres(url, { max: 1, onnotice: () => {} });
-    const database = await openPostgres(url, { max: 3 });
-    const gw = await startGateway({ database, encryptionKeys: KEYS, env: { DATABASE_URL: url } });
-    let release!: () => void;
-    try {
-      const user = await signUp(gw);
-      // The place is taken before the account is looked up, which now waits until it is cancelled.
-      const locked = new Promise<void>((resolve) => {
-        void holder.begin(async (tx) => {
-          await tx`LOCK TABLE users IN ACCESS EXCLUSIVE MODE`;
-          resolve();
-          await new Promise<void>((done) => (release = done));
-        });
-      });
-      await locked;
-      expect(codeOf(await gw.gql(LoginDocument, { email: user.email, password: PASSWORD }))).toBe('SERVICE_UNAVAILABLE');
-      expect(gw.deps.hasher.load).toEqual({ running: 0, waiting: 0 });
-      release();
-      expect((await gw.gql(LoginDocument, { email: user.email, password: PASSWORD })).errors).toBeUndefined();
-    } finally {
-      release?.();
-      await gw.close();
-      await database.close();
-      await holder.end();
-      await named.admin(`ALTER DATABASE "${named.name}" RESET statement_timeout`);
-    }
-  });
-
-  it.each([
-    ['statement_timeout', '57014'],
-    ['lock_timeout', '55P03'],
-  ])('a statement the database cancels (%s) answers SERVICE_UNAVAILABLE, to retry, logged as %s', async (setting, sqlState) => {
+  /**
+   * A gateway whose database connections give up on a statement after 300 ms (`setting`), with a
+   * signed-up user, while `table` is held locked by another connection; `release` lets it go.
+   */
+  async function whileLocked(setting: string, table: string, run: (gw: TestGateway, user: Awaited<ReturnType<typeof signUp>>, release: () => void) => Promise<void>) {
     const url = databaseUrlFor(databaseUrl!, named.name!);
     await named.admin(`ALTER DATABASE "${named.name}" SET ${setting} = '300ms'`);
     const { default: postgres } = await import('postgres');
@@ -145,15 +114,40 @@ describe.skipIf(!databaseUrl)('database faults', () => {
     let release!: () => void;
     try {
       const user = await signUp(gw);
-      // A login's new session waits for the table, until the database gives up on it.
       const locked = new Promise<void>((resolve) => {
         void holder.begin(async (tx) => {
-          await tx`LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE`;
+          await tx.unsafe(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
           resolve();
           await new Promise<void>((done) => (release = done));
         });
       });
       await locked;
+      await run(gw, user, release);
+    } finally {
+      release?.();
+      await gw.close();
+      await database.close();
+      await holder.end();
+      await named.admin(`ALTER DATABASE "${named.name}" RESET ${setting}`);
+    }
+  }
+
+  it('a login whose account lookup the database cancels gives back its place in the hashing line', async () => {
+    // The place is taken before the account is looked up, which now waits until it is cancelled.
+    await whileLocked('statement_timeout', 'users', async (gw, user, release) => {
+      expect(codeOf(await gw.gql(LoginDocument, { email: user.email, password: PASSWORD }))).toBe('SERVICE_UNAVAILABLE');
+      expect(gw.deps.hasher.load).toEqual({ running: 0, waiting: 0 });
+      release();
+      expect((await gw.gql(LoginDocument, { email: user.email, password: PASSWORD })).errors).toBeUndefined();
+    });
+  });
+
+  it.each([
+    ['statement_timeout', '57014'],
+    ['lock_timeout', '55P03'],
+  ])('a statement the database cancels (%s) answers SERVICE_UNAVAILABLE, to retry, logged as %s', async (setting, sqlState) => {
+    // A login's new session waits for the table, until the database gives up on it.
+    await whileLocked(setting, 'sessions', async (gw, user, release) => {
       const from = gw.logs.length;
       const login = await gw.gql(LoginDocument, { email: user.email, password: PASSWORD });
       expect(codeOf(login)).toBe('SERVICE_UNAVAILABLE');
@@ -163,12 +157,6 @@ describe.skipIf(!databaseUrl)('database faults', () => {
       release();
       const again = await gw.gql(LoginDocument, { email: user.email, password: PASSWORD });
       expect(again.errors).toBeUndefined();
-    } finally {
-      release?.();
-      await gw.close();
-      await database.close();
-      await holder.end();
-      await named.admin(`ALTER DATABASE "${named.name}" RESET ${setting}`);
-    }
+    });
   });
 });
