@@ -74,6 +74,16 @@ it('leaves every operation to type-graphql when the schema runs global middlewar
   expect(refusal(() => direct(undefined, {}, caller(null), {} as GraphQLResolveInfo))).toBeInstanceOf(UnauthenticatedError);
 });
 
+it('refuses as type-graphql would when a checker says no instead of throwing: by the number of roles', () => {
+  const options = { resolvers: RESOLVERS, authChecker: () => false, validate: false };
+  const fields = (name: string) => (directResolvers(buildSchemaSync(options), options).getType(name) as GraphQLObjectType).getFields();
+  const anonymous = () => fields('Query').me!.resolve!(undefined, {}, caller(null), {} as GraphQLResolveInfo);
+  const admin = () => fields('Query').users!.resolve!(undefined, { limit: 1, offset: 0 }, caller(['admin']), {} as GraphQLResolveInfo);
+  // @Authorized() with no role: UNAUTHENTICATED; @Authorized(ADMIN_ROLE): FORBIDDEN, at once.
+  expect(refusal(anonymous)).toBeInstanceOf(UnauthenticatedError);
+  expect(refusal(admin)).toBeInstanceOf(ForbiddenError);
+});
+
 it("leaves every operation to type-graphql when the schema answers refusals with null (authMode 'null')", async () => {
   // A checker that says no (rather than throwing, as the gateway's does): type-graphql then answers null.
   const options = { resolvers: RESOLVERS, authChecker: () => false, validate: false, authMode: 'null' as const };

@@ -34,6 +34,22 @@ it('makes its pino child on first use only, once, with the bindings and the reda
   expect(lazy.level).toBe('info');
 });
 
+it('is a whole pino logger to whoever holds it: its level can be changed and it makes children', () => {
+  const { logger, lines } = capturedLogger();
+  const lazy = new LazyChildLogger(logger, { reqId: 'r-2' }, {});
+  lazy.child({ plugin: 'p' }).info({ accessToken: 'secret-token' }, 'from a child');
+  lazy.level = 'warn';
+  lazy.info('dropped at warn');
+  lazy.warn('kept at warn');
+  expect(lazy.level).toBe('warn');
+  expect(logger.level).toBe('info');
+  expect(lines.map((l) => [l.reqId, l.plugin, l.msg])).toEqual([
+    ['r-2', 'p', 'from a child'],
+    ['r-2', undefined, 'kept at warn'],
+  ]);
+  expect(lines[0]!.accessToken).toBe('[redacted]');
+});
+
 it('is what request.log is in the app: a line logged by a handler carries the request id', async () => {
   const { logger, lines } = capturedLogger();
   const child = vi.spyOn(logger, 'child');

@@ -13,6 +13,6 @@ export { getViewerUser } from './get-viewer-user';
 export { getViewerProfile, type ViewerProfile } from './get-viewer-profile';
 export { setUserRoles } from './set-user-roles';
 export { changeRoles, validateRoles } from './change-roles';
-export { listUsers, MAX_PAGE } from './list-users';
+export { DEFAULT_PAGE, listUsers, MAX_PAGE } from './list-users';
 export { canSeeUser, ADMIN_ROLE, type UserVisibility } from './can-see-user';
 export { findUserReference } from './find-user-reference';

@@ -2,6 +2,7 @@ import { BadUserInputError } from '../../errors';
 import type { AuthDeps } from './deps';
 
 export const MAX_PAGE = 100;
+export const DEFAULT_PAGE = 50;
 
 export async function listUsers(deps: Pick<AuthDeps, 'users'>, limit: number, offset: number) {
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {

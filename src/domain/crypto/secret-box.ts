@@ -80,6 +80,6 @@ export class SecretDoesNotOpenError extends OperatorError {
   }
 }
 
-export function generateEncryptionKeyEntry(id = `k${Date.now().toString(36)}`): string {
+export function generateEncryptionKeyEntry(id: string): string {
   return `${id}:${randomBytes(32).toString('base64')}`;
 }

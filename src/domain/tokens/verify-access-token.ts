@@ -1,4 +1,4 @@
-import { jwtVerify } from 'jose';
+import { jwtVerify, type JWTPayload, type JWTVerifyOptions } from 'jose';
 import type { KeyRing } from './key-ring';
 import type { VerifiedTokenCache } from './verified-token-cache';
 
@@ -37,7 +37,20 @@ function isCanonicalCompactJws(token: string) {
 }
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
+/** What every verifier of our access tokens requires (the gateway and the subgraph kit alike). */
+export const ACCESS_TOKEN_CHECKS: Pick<JWTVerifyOptions, 'typ' | 'requiredClaims'> = {
+  typ: 'at+jwt',
+  requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
+};
+
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+/** The claims of a verified payload, or null when one is missing or of the wrong type. */
+export function accessClaimsOf(payload: JWTPayload): AccessClaims | null {
+  const { sub, sid, roles, amr } = payload;
+  if (typeof sub !== 'string' || typeof sid !== 'string' || !isStringArray(roles) || !isStringArray(amr)) return null;
+  return { userId: sub, sessionId: sid, roles, amr };
+}
 
 /**
  * The claims of a valid access token, or null for anything else: missing, malformed, forged,
@@ -60,19 +73,16 @@ export async function verifyAccessToken(
       algorithms: [settings.alg],
       issuer: settings.issuer,
       audience: settings.audience,
-      typ: 'at+jwt',
+      ...ACCESS_TOKEN_CHECKS,
       clockTolerance: CLOCK_SKEW_SECONDS,
       currentDate: now,
       // Also refuses an iat in the future (beyond the skew): an instance whose clock runs ahead
       // would otherwise issue tokens that outlive their TTL, and the revocations that cover it.
       maxTokenAge: settings.accessTokenTtl,
-      requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
     });
-    const { sub, sid, roles, amr, exp, iat } = payload;
-    if (typeof sub !== 'string' || typeof sid !== 'string' || !isStringArray(roles) || !isStringArray(amr)) {
-      return null;
-    }
-    const claims = { userId: sub, sessionId: sid, roles, amr };
+    const claims = accessClaimsOf(payload);
+    if (!claims) return null;
+    const { exp, iat } = payload;
     // Until the token fails either limit: its exp, or the age this instance allows (a token
     // issued with a longer ACCESS_TOKEN_TTL, by an instance set otherwise, passes only that long).
     cache?.set(keys, token, claims, Math.min(exp!, iat! + settings.accessTokenTtl + CLOCK_SKEW_SECONDS) * 1000);

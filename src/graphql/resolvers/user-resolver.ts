@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { ADMIN_ROLE, changePassword, getViewerProfile, listUsers, setUserRoles, type ViewerProfile } from '../../domain/auth';
+import { ADMIN_ROLE, changePassword, DEFAULT_PAGE, getViewerProfile, listUsers, setUserRoles, type ViewerProfile } from '../../domain/auth';
 import { viewerOf, type GatewayContext } from '../context';
 import { User } from '../types/user';
 
@@ -37,11 +37,11 @@ export class UserResolver {
   @Authorized(ADMIN_ROLE)
   @Query(() => [User])
   users(
-    @Arg('limit', () => Int, { nullable: true, defaultValue: 50 }) limit: number | null,
+    @Arg('limit', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE }) limit: number | null,
     @Arg('offset', () => Int, { nullable: true, defaultValue: 0 }) offset: number | null,
     @Ctx() ctx: GatewayContext,
   ) {
-    return listUsers(ctx.deps, limit ?? 50, offset ?? 0);
+    return listUsers(ctx.deps, limit ?? DEFAULT_PAGE, offset ?? 0);
   }
 
   @Authorized()
