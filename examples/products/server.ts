@@ -18,10 +18,12 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
-import { applyAuthDirectives, createRevocationFeed, createVerifier, type SubgraphViewer } from 'graphql-auth-gateway/subgraph';
+import { applyAuthDirectives, createRevocationFeed, createVerifier, serviceUnavailable, type SubgraphViewer } from 'graphql-auth-gateway/subgraph';
 
 interface Context {
   viewer: SubgraphViewer | null;
+  /** The token could not be checked for now (no key set fetched yet): guarded fields say so. */
+  unavailable: boolean;
 }
 interface Product {
   id: string;
@@ -48,10 +50,15 @@ const resolvers = {
     whoami: (_: unknown, __: unknown, { viewer }: Context) => viewer,
   },
   Mutation: {
-    addProduct: (_: unknown, args: { name: string; price: number; cost?: number | null }, { viewer }: Context) => {
-      const product = { id: randomUUID(), name: args.name, price: args.price, cost: args.cost ?? null, ownerId: viewer!.userId };
+    addProduct: (_: unknown, args: { name: string; price: number }, { viewer }: Context) => {
+      const product = { id: randomUUID(), name: args.name, price: args.price, cost: null, ownerId: viewer!.userId };
       products.set(product.id, product);
       return product;
+    },
+    setProductCost: (_: unknown, args: { id: string; cost: number }) => {
+      const product = products.get(args.id);
+      if (product) product.cost = args.cost;
+      return product ?? null;
     },
   },
   Product: {
@@ -63,7 +70,11 @@ const resolvers = {
 const typeDefs = parse(readFileSync(new URL('./schema.graphql', import.meta.url), 'utf8'));
 // @authenticated and @requiresScopes are enforced here too, not only by the router.
 const schema = applyAuthDirectives(buildSubgraphSchema([{ typeDefs, resolvers }]), {
-  viewerOf: (context: Context) => context.viewer,
+  viewerOf: (context: Context) => {
+    // Not UNAUTHENTICATED, which would send the client to sign in again: it retries instead.
+    if (context.unavailable) throw serviceUnavailable();
+    return context.viewer;
+  },
 });
 
 const server = new ApolloServer<Context>({
@@ -78,7 +89,7 @@ const { url } = await startStandaloneServer(server, {
   // The token the router forwards; whatever else a client sent about itself is ignored.
   context: async ({ req }) => {
     const result = await verifier.verifyAuthorization(req.headers.authorization);
-    return { viewer: result.ok ? result.viewer : null };
+    return { viewer: result.ok ? result.viewer : null, unavailable: !result.ok && result.reason === 'unavailable' };
   },
 });
 process.stdout.write(`products subgraph ready at ${url}\n`);

@@ -6,7 +6,8 @@ import { verifyAccessToken } from '../domain/tokens';
 import type { GatewayContext } from '../graphql/context';
 import { REFRESH_TRANSPORT_HEADER, refreshCookie, requestedRefreshTransport } from './refresh-cookie';
 
-const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]+)$/i;
+// RFC 6750: "Bearer" 1*SP b64token; the scheme's name in any case (RFC 9110).
+const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 
 /** The viewer of a request: a valid access token of a session that has not ended, or nobody. */
 async function viewerOfRequest(deps: AuthDeps, request: FastifyRequest): Promise<Viewer | null> {

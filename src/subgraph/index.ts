@@ -8,3 +8,4 @@ export { createRevocationFeed, type RevocationFeedOptions, type RevocationFeedLo
 export type { KitLogger } from './logger.js';
 export { applyAuthDirectives, decide, requirementOf, type AuthDirectiveOptions, type Requirement, type SecurityDirectiveNames } from './auth-directives.js';
 export { createAuthChecker } from './auth-checker.js';
+export { serviceUnavailable } from './errors.js';

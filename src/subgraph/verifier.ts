@@ -56,6 +56,9 @@ export function createVerifier(options: VerifierOptions) {
   // Left out (plain JavaScript has no types to say so), jose would not check the claim at all.
   if (typeof options.issuer !== 'string' || options.issuer === '') throw new TypeError('issuer must be a non-empty string: the gateway\'s JWT_ISSUER');
   if (typeof options.audience !== 'string' || options.audience === '') throw new TypeError('audience must be a non-empty string: the gateway\'s JWT_AUDIENCE');
+  // The gateway refuses such settings: a space at either end (an environment file's) would make
+  // every token answer 'invalid'.
+  if (options.audience.trim() !== options.audience) throw new TypeError('audience must not begin or end with a space: the gateway\'s JWT_AUDIENCE');
   if (options.algorithms !== undefined && (!isStrings(options.algorithms) || options.algorithms.length === 0)) {
     throw new TypeError('algorithms must be a non-empty list of JWS algorithm names');
   }
@@ -75,7 +78,9 @@ export function createVerifier(options: VerifierOptions) {
   // variable left empty) means discovery, as in resolveJwksUrl.
   const [name, url] = options.jwksUrl ? ['jwksUrl', options.jwksUrl] : ['issuer', options.issuer];
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw new TypeError(`${name} must be an absolute http(s) URL`);
-  const fetches = fetchWarnings(options.logger ?? stderrWarnings('verifier'));
+  const logger = options.logger ?? stderrWarnings('verifier');
+  const fetches = fetchWarnings(logger);
+  const mismatches = claimMismatchWarnings(logger, options);
   let fetched = 0;
   let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
@@ -87,7 +92,12 @@ export function createVerifier(options: VerifierOptions) {
           cacheMaxAge: maxAge * 1000,
           timeoutDuration: FETCH_TIMEOUT_MS,
           // Counted, so that a key from the set already held is told apart from a fetch.
-          [customFetch]: (url: string, init: RequestInit) => fetchCapped(url, init).then((response) => ((fetched += response.status === 200 ? 1 : 0), response)),
+          [customFetch]: async (url: string, init: RequestInit) => {
+            const response = await fetchCapped(url, init);
+            if (response.status !== 200) throw new KeySetError(`the key set answered ${response.status}`);
+            fetched++;
+            return response;
+          },
         }),
         cooldown,
         fetches,
@@ -114,7 +124,7 @@ export function createVerifier(options: VerifierOptions) {
     try {
       getKey = await keySet();
     } catch {
-      return { ok: false, reason: await withoutKeys(token, algorithms) };
+      return { ok: false, reason: await withoutKeys(token, algorithms, clockTolerance) };
     }
     try {
       const { payload } = await jwtVerify(token, getKey, {
@@ -133,8 +143,9 @@ export function createVerifier(options: VerifierOptions) {
       if (options.isRevoked?.(claims.sessionId)) return { ok: false, reason: 'revoked' };
       return { ok: true, viewer: { ...claims, expiresAt: new Date(payload.exp! * 1000) } };
     } catch (error) {
+      mismatches.check(error);
       const reason = reasonOf(error);
-      return { ok: false, reason: reason === 'unavailable' ? await withoutKeys(token, algorithms) : reason };
+      return { ok: false, reason: reason === 'unavailable' ? await withoutKeys(token, algorithms, clockTolerance) : reason };
     }
   }
 
@@ -142,7 +153,7 @@ export function createVerifier(options: VerifierOptions) {
     verify,
     /** From an `Authorization: Bearer …` header value. */
     verifyAuthorization: (header: string | null | undefined) => {
-      const match = header ? /^Bearer (\S+)$/i.exec(header.trim()) : null;
+      const match = header ? /^Bearer +(\S+)$/i.exec(header.trim()) : null;
       return verify(match?.[1]);
     },
   };
@@ -246,7 +257,9 @@ function fetchWarnings(logger: KitLogger) {
     failed(error: unknown, message: string) {
       if (failing) return;
       failing = true;
-      logger.warn({ err: { ...describeError(error), ...(error instanceof DiscoveryError && { reason: error.message }) } }, message);
+      // Our own reasons, and jose's (fixed texts: 'JSON Web Key Set malformed'…), say what was wrong.
+      const reason = error instanceof UnusableDocument || error instanceof errors.JOSEError ? error.message : undefined;
+      logger.warn({ err: { ...describeError(error), ...(reason && { reason }) } }, message);
     },
     succeeded() {
       failing = false;
@@ -254,9 +267,36 @@ function fetchWarnings(logger: KitLogger) {
   };
 }
 
-/** A discovery document that was fetched but cannot be used: what is wrong with it is ours to say. */
-class DiscoveryError extends Error {
+/**
+ * A token whose signature verified (the gateway signed it) but whose audience or issuer is not
+ * the one given is a misconfiguration rather than an attack: every token would answer 'invalid'
+ * and nothing would say why. Said once per claim, with what the token names.
+ */
+function claimMismatchWarnings(logger: KitLogger, options: Pick<VerifierOptions, 'audience' | 'issuer'>) {
+  const told = new Set<string>();
+  const option = { aud: 'audience', iss: 'issuer' } as const;
+  return {
+    check(error: unknown) {
+      if (!(error instanceof errors.JWTClaimValidationFailed) || error.reason !== 'check_failed') return;
+      const claim = error.claim;
+      if ((claim !== 'aud' && claim !== 'iss') || told.has(claim)) return;
+      told.add(claim);
+      const named = JSON.stringify(error.payload[claim])?.slice(0, 200);
+      logger.warn(
+        { claim, token: named, expected: options[option[claim]] },
+        `a token signed with the issuer's keys names another ${option[claim]}: is ${option[claim]} the gateway's ${claim === 'aud' ? 'JWT_AUDIENCE' : 'JWT_ISSUER'}?`,
+      );
+    },
+  };
+}
+
+/** A document the issuer answered with that cannot be used: what is wrong with it is ours to say. */
+class UnusableDocument extends Error {}
+class DiscoveryError extends UnusableDocument {
   override name = 'DiscoveryError';
+}
+class KeySetError extends UnusableDocument {
+  override name = 'KeySetError';
 }
 
 async function resolveJwksUrl(options: VerifierOptions) {
@@ -285,11 +325,12 @@ const KEYS_NEEDED = new Error('keys needed');
  * whatever they are: jose's own checks before it asks for a key (a JWT's shape, `crit`, the
  * algorithm pinned), then a signature that cannot be decoded (malformed, as jose finds after the
  * key) or is empty, a payload that is no JWT's (malformed) and a `typ` other than at+jwt
- * (invalid). Only a token that could still pass is unavailable, so a client is not asked to retry
+ * (invalid), a claim every token of ours has missing (invalid), an exp past beyond the skew
+ * (expired). Only a token that could still pass is unavailable, so a client is not asked to retry
  * what never will, and one that will is never told it won't. Checked only when the keys are
  * missing, off the path of every request.
  */
-async function withoutKeys(token: string, algorithms: string[]): Promise<VerifyFailure> {
+async function withoutKeys(token: string, algorithms: string[], clockTolerance: number): Promise<VerifyFailure> {
   try {
     await jwtVerify(token, () => Promise.reject(KEYS_NEEDED), { algorithms });
   } catch (error) {
@@ -297,18 +338,22 @@ async function withoutKeys(token: string, algorithms: string[]): Promise<VerifyF
   }
   let signature: Uint8Array;
   let header: ReturnType<typeof decodeProtectedHeader>;
+  let payload: ReturnType<typeof decodeJwt>;
   try {
     // jose's own decoding, as lenient as when it verifies (padding, whitespace).
     signature = base64url.decode(token.split('.')[2] ?? '');
     header = decodeProtectedHeader(token);
-    decodeJwt(token);
+    payload = decodeJwt(token);
   } catch {
     return 'malformed';
   }
   if (signature.length === 0) return 'invalid'; // no signature verifies
   // jose reads typ as media types are compared: case aside, `application/` implied.
   const typ = typeof header.typ === 'string' ? header.typ.toLowerCase().replace(/^application\//, '') : undefined;
-  return typ === 'at+jwt' ? 'unavailable' : 'invalid';
+  if (typ !== 'at+jwt' || !ACCESS_TOKEN_CHECKS.requiredClaims!.every((claim) => claim in payload)) return 'invalid';
+  // As jose finds after the signature: expired beyond the skew, whatever the keys.
+  if (typeof payload.exp === 'number' && payload.exp <= Date.now() / 1000 - clockTolerance) return 'expired';
+  return 'unavailable';
 }
 
 function reasonOf(error: unknown): VerifyFailure {

@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeProtectedHeader } from 'jose';
+import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grantRole } from '../../src/domain/admin';
 import { rotateSigningKey, signAccessToken } from '../../src/domain/tokens';
@@ -31,6 +31,7 @@ async function gqlTo(url: string, query: string, variables: Record<string, unkno
 
 const SECRET = randomBytes(24).toString('base64url');
 const WHOAMI = '{ whoami { userId sessionId roles amr } }';
+const SET_COST = 'mutation ($id: ID!, $cost: Int!) { setProductCost(id: $id, cost: $cost) { id cost } }';
 
 let gatewayPort: number;
 // The gateway's RATE_LIMIT_PREFIX is also the namespace of its revocation set and channel.
@@ -93,6 +94,25 @@ describe('a subgraph started before the gateway', () => {
     expect(products.process.exitCode).toBeNull();
   });
 
+  it('answers SERVICE_UNAVAILABLE, not UNAUTHENTICATED, for a token that could pass once it has the keys; unguarded fields answer', async () => {
+    const issuer = `http://127.0.0.1:${gatewayPort}`;
+    const token = await new SignJWT({ sid: 's1', roles: ['user'], amr: ['pwd'] })
+      .setProtectedHeader({ alg: 'ES256', kid: 'k1', typ: 'at+jwt' })
+      .setIssuer(issuer)
+      .setAudience('graphql')
+      .setSubject('u1')
+      .setJti('j1')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign((await generateKeyPair('ES256')).privateKey);
+    const result = await gqlTo(productsUrl, WHOAMI, {}, token);
+    expect(codeOf(result)).toBe('SERVICE_UNAVAILABLE');
+    expect(result.errors![0]).toMatchObject({ path: ['whoami'], extensions: { retryAfter: 1 } });
+    const sdl = await gqlTo(productsUrl, '{ _service { sdl } }', {}, token);
+    expect(sdl.errors).toBeUndefined();
+    expect(sdl.data!._service.sdl).toContain('type Product');
+  });
+
   it('sends no stack trace and no inline trace, even to a router that asks for one', async () => {
     const result = await gqlTo(productsUrl, WHOAMI, {}, undefined, { 'apollo-federation-include-trace': 'ftv1' });
     expect(codeOf(result)).toBe('UNAUTHENTICATED');
@@ -139,10 +159,13 @@ describe('through the router', () => {
       whoami = await gqlTo(productsUrl, WHOAMI, {}, owner.accessToken);
     }
     expect(whoami.errors).toBeUndefined();
-    const added = await ask('mutation { addProduct(name: "Lamp", price: 1999, cost: 700) { id owner { id } } }', {}, owner.accessToken);
+    const added = await ask('mutation { addProduct(name: "Lamp", price: 1999) { id owner { id } } }', {}, owner.accessToken);
     expect(added.errors).toBeUndefined();
     productId = added.data!.addProduct.id;
     expect(added.data!.addProduct.owner.id).toBe(owner.user.id);
+    const costed = await ask(SET_COST, { id: productId, cost: 700 }, admin.accessToken);
+    expect(costed.errors).toBeUndefined();
+    expect(costed.data!.setProductCost).toEqual({ id: productId, cost: 700 });
   }, 60_000);
 
   it('logs in through the gateway subgraph, and the example subgraph accepts the token', async () => {
@@ -159,6 +182,28 @@ describe('through the router', () => {
     const asAdmin = await ask('{ products { id cost } }', {}, admin.accessToken);
     expect(asAdmin.errors).toBeUndefined();
     expect(asAdmin.data!.products.find((p: { id: string }) => p.id === productId).cost).toBe(700);
+  });
+
+  it('lets only an admin write cost, as only an admin reads it: addProduct takes none', async () => {
+    for (const caller of [owner, other]) {
+      const refused = await ask(SET_COST, { id: productId, cost: 1 }, caller.accessToken);
+      expect(codeOf(refused)).toBe('FORBIDDEN');
+    }
+    const withCost = await ask('mutation { addProduct(name: "Cheap", price: 1, cost: 2) { id } }', {}, owner.accessToken);
+    expect(codeOf(withCost)).toBe('GRAPHQL_VALIDATION_FAILED');
+    const asAdmin = await ask('{ products { id cost } }', {}, admin.accessToken);
+    expect(asAdmin.data!.products.find((p: { id: string }) => p.id === productId).cost).toBe(700);
+  });
+
+  it('keeps _entities, which reaches a Product without products, to signed-in callers: the guard is on the type', async () => {
+    const entities = 'query ($r: [_Any!]!) { _entities(representations: $r) { ... on Product { name } } }';
+    const representations = { r: [{ __typename: 'Product', id: productId }] };
+    const anonymous = await gqlTo(productsUrl, entities, representations);
+    expect(codeOf(anonymous)).toBe('UNAUTHENTICATED');
+    expect(anonymous.text).not.toContain('Lamp');
+    const signedIn = await gqlTo(productsUrl, entities, representations, other.accessToken);
+    expect(signedIn.errors).toBeUndefined();
+    expect(signedIn.data!._entities).toEqual([{ name: 'Lamp' }]);
   });
 
   it('shows owner { email } only to that owner or an admin', async () => {

@@ -44,8 +44,8 @@ describe('forged and altered tokens', () => {
     await expectAccepted(await resignWithGatewayKey(user.accessToken));
   });
 
-  it('reads the scheme in any case, as HTTP does (bearer, BEARER)', async () => {
-    for (const scheme of ['bearer', 'BEARER']) {
+  it('reads the scheme in any case, as HTTP does (bearer, BEARER), and one space or more before the token (RFC 6750)', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'Bearer  ']) {
       const me = await gw.gql(MeDocument, {}, { headers: { authorization: `${scheme} ${user.accessToken}` } });
       expect(me.errors, scheme).toBeUndefined();
       expect(me.data?.me.id).toBe(user.user.id);
@@ -128,7 +128,7 @@ describe('forged and altered tokens', () => {
 
   it('refuses garbage, empty and non-Bearer authorization headers', async () => {
     const headers = ['Bearer garbage', 'Bearer a.b.c', 'Bearer', 'Bearer ', 'Bearer ....'];
-    const wrapped = [`Basic ${user.accessToken}`, user.accessToken, `XBearer ${user.accessToken}`, `Basic x Bearer ${user.accessToken}`, `Bearer ${user.accessToken} x`];
+    const wrapped = [`Basic ${user.accessToken}`, user.accessToken, `Bearer\t${user.accessToken}`, `XBearer ${user.accessToken}`, `Basic x Bearer ${user.accessToken}`, `Bearer ${user.accessToken} x`];
     for (const header of [...headers, ...wrapped]) await expectAnonymous(header);
   });
 

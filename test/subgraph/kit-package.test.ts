@@ -184,7 +184,7 @@ console.log(JSON.stringify({ live: live.ok, feed }));
 
   it('loads with require as well (CommonJS subgraphs)', async () => {
     const names = (await node(['--no-warnings', '-p', `Object.keys(require('${KIT_NAME}')).sort().join()`])).trim();
-    expect(names).toBe('applyAuthDirectives,createAuthChecker,createRevocationFeed,createVerifier,decide,requirementOf');
+    expect(names).toBe('applyAuthDirectives,createAuthChecker,createRevocationFeed,createVerifier,decide,requirementOf,serviceUnavailable');
   });
 
   it('type-checks under NodeNext with the libraries checked too, and its types are not any', async () => {

@@ -34,6 +34,7 @@ const wellFormed = async () =>
   new SignJWT({ sid: 's', roles: [], amr: ['pwd'] })
     .setProtectedHeader({ alg: 'ES256', kid: 'k', typ: 'at+jwt' })
     .setSubject('u')
+    .setJti('j')
     .setIssuedAt()
     .setExpirationTime('5m')
     .sign((await generateKeyPair('ES256')).privateKey);
@@ -341,6 +342,56 @@ describe('createVerifier: warnings', () => {
     }
   });
 
+  it('says what the key set answered when it was no 200: a misspelt jwksUrl is told from an outage', async () => {
+    const server = createServer((_request, response) => void response.writeHead(404).end('Not found'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { warnings, logger } = warningsTo();
+      const jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.jsn`;
+      const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl, logger });
+      expect(await verifier.verify(await wellFormed())).toEqual({ ok: false, reason: 'unavailable' });
+      expect(warnings).toEqual([
+        { message: 'the key set could not be fetched: tokens that could pass answer unavailable', details: { err: { type: 'KeySetError', reason: 'the key set answered 404' } } },
+      ]);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it("tells once that tokens signed with the issuer's keys name another audience or issuer than the one given", async () => {
+    const issuer = await fakeIssuer();
+    try {
+      const { warnings, logger } = warningsTo();
+      const key = await issuer.key('k');
+      issuer.publish(key);
+      const token = await issuer.token(key); // aud graphql, iss https://issuer.test
+      const misspelt = createVerifier({ issuer: 'https://issuer.test/', audience: 'graphq1', jwksUrl: issuer.url, logger });
+      for (let i = 0; i < 3; i++) expect(await misspelt.verify(token)).toEqual({ ok: false, reason: 'invalid' });
+      const forged = await issuer.token(await issuer.key('unpublished')); // another kid: no signature checked
+      expect(await misspelt.verify(forged)).toEqual({ ok: false, reason: 'invalid' });
+      expect(warnings).toEqual([
+        {
+          message: "a token signed with the issuer's keys names another issuer: is issuer the gateway's JWT_ISSUER?",
+          details: { claim: 'iss', token: '"https://issuer.test"', expected: 'https://issuer.test/' },
+        },
+      ]);
+      const audienceOnly = createVerifier({ issuer: 'https://issuer.test', audience: 'graphq1', jwksUrl: issuer.url, logger });
+      for (let i = 0; i < 3; i++) expect(await audienceOnly.verify(token)).toEqual({ ok: false, reason: 'invalid' });
+      expect(warnings.slice(1)).toEqual([
+        {
+          message: "a token signed with the issuer's keys names another audience: is audience the gateway's JWT_AUDIENCE?",
+          details: { claim: 'aud', token: '"graphql"', expected: 'graphq1' },
+        },
+      ]);
+      // Set right, nothing is said.
+      const right = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, logger });
+      expect(await right.verify(token)).toMatchObject({ ok: true });
+      expect(warnings).toHaveLength(2);
+    } finally {
+      await issuer.close();
+    }
+  });
+
   it('tells an outage of the issuer once, though tokens of keys it holds keep verifying meanwhile', async () => {
     const issuer = await fakeIssuer();
     try {
@@ -427,6 +478,12 @@ describe('createVerifier: the key set over time', () => {
     const token = await issuer.token(key);
     issuer.down(); // 503 from the subgraph's start
     for (let i = 0; i < 20; i++) expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
+    // What the keys could not save: expired beyond the skew, or without a claim every token has.
+    expect(await verifier.verify(await issuer.token(key, -61))).toEqual({ ok: false, reason: 'expired' });
+    expect(await verifier.verify(await issuer.token(key, -59))).toEqual({ ok: false, reason: 'unavailable' });
+    const { jti: _jti, ...withoutJti } = decodeJwt(token);
+    const noJti = await new SignJWT(withoutJti).setProtectedHeader({ alg: 'ES256', kid: 'first', typ: 'at+jwt' }).sign(key.privateKey);
+    expect(await verifier.verify(noJti)).toEqual({ ok: false, reason: 'invalid' });
     // A token whose header is a JWT's but whose payload is not: malformed, not unavailable.
     const [header, payload, signature] = token.split('.') as [string, string, string];
     expect(await verifier.verify(`${header}.bm90IGpzb24.${signature}`)).toEqual({ ok: false, reason: 'malformed' });
@@ -497,6 +554,9 @@ describe('createVerifier: the key set over time', () => {
     issuer.publish(key);
     const token = await issuer.token(key);
     for (const scheme of ['Bearer', 'bearer', 'BEARER']) expect(await verifier.verifyAuthorization(`${scheme} ${token}`), scheme).toMatchObject({ ok: true });
+    // "Bearer" 1*SP b64token (RFC 6750): more than one space is still the token.
+    expect(await verifier.verifyAuthorization(`Bearer   ${token}`)).toMatchObject({ ok: true });
+    expect(await verifier.verifyAuthorization(`Bearer\t${token}`)).toEqual({ ok: false, reason: 'missing' });
     expect(await verifier.verifyAuthorization(`Basic ${token}`)).toEqual({ ok: false, reason: 'missing' });
   });
 
@@ -556,6 +616,9 @@ describe('createVerifier: the key set over time', () => {
       [{ issuer: 'https://issuer.test' }, 'audience must be a non-empty string'],
       [{ issuer: 'https://issuer.test', audience: '' }, 'audience must be a non-empty string'],
       [{ issuer: 'https://issuer.test', audience: ['graphql'] }, 'audience must be a non-empty string'],
+      // The gateway refuses such a JWT_AUDIENCE: every token would be invalid.
+      [{ issuer: 'https://issuer.test', audience: 'graphql ' }, 'audience must not begin or end with a space'],
+      [{ issuer: 'https://issuer.test', audience: ' graphql' }, 'audience must not begin or end with a space'],
       [{ issuer: 'https://issuer.test', audience: 'graphql', algorithms: [] }, 'algorithms must be a non-empty list'],
       [{ issuer: 'https://issuer.test', audience: 'graphql', algorithms: 'ES256' }, 'algorithms must be a non-empty list'],
       [{ issuer: 'https://issuer.test', audience: 'graphql', isRevoked: new Set(['s1']) }, 'isRevoked must be a function'],
