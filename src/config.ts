@@ -7,7 +7,8 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ENCRYPTION_KEY_ID } from './domain/crypto/key-id';
 import type { EncryptionKey } from './domain/crypto/secret-box';
-import type { SigningAlg } from './domain/tokens/key-ring';
+import type { SigningAlg } from './domain/tokens';
+// From the file, not the index, which would bring the signing code into the settings.
 import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
 import { defaultHashConcurrency } from './thread-pool';
 import { DEFAULT_PASSWORD_HASH_NICE } from './thread-priority';

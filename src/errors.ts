@@ -63,6 +63,14 @@ export abstract class GatewayError extends Error {
   }
 }
 
+/**
+ * A failure as a client receives it: its message, and its code beside what it carries. A
+ * GatewayError fits as it is; a refusal with no class of its own gives the three parts.
+ */
+export function toWire(error: Pick<GatewayError, 'message' | 'code'> & { extensions?: Record<string, unknown> | undefined }) {
+  return { message: error.message, extensions: { code: error.code, ...error.extensions } };
+}
+
 export class UnauthenticatedError extends GatewayError {
   readonly code = ErrorCode.UNAUTHENTICATED;
   constructor() {

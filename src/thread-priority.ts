@@ -62,7 +62,7 @@ export function recordPoolPriority(priority: PoolPriority) {
 }
 
 /** What the launcher did; undefined when the gateway was not started by it (`npm start`) or not on Linux. */
-export function recordedPoolPriority(): PoolPriority | undefined {
+function recordedPoolPriority(): PoolPriority | undefined {
   return (globalThis as Record<symbol, unknown>)[RECORDED] as PoolPriority | undefined;
 }
 

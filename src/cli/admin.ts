@@ -9,6 +9,7 @@ import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, r
 import { describeFailure, exitOnUnhandled, isExpectedFailure } from '../failure';
 import { loadConfig } from '../config';
 import {
+  CountersNotClearedError,
   disableUser,
   enableUser,
   forgetEncryptionKey,
@@ -18,16 +19,15 @@ import {
   resetMfa,
   revokeRole,
   revokeUserSessions,
+  unblockAccount,
   type ResealFailure,
 } from '../domain/admin';
-import { findUserByEmail } from '../domain/admin/find-user-by-email';
 import { systemClock } from '../domain/clock';
 import { keyReplacedSince } from '../domain/crypto/find-later-current-keys';
 import { SecretBox } from '../domain/crypto/secret-box';
 import { revokingSessionStore } from '../domain/revocation';
 import { Throttle } from '../domain/throttle';
 import { describeKeys, retireSigningKey, rotateSigningKey } from '../domain/tokens';
-import { ServiceUnavailableError } from '../errors';
 import { auditLog, createLogger } from '../logger';
 import { PostgresEncryptionKeyHistory, PostgresMfaStore, PostgresSessionStore, PostgresSigningKeyStore, PostgresUserStore } from '../storage/postgres';
 
@@ -143,19 +143,16 @@ async function run(argv: string[]): Promise<number> {
         say(`${a}: ${ended((await revokeUserSessions(deps, a)).length)}`);
         break;
       case 'unblock': {
-        const user = await findUserByEmail(deps.users, a);
+        // Before anything is looked up: with Redis away, nothing would be cleared.
         if (counters.redis && !counters.redis.healthy()) throw new Error('Redis is not reachable');
-        if (!counters.redis) {
+        const throttle = counters.redis ? new Throttle(counters.store, config.rateLimit) : null;
+        const unblocked = await unblockAccount({ ...deps, throttle }, a);
+        if (!unblocked) {
           say(`${a}: nothing to clear here: without REDIS_URL the counters live in the server's memory and end with it`);
           break;
         }
-        const cleared = await new Throttle(counters.store, config.rateLimit).unblockAccount(user.email, user.id).catch((error: unknown) => {
-          const cause = error instanceof ServiceUnavailableError ? (error as { cause?: unknown }).cause : error;
-          throw new Error(`Redis did not clear every counter, so the account may still be blocked: ${describeFailure(cause)}`);
-        });
         sharedThroughRedis = true;
-        audit('account unblocked', { userId: user.id, clearedCounters: cleared });
-        say(`${a}: login and MFA counters cleared (${cleared} per-address counter(s))`);
+        say(`${a}: login and MFA counters cleared (${unblocked.clearedCounters} per-address counter(s))`);
         break;
       }
       case 'reset-mfa': {
@@ -211,9 +208,8 @@ async function run(argv: string[]): Promise<number> {
         const keyHistory = new PostgresEncryptionKeyHistory(database.db);
         const replaced = await keyHistory.laterThan(box.currentKeyId);
         if (replaced.length > 0) say(`note: ${keyReplacedSince(box.currentKeyId, replaced)}: this makes "${box.currentKeyId}" the current key again`);
-        const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, keyHistory, box, clock: systemClock });
+        const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, keyHistory, box, clock: systemClock, audit });
         const left = report.failed.reduce((sum, f) => sum + f.count, 0);
-        audit('secrets reencrypted', { count: report.resealed, keyId: box.currentKeyId, left });
         say(`re-encrypted ${report.resealed} secret(s) under key "${box.currentKeyId}"`);
         if (report.retiredLeft > 0) say(`left ${report.retiredLeft} retired signing key(s) as they were: they are never opened again`);
         if (left === 0) break;
@@ -273,8 +269,9 @@ exitOnUnhandled((error) => process.stderr.write(`admin: crashed: ${describeFailu
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
-    // One line that names no setting's value (see describeFailure).
-    process.stderr.write(`admin: ${isExpectedFailure(error) ? '' : 'failed: '}${describeFailure(error)}\n`);
+    // One line that names no setting's value (see describeFailure); for counters not cleared, why.
+    const why = error instanceof CountersNotClearedError ? `: ${describeFailure(error.cause)}` : '';
+    process.stderr.write(`admin: ${isExpectedFailure(error) ? '' : 'failed: '}${describeFailure(error)}${why}\n`);
     process.exit(1);
   },
 );

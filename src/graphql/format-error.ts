@@ -9,7 +9,7 @@ import { GraphQLError, Kind, print, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 import { describeError } from '../describe-error';
-import { ErrorCode, GatewayError, isUnavailable, ServiceUnavailableError } from '../errors';
+import { ErrorCode, GatewayError, isUnavailable, ServiceUnavailableError, toWire } from '../errors';
 
 /** Told the code of every error a client is answered with (the metrics). */
 export interface ErrorCounter {
@@ -86,14 +86,13 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
   /** Every answer carries a code of the registry. */
   function format(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError & { extensions: { code: ErrorCode } } {
     const where = { ...(formatted.locations && { locations: formatted.locations }), ...(formatted.path && { path: formatted.path }) };
+    // In the spec's order: message, locations, path, extensions.
+    const answer = ({ message, extensions }: ReturnType<typeof toWire>) => ({ message, ...where, extensions });
     const original = unwrapResolverError(error);
-    if (original instanceof GatewayError) {
-      return { message: original.message, ...where, extensions: { code: original.code, ...original.extensions } };
-    }
+    if (original instanceof GatewayError) return answer(toWire(original));
     if (isUnavailable(original)) {
       logger.warn({ err: describeError(original, { stack: options.development }) }, 'store unavailable');
-      const e = new ServiceUnavailableError();
-      return { message: e.message, ...where, extensions: { code: e.code, ...e.extensions } };
+      return answer(toWire(new ServiceUnavailableError()));
     }
     const code = formatted.extensions?.code;
     const tokenLimit = code === ErrorCode.GRAPHQL_PARSE_FAILED && TOKEN_LIMIT.exec(formatted.message);

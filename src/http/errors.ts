@@ -7,10 +7,10 @@ import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { describeError } from '../describe-error';
-import { ErrorCode, ServiceUnavailableError } from '../errors';
+import { ErrorCode, ServiceUnavailableError, toWire } from '../errors';
 
-const refusal = (message: string, code: ErrorCode = ErrorCode.BAD_REQUEST, more: Record<string, unknown> = {}) => ({
-  errors: [{ message, extensions: { code, ...more } }],
+const refusal = (message: string, code: ErrorCode = ErrorCode.BAD_REQUEST, extensions?: Record<string, unknown>) => ({
+  errors: [toWire({ message, code, extensions })],
 });
 
 const clientStatus = (error: FastifyError) =>

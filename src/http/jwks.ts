@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { KeyRing } from '../domain/tokens';
-import { JWKS_MAX_AGE_SECONDS } from '../domain/tokens/verify-access-token';
+import { JWKS_MAX_AGE_SECONDS, type KeyRing } from '../domain/tokens';
 
 /**
  * Discovery for everyone who verifies the gateway's JWTs: the public signing keys (public

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { AuthDeps } from '../domain/auth';
-import { ErrorCode } from '../errors';
+import { ErrorCode, toWire } from '../errors';
 import { subgraphSchema } from '../graphql/federation/subgraph-schema';
 import { startGraphqlServer } from '../graphql/server';
 import { createHttpApp } from './base-app';
@@ -41,9 +41,7 @@ export async function createSubgraphApp({ config, deps, logger, settings, metric
   app.addHook('onRequest', async (request, reply) => {
     const given = request.headers[SUBGRAPH_SECRET_HEADER];
     if (typeof given === 'string' && timingSafeEqual(digest(given), expected)) return;
-    return reply
-      .code(403)
-      .send({ errors: [{ message: 'Only the router may call this listener.', extensions: { code: ErrorCode.FORBIDDEN } }] });
+    return reply.code(403).send({ errors: [toWire({ message: 'Only the router may call this listener.', code: ErrorCode.FORBIDDEN })] });
   });
   const apollo = await startGraphqlServer({ app, config, logger, schema: subgraphSchema(), introspection: !config.production, metrics });
   const trusted = config.subgraph?.trustProxy ? 'SUBGRAPH_TRUST_PROXY' : undefined;

@@ -41,7 +41,7 @@ export interface SecurityDirectiveNames {
   requiresScopes: Set<string>;
 }
 
-export const DEFAULT_NAMES: SecurityDirectiveNames = {
+const DEFAULT_NAMES: SecurityDirectiveNames = {
   authenticated: new Set(['authenticated', 'federation__authenticated']),
   requiresScopes: new Set(['requiresScopes', 'federation__requiresScopes']),
 };

@@ -270,7 +270,7 @@ describe('at rest and in the logs', () => {
       expect((await row())[0]!.encryptionKeyId).toBe('old');
 
       const box = new SecretBox(parseEncryptionKeys(`${newKey},${oldKey}`));
-      const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(before.database.db), mfa: before.deps.mfa, keyHistory: new PostgresEncryptionKeyHistory(before.database.db), box, clock: before.clock });
+      const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(before.database.db), mfa: before.deps.mfa, keyHistory: new PostgresEncryptionKeyHistory(before.database.db), box, clock: before.clock, audit: before.deps.audit });
       expect(report.resealed).toBeGreaterThanOrEqual(1);
       expect(report.failed).toEqual([]);
       expect((await row())[0]!.encryptionKeyId).toBe('new');

@@ -178,7 +178,7 @@ describe('a TOTP secret sealed under a key ENCRYPTION_KEYS lacks', () => {
       const abandoned = { encryptionKeyId: 'lost', createdAt: new Date(Date.now() - 86_400_000) };
       await db.update(mfaFactors).set(abandoned).where(eq(mfaFactors.userId, dave.user.id));
       const box = new SecretBox(parseEncryptionKeys(NEW));
-      const report = await reencryptSecrets({ signingKeys: new PostgresSigningKeyStore(db), mfa: gw.deps.mfa, keyHistory: new PostgresEncryptionKeyHistory(db), box, clock: gw.clock });
+      const report = await reencryptSecrets({ signingKeys: new PostgresSigningKeyStore(db), mfa: gw.deps.mfa, keyHistory: new PostgresEncryptionKeyHistory(db), box, clock: gw.clock, audit: gw.deps.audit });
       // The three retired keys under lost keys: pending-under-gone, retired-under-gone, retired-long-ago.
       expect(report).toEqual({ resealed: 0, failed: [], retiredLeft: 3 });
     });

@@ -1,3 +1,4 @@
+import type { Audit } from '../audit';
 import type { Clock } from '../clock';
 import type { Sealed, SecretBox } from '../crypto/secret-box';
 import { enrolmentsLiveSince } from '../mfa/pending-enrolment';
@@ -30,6 +31,7 @@ export async function reencrypt(deps: {
   keyHistory: EncryptionKeyHistory;
   box: SecretBox;
   clock: Clock;
+  audit: Audit;
 }): Promise<ReencryptReport> {
   const { box } = deps;
   const now = deps.clock.now();
@@ -67,6 +69,7 @@ export async function reencrypt(deps: {
     resealed++;
   }
   const byKeyId = [...failed.values()].sort((a, b) => a.keyId.localeCompare(b.keyId) || a.reason.localeCompare(b.reason));
+  deps.audit('secrets reencrypted', { count: resealed, keyId: box.currentKeyId, left: byKeyId.reduce((sum, f) => sum + f.count, 0) });
   return { resealed, failed: byKeyId, retiredLeft };
 }
 

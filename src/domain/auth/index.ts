@@ -1,7 +1,7 @@
 export type { AuthDeps, Viewer, ClientInfo } from './deps';
 export { normalizeEmail } from './normalize-email';
 export { checkCredentials } from './check-credentials';
-export { register, DEFAULT_ROLES } from './register';
+export { register } from './register';
 export { login, type LoginOutcome } from './login';
 export { issueSession, type IssuedTokens } from './issue-session';
 export { refresh } from './refresh';
@@ -13,6 +13,6 @@ export { getViewerUser } from './get-viewer-user';
 export { getViewerProfile, type ViewerProfile } from './get-viewer-profile';
 export { setUserRoles } from './set-user-roles';
 export { changeRoles, validateRoles } from './change-roles';
-export { DEFAULT_PAGE, listUsers, MAX_PAGE } from './list-users';
+export { DEFAULT_PAGE, listUsers } from './list-users';
 export { canSeeUser, ADMIN_ROLE, type UserVisibility } from './can-see-user';
 export { findUserReference } from './find-user-reference';

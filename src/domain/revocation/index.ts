@@ -2,4 +2,4 @@ export type { RevocationFeed } from './ports';
 export { revokingSessionStore } from './revoking-session-store';
 export { LocalRevocations } from './local-revocations';
 export { catchUpRevocations } from './catch-up-revocations';
-export { revocationsInForceSince, tokensLiveUntil } from './token-lifetimes';
+export { revocationsInForceSince } from './token-lifetimes';

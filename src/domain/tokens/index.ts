@@ -1,6 +1,6 @@
-export { KeyRing, generateStoredKey, type SigningAlg } from './key-ring';
+export { KeyRing, generateStoredKey, isUsable, keyCarryingOn, type SigningAlg } from './key-ring';
 export { signAccessToken, type AccessTokenSettings, type SignedAccessToken } from './sign-access-token';
-export { verifyAccessToken, CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL, type AccessClaims } from './verify-access-token';
+export { verifyAccessToken, CLOCK_SKEW_SECONDS, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL, type AccessClaims } from './verify-access-token';
 export { VerifiedTokenCache } from './verified-token-cache';
 export { newOpaqueToken, hashOpaqueToken } from './opaque-token';
 export { rotateSigningKey, describeKeys, type RotationSettings, type KeyState } from './rotate-signing-key';

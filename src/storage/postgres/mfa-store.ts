@@ -1,6 +1,6 @@
 import { and, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
 import type { Sealed } from '../../domain/crypto/secret-box';
-import type { ChallengeToSpend, CodeSpend, CodeToSpend, DisableOnly, MfaStore } from '../../domain/mfa/ports';
+import type { ChallengeToSpend, CodeSpend, CodeToSpend, DisableOnly, MfaStore } from '../../domain/mfa';
 import { transaction, type Db, type Tx } from './client';
 import { isLiveSession, lockLiveSession } from './session-store';
 import { mfaChallenges, mfaFactors, recoveryCodes, users } from './schema';

@@ -1,6 +1,6 @@
 import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { SigningKeyStore, StoredSigningKey } from '../../domain/ports';
-import { isUsable, keyCarryingOn } from '../../domain/tokens/key-ring';
+import { isUsable, keyCarryingOn } from '../../domain/tokens';
 import { ts, type Db } from './client';
 import { signingKeys } from './schema';
 

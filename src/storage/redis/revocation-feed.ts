@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import { LocalRevocations, type RevocationFeed } from '../../domain/revocation';
 import { systemClock, type Clock } from '../../domain/clock';
-import { CLOCK_SKEW_SECONDS } from '../../domain/tokens/verify-access-token';
+import { CLOCK_SKEW_SECONDS } from '../../domain/tokens';
 import { describeError } from '../../describe-error';
 import { RevocationOutbox } from './revocation-outbox';
 
