@@ -1,24 +1,18 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
-import type { AuthDeps, Viewer } from '../domain/auth';
+import { authenticate, type AuthDeps, type Viewer } from '../domain/auth';
 import { clientAddress } from '../domain/throttle';
-import { verifyAccessToken } from '../domain/tokens';
 import type { GatewayContext } from '../graphql/context';
 import { REFRESH_TRANSPORT_HEADER, refreshCookie, requestedRefreshTransport } from './refresh-cookie';
 
 // RFC 6750: "Bearer" 1*SP b64token; the scheme's name in any case (RFC 9110).
 const BEARER = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i;
 
-/** The viewer of a request: a valid access token of a session that has not ended, or nobody. */
+/** The viewer of a request: whom its bearer token speaks for, or nobody. */
 async function viewerOfRequest(deps: AuthDeps, request: FastifyRequest): Promise<Viewer | null> {
   const header = request.headers.authorization;
   const match = typeof header === 'string' ? BEARER.exec(header.trim()) : null;
-  if (!match) return null;
-  const now = deps.clock.now();
-  const claims = await verifyAccessToken(deps.keys, deps.settings.jwt, now, match[1]!, deps.verifiedTokens);
-  // A token of a session that has ended is as good as none, though its signature still holds.
-  if (!claims || deps.revocations.isRevoked(claims.sessionId, now)) return null;
-  return claims; // a Viewer as it is (frozen when it comes from the verified-token cache)
+  return match ? authenticate(deps, match[1]!) : null;
 }
 
 /**

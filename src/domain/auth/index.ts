@@ -1,5 +1,6 @@
 export type { AuthDeps, Viewer, ClientInfo } from './deps';
 export { normalizeEmail } from './normalize-email';
+export { authenticate } from './authenticate';
 export { checkCredentials } from './check-credentials';
 export { register } from './register';
 export { login, type LoginOutcome } from './login';
