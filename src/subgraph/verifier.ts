@@ -6,7 +6,7 @@
  * (rotation; at most once per cooldown) and once it is older than its maximum age (so that a
  * retired key stops verifying), and kept while the issuer is unreachable.
  */
-import { base64url, createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { base64url, createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, UnsecuredJWT, type JWTVerifyGetKey } from 'jose';
 import { describeError } from '../describe-error';
 import { ACCESS_TOKEN_CHECKS, accessClaimsOf, CLOCK_SKEW_SECONDS, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
 import { stderrWarnings, type KitLogger } from './logger.js';
@@ -58,7 +58,10 @@ export function createVerifier(options: VerifierOptions) {
   if (typeof options.audience !== 'string' || options.audience === '') throw new TypeError('audience must be a non-empty string: the gateway\'s JWT_AUDIENCE');
   // The gateway refuses such settings: a space at either end (an environment file's) would make
   // every token answer 'invalid'.
-  if (options.audience.trim() !== options.audience) throw new TypeError('audience must not begin or end with a space: the gateway\'s JWT_AUDIENCE');
+  for (const name of ['issuer', 'audience'] as const) {
+    const setting = name === 'issuer' ? 'JWT_ISSUER' : 'JWT_AUDIENCE';
+    if (options[name].trim() !== options[name]) throw new TypeError(`${name} must not begin or end with a space: the gateway's ${setting}`);
+  }
   if (options.algorithms !== undefined && (!isStrings(options.algorithms) || options.algorithms.length === 0)) {
     throw new TypeError('algorithms must be a non-empty list of JWS algorithm names');
   }
@@ -118,13 +121,15 @@ export function createVerifier(options: VerifierOptions) {
   };
 
   const algorithms = options.algorithms ?? ['ES256'];
+  // What a token must say whatever its signature: asked of a token the keys cannot settle yet.
+  const claimChecks = { issuer: options.issuer, audience: options.audience, clockTolerance, maxTokenAge: MAX_ACCESS_TOKEN_TTL };
   async function verify(token: string | null | undefined): Promise<VerifyResult> {
     if (!token) return { ok: false, reason: 'missing' };
     let getKey: JWTVerifyGetKey;
     try {
       getKey = await keySet();
     } catch {
-      return { ok: false, reason: await withoutKeys(token, algorithms, clockTolerance) };
+      return { ok: false, reason: await withoutKeys(token, algorithms, claimChecks) };
     }
     try {
       const { payload } = await jwtVerify(token, getKey, {
@@ -145,7 +150,7 @@ export function createVerifier(options: VerifierOptions) {
     } catch (error) {
       mismatches.check(error);
       const reason = reasonOf(error);
-      return { ok: false, reason: reason === 'unavailable' ? await withoutKeys(token, algorithms, clockTolerance) : reason };
+      return { ok: false, reason: reason === 'unavailable' ? await withoutKeys(token, algorithms, claimChecks) : reason };
     }
   }
 
@@ -324,13 +329,18 @@ const KEYS_NEEDED = new Error('keys needed');
  * Without keys a token can be neither accepted nor refused, unless it would be refused with them
  * whatever they are: jose's own checks before it asks for a key (a JWT's shape, `crit`, the
  * algorithm pinned), then a signature that cannot be decoded (malformed, as jose finds after the
- * key) or is empty, a payload that is no JWT's (malformed) and a `typ` other than at+jwt
- * (invalid), a claim every token of ours has missing (invalid), an exp past beyond the skew
- * (expired). Only a token that could still pass is unavailable, so a client is not asked to retry
+ * key) or is empty, a payload that is no JWT's (malformed), then jose's checks of the claims
+ * (typ, issuer, audience, the claims every token of ours has: invalid; exp past, or iat too
+ * long ago, beyond the skew: expired) and the claims' types (invalid). Only a token that could
+ * still pass is unavailable, so a client is not asked to retry
  * what never will, and one that will is never told it won't. Checked only when the keys are
  * missing, off the path of every request.
  */
-async function withoutKeys(token: string, algorithms: string[], clockTolerance: number): Promise<VerifyFailure> {
+async function withoutKeys(
+  token: string,
+  algorithms: string[],
+  claimChecks: { issuer: string; audience: string; clockTolerance: number; maxTokenAge: number },
+): Promise<VerifyFailure> {
   try {
     await jwtVerify(token, () => Promise.reject(KEYS_NEEDED), { algorithms });
   } catch (error) {
@@ -338,22 +348,25 @@ async function withoutKeys(token: string, algorithms: string[], clockTolerance: 
   }
   let signature: Uint8Array;
   let header: ReturnType<typeof decodeProtectedHeader>;
-  let payload: ReturnType<typeof decodeJwt>;
   try {
     // jose's own decoding, as lenient as when it verifies (padding, whitespace).
     signature = base64url.decode(token.split('.')[2] ?? '');
     header = decodeProtectedHeader(token);
-    payload = decodeJwt(token);
+    decodeJwt(token);
   } catch {
     return 'malformed';
   }
   if (signature.length === 0) return 'invalid'; // no signature verifies
-  // jose reads typ as media types are compared: case aside, `application/` implied.
-  const typ = typeof header.typ === 'string' ? header.typ.toLowerCase().replace(/^application\//, '') : undefined;
-  if (typ !== 'at+jwt' || !ACCESS_TOKEN_CHECKS.requiredClaims!.every((claim) => claim in payload)) return 'invalid';
-  // As jose finds after the signature: expired beyond the skew, whatever the keys.
-  if (typeof payload.exp === 'number' && payload.exp <= Date.now() / 1000 - clockTolerance) return 'expired';
-  return 'unavailable';
+  // jose's checks after the signature (typ, the claims required, issuer, audience, exp, iat), on
+  // the claims alone: the token is spelt as an unsecured JWT only to ask them, and nothing is
+  // accepted from here. A refusal says what the keys would not change.
+  const unsecured = `${base64url.encode(JSON.stringify({ alg: 'none', typ: header.typ }))}.${token.split('.')[1]}.`;
+  try {
+    const { payload } = UnsecuredJWT.decode(unsecured, { ...ACCESS_TOKEN_CHECKS, ...claimChecks });
+    return accessClaimsOf(payload) ? 'unavailable' : 'invalid';
+  } catch (error) {
+    return reasonOf(error);
+  }
 }
 
 function reasonOf(error: unknown): VerifyFailure {

@@ -29,10 +29,12 @@ let database: TestDatabase;
 let port: number;
 let issuer: string;
 let gw: TestGateway | undefined;
-/** A JWT in shape, signed by a key nobody publishes: without keys it can be neither accepted nor refused. */
-const wellFormed = async () =>
+/** A token of `iss` in every claim, signed by a key nobody publishes: without keys it can be neither accepted nor refused. */
+const wellFormed = async (iss: string) =>
   new SignJWT({ sid: 's', roles: [], amr: ['pwd'] })
     .setProtectedHeader({ alg: 'ES256', kid: 'k', typ: 'at+jwt' })
+    .setIssuer(iss)
+    .setAudience('graphql')
     .setSubject('u')
     .setJti('j')
     .setIssuedAt()
@@ -57,7 +59,7 @@ describe('createVerifier', () => {
 
   it('starts while the gateway is down (unavailable, no throw) and works once it is up, by discovery', async () => {
     shared = verifier();
-    expect(await shared.verify(await wellFormed())).toEqual({ ok: false, reason: 'unavailable' });
+    expect(await shared.verify(await wellFormed(issuer))).toEqual({ ok: false, reason: 'unavailable' });
     // Not a JWT at all: refused as such, keys or no keys (and not retried by the client).
     for (const garbage of ['a.b.c', 'not-a-jwt', `${Buffer.from('{"alg":"ES256"}').toString('base64url')}.e30`]) {
       expect(await shared.verify(garbage), garbage).toEqual({ ok: false, reason: 'malformed' });
@@ -135,7 +137,7 @@ describe('createVerifier', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
       const hanging = createVerifier({ issuer: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, audience: 'graphql' });
-      const token = await wellFormed();
+      const token = await wellFormed(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`);
       const started = Date.now();
       expect(await hanging.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
       expect(Date.now() - started).toBeLessThan(3000);
@@ -301,7 +303,7 @@ describe('createVerifier: warnings', () => {
     try {
       const { warnings, logger } = warningsTo();
       const verifier = createVerifier({ issuer: base, audience: 'graphql', cooldownSeconds: 1, logger });
-      const token = await wellFormed();
+      const token = await wellFormed(base);
       expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
       mode = 'no-key-set'; // discovery answers now, but names a key set that is not there
       for (let i = 0; i < 3; i++) {
@@ -326,7 +328,7 @@ describe('createVerifier: warnings', () => {
     try {
       const { warnings, logger } = warningsTo();
       const verifier = createVerifier({ issuer: base, audience: 'graphql', logger });
-      const token = await wellFormed();
+      const token = await wellFormed(base);
       for (let i = 0; i < 3; i++) {
         expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
         await new Promise((resolve) => setTimeout(resolve, 1100)); // a failed discovery is asked again a second later
@@ -349,7 +351,7 @@ describe('createVerifier: warnings', () => {
       const { warnings, logger } = warningsTo();
       const jwksUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.jsn`;
       const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl, logger });
-      expect(await verifier.verify(await wellFormed())).toEqual({ ok: false, reason: 'unavailable' });
+      expect(await verifier.verify(await wellFormed('https://issuer.test'))).toEqual({ ok: false, reason: 'unavailable' });
       expect(warnings).toEqual([
         { message: 'the key set could not be fetched: tokens that could pass answer unavailable', details: { err: { type: 'KeySetError', reason: 'the key set answered 404' } } },
       ]);
@@ -387,6 +389,10 @@ describe('createVerifier: warnings', () => {
       const right = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, logger });
       expect(await right.verify(token)).toMatchObject({ ok: true });
       expect(warnings).toHaveLength(2);
+      // What the token names is quoted, but no more than 200 characters of it.
+      const long = await new SignJWT({ ...decodeJwt(token), aud: 'a'.repeat(1000) }).setProtectedHeader({ alg: 'ES256', kid: 'k', typ: 'at+jwt' }).sign(key.privateKey);
+      expect(await right.verify(long)).toEqual({ ok: false, reason: 'invalid' });
+      expect(warnings[2]!.details).toMatchObject({ claim: 'aud', token: `"${'a'.repeat(199)}` });
     } finally {
       await issuer.close();
     }
@@ -478,12 +484,35 @@ describe('createVerifier: the key set over time', () => {
     const token = await issuer.token(key);
     issuer.down(); // 503 from the subgraph's start
     for (let i = 0; i < 20; i++) expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
-    // What the keys could not save: expired beyond the skew, or without a claim every token has.
+    // What the keys could not save, refused as they would be with the keys: expired beyond the
+    // skew, issued too long ago; another issuer or audience, a claim missing or of another type.
     expect(await verifier.verify(await issuer.token(key, -61))).toEqual({ ok: false, reason: 'expired' });
     expect(await verifier.verify(await issuer.token(key, -59))).toEqual({ ok: false, reason: 'unavailable' });
-    const { jti: _jti, ...withoutJti } = decodeJwt(token);
-    const noJti = await new SignJWT(withoutJti).setProtectedHeader({ alg: 'ES256', kid: 'first', typ: 'at+jwt' }).sign(key.privateKey);
-    expect(await verifier.verify(noJti)).toEqual({ ok: false, reason: 'invalid' });
+    const claims = decodeJwt(token);
+    const variant = (changed: JWTPayload) => new SignJWT({ ...claims, ...changed }).setProtectedHeader({ alg: 'ES256', kid: 'first', typ: 'at+jwt' }).sign(key.privateKey);
+    const now = Math.floor(Date.now() / 1000);
+    expect(await verifier.verify(await variant({ iat: now - 3661, exp: now + 60 }))).toEqual({ ok: false, reason: 'expired' });
+    const refusedWhateverTheKeys: JWTPayload[] = [
+      { jti: undefined },
+      { iss: undefined },
+      { iss: 'https://issuer.test/' },
+      { aud: undefined },
+      { aud: 'another-api' },
+      { exp: 'later' as unknown as number },
+      { iat: now + 120 }, // issued in the future, beyond the skew
+      { roles: 'admin' as unknown as string[] },
+      { sid: 7 as unknown as string },
+    ];
+    for (const changed of refusedWhateverTheKeys) {
+      expect(await verifier.verify(await variant(changed)), JSON.stringify(changed)).toEqual({ ok: false, reason: 'invalid' });
+    }
+    // Its clockToleranceSeconds, not the default's 60.
+    const down = await fakeIssuer(); // another, so that this one's fetches are counted alone
+    issuers.push(down);
+    down.down();
+    const strict = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: down.url, clockToleranceSeconds: 0 });
+    expect(await strict.verify(await issuer.token(key, -30))).toEqual({ ok: false, reason: 'expired' });
+    expect(await strict.verify(await issuer.token(key, 30))).toEqual({ ok: false, reason: 'unavailable' });
     // A token whose header is a JWT's but whose payload is not: malformed, not unavailable.
     const [header, payload, signature] = token.split('.') as [string, string, string];
     expect(await verifier.verify(`${header}.bm90IGpzb24.${signature}`)).toEqual({ ok: false, reason: 'malformed' });
@@ -619,6 +648,7 @@ describe('createVerifier: the key set over time', () => {
       // The gateway refuses such a JWT_AUDIENCE: every token would be invalid.
       [{ issuer: 'https://issuer.test', audience: 'graphql ' }, 'audience must not begin or end with a space'],
       [{ issuer: 'https://issuer.test', audience: ' graphql' }, 'audience must not begin or end with a space'],
+      [{ issuer: 'https://issuer.test ', audience: 'graphql', jwksUrl: 'https://issuer.test/jwks.json' }, 'issuer must not begin or end with a space'],
       [{ issuer: 'https://issuer.test', audience: 'graphql', algorithms: [] }, 'algorithms must be a non-empty list'],
       [{ issuer: 'https://issuer.test', audience: 'graphql', algorithms: 'ES256' }, 'algorithms must be a non-empty list'],
       [{ issuer: 'https://issuer.test', audience: 'graphql', isRevoked: new Set(['s1']) }, 'isRevoked must be a function'],

@@ -38,10 +38,10 @@ function isCanonicalCompactJws(token: string) {
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
 
 /** What every verifier of our access tokens requires (the gateway and the subgraph kit alike). */
-export const ACCESS_TOKEN_CHECKS: Pick<JWTVerifyOptions, 'typ' | 'requiredClaims'> = {
+export const ACCESS_TOKEN_CHECKS = Object.freeze({
   typ: 'at+jwt',
   requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
-};
+}) satisfies JWTVerifyOptions;
 
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
