@@ -4,6 +4,7 @@
  * log lines captured so tests can check what is (not) logged.
  */
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import type { FastifyInstance } from 'fastify';
@@ -20,6 +21,7 @@ import type { CounterStore } from '../../src/domain/throttle';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { createLogger } from '../../src/logger';
 import { openEmbedded, openPostgres, type Database } from '../../src/storage/postgres';
+import { embeddedTemplate } from './embedded-template';
 import { adminUrl, databaseUrlFor } from './postgres-urls';
 import { TestClock } from './test-clock';
 
@@ -41,13 +43,17 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** The migrated tarball (embedded-template.ts), read once per test file (a load never changes a Blob). */
+let templateDump: Blob | undefined;
+
 /** A fresh, migrated database for one test file (or one gateway). */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const template = inject('templateDatabase');
   const base = process.env.DATABASE_URL;
   if (!template || !base) {
-    const database = await openEmbedded(undefined);
-    await database.migrate();
+    // A copy of a migrated template, as on PostgreSQL (initdb and the migrations take seconds).
+    templateDump ??= new Blob([readFileSync((await embeddedTemplate()).dump)]);
+    const database = await openEmbedded(undefined, { loadDataDir: templateDump });
     return { database, drop: () => database.close() };
   }
   const postgres = (await import('postgres')).default;

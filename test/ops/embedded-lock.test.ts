@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { StartupRefusal } from '../../src/failure';
 import { openEmbedded } from '../../src/storage/postgres';
 import { LOCK_FILE } from '../../src/storage/postgres/data-dir-lock';
-import { childEnv, freePort, runTsx, spawnTsx, tempDir, type Child } from '../helpers/processes';
+import { childEnv, freePort, migratedDataDir, runTsx, spawnTsx, tempDir, type Child } from '../helpers/processes';
 
 const READY = /ready at (http:\/\/\S+)/;
 const cleanups: Array<() => void> = [];
@@ -17,8 +17,9 @@ afterAll(() => {
   for (const cleanup of cleanups.reverse()) cleanup();
 });
 
-const dataDir = (prefix: string) => {
-  const dir = tempDir(prefix);
+/** An empty folder, or (`migrated`: the lock is the subject, not a first start) a migrated DATA_DIR. */
+const dataDir = async (prefix: string, options: { migrated: boolean }) => {
+  const dir = options.migrated ? await migratedDataDir(prefix) : tempDir(prefix);
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 };
@@ -34,7 +35,7 @@ const goneProcess = () => spawnSync(process.execPath, ['-e', '']).pid!;
 
 describe('the embedded database', () => {
   it('refuses a second gateway and an admin command while a gateway runs on it, and admits them once it has stopped', async () => {
-    const dir = dataDir('gateway-lock');
+    const dir = await dataDir('gateway-lock', { migrated: true });
     const first = await startServer(dir);
     await first.waitFor(READY, 90_000);
     const pid = first.process.pid!;
@@ -58,7 +59,7 @@ describe('the embedded database', () => {
   }, 180_000);
 
   it('is held by one opening at a time within a process too', async () => {
-    const dir = dataDir('gateway-lock-inproc');
+    const dir = await dataDir('gateway-lock-inproc', { migrated: true });
     const database = await openEmbedded(dir);
     const refused = await openEmbedded(dir).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(StartupRefusal);
@@ -70,7 +71,7 @@ describe('the embedded database', () => {
 
   it('takes over a lock of this host whose process is gone, or that names this pid from an earlier life', async () => {
     for (const stale of [`${goneProcess()}@${hostname()}`, `${process.pid}@${hostname()}`, 'garbage', '']) {
-      const dir = dataDir('gateway-lock-stale');
+      const dir = await dataDir('gateway-lock-stale', { migrated: true });
       writeFileSync(path.join(dir, LOCK_FILE), stale);
       const database = await openEmbedded(dir);
       await database.close();
@@ -79,7 +80,7 @@ describe('the embedded database', () => {
   }, 60_000);
 
   it("never takes over another host's lock (a container sharing the folder, whose processes it cannot see)", async () => {
-    const dir = dataDir('gateway-lock-host');
+    const dir = await dataDir('gateway-lock-host', { migrated: false });
     writeFileSync(path.join(dir, LOCK_FILE), `${goneProcess()}@other-container`);
     const refused = await openEmbedded(dir).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(StartupRefusal);

@@ -4,7 +4,7 @@
 // SERVICE_UNAVAILABLE or INTERNAL_SERVER_ERROR.
 import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startKeyReloader } from '../../src/compose';
@@ -187,6 +187,7 @@ function preloadDroppingARejection(trigger: 'on SIGUSR2' | 'once heard', { wrapp
       ? ["process.on('SIGUSR2', () => {", ...reject, '});']
       : ['const waiting = setInterval(() => {', "  if (process.listenerCount('unhandledRejection') === 0) return;", '  clearInterval(waiting);', ...reject, '}, 5);'];
   const dir = tempDir('unhandled');
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
   const preload = path.join(dir, 'drop-a-promise.mjs');
   writeFileSync(preload, [...script, ''].join('\n'));
   return { dir, preload };
@@ -199,18 +200,18 @@ describe('an error nothing handled (a library that drops a promise)', () => {
   const cases = [...modes.map((mode) => [mode, 'rejection'] as const), ['development', 'exception'] as const];
   it.each(cases)('ends the server in %s, for an unhandled %s, with one fatal line of its class and codes: not its message, properties or stack', async (NODE_ENV, kind) => {
     // On SIGUSR2, as drizzle wraps a driver's error.
-    const { dir, preload } = preloadDroppingARejection('on SIGUSR2', { wrapped: true, thrown: kind === 'exception' });
-    const named = NODE_ENV === 'production' ? await createNamedDatabase({ migrated: true }) : undefined;
-    onTestFinished(() => named?.drop());
+    const { preload } = preloadDroppingARejection('on SIGUSR2', { wrapped: true, thrown: kind === 'exception' });
+    // Migrated, either way: the subject is the crash, not a first start.
+    const named = await createNamedDatabase({ migrated: true });
+    onTestFinished(() => named.drop());
     const env = {
       NODE_ENV,
       JWT_ISSUER,
       SINGLE_INSTANCE: 'true',
       ENCRYPTION_KEYS: KEYS,
-      DATA_DIR: path.join(dir, 'data'),
       PORT: String(await freePort()),
       NODE_OPTIONS: `--import ${preload}`,
-      ...named?.env,
+      ...named.env,
     };
     const child = spawnTsx('src/main.ts', [], childEnv(env));
     onTestFinished(() => child.killAll());

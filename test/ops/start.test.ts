@@ -23,6 +23,7 @@ import {
   freePort,
   gqlAt,
   isRunning,
+  migratedDataDir,
   runTsx,
   spawnCommand,
   spawnScript,
@@ -38,7 +39,10 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
-/** Starts what `npm start` runs and waits for its "ready at" line (PGlite's first initdb is slow). */
+/**
+ * Starts what `npm start` runs and waits for its "ready at" line (PGlite's first initdb is slow:
+ * a test whose subject is not the first start runs on a copy of a migrated DATA_DIR).
+ */
 async function startProcess(env: Record<string, string>) {
   const port = await freePort();
   const child = spawnScript('start', childEnv({ PORT: String(port), ...env }));
@@ -158,7 +162,7 @@ describe('npm start', () => {
   }, 180_000);
 
   it('warns when the issuer it would put in tokens names port 0 (PORT=0 without JWT_ISSUER), of a test mode and of misspelt settings', async () => {
-    const dataDir = tempDir('gateway-port-0');
+    const dataDir = await migratedDataDir('gateway-port-0');
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     // A misspelt setting and a test mode ride along: each is said once at start.
     const { child, printed } = await startProcess({ DATA_DIR: dataDir, PORT: '0', NODE_ENV: 'test', REFRESH_TOKEN_TRANSPRT: 'cookie' });
@@ -257,7 +261,7 @@ describe('npm start', () => {
   }
 
   it('drains and leaves nothing running when the SIGTERM goes to npm itself (`npm start` under a process manager)', async () => {
-    const dataDir = tempDir('gateway-npm-start');
+    const dataDir = await migratedDataDir('gateway-npm-start');
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     await stopNpmWithSigterm('start', { DATA_DIR: dataDir });
   }, 120_000);
@@ -265,7 +269,7 @@ describe('npm start', () => {
   it('opens the subgraph listener beside the public one when SUBGRAPH_PORT is set, on SUBGRAPH_HOST, and closes both on SIGTERM', async () => {
     const subgraphPort = await freePort();
     const secret = randomBytes(24).toString('base64url');
-    const dataDir = tempDir('gateway-subgraph');
+    const dataDir = await migratedDataDir('gateway-subgraph');
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     // Another loopback address than HOST's 127.0.0.1: the listener is there, and only there.
     const host = '127.0.0.2';
@@ -294,7 +298,7 @@ describe('without stdout', () => {
   const exitWithin = (child: Child, ms: number) => Promise.race([child.exited, new Promise((resolve) => setTimeout(() => resolve('still running'), ms))]);
 
   it('stops as on SIGTERM and exits 1 when whatever read its stdout has gone, closing within 10 s a connection its client keeps', async () => {
-    const dataDir = tempDir('gateway-stdout-closed');
+    const dataDir = await migratedDataDir('gateway-stdout-closed');
     cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
     const child = spawnScript('start', childEnv({ DATA_DIR: dataDir, PORT: String(await freePort()) }));
     cleanups.push(() => child.killAll());

@@ -133,8 +133,12 @@ async function underMigrationLock<T>(lock: Sql, work: () => Promise<T>): Promise
   }
 }
 
-/** dataDir undefined: an in-memory database (tests without DATABASE_URL). */
-export async function openEmbedded(dataDir: string | undefined): Promise<Database> {
+/**
+ * dataDir undefined: an in-memory database (tests without DATABASE_URL). `loadDataDir`, for an
+ * in-memory one only: it starts as a copy of that tarball (PGlite's `dumpDataDir`) instead of
+ * an empty cluster, which spares initdb (tests load a migrated one).
+ */
+export async function openEmbedded(dataDir: string | undefined, options: { loadDataDir?: Blob } = {}): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
@@ -153,7 +157,7 @@ export async function openEmbedded(dataDir: string | undefined): Promise<Databas
       throw error;
     }
   } else {
-    client = new PGlite();
+    client = new PGlite({ loadDataDir: options.loadDataDir });
     await client.waitReady;
   }
   const orm = drizzle(client, { schema });
