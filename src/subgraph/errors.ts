@@ -1,8 +1,11 @@
 import { GraphQLError } from 'graphql';
-import { ForbiddenError, ServiceUnavailableError, UnauthenticatedError, type GatewayError } from '../errors';
+import { ForbiddenError, ServiceUnavailableError, toWire, UnauthenticatedError, type GatewayError } from '../errors';
 
 /** The gateway's own errors, codes and messages, as GraphQL errors a subgraph's server passes through. */
-const passedThrough = (error: GatewayError) => new GraphQLError(error.message, { extensions: { code: error.code, ...error.extensions } });
+const passedThrough = (error: GatewayError) => {
+  const { message, extensions } = toWire(error);
+  return new GraphQLError(message, { extensions });
+};
 export const unauthenticated = () => passedThrough(new UnauthenticatedError());
 export const forbidden = () => passedThrough(new ForbiddenError());
 /**

@@ -8,7 +8,7 @@
  */
 import { base64url, createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, UnsecuredJWT, type JWTVerifyGetKey } from 'jose';
 import { describeError } from '../describe-error';
-import { ACCESS_TOKEN_CHECKS, accessClaimsOf, CLOCK_SKEW_SECONDS, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
+import { ACCESS_TOKEN_CHECKS, accessClaimsOf, CLOCK_SKEW_SECONDS, isStringArray, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
 import { stderrWarnings, type KitLogger } from './logger.js';
 
 export interface VerifierOptions {
@@ -50,8 +50,6 @@ export interface SubgraphViewer {
 export type VerifyFailure = 'missing' | 'malformed' | 'expired' | 'invalid' | 'revoked' | 'unavailable';
 export type VerifyResult = { ok: true; viewer: SubgraphViewer } | { ok: false; reason: VerifyFailure };
 
-const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
-
 export function createVerifier(options: VerifierOptions) {
   // Left out (plain JavaScript has no types to say so), jose would not check the claim at all.
   if (typeof options.issuer !== 'string' || options.issuer === '') throw new TypeError('issuer must be a non-empty string: the gateway\'s JWT_ISSUER');
@@ -62,7 +60,7 @@ export function createVerifier(options: VerifierOptions) {
     const setting = name === 'issuer' ? 'JWT_ISSUER' : 'JWT_AUDIENCE';
     if (options[name].trim() !== options[name]) throw new TypeError(`${name} must not begin or end with a space: the gateway's ${setting}`);
   }
-  if (options.algorithms !== undefined && (!isStrings(options.algorithms) || options.algorithms.length === 0)) {
+  if (options.algorithms !== undefined && (!isStringArray(options.algorithms) || options.algorithms.length === 0)) {
     throw new TypeError('algorithms must be a non-empty list of JWS algorithm names');
   }
   if (options.isRevoked !== undefined && typeof options.isRevoked !== 'function') throw new TypeError('isRevoked must be a function');

@@ -43,7 +43,7 @@ export const ACCESS_TOKEN_CHECKS = Object.freeze({
   requiredClaims: ['sub', 'sid', 'jti', 'iat', 'exp'],
 }) satisfies JWTVerifyOptions;
 
-const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+export const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 /** The claims of a verified payload, or null when one is missing or of the wrong type. */
 export function accessClaimsOf(payload: JWTPayload): AccessClaims | null {
