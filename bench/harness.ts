@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../src/config';
-import { generateEncryptionKeyEntry } from '../src/domain/crypto/secret-box';
+import { generateEncryptionKeyEntry } from '../src/domain/crypto';
 import { threadPoolSizeFor } from '../src/thread-pool';
 import { measureArgon2Bound } from './argon2-bound';
 import { createBenchDatabase } from './database';

@@ -11,9 +11,7 @@ import { RedisRevocationFeed } from './storage/redis/revocation-feed';
 import { LocalRevocations, type RevocationFeed } from './domain/revocation';
 import { loadOrCreateDevEncryptionKeys } from './storage/encryption-keys-file';
 import { systemClock, type Clock } from './domain/clock';
-import { findLaterCurrentKeys, keyReplacedSince } from './domain/crypto/find-later-current-keys';
-import { findMissingEncryptionKeys } from './domain/crypto/find-missing-encryption-keys';
-import { SecretBox } from './domain/crypto/secret-box';
+import { findLaterCurrentKeys, findMissingEncryptionKeys, keyReplacedSince, SecretBox } from './domain/crypto';
 import { openEmbedded, openPostgres, PostgresEncryptionKeyHistory, PostgresMfaStore, PostgresSigningKeyStore, readDefaultIsolation, readSchemaStatus, type CanonicalEmailsReport, type Database } from './storage/postgres';
 
 

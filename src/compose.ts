@@ -5,8 +5,8 @@
 import type { Config } from './config';
 import type { AuthDeps } from './domain/auth';
 import { systemClock, type Clock } from './domain/clock';
-import { SecretBox } from './domain/crypto/secret-box';
-import { PasswordHasher } from './domain/passwords/password-hasher';
+import { SecretBox } from './domain/crypto';
+import { PasswordHasher } from './domain/passwords';
 import { catchUpRevocations, revokingSessionStore, type RevocationFeed } from './domain/revocation';
 import { Throttle, type CounterStore } from './domain/throttle';
 import { KeyRing, rotateSigningKeyIfDue, VerifiedTokenCache } from './domain/tokens';

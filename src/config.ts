@@ -5,8 +5,7 @@
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { ENCRYPTION_KEY_ID } from './domain/crypto/key-id';
-import type { EncryptionKey } from './domain/crypto/secret-box';
+import { ENCRYPTION_KEY_ID, type EncryptionKey } from './domain/crypto';
 import type { SigningAlg } from './domain/tokens';
 // From the file, not the index, which would bring the signing code into the settings.
 import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';

@@ -23,8 +23,7 @@ import {
   type ResealFailure,
 } from '../domain/admin';
 import { systemClock } from '../domain/clock';
-import { keyReplacedSince } from '../domain/crypto/find-later-current-keys';
-import { SecretBox } from '../domain/crypto/secret-box';
+import { keyReplacedSince, SecretBox } from '../domain/crypto';
 import { revokingSessionStore } from '../domain/revocation';
 import { Throttle } from '../domain/throttle';
 import { describeKeys, retireSigningKey, rotateSigningKey } from '../domain/tokens';
@@ -209,11 +208,10 @@ async function run(argv: string[]): Promise<number> {
         const replaced = await keyHistory.laterThan(box.currentKeyId);
         if (replaced.length > 0) say(`note: ${keyReplacedSince(box.currentKeyId, replaced)}: this makes "${box.currentKeyId}" the current key again`);
         const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, keyHistory, box, clock: systemClock, audit });
-        const left = report.failed.reduce((sum, f) => sum + f.count, 0);
         say(`re-encrypted ${report.resealed} secret(s) under key "${box.currentKeyId}"`);
         if (report.retiredLeft > 0) say(`left ${report.retiredLeft} retired signing key(s) as they were: they are never opened again`);
-        if (left === 0) break;
-        say(`could not re-seal ${left} secret(s); keep their keys in ENCRYPTION_KEYS, and run reencrypt again once they are there:`);
+        if (report.left === 0) break;
+        say(`could not re-seal ${report.left} secret(s); keep their keys in ENCRYPTION_KEYS, and run reencrypt again once they are there:`);
         for (const { keyId, reason, count } of report.failed) say(`  ${count} under key "${keyId}": ${RESEAL_FAILURES[reason]}`);
         return 1;
       }

@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DEVELOPMENT_KEY_ID, parseEncryptionKeys, type EncryptionKey } from '../config';
-import { generateEncryptionKeyEntry } from '../domain/crypto/secret-box';
+import { generateEncryptionKeyEntry } from '../domain/crypto';
 
 const ENCRYPTION_KEYS_FILE = 'encryption-keys';
 

@@ -14,6 +14,8 @@ export interface ReencryptReport {
   resealed: number;
   /** Secrets in use left as they were, counted by the key id they are sealed under and why, sorted by key id. */
   failed: Array<{ keyId: string; reason: ResealFailure; count: number }>;
+  /** How many secrets in use were left as they were: the sum of `failed`'s counts. */
+  left: number;
   /** Retired signing keys that could not be opened: never opened again, so left as they are. */
   retiredLeft: number;
 }
@@ -69,8 +71,9 @@ export async function reencrypt(deps: {
     resealed++;
   }
   const byKeyId = [...failed.values()].sort((a, b) => a.keyId.localeCompare(b.keyId) || a.reason.localeCompare(b.reason));
-  deps.audit('secrets reencrypted', { count: resealed, keyId: box.currentKeyId, left: byKeyId.reduce((sum, f) => sum + f.count, 0) });
-  return { resealed, failed: byKeyId, retiredLeft };
+  const left = byKeyId.reduce((sum, f) => sum + f.count, 0);
+  deps.audit('secrets reencrypted', { count: resealed, keyId: box.currentKeyId, left });
+  return { resealed, failed: byKeyId, left, retiredLeft };
 }
 
 /** The plaintext, or why it cannot be had (a wrong key and a damaged ciphertext look alike to AES-GCM). */

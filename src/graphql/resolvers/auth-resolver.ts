@@ -1,6 +1,6 @@
 import { Arg, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import { login, logout, refresh, register } from '../../domain/auth';
-import { describePasswordPolicy } from '../../domain/passwords/check-password-policy';
+import { describePasswordPolicy } from '../../domain/passwords';
 import { InvalidTokenError } from '../../errors';
 import type { GatewayContext } from '../context';
 import { AuthPayload } from '../types/auth-payload';

@@ -1,5 +1,5 @@
 import { and, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm';
-import type { Sealed } from '../../domain/crypto/secret-box';
+import type { Sealed } from '../../domain/crypto';
 import type { ChallengeToSpend, CodeSpend, CodeToSpend, DisableOnly, MfaStore } from '../../domain/mfa';
 import { transaction, type Db, type Tx } from './client';
 import { isLiveSession, lockLiveSession } from './session-store';
