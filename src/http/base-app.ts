@@ -102,6 +102,11 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
     // Fastify's own answer while closing is not in the GraphQL shape: refuseWhileClosing is.
     return503OnClosing: false,
   }) as unknown as FastifyInstance;
+  // JSON is the only body taken. A text/plain one (which a cross-site form or fetch may send
+  // without a preflight) is refused as a form is, 415 naming the type to send, before Apollo:
+  // with Fastify's parser it would reach Apollo, whose CSRF prevention refuses it only while no
+  // preflight-forcing header comes with it, and then answers a body it cannot read.
+  app.removeContentTypeParser('text/plain');
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;

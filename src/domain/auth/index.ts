@@ -14,6 +14,6 @@ export { getViewerUser } from './get-viewer-user';
 export { getViewerProfile, type ViewerProfile } from './get-viewer-profile';
 export { setUserRoles } from './set-user-roles';
 export { changeRoles, validateRoles } from './change-roles';
-export { DEFAULT_PAGE, listUsers } from './list-users';
+export { DEFAULT_PAGE, MAX_PAGE, listUsers } from './list-users';
 export { canSeeUser, ADMIN_ROLE, type UserVisibility } from './can-see-user';
 export { findUserReference } from './find-user-reference';

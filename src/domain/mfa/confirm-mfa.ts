@@ -46,8 +46,8 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
   return codes;
 }
 
-const noPendingEnrolment = () =>
-  new BadUserInputError('No pending MFA enrolment (or it expired, or your sessions were ended since): call enrollMfa.', 'code');
+// No `field`: the code is not what is wrong (a form would mark its input), the missing enrolment is.
+const noPendingEnrolment = () => new BadUserInputError('No pending MFA enrolment (or it expired, or your sessions were ended since): call enrollMfa.');
 
 /**
  * Why a right code confirmed nothing, read after the fact: MFA turned on meanwhile (the same

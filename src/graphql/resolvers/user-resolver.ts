@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import { ADMIN_ROLE, changePassword, DEFAULT_PAGE, getViewerProfile, listUsers, setUserRoles, type ViewerProfile } from '../../domain/auth';
+import { ADMIN_ROLE, changePassword, DEFAULT_PAGE, getViewerProfile, listUsers, MAX_PAGE, setUserRoles, type ViewerProfile } from '../../domain/auth';
 import { viewerOf, type GatewayContext } from '../context';
 import { User } from '../types/user';
 
@@ -35,7 +35,7 @@ export class UserResolver {
   }
 
   @Authorized(ADMIN_ROLE)
-  @Query(() => [User])
+  @Query(() => [User], { description: `Admins only. Accounts oldest first; limit 1–${MAX_PAGE}.` })
   users(
     @Arg('limit', () => Int, { nullable: true, defaultValue: DEFAULT_PAGE }) limit: number | null,
     @Arg('offset', () => Int, { nullable: true, defaultValue: 0 }) offset: number | null,
@@ -55,7 +55,7 @@ export class UserResolver {
   }
 
   @Authorized(ADMIN_ROLE)
-  @Mutation(() => User, { description: "Takes effect at the user's next refresh; removing a role ends their sessions." })
+  @Mutation(() => User, { description: "Admins only. Takes effect at the user's next refresh; removing a role ends their sessions." })
   setUserRoles(
     @Arg('userId', () => ID) userId: string,
     @Arg('roles', () => [String]) roles: string[],
