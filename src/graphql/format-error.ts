@@ -74,6 +74,13 @@ const INTROSPECTION_OFF = "GraphQL introspection is off in production (NODE_ENV=
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
+/**
+ * The request id of each error met while a request ran (errorRequestIdsPlugin notes it, before
+ * Apollo formats the errors), so that the lines logged about it carry the id its access line
+ * carries. An error from before a request's context exists has none.
+ */
+export const errorRequestIds = new WeakMap<object, string>();
+
 export function createErrorFormatter(logger: Logger, options: { development: boolean; counter?: ErrorCounter | undefined }) {
   const { counter } = options;
   if (!counter) return format;
@@ -90,8 +97,9 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
     const answer = ({ message, extensions }: ReturnType<typeof toWire>) => ({ message, ...where, extensions });
     const original = unwrapResolverError(error);
     if (original instanceof GatewayError) return answer(toWire(original));
+    const reqId = typeof error === 'object' && error !== null ? errorRequestIds.get(error) : undefined;
     if (isUnavailable(original)) {
-      logger.warn({ err: describeError(original, { stack: options.development }) }, 'store unavailable');
+      logger.warn({ reqId, err: describeError(original, { stack: options.development }) }, 'store unavailable');
       return answer(toWire(new ServiceUnavailableError()));
     }
     const code = formatted.extensions?.code;
@@ -117,7 +125,7 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {
       return { message: formatted.message, ...where, extensions: { code: ErrorCode.BAD_REQUEST } };
     }
-    logger.error({ err: describeError(original, { stack: options.development }), path: formatted.path }, 'unexpected error');
+    logger.error({ reqId, err: describeError(original, { stack: options.development }), path: formatted.path }, 'unexpected error');
     return { message: 'Internal server error.', ...where, extensions: { code: ErrorCode.INTERNAL_SERVER_ERROR } };
   }
 }

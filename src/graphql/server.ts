@@ -17,6 +17,7 @@ import type { Config } from '../config';
 import type { GatewayContext } from './context';
 import { createErrorFormatter, type ErrorCounter } from './format-error';
 import { errorHeadersPlugin } from './plugins/error-headers';
+import { errorRequestIdsPlugin } from './plugins/error-request-ids';
 import { knownOperationTypes } from './validation/known-operation-types';
 import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
 import { typenameAliasOnlyForTypename } from './validation/typename-alias';
@@ -70,6 +71,7 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     plugins: [
       ...armor.plugins,
       errorHeadersPlugin,
+      errorRequestIdsPlugin,
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageDisabled(),
       // No answer of an auth gateway is cacheable (the HTTP layer says so: no-store), and the hints

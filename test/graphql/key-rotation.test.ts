@@ -141,9 +141,12 @@ describe('after a change of JWT_ALG', () => {
       // Said at start: the key it made signs at once, and instances still on ES256 refuse its tokens.
       const addedAtStart = eddsa.logs.map((line) => JSON.parse(line) as { msg: string; alg?: string }).filter((line) => line.msg.startsWith('signing key added'));
       expect(addedAtStart).toEqual([expect.objectContaining({ msg: 'signing key added: none of JWT_ALG could sign; it signs at once', alg: 'EdDSA', kid: expect.any(String) })]);
-      // Its key is still published, its session live: but this instance verifies EdDSA only.
-      expect(codeOf(await eddsa.gql(MeDocument, {}, { token: signedBefore.accessToken }))).toBe('UNAUTHENTICATED');
-      expect(codeOf(await eddsa.gql(MeDocument, {}, { token: (await rotateRefresh(eddsa, signedBefore.refreshToken)).accessToken }))).toBeUndefined();
+      // Its key is still published and its session live: the previous algorithm's tokens still
+      // verify here, each under its own key's algorithm; a refresh gets one of the new.
+      expect(codeOf(await eddsa.gql(MeDocument, {}, { token: signedBefore.accessToken }))).toBeUndefined();
+      const refreshed = await rotateRefresh(eddsa, signedBefore.refreshToken);
+      expect(decodeProtectedHeader(refreshed.accessToken).alg).toBe('EdDSA');
+      expect(codeOf(await eddsa.gql(MeDocument, {}, { token: refreshed.accessToken }))).toBeUndefined();
       const store = new PostgresSigningKeyStore(own.database.db);
       const unretired = async () => (await store.list()).filter((k) => k.retiresAt === null).map((k) => k.alg).sort();
       expect(await unretired()).toEqual(['ES256', 'EdDSA']);
@@ -177,6 +180,38 @@ describe('after a change of JWT_ALG', () => {
       expect(await kidsOf(eddsa)).toEqual([added.kid]);
     } finally {
       await eddsa.close();
+      await own.drop();
+    }
+  });
+});
+
+describe('during a change of JWT_ALG', () => {
+  it('instances on either algorithm take each other\'s tokens once they have loaded the keys: a rollout signs no one out', async () => {
+    const own = await createTestDatabase();
+    const es256 = await startGateway({ database: own.database, encryptionKeys, env: { JWT_ALG: 'ES256' } });
+    try {
+      const eddsa = await startGateway({ database: own.database, encryptionKeys, env: { JWT_ALG: 'EdDSA' } });
+      try {
+        const onOld = await signUp(es256);
+        const onNew = await signUp(eddsa);
+        expect(decodeProtectedHeader(onOld.accessToken).alg).toBe('ES256');
+        expect(decodeProtectedHeader(onNew.accessToken).alg).toBe('EdDSA');
+        expect(codeOf(await eddsa.gql(MeDocument, {}, { token: onOld.accessToken }))).toBeUndefined();
+        // The old instance has not seen the key the new one added at start: not yet.
+        expect(codeOf(await es256.gql(MeDocument, {}, { token: onNew.accessToken }))).toBe('UNAUTHENTICATED');
+        await es256.reloadKeys();
+        const me = await es256.gql(MeDocument, {}, { token: onNew.accessToken });
+        expect(me.errors).toBeUndefined();
+        expect(me.data?.me.id).toBe(onNew.user.id);
+        // Each key verifies under its own algorithm only: the EdDSA key's kid on an ES256 header is forged.
+        const [, payload, signature] = onNew.accessToken.split('.');
+        const relabelled = Buffer.from(JSON.stringify({ ...decodeProtectedHeader(onNew.accessToken), alg: 'ES256' })).toString('base64url');
+        expect(codeOf(await es256.gql(MeDocument, {}, { token: `${relabelled}.${payload}.${signature}` }))).toBe('UNAUTHENTICATED');
+      } finally {
+        await eddsa.close();
+      }
+    } finally {
+      await es256.close();
       await own.drop();
     }
   });

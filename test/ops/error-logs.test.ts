@@ -31,7 +31,7 @@ interface Described {
 const codesOf = (err: Described | undefined): string[] => (err ? [...(err.code ? [err.code] : []), ...codesOf(err.cause)] : []);
 
 const linesOf = (logs: string[], msg: string) =>
-  logs.map((l) => JSON.parse(l) as { msg: string; err?: Described; path?: unknown }).filter((l) => l.msg === msg);
+  logs.map((l) => JSON.parse(l) as { msg: string; err?: Described; path?: unknown; reqId?: string }).filter((l) => l.msg === msg);
 
 /** Nothing of the queries: drizzle's message, SQL, or any value a query carried. */
 function expectNoQueryIn(logged: string, values: string[]) {
@@ -66,12 +66,14 @@ describe('an unexpected database error (a table gone)', () => {
     await database.db.execute(sql`ALTER TABLE sessions RENAME TO sessions_gone`);
     try {
       const from = gw.logs.length;
-      expectFixedAnswer(await gw.gql(LoginDocument, { email: user.email, password: PASSWORD }), 'INTERNAL_SERVER_ERROR');
+      const headers = { 'x-request-id': `unexpected-${NODE_ENV}` };
+      expectFixedAnswer(await gw.gql(LoginDocument, { email: user.email, password: PASSWORD }, { headers }), 'INTERNAL_SERVER_ERROR');
       const logs = gw.logs.slice(from);
       const [line] = linesOf(logs, 'unexpected error');
       expect(line!.err).toMatchObject({ type: 'DrizzleQueryError', cause: { code: '42P01' } });
-      // Which field failed, for the operator to find it.
-      expect(line).toMatchObject({ path: ['login'] });
+      // Which field failed, for the operator to find it, and which request: its access line's id.
+      expect(line).toMatchObject({ path: ['login'], reqId: headers['x-request-id'] });
+      expect(linesOf(logs, 'request')).toEqual([expect.objectContaining({ reqId: headers['x-request-id'] })]);
       // Development keeps the stack frames, which point at our code; never the message line.
       if (NODE_ENV === 'development') expect(line!.err!.stack).toMatch(/^\s+at .*src\/storage\/postgres\/session-store\.ts/m);
       else expect(line!.err).not.toHaveProperty('stack');
@@ -108,9 +110,10 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL down', () => {
       await takeDown();
       try {
         const from = gw.logs.length;
-        expectFixedAnswer(await gw.gql(LoginDocument, { email: user.email, password: PASSWORD }), 'SERVICE_UNAVAILABLE');
-        expectFixedAnswer(await gw.gql(RegisterDocument, { email: newcomer, password: PASSWORD }), 'SERVICE_UNAVAILABLE');
-        expectFixedAnswer(await gw.gql(RefreshDocument, { refreshToken: user.refreshToken }), 'SERVICE_UNAVAILABLE');
+        const headers = (operation: string) => ({ headers: { 'x-request-id': `${operation}-${NODE_ENV}` } });
+        expectFixedAnswer(await gw.gql(LoginDocument, { email: user.email, password: PASSWORD }, headers('login')), 'SERVICE_UNAVAILABLE');
+        expectFixedAnswer(await gw.gql(RegisterDocument, { email: newcomer, password: PASSWORD }, headers('register')), 'SERVICE_UNAVAILABLE');
+        expectFixedAnswer(await gw.gql(RefreshDocument, { refreshToken: user.refreshToken }, headers('refresh')), 'SERVICE_UNAVAILABLE');
         const stop = startKeyReloader(gw.reloadKeys, 0.05, reloadLogger);
         // Up to 15 s: a reconnect attempt on a loaded machine can take a while to fail.
         for (let i = 0; i < 750 && reloads.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
@@ -120,6 +123,8 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL down', () => {
         const logs = gw.logs.slice(from);
         const unavailable = linesOf(logs, 'store unavailable');
         expect(unavailable).toHaveLength(3);
+        // Each with the id of the request that met it, as its access line has.
+        expect(unavailable.map((line) => line.reqId)).toEqual(['login', 'register', 'refresh'].map((operation) => `${operation}-${NODE_ENV}`));
         const [reload] = linesOf(reloads, 'signing keys not reloaded');
         // Stack frames in development only, as for an unexpected error.
         for (const { err } of unavailable) {

@@ -47,6 +47,12 @@ export class KeyRing {
    * (a kid is the key's thumbprint), so what was verified under one holds under the other.
    */
   readonly verificationId: string;
+  /**
+   * The algorithms of the published keys: a token verifies under the key its `kid` names, with
+   * that key's own algorithm (each JWK carries its `alg`, which jose matches), so an instance
+   * still on a previous JWT_ALG takes the tokens of instances already on the new one.
+   */
+  readonly algorithms: string[];
 
   private constructor(
     /** Oldest activation first: the key signing at load, then every pending one. */
@@ -55,6 +61,7 @@ export class KeyRing {
     readonly verificationKeys: ReturnType<typeof createLocalJWKSet>,
   ) {
     this.verificationId = jwks.keys.map((k) => k.kid ?? '').sort().join(' ');
+    this.algorithms = [...new Set(jwks.keys.flatMap((k) => (k.alg ? [k.alg] : [])))].sort();
   }
 
   /** The key that signs at `now`. Per login and refresh: a scan of one to three keys, no allocation. */

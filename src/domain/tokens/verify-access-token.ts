@@ -19,7 +19,6 @@ export interface AccessClaims {
 export interface VerifySettings {
   issuer: string;
   audience: string;
-  alg: string;
   /** ACCESS_TOKEN_TTL: no token of ours is older, nor issued in the future. */
   accessTokenTtl: number;
 }
@@ -54,7 +53,7 @@ export function accessClaimsOf(payload: JWTPayload): AccessClaims | null {
 
 /**
  * The claims of a valid access token, or null for anything else: missing, malformed, forged,
- * expired, another algorithm, issuer, audience or token type. Never throws for a bad token.
+ * expired, an algorithm no published key has, another issuer, audience or token type. Never throws for a bad token.
  * With a cache, a token verified before (under the same keys, before its exp) is not verified
  * again; revocation is the caller's to check either way.
  */
@@ -70,7 +69,7 @@ export async function verifyAccessToken(
   if (!isCanonicalCompactJws(token)) return null;
   try {
     const { payload } = await jwtVerify(token, keys.verificationKeys, {
-      algorithms: [settings.alg],
+      algorithms: keys.algorithms,
       issuer: settings.issuer,
       audience: settings.audience,
       ...ACCESS_TOKEN_CHECKS,
