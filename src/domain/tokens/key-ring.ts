@@ -71,8 +71,8 @@ export class KeyRing {
 
   /**
    * `onAdded`: told of the key this load made, when none of `alg` could sign (a first start, or
-   * a change of JWT_ALG): it signs at once, and instances still on the previous algorithm refuse
-   * its tokens.
+   * a change of JWT_ALG): it signs at once, and other instances refuse its tokens until they
+   * next load the keys.
    */
   static async load(store: SigningKeyStore, box: SecretBox, clock: Clock, alg: SigningAlg, onAdded?: (key: StoredSigningKey) => void): Promise<KeyRing> {
     const now = clock.now();
