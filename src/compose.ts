@@ -34,8 +34,12 @@ export interface ComposeOptions {
 export async function compose({ config, database, encryptionKeys, counters, revocations, logger, clock = systemClock, metrics }: ComposeOptions): Promise<{ deps: AuthDeps; reloadKeys: () => Promise<void> }> {
   const box = new SecretBox(encryptionKeys);
   const signingKeys = new PostgresSigningKeyStore(database.db);
-  const added = (key: { kid: string; alg: string; activatesAt: Date }) =>
-    logger.info({ kid: key.kid, alg: key.alg, activatesAt: key.activatesAt }, 'signing key added: none of JWT_ALG could sign; it signs at once');
+  const audit = metrics ? metrics.counting(auditLog(logger)) : auditLog(logger);
+  // The keys this instance adds by itself are in the security record as the admin CLI's are.
+  const keyAdded = (reason: string) => (key: { kid: string; alg: string; activatesAt: Date }) =>
+    audit('signing key added', { by: 'gateway', reason, kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
+  const added = keyAdded('none of JWT_ALG could sign: it signs at once');
+  const rotatedAdded = keyAdded('KEY_ROTATION_DAYS');
   const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg, added);
   const deps: AuthDeps = {
     clock,
@@ -48,7 +52,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
     revocations,
     mfa: new PostgresMfaStore(database.db),
     box,
-    audit: metrics ? metrics.counting(auditLog(logger)) : auditLog(logger),
+    audit,
     settings: {
       jwt: config.jwt,
       refresh: config.refresh,
@@ -66,7 +70,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
       const rotation = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
       // A failed rotation must not keep this instance from loading keys rotated elsewhere.
       await rotateSigningKeyIfDue({ signingKeys, box, clock }, rotation, config.keys.rotationDays).then(
-        (added) => added && logger.info({ kid: added.kid, activatesAt: added.activatesAt }, 'signing key rotated (KEY_ROTATION_DAYS)'),
+        (rotated) => rotated && rotatedAdded(rotated),
         (error) => logger.warn({ err: describeError(error) }, 'automatic key rotation failed; retried at the next reload'),
       );
     }

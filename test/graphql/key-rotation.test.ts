@@ -140,7 +140,9 @@ describe('after a change of JWT_ALG', () => {
     try {
       // Said at start: the key it made signs at once, and instances still on ES256 refuse its tokens.
       const addedAtStart = eddsa.logs.map((line) => JSON.parse(line) as { msg: string; alg?: string }).filter((line) => line.msg.startsWith('signing key added'));
-      expect(addedAtStart).toEqual([expect.objectContaining({ msg: 'signing key added: none of JWT_ALG could sign; it signs at once', alg: 'EdDSA', kid: expect.any(String) })]);
+      expect(addedAtStart).toEqual([
+        expect.objectContaining({ msg: 'signing key added', audit: true, by: 'gateway', reason: 'none of JWT_ALG could sign: it signs at once', alg: 'EdDSA', kid: expect.any(String) }),
+      ]);
       // Its key is still published and its session live: the previous algorithm's tokens still
       // verify here, each under its own key's algorithm; a refresh gets one of the new.
       expect(codeOf(await eddsa.gql(MeDocument, {}, { token: signedBefore.accessToken }))).toBeUndefined();
