@@ -388,8 +388,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = schema.safeParse(cleaned);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`${String(issue.path[0])}: ${issue.message}`);
+    // Every setting that is wrong, at once (the first issue of each): one restart to learn them.
+    const bySetting = new Map<string, string>();
+    for (const issue of parsed.error.issues) {
+      const setting = String(issue.path[0]);
+      if (!bySetting.has(setting)) bySetting.set(setting, `${setting}: ${issue.message}`);
+    }
+    throw new ConfigError([...bySetting.values()].join('; '));
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';

@@ -165,6 +165,11 @@ describe('invalid values name the setting', () => {
     expect(failure({ [setting]: value }).message).toContain(setting);
   });
 
+  it('names every setting it cannot read at once, one reason each', () => {
+    const { message } = failure({ ACCESS_TOKEN_TTL: 'abc', JWT_ALG: 'xx', PORT: '-1' });
+    expect(message.split('; ').map((part) => part.split(':')[0]).sort()).toEqual(['ACCESS_TOKEN_TTL', 'JWT_ALG', 'PORT']);
+  });
+
   it('does not echo secret values in the message', () => {
     const secret = randomBytes(16).toString('base64');
     expect(failure({ ENCRYPTION_KEYS: `k1:${secret}` }).message).not.toContain(secret);
