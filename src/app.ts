@@ -11,7 +11,7 @@ import type { AuthDeps } from './domain/auth';
 import { gatewaySchema, printGatewaySchema } from './graphql/schema';
 import { startGraphqlServer } from './graphql/server';
 import { createHttpApp } from './http/base-app';
-import { registerHealthRoutes } from './http/health';
+import { registerHealthRoutes, type RateLimitMode } from './http/health';
 import type { GatewayMetrics } from './http/metrics';
 import { registerJwksRoutes } from './http/jwks';
 import { registerPlaygroundRoutes } from './http/playground';
@@ -24,7 +24,7 @@ export interface AppOptions {
   logger: Logger;
   pingDatabase: () => Promise<void>;
   /** Where rate limits live right now, reported by /readyz. */
-  rateLimitMode: () => string;
+  rateLimitMode: () => RateLimitMode;
   metrics?: GatewayMetrics | undefined;
 }
 

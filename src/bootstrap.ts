@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type Config, type EncryptionKey, type TrustProxy } from './config';
 import { describeError } from './describe-error';
 import { StartupRefusal } from './failure';
+import type { RateLimitMode } from './http/health';
 import { RateLimiterCounterStore } from './storage/redis/counter-store';
 import { connectRedis, type RedisConnection } from './storage/redis/client';
 import { RedisRevocationFeed } from './storage/redis/revocation-feed';
@@ -134,7 +135,7 @@ export interface Counters {
   store: RateLimiterCounterStore;
   redis: RedisConnection | undefined;
   /** For /readyz: where the limits live right now. */
-  mode(): 'redis' | 'memory-fallback' | 'redis-down' | 'memory';
+  mode(): RateLimitMode;
 }
 
 /**

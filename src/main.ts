@@ -80,7 +80,7 @@ async function main() {
   const subgraph =
     config.subgraph &&
     (await (await import('./http/subgraph-app')).createSubgraphApp({ config, deps, logger, settings: config.subgraph, metrics }));
-  metrics?.watch(deps);
+  metrics?.watch(deps, counters.mode);
   const metricsApp = metricsModule && metrics && (await metricsModule.createMetricsApp(metrics, config, logger));
   logger.info(describeClientIp(config.trustProxy));
   logPoolPriority(logger);

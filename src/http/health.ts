@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode } from '../errors';
 
+/** Where the rate-limit counters live, as /readyz reports it: the last two are degraded (Redis unreachable). */
+export const RATE_LIMIT_MODES = ['redis', 'memory', 'memory-fallback', 'redis-down'] as const;
+export type RateLimitMode = (typeof RATE_LIMIT_MODES)[number];
+const isDegraded = (mode: RateLimitMode) => mode === 'memory-fallback' || mode === 'redis-down';
+
 /** How long /readyz waits for the database before it answers 503. */
 export const READY_TIMEOUT_MS = 2000;
 
@@ -10,7 +15,7 @@ export const READY_TIMEOUT_MS = 2000;
  * Redis outage is reported in the body but keeps 200: limits then run on their fallback, and
  * a 503 would drain every instance during a Redis blip.
  */
-export function registerHealthRoutes(app: FastifyInstance, pingDatabase: () => Promise<void>, rateLimitMode: () => string) {
+export function registerHealthRoutes(app: FastifyInstance, pingDatabase: () => Promise<void>, rateLimitMode: () => RateLimitMode) {
   // While the database stalls, probes share the ping still within its time, rather than each
   // leaving another `select 1` waiting; one past it is left behind (it may wait on a connection
   // that never answers again), and the next probe asks anew, maybe on another connection.
@@ -36,7 +41,7 @@ export function registerHealthRoutes(app: FastifyInstance, pingDatabase: () => P
         new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer in time')), READY_TIMEOUT_MS))),
       ]);
       const rateLimits = rateLimitMode();
-      return { status: 'ready', rateLimits, degraded: rateLimits === 'memory-fallback' || rateLimits === 'redis-down' };
+      return { status: 'ready', rateLimits, degraded: isDegraded(rateLimits) };
     } catch {
       return reply.code(503).send({ status: 'unavailable', code: ErrorCode.SERVICE_UNAVAILABLE, rateLimits: rateLimitMode(), degraded: true });
     } finally {

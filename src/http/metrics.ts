@@ -1,8 +1,8 @@
 /**
  * Prometheus metrics (prom-client), on a listener of their own (METRICS_PORT, off by default),
  * never on the public port: the security events of the audit log, the error codes clients
- * were answered with and the HTTP statuses, as counters; the password-hashing admission and
- * the verified-token cache, read at each scrape; and prom-client's process metrics (CPU,
+ * were answered with and the HTTP statuses, as counters; the password-hashing admission, the
+ * verified-token cache and where the rate limits live, read at each scrape; and prom-client's process metrics (CPU,
  * memory, event-loop delay, GC).
  * Counting costs the paths it counts an increment; prom-client also watches the event loop's
  * delay and garbage collection while it is loaded (only with METRICS_PORT).
@@ -16,6 +16,7 @@ import type { AuthDeps } from '../domain/auth';
 import { ErrorCode } from '../errors';
 import type { ErrorCounter } from '../graphql/format-error';
 import { createHttpApp } from './base-app';
+import { RATE_LIMIT_MODES, type RateLimitMode } from './health';
 
 export class GatewayMetrics implements ErrorCounter {
   readonly registry = new Registry();
@@ -69,7 +70,17 @@ export class GatewayMetrics implements ErrorCounter {
   }
 
   /** Gauges of the gateway's state, read at each scrape. */
-  watch(deps: Pick<AuthDeps, 'hasher' | 'verifiedTokens'>) {
+  watch(deps: Pick<AuthDeps, 'hasher' | 'verifiedTokens'>, rateLimitMode: () => RateLimitMode) {
+    new Gauge({
+      name: 'gateway_rate_limits',
+      help: 'Where the rate-limit counters live, as /readyz says: 1 for the current mode (memory-fallback and redis-down: Redis unreachable, degraded).',
+      labelNames: ['mode'],
+      registers: [this.registry],
+      collect() {
+        const current = rateLimitMode();
+        for (const mode of RATE_LIMIT_MODES) this.set({ mode }, mode === current ? 1 : 0);
+      },
+    });
     new Gauge({
       name: 'gateway_password_hashes',
       help: 'Password hashes running and waiting for a place (PASSWORD_HASH_CONCURRENCY, PASSWORD_HASH_QUEUE).',

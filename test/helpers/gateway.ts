@@ -163,7 +163,7 @@ export async function startGateway(options: StartOptions = {}): Promise<TestGate
   const subgraph = config.subgraph && (await createSubgraphApp({ config, deps, logger, settings: config.subgraph, metrics }));
   await subgraph?.listen({ port: config.subgraph!.port, host: '127.0.0.1' });
   const subgraphUrl = subgraph && `http://127.0.0.1:${portOf(subgraph.server)}`;
-  metrics?.watch(deps);
+  metrics?.watch(deps, counters.mode);
   const metricsApp = metrics && (await createMetricsApp(metrics, config, logger));
   await metricsApp?.listen({ port: config.metrics!.port, host: '127.0.0.1' });
   const metricsUrl = metricsApp && `http://127.0.0.1:${portOf(metricsApp.server)}/metrics`;

@@ -35,6 +35,12 @@ async function readyz(gw: TestGateway) {
   return { status: response.status, body: (await response.json()) as { rateLimits: string; degraded: boolean } };
 }
 
+/** gateway_rate_limits{mode} at a scrape of the metrics port, by mode. */
+async function rateLimitGauge(gw: TestGateway) {
+  const text = await (await fetch(gw.metricsUrl!)).text();
+  return Object.fromEntries([...text.matchAll(/^gateway_rate_limits\{mode="([a-z-]+)"\} (\d+)$/gm)].map(([, mode, value]) => [mode, Number(value)]));
+}
+
 /** Polls /readyz (ioredis notices a close at once and reconnects within a second). */
 async function untilRateLimits(gw: TestGateway, mode: string) {
   for (let waited = 0; ; waited += 50) {
@@ -97,14 +103,16 @@ describe.skipIf(!binary)('Redis outage', () => {
     await database?.drop();
   });
 
-  it('default: the insurance limiter keeps limiting, /readyz reports the degradation, recovery is automatic', async () => {
-    gw = await start({});
+  it('default: the insurance limiter keeps limiting, /readyz and the metrics report the degradation, recovery is automatic', async () => {
+    gw = await start({ METRICS_PORT: '0' });
     const user = await signUp(gw);
     expect(await readyz(gw)).toEqual({ status: 200, body: { status: 'ready', rateLimits: 'redis', degraded: false } });
+    expect(await rateLimitGauge(gw)).toEqual({ redis: 1, memory: 0, 'memory-fallback': 0, 'redis-down': 0 });
 
     await redis.stop();
     await untilRateLimits(gw, 'memory-fallback');
     expect(await readyz(gw)).toEqual({ status: 200, body: { status: 'ready', rateLimits: 'memory-fallback', degraded: true } });
+    expect(await rateLimitGauge(gw)).toEqual({ redis: 0, memory: 0, 'memory-fallback': 1, 'redis-down': 0 });
     for (let attempt = 1; attempt <= 3; attempt++) {
       const wrong = await timed(() => gw!.gql(LoginDocument, { email: user.email, password: `wrong-${attempt}` }));
       expect(codeOf(wrong), `attempt ${attempt}`).toBe('INVALID_CREDENTIALS');
@@ -121,6 +129,7 @@ describe.skipIf(!binary)('Redis outage', () => {
     await redis.start();
     await untilRateLimits(gw, 'redis');
     expect(await readyz(gw)).toEqual({ status: 200, body: { status: 'ready', rateLimits: 'redis', degraded: false } });
+    expect(await rateLimitGauge(gw)).toEqual({ redis: 1, memory: 0, 'memory-fallback': 0, 'redis-down': 0 });
     // Counted in Redis again: a fresh email's failures land there and block the 4th attempt.
     const email = uniqueEmail('outage');
     for (let attempt = 1; attempt <= 3; attempt++) {
