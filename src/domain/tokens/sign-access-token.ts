@@ -35,7 +35,7 @@ function signature(alg: SigningAlg, input: string, key: SigningKey['keyObject'])
  * signature. Keys come from jose (KeyRing); every verifier checks these tokens with jose.
  * It expires after ACCESS_TOKEN_TTL, or when its session does (`sessionEndsAt`) if that is
  * sooner: a session that has expired, which no list of live sessions shows and no revocation
- * reaches, keeps no working token.
+ * reaches, keeps a working token no longer than the verifiers' clock skew (60 s) past its end.
  */
 export function signAccessToken(
   keys: KeyRing,
