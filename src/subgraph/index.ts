@@ -6,6 +6,7 @@
 export { createVerifier, type VerifierOptions, type VerifyResult, type VerifyFailure, type SubgraphViewer } from './verifier.js';
 export { createRevocationFeed, type RevocationFeedOptions, type RevocationFeedLogger } from './revocation-feed.js';
 export type { KitLogger } from './logger.js';
+export type { Clock } from './clock.js';
 export { applyAuthDirectives, decide, requirementOf, type AuthDirectiveOptions, type Requirement, type SecurityDirectiveNames } from './auth-directives.js';
 export { createAuthChecker } from './auth-checker.js';
 export { serviceUnavailable } from './errors.js';

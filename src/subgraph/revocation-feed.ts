@@ -6,6 +6,7 @@
  */
 import { describeError } from '../describe-error';
 import { RedisRevocationFeed } from '../storage/redis/revocation-feed';
+import { checkedClock, type Clock } from './clock.js';
 import { stderrWarnings, type KitLogger } from './logger.js';
 
 export interface RevocationFeedOptions {
@@ -18,6 +19,8 @@ export interface RevocationFeedOptions {
    * user without the rights, say). Default: JSON lines on stderr, at level warn.
    */
   logger?: RevocationFeedLogger | undefined;
+  /** What it asks for the time: a revocation ends when the session's last token expires by it. Default: the system's. */
+  clock?: Clock | undefined;
 }
 
 /** A pino logger fits, as does any other with these two methods. */
@@ -33,6 +36,7 @@ const PING_MS = 5000;
 
 export async function createRevocationFeed(options: RevocationFeedOptions) {
   const logger = options.logger ?? stderrWarnings('revocation-feed');
+  const clock = checkedClock(options.clock);
   // Loaded here, not with the kit: a subgraph without the feed needs no ioredis (an optional peer).
   const { Redis } = await import('ioredis').catch((error: unknown) => {
     throw new Error('the revocation feed needs ioredis: npm install ioredis', { cause: error });
@@ -55,7 +59,7 @@ export async function createRevocationFeed(options: RevocationFeedOptions) {
       resolve();
     });
   });
-  const feed = new RedisRevocationFeed(client, options.prefix ?? 'gw:rl', logger, { readOnly: true });
+  const feed = new RedisRevocationFeed(client, options.prefix ?? 'gw:rl', logger, { readOnly: true, clock });
   await feed.started();
   const liveness = setInterval(() => {
     if (client.status !== 'ready') return;
@@ -64,7 +68,7 @@ export async function createRevocationFeed(options: RevocationFeedOptions) {
     });
   }, PING_MS).unref();
   return {
-    isRevoked: (sessionId: string) => feed.isRevoked(sessionId, new Date()),
+    isRevoked: (sessionId: string) => feed.isRevoked(sessionId, clock.now()),
     async close() {
       clearInterval(liveness);
       await feed.close();

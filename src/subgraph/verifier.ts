@@ -4,11 +4,13 @@
  * set, issuer, audience and `typ: at+jwt` are pinned; the key set is discovered lazily (a
  * subgraph starts while the gateway is down), refetched when an unknown `kid` appears
  * (rotation; at most once per cooldown) and once it is older than its maximum age (so that a
- * retired key stops verifying), and kept while the issuer is unreachable.
+ * retired key stops verifying), and kept while the issuer is unreachable. Every time it judges
+ * (a token's exp and iat, when to fetch or ask again) is its clock's.
  */
-import { base64url, createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, UnsecuredJWT, type JWTVerifyGetKey } from 'jose';
+import { base64url, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, UnsecuredJWT, type JWTClaimVerificationOptions, type JWTVerifyGetKey } from 'jose';
 import { describeError } from '../describe-error';
 import { ACCESS_TOKEN_CHECKS, accessClaimsOf, CLOCK_SKEW_SECONDS, isStringArray, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
+import { checkedClock, type Clock } from './clock.js';
 import { stderrWarnings, type KitLogger } from './logger.js';
 
 export interface VerifierOptions {
@@ -37,6 +39,8 @@ export interface VerifierOptions {
    * an outage. Default: JSON lines on stderr, at level warn.
    */
   logger?: KitLogger | undefined;
+  /** What it asks for the time, for tokens' exp and iat and for the key set's waits. Default: the system's. */
+  clock?: Clock | undefined;
 }
 
 export interface SubgraphViewer {
@@ -64,6 +68,7 @@ export function createVerifier(options: VerifierOptions) {
     throw new TypeError('algorithms must be a non-empty list of JWS algorithm names');
   }
   if (options.isRevoked !== undefined && typeof options.isRevoked !== 'function') throw new TypeError('isRevoked must be a function');
+  const clock = checkedClock(options.clock);
   const cooldown = options.cooldownSeconds ?? 30;
   // Without a cooldown, every token with an unknown kid would make the subgraph fetch the key set.
   if (!Number.isFinite(cooldown) || cooldown < 1) throw new TypeError('cooldownSeconds must be a number of seconds, at least 1');
@@ -82,65 +87,62 @@ export function createVerifier(options: VerifierOptions) {
   const logger = options.logger ?? stderrWarnings('verifier');
   const fetches = fetchWarnings(logger);
   const mismatches = claimMismatchWarnings(logger, options);
-  let fetched = 0;
   let keys: Promise<JWTVerifyGetKey> | undefined;
+  // Set once a discovery has failed; never reached while one is under way or once one succeeded.
+  let discoverAgainAt = Number.POSITIVE_INFINITY;
   const keySet = () => {
-    if (keys) return keys;
+    if (keys && clock.now().getTime() < discoverAgainAt) return keys;
+    discoverAgainAt = Number.POSITIVE_INFINITY;
     const discovered = resolveJwksUrl(options).then((url) => {
-      const getKey = keptWhileUnreachable(
-        createRemoteJWKSet(new URL(url), {
-          cooldownDuration: cooldown * 1000,
-          cacheMaxAge: maxAge * 1000,
-          timeoutDuration: FETCH_TIMEOUT_MS,
-          // Counted, so that a key from the set already held is told apart from a fetch.
-          [customFetch]: async (url: string, init: RequestInit) => {
-            const response = await fetchCapped(url, init);
-            if (response.status !== 200) throw new KeySetError(`the key set answered ${response.status}`);
-            fetched++;
-            return response;
-          },
-        }),
-        cooldown,
-        fetches,
-        () => fetched,
-      );
+      // jose fetches and imports the keys; when to fetch is fetchedByClock's to decide, by the
+      // kit's clock (jose's own cooldown and maximum age read Date.now(): never reached here).
+      const remote = createRemoteJWKSet(new URL(url), {
+        cooldownDuration: Number.POSITIVE_INFINITY,
+        cacheMaxAge: Number.POSITIVE_INFINITY,
+        timeoutDuration: FETCH_TIMEOUT_MS,
+        [customFetch]: async (url: string, init: RequestInit) => {
+          const response = await fetchCapped(url, init);
+          if (response.status !== 200) throw new KeySetError(`the key set answered ${response.status}`);
+          return response;
+        },
+      });
       // A failure of the key set after a failed discovery is another matter, told again.
       fetches.succeeded();
-      return getKey;
+      return fetchedByClock(remote, { cooldown, maxAge, clock, fetches });
     });
     // A failed discovery is asked again after a second at the earliest; meanwhile tokens are
     // unavailable at once, not each after its own wait for an issuer that does not answer.
     discovered.catch((error: unknown) => {
       fetches.failed(error, 'discovery of the key set failed: tokens that could pass answer unavailable');
-      setTimeout(() => keys === discovered && (keys = undefined), DISCOVERY_RETRY_MS).unref();
+      discoverAgainAt = clock.now().getTime() + DISCOVERY_RETRY_MS;
     });
     keys = discovered;
     return keys;
   };
 
   const algorithms = options.algorithms ?? ['ES256'];
-  // What a token must say whatever its signature: asked of a token the keys cannot settle yet.
-  const claimChecks = { issuer: options.issuer, audience: options.audience, clockTolerance, maxTokenAge: MAX_ACCESS_TOKEN_TTL };
+  // What a token must say whatever its signature (also asked of one the keys cannot settle yet).
+  const claimChecks = {
+    issuer: options.issuer,
+    audience: options.audience,
+    // As the gateway requires: the token type, and the claims every token it issues has.
+    ...ACCESS_TOKEN_CHECKS,
+    clockTolerance,
+    // The gateway's longest ACCESS_TOKEN_TTL; this also refuses an iat in the future (beyond
+    // the skew), which a gateway instance whose clock runs ahead would write.
+    maxTokenAge: MAX_ACCESS_TOKEN_TTL,
+  };
   async function verify(token: string | null | undefined): Promise<VerifyResult> {
     if (!token) return { ok: false, reason: 'missing' };
+    const checks = { ...claimChecks, currentDate: clock.now() };
     let getKey: JWTVerifyGetKey;
     try {
       getKey = await keySet();
     } catch {
-      return { ok: false, reason: await withoutKeys(token, algorithms, claimChecks) };
+      return { ok: false, reason: await withoutKeys(token, algorithms, checks) };
     }
     try {
-      const { payload } = await jwtVerify(token, getKey, {
-        algorithms,
-        issuer: options.issuer,
-        audience: options.audience,
-        // As the gateway requires: the token type, and the claims every token it issues has.
-        ...ACCESS_TOKEN_CHECKS,
-        clockTolerance,
-        // The gateway's longest ACCESS_TOKEN_TTL; this also refuses an iat in the future (beyond
-        // the skew), which a gateway instance whose clock runs ahead would write.
-        maxTokenAge: MAX_ACCESS_TOKEN_TTL,
-      });
+      const { payload } = await jwtVerify(token, getKey, { algorithms, ...checks });
       const claims = accessClaimsOf(payload);
       if (!claims) return { ok: false, reason: 'invalid' };
       if (options.isRevoked?.(claims.sessionId)) return { ok: false, reason: 'revoked' };
@@ -148,7 +150,7 @@ export function createVerifier(options: VerifierOptions) {
     } catch (error) {
       mismatches.check(error);
       const reason = reasonOf(error);
-      return { ok: false, reason: reason === 'unavailable' ? await withoutKeys(token, algorithms, claimChecks) : reason };
+      return { ok: false, reason: reason === 'unavailable' ? await withoutKeys(token, algorithms, checks) : reason };
     }
   }
 
@@ -194,55 +196,54 @@ async function fetchCapped(url: string, init: RequestInit): Promise<Response> {
   return new Response(Buffer.concat(chunks), { status: 200, headers: response.headers });
 }
 
-/** The key set was fetched and said no, as opposed to a fetch that failed. */
-const keySetAnswered = (error: unknown) =>
-  error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys || error instanceof errors.JOSENotSupported;
-
 /** The key set could not be fetched and none was before: the token can be neither accepted nor refused. */
 class KeySetUnavailable extends Error {}
 
 /**
- * The remote key set, but when a fetch fails (the issuer down, or not answering 200 with a key
- * set), the last set it published answers, and the issuer is asked again only after `cooldown`
- * seconds: not by every request meanwhile, whether its set was due for a refetch or its token
- * named an unknown key. Nothing asks the remote set while the last one stands in, so that one is
- * always the latest fetched successfully: a key it no longer lists is refused. With no set yet,
- * a failed fetch makes tokens unavailable, and the issuer is asked again a second later at the
- * earliest (as discovery is), not by every request meanwhile.
+ * The remote key set, fetched when the kit's clock says: before use once the set is older than
+ * `maxAge`, and for a token naming an unknown key once it is older than `cooldown`. When a fetch
+ * fails (the issuer down, or not answering 200 with a key set), the last set it published
+ * answers, and the issuer is asked again only after `cooldown` seconds: not by every request
+ * meanwhile, whether its set was due or its token named an unknown key. A failed fetch leaves
+ * the set as it was, so the one that stands in is always the latest fetched successfully: a key
+ * it no longer lists is refused. With no set yet, a failed fetch makes tokens unavailable, and
+ * the issuer is asked again a second later at the earliest (as discovery is).
  */
-function keptWhileUnreachable(
+function fetchedByClock(
   remote: ReturnType<typeof createRemoteJWKSet>,
-  cooldown: number,
-  fetches: FetchWarnings,
-  fetched: () => number,
+  { cooldown, maxAge, clock, fetches }: { cooldown: number; maxAge: number; clock: Clock; fetches: FetchWarnings },
 ): JWTVerifyGetKey {
-  let standIn: { getKey: JWTVerifyGetKey; retryAt: number } | undefined;
-  let noneUntil = 0;
-  return async (header, token) => {
-    if (standIn && Date.now() < standIn.retryAt) return standIn.getKey(header, token);
-    if (!standIn && Date.now() < noneUntil) throw new KeySetUnavailable();
-    // A key from the set already held (jose fetches only when it is due, or for an unknown kid)
-    // says nothing of the issuer: only a fetch that succeeded ends a spell of failures.
-    const before = fetched();
+  let fetchedAt = Number.NEGATIVE_INFINITY;
+  let askAgainAt = Number.NEGATIVE_INFINITY;
+  const fetchSet = async () => {
+    // After a failed fetch the issuer is left alone for a while: the last set answers, or none.
+    if (clock.now().getTime() < askAgainAt) {
+      if (remote.jwks()) return;
+      throw new KeySetUnavailable();
+    }
     try {
-      const key = await remote(header, token);
-      standIn = undefined;
-      if (fetched() !== before) fetches.succeeded();
-      return key;
+      await remote.reload();
+      fetchedAt = clock.now().getTime();
+      fetches.succeeded();
     } catch (error) {
-      if (keySetAnswered(error)) {
-        if (fetched() !== before) fetches.succeeded();
-        throw error;
-      }
       const last = remote.jwks();
+      askAgainAt = clock.now().getTime() + (last ? cooldown * 1000 : DISCOVERY_RETRY_MS);
       if (!last) {
-        noneUntil = Date.now() + DISCOVERY_RETRY_MS;
         fetches.failed(error, 'the key set could not be fetched: tokens that could pass answer unavailable');
         throw new KeySetUnavailable('key set unavailable', { cause: error });
       }
       fetches.failed(error, 'the key set could not be fetched: verifying with the last keys fetched');
-      standIn = { getKey: createLocalJWKSet(last), retryAt: Date.now() + cooldown * 1000 };
-      return standIn.getKey(header, token);
+    }
+  };
+  return async (header, token) => {
+    if (clock.now().getTime() >= fetchedAt + maxAge * 1000) await fetchSet();
+    // With a set held and durations that never run out, this only looks the key up in it.
+    try {
+      return await remote(header, token);
+    } catch (error) {
+      if (!(error instanceof errors.JWKSNoMatchingKey) || clock.now().getTime() < fetchedAt + cooldown * 1000) throw error;
+      await fetchSet();
+      return remote(header, token);
     }
   };
 }
@@ -337,7 +338,7 @@ const KEYS_NEEDED = new Error('keys needed');
 async function withoutKeys(
   token: string,
   algorithms: string[],
-  claimChecks: { issuer: string; audience: string; clockTolerance: number; maxTokenAge: number },
+  checks: JWTClaimVerificationOptions,
 ): Promise<VerifyFailure> {
   try {
     await jwtVerify(token, () => Promise.reject(KEYS_NEEDED), { algorithms });
@@ -360,7 +361,7 @@ async function withoutKeys(
   // accepted from here. A refusal says what the keys would not change.
   const unsecured = `${base64url.encode(JSON.stringify({ alg: 'none', typ: header.typ }))}.${token.split('.')[1]}.`;
   try {
-    const { payload } = UnsecuredJWT.decode(unsecured, { ...ACCESS_TOKEN_CHECKS, ...claimChecks });
+    const { payload } = UnsecuredJWT.decode(unsecured, checks);
     return accessClaimsOf(payload) ? 'unavailable' : 'invalid';
   } catch (error) {
     return reasonOf(error);

@@ -66,7 +66,7 @@ describe('the kit as a package', () => {
     }
     const files = execFileSync('tar', ['-tzf', kit.tarball], { encoding: 'utf8' }).trim().split('\n').sort();
     expect(files).toEqual(
-      ['LICENSE', 'README.md', 'auth-checker.d.ts', 'auth-directives.d.ts', 'errors.d.ts', 'index.d.ts', 'index.js', 'logger.d.ts', 'package.json', 'revocation-feed.d.ts', 'verifier.d.ts'].map(
+      ['LICENSE', 'README.md', 'auth-checker.d.ts', 'auth-directives.d.ts', 'clock.d.ts', 'errors.d.ts', 'index.d.ts', 'index.js', 'logger.d.ts', 'package.json', 'revocation-feed.d.ts', 'verifier.d.ts'].map(
         (file) => `package/${file}`,
       ),
     );

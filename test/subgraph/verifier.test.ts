@@ -12,8 +12,9 @@ import { Writable } from 'node:stream';
 import { decodeJwt, decodeProtectedHeader, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, parseEncryptionKeys } from '../../src/config';
+import { systemClock, type Clock } from '../../src/domain/clock';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
-import { rotateSigningKey } from '../../src/domain/tokens';
+import { CLOCK_SKEW_SECONDS, MAX_ACCESS_TOKEN_TTL, rotateSigningKey } from '../../src/domain/tokens';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { createLogger } from '../../src/logger';
 import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
@@ -23,6 +24,7 @@ import { LogoutDocument } from '../gql/graphql';
 import { signUp } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { freePort } from '../helpers/processes';
+import { TestClock } from '../helpers/test-clock';
 
 const encryptionKeys = generateEncryptionKeyEntry('test');
 let database: TestDatabase;
@@ -40,6 +42,12 @@ const wellFormed = async (iss: string) =>
     .setIssuedAt()
     .setExpirationTime('5m')
     .sign((await generateKeyPair('ES256')).privateKey);
+/** The verifier's own clock, stopped: only `advance` moves it, so a wait is to the millisecond. */
+const stoppedClock = () => {
+  const clock = new TestClock();
+  clock.freeze();
+  return clock;
+};
 const start = () =>
   startGateway({ database: database.database, encryptionKeys, env: { PORT: String(port), JWT_ISSUER: issuer } });
 
@@ -54,7 +62,9 @@ afterAll(async () => {
 });
 
 describe('createVerifier', () => {
-  const verifier = () => createVerifier({ issuer, audience: 'graphql', cooldownSeconds: 1 });
+  const clock = new TestClock();
+  beforeAll(() => clock.freeze()); // not at collection: the gateway's tokens are issued by the system's time
+  const verifier = () => createVerifier({ issuer, audience: 'graphql', cooldownSeconds: 1, clock });
   let shared: ReturnType<typeof createVerifier>;
 
   it('starts while the gateway is down (unavailable, no throw) and works once it is up, by discovery', async () => {
@@ -69,7 +79,8 @@ describe('createVerifier', () => {
     expect(await shared.verify(hs256)).toEqual({ ok: false, reason: 'invalid' });
     gw = await start();
     const user = await signUp(gw);
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // a failed discovery is asked again a second later
+    expect(await shared.verify(user.accessToken)).toEqual({ ok: false, reason: 'unavailable' }); // not asked again within the second
+    clock.advance(1); // a failed discovery is asked again a second later
     const result = await shared.verifyAuthorization(`Bearer ${user.accessToken}`);
     expect(result).toMatchObject({ ok: true, viewer: { userId: user.user.id, roles: ['user'], amr: ['pwd'] } });
     if (result.ok) expect(result.viewer.expiresAt.getTime()).toBeGreaterThan(Date.now());
@@ -127,26 +138,35 @@ describe('createVerifier', () => {
     gw!.clock.advance(-gw!.config.keys.publishAhead);
     const user = await signUp(gw!);
     expect(decodeProtectedHeader(user.accessToken).kid).not.toBe(kidBefore);
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // the cooldown since the last fetch
+    expect(await shared.verify(user.accessToken)).toEqual({ ok: false, reason: 'invalid' }); // within the cooldown since the last fetch
+    clock.advance(1); // the cooldown since the last fetch
     expect(await shared.verify(user.accessToken)).toMatchObject({ ok: true });
   });
 
   it('gives up on a discovery that does not answer within 2 s, and asks again a second later at the earliest', async () => {
     const connections: Socket[] = [];
-    const silent = createNetServer((socket) => void connections.push(socket)); // accepts, never answers
+    // Accepts and reads, never answers. Requests are counted, not connections: undici may open one it sends nothing on.
+    let requests = 0;
+    const silent = createNetServer((socket) => {
+      connections.push(socket);
+      socket.once('data', () => requests++);
+    });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
-      const hanging = createVerifier({ issuer: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, audience: 'graphql' });
+      const clock = stoppedClock();
+      const hanging = createVerifier({ issuer: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, audience: 'graphql', clock });
       const token = await wellFormed(`http://127.0.0.1:${(silent.address() as AddressInfo).port}`);
       const started = Date.now();
       expect(await hanging.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
       expect(Date.now() - started).toBeLessThan(3000);
       expect(await hanging.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
-      expect(connections).toHaveLength(1); // within the second: not asked again
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      clock.advance(0.999);
+      expect(await hanging.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
+      expect(requests).toBe(1); // within the second: not asked again
+      clock.advance(0.001);
       const again = hanging.verify(token);
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(connections).toHaveLength(2);
+      expect(requests).toBe(2);
       expect(await again).toEqual({ ok: false, reason: 'unavailable' });
     } finally {
       for (const socket of connections) socket.destroy();
@@ -172,9 +192,10 @@ describe('createVerifier', () => {
 /**
  * An issuer whose published key set the test controls: `publish(keys)` changes it, `down()`
  * makes it answer 503 (`up()` again); `fetches` counts the requests for it. `pad(bytes, how)`
- * makes the document that much larger, with its length declared or streamed in chunks.
+ * makes the document that much larger, with its length declared or streamed in chunks. Its
+ * tokens are issued by `clock`, the verifier's.
  */
-async function fakeIssuer() {
+async function fakeIssuer(clock: Clock = systemClock) {
   let published: JWK[] = [];
   let up = true;
   let fetches = 0;
@@ -213,8 +234,8 @@ async function fakeIssuer() {
         .setAudience('graphql')
         .setSubject('u1')
         .setJti('j1')
-        .setIssuedAt(Math.floor(Date.now() / 1000) + Math.min(0, expiresIn - 300))
-        .setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn)
+        .setIssuedAt(Math.floor(clock.now().getTime() / 1000) + Math.min(0, expiresIn - 300))
+        .setExpirationTime(Math.floor(clock.now().getTime() / 1000) + expiresIn)
         .sign(signer.privateKey),
   };
 }
@@ -255,10 +276,11 @@ describe('createVerifier: discovery', () => {
       // outage to its tokens, and is said once, naming both, until a discovery succeeds.
       const warnings: Array<{ details: object; message: string }> = [];
       const logger = { warn: (details: object, message: string) => void warnings.push({ details, message }), info: () => {} };
-      const slashed = createVerifier({ issuer: `${base}/`, audience: 'graphql', logger });
+      const clock = stoppedClock();
+      const slashed = createVerifier({ issuer: `${base}/`, audience: 'graphql', logger, clock });
       const token = await tokenOf(`${base}/`);
       expect(await slashed.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
-      await new Promise((resolve) => setTimeout(resolve, 1100)); // a failed discovery is asked again a second later
+      clock.advance(1); // a failed discovery is asked again a second later
       expect(await slashed.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
       expect(warnings).toEqual([
         {
@@ -267,16 +289,16 @@ describe('createVerifier: discovery', () => {
         },
       ]);
       claimed = `${base}/`;
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      clock.advance(1);
       expect(await slashed.verify(token)).toMatchObject({ ok: true });
-      // Once it worked, the next spell of failures is said again.
+      // Once it worked, the next spell of failures is said again: here the key set's, due again
+      // after its maximum age while the issuer is gone (the last keys stand in).
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await new Promise((resolve) => setTimeout(resolve, 1100));
-      const other = createVerifier({ issuer: base, audience: 'graphql', logger });
-      expect(await other.verify(await tokenOf(base))).toEqual({ ok: false, reason: 'unavailable' });
+      clock.advance(300);
+      expect(await slashed.verify(token)).toMatchObject({ ok: true });
       expect(warnings).toHaveLength(2);
-      expect(warnings[1]).toMatchObject({ message: 'discovery of the key set failed: tokens that could pass answer unavailable', details: { err: { type: 'TypeError' } } });
+      expect(warnings[1]).toMatchObject({ message: 'the key set could not be fetched: verifying with the last keys fetched', details: { err: { type: 'TypeError' } } });
     } finally {
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     }
@@ -302,12 +324,13 @@ describe('createVerifier: warnings', () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const { warnings, logger } = warningsTo();
-      const verifier = createVerifier({ issuer: base, audience: 'graphql', cooldownSeconds: 1, logger });
+      const clock = stoppedClock();
+      const verifier = createVerifier({ issuer: base, audience: 'graphql', cooldownSeconds: 1, logger, clock });
       const token = await wellFormed(base);
       expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
       mode = 'no-key-set'; // discovery answers now, but names a key set that is not there
       for (let i = 0; i < 3; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 1100));
+        clock.advance(1);
         expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
       }
       expect(warnings.map((w) => w.message)).toEqual([
@@ -327,11 +350,12 @@ describe('createVerifier: warnings', () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
       const { warnings, logger } = warningsTo();
-      const verifier = createVerifier({ issuer: base, audience: 'graphql', logger });
+      const clock = stoppedClock();
+      const verifier = createVerifier({ issuer: base, audience: 'graphql', logger, clock });
       const token = await wellFormed(base);
       for (let i = 0; i < 3; i++) {
         expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' });
-        await new Promise((resolve) => setTimeout(resolve, 1100)); // a failed discovery is asked again a second later
+        clock.advance(1); // a failed discovery is asked again a second later
       }
       expect(warnings).toEqual([
         {
@@ -403,29 +427,30 @@ describe('createVerifier: warnings', () => {
     try {
       const { warnings, logger } = warningsTo();
       // A set fresh for a minute, so that known keys are answered from it without a fetch.
-      const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds: 1, keySetMaxAgeSeconds: 60, logger });
+      const clock = stoppedClock();
+      const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds: 1, keySetMaxAgeSeconds: 60, logger, clock });
       const key = await issuer.key('known');
       issuer.publish(key);
       const token = await issuer.token(key);
       expect(await verifier.verify(token)).toMatchObject({ ok: true });
       issuer.down();
       for (let i = 0; i < 4; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 1100)); // past the cooldown: an unknown kid asks the issuer
+        clock.advance(1); // past the cooldown: an unknown kid asks the issuer
         expect(await verifier.verify(token)).toMatchObject({ ok: true });
         expect(await verifier.verify(await issuer.token(await issuer.key(`unknown-${i}`)))).toEqual({ ok: false, reason: 'invalid' });
       }
       expect(warnings.map((w) => w.message)).toEqual(['the key set could not be fetched: verifying with the last keys fetched']);
       issuer.up();
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      clock.advance(1);
       expect(await verifier.verify(await issuer.token(await issuer.key('unknown-after')))).toEqual({ ok: false, reason: 'invalid' }); // fetched: the spell ends
       issuer.down();
-      await new Promise((resolve) => setTimeout(resolve, 1100));
+      clock.advance(1);
       expect(await verifier.verify(await issuer.token(await issuer.key('unknown-again')))).toEqual({ ok: false, reason: 'invalid' });
       expect(warnings).toHaveLength(2);
     } finally {
       await issuer.close();
     }
-  }, 30_000);
+  });
 });
 
 describe('createVerifier: the key set over time', () => {
@@ -434,51 +459,58 @@ describe('createVerifier: the key set over time', () => {
     for (const issuer of issuers) await issuer.close();
   });
   const setUp = async (cooldownSeconds = 1, keySetMaxAgeSeconds = 1, logger?: VerifierOptions['logger']) => {
-    const issuer = await fakeIssuer();
+    const clock = stoppedClock();
+    const issuer = await fakeIssuer(clock);
     issuers.push(issuer);
-    const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds, keySetMaxAgeSeconds, logger });
-    return { issuer, verifier };
+    const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: issuer.url, cooldownSeconds, keySetMaxAgeSeconds, logger, clock });
+    return { issuer, verifier, clock };
   };
-  const pastMaxAge = () => new Promise((resolve) => setTimeout(resolve, 1100));
 
   it('stops verifying with a key the issuer no longer publishes once the set is older than keySetMaxAgeSeconds, outage or not', async () => {
-    const { issuer, verifier } = await setUp();
+    const { issuer, verifier, clock } = await setUp();
     const [retired, current] = [await issuer.key('retired'), await issuer.key('current')];
     issuer.publish(retired, current);
     const old = await issuer.token(retired);
     expect(await verifier.verify(old)).toMatchObject({ ok: true });
     issuer.publish(current); // the gateway retired the old key (a leaked one, say)
-    await pastMaxAge();
+    clock.advance(0.999);
+    expect(await verifier.verify(old)).toMatchObject({ ok: true }); // the set not due yet
+    clock.advance(0.001);
     expect(await verifier.verify(old)).toEqual({ ok: false, reason: 'invalid' });
     const fresh = await issuer.token(current);
     expect(await verifier.verify(fresh)).toMatchObject({ ok: true });
     // The issuer then goes away: the last set it published stands in, without the retired key.
     issuer.down();
-    await pastMaxAge();
+    clock.advance(1);
     expect(await verifier.verify(old)).toEqual({ ok: false, reason: 'invalid' });
     expect(await verifier.verify(fresh)).toMatchObject({ ok: true });
   });
 
   it('keeps the last key set while the issuer cannot answer, asking it again at most once per cooldown', async () => {
     const warnings: string[] = [];
-    const { issuer, verifier } = await setUp(30, 1, { warn: (_details, message) => void warnings.push(message), info: () => {} });
+    const { issuer, verifier, clock } = await setUp(30, 1, { warn: (_details, message) => void warnings.push(message), info: () => {} });
     const key = await issuer.key('only');
     issuer.publish(key);
     const token = await issuer.token(key);
     expect(await verifier.verify(token)).toMatchObject({ ok: true });
     issuer.down();
-    await pastMaxAge(); // the set is due for a refetch
+    clock.advance(1); // the set is due for a refetch
     const before = issuer.fetches();
     for (let i = 0; i < 20; i++) expect(await verifier.verify(token)).toMatchObject({ ok: true });
     // Tokens naming keys nobody knows do not make it ask either (they are refused).
     const stranger = await issuer.token(await issuer.key('unknown'));
     for (let i = 0; i < 5; i++) expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
+    clock.advance(29.999);
+    expect(await verifier.verify(token)).toMatchObject({ ok: true });
     expect(issuer.fetches() - before).toBe(1);
+    clock.advance(0.001); // a cooldown after the failed fetch: asked again
+    expect(await verifier.verify(token)).toMatchObject({ ok: true });
+    expect(issuer.fetches() - before).toBe(2);
     expect(warnings).toEqual(['the key set could not be fetched: verifying with the last keys fetched']);
   });
 
   it('with no key set yet, answers unavailable while the issuer cannot answer, asking it at most once a second', async () => {
-    const { issuer, verifier } = await setUp(30);
+    const { issuer, verifier, clock } = await setUp(30);
     const key = await issuer.key('first');
     issuer.publish(key);
     const token = await issuer.token(key);
@@ -490,7 +522,7 @@ describe('createVerifier: the key set over time', () => {
     expect(await verifier.verify(await issuer.token(key, -59))).toEqual({ ok: false, reason: 'unavailable' });
     const claims = decodeJwt(token);
     const variant = (changed: JWTPayload) => new SignJWT({ ...claims, ...changed }).setProtectedHeader({ alg: 'ES256', kid: 'first', typ: 'at+jwt' }).sign(key.privateKey);
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(clock.now().getTime() / 1000);
     expect(await verifier.verify(await variant({ iat: now - 3661, exp: now + 60 }))).toEqual({ ok: false, reason: 'expired' });
     const refusedWhateverTheKeys: JWTPayload[] = [
       { jti: undefined },
@@ -510,9 +542,13 @@ describe('createVerifier: the key set over time', () => {
     const down = await fakeIssuer(); // another, so that this one's fetches are counted alone
     issuers.push(down);
     down.down();
-    const strict = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: down.url, clockToleranceSeconds: 0 });
+    const strictClock = stoppedClock();
+    const strict = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', jwksUrl: down.url, clockToleranceSeconds: 0, clock: strictClock });
     expect(await strict.verify(await issuer.token(key, -30))).toEqual({ ok: false, reason: 'expired' });
-    expect(await strict.verify(await issuer.token(key, 30))).toEqual({ ok: false, reason: 'unavailable' });
+    const soon = await issuer.token(key, 30);
+    expect(await strict.verify(soon)).toEqual({ ok: false, reason: 'unavailable' });
+    strictClock.advance(31); // expired by its clock
+    expect(await strict.verify(soon)).toEqual({ ok: false, reason: 'expired' });
     // A token whose header is a JWT's but whose payload is not: malformed, not unavailable.
     const [header, payload, signature] = token.split('.') as [string, string, string];
     expect(await verifier.verify(`${header}.bm90IGpzb24.${signature}`)).toEqual({ ok: false, reason: 'malformed' });
@@ -533,9 +569,10 @@ describe('createVerifier: the key set over time', () => {
     for (const token of couldPass) expect(await verifier.verify(token), token).toEqual({ ok: false, reason: 'unavailable' });
     expect(issuer.fetches()).toBe(1);
     issuer.up();
+    clock.advance(0.999);
     expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'unavailable' }); // within the second
     expect(issuer.fetches()).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    clock.advance(0.001);
     expect(await verifier.verify(token)).toMatchObject({ ok: true });
     expect(issuer.fetches()).toBe(2);
     for (const [refused, reason] of refusedAnyway) expect(await verifier.verify(refused), refused).toEqual({ ok: false, reason });
@@ -543,14 +580,17 @@ describe('createVerifier: the key set over time', () => {
   });
 
   it('asks an issuer that cannot answer at most once per cooldown for unknown keys, though its set is not due yet', async () => {
-    const { issuer, verifier } = await setUp(1, 60);
+    const { issuer, verifier, clock } = await setUp(1, 60);
     const key = await issuer.key('known');
     issuer.publish(key);
     expect(await verifier.verify(await issuer.token(key))).toMatchObject({ ok: true });
     issuer.down();
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // past the cooldown, the set still fresh
     const before = issuer.fetches();
     const stranger = await issuer.token(await issuer.key('unknown'));
+    clock.advance(0.999);
+    expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
+    expect(issuer.fetches() - before).toBe(0); // within the cooldown since the last fetch
+    clock.advance(0.001); // past the cooldown, the set still fresh
     for (let i = 0; i < 5; i++) expect(await verifier.verify(stranger)).toEqual({ ok: false, reason: 'invalid' });
     expect(issuer.fetches() - before).toBe(1);
     expect(await verifier.verify(await issuer.token(key))).toMatchObject({ ok: true });
@@ -570,11 +610,17 @@ describe('createVerifier: the key set over time', () => {
   });
 
   it('allows 60 s of clock skew by default: a token expired 30 s ago passes, one expired 90 s ago is expired', async () => {
-    const { issuer, verifier } = await setUp(1, 60);
+    const { issuer, verifier, clock } = await setUp(1, 60);
     const key = await issuer.key('skewed');
     issuer.publish(key);
     expect(await verifier.verify(await issuer.token(key, -30))).toMatchObject({ ok: true });
     expect(await verifier.verify(await issuer.token(key, -90))).toEqual({ ok: false, reason: 'expired' });
+    // By the verifier's clock: a token of 10 minutes, 59 s past them, then 60.
+    const token = await issuer.token(key, 600);
+    clock.advance(659);
+    expect(await verifier.verify(token)).toMatchObject({ ok: true });
+    clock.advance(1);
+    expect(await verifier.verify(token)).toEqual({ ok: false, reason: 'expired' });
   });
 
   it('reads the bearer scheme in any case, as the gateway does', async () => {
@@ -591,18 +637,18 @@ describe('createVerifier: the key set over time', () => {
 
   it('refuses a key set larger than 1 MiB, declared or streamed: the last set stands in, or none', async () => {
     for (const how of ['declared', 'streamed'] as const) {
-      const { issuer, verifier } = await setUp();
+      const { issuer, verifier, clock } = await setUp();
       const [first, second] = [await issuer.key('first'), await issuer.key('second')];
       issuer.publish(first);
       issuer.pad(MAX_DOCUMENT_BYTES, how);
       expect(await verifier.verify(await issuer.token(first)), how).toEqual({ ok: false, reason: 'unavailable' });
       issuer.pad(MAX_DOCUMENT_BYTES - 1000, how); // within the bound, though large
-      await new Promise((resolve) => setTimeout(resolve, 1100)); // past the second without a set
+      clock.advance(1); // past the second without a set
       expect(await verifier.verify(await issuer.token(first)), how).toMatchObject({ ok: true });
       // A larger set with a new key is refused; the last set answers meanwhile.
       issuer.publish(first, second);
       issuer.pad(MAX_DOCUMENT_BYTES, how);
-      await pastMaxAge();
+      clock.advance(1); // the set is due
       expect(await verifier.verify(await issuer.token(second)), how).toEqual({ ok: false, reason: 'invalid' });
       expect(await verifier.verify(await issuer.token(first)), how).toMatchObject({ ok: true });
     }
@@ -659,6 +705,14 @@ describe('createVerifier: the key set over time', () => {
     }
   });
 
+  it('refuses a clock that is no object with a now() method, in the verifier and in the revocation feed', async () => {
+    for (const clock of [Date, Date.now, {}, { now: 1 }, null] as unknown as Clock[]) {
+      expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', clock }), String(clock)).toThrow(new TypeError('clock must be an object with a now() method that returns a Date'));
+      await expect(createRevocationFeed({ redisUrl: 'redis://127.0.0.1:1', clock }), String(clock)).rejects.toThrow(TypeError);
+    }
+    expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', clock: new TestClock() })).not.toThrow();
+  });
+
   it('refuses a key set maximum age under 1 s, or not a number', () => {
     for (const keySetMaxAgeSeconds of [0, 0.5, Number.NaN, Number.POSITIVE_INFINITY, -1]) {
       expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', keySetMaxAgeSeconds })).toThrow(TypeError);
@@ -702,13 +756,17 @@ describe.skipIf(!redisUrl)('createRevocationFeed', () => {
     }
     expect(await verifier.verify(user.accessToken)).toEqual({ ok: false, reason: 'revoked' });
 
-    const later = await createRevocationFeed({ redisUrl: redisUrl!, prefix });
+    const clock = new TestClock();
+    const later = await createRevocationFeed({ redisUrl: redisUrl!, prefix, clock });
     feeds.push(later);
     const live = await signUp(gateway);
     const liveSid = JSON.parse(Buffer.from(live.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
     expect(later.isRevoked(liveSid)).toBe(false);
     const revokedSid = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()).sid as string;
     expect(later.isRevoked(revokedSid)).toBe(true);
+    // By the feed's clock, once every token of the session has expired, the revocation has ended.
+    clock.advance(MAX_ACCESS_TOKEN_TTL + CLOCK_SKEW_SECONDS);
+    expect(later.isRevoked(revokedSid)).toBe(false);
   });
 
   it("without a prefix, listens where a gateway left at its default RATE_LIMIT_PREFIX shares revocations", async () => {
