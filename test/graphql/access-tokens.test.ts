@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginDocument, MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { freezeForTest } from '../helpers/test-clock';
 import { fetchJwks, tamper, unsecured } from '../helpers/jwt-forgery';
 
 let gw: TestGateway;
@@ -185,14 +186,17 @@ describe('the real access token', () => {
 // Moves this gateway's clock: keep last in the file.
 describe('expiry', () => {
   it('accepts a token up to 60 s past exp (clock skew) and refuses it from then on', async () => {
+    // Stopped, so that the boundary is the token's own exp to the millisecond, however long the requests take.
+    freezeForTest(gw.clock);
     const fresh = await signUp(gw);
-    const ttl = gw.config.jwt.accessTokenTtl;
-    gw.clock.advance(ttl + 59);
+    const expMs = decodeJwt(fresh.accessToken).exp! * 1000;
+    gw.clock.advance((expMs + 59_999 - gw.clock.now().getTime()) / 1000);
     const late = await gw.gql(MeDocument, {}, { token: fresh.accessToken });
     expect(late.errors).toBeUndefined();
     expect(late.data?.me.id).toBe(fresh.user.id);
 
-    gw.clock.advance(1); // exactly 60 s past exp
+    gw.clock.advance(0.001);
+    expect(gw.clock.now().getTime()).toBe(expMs + 60_000);
     const expired = await gw.gql(MeDocument, {}, { token: fresh.accessToken });
     expect(expired.status).toBe(200);
     expect(codeOf(expired)).toBe('UNAUTHENTICATED');

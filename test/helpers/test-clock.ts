@@ -8,8 +8,9 @@ export class TestClock implements Clock {
   now() {
     return new Date((this.frozenAt ?? Date.now()) + this.offsetMs);
   }
+  /** By whole milliseconds, as a Date holds them: `advance(0.001)` moves it exactly one. */
   advance(seconds: number) {
-    this.offsetMs += seconds * 1000;
+    this.offsetMs += Math.round(seconds * 1000);
   }
   /** Stops the clock at its current time (advance still moves it) until `thaw`. */
   freeze() {
