@@ -38,8 +38,9 @@ export async function compose({ config, database, encryptionKeys, counters, revo
   // The keys this instance adds by itself are in the security record as the admin CLI's are.
   const keyAdded = (reason: string) => (key: { kid: string; alg: string; activatesAt: Date }) =>
     audit('signing key added', { by: 'gateway', reason, kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
-  const added = keyAdded('none of JWT_ALG could sign: it signs at once');
-  const rotatedAdded = keyAdded('KEY_ROTATION_DAYS');
+  // none_could_sign: a first start, a change of JWT_ALG, or a reload that finds every key of it retired.
+  const added = keyAdded('none_could_sign');
+  const rotatedAdded = keyAdded('key_rotation_days');
   const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg, added);
   const deps: AuthDeps = {
     clock,

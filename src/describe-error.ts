@@ -6,6 +6,8 @@
  * error of the `cause` chain is described by its name and the driver's code, never by a message,
  * in every mode; PostgreSQL's messages and details may quote values too.
  */
+// From the file, not domain/crypto's index: the subgraph kit bundles this module, and the index
+// would bring SecretBox along.
 import { ENCRYPTION_KEY_ID } from './domain/crypto/key-id';
 
 export interface ErrorDescription {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ErrorCode } from '../errors';
 
-/** Where the rate-limit counters live, as /readyz reports it: the last two are degraded (Redis unreachable). */
+/** Where the rate-limit counters live, as /readyz reports it: the last two are degraded (Redis unreachable, or refusing the counters' commands). */
 export const RATE_LIMIT_MODES = ['redis', 'memory', 'memory-fallback', 'redis-down'] as const;
 export type RateLimitMode = (typeof RATE_LIMIT_MODES)[number];
 const isDegraded = (mode: RateLimitMode) => mode === 'memory-fallback' || mode === 'redis-down';

@@ -2,8 +2,8 @@
  * Prometheus metrics (prom-client), on a listener of their own (METRICS_PORT, off by default),
  * never on the public port: the security events of the audit log, the error codes clients
  * were answered with and the HTTP statuses, as counters; the password-hashing admission, the
- * verified-token cache and where the rate limits live, read at each scrape; and prom-client's process metrics (CPU,
- * memory, event-loop delay, GC).
+ * verified-token cache and where the rate limits live, read at each scrape; and prom-client's
+ * process metrics (CPU, memory, event-loop delay, GC).
  * Counting costs the paths it counts an increment; prom-client also watches the event loop's
  * delay and garbage collection while it is loaded (only with METRICS_PORT).
  */
@@ -73,7 +73,7 @@ export class GatewayMetrics implements ErrorCounter {
   watch(deps: Pick<AuthDeps, 'hasher' | 'verifiedTokens'>, rateLimitMode: () => RateLimitMode) {
     new Gauge({
       name: 'gateway_rate_limits',
-      help: 'Where the rate-limit counters live, as /readyz says: 1 for the current mode (memory-fallback and redis-down: Redis unreachable, degraded).',
+      help: 'Where the rate-limit counters live, as /readyz says: 1 for the current mode (memory-fallback and redis-down: Redis unreachable or refusing the counters\' commands, degraded).',
       labelNames: ['mode'],
       registers: [this.registry],
       collect() {

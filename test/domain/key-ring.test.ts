@@ -53,6 +53,15 @@ describe('KeyRing', () => {
     expect(ring.signingKey(at(-2 * HOUR)).kid).toBe(current.kid);
   });
 
+  it("publishes each key with the alg its row says, which alone its tokens verify under", async () => {
+    const { alg, ...withoutAlg } = (await storedKey(at(-HOUR), null)).publicJwk as Record<string, unknown>;
+    expect(alg).toBe('ES256');
+    await database.database.db.update(signingKeys).set({ publicJwk: withoutAlg });
+    const ring = await load(T);
+    expect(ring.jwks.keys.map((k) => k.alg)).toEqual(['ES256']);
+    expect(ring.algorithms).toEqual(['ES256']);
+  });
+
   it('publishes a key until its retiresAt, not at it', async () => {
     const retiring = await storedKey(at(-48 * HOUR), T);
     const current = await storedKey(at(-HOUR), null);

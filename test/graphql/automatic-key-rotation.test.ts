@@ -43,7 +43,7 @@ describe('KEY_ROTATION_DAYS=2 on three instances sharing one database', () => {
     // An audit line, from the one instance that rotated.
     const rotatedLines = gateways
       .flatMap((gw) => gw.logs.map((line) => JSON.parse(line) as Record<string, unknown>))
-      .filter((line) => line.msg === 'signing key added' && line.reason === 'KEY_ROTATION_DAYS');
+      .filter((line) => line.msg === 'signing key added' && line.reason === 'key_rotation_days');
     expect(rotatedLines).toEqual([expect.objectContaining({ audit: true, by: 'gateway', kid: keys[0]!.kid, alg: 'ES256' })]);
 
     for (const gw of gateways) gw.clock.advance(gw.config.keys.publishAhead);

@@ -10,6 +10,7 @@ import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/s
 import { describeKeys, generateStoredKey, retireSigningKey, rotateSigningKey, rotateSigningKeyIfDue } from '../../src/domain/tokens';
 import type { StoredSigningKey } from '../../src/domain/ports';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
+import { signingKeys } from '../../src/storage/postgres/schema';
 import { MeDocument, RefreshDocument } from '../gql/graphql';
 import { codeOf, signUp } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
@@ -141,7 +142,7 @@ describe('after a change of JWT_ALG', () => {
       // Said at start: the key it made signs at once, and instances still on ES256 refuse its tokens.
       const addedAtStart = eddsa.logs.map((line) => JSON.parse(line) as { msg: string; alg?: string }).filter((line) => line.msg.startsWith('signing key added'));
       expect(addedAtStart).toEqual([
-        expect.objectContaining({ msg: 'signing key added', audit: true, by: 'gateway', reason: 'none of JWT_ALG could sign: it signs at once', alg: 'EdDSA', kid: expect.any(String) }),
+        expect.objectContaining({ msg: 'signing key added', audit: true, by: 'gateway', reason: 'none_could_sign', alg: 'EdDSA', kid: expect.any(String) }),
       ]);
       // Its key is still published and its session live: the previous algorithm's tokens still
       // verify here, each under its own key's algorithm; a refresh gets one of the new.
@@ -214,6 +215,31 @@ describe('during a change of JWT_ALG', () => {
       }
     } finally {
       await es256.close();
+      await own.drop();
+    }
+  });
+});
+
+describe('a key reload that finds no key of JWT_ALG left', () => {
+  it('adds one that signs at once, audited as the gateway\'s own', async () => {
+    const own = await createTestDatabase();
+    const gw = await startGateway({ database: own.database, encryptionKeys });
+    try {
+      const before = await signUp(gw);
+      // Every key retired (as forget-encryption-key --yes does to those it gives up).
+      await own.database.db.update(signingKeys).set({ retiresAt: gw.clock.now() });
+      const from = gw.logs.length;
+      await gw.reloadKeys();
+      const added = gw.logs
+        .slice(from)
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .filter((line) => line.msg === 'signing key added');
+      expect(added).toEqual([expect.objectContaining({ audit: true, by: 'gateway', reason: 'none_could_sign', alg: 'ES256', kid: expect.any(String) })]);
+      expect(added[0]!.kid).not.toBe(kidOf(before.accessToken));
+      expect(kidOf((await signUp(gw)).accessToken)).toBe(added[0]!.kid);
+      expect(codeOf(await gw.gql(MeDocument, {}, { token: before.accessToken }))).toBe('UNAUTHENTICATED');
+    } finally {
+      await gw.close();
       await own.drop();
     }
   });

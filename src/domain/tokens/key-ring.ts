@@ -61,7 +61,7 @@ export class KeyRing {
     readonly verificationKeys: ReturnType<typeof createLocalJWKSet>,
   ) {
     this.verificationId = jwks.keys.map((k) => k.kid ?? '').sort().join(' ');
-    this.algorithms = [...new Set(jwks.keys.flatMap((k) => (k.alg ? [k.alg] : [])))].sort();
+    this.algorithms = [...new Set(jwks.keys.map((k) => k.alg!))].sort();
   }
 
   /** The key that signs at `now`. Per login and refresh: a scan of one to three keys, no allocation. */
@@ -91,7 +91,8 @@ export class KeyRing {
     // the reload now, KEY_PUBLISH_AHEAD before it would sign, not at its activation.
     const signers = await Promise.all(usable.slice(usable.indexOf(current)).map((k) => openSigningKey(box, k, alg)));
     const published = keys.filter((k) => k.retiresAt === null || k.retiresAt > now);
-    const jwks: JSONWebKeySet = { keys: published.map((k) => canonicalJwk(k.publicJwk as JWK)) };
+    // Each key's alg as its row says: jose matches a token's header against it, so no key verifies under another algorithm.
+    const jwks: JSONWebKeySet = { keys: published.map((k) => canonicalJwk({ ...(k.publicJwk as JWK), alg: k.alg })) };
     return new KeyRing(signers, jwks, createLocalJWKSet(jwks));
   }
 }

@@ -53,7 +53,8 @@ export function accessClaimsOf(payload: JWTPayload): AccessClaims | null {
 
 /**
  * The claims of a valid access token, or null for anything else: missing, malformed, forged,
- * expired, an algorithm no published key has, another issuer, audience or token type. Never throws for a bad token.
+ * expired, an algorithm other than that of the key its `kid` names, another issuer, audience or
+ * token type. Never throws for a bad token.
  * With a cache, a token verified before (under the same keys, before its exp) is not verified
  * again; revocation is the caller's to check either way.
  */
