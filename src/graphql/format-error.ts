@@ -75,7 +75,7 @@ const INTROSPECTION_OFF = "GraphQL introspection is off in production (NODE_ENV=
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
 /**
- * The request id of each error met while a request ran (errorRequestIdsPlugin notes it, before
+ * The request id of each error met while a request ran (plugins/errors.ts notes it, before
  * Apollo formats the errors), so that the lines logged about it carry the id its access line
  * carries. An error from before a request's context exists has none.
  */

@@ -16,8 +16,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { GatewayContext } from './context';
 import { createErrorFormatter, type ErrorCounter } from './format-error';
-import { errorHeadersPlugin } from './plugins/error-headers';
-import { errorRequestIdsPlugin } from './plugins/error-request-ids';
+import { errorsPlugin } from './plugins/errors';
 import { knownOperationTypes } from './validation/known-operation-types';
 import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
 import { typenameAliasOnlyForTypename } from './validation/typename-alias';
@@ -70,8 +69,7 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     formatError: createErrorFormatter(logger, { development: config.development, counter: metrics }),
     plugins: [
       ...armor.plugins,
-      errorHeadersPlugin,
-      errorRequestIdsPlugin,
+      errorsPlugin,
       fastifyApolloDrainPlugin(app),
       ApolloServerPluginLandingPageDisabled(),
       // No answer of an auth gateway is cacheable (the HTTP layer says so: no-store), and the hints

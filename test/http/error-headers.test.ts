@@ -2,17 +2,17 @@
 // wait any of its errors asks for (RATE_LIMITED, SERVICE_UNAVAILABLE), whatever their order.
 import { HeaderMap, type GraphQLRequestContextWillSendResponse } from '@apollo/server';
 import { describe, expect, it } from 'vitest';
-import { errorHeadersPlugin } from '../../src/graphql/plugins/error-headers';
+import { errorsPlugin } from '../../src/graphql/plugins/errors';
 
 /** What Apollo hands the plugin for an answer with these errors. */
 async function headersFor(errors: Array<{ message: string; extensions?: Record<string, unknown> }>) {
   const headers = new HeaderMap([['cache-control', 'private, no-cache, must-revalidate']]);
-  const listener = await errorHeadersPlugin.requestDidStart!({} as never);
+  const listener = await errorsPlugin.requestDidStart!({} as never);
   const context = {
     errors: errors.map((e) => new Error(e.message)),
     response: { http: { headers }, body: { kind: 'single', singleResult: { errors } } },
   };
-  await listener!.willSendResponse!(context as unknown as GraphQLRequestContextWillSendResponse<object>);
+  await listener!.willSendResponse!(context as unknown as GraphQLRequestContextWillSendResponse<never>);
   return headers;
 }
 

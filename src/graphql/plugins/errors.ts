@@ -1,8 +1,14 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
+import type { GatewayContext } from '../context';
+import { errorRequestIds } from '../format-error';
 
 /**
- * The headers of a GraphQL answer with errors (one without errors leaves here untouched: the
- * listener is one shared object, so it costs a request nothing to make):
+ * What a request with errors needs besides their formatting (one without errors leaves here
+ * untouched: the listener is one shared object, so it costs a request nothing to make):
+ * - the request id of each error, noted for the lines the error formatter logs (`store
+ *   unavailable`, `unexpected error`) to carry it: Apollo tells the listeners of the errors
+ *   before it formats them;
+ * and the headers of the answer:
  * - `Retry-After` with the largest `extensions.retryAfter` among the answer's errors
  *   (RATE_LIMITED, SERVICE_UNAVAILABLE), which keep the response at HTTP 200 (other fields
  *   still answer);
@@ -10,7 +16,10 @@ import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server'
  *   some of Apollo's own errors bring a cache-control of theirs (its refusal of a persisted
  *   query says `private, no-cache, must-revalidate`), and Apollo's headers win.
  */
-const listener: GraphQLRequestListener<object> = {
+const listener: GraphQLRequestListener<GatewayContext> = {
+  async didEncounterErrors({ errors, contextValue }) {
+    for (const error of errors) errorRequestIds.set(error, contextValue.requestId);
+  },
   async willSendResponse({ errors, response }) {
     if (!errors) return;
     response.http.headers.set('cache-control', 'no-store');
@@ -27,6 +36,6 @@ const listener: GraphQLRequestListener<object> = {
 
 const ready = Promise.resolve(listener);
 
-export const errorHeadersPlugin: ApolloServerPlugin = {
+export const errorsPlugin: ApolloServerPlugin<GatewayContext> = {
   requestDidStart: () => ready,
 };
