@@ -8,11 +8,24 @@ export interface Clock {
   now(): Date;
 }
 
-/** The option as given, or the system's clock; in plain JavaScript anything else throws at once. */
+const NOT_A_CLOCK = 'clock must be an object with a now() method that returns a Date';
+
+/**
+ * The option, or the system's clock. Anything else throws a TypeError: at once for no `now()`
+ * or one that answers no valid Date (`Date.now()`'s number, say), and from the verification
+ * that meets a later such answer: every wait compared with it would be false, and the key set
+ * fetched anew by every request.
+ */
 export function checkedClock(clock: Clock | undefined): Clock {
   if (clock === undefined) return systemClock;
-  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') {
-    throw new TypeError('clock must be an object with a now() method that returns a Date');
-  }
-  return clock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function') throw new TypeError(NOT_A_CLOCK);
+  const checked = {
+    now() {
+      const date: unknown = clock.now();
+      if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new TypeError(NOT_A_CLOCK);
+      return date;
+    },
+  };
+  checked.now();
+  return checked;
 }

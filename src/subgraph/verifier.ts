@@ -213,12 +213,15 @@ function fetchedByClock(
   remote: ReturnType<typeof createRemoteJWKSet>,
   { cooldown, maxAge, clock, fetches }: { cooldown: number; maxAge: number; clock: Clock; fetches: FetchWarnings },
 ): JWTVerifyGetKey {
+  // Finite once a fetch succeeded, so exactly while a set is held (asking jose, remote.jwks(),
+  // would copy the whole set at each verification of an outage).
   let fetchedAt = Number.NEGATIVE_INFINITY;
+  const held = () => fetchedAt > Number.NEGATIVE_INFINITY;
   let askAgainAt = Number.NEGATIVE_INFINITY;
   const fetchSet = async () => {
     // After a failed fetch the issuer is left alone for a while: the last set answers, or none.
     if (clock.now().getTime() < askAgainAt) {
-      if (remote.jwks()) return;
+      if (held()) return;
       throw new KeySetUnavailable();
     }
     try {
@@ -226,9 +229,8 @@ function fetchedByClock(
       fetchedAt = clock.now().getTime();
       fetches.succeeded();
     } catch (error) {
-      const last = remote.jwks();
-      askAgainAt = clock.now().getTime() + (last ? cooldown * 1000 : DISCOVERY_RETRY_MS);
-      if (!last) {
+      askAgainAt = clock.now().getTime() + (held() ? cooldown * 1000 : DISCOVERY_RETRY_MS);
+      if (!held()) {
         fetches.failed(error, 'the key set could not be fetched: tokens that could pass answer unavailable');
         throw new KeySetUnavailable('key set unavailable', { cause: error });
       }

@@ -63,7 +63,9 @@ afterAll(async () => {
 
 describe('createVerifier', () => {
   const clock = new TestClock();
-  beforeAll(() => clock.freeze()); // not at collection: the gateway's tokens are issued by the system's time
+  // Not at collection: the gateway's tokens are issued by the system's time. The tests share the
+  // verifier's state, so the clock stops once: this block must take well under the 60 s of skew.
+  beforeAll(() => clock.freeze());
   const verifier = () => createVerifier({ issuer, audience: 'graphql', cooldownSeconds: 1, clock });
   let shared: ReturnType<typeof createVerifier>;
 
@@ -705,12 +707,18 @@ describe('createVerifier: the key set over time', () => {
     }
   });
 
-  it('refuses a clock that is no object with a now() method, in the verifier and in the revocation feed', async () => {
-    for (const clock of [Date, Date.now, {}, { now: 1 }, null] as unknown as Clock[]) {
+  it('refuses a clock that is no object with a now() method answering a valid Date, in the verifier and in the revocation feed', async () => {
+    const answering = (value: unknown) => ({ now: () => value });
+    for (const clock of [Date, Date.now, {}, { now: 1 }, null, answering(Date.now()), answering(new Date(Number.NaN)), answering('2026-12-07')] as unknown as Clock[]) {
       expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', clock }), String(clock)).toThrow(new TypeError('clock must be an object with a now() method that returns a Date'));
       await expect(createRevocationFeed({ redisUrl: 'redis://127.0.0.1:1', clock }), String(clock)).rejects.toThrow(TypeError);
     }
     expect(() => createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', clock: new TestClock() })).not.toThrow();
+    // One that goes wrong later is refused at the verification that meets it, before any fetch.
+    const later = new TestClock();
+    const verifier = createVerifier({ issuer: 'https://issuer.test', audience: 'graphql', clock: later });
+    later.advance(Number.NaN);
+    await expect(verifier.verify('a.b.c')).rejects.toThrow(new TypeError('clock must be an object with a now() method that returns a Date'));
   });
 
   it('refuses a key set maximum age under 1 s, or not a number', () => {
