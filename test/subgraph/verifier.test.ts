@@ -176,6 +176,23 @@ describe('createVerifier', () => {
     }
   });
 
+  it('gives up on a key set that does not answer within 2 s as well', async () => {
+    const connections: Socket[] = [];
+    const silent = createNetServer((socket) => void connections.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const hanging = createVerifier({ issuer: url, audience: 'graphql', jwksUrl: `${url}/jwks.json`, clock: stoppedClock() });
+      const started = Date.now();
+      expect(await hanging.verify(await wellFormed(url))).toEqual({ ok: false, reason: 'unavailable' });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      for (const socket of connections) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
   it('refuses a cooldown under 1 s, or not a number: every unknown kid would fetch the key set', () => {
     for (const cooldownSeconds of [0, 0.5, Number.NaN, Number.POSITIVE_INFINITY, -1]) {
       expect(() => createVerifier({ issuer, audience: 'graphql', cooldownSeconds })).toThrow(TypeError);
