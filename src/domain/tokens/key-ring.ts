@@ -91,7 +91,8 @@ export class KeyRing {
     // the reload now, KEY_PUBLISH_AHEAD before it would sign, not at its activation.
     const signers = await Promise.all(usable.slice(usable.indexOf(current)).map((k) => openSigningKey(box, k, alg)));
     const published = keys.filter((k) => k.retiresAt === null || k.retiresAt > now);
-    // Each key's alg as its row says: jose matches a token's header against it, so no key verifies under another algorithm.
+    // Each key's alg as its row says: jose matches a token's header against it, so no key
+    // verifies under another algorithm.
     const jwks: JSONWebKeySet = { keys: published.map((k) => canonicalJwk({ ...(k.publicJwk as JWK), alg: k.alg })) };
     return new KeyRing(signers, jwks, createLocalJWKSet(jwks));
   }
