@@ -1,12 +1,14 @@
 // Rule: the processes a test starts are stopped with it: killAll ends a child and every process
 // the child started, which a signal to the child alone would leave running.
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect, it, onTestFinished } from 'vitest';
 import { childEnv, isRunning, spawnTsx, tempDir } from '../helpers/processes';
 
 it('killAll stops the processes a child started, not only the child', { timeout: 30_000 }, async () => {
-  const script = path.join(tempDir('child-processes'), 'parent.ts');
+  const dir = tempDir('child-processes');
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  const script = path.join(dir, 'parent.ts');
   writeFileSync(
     script,
     [
