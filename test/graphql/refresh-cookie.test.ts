@@ -1,4 +1,4 @@
-// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it, and a refresh through the cookie answers in the cookie only, whatever the request asks); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared, with those same attributes, on logout, logoutAll and a refresh that finds it dead (not one refused by the grace).
+// Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it, and a refresh through the cookie answers in the cookie only, whatever the request asks); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared, with those same attributes, on logout (which ends the cookie's session too), logoutAll and a refresh that finds it dead (not one refused by the grace).
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LogoutAllDocument, LogoutDocument, RefreshDocument, RegisterDocument, VerifyMfaDocument } from '../gql/graphql';
@@ -136,6 +136,17 @@ describe('transport both (default)', () => {
     expect(out.data?.logout).toBe(true);
     expectCleared(out.headers);
     expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN');
+  });
+
+  it('logout with an argument and a cookie of another session ends both: the cookie it clears held the only copy', async () => {
+    const gw = gateways.both!;
+    const inCookie = await newLogin(gw);
+    const inArgument = await newLogin(gw);
+    const out = await gw.gql(LogoutDocument, { refreshToken: inArgument.refreshToken }, { cookie: asCookie(inCookie.refreshToken!) });
+    expect(out.data?.logout).toBe(true);
+    expectCleared(out.headers);
+    expect(await refreshCode(gw, inArgument.refreshToken)).toBe('INVALID_TOKEN');
+    expect(await refreshCode(gw, inCookie.refreshToken)).toBe('INVALID_TOKEN');
   });
 });
 

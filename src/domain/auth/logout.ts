@@ -2,11 +2,17 @@ import type { AuthDeps, ClientInfo, Viewer } from './deps';
 import { hashOpaqueToken } from '../tokens';
 
 /**
- * Ends the session a refresh token belongs to. Always true, valid token or not (RFC 7009
- * style: no oracle for token validity); audited only when it ended the session (one not ended before).
+ * Ends the sessions the refresh tokens belong to (the argument's, and the cookie's that is being
+ * cleared). Always true, valid tokens or not (RFC 7009 style: no oracle for token validity);
+ * audited only where it ended a session (one not ended before).
  */
-export async function logout(deps: Pick<AuthDeps, 'sessions' | 'clock' | 'audit'>, refreshToken: string | null | undefined, client: ClientInfo) {
-  if (refreshToken) {
+export async function logout(
+  deps: Pick<AuthDeps, 'sessions' | 'clock' | 'audit'>,
+  refreshTokens: ReadonlyArray<string | null | undefined>,
+  client: ClientInfo,
+) {
+  for (const refreshToken of new Set(refreshTokens)) {
+    if (!refreshToken) continue;
     const facts = await deps.sessions.inspectToken(hashOpaqueToken(refreshToken));
     if (facts && (await deps.sessions.revoke(facts.sessionId, 'logout', deps.clock.now()))) {
       deps.audit('logged out', { userId: facts.userId, sessionId: facts.sessionId, ip: client.ip });

@@ -7,7 +7,7 @@ import { AuthPayload } from '../types/auth-payload';
 import { LoginResult } from '../types/login-result';
 import { MfaMethod } from '../types/mfa-challenge';
 import { PasswordPolicy } from '../types/password-policy';
-import { clearRefreshCookie, deliverTokens, presentedRefreshToken } from './deliver-tokens';
+import { clearRefreshCookie, cookieRefreshToken, deliverTokens, presentedRefreshToken } from './deliver-tokens';
 
 @Resolver()
 export class AuthResolver {
@@ -60,7 +60,10 @@ export class AuthResolver {
     @Arg('refreshToken', () => String, { nullable: true }) refreshToken: string | null,
     @Ctx() ctx: GatewayContext,
   ) {
-    const result = await logout(ctx.deps, presentedRefreshToken(ctx, refreshToken).token, ctx.client);
+    // The cookie is cleared: a session only it held (another than the argument's) ends too, or
+    // it would live on, out of the browser's reach, until its idle end.
+    const cookie = refreshToken ? cookieRefreshToken(ctx) : undefined;
+    const result = await logout(ctx.deps, [presentedRefreshToken(ctx, refreshToken).token, cookie], ctx.client);
     clearRefreshCookie(ctx);
     return result;
   }

@@ -24,10 +24,15 @@ export function deliverTokens(ctx: GatewayContext, tokens: IssuedTokens, transpo
   };
 }
 
+/** The refresh token the request's cookie holds, where the cookie is a transport (not under body). */
+export function cookieRefreshToken(ctx: GatewayContext) {
+  return ctx.refreshTransport === 'body' ? undefined : ctx.refreshCookie.read();
+}
+
 /** The refresh token of a request: the argument if given, else the cookie (unless body-only). */
 export function presentedRefreshToken(ctx: GatewayContext, argument: string | null | undefined) {
   if (argument) return { token: argument, inCookie: false };
-  const token = ctx.refreshTransport === 'body' ? undefined : ctx.refreshCookie.read();
+  const token = cookieRefreshToken(ctx);
   return { token, inCookie: token !== undefined };
 }
 
