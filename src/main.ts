@@ -1,5 +1,6 @@
 /** Start-up: config → stores → app → listen; SIGTERM/SIGINT drain and close. */
 import 'reflect-metadata';
+import { constants as osConstants } from 'node:os';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { describeClientIp, openConfiguredDatabase, prepareSchema, requireEncryptionKeysInUse, warnAboutEncryptionKeyOrder, openCounters, openRevocations, refuseUnusableRedis, resolveEncryptionKeys } from './bootstrap';
@@ -130,8 +131,15 @@ async function main() {
     process.stderr.write('stdout closed (EPIPE): stopping\n');
     void stop('stdout closed', 1);
   };
-  process.on('SIGTERM', () => void stop('SIGTERM'));
-  process.on('SIGINT', () => void stop('SIGINT'));
+  // A second signal while draining (Ctrl-C again, a process manager that gives up waiting) stops
+  // at once, without the requests still in flight, and exits as a process the signal killed would.
+  const onSignal = (signal: 'SIGTERM' | 'SIGINT') => {
+    if (!stopping) return void stop(signal);
+    logger.warn({ signal }, 'stopping at once: a second signal came while draining; requests in flight are cut off');
+    process.exit(128 + osConstants.signals[signal]);
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
 
   await app.listen({ port: config.port, host: config.host });
   const url = listeningUrl(app.server, config.host, config.port);

@@ -1,7 +1,7 @@
 // Rule: `npm start` (tsx, so no decorator metadata from a compiler) serves the contract with zero
 // configuration on the embedded database, stops cleanly on SIGTERM (even when slow to take it: no
 // launcher process stands between the signal and the gateway; and when the signal goes to npm,
-// as a process manager that runs `npm start` sends it), and production refuses to
+// as a process manager that runs `npm start` sends it; a second signal stops it at once), and production refuses to
 // start without DATABASE_URL or ENCRYPTION_KEYS, naming the setting. The production build
 // (`npm run build`, `npm run start:prod`) serves the same contract with libuv's pool sized to the
 // password hashes plus one.
@@ -290,6 +290,32 @@ describe('npm start', () => {
     expect(served.data._service.sdl).toContain('@key(fields: "id")');
     expect((await ask({})).status).toBe(403);
     await stopWithSigterm(child);
+  }, 120_000);
+});
+
+describe('a second signal', () => {
+  it('while draining stops at once, cutting off the request in flight, and exits as the signal would (130 for SIGINT)', async () => {
+    const dataDir = await migratedDataDir('gateway-second-signal');
+    cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+    const { child, port } = await startProcess({ DATA_DIR: dataDir });
+    // A request in flight (its body half sent), which the drain would wait 10 s for.
+    const socket = connect(port, '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.on('error', () => {});
+    const body = JSON.stringify({ query: '{ __typename }' });
+    socket.write(`POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+    // Its head has been read once a request sent after it is answered.
+    await fetch(`http://127.0.0.1:${port}/healthz`).then((response) => response.text());
+
+    child.process.kill('SIGTERM');
+    await child.waitFor(/"msg":"draining"/, 10_000);
+    const secondAt = Date.now();
+    child.process.kill('SIGINT');
+    expect(await child.exited, child.stderr()).toBe(130);
+    expect(Date.now() - secondAt).toBeLessThan(5_000);
+    expect(child.stdout()).toMatch(/"signal":"SIGINT","msg":"stopping at once: a second signal came while draining/);
+    expect(child.stdout()).not.toContain('"msg":"stopped"');
   }, 120_000);
 });
 
