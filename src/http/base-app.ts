@@ -2,6 +2,7 @@
  * The Fastify instance every listener starts from: request ids, one log line per request, the
  * client address rules of TRUST_PROXY, GraphQL-shaped HTTP errors and cookies.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -61,6 +62,29 @@ function replyHeaders(request: FastifyRequest, reply: FastifyReply) {
 /** HTTP/1.1 requires a Host header (RFC 9112, 3.2); HTTP/1.0 did not. */
 const lacksRequiredHost = (request: FastifyRequest) => request.raw.headers.host === undefined && request.raw.httpVersion !== '1.0';
 
+/** A `charset` parameter of a content type, quoted or not. */
+const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)/i;
+
+/**
+ * JSON bodies as RFC 8259 has them: UTF-8. Fastify's own parser decodes whatever bytes come, a
+ * sequence that is no UTF-8 (a Latin-1 `ä`, a stray byte) turning into U+FFFD, so that different
+ * passwords would arrive as one; and it reads a body declared in another charset as UTF-8 too.
+ * Such bodies are refused before anything runs: 400 for bytes that are no UTF-8, 415 for another
+ * charset. The rest is Fastify's parser (with its refusal of `__proto__` and `constructor` keys).
+ */
+function takeUtf8JsonOnly(app: FastifyInstance) {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body: Buffer, done) => {
+    const charset = CHARSET.exec(request.headers['content-type'] ?? '')?.[1];
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) return done(bodyRefusal(415, 'FST_GATEWAY_CHARSET'), undefined);
+    if (!isUtf8(body)) return done(bodyRefusal(400, 'FST_GATEWAY_NOT_UTF8'), undefined);
+    parseJson(request, body.toString('utf8'), done);
+  });
+}
+
+const bodyRefusal = (statusCode: number, code: string) => Object.assign(new Error(code), { statusCode, code });
+
 export interface HttpAppOptions {
   /** The listener's own rule (the subgraph listener sits behind the router, not the load balancer). */
   trustProxy?: TrustProxy | undefined;
@@ -107,6 +131,7 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
   // with Fastify's parser it would reach Apollo, whose CSRF prevention refuses it only while no
   // preflight-forcing header comes with it, and then answers a body it cannot read.
   app.removeContentTypeParser('text/plain');
+  takeUtf8JsonOnly(app);
   let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;

@@ -22,6 +22,12 @@ const CLIENT_REFUSALS: Record<number, string> = {
   415: 'Unsupported content type: send content-type: application/json.',
 };
 
+/** A JSON body the gateway's parser refuses (base-app.ts), by the code it refuses it with. */
+const BODY_REFUSALS: Record<string, string> = {
+  FST_GATEWAY_NOT_UTF8: 'Bad request: the body is not valid UTF-8.',
+  FST_GATEWAY_CHARSET: 'Unsupported content type: JSON is UTF-8; send content-type: application/json.',
+};
+
 /**
  * The GraphQL integration reads the request's URL from its Host header (or, behind a trusted
  * proxy, X-Forwarded-Host): one that is no host (`[`, `a b`, none at all over HTTP/1.0) is the
@@ -38,7 +44,7 @@ export function registerHttpErrorHandlers(app: FastifyInstance) {
       request.log.error({ err: describeError(error) }, 'unhandled http error');
       return reply.code(500).send(refusal('Internal server error.', ErrorCode.INTERNAL_SERVER_ERROR));
     }
-    return reply.code(status).send(refusal(CLIENT_REFUSALS[status] ?? 'Bad request.'));
+    return reply.code(status).send(refusal(BODY_REFUSALS[error.code] ?? CLIENT_REFUSALS[status] ?? 'Bad request.'));
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send(refusal('Not found.')));
 }

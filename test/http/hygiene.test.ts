@@ -94,6 +94,40 @@ describe('request shape', () => {
     await neverRegistered(email);
   });
 
+  it('takes JSON in UTF-8 only: bytes that are no UTF-8 are refused 400 (not read as U+FFFD), another charset 415, before anything runs', async () => {
+    const postBytes = (body: Buffer, contentType = 'application/json') =>
+      fetch(`${dev.url}/graphql`, { method: 'POST', headers: { 'content-type': contentType }, body });
+    const registerBytes = (email: string, password: Buffer) =>
+      Buffer.concat([
+        Buffer.from(`{"query":${JSON.stringify(print(RegisterDocument))},"variables":{"email":${JSON.stringify(email)},"password":"`),
+        password,
+        Buffer.from('"}}'),
+      ]);
+    // A Latin-1 `ä` (0xE4), a stray 0xFF: neither is UTF-8.
+    for (const bytes of [[0x50, 0xe4, 0x73, 0x73], [0x50, 0xff, 0x73, 0x73]]) {
+      const email = uniqueEmail('latin1');
+      const body = registerBytes(email, Buffer.concat([Buffer.from(bytes), Buffer.from(PASSWORD)]));
+      expect(() => JSON.parse(body.toString('utf8'))).not.toThrow(); // as Fastify read it: valid JSON, with U+FFFD
+      const error = await refused(await postBytes(body), 400, 'BAD_REQUEST');
+      expect(error.message).toBe('Bad request: the body is not valid UTF-8.');
+      await neverRegistered(email);
+    }
+    // Declared in another charset: refused whatever its bytes.
+    const latin = uniqueEmail('charset');
+    const declared = await refused(await postBytes(Buffer.from(JSON.stringify(registerBody(latin))), 'application/json; charset=iso-8859-1'), 415, 'BAD_REQUEST');
+    expect(declared.message).toBe('Unsupported content type: JSON is UTF-8; send content-type: application/json.');
+    await neverRegistered(latin);
+    // UTF-8 however spelt, and real UTF-8 beyond ASCII, are taken; so are Fastify's checks.
+    for (const contentType of ['application/json; charset=utf-8', 'application/json;charset="UTF8"']) {
+      const email = uniqueEmail('utf8');
+      const password = `Pässwort-${PASSWORD}`;
+      const response = await postBytes(Buffer.from(JSON.stringify({ query: print(RegisterDocument), variables: { email, password } })), contentType);
+      expect(((await response.json()) as { data?: { register?: boolean } }).data?.register, contentType).toBe(true);
+      expect(codeOf(await dev.gql(LoginDocument, { email, password }))).toBeUndefined();
+    }
+    await refused(await postBytes(Buffer.from('{"query":"{ __typename }","__proto__":{"x":1}}')), 400, 'BAD_REQUEST');
+  });
+
   it('refuses a batched (array) body without running any of it', async () => {
     const email = uniqueEmail('batch');
     await refused(await dev.post([registerBody(email), registerBody(email)]), 400, 'BAD_REQUEST');
