@@ -248,6 +248,8 @@ describe('GraphQL request limits', () => {
         [`{ ${sixAliasedTypenames} }`, `query { ${sixAliasedTypenames} }`, /^Token limit of 20 exceeded\.$/],
         [`{ ${repeat(8, () => '__typename')} }`, `{ ${repeat(9, () => '__typename')} }`, /^Query Cost limit of 8 exceeded, found 9\.$/],
       ];
+      // A named fragment spread counts as two levels (README), an inline fragment as one.
+      expectRefused(await raw(strict, '{ ...F } fragment F on Query { __typename }'), /^Query depth limit of 2 exceeded, found 3\.$/);
       const [tokenUnder, tokenOver] = cases[4]!;
       expect([tokensIn(tokenUnder), tokensIn(tokenOver)]).toEqual([20, 21]);
       for (const [under, over, refusal] of cases) {
