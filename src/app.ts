@@ -11,6 +11,7 @@ import type { AuthDeps } from './domain/auth';
 import { gatewaySchema, printGatewaySchema } from './graphql/schema';
 import { startGraphqlServer } from './graphql/server';
 import { createHttpApp } from './http/base-app';
+import { refuseOtherMethods } from './http/errors';
 import { registerHealthRoutes, type RateLimitMode } from './http/health';
 import type { GatewayMetrics } from './http/metrics';
 import { registerJwksRoutes } from './http/jwks';
@@ -72,6 +73,7 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
   // headers (the browser then says which header is missing), not Apollo's answer to an OPTIONS,
   // a 400 about cross-site request forgery.
   app.options('/graphql', (_request, reply) => void reply.code(204).send());
+  refuseOtherMethods(app, '/graphql', 'GET, HEAD, POST, OPTIONS');
 
   registerHealthRoutes(app, pingDatabase, rateLimitMode);
   registerJwksRoutes(app, () => deps.keys, { issuer: config.jwt.issuer, alg: config.jwt.alg });

@@ -50,6 +50,18 @@ export function registerHttpErrorHandlers(app: FastifyInstance) {
 }
 
 /**
+ * A method a GraphQL path does not take (PUT, DELETE, PATCH) is answered 405 with the methods it
+ * does take (`allow`), not 404: the path is there.
+ */
+export function refuseOtherMethods(app: FastifyInstance, url: string, allow: string) {
+  app.route({
+    method: ['PUT', 'DELETE', 'PATCH'],
+    url,
+    handler: (_request, reply) => reply.code(405).header('allow', allow).send(refusal('Method not allowed: send a POST (or a GET for a query).')),
+  });
+}
+
+/**
  * A request that arrives while the server is closing (on a connection kept alive, or pipelined
  * behind one in flight) is not run: 503 SERVICE_UNAVAILABLE in the GraphQL shape, and the
  * connection closes, so the client retries on another instance (after `retryAfter`, as for

@@ -14,6 +14,7 @@ import { ErrorCode, toWire } from '../errors';
 import { subgraphSchema } from '../graphql/federation/subgraph-schema';
 import { startGraphqlServer } from '../graphql/server';
 import { createHttpApp } from './base-app';
+import { refuseOtherMethods } from './errors';
 import type { GatewayMetrics } from './metrics';
 import { requestContext } from './request-context';
 
@@ -46,5 +47,6 @@ export async function createSubgraphApp({ config, deps, logger, settings, metric
   const apollo = await startGraphqlServer({ app, config, logger, schema: subgraphSchema(), introspection: !config.production, metrics });
   const trusted = config.subgraph?.trustProxy ? 'SUBGRAPH_TRUST_PROXY' : undefined;
   await app.register(fastifyApollo(apollo), { context: requestContext(config, deps, trusted) });
+  refuseOtherMethods(app, '/graphql', 'GET, HEAD, POST');
   return app;
 }

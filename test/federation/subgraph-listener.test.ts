@@ -82,6 +82,15 @@ describe('the shared secret', () => {
     expect(reply.text).not.toContain('@key');
   });
 
+  it('answers another method than GET and POST 405 given the secret (403 without it)', async () => {
+    const put = (secret: Record<string, string>) => fetch(`${gw.subgraphUrl}/graphql`, { method: 'PUT', headers: { 'content-type': 'application/json', ...secret }, body: '{"query":"{ __typename }"}' });
+    const allowed = await put({ 'x-subgraph-secret': SECRET });
+    expect(allowed.status).toBe(405);
+    expect(allowed.headers.get('allow')).toBe('GET, HEAD, POST');
+    expect(((await allowed.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('BAD_REQUEST');
+    expect((await put({})).status).toBe(403);
+  });
+
   it('refuses a wrong secret (same length, shorter, longer, empty): 403 FORBIDDEN, no data', async () => {
     const wrong = [
       randomBytes(24).toString('base64'),

@@ -140,6 +140,19 @@ describe('request shape', () => {
     expect(response.headers.get('allow')).toBe('POST');
   });
 
+  it('answers PUT, DELETE and PATCH /graphql 405, naming the methods it takes, without running the body', async () => {
+    for (const method of ['PUT', 'DELETE', 'PATCH']) {
+      const email = uniqueEmail('method');
+      const response = await fetch(`${dev.url}/graphql`, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(registerBody(email)) });
+      const error = await refused(response, 405, 'BAD_REQUEST');
+      expect(error.message).toBe('Method not allowed: send a POST (or a GET for a query).');
+      expect(response.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
+      await neverRegistered(email);
+    }
+    // Elsewhere an unknown path stays 404.
+    await refused(await fetch(`${dev.url}/graphq`, { method: 'PUT' }), 404, 'BAD_REQUEST');
+  });
+
   it('answers HEAD /graphql as a GET that may not run (400 for CSRF, then 405), and a POST whose Accept takes no JSON 406', async () => {
     expect((await fetch(`${dev.url}/graphql`, { method: 'HEAD' })).status).toBe(400);
     const head = await fetch(`${dev.url}/graphql?query=%7B__typename%7D`, { method: 'HEAD', headers: { 'apollo-require-preflight': 'true' } });
