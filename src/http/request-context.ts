@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config';
-import { authenticate, type AuthDeps, type Viewer } from '../domain/auth';
+import { authenticate, type AuthDeps, type ClientInfo, type Viewer } from '../domain/auth';
 import { clientAddress } from '../domain/throttle';
 import type { GatewayContext } from '../graphql/context';
 import { REFRESH_TRANSPORT_HEADER, refreshCookie, requestedRefreshTransport } from './refresh-cookie';
@@ -26,7 +26,7 @@ export function requestContext(config: Config, deps: AuthDeps, trustedProxy?: 'T
     return {
       requestId: request.id,
       viewer: await viewerOfRequest(deps, request),
-      client: { ip: clientIp(request), userAgent: request.headers['user-agent'] ?? null },
+      client: clientOf(request),
       deps,
       refreshTransport: requestedRefreshTransport(config.refresh.transport, request.headers[REFRESH_TRANSPORT_HEADER]),
       refreshCookie: refreshCookie(request, reply),
@@ -48,6 +48,21 @@ function onceWithoutForwardedFor(setting: string) {
     request.log.warn(
       `a GraphQL request came without X-Forwarded-For although ${setting} is set: it counts as the proxy's own address, which every such client shares for the rate limits; have the proxy (or router) send the header`,
     );
+  };
+}
+
+/**
+ * The client of a request, its address read when first asked for (the limits, the audit lines,
+ * a new session): a query that needs none, as most guarded ones, does not parse it.
+ */
+function clientOf(request: FastifyRequest): ClientInfo {
+  let ip: string | null | undefined;
+  return {
+    get ip() {
+      if (ip === undefined) ip = clientIp(request);
+      return ip;
+    },
+    userAgent: request.headers['user-agent'] ?? null,
   };
 }
 
