@@ -1,15 +1,12 @@
 import type { ResolverData } from 'type-graphql';
+import { decideAccess } from '../domain/auth';
 import { ForbiddenError, UnauthenticatedError } from '../errors';
 import type { GatewayContext } from './context';
 
-/**
- * Decides @Authorized: no viewer is UNAUTHENTICATED, a viewer without any of the listed roles
- * is FORBIDDEN. (type-graphql's default picks the code by the number of roles instead, which
- * tells an anonymous caller of an admin field FORBIDDEN.)
- */
+/** Decides @Authorized by the gateway's rule (decideAccess), throwing the code it refuses with. */
 export const authChecker = ({ context }: ResolverData<GatewayContext>, roles: string[]): boolean => {
-  const viewer = context.viewer;
-  if (!viewer) throw new UnauthenticatedError();
-  if (roles.length > 0 && !roles.some((role) => viewer.roles.includes(role))) throw new ForbiddenError();
+  const access = decideAccess(context.viewer, roles);
+  if (access === 'unauthenticated') throw new UnauthenticatedError();
+  if (access === 'forbidden') throw new ForbiddenError();
   return true;
 };

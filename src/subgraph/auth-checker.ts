@@ -1,3 +1,5 @@
+// The file, not the domain's index: the kit's bundle takes only what it uses.
+import { decideAccess } from '../domain/auth/decide-access';
 import { forbidden, unauthenticated } from './errors.js';
 import type { SubgraphViewer } from './verifier.js';
 
@@ -12,9 +14,9 @@ export function createAuthChecker<Context extends object>(
   viewerOf: (context: Context) => SubgraphViewer | null | undefined,
 ): (resolverData: { context: Context }, roles: readonly string[]) => boolean {
   return ({ context }, roles) => {
-    const viewer = viewerOf(context);
-    if (!viewer) throw unauthenticated();
-    if (roles.length > 0 && !roles.some((role) => viewer.roles.includes(String(role)))) throw forbidden();
+    const access = decideAccess(viewerOf(context), roles.map(String));
+    if (access === 'unauthenticated') throw unauthenticated();
+    if (access === 'forbidden') throw forbidden();
     return true;
   };
 }

@@ -1,8 +1,9 @@
+import type { Access } from './decide-access';
 import type { Viewer } from './deps';
 
 export const ADMIN_ROLE = 'admin';
 
-export type UserVisibility = 'allowed' | 'unauthenticated' | 'forbidden';
+export type UserVisibility = Access;
 
 /**
  * Who may read an account's details (everything but its id): the account itself, or an admin.
