@@ -139,11 +139,10 @@ export interface Counters {
 }
 
 /**
- * A Redis Cluster node answers a plain client MOVED for most keys, and every limit would then
- * be counted in each instance's memory: refused at start when Redis answers then (found later,
- * the connection counts Redis as down and says why).
+ * A Redis Cluster node, or a database Redis refuses: said at start, not worked around. (A
+ * Cluster node answers a plain client MOVED for most keys, and every limit would then be counted
+ * in each instance's memory. Found later, the connection counts Redis as down and says why.)
  */
-/** A Redis Cluster node, or a database Redis refuses: said at start, not worked around. */
 export async function refuseUnusableRedis(redis: RedisConnection | undefined) {
   const refusal = await redis?.refusal();
   if (refusal) throw new StartupRefusal(refusal);

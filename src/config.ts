@@ -83,7 +83,7 @@ export interface Config {
 export class ConfigError extends OperatorError {}
 
 /** OWASP's argon2id profiles: the least memory (KiB) for each number of passes, 5 and more alike. */
-export const OWASP_ARGON2_MEMORY_BY_PASSES = [47_104, 19_456, 12_288, 9_216, 7_168] as const;
+const OWASP_ARGON2_MEMORY_BY_PASSES = [47_104, 19_456, 12_288, 9_216, 7_168] as const;
 const minArgon2Memory = (passes: number) => OWASP_ARGON2_MEMORY_BY_PASSES[Math.min(passes, 5) - 1]!;
 
 /**
@@ -104,7 +104,7 @@ const text = () => z.string().regex(/\S/, 'must not be blank');
  * The longest window a limit may have: in memory (no REDIS_URL) a window ends on a timer, and
  * Node's timers cannot wait longer (2^31 - 1 ms): a longer one would end at once.
  */
-export const MAX_LIMIT_WINDOW_SECONDS = 2_147_483;
+const MAX_LIMIT_WINDOW_SECONDS = 2_147_483;
 
 /** `points/seconds`, e.g. 5/900. */
 const limit = (fallback: string) =>

@@ -19,7 +19,7 @@ import {
   registerHttpErrorHandlers,
 } from './errors';
 
-export const BODY_LIMIT_BYTES = 100 * 1024;
+const BODY_LIMIT_BYTES = 100 * 1024;
 /**
  * How long a client has to send a whole request, headers and body (Node's own default is 300 s,
  * which Fastify turns off). Node looks every CONNECTIONS_CHECK_MS, so a request that trickles in
@@ -28,7 +28,7 @@ export const BODY_LIMIT_BYTES = 100 * 1024;
  * when the server is made: set on the server afterwards (as Fastify's own option is), the
  * timeout reaches only the headers, and a body was cut only by the 60 s headers timeout.
  */
-export const REQUEST_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 30_000;
 const CONNECTIONS_CHECK_MS = 5_000;
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 /** The scheme and authority of a request target in absolute form (RFC 9112, 3.2.2). */

@@ -7,7 +7,7 @@ import type { SessionStore } from '../ports';
  * (and logged: 'refresh token reused') as reuse; after that it is merely unknown, which answers
  * the same INVALID_TOKEN.
  */
-export const PRUNE_RETENTION_SECONDS = 86_400;
+const PRUNE_RETENTION_SECONDS = 86_400;
 
 /**
  * Deletes sessions (and their tokens) that expired or were revoked over a day ago, and MFA

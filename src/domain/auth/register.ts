@@ -4,7 +4,7 @@ import type { AuthDeps, ClientInfo } from './deps';
 import { normalizeEmail } from './normalize-email';
 import { clientKey } from '../throttle';
 
-export const DEFAULT_ROLES = ['user'];
+const DEFAULT_ROLES = ['user'];
 
 /**
  * Always `true` for an acceptable password, whether the email is new or taken (no account

@@ -1,5 +1,5 @@
 /**
- * AES-256-GCM for secrets at rest (signing keys now, TOTP secrets later). The first key
+ * AES-256-GCM for secrets at rest (signing keys, TOTP secrets). The first key
  * encrypts; any key decrypts by the id stored beside the ciphertext. The associated data binds
  * a ciphertext to its row (e.g. the key id), so ciphertexts cannot be swapped between rows.
  */

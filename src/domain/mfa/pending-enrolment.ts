@@ -1,7 +1,7 @@
 import { addSeconds } from '../clock';
 
 /** How long a pending enrolment (enrollMfa) can be confirmed. */
-export const MFA_ENROLMENT_TTL_SECONDS = 900;
+const MFA_ENROLMENT_TTL_SECONDS = 900;
 
 /** Pending enrolments saved before this can no longer be confirmed: their secrets are dead. */
 export const enrolmentsLiveSince = (now: Date) => addSeconds(now, -MFA_ENROLMENT_TTL_SECONDS);

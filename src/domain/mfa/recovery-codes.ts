@@ -1,6 +1,6 @@
 import { createHash, randomInt } from 'node:crypto';
 
-export const RECOVERY_CODES_PER_SET = 10;
+const RECOVERY_CODES_PER_SET = 10;
 
 // 32 symbols, without 0, i, l and o (nothing to confuse when typed): 5 bits each. 16 symbols
 // carry 80 bits: enough that the unsalted-by-secret SHA-256 in a database dump cannot be
@@ -16,7 +16,7 @@ export function newRecoveryCodes(): string[] {
 }
 
 /** Case, spaces and dashes do not matter when a code is typed back. */
-export const normalizeRecoveryCode = (code: string) => code.toLowerCase().replace(/[\s-]/g, '');
+const normalizeRecoveryCode = (code: string) => code.toLowerCase().replace(/[\s-]/g, '');
 
 /** Stored form: SHA-256, salted with the user id so equal codes of two users differ. */
 export const hashRecoveryCode = (userId: string, code: string) =>

@@ -13,8 +13,8 @@ export interface ThrottleLimits {
 }
 
 /** Account back-off from the LOGIN_LIMIT_ACCOUNT-th failure on: 60 s, doubling, at most 900 s. */
-export const ACCOUNT_BACKOFF_START_SECONDS = 60;
-export const ACCOUNT_BACKOFF_MAX_SECONDS = 900;
+const ACCOUNT_BACKOFF_START_SECONDS = 60;
+const ACCOUNT_BACKOFF_MAX_SECONDS = 900;
 /** A user's MFA back-off from the MFA_LIMIT_CONSECUTIVE-th failure on: 900 s, doubling, at most a day. */
 const MFA_BACKOFF_START_SECONDS = 900;
 const MFA_BACKOFF_MAX_SECONDS = 86_400;

@@ -30,6 +30,13 @@ export async function rotateSigningKey(
 }
 
 /**
+ * When every token a key may still sign until `signsUntil` has expired: ACCESS_TOKEN_TTL and the
+ * skew after it, plus one reload period for an instance whose reload failed once.
+ */
+export const lastTokenExpiry = (signsUntil: Date, settings: Pick<RotationSettings, 'accessTokenTtl' | 'reloadSeconds'>) =>
+  addSeconds(signsUntil, settings.accessTokenTtl + CLOCK_SKEW_SECONDS + settings.reloadSeconds);
+
+/**
  * The next key (signing after publishAhead) and when the keys it replaces leave the set.
  *
  * An instance that has loaded the new key switches at activatesAt, so ACCESS_TOKEN_TTL + skew
@@ -40,13 +47,6 @@ export async function rotateSigningKey(
  * KEY_PUBLISH_AHEAD - 300, one failed reload would leave an instance signing with the old key
  * well past the switch, and those tokens would be refused once the old key left.)
  */
-/**
- * When every token a key may still sign until `signsUntil` has expired: ACCESS_TOKEN_TTL and the
- * skew after it, plus one reload period for an instance whose reload failed once.
- */
-export const lastTokenExpiry = (signsUntil: Date, settings: Pick<RotationSettings, 'accessTokenTtl' | 'reloadSeconds'>) =>
-  addSeconds(signsUntil, settings.accessTokenTtl + CLOCK_SKEW_SECONDS + settings.reloadSeconds);
-
 export async function prepareRotation(deps: { box: SecretBox }, settings: RotationSettings, now: Date) {
   const candidate = await generateStoredKey(deps.box, settings.alg, now);
   candidate.activatesAt = addSeconds(now, settings.publishAhead);
