@@ -200,7 +200,9 @@ export interface SigningKeyStore {
   encryptionKeyIdsInUse(now: Date): Promise<string[]>;
   /**
    * Adds `candidate` and schedules every other unretired key of its algorithm to retire at
-   * `retireOthersAt`, in one transaction serialised like insertIfNoneUsable. With
+   * `retireOthersAt`, in one transaction serialised like insertIfNoneUsable; one that would
+   * activate only at or after the candidate does (a pending key added with a longer
+   * KEY_PUBLISH_AHEAD) retires at its activation if that comes first, so that it never signs. With
    * `unlessCreatedAfter`, does nothing (and returns false) when a key of that algorithm was
    * created after it: of many instances due to rotate at once, one does.
    */
