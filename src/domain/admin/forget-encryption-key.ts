@@ -2,7 +2,7 @@ import { BadUserInputError } from '../../errors';
 import type { AuthDeps } from '../auth/deps';
 import type { SecretBox } from '../crypto/secret-box';
 import type { SigningKeyStore } from '../ports';
-import { keyCarryingOn } from '../tokens/key-ring';
+import { isRetired, keyCarryingOn } from '../tokens/key-ring';
 import { removeMfa } from './reset-mfa';
 
 type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'mfa' | 'clock' | 'audit'> & { signingKeys: SigningKeyStore; box: SecretBox };
@@ -46,7 +46,7 @@ export async function forgetEncryptionKey(deps: Deps, keyId: string, { apply, al
   const mfaUsers = factors.filter((f) => f.confirmed).map((f) => f.userId);
   if (!apply) {
     const keys = await deps.signingKeys.list();
-    const unretired = keys.filter((k) => k.encryptionKeyId === keyId && (k.retiresAt === null || k.retiresAt > now));
+    const unretired = keys.filter((k) => k.encryptionKeyId === keyId && !isRetired(k, now));
     const carriedOnBy = keyCarryingOn(keys, keyId, alg, now)?.kid ?? null;
     return { signingKeys: unretired.map((k) => k.kid), carriedOnBy, mfaUsers, pendingUsers, endedSessions: 0 };
   }

@@ -5,6 +5,7 @@ import { enrolmentsLiveSince } from '../mfa/pending-enrolment';
 import type { MfaStore } from '../mfa/ports';
 import { openTotpSecret, sealTotpSecret } from '../mfa/secret';
 import type { EncryptionKeyHistory, SigningKeyStore } from '../ports';
+import { isRetired } from '../tokens/key-ring';
 
 /** Why a secret could not be re-sealed: its key id has no ENCRYPTION_KEYS entry, or that entry does not open it. */
 export type ResealFailure = 'unknown-key' | 'does-not-open';
@@ -52,7 +53,7 @@ export async function reencrypt(deps: {
     const sealed = { ciphertext: key.privateKeyCiphertext, keyId: key.encryptionKeyId };
     const opened = tryOpen(box, sealed, () => box.open(sealed, key.kid));
     if ('failure' in opened) {
-      if (key.retiresAt !== null && key.retiresAt <= now) retiredLeft++;
+      if (isRetired(key, now)) retiredLeft++;
       else fail(sealed.keyId, opened.failure);
       continue;
     }

@@ -90,7 +90,7 @@ export class KeyRing {
     // the ENCRYPTION_KEYS entry of every key not yet retired, and one that cannot be opened fails
     // the reload now, KEY_PUBLISH_AHEAD before it would sign, not at its activation.
     const signers = await Promise.all(usable.slice(usable.indexOf(current)).map((k) => openSigningKey(box, k, alg)));
-    const published = keys.filter((k) => k.retiresAt === null || k.retiresAt > now);
+    const published = keys.filter((k) => !isRetired(k, now));
     // Each key's alg as its row says: jose matches a token's header against it, so no key
     // verifies under another algorithm.
     const jwks: JSONWebKeySet = { keys: published.map((k) => canonicalJwk({ ...(k.publicJwk as JWK), alg: k.alg })) };
@@ -104,9 +104,11 @@ async function openSigningKey(box: SecretBox, k: StoredSigningKey, alg: SigningA
   return { kid: k.kid, alg, activatesAt: k.activatesAt, privateKey, keyObject: KeyObject.from(privateKey) };
 }
 
-/** Not retired. Activation time is ignored on purpose: instances with skewed clocks must agree. */
-export const isUsable = (k: StoredSigningKey, alg: string, now: Date) =>
-  k.alg === alg && (k.retiresAt === null || k.retiresAt > now);
+/** Retired at `now`: out of the published set, never to sign or verify again. */
+export const isRetired = (k: Pick<StoredSigningKey, 'retiresAt'>, now: Date) => k.retiresAt !== null && k.retiresAt <= now;
+
+/** Of `alg` and not retired. Activation time is ignored on purpose: instances with skewed clocks must agree. */
+export const isUsable = (k: StoredSigningKey, alg: string, now: Date) => k.alg === alg && !isRetired(k, now);
 
 export const byActivation = (a: { activatesAt: Date }, b: { activatesAt: Date }) => +a.activatesAt - +b.activatesAt;
 

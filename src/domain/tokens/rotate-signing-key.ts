@@ -2,7 +2,7 @@ import type { Clock } from '../clock';
 import { addSeconds } from '../clock';
 import type { SecretBox } from '../crypto/secret-box';
 import type { SigningKeyStore, StoredSigningKey } from '../ports';
-import { byActivation, generateStoredKey, isUsable, signingKeyAt, type SigningAlg } from './key-ring';
+import { byActivation, generateStoredKey, isRetired, isUsable, signingKeyAt, type SigningAlg } from './key-ring';
 import { CLOCK_SKEW_SECONDS } from './verify-access-token';
 
 export interface RotationSettings {
@@ -68,7 +68,7 @@ export function describeKeys(keys: StoredSigningKey[], alg: string, now: Date) {
     .sort((a, b) => +b.activatesAt - +a.activatesAt)
     .map((k) => {
       const state: KeyState =
-        k.retiresAt !== null && k.retiresAt <= now
+        isRetired(k, now)
           ? 'retired'
           : k.kid === signingKid
             ? 'signing'
