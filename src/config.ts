@@ -6,6 +6,8 @@ import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ENCRYPTION_KEY_ID, type EncryptionKey } from './domain/crypto';
+import type { PasswordPolicy } from './domain/passwords';
+import type { LimitRule } from './domain/throttle';
 import type { SigningAlg } from './domain/tokens';
 // From the file, not the index, which would bring the signing code into the settings.
 import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
@@ -15,12 +17,6 @@ import { OperatorError } from './errors';
 
 export type { EncryptionKey };
 export type RefreshTransport = 'both' | 'cookie' | 'body';
-export type PasswordPolicyName = 'composition' | 'nist';
-
-export interface LimitSetting {
-  points: number;
-  duration: number;
-}
 
 /** false: the socket's address; a hop count or a list of trusted proxy addresses/CIDRs. */
 export type TrustProxy = false | number | string[];
@@ -55,7 +51,7 @@ export interface Config {
   passwordHashing: { concurrency: number; queue: number; perClient: number; nice: number };
   /** Verified access tokens remembered (until their exp); 0 = verify every request. */
   accessTokenCacheSize: number;
-  passwordPolicy: PasswordPolicyName;
+  passwordPolicy: PasswordPolicy;
   mfaIssuer: string;
   /** Undefined only in development: main.ts then generates or reads them from DATA_DIR. */
   encryptionKeys: EncryptionKey[] | undefined;
@@ -68,13 +64,13 @@ export interface Config {
   rateLimit: {
     prefix: string;
     onRedisFailure: 'insurance' | 'closed';
-    loginEmailIp: LimitSetting;
-    loginIp: LimitSetting;
-    loginAccount: LimitSetting;
-    registerIp: LimitSetting;
-    refreshIp: LimitSetting;
-    mfaUser: LimitSetting;
-    mfaConsecutive: LimitSetting;
+    loginEmailIp: LimitRule;
+    loginIp: LimitRule;
+    loginAccount: LimitRule;
+    registerIp: LimitRule;
+    refreshIp: LimitRule;
+    mfaUser: LimitRule;
+    mfaConsecutive: LimitRule;
     mfaAttemptsPerChallenge: number;
   };
   graphqlLimits: { maxDepth: number; maxAliases: number; maxDirectives: number; maxTokens: number; maxCost: number };
