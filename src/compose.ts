@@ -2,7 +2,7 @@
  * The composition root: wires stores, keys and settings into the domain's dependencies. Used by
  * the server, the admin CLI and the tests, so all three run the same parts.
  */
-import type { Config } from './config';
+import { rotationSettings, type Config } from './config';
 import type { AuthDeps } from './domain/auth';
 import { systemClock, type Clock } from './domain/clock';
 import { SecretBox } from './domain/crypto';
@@ -35,13 +35,7 @@ export async function compose({ config, database, encryptionKeys, counters, revo
   const box = new SecretBox(encryptionKeys);
   const signingKeys = new PostgresSigningKeyStore(database.db);
   const audit = metrics ? metrics.counting(auditLog(logger)) : auditLog(logger);
-  // The keys this instance adds by itself are in the security record as the admin CLI's are.
-  const keyAdded = (reason: string) => (key: { kid: string; alg: string; activatesAt: Date }) =>
-    audit('signing key added', { by: 'gateway', reason, kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
-  // none_could_sign: a first start, a change of JWT_ALG, or a reload that finds every key of it retired.
-  const added = keyAdded('none_could_sign');
-  const rotatedAdded = keyAdded('key_rotation_days');
-  const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg, added);
+  const keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg, audit);
   const deps: AuthDeps = {
     clock,
     users: new PostgresUserStore(database.db),
@@ -68,14 +62,12 @@ export async function compose({ config, database, encryptionKeys, counters, revo
   // Keys rotated by any instance or the admin CLI reach this one at its next reload.
   const reloadKeys = async () => {
     if (config.keys.rotationDays !== undefined) {
-      const rotation = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
       // A failed rotation must not keep this instance from loading keys rotated elsewhere.
-      await rotateSigningKeyIfDue({ signingKeys, box, clock }, rotation, config.keys.rotationDays).then(
-        (rotated) => rotated && rotatedAdded(rotated),
-        (error) => logger.warn({ err: describeError(error) }, 'automatic key rotation failed; retried at the next reload'),
+      await rotateSigningKeyIfDue({ signingKeys, box, clock, audit }, rotationSettings(config), config.keys.rotationDays).catch((error) =>
+        logger.warn({ err: describeError(error) }, 'automatic key rotation failed; retried at the next reload'),
       );
     }
-    deps.keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg, added);
+    deps.keys = await KeyRing.load(signingKeys, box, clock, config.jwt.alg, audit);
   };
   return { deps, reloadKeys };
 }

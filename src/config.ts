@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { ENCRYPTION_KEY_ID, type EncryptionKey } from './domain/crypto';
 import type { PasswordPolicy } from './domain/passwords';
 import type { LimitRule } from './domain/throttle';
-import type { SigningAlg } from './domain/tokens';
+import type { RotationSettings, SigningAlg } from './domain/tokens';
 // From the file, not the index, which would bring the signing code into the settings.
 import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
 import { defaultHashConcurrency } from './thread-pool';
@@ -378,6 +378,14 @@ function productionKeys(keys: EncryptionKey[], production: boolean) {
 }
 
 const GENERATE_KEY_COMMAND = `node -e "console.log('k1:'+require('crypto').randomBytes(32).toString('base64'))"`;
+
+/** The settings signing-key rotation reads (the gateway's own and the admin CLI's). */
+export const rotationSettings = (config: Pick<Config, 'jwt' | 'keys'>): RotationSettings => ({
+  alg: config.jwt.alg,
+  publishAhead: config.keys.publishAhead,
+  accessTokenTtl: config.jwt.accessTokenTtl,
+  reloadSeconds: config.keys.reloadSeconds,
+});
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   // Empty strings count as unset, as in most dotenv tooling.

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import pino from 'pino';
 import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, redisDatabaseOf, refuseUnusableRedis, resolveEncryptionKeys } from '../bootstrap';
 import { describeFailure, exitOnUnhandled, isExpectedFailure } from '../failure';
-import { loadConfig } from '../config';
+import { loadConfig, rotationSettings } from '../config';
 import {
   CountersNotClearedError,
   disableUser,
@@ -163,7 +163,7 @@ async function run(argv: string[]): Promise<number> {
         const signingKeys = new PostgresSigningKeyStore(database.db);
         if (a === 'rotate') {
           const box = new SecretBox(resolveEncryptionKeys(config, logger));
-          const settings = { alg: config.jwt.alg, publishAhead: config.keys.publishAhead, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
+          const settings = rotationSettings(config);
           // The key the last rotation added, if it has not signed yet (those before it leave already).
           const pending = describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now()).find(
             (k) => k.state === 'pending' && k.alg === config.jwt.alg && k.retiresAt === null,
@@ -173,8 +173,7 @@ async function run(argv: string[]): Promise<number> {
             say(`note: ENCRYPTION_KEYS order not checked: ${describeFailure(error)}`);
             return [];
           });
-          const key = await rotateSigningKey({ signingKeys, box, clock: systemClock }, settings);
-          audit('signing key added', { kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
+          const key = await rotateSigningKey({ signingKeys, box, clock: systemClock, audit }, settings);
           if (replaced.length > 0) say(`note: ${keyReplacedSince(box.currentKeyId, replaced)}: ${key.kid} is sealed under "${box.currentKeyId}", which instances without it cannot open (an out-of-date ENCRYPTION_KEYS?)`);
           say(`added ${key.kid} (${key.alg}): running gateways publish it within KEY_RELOAD_SECONDS (${config.keys.reloadSeconds} s here); it signs from ${key.activatesAt.toISOString()}`);
           // Run again before that one signs (twice by mistake, say): it now signs only in between, if at all.
@@ -187,9 +186,8 @@ async function run(argv: string[]): Promise<number> {
           }
         }
         if (a === 'retire') {
-          const settings = { alg: config.jwt.alg, accessTokenTtl: config.jwt.accessTokenTtl, reloadSeconds: config.keys.reloadSeconds };
-          const retired = await retireSigningKey({ signingKeys, clock: systemClock }, settings, b);
-          if (retired) audit('signing key retired', { kid: b, alg: retired.key.alg, retiresAt: retired.retiresAt });
+          const settings = rotationSettings(config);
+          const retired = await retireSigningKey({ signingKeys, clock: systemClock, audit }, settings, b);
           say(retired ? `${b} (${retired.key.alg}): leaves the key set at ${retired.retiresAt.toISOString()}` : `${b}: retiring or retired already (unchanged)`);
         }
         for (const k of describeKeys(await signingKeys.list(), config.jwt.alg, systemClock.now())) {

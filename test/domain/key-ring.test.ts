@@ -10,6 +10,7 @@ import type { StoredSigningKey } from '../../src/domain/ports';
 import { KeyRing, generateStoredKey } from '../../src/domain/tokens/key-ring';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { signingKeys } from '../../src/storage/postgres/schema';
+import { recordingAudit } from '../helpers/fixtures';
 import { createTestDatabase, type TestDatabase } from '../helpers/gateway';
 import { untilWaiting } from '../helpers/sessions';
 
@@ -31,8 +32,8 @@ async function storedKey(activatesAt: Date, retiresAt: Date | null): Promise<Sto
   return key;
 }
 
-const load = (now: Date, onAdded?: (key: StoredSigningKey) => void) =>
-  KeyRing.load(new PostgresSigningKeyStore(database.database.db), box, { now: () => now }, 'ES256', onAdded);
+const load = (now: Date, audit = recordingAudit().audit) =>
+  KeyRing.load(new PostgresSigningKeyStore(database.database.db), box, { now: () => now }, 'ES256', audit);
 const publishedKids = (ring: KeyRing) => ring.jwks.keys.map((k) => k.kid);
 
 describe('KeyRing', () => {
@@ -71,11 +72,13 @@ describe('KeyRing', () => {
 
   it('signs with a key until its retiresAt: at it, a ring with no other key makes one', async () => {
     const only = await storedKey(at(-48 * HOUR), T);
-    const added: string[] = [];
-    expect((await load(at(-1), (k) => added.push(k.kid))).signingKey(at(-1)).kid).toBe(only.kid);
-    expect(added).toEqual([]);
-    const ring = await load(T, (k) => added.push(k.kid));
-    expect(added).toHaveLength(1);
+    const { audit, lines } = recordingAudit();
+    expect((await load(at(-1), audit)).signingKey(at(-1)).kid).toBe(only.kid);
+    expect(lines).toEqual([]);
+    const ring = await load(T, audit);
+    // The key it made is audited as the gateway's own.
+    expect(lines).toEqual([{ event: 'signing key added', by: 'gateway', reason: 'none_could_sign', kid: expect.any(String), alg: 'ES256', activatesAt: T }]);
+    const added = lines.map((line) => line.kid);
     expect(ring.signingKey(T).kid).toBe(added[0]);
     expect(publishedKids(ring)).toEqual([added[0]]);
   });

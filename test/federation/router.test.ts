@@ -8,7 +8,7 @@ import { grantRole } from '../../src/domain/admin';
 import { rotateSigningKey, signAccessToken } from '../../src/domain/tokens';
 import { SUBGRAPH_SECRET_HEADER } from '../../src/http/subgraph-app';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
-import { codeOf, PASSWORD, uniqueEmail } from '../helpers/fixtures';
+import { codeOf, PASSWORD, recordingAudit, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { tamper } from '../helpers/jwt-forgery';
 import { childEnv, freePort, ROOT, spawnTsx, type Child } from '../helpers/processes';
@@ -254,7 +254,7 @@ describe('through the router', () => {
     const oldKid = decodeProtectedHeader(owner.accessToken).kid;
     const { publishAhead } = gw!.config.keys;
     const rotated = await rotateSigningKey(
-      { signingKeys: new PostgresSigningKeyStore(gw!.database.db), box: deps.box, clock: gw!.clock },
+      { signingKeys: new PostgresSigningKeyStore(gw!.database.db), box: deps.box, clock: gw!.clock, audit: recordingAudit().audit },
       { alg: gw!.config.jwt.alg, publishAhead, accessTokenTtl: gw!.config.jwt.accessTokenTtl, reloadSeconds: gw!.config.keys.reloadSeconds },
     );
     gw!.clock.advance(publishAhead + 1);

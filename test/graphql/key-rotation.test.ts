@@ -12,7 +12,7 @@ import type { StoredSigningKey } from '../../src/domain/ports';
 import { PostgresSigningKeyStore } from '../../src/storage/postgres';
 import { signingKeys } from '../../src/storage/postgres/schema';
 import { MeDocument, RefreshDocument } from '../gql/graphql';
-import { codeOf, signUp } from '../helpers/fixtures';
+import { codeOf, recordingAudit, signUp } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { childEnv, createNamedDatabase, runTsx, type NamedDatabase } from '../helpers/processes';
 import { rotate as rotateRefresh } from '../helpers/sessions';
@@ -30,7 +30,7 @@ const kidOf = (token: string) => decodeProtectedHeader(token).kid;
 
 function rotate(gw: TestGateway) {
   return rotateSigningKey(
-    { signingKeys: new PostgresSigningKeyStore(gw.database.db), box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: gw.clock },
+    { signingKeys: new PostgresSigningKeyStore(gw.database.db), box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: gw.clock, audit: recordingAudit().audit },
     { alg: gw.config.jwt.alg, publishAhead: gw.config.keys.publishAhead, accessTokenTtl: gw.config.jwt.accessTokenTtl, reloadSeconds: gw.config.keys.reloadSeconds },
   );
 }
@@ -56,7 +56,7 @@ describe('forgetting the encryption key of a pending rotation', () => {
   it('leaves the key it was to replace signing, not retiring on that rotation\'s schedule; a later rotation keeps its own', async () => {
     const now = new Date();
     await withKeys(now, 'ES256', async (store, current) => {
-      const pending = await rotateSigningKey({ signingKeys: store, box: lost, clock: at(now) }, settings);
+      const pending = await rotateSigningKey({ signingKeys: store, box: lost, clock: at(now), audit: recordingAudit().audit }, settings);
       expect((await stateOf(store, 'ES256', now)).get(current.kid)!.retiresAt).not.toBeNull(); // leaving for the pending key
 
       expect(await store.retireSealedUnder('lost', now, 'ES256')).toEqual({ retired: [pending.kid], carriedOnBy: current.kid });
@@ -65,8 +65,8 @@ describe('forgetting the encryption key of a pending rotation', () => {
       expect(after.get(current.kid)).toMatchObject({ state: 'signing', retiresAt: null });
 
       // With a later rotation under a key still held, the current key leaves for that one.
-      const lostAgain = await rotateSigningKey({ signingKeys: store, box: lost, clock: at(now) }, settings);
-      const later = await rotateSigningKey({ signingKeys: store, box: kept, clock: at(new Date(now.getTime() + 1000)) }, settings);
+      const lostAgain = await rotateSigningKey({ signingKeys: store, box: lost, clock: at(now), audit: recordingAudit().audit }, settings);
+      const later = await rotateSigningKey({ signingKeys: store, box: kept, clock: at(new Date(now.getTime() + 1000)), audit: recordingAudit().audit }, settings);
       expect(await store.retireSealedUnder('lost', now, 'ES256')).toEqual({ retired: [lostAgain.kid], carriedOnBy: null });
       const last = await stateOf(store, 'ES256', now);
       expect(last.get(current.kid)!.retiresAt).not.toBeNull();
@@ -77,7 +77,7 @@ describe('forgetting the encryption key of a pending rotation', () => {
   it('keeps a key of an algorithm the gateway no longer signs with leaving as scheduled', async () => {
     const now = new Date();
     await withKeys(now, 'ES256', async (store, previous) => {
-      const pending = await rotateSigningKey({ signingKeys: store, box: lost, clock: at(now) }, settings);
+      const pending = await rotateSigningKey({ signingKeys: store, box: lost, clock: at(now), audit: recordingAudit().audit }, settings);
       // JWT_ALG changed to EdDSA since: its first start made a key of its own.
       const [, , eddsa] = await store.insertIfNoneUsable(await generateStoredKey(kept, 'EdDSA', now), now);
       expect(await store.retireSealedUnder('lost', now, 'EdDSA')).toEqual({ retired: [pending.kid], carriedOnBy: null });
@@ -94,12 +94,12 @@ describe('forgetting the encryption key of a pending rotation', () => {
     const now = new Date();
     const day = 86_400_000;
     await withKeys(new Date(now.getTime() - 31 * day), 'ES256', async (store, current) => {
-      const pending = await rotateSigningKeyIfDue({ signingKeys: store, box: lost, clock: at(now) }, settings, 30);
+      const pending = await rotateSigningKeyIfDue({ signingKeys: store, box: lost, clock: at(now), audit: recordingAudit().audit }, settings, 30);
       expect(pending).not.toBeNull();
       const forgotten = new Date(now.getTime() + after * 1000);
       expect(await store.retireSealedUnder('lost', forgotten, 'ES256')).toEqual({ retired: [pending!.kid], carriedOnBy: current.kid });
       const tomorrow = new Date(now.getTime() + day);
-      const next = await rotateSigningKeyIfDue({ signingKeys: store, box: kept, clock: at(tomorrow) }, settings, 30);
+      const next = await rotateSigningKeyIfDue({ signingKeys: store, box: kept, clock: at(tomorrow), audit: recordingAudit().audit }, settings, 30);
       expect(next).not.toBeNull();
       expect((await stateOf(store, 'ES256', tomorrow)).get(current.kid)!.retiresAt).not.toBeNull(); // leaving for it
     });
@@ -113,7 +113,7 @@ describe('a reload that cannot open a key', () => {
     try {
       const elsewhere = generateEncryptionKeyEntry('elsewhere');
       await rotateSigningKey(
-        { signingKeys: new PostgresSigningKeyStore(gw.database.db), box: new SecretBox(parseEncryptionKeys(elsewhere)), clock: gw.clock },
+        { signingKeys: new PostgresSigningKeyStore(gw.database.db), box: new SecretBox(parseEncryptionKeys(elsewhere)), clock: gw.clock, audit: recordingAudit().audit },
         { alg: 'ES256', publishAhead: 600, accessTokenTtl: 900, reloadSeconds: 1 },
       );
       const deadline = Date.now() + 5000;
@@ -167,7 +167,8 @@ describe('after a change of JWT_ALG', () => {
       await eddsa.reloadKeys();
       expect(await kidsOf(eddsa)).toEqual([added.kid, first.kid, old.kid].sort());
       const settings = { alg: 'EdDSA' as const, accessTokenTtl: eddsa.config.jwt.accessTokenTtl, reloadSeconds: eddsa.config.keys.reloadSeconds };
-      const deps = { signingKeys: store, clock: eddsa.clock };
+      const { audit, lines } = recordingAudit();
+      const deps = { signingKeys: store, clock: eddsa.clock, audit };
       await expect(retireSigningKey(deps, settings, added.kid)).rejects.toThrow(/the algorithm JWT_ALG signs with: replace it with keys rotate instead/);
       await expect(retireSigningKey(deps, settings, 'no-such-kid')).rejects.toThrow(/No signing key with kid no-such-kid/);
       const lasts = (settings.accessTokenTtl + 60 + settings.reloadSeconds) * 1000;
@@ -176,6 +177,8 @@ describe('after a change of JWT_ALG', () => {
       expect(retired!.retiresAt.getTime()).toBeGreaterThanOrEqual(before + lasts);
       expect(retired!.retiresAt.getTime()).toBeLessThanOrEqual(eddsa.clock.now().getTime() + lasts);
       expect(await retireSigningKey(deps, settings, old.kid)).toBeNull();
+      // Audited once: the retirement it scheduled, not the refusals nor the one that changed nothing.
+      expect(lines).toEqual([{ event: 'signing key retired', kid: old.kid, alg: old.alg, retiresAt: retired!.retiresAt }]);
       expect(await unretired()).toEqual(['EdDSA']);
       expect(await states()).toEqual({ added: 'pending', first: 'signing', old: 'retiring' });
       eddsa.clock.advance(eddsa.config.keys.publishAhead + settings.accessTokenTtl + 60 + settings.reloadSeconds + 1);

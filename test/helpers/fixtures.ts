@@ -1,6 +1,7 @@
 import { domainToASCII } from 'node:url';
 import { expect } from 'vitest';
 import { LoginDocument, RegisterDocument } from '../gql/graphql';
+import type { Audit, AuditEvent, AuditFields } from '../../src/domain/audit';
 import type { TestGateway } from './gateway';
 
 export const PASSWORD = 'Plover-Quartz-71!';
@@ -39,3 +40,10 @@ export async function signUp(gw: TestGateway, email = uniqueEmail(), password = 
 
 export const codeOf = (result: { errors?: Array<{ extensions: { code: string } }> }) =>
   result.errors?.[0]?.extensions.code;
+
+/** An audit function that keeps what it is told, for a use case called directly. */
+export function recordingAudit() {
+  const lines: Array<{ event: AuditEvent } & AuditFields> = [];
+  const audit: Audit = (event, fields) => void lines.push({ event, ...fields });
+  return { audit, lines };
+}

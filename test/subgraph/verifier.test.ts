@@ -21,7 +21,7 @@ import { RedisRevocationFeed } from '../../src/storage/redis/revocation-feed';
 import { createRevocationFeed, createVerifier, type VerifierOptions } from '../../src/subgraph';
 import { MAX_DOCUMENT_BYTES } from '../../src/subgraph/verifier';
 import { LogoutDocument } from '../gql/graphql';
-import { signUp } from '../helpers/fixtures';
+import { recordingAudit, signUp } from '../helpers/fixtures';
 import { createTestDatabase, startGateway, type TestDatabase, type TestGateway } from '../helpers/gateway';
 import { freePort } from '../helpers/processes';
 import { TestClock } from '../helpers/test-clock';
@@ -131,7 +131,7 @@ describe('createVerifier', () => {
   it('follows a rotation: a token with a new kid makes it refetch the key set, no restart', async () => {
     const kidBefore = gw!.deps.keys.signingKey(gw!.clock.now()).kid;
     await rotateSigningKey(
-      { signingKeys: new PostgresSigningKeyStore(database.database.db), box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: gw!.clock },
+      { signingKeys: new PostgresSigningKeyStore(database.database.db), box: new SecretBox(parseEncryptionKeys(encryptionKeys)), clock: gw!.clock, audit: recordingAudit().audit },
       { alg: 'ES256', publishAhead: gw!.config.keys.publishAhead, accessTokenTtl: gw!.config.jwt.accessTokenTtl, reloadSeconds: gw!.config.keys.reloadSeconds },
     );
     gw!.clock.advance(gw!.config.keys.publishAhead);

@@ -19,6 +19,7 @@ import {
   type JSONWebKeySet,
   type JWK,
 } from 'jose';
+import type { Audit } from '../audit';
 import type { Clock } from '../clock';
 import type { SecretBox } from '../crypto/secret-box';
 import type { SigningKeyStore, StoredSigningKey } from '../ports';
@@ -70,17 +71,20 @@ export class KeyRing {
   }
 
   /**
-   * `onAdded`: told of the key this load made, when none of `alg` could sign (a first start, or
-   * a change of JWT_ALG): it signs at once, and other instances refuse its tokens until they
-   * next load the keys.
+   * When none of `alg` could sign (a first start, or a change of JWT_ALG), this load adds a key,
+   * audited ('signing key added', by the gateway, reason none_could_sign): it signs at once, and
+   * other instances refuse its tokens until they next load the keys.
    */
-  static async load(store: SigningKeyStore, box: SecretBox, clock: Clock, alg: SigningAlg, onAdded?: (key: StoredSigningKey) => void): Promise<KeyRing> {
+  static async load(store: SigningKeyStore, box: SecretBox, clock: Clock, alg: SigningAlg, audit: Audit): Promise<KeyRing> {
     const now = clock.now();
     let keys = await store.list();
     if (!keys.some((k) => isUsable(k, alg, now))) {
       const candidate = await generateStoredKey(box, alg, now);
       keys = await store.insertIfNoneUsable(candidate, now);
-      if (keys.includes(candidate)) onAdded?.(candidate);
+      // A first start, a change of JWT_ALG, or a reload that finds every key of it retired.
+      if (keys.includes(candidate)) {
+        audit('signing key added', { by: 'gateway', reason: 'none_could_sign', kid: candidate.kid, alg: candidate.alg, activatesAt: candidate.activatesAt });
+      }
     }
     const usable = keys.filter((k) => isUsable(k, alg, now)).sort(byActivation);
     const current = signingKeyAt(usable, now);

@@ -1,3 +1,4 @@
+import type { Audit } from '../audit';
 import type { Clock } from '../clock';
 import { addSeconds } from '../clock';
 import type { SecretBox } from '../crypto/secret-box';
@@ -19,15 +20,20 @@ export interface RotationSettings {
  * KEY_PUBLISH_AHEAD, when every verifier's cached key set has it (every instance switches at
  * that moment, see KeyRing); the previous keys stay published until every token they signed
  * has expired (ACCESS_TOKEN_TTL + skew + one reload period, see prepareRotation), then leave.
+ * Audited ('signing key added').
  */
 export async function rotateSigningKey(
-  deps: { signingKeys: SigningKeyStore; box: SecretBox; clock: Clock },
+  deps: { signingKeys: SigningKeyStore; box: SecretBox; clock: Clock; audit: Audit },
   settings: RotationSettings,
 ): Promise<StoredSigningKey> {
   const { candidate, retireOthersAt } = await prepareRotation(deps, settings, deps.clock.now());
   await deps.signingKeys.addRotation(candidate, retireOthersAt);
+  deps.audit('signing key added', keyAdded(candidate));
   return candidate;
 }
+
+/** The fields of a 'signing key added' line. */
+export const keyAdded = (key: Pick<StoredSigningKey, 'kid' | 'alg' | 'activatesAt'>) => ({ kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
 
 /**
  * When every token a key may still sign until `signsUntil` has expired: ACCESS_TOKEN_TTL and the
