@@ -143,4 +143,6 @@ export function registerPlaygroundRoutes(app: FastifyInstance, options: { schema
   for (const [name, file] of files) {
     app.get(`${PLAYGROUND_ASSETS}${name}`, (request, reply) => send(request, reply, file, 'no-cache'));
   }
+  // The server's root, where a browser pointed at the gateway lands: the playground.
+  app.get('/', (_request, reply) => reply.redirect('/graphql'));
 }

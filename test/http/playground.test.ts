@@ -83,6 +83,13 @@ describe('the page', () => {
     expect(html).not.toMatch(/<style|\sstyle=|\son[a-z]+=/i);
   });
 
+  it('is where the root redirects (302), with the playground on only', async () => {
+    const root = await fetch(`${dev.url}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/graphql');
+    await refused(await fetch(`${prodOff.url}/`, { redirect: 'manual' }), 404);
+  });
+
   it('is only for browsers: other GETs reach Apollo as before, a query param included', async () => {
     const viaGet = await fetch(`${dev.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
       headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
