@@ -103,8 +103,15 @@ export class InvalidTokenError extends GatewayError {
    * `superseded`: a refresh token just replaced by a parallel refresh (the grace), whose session
    * lives on. The server's to know (the refresh cookie is kept then); the client sees the same.
    */
-  constructor(readonly superseded = false) {
-    super('Invalid or expired token.');
+  constructor(readonly superseded = false, message = 'Invalid or expired token.') {
+    super(message);
+  }
+}
+
+/** A refresh with no token at all: neither the argument nor (where it is a transport) the cookie. */
+export class MissingRefreshTokenError extends InvalidTokenError {
+  constructor() {
+    super(false, 'No refresh token given.');
   }
 }
 

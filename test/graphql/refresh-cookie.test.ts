@@ -114,7 +114,12 @@ describe('transport both (default)', () => {
     expect(successor).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(successor).not.toBe(login.refreshToken);
     expect(await refreshCode(gw, login.refreshToken)).toBe('INVALID_TOKEN'); // the cookie's token was spent
-    expect(await refreshCode(gw, undefined)).toBe('INVALID_TOKEN'); // neither argument nor cookie
+    // Neither argument nor cookie: the code of every refused refresh, saying what is missing.
+    const none = await gw.gql(RefreshDocument, {});
+    expect(none.errors?.map((e) => [e.extensions.code, e.message])).toEqual([['INVALID_TOKEN', 'No refresh token given.']]);
+    expect(refreshCookieOf(none.headers)).toBeUndefined();
+    // A dead one is no missing one.
+    expect((await gw.gql(RefreshDocument, { refreshToken: login.refreshToken })).errors?.[0]?.message).toBe('Invalid or expired token.');
     // Nor when the request asks for the body, or gives an empty argument (the cookie is read then).
     let cookie = successor;
     for (const [argument, headers] of [[undefined, { 'x-refresh-transport': 'body' }], ['', {}], [null, {}]] as const) {
@@ -216,7 +221,8 @@ describe('transport body', () => {
     const login = await newLogin(gw);
     expect(login.refreshToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(login.headers.get('set-cookie')).toBeNull();
-    expect(await refreshCode(gw, undefined, { cookie: asCookie(login.refreshToken!) })).toBe('INVALID_TOKEN');
+    const cookieOnly = await gw.gql(RefreshDocument, {}, { cookie: asCookie(login.refreshToken!) });
+    expect(cookieOnly.errors?.map((e) => [e.extensions.code, e.message])).toEqual([['INVALID_TOKEN', 'No refresh token given.']]);
     // The token itself was fine: only its transport was refused.
     const next = await rotate(gw, login.refreshToken);
     expect(next.headers.get('set-cookie')).toBeNull();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { InvalidTokenError } from '../../errors';
+import { InvalidTokenError, MissingRefreshTokenError } from '../../errors';
 import { hashOpaqueToken, newOpaqueToken } from '../tokens';
 import type { AuthDeps, ClientInfo } from './deps';
 import { tokensFor, type IssuedTokens } from './issue-session';
@@ -20,7 +20,7 @@ export async function refresh(
   client: ClientInfo,
 ): Promise<IssuedTokens> {
   await deps.throttle.refresh(client.ip);
-  if (!presented) throw new InvalidTokenError();
+  if (!presented) throw new MissingRefreshTokenError();
   const now = deps.clock.now();
   const presentedHash = hashOpaqueToken(presented);
   const successor = newOpaqueToken();
