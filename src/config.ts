@@ -86,12 +86,17 @@ const minArgon2Memory = (passes: number) => OWASP_ARGON2_MEMORY_BY_PASSES[Math.m
  * A whole number written in decimal digits and nothing else: `z.coerce.number` read "   " as 0
  * and took `1e3`, `0x10` and `80.0`, while libuv reads UV_THREADPOOL_SIZE=1e3 as 1.
  */
-const int = (min: number, max: number) =>
-  z
+const int = (min: number, max: number) => {
+  const range = `from ${min} to ${max}`;
+  return z
     .string()
-    .regex(/^\d+$/, 'must be a whole number in decimal digits (e.g. 900)')
+    .regex(/^\d+$/, `must be a whole number written in decimal digits, ${range}`)
     .transform(Number)
-    .pipe(z.number().min(min).max(max));
+    .pipe(z.number().min(min, `must be ${range}`).max(max, `must be ${range}`));
+};
+
+/** One of `values`, said so when it is none of them. */
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values, { error: `must be one of ${values.join(', ')}` });
 
 /** Free text that must say something: a value of only spaces is a mistake, not a value. */
 const text = () => z.string().regex(/\S/, 'must not be blank');
@@ -116,7 +121,7 @@ const limit = (fallback: string) =>
     .refine((v) => v.duration <= MAX_LIMIT_WINDOW_SECONDS, `seconds must be at most ${MAX_LIMIT_WINDOW_SECONDS} (about 24 days)`);
 
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  NODE_ENV: oneOf(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535).default(4000),
   HOST: text().optional(),
   DATABASE_URL: z
@@ -125,12 +130,12 @@ const schema = z.object({
     .optional(),
   DATABASE_POOL_SIZE: int(1, 100).optional(),
   DATA_DIR: text().default('.data'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // Verifiers compare `iss` with this exactly, and discovery serves it as the issuer's URL.
   JWT_ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
   // Compared exactly by every verifier: a space at either end is a mistake no one would see.
   JWT_AUDIENCE: text().regex(/^\S(.*\S)?$/s, 'must not begin or end with a space').default('graphql'),
-  JWT_ALG: z.enum(['ES256', 'EdDSA', 'RS256']).default('ES256'),
+  JWT_ALG: oneOf(['ES256', 'EdDSA', 'RS256']).default('ES256'),
   ACCESS_TOKEN_TTL: int(30, MAX_ACCESS_TOKEN_TTL).default(900),
   // At least the JWKS cache lifetime, so verifiers have a new key before it signs (and, checked
   // below, the reload period on top: every instance publishes it first).
@@ -146,7 +151,7 @@ const schema = z.object({
   REFRESH_TOKEN_IDLE_TTL: int(60, 31_536_000).default(1_209_600),
   REFRESH_TOKEN_MAX_TTL: int(60, 31_536_000).default(2_592_000),
   REFRESH_REUSE_GRACE_SECONDS: int(0, 60).default(10),
-  REFRESH_TOKEN_TRANSPORT: z.enum(['both', 'cookie', 'body']).default('both'),
+  REFRESH_TOKEN_TRANSPORT: oneOf(['both', 'cookie', 'body']).default('both'),
   MAX_SESSIONS_PER_USER: int(1, 10_000).default(100),
   // Defaults are OWASP's m=19456,t=2,p=1 profile; see also the memory × time floor below.
   ARGON2_MEMORY_KIB: int(7168, 4_194_304).default(19_456),
@@ -161,24 +166,24 @@ const schema = z.object({
   // one thread cannot both hash and serve the rest.
   UV_THREADPOOL_SIZE: int(2, 1024).default(4),
   ACCESS_TOKEN_CACHE_SIZE: int(0, 100_000).default(10_000),
-  PASSWORD_POLICY: z.enum(['composition', 'nist']).default('composition'),
+  PASSWORD_POLICY: oneOf(['composition', 'nist']).default('composition'),
   MFA_ISSUER: text().max(64).default('graphql-auth-gateway'),
   ENCRYPTION_KEYS: z.string().min(1).optional(),
   CORS_ORIGINS: z.string().optional(),
   // Unset: on in development and test, off in production.
-  PLAYGROUND: z.enum(['on', 'off']).optional(),
+  PLAYGROUND: oneOf(['on', 'off']).optional(),
   TRUST_PROXY: z.string().optional(),
   SUBGRAPH_TRUST_PROXY: z.string().optional(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
-  SINGLE_INSTANCE: z.enum(['true', 'false']).default('false'),
+  SINGLE_INSTANCE: oneOf(['true', 'false']).default('false'),
   RATE_LIMIT_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'letters, digits and _ : . - only')
     .default('gw:rl'),
-  RATE_LIMIT_FAIL: z.enum(['insurance', 'closed']).default('insurance'),
+  RATE_LIMIT_FAIL: oneOf(['insurance', 'closed']).default('insurance'),
   LOGIN_LIMIT_EMAIL_IP: limit('5/900'),
   LOGIN_LIMIT_IP: limit('100/86400'),
   LOGIN_LIMIT_ACCOUNT: limit('50/86400'),

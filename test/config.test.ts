@@ -277,6 +277,13 @@ describe('documented ranges', () => {
     },
   );
 
+  it('says the range, and the values a choice takes, in words of its own', () => {
+    expect(failure({ ACCESS_TOKEN_TTL: '29' }).message).toBe('ACCESS_TOKEN_TTL: must be from 30 to 3600');
+    expect(failure({ PORT: ' ' }).message).toBe('PORT: must be a whole number written in decimal digits, from 0 to 65535');
+    expect(failure({ NODE_ENV: 'prod' }).message).toBe('NODE_ENV: must be one of development, production, test');
+    expect(failure({ JWT_ALG: 'HS256' }).message).toBe('JWT_ALG: must be one of ES256, EdDSA, RS256');
+  });
+
   const LIMITS = ['LOGIN_LIMIT_EMAIL_IP', 'LOGIN_LIMIT_IP', 'LOGIN_LIMIT_ACCOUNT', 'REGISTER_LIMIT_IP', 'REFRESH_LIMIT_IP', 'MFA_LIMIT_USER', 'MFA_LIMIT_CONSECUTIVE'];
   it.each(LIMITS)('%s: a window of 2147483 s is accepted, one of 2147484 s refused', (setting) => {
     expect(() => loadConfig({ [setting]: '1/2147483' })).not.toThrow();
