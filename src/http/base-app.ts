@@ -4,6 +4,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -163,6 +164,10 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
   });
 
   registerHttpErrorHandlers(app);
+  // Node knows a peer's address only while its socket is open, unless asked before: asked as the
+  // connection opens, it stays known, and a client that hangs up right after sending is still
+  // counted by the limits and named in the audit lines by it (request.ip, read when needed).
+  app.server.on('connection', (socket: Socket) => void socket.remoteAddress);
   app.server.on('checkExpectation', (_request, response) => {
     refuseExpectation(response);
     answered?.(417);

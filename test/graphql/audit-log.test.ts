@@ -1,6 +1,9 @@
 // Rule: every security event leaves one audit line at its level, with who, which session and
 // from where, and never an email, a password, a token, a hash or a code.
+import { sql } from 'drizzle-orm';
+import { print } from 'graphql';
 import { decodeJwt } from 'jose';
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { auditLog, createLogger } from '../../src/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +56,20 @@ function expectNoneLogged(from: number, secrets: string[]) {
 }
 
 const sid = (accessToken: string) => decodeJwt(accessToken).sid as string;
+
+/** Sends `document` on a connection of its own that it closes at once, not waiting for the answer; settles once closed. */
+function sendAndHangUp(document: string, variables: Record<string, unknown>) {
+  const body = JSON.stringify({ query: document, variables });
+  return new Promise<void>((resolve) => {
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => {
+      socket.write(`POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`, () =>
+        socket.destroy(),
+      );
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve());
+  });
+}
 
 describe('signing in', () => {
   it("'login succeeded' names the user, the session and its amr, for a password and for MFA", async () => {
@@ -265,5 +282,30 @@ describe('whatever LOG_LEVEL says', () => {
       ['refresh token reused', WARN],
     ]);
     expect(written.some((l) => l.msg === 'an ordinary line')).toBe(['info', 'debug'].includes(level));
+  });
+});
+
+describe('a client that hangs up', () => {
+  // The request waits on a row lock until after the server has seen the connection close: only
+  // then does logout read the address, for its audit line.
+  it.runIf(process.env.DATABASE_URL)('is still named by its address once its connection has closed (PostgreSQL)', async () => {
+    const user = await signUp(gw);
+    const from = gw.logs.length;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = gw.database.db.transaction(async (tx) => {
+      await tx.execute(sql`select 1 from sessions where id = ${sid(user.accessToken)}::uuid for update`);
+      locked();
+      await released;
+    });
+    await isLocked;
+    const closed = sendAndHangUp(print(LogoutDocument), { refreshToken: user.refreshToken });
+    await closed;
+    await new Promise((resolve) => setTimeout(resolve, 300)); // the server reads the close meanwhile
+    release();
+    await holder;
+    await expect.poll(() => audited('logged out', from), { timeout: 10_000 }).toEqual([expect.objectContaining({ sessionId: sid(user.accessToken), ip: '127.0.0.1' })]);
   });
 });
