@@ -16,7 +16,7 @@ import { logPoolPriority } from './thread-priority';
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 const DRAIN_MS = 10_000;
 /** A signal this soon after the first is the same one, passed on (see onSignal). */
-const REPEATED_SIGNAL_MS = 1_000;
+const REPEATED_SIGNAL_MS = 2_000;
 
 /**
  * Said once at start: a mode that is neither production nor development (NODE_ENV=test, which a
@@ -135,7 +135,7 @@ async function main() {
   };
   // A second signal while draining (Ctrl-C again, a process manager that gives up waiting) stops
   // at once, without the requests still in flight, and exits as a process the signal killed would.
-  // Not one within a second of the first: a Ctrl-C in the terminal of `npm start` reaches the
+  // Not one within two seconds of the first: a Ctrl-C in the terminal of `npm start` reaches the
   // gateway twice, from the terminal and passed on by npm.
   let firstSignalAt = 0;
   const onSignal = (signal: 'SIGTERM' | 'SIGINT') => {

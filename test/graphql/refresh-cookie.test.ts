@@ -1,4 +1,5 @@
 // Rule: REFRESH_TOKEN_TRANSPORT decides where the refresh token travels (a browser may narrow `both` to the cookie with X-Refresh-Transport: cookie, never widen it, and a refresh through the cookie answers in the cookie only, whatever the request asks); the `__Host-refresh` cookie is HttpOnly, Secure, SameSite=Strict, Path=/, read when the argument is omitted, and cleared, with those same attributes, on logout (which ends the cookie's session too), logoutAll and a refresh that finds it dead (not one refused by the grace).
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
 import { LogoutAllDocument, LogoutDocument, RefreshDocument, RegisterDocument, VerifyMfaDocument } from '../gql/graphql';
@@ -147,9 +148,13 @@ describe('transport both (default)', () => {
     const gw = gateways.both!;
     const inCookie = await newLogin(gw);
     const inArgument = await newLogin(gw);
+    const from = gw.logs.length;
     const out = await gw.gql(LogoutDocument, { refreshToken: inArgument.refreshToken }, { cookie: asCookie(inCookie.refreshToken!) });
     expect(out.data?.logout).toBe(true);
     expectCleared(out.headers);
+    // One audit line per session ended.
+    const ended = gw.logs.slice(from).map((line) => JSON.parse(line) as { msg: string; sessionId?: string }).filter((line) => line.msg === 'logged out');
+    expect(ended.map((line) => line.sessionId).sort()).toEqual([decodeJwt(inArgument.accessToken).sid, decodeJwt(inCookie.accessToken).sid].sort());
     expect(await refreshCode(gw, inArgument.refreshToken)).toBe('INVALID_TOKEN');
     expect(await refreshCode(gw, inCookie.refreshToken)).toBe('INVALID_TOKEN');
   });

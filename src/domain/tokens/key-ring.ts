@@ -83,7 +83,7 @@ export class KeyRing {
       keys = await store.insertIfNoneUsable(candidate, now);
       // A first start, a change of JWT_ALG, or a reload that finds every key of it retired.
       if (keys.includes(candidate)) {
-        audit('signing key added', { by: 'gateway', reason: 'none_could_sign', kid: candidate.kid, alg: candidate.alg, activatesAt: candidate.activatesAt });
+        audit('signing key added', { by: 'gateway', reason: 'none_could_sign', ...keyAdded(candidate) });
       }
     }
     const usable = keys.filter((k) => isUsable(k, alg, now)).sort(byActivation);
@@ -107,6 +107,9 @@ async function openSigningKey(box: SecretBox, k: StoredSigningKey, alg: SigningA
   const privateKey = (await importJWK(privateJwk, alg)) as CryptoKey;
   return { kid: k.kid, alg, activatesAt: k.activatesAt, privateKey, keyObject: KeyObject.from(privateKey) };
 }
+
+/** The fields of a 'signing key added' line. */
+export const keyAdded = (key: Pick<StoredSigningKey, 'kid' | 'alg' | 'activatesAt'>) => ({ kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
 
 /** Retired at `now`: out of the published set, never to sign or verify again. */
 export const isRetired = (k: Pick<StoredSigningKey, 'retiresAt'>, now: Date) => k.retiresAt !== null && k.retiresAt <= now;

@@ -3,8 +3,8 @@ import type { Clock } from '../clock';
 import { addSeconds } from '../clock';
 import type { SecretBox } from '../crypto/secret-box';
 import type { SigningKeyStore, StoredSigningKey } from '../ports';
-import { isUsable } from './key-ring';
-import { keyAdded, prepareRotation, type RotationSettings } from './rotate-signing-key';
+import { isUsable, keyAdded } from './key-ring';
+import { prepareRotation, type RotationSettings } from './rotate-signing-key';
 
 /**
  * KEY_ROTATION_DAYS: rotates when the newest usable key of the algorithm is older than `days`

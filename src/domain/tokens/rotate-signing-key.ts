@@ -3,7 +3,7 @@ import type { Clock } from '../clock';
 import { addSeconds } from '../clock';
 import type { SecretBox } from '../crypto/secret-box';
 import type { SigningKeyStore, StoredSigningKey } from '../ports';
-import { byActivation, generateStoredKey, isRetired, isUsable, signingKeyAt, type SigningAlg } from './key-ring';
+import { byActivation, generateStoredKey, isRetired, isUsable, keyAdded, signingKeyAt, type SigningAlg } from './key-ring';
 import { CLOCK_SKEW_SECONDS } from './verify-access-token';
 
 export interface RotationSettings {
@@ -31,9 +31,6 @@ export async function rotateSigningKey(
   deps.audit('signing key added', keyAdded(candidate));
   return candidate;
 }
-
-/** The fields of a 'signing key added' line. */
-export const keyAdded = (key: Pick<StoredSigningKey, 'kid' | 'alg' | 'activatesAt'>) => ({ kid: key.kid, alg: key.alg, activatesAt: key.activatesAt });
 
 /**
  * When every token a key may still sign until `signsUntil` has expired: ACCESS_TOKEN_TTL and the
