@@ -7,7 +7,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ENCRYPTION_KEY_ID, type EncryptionKey } from './domain/crypto';
 import type { PasswordPolicy } from './domain/passwords';
-import type { LimitRule } from './domain/throttle';
+import type { ThrottleLimits } from './domain/throttle';
 import type { RotationSettings, SigningAlg } from './domain/tokens';
 // From the file, not the index, which would bring the signing code into the settings.
 import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/verify-access-token';
@@ -61,16 +61,9 @@ export interface Config {
   trustProxy: TrustProxy;
   redisUrl: string | undefined;
   singleInstance: boolean;
-  rateLimit: {
+  rateLimit: ThrottleLimits & {
     prefix: string;
     onRedisFailure: 'insurance' | 'closed';
-    loginEmailIp: LimitRule;
-    loginIp: LimitRule;
-    loginAccount: LimitRule;
-    registerIp: LimitRule;
-    refreshIp: LimitRule;
-    mfaUser: LimitRule;
-    mfaConsecutive: LimitRule;
     mfaAttemptsPerChallenge: number;
   };
   graphqlLimits: { maxDepth: number; maxAliases: number; maxDirectives: number; maxTokens: number; maxCost: number };
