@@ -51,13 +51,17 @@ export function registerHttpErrorHandlers(app: FastifyInstance) {
 
 /**
  * A method a GraphQL path does not take (PUT, DELETE, PATCH) is answered 405 with the methods it
- * does take (`allow`), not 404: the path is there.
+ * does take (`allow`), not 404: the path is there. Answered as the request arrives, before its
+ * body is read: whatever the body, the method is what is wrong.
  */
 export function refuseOtherMethods(app: FastifyInstance, url: string, allow: string) {
+  const refuse = (reply: FastifyReply) => reply.code(405).header('allow', allow).send(refusal('Method not allowed: send a POST (or a GET for a query).'));
   app.route({
     method: ['PUT', 'DELETE', 'PATCH'],
     url,
-    handler: (_request, reply) => reply.code(405).header('allow', allow).send(refusal('Method not allowed: send a POST (or a GET for a query).')),
+    // Answered here, the request goes no further (done is not called): its body is never read.
+    onRequest: (_request, reply, _done) => void refuse(reply),
+    handler: (_request, reply) => refuse(reply),
   });
 }
 

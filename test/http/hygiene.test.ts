@@ -149,6 +149,11 @@ describe('request shape', () => {
       expect(response.headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
       await neverRegistered(email);
     }
+    // Whatever the body: the method is what is wrong.
+    for (const [contentType, body] of [['text/plain', 'hello'], ['application/json', '{not json']]) {
+      const response = await fetch(`${dev.url}/graphql`, { method: 'PUT', headers: { 'content-type': contentType }, body });
+      expect((await refused(response, 405, 'BAD_REQUEST')).message, contentType).toBe('Method not allowed: send a POST (or a GET for a query).');
+    }
     // Elsewhere an unknown path stays 404.
     await refused(await fetch(`${dev.url}/graphq`, { method: 'PUT' }), 404, 'BAD_REQUEST');
   });
