@@ -89,8 +89,11 @@ const bodyRefusal = (statusCode: number, code: string) => Object.assign(new Erro
 export interface HttpAppOptions {
   /** The listener's own rule (the subgraph listener sits behind the router, not the load balancer). */
   trustProxy?: TrustProxy | undefined;
-  /** Told the status of every answer, the HTTP parser's refusals included (metrics). */
-  answered?: ((status: number) => void) | undefined;
+  /**
+   * Told the status of every answer, the HTTP parser's refusals included, and how long a routed
+   * request took, from its headers read to its answer sent (metrics).
+   */
+  answered?: ((status: number, elapsedMs?: number) => void) | undefined;
 }
 
 export async function createHttpApp(config: Config, logger: Logger, options: HttpAppOptions = {}): Promise<FastifyInstance> {
@@ -158,8 +161,9 @@ export async function createHttpApp(config: Config, logger: Logger, options: Htt
     // Nor those of a path that starts as a URL without its scheme (up to the last `@` before its
     // first `/` or `\`, as a password may hold one): it is logged from the host on.
     if (path[1] === '/' || path[1] === '\\') path = path.replace(SCHEMELESS_USERINFO, '//');
-    accessLog.info({ reqId: request.id, method: request.method, path, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
-    answered?.(reply.statusCode);
+    const elapsedMs = reply.elapsedTime;
+    accessLog.info({ reqId: request.id, method: request.method, path, status: reply.statusCode, ms: Math.round(elapsedMs) }, 'request');
+    answered?.(reply.statusCode, elapsedMs);
     done();
   });
 

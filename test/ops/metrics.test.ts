@@ -1,4 +1,4 @@
-// Rule: with METRICS_PORT, Prometheus metrics (audit events, answered error codes, HTTP statuses, hashing and token-cache gauges, process metrics) are on a listener of their own; never on the public port.
+// Rule: with METRICS_PORT, Prometheus metrics (audit events, answered error codes, HTTP statuses, answer durations, hashing and token-cache gauges, process metrics) are on a listener of their own; never on the public port.
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -101,6 +101,28 @@ describe('METRICS_PORT', () => {
     expect(delta(400, unroutable, await scrape(gw.metricsUrl!))).toBe(0);
   });
 
+  it('times every routed answer of the public listener, in seconds', async () => {
+    const user = await signUp(gw);
+    const histogram = (part: string) => `gateway_http_request_duration_seconds_${part}{listener="public"}`;
+    const bucket = (le: string) => `gateway_http_request_duration_seconds_bucket{le="${le}",listener="public"}`;
+    const before = await scrape(gw.metricsUrl!);
+    const started = performance.now();
+    expect((await gw.gql(LoginDocument, { email: user.email, password: user.password })).errors).toBeUndefined();
+    expect((await gw.gql(MeDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
+    expect((await fetch(`${gw.url}/nowhere`)).status).toBe(404);
+    const wallSeconds = (performance.now() - started) / 1000;
+    const after = await scrape(gw.metricsUrl!);
+    const delta = (series: string) => valueOf(after, series)! - valueOf(before, series)!;
+    expect(delta(histogram('count'))).toBe(3);
+    expect(delta(bucket('+Inf'))).toBe(3);
+    // Seconds, not milliseconds: the three took less than the client waited for them.
+    expect(delta(histogram('sum'))).toBeGreaterThan(0);
+    expect(delta(histogram('sum'))).toBeLessThan(wallSeconds);
+    // The login's password hash alone takes longer than a millisecond.
+    expect(delta(bucket('0.001'))).toBeLessThanOrEqual(2);
+    expect(valueOf(after, 'gateway_http_request_duration_seconds_count{listener="subgraph"}')).toBeUndefined();
+  });
+
   it("counts the subgraph listener's answers under their own label", async () => {
     const federated = await startGateway({ env: { METRICS_PORT: '0', SUBGRAPH_PORT: '0', SUBGRAPH_SECRET: 'router-secret-'.repeat(3) } });
     try {
@@ -110,6 +132,8 @@ describe('METRICS_PORT', () => {
       const text = await scrape(federated.metricsUrl!);
       expect(valueOf(text, 'gateway_http_responses_total{listener="subgraph",status="403"}')).toBe(1);
       expect(valueOf(text, 'gateway_http_responses_total{listener="public",status="403"}')).toBeUndefined();
+      expect(valueOf(text, 'gateway_http_request_duration_seconds_count{listener="subgraph"}')).toBe(1);
+      expect(valueOf(text, 'gateway_http_request_duration_seconds_count{listener="public"}')).toBe(0);
     } finally {
       await federated.close();
     }
