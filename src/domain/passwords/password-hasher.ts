@@ -43,6 +43,25 @@ function argon2Params(hash: string) {
   return { type: match[1]!, v: Number(match[2] ?? 16), m, t, p };
 }
 
+/**
+ * The argon2id run that makes up for a stored hash's missing work, in argon2's own unit (memory
+ * × passes, whatever the type or lanes): the fewest passes that fit the missing amount within
+ * the configured memory, over an equal share of it each (never more memory than a check takes).
+ * None when the hash has as much work as configured. Smaller memory runs somewhat faster per
+ * KiB, so a hash with much less memory than configured still answers a little sooner. Lanes are
+ * not counted: argon2 runs a thread per lane, so a hash with more lanes than configured answers
+ * sooner on idle cores (two: about 0.6x) but later on busy ones, where its threads wait for each
+ * other; padding it as if its lanes always ran at once made it 2x slower on a busy machine.
+ */
+export function paddingFor(settings: Argon2Settings, stored: { m: number; t: number }) {
+  const { memoryKib, timeCost, parallelism } = settings;
+  const missing = memoryKib * timeCost - stored.m * stored.t;
+  if (missing < 8 * parallelism) return null; // argon2's smallest memory
+  const passes = Math.ceil(missing / memoryKib);
+  const memoryCost = Math.max(8 * parallelism, Math.round(missing / passes));
+  return { type: argon2.argon2id, memoryCost, timeCost: passes, parallelism } as const;
+}
+
 export class PasswordHasher {
   // Made at construction, so that even the first unknown-email login costs one verification.
   private readonly dummyHash: Promise<string>;
@@ -115,29 +134,10 @@ export class PasswordHasher {
           // A malformed hash: nothing ran.
         }
       }
-      const padding = ran && stored ? this.paddingFor(stored) : this.options;
+      const padding = ran && stored ? paddingFor(this.settings, stored) : this.options;
       if (padding) await argon2.hash(PADDING_INPUT, padding);
       return ok;
     });
-  }
-
-  /**
-   * The argon2id run that makes up for a stored hash's missing work, in argon2's own unit (memory
-   * × passes, whatever the type or lanes): the fewest passes that fit the missing amount within
-   * the configured memory, over an equal share of it each (never more memory than a check takes).
-   * None when the hash has as much work as configured. Smaller memory runs somewhat faster per
-   * KiB, so a hash with much less memory than configured still answers a little sooner. Lanes are
-   * not counted: argon2 runs a thread per lane, so a hash with more lanes than configured answers
-   * sooner on idle cores (two: about 0.6x) but later on busy ones, where its threads wait for each
-   * other; padding it as if its lanes always ran at once made it 2x slower on a busy machine.
-   */
-  private paddingFor(stored: { m: number; t: number }) {
-    const { memoryKib, timeCost, parallelism } = this.settings;
-    const missing = memoryKib * timeCost - stored.m * stored.t;
-    if (missing < 8 * parallelism) return null; // argon2's smallest memory
-    const passes = Math.ceil(missing / memoryKib);
-    const memoryCost = Math.max(8 * parallelism, Math.round(missing / passes));
-    return { type: argon2.argon2id, memoryCost, timeCost: passes, parallelism } as const;
   }
 
   /**
