@@ -492,6 +492,17 @@ describe('while a code is checked', () => {
     expect((await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[0]!)).user.id).toBe(user.user.id);
   });
 
+  it('a right code whose challenge expired while it was checked is INVALID_TOKEN, and stays unspent', async () => {
+    const user = await mfaUser();
+    const { mfaToken, expiresAt } = await challenge(gw, user.email, user.password);
+    // Reserved while live; by the time the code is spent with it (after the user is read), it has expired.
+    beforeNextCall(gw.deps.users, 'findById', async () => {
+      gw.clock.advance((new Date(expiresAt).getTime() - gw.clock.now().getTime()) / 1000 + 1);
+    });
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: user.recoveryCodes[0]! }))).toBe('INVALID_TOKEN');
+    expect((await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[0]!)).user.id).toBe(user.user.id);
+  });
+
   it('answers INVALID_TOKEN, not MFA_NOT_ENABLED, when MFA goes off while the code is checked', async () => {
     const user = await mfaUser();
     const { mfaToken } = await challenge(gw, user.email, user.password);
