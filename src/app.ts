@@ -15,7 +15,7 @@ import { refuseOtherMethods } from './http/errors';
 import { registerHealthRoutes, type RateLimitMode } from './http/health';
 import type { GatewayMetrics } from './http/metrics';
 import { registerJwksRoutes } from './http/jwks';
-import { registerPlaygroundRoutes } from './http/playground';
+import { registerPlaygroundOffNotice, registerPlaygroundRoutes } from './http/playground';
 import { REFRESH_TRANSPORT_HEADER } from './http/refresh-cookie';
 import { requestContext } from './http/request-context';
 
@@ -62,8 +62,9 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
     });
   }
 
-  // Before Apollo's route: its hook answers browsers' GET /graphql, so Apollo never sees them.
+  // Before Apollo's route: their hook answers browsers' GET /graphql, so Apollo never sees them.
   if (config.playground) registerPlaygroundRoutes(app, { schemaSdl: printGatewaySchema() });
+  else registerPlaygroundOffNotice(app);
 
   const apollo = await startGraphqlServer({ app, config, logger, schema: gatewaySchema(), introspection: !config.production, metrics });
   const context = requestContext(config, deps, config.trustProxy ? 'TRUST_PROXY' : undefined);

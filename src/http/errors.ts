@@ -65,6 +65,13 @@ export function refuseOtherMethods(app: FastifyInstance, url: string, allow: str
   });
 }
 
+/** A browser's GET /graphql while PLAYGROUND is off (playground.ts). */
+export function refusePlaygroundOff(reply: FastifyReply) {
+  return reply
+    .code(400)
+    .send(refusal('Bad request: the playground is off on this server (PLAYGROUND=off). Send GraphQL operations as a POST with content-type: application/json.'));
+}
+
 /**
  * A request that arrives while the server is closing (on a connection kept alive, or pipelined
  * behind one in flight) is not run: 503 SERVICE_UNAVAILABLE in the GraphQL shape, and the

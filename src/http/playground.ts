@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { projectRoot } from '../paths';
+import { refusePlaygroundOff } from './errors';
 
 /** The page may load scripts, styles, fonts and pictures only from the gateway (fonts and QR codes also as data: URLs). */
 const PLAYGROUND_CSP =
@@ -65,7 +66,7 @@ const PAGE = `<!doctype html>
 </header>
 <section id="qr-panel" hidden>
   <img id="qr-image" alt="QR code of the pending MFA secret">
-  <p>Scan this with an authenticator app, then run <code>ConfirmMfa</code> with a code it shows.</p>
+  <p>Scan this with an authenticator app (or type the key <code id="qr-secret"></code> into it), then run <code>ConfirmMfa</code> with a code it shows.</p>
   <button id="qr-close" type="button">Close</button>
 </section>
 <main id="graphiql"></main>
@@ -114,6 +115,20 @@ function prefersHtml(accept: string | undefined): boolean {
     else if (['application/json', 'application/graphql-response+json', 'application/*', '*/*'].includes(range)) json = Math.max(json, q);
   }
   return html > json;
+}
+
+/**
+ * While the playground is off, a browser navigating to /graphql is told so (400 BAD_REQUEST),
+ * rather than handed Apollo's CSRF refusal, which reads as an attack to someone who only opened a
+ * URL. Every other GET still reaches Apollo. Call before Apollo's route is registered.
+ */
+export function registerPlaygroundOffNotice(app: FastifyInstance) {
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'GET' || request.routeOptions.url !== '/graphql') return;
+    const vary = reply.getHeader('vary');
+    reply.header('vary', vary ? `${String(vary)}, Accept` : 'Accept');
+    if (prefersHtml(request.headers.accept)) return refusePlaygroundOff(reply);
+  });
 }
 
 /**

@@ -174,6 +174,11 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
     })()`);
     expect(await page.locator('#qr-image').getAttribute('src')).toMatch(/^data:image\/svg\+xml/);
     expect(await page.locator('#qr-panel svg').count()).toBe(0); // a picture, never markup in the page
+    // The secret is on screen only in the panel, which goes away: not in the result pane, which stays.
+    const enrolledSecret = enrolment.body.data!.enrollMfa.secret as string;
+    expect(await page.locator('#qr-secret').textContent()).toBe(enrolledSecret);
+    await page.waitForFunction(`document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue().includes('shown above the editor')`);
+    expect(await editorText('.graphiql-response')).not.toContain(enrolledSecret);
     mkdirSync(join('test', 'artifacts'), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
 
@@ -188,6 +193,7 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
     expect(recoveryCodes.length).toBeGreaterThan(0);
     await page.locator('#qr-panel').waitFor({ state: 'hidden', timeout: 5_000 });
     expect(await page.locator('#qr-image').getAttribute('src')).toBeNull();
+    expect(await page.locator('#qr-secret').textContent()).toBe('');
     // And when the session ends with a pending enrolment on screen.
     const disabled = await run(`mutation { disableMfa(code: "${recoveryCodes[0]}") }`);
     expect(disabled.body.data).toEqual({ disableMfa: true });

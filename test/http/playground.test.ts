@@ -142,7 +142,21 @@ describe('production', () => {
   it('serves no page, asset or schema unless PLAYGROUND=on', async () => {
     const response = await page(prodOff);
     expect(response.headers.get('content-type')).not.toContain('text/html');
+    expect(response.headers.get('vary')?.toLowerCase().split(/,\s*/)).toContain('accept');
+    // Told that the playground is off and how to send operations, not Apollo's CSRF refusal.
+    const told = (await response.clone().json()) as { errors: Array<{ message: string }> };
+    expect(told.errors[0]!.message).toBe(
+      'Bad request: the playground is off on this server (PLAYGROUND=off). Send GraphQL operations as a POST with content-type: application/json.',
+    );
     await refused(response, 400);
+    // With a query too: a browser's navigation never runs an operation.
+    const navigated = await page(prodOff, '/graphql?query=%7B__typename%7D');
+    expect(((await navigated.clone().json()) as { errors: Array<{ message: string }> }).errors[0]!.message).toContain('the playground is off');
+    await refused(navigated, 400);
+    // Any other client's GET still reaches Apollo (its CSRF prevention answers one without a preflight header).
+    const curl = await fetch(`${prodOff.url}/graphql?query=%7B__typename%7D`, { headers: { accept: 'application/json' } });
+    expect(((await curl.clone().json()) as { errors: Array<{ message: string }> }).errors[0]!.message).toContain('Cross-Site Request Forgery');
+    await refused(curl, 400);
     for (const name of ['graphiql.min.js', 'playground.js', 'schema.graphql', 'examples.graphql']) {
       await refused(await asset(prodOff, name), 404);
     }

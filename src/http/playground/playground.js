@@ -38,6 +38,7 @@
   const signOut = el('sign-out');
   const qrPanel = el('qr-panel');
   const qrImage = el('qr-image');
+  const qrSecret = el('qr-secret');
 
   /** { accessToken, expiresAt (ms, this browser's clock), email, roles } or null. */
   let session = null;
@@ -105,7 +106,7 @@
       } else if (name === 'logout' || name === 'logoutAll') {
         forget('Signed out.');
       } else if (name === 'enrollMfa' && typeof value.qrCodeSvg === 'string') {
-        showQr(value.qrCodeSvg);
+        showQr(value.qrCodeSvg, value.secret);
       } else if (name === 'confirmMfa' || (name === 'disableMfa' && value === true)) {
         hideQr();
       }
@@ -211,14 +212,38 @@
   }
 
   /** As a picture: an <img> never runs what an SVG might carry, unlike markup put into the page. */
-  function showQr(svg) {
+  function showQr(svg, secret) {
     qrImage.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(svg);
+    qrSecret.textContent = typeof secret === 'string' ? secret : '(not selected)';
     qrPanel.hidden = false;
   }
 
   function hideQr() {
     qrPanel.hidden = true;
     qrImage.removeAttribute('src');
+    qrSecret.textContent = '';
+  }
+
+  const SHOWN_ABOVE = '(shown above the editor until ConfirmMfa succeeds)';
+
+  /**
+   * What GraphiQL shows of an answer. An enrolment shown in the QR panel leaves its strings
+   * (secret, otpauthUri, qrCodeSvg: each carries the secret, whatever alias they go by) out of the
+   * result pane: that pane keeps a tab's last answer after the panel has gone (ConfirmMfa, sign-out).
+   */
+  function shown(params, result) {
+    const data = result && result.data;
+    if (!data) return result;
+    let copy;
+    for (const { name, key } of topLevelFields(params)) {
+      const value = data[key];
+      if (name !== 'enrollMfa' || value == null || typeof value.qrCodeSvg !== 'string') continue;
+      copy = copy || { ...result, data: { ...data } };
+      copy.data[key] = Object.fromEntries(
+        Object.entries(value).map(([field, v]) => [field, typeof v === 'string' && field !== '__typename' ? SHOWN_ABOVE : v]),
+      );
+    }
+    return copy || result;
   }
 
   signOut.addEventListener('click', async () => {
@@ -242,7 +267,7 @@
     }
     const result = await post(params, options && options.headers);
     observe(params, result);
-    return result;
+    return shown(params, result);
   }
 
   async function text(name) {
