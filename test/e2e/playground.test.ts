@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page, type Response, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASSWORD, uniqueEmail } from '../helpers/fixtures';
+import { PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
-import { totpNow, wrongCode } from '../helpers/mfa';
+import { enableMfa, totpNow, wrongCode } from '../helpers/mfa';
 
 /** Debian's Chromium; playwright-core never downloads a browser. */
 const CHROMIUM = '/usr/bin/chromium';
@@ -210,6 +210,12 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
     const anonymous = await run('{ me { email } }');
     expect(anonymous.body.errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
     expect(await anonymous.response.request().headerValue('authorization')).toBeNull();
+    // A login that asks for a second factor says what to do next.
+    const withMfa = await signUp(gw, uniqueEmail('playground-mfa'));
+    await enableMfa(gw, withMfa.accessToken!, withMfa.password);
+    const challenged = await run(`mutation { login(email: "${withMfa.email}", password: "${withMfa.password}") { ... on MfaChallenge { mfaToken } } }`);
+    expect(challenged.body.data!.login.mfaToken).toEqual(expect.any(String));
+    await page.locator('#session-status', { hasText: 'Second step: put this mfaToken in VerifyMfa' }).waitFor({ timeout: 5_000 });
 
     const texts = await Promise.all(bodies);
     expect(texts.length).toBeGreaterThanOrEqual(9);

@@ -91,8 +91,8 @@
   }
 
   /**
-   * Looks at what an operation returned: tokens to keep, a session that ended, a QR code to show
-   * or to take away (once the factor is confirmed or disabled, or the session ends, nobody should
+   * Looks at what an operation returned: tokens to keep, a second step to take, a session that
+   * ended, a QR code to show or to take away (once the factor is confirmed or disabled, or the session ends, nobody should
    * be able to scan its secret off the screen).
    */
   function observe(params, result) {
@@ -103,6 +103,8 @@
       if (value == null) continue;
       if ((name === 'login' || name === 'verifyMfa' || name === 'refresh') && typeof value.accessToken === 'string') {
         void adopt(value);
+      } else if (name === 'login' && typeof value.mfaToken === 'string' && !session) {
+        render("Second step: put this mfaToken in VerifyMfa's variables, with a code from your authenticator app, and run it.");
       } else if (name === 'logout' || name === 'logoutAll') {
         forget('Signed out.');
       } else if (name === 'enrollMfa' && typeof value.qrCodeSvg === 'string') {
