@@ -30,6 +30,8 @@ export interface NewUser {
 export interface UserStore {
   findByEmail(email: string): Promise<UserRecord | null>;
   findById(id: string): Promise<UserRecord | null>;
+  /** The users of these ids that exist, in no particular order: one statement. */
+  findByIds(ids: readonly string[]): Promise<UserRecord[]>;
   /** Inserts unless the email exists; true when inserted. Never touches an existing row. */
   insertIfAbsent(user: NewUser): Promise<boolean>;
   /**

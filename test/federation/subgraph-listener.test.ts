@@ -249,6 +249,57 @@ describe('_entities: a User is visible only to that user or an admin', () => {
       }
     }
   });
+
+  /** Counts the user store's batch lookups while `work` runs. */
+  async function countingLookups(work: () => Promise<void>) {
+    const findByIds = gw.deps.users.findByIds.bind(gw.deps.users);
+    const asked: string[][] = [];
+    gw.deps.users.findByIds = (ids) => {
+      asked.push([...ids]);
+      return findByIds(ids);
+    };
+    try {
+      await work();
+    } finally {
+      gw.deps.users.findByIds = findByIds;
+    }
+    return asked;
+  }
+
+  it('looks the users of a request up in one statement, each once, however often the representations name them (aliases repeating one variable included)', async () => {
+    const asked = await countingLookups(async () => {
+      const aliases = Array.from({ length: 5 }, (_, i) => `e${i}: _entities(representations: $r) { ... on User { id email } }`).join(' ');
+      const r = [
+        ...Array(100).fill({ __typename: 'User', id: target.user.id }),
+        { __typename: 'User', id: target.user.id.toUpperCase() },
+        { __typename: 'User', id: UNKNOWN_UUID },
+        { __typename: 'User', id: 'not-a-uuid' },
+      ];
+      const reply = await subgraph({ query: `query($r: [_Any!]!) { ${aliases} }`, variables: { r } }, { token: adminToken });
+      expect(reply.body.errors).toBeUndefined();
+      const e4 = (reply.body.data as Record<string, Array<{ id: string; email: string } | null>>).e4!;
+      expect(e4).toHaveLength(103);
+      expect(e4[0]).toEqual({ id: target.user.id, email: target.email });
+      expect(e4[100]).toEqual({ id: target.user.id, email: target.email });
+      expect(e4.slice(101)).toEqual([null, null]);
+    });
+    // One statement for the lot; an id that is no UUID is not asked for.
+    expect(asked).toEqual([[target.user.id, UNKNOWN_UUID]]);
+  });
+
+  it('refuses more than 1,000 representations in one request, over all its `_entities` fields: BAD_USER_INPUT, nobody looked up', async () => {
+    const r = Array.from({ length: 600 }, () => ({ __typename: 'User', id: target.user.id }));
+    const one = await subgraph({ query: 'query($r: [_Any!]!) { _entities(representations: $r) { __typename } }', variables: { r } });
+    expect(one.body.errors).toBeUndefined();
+    let two: Awaited<ReturnType<typeof subgraph>> | undefined;
+    const asked = await countingLookups(async () => {
+      two = await subgraph({ query: 'query($r: [_Any!]!) { a: _entities(representations: $r) { __typename } b: _entities(representations: $r) { __typename } }', variables: { r } });
+    });
+    expect(codes(two!)).toEqual(['BAD_USER_INPUT']);
+    expect(two!.body.errors![0]!.message).toBe('At most 1000 representations per request, over all its _entities fields.');
+    expect(two!.body.data).toBeNull();
+    expect(asked).toEqual([]);
+  });
 });
 
 describe('the public operations through the listener keep the User rule', () => {

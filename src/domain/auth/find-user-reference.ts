@@ -1,13 +1,18 @@
+import type { UserRecord } from '../ports';
 import { canonicalId } from '../ids';
 import type { AuthDeps } from './deps';
 
 /**
- * A user another subgraph refers to by id, or null (Federation's answer for an entity that does
- * not exist). Whether the caller may read its details is decided per field (canSeeUser), so an
- * anonymous lookup learns only whether the id it sent exists: ids are random UUIDs, which a
- * client knows only from something that already named the user.
+ * The users other subgraphs refer to by id, in the order asked, null for one that does not exist
+ * (Federation's answer for such an entity): one statement for the lot, each id asked once however
+ * often it is named. Whether the caller may read a user's details is decided per field
+ * (canSeeUser), so an anonymous lookup learns only whether the ids it sent exist: ids are random
+ * UUIDs, which a client knows only from something that already named the user. An id that is no
+ * UUID matches nothing, without asking the database.
  */
-export async function findUserReference(deps: Pick<AuthDeps, 'users'>, id: unknown) {
-  const userId = canonicalId(id);
-  return userId ? deps.users.findById(userId) : null;
+export async function findUserReferences(deps: Pick<AuthDeps, 'users'>, ids: readonly unknown[]): Promise<Array<UserRecord | null>> {
+  const canonical = ids.map(canonicalId);
+  const wanted = [...new Set(canonical.filter((id): id is string => id !== null))];
+  const found = new Map((await deps.users.findByIds(wanted)).map((user) => [user.id, user]));
+  return canonical.map((id) => (id === null ? null : found.get(id) ?? null));
 }

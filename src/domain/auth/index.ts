@@ -17,4 +17,4 @@ export { changeRoles, validateRoles } from './change-roles';
 export { DEFAULT_PAGE, MAX_PAGE, listUsers } from './list-users';
 export { canSeeUser, ADMIN_ROLE, type UserVisibility } from './can-see-user';
 export { decideAccess, type Access } from './decide-access';
-export { findUserReference } from './find-user-reference';
+export { findUserReferences } from './find-user-reference';

@@ -15,8 +15,10 @@ import {
   type DocumentNode,
   type GraphQLSchema,
 } from 'graphql';
+import DataLoader from 'dataloader';
 import { createResolversMap } from 'type-graphql';
-import { findUserReference } from '../../domain/auth';
+import { findUserReferences } from '../../domain/auth';
+import type { UserRecord } from '../../domain/ports';
 import { BadUserInputError } from '../../errors';
 import type { GatewayContext } from '../context';
 import { gatewaySchema } from '../schema';
@@ -57,6 +59,38 @@ function subgraphTypeDefs(): DocumentNode {
 
 let schema: GraphQLSchema | undefined;
 
+/**
+ * At most this many representations in one request, over all its `_entities` fields: aliases may
+ * repeat one variable, so that a 100 KB body could name about 21,000 users. A router's fetch of
+ * the users a page of results refers to stays far below it.
+ */
+const MAX_REPRESENTATIONS = 1000;
+
+/** Per request: the representations asked for so far, and the users looked up for them. */
+interface EntityRequest {
+  representations: number;
+  users: DataLoader<string, UserRecord | null>;
+}
+const entityRequests = new WeakMap<GatewayContext, EntityRequest>();
+
+function entityRequest(context: GatewayContext): EntityRequest {
+  let request = entityRequests.get(context);
+  if (!request) {
+    const state: EntityRequest = {
+      representations: 0,
+      // Every representation of the request in one statement, each user once: the batch runs
+      // after all the operation's `_entities` fields have counted theirs, so an operation over
+      // the limit looks nobody up.
+      users: new DataLoader(
+        async (ids) => (state.representations > MAX_REPRESENTATIONS ? ids.map(() => null) : findUserReferences(context.deps, ids)),
+        { maxBatchSize: MAX_REPRESENTATIONS },
+      ),
+    };
+    entityRequests.set(context, (request = state));
+  }
+  return request;
+}
+
 export function subgraphSchema(): GraphQLSchema {
   if (schema) return schema;
   const resolvers = createResolversMap(gatewaySchema()) as Record<string, Record<string, unknown>>;
@@ -66,7 +100,7 @@ export function subgraphSchema(): GraphQLSchema {
       ...resolvers,
       User: {
         ...resolvers.User,
-        __resolveReference: (reference: { id: string }, context: GatewayContext) => findUserReference(context.deps, reference.id),
+        __resolveReference: (reference: { id: string }, context: GatewayContext) => entityRequest(context).users.load(reference.id),
       },
     } as never,
   });
@@ -79,12 +113,18 @@ const isUserRepresentation = (value: unknown) =>
 
 /**
  * `_entities` takes only what this subgraph owns, `{ __typename: "User", id: <string> }` (other
- * keys ignored): anything else is the caller's mistake (BAD_USER_INPUT), not an internal error.
+ * keys ignored), and at most MAX_REPRESENTATIONS of them per request: anything else is the
+ * caller's mistake (BAD_USER_INPUT), not an internal error.
  */
 function refuseForeignRepresentations(built: GraphQLSchema) {
   const field = built.getQueryType()!.getFields()._entities!;
   const resolve = field.resolve!;
-  field.resolve = (source, args: { representations: unknown[] }, context, info) => {
+  field.resolve = (source, args: { representations: unknown[] }, context: GatewayContext, info) => {
+    const request = entityRequest(context);
+    request.representations += args.representations.length;
+    if (request.representations > MAX_REPRESENTATIONS) {
+      throw new BadUserInputError(`At most ${MAX_REPRESENTATIONS} representations per request, over all its _entities fields.`, 'representations');
+    }
     if (!args.representations.every(isUserRepresentation)) {
       throw new BadUserInputError('Every representation must be { __typename: "User", id: <string> }.', 'representations');
     }

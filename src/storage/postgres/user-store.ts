@@ -1,4 +1,4 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray } from 'drizzle-orm';
 import type { NewUser, UserRecord, UserStore } from '../../domain/ports';
 import type { Db } from './client';
 import { users } from './schema';
@@ -27,6 +27,12 @@ export class PostgresUserStore implements UserStore {
   async findById(id: string) {
     const [row] = await this.db.select().from(users).where(eq(users.id, id)).limit(1);
     return row ? toUser(row) : null;
+  }
+
+  async findByIds(ids: readonly string[]) {
+    if (ids.length === 0) return [];
+    const rows = await this.db.select().from(users).where(inArray(users.id, [...ids]));
+    return rows.map(toUser);
   }
 
   async insertIfAbsent(user: NewUser) {
