@@ -9,7 +9,15 @@
  */
 import { base64url, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, UnsecuredJWT, type JWTClaimVerificationOptions, type JWTVerifyGetKey } from 'jose';
 import { describeError } from '../describe-error';
-import { ACCESS_TOKEN_CHECKS, accessClaimsOf, CLOCK_SKEW_SECONDS, isStringArray, JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from '../domain/tokens/verify-access-token';
+import {
+  ACCESS_TOKEN_CHECKS,
+  accessClaimsOf,
+  CLOCK_SKEW_SECONDS,
+  isCanonicalCompactJws,
+  isStringArray,
+  JWKS_MAX_AGE_SECONDS,
+  MAX_ACCESS_TOKEN_TTL,
+} from '../domain/tokens/verify-access-token';
 import { checkedClock, type Clock } from './clock.js';
 import { stderrWarnings, type KitLogger } from './logger.js';
 
@@ -135,6 +143,9 @@ export function createVerifier(options: VerifierOptions) {
   async function verify(token: string | null | undefined): Promise<VerifyResult> {
     if (!token) return { ok: false, reason: 'missing' };
     const checks = { ...claimChecks, currentDate: clock.now() };
+    // One spelling per token, as the gateway takes it: jose's decoder would also skip whitespace
+    // and take padding.
+    if (!isCanonicalCompactJws(token)) return { ok: false, reason: 'malformed' };
     let getKey: JWTVerifyGetKey;
     try {
       getKey = await keySet();

@@ -26,9 +26,10 @@ export interface VerifySettings {
 /**
  * Three base64url segments without padding, the signature spelt as its bytes encode (RFC 7515).
  * The decoder would also take `=` padding and other values of a last character's unused bits:
- * more spellings of one signed token, each a verified-token cache entry of its own.
+ * more spellings of one signed token, each a verified-token cache entry of its own (and, to the
+ * subgraph kit, a token its callers would tell apart from the one the gateway issued).
  */
-function isCanonicalCompactJws(token: string) {
+export function isCanonicalCompactJws(token: string) {
   const segments = token.split('.');
   if (segments.length !== 3 || !segments.every((s) => BASE64URL.test(s))) return false;
   const signature = segments[2]!;
