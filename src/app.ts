@@ -66,7 +66,7 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
   if (config.playground) registerPlaygroundRoutes(app, { schemaSdl: printGatewaySchema() });
   else registerPlaygroundOffNotice(app);
 
-  const apollo = await startGraphqlServer({ app, config, logger, schema: gatewaySchema(), introspection: !config.production, metrics });
+  const apollo = await startGraphqlServer({ app, config, logger, schema: gatewaySchema(), introspection: !config.production, metrics, schemaFile: 'schema.graphql' });
   const context = requestContext(config, deps, config.trustProxy ? 'TRUST_PROXY' : undefined);
   await app.register(fastifyApollo(apollo), { context, method: ['GET', 'POST'] });
   // A preflight from an allowed origin is answered by the CORS plugin. Any other OPTIONS (an

@@ -69,7 +69,9 @@ const VARIABLE_IN_CONSTANT = /^(Syntax Error: Unexpected variable) "\$\w+"( in c
 
 // Apollo's refusal names a constructor option, which no setting here reaches.
 const INTROSPECTION_REFUSED = /^GraphQL introspection is not allowed by Apollo Server/;
-const INTROSPECTION_OFF = "GraphQL introspection is off in production (NODE_ENV=production): the schema is this version's schema.graphql.";
+/** What a client is told instead: where the listener's schema is written down. */
+const introspectionOff = (schemaFile: string) =>
+  `GraphQL introspection is off in production (NODE_ENV=production): the schema is this version's ${schemaFile}.`;
 
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
@@ -81,8 +83,12 @@ const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_
  */
 export const errorRequestIds = new WeakMap<object, string>();
 
-export function createErrorFormatter(logger: Logger, options: { development: boolean; counter?: ErrorCounter | undefined }) {
+export function createErrorFormatter(
+  logger: Logger,
+  options: { development: boolean; counter?: ErrorCounter | undefined; schemaFile: 'schema.graphql' | 'schema.subgraph.graphql' },
+) {
   const { counter } = options;
+  const introspectionRefusal = introspectionOff(options.schemaFile);
   if (!counter) return format;
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const answered = format(formatted, error);
@@ -119,7 +125,7 @@ export function createErrorFormatter(logger: Logger, options: { development: boo
         ? invalidVariableMessage(invalidVariable[1]!, error)
         : undefinedVariable
           ? 'A variable used here is not defined by the operation.'
-          : refusedLiteral || (INTROSPECTION_REFUSED.test(formatted.message) ? INTROSPECTION_OFF : formatted.message);
+          : refusedLiteral || (INTROSPECTION_REFUSED.test(formatted.message) ? introspectionRefusal : formatted.message);
       return { message, ...where, extensions: { code } };
     }
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {

@@ -29,6 +29,8 @@ export interface GraphqlServerOptions {
   introspection: boolean;
   /** Counts the codes clients are answered with (METRICS_PORT). */
   metrics?: ErrorCounter | undefined;
+  /** The committed file that holds this listener's schema, named when introspection is off. */
+  schemaFile: 'schema.graphql' | 'schema.subgraph.graphql';
 }
 
 function reportLimitExceeded(context: ValidationContext | null, error: GraphQLError) {
@@ -37,7 +39,7 @@ function reportLimitExceeded(context: ValidationContext | null, error: GraphQLEr
   context.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')));
 }
 
-export async function startGraphqlServer({ app, config, logger, schema, introspection, metrics }: GraphqlServerOptions) {
+export async function startGraphqlServer({ app, config, logger, schema, introspection, metrics, schemaFile }: GraphqlServerOptions) {
   const { maxDepth, maxAliases, maxDirectives, maxTokens, maxCost } = config.graphqlLimits;
   // armor words a limit's refusal as a syntax error ("Syntax Error: Query depth limit …"); it is
   // reported as the validation error it is, and validation goes on to report any others.
@@ -66,7 +68,7 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     parseOptions: { maxTokens },
     validationRules: [...armor.validationRules, typenameAliasOnlyForTypename, oneCredentialMutationPerOperation, knownOperationTypes],
     logger,
-    formatError: createErrorFormatter(logger, { development: config.development, counter: metrics }),
+    formatError: createErrorFormatter(logger, { development: config.development, counter: metrics, schemaFile }),
     plugins: [
       ...armor.plugins,
       errorsPlugin,

@@ -44,7 +44,7 @@ export async function createSubgraphApp({ config, deps, logger, settings, metric
     if (typeof given === 'string' && timingSafeEqual(digest(given), expected)) return;
     return reply.code(403).send({ errors: [toWire({ message: 'Only the router may call this listener.', code: ErrorCode.FORBIDDEN })] });
   });
-  const apollo = await startGraphqlServer({ app, config, logger, schema: subgraphSchema(), introspection: !config.production, metrics });
+  const apollo = await startGraphqlServer({ app, config, logger, schema: subgraphSchema(), introspection: !config.production, metrics, schemaFile: 'schema.subgraph.graphql' });
   const trusted = config.subgraph?.trustProxy ? 'SUBGRAPH_TRUST_PROXY' : undefined;
   await app.register(fastifyApollo(apollo), { context: requestContext(config, deps, trusted) });
   refuseOtherMethods(app, '/graphql', 'GET, HEAD, POST');

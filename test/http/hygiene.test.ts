@@ -12,13 +12,21 @@ import { codeOf, PASSWORD, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 
 const APP = 'http://app.example';
+const SUBGRAPH_SECRET = 'the-routers-secret-'.repeat(2);
 let dev: TestGateway;
 let prod: TestGateway;
 beforeAll(async () => {
   dev = await startGateway();
   // The harness passes its own database; DATABASE_URL is there for the production config check.
   prod = await startGateway({
-    env: { NODE_ENV: 'production', JWT_ISSUER: 'https://auth.example.test', DATABASE_URL: 'postgres://unused@127.0.0.1/unused', CORS_ORIGINS: APP },
+    env: {
+      NODE_ENV: 'production',
+      JWT_ISSUER: 'https://auth.example.test',
+      DATABASE_URL: 'postgres://unused@127.0.0.1/unused',
+      CORS_ORIGINS: APP,
+      SUBGRAPH_PORT: '0',
+      SUBGRAPH_SECRET: SUBGRAPH_SECRET,
+    },
   });
 });
 afterAll(async () => {
@@ -430,6 +438,17 @@ describe('production hides the schema', () => {
       expect(result.errors![0]!.message).toBe("GraphQL introspection is off in production (NODE_ENV=production): the schema is this version's schema.graphql.");
       expect(result.data ?? null).toBeNull();
     }
+    // The subgraph listener names its own schema's file.
+    const viaRouter = await fetch(`${prod.subgraphUrl}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-subgraph-secret': SUBGRAPH_SECRET },
+      body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+    });
+    const refusedThere = (await viaRouter.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+    expect(refusedThere.errors[0]!.extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(refusedThere.errors[0]!.message).toBe(
+      "GraphQL introspection is off in production (NODE_ENV=production): the schema is this version's schema.subgraph.graphql.",
+    );
     expect((await dev.gql(SchemaRootDocument)).data?.__schema.queryType.name).toBe('Query');
     expect((await dev.gql(TypeByNameDocument, { name: 'User' })).data?.__type?.name).toBe('User');
   });
