@@ -70,8 +70,8 @@ export class GatewayMetrics implements ErrorCounter {
 
   /**
    * Counts the answers of one listener by status (its series appear with their first answer),
-   * and times those given a duration: every routed request's (not the HTTP parser's refusals,
-   * answered before a request exists).
+   * and times those given a duration: every routed request's (not the answers given outside
+   * the routes: the HTTP parser's refusals, a URL Fastify cannot route, an Expect refusal).
    */
   answeredOn(listener: 'public' | 'subgraph') {
     const counters = new Map<number, Counter.Internal>();

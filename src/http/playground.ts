@@ -124,11 +124,20 @@ function prefersHtml(accept: string | undefined): boolean {
  */
 export function registerPlaygroundOffNotice(app: FastifyInstance) {
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET' || request.routeOptions.url !== '/graphql') return;
-    const vary = reply.getHeader('vary');
-    reply.header('vary', vary ? `${String(vary)}, Accept` : 'Accept');
-    if (prefersHtml(request.headers.accept)) return refusePlaygroundOff(reply);
+    if (isBrowserNavigation(request, reply)) return refusePlaygroundOff(reply);
   });
+}
+
+/**
+ * Whether a request is a browser's GET /graphql asking for a page. Every GET /graphql is marked
+ * as answered by its Accept header: the same URL answers a page (or the notice) or a GraphQL
+ * result, added to what CORS put there (Origin).
+ */
+function isBrowserNavigation(request: FastifyRequest, reply: FastifyReply): boolean {
+  if (request.method !== 'GET' || request.routeOptions.url !== '/graphql') return false;
+  const vary = reply.getHeader('vary');
+  reply.header('vary', vary ? `${String(vary)}, Accept` : 'Accept');
+  return prefersHtml(request.headers.accept);
 }
 
 /**
@@ -147,11 +156,7 @@ export function registerPlaygroundRoutes(app: FastifyInstance, options: { schema
 
   // A hook, not a route: Apollo owns GET /graphql, and only browsers asking for a page are taken from it.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.method !== 'GET' || request.routeOptions.url !== '/graphql') return;
-    // The same URL answers a page or a GraphQL result; added to what CORS put there (Origin).
-    const vary = reply.getHeader('vary');
-    reply.header('vary', vary ? `${String(vary)}, Accept` : 'Accept');
-    if (!prefersHtml(request.headers.accept)) return;
+    if (!isBrowserNavigation(request, reply)) return;
     reply.header('vary', `${String(reply.getHeader('vary'))}, Sec-Fetch-Site`);
     return send(request, reply, request.headers['sec-fetch-site'] === 'cross-site' ? pageOpenedCrossSite : page, 'no-store');
   });

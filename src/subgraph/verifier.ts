@@ -340,8 +340,8 @@ const KEYS_NEEDED = new Error('keys needed');
 /**
  * Without keys a token can be neither accepted nor refused, unless it would be refused with them
  * whatever they are: jose's own checks before it asks for a key (a JWT's shape, `crit`, the
- * algorithm pinned), then a signature that cannot be decoded (malformed, as jose finds after the
- * key) or is empty, a payload that is no JWT's (malformed), then jose's checks of the claims
+ * algorithm pinned), then a payload that is no JWT's (malformed; verify has already refused a
+ * token not spelt canonically, an empty signature included), then jose's checks of the claims
  * (typ, issuer, audience, the claims every token of ours has: invalid; exp past, or iat too
  * long ago, beyond the skew: expired) and the claims' types (invalid). Only a token that could
  * still pass is unavailable, so a client is not asked to retry
@@ -358,17 +358,13 @@ async function withoutKeys(
   } catch (error) {
     if (error !== KEYS_NEEDED) return reasonOf(error);
   }
-  let signature: Uint8Array;
   let header: ReturnType<typeof decodeProtectedHeader>;
   try {
-    // jose's own decoding, as lenient as when it verifies (padding, whitespace).
-    signature = base64url.decode(token.split('.')[2] ?? '');
     header = decodeProtectedHeader(token);
     decodeJwt(token);
   } catch {
     return 'malformed';
   }
-  if (signature.length === 0) return 'invalid'; // no signature verifies
   // jose's checks after the signature (typ, the claims required, issuer, audience, exp, iat), on
   // the claims alone: the token is spelt as an unsecured JWT only to ask them, and nothing is
   // accepted from here. A refusal says what the keys would not change.

@@ -197,8 +197,13 @@ describe.skipIf(!available && !process.env.CI)('the playground in Chromium', () 
     // And when the session ends with a pending enrolment on screen.
     const disabled = await run(`mutation { disableMfa(code: "${recoveryCodes[0]}") }`);
     expect(disabled.body.data).toEqual({ disableMfa: true });
-    await run(`mutation { enrollMfa(password: "${PASSWORD}") { qrCodeSvg } }`);
+    // Under aliases too: the panel finds the picture and the key, and the pane shows neither.
+    const aliased = await run(`mutation { enrollMfa(password: "${PASSWORD}") { q: qrCodeSvg s: secret } }`);
+    const aliasedSecret = aliased.body.data!.enrollMfa.s as string;
     await page.locator('#qr-panel').waitFor({ state: 'visible', timeout: 5_000 });
+    expect(await page.locator('#qr-secret').textContent()).toBe(aliasedSecret);
+    await page.waitForFunction(`document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue().includes('shown above the editor')`);
+    expect(await editorText('.graphiql-response')).not.toContain(aliasedSecret);
 
     const loggedOut = page.waitForResponse((r) => r.request().postDataJSON()?.operationName === 'PlaygroundLogout');
     await page.locator('#sign-out').click();

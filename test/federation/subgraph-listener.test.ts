@@ -300,6 +300,18 @@ describe('_entities: a User is visible only to that user or an admin', () => {
     expect(two!.body.data).toBeNull();
     expect(asked).toEqual([]);
   });
+
+  it('looks nobody up when any `_entities` field of the request is refused, whatever the fields before it queued', async () => {
+    const asked = await countingLookups(async () => {
+      const reply = await subgraph({
+        query: 'query($v: [_Any!]!, $b: [_Any!]!) { a: _entities(representations: $v) { __typename } b: _entities(representations: $b) { __typename } }',
+        variables: { v: [{ __typename: 'User', id: target.user.id }], b: [{ __typename: 'Product', id: 'x' }] },
+      });
+      expect(codes(reply)).toEqual(['BAD_USER_INPUT']);
+      expect(reply.body.data).toBeNull();
+    });
+    expect(asked).toEqual([]);
+  });
 });
 
 describe('the public operations through the listener keep the User rule', () => {

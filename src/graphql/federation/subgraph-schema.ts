@@ -66,9 +66,10 @@ let schema: GraphQLSchema | undefined;
  */
 const MAX_REPRESENTATIONS = 1000;
 
-/** Per request: the representations asked for so far, and the users looked up for them. */
+/** Per request: the representations asked for so far, whether any were refused, and the users looked up for them. */
 interface EntityRequest {
   representations: number;
+  refused: boolean;
   users: DataLoader<string, UserRecord | null>;
 }
 const entityRequests = new WeakMap<GatewayContext, EntityRequest>();
@@ -78,11 +79,13 @@ function entityRequest(context: GatewayContext): EntityRequest {
   if (!request) {
     const state: EntityRequest = {
       representations: 0,
+      refused: false,
       // Every representation of the request in one statement, each user once: the batch runs
-      // after all the operation's `_entities` fields have counted theirs, so an operation over
-      // the limit looks nobody up.
+      // after all the operation's `_entities` fields have been checked, so an operation with one
+      // refused (over the limit, or a representation not ours) looks nobody up. `_entities` is
+      // non-null: one refusal nulls the whole answer, whatever the fields before it queued.
       users: new DataLoader(
-        async (ids) => (state.representations > MAX_REPRESENTATIONS ? ids.map(() => null) : findUserReferences(context.deps, ids)),
+        async (ids) => (state.refused ? ids.map(() => null) : findUserReferences(context.deps, ids)),
         { maxBatchSize: MAX_REPRESENTATIONS },
       ),
     };
@@ -123,9 +126,11 @@ function refuseForeignRepresentations(built: GraphQLSchema) {
     const request = entityRequest(context);
     request.representations += args.representations.length;
     if (request.representations > MAX_REPRESENTATIONS) {
+      request.refused = true;
       throw new BadUserInputError(`At most ${MAX_REPRESENTATIONS} representations per request, over all its _entities fields.`, 'representations');
     }
     if (!args.representations.every(isUserRepresentation)) {
+      request.refused = true;
       throw new BadUserInputError('Every representation must be { __typename: "User", id: <string> }.', 'representations');
     }
     return resolve(source, args, context, info);

@@ -81,13 +81,34 @@
     return operations.find((o) => o.name && o.name.value === params.operationName);
   }
 
-  /** The top-level fields of the operation that ran: [{ name, key }] (key: the alias, if any). */
+  /** The fields of a selection set, inline fragments' included: [{ name, key, selection }] (key: the alias, if any). */
+  function fieldsOf(selectionSet) {
+    const fields = [];
+    for (const s of selectionSet ? selectionSet.selections : []) {
+      if (s.kind === 'Field') fields.push({ name: s.name.value, key: (s.alias || s.name).value, selection: s });
+      else if (s.kind === 'InlineFragment') fields.push(...fieldsOf(s.selectionSet));
+    }
+    return fields;
+  }
+
+  /** The top-level fields of the operation that ran. */
   function topLevelFields(params) {
     const operation = operationOf(params);
-    if (!operation) return [];
-    return operation.selectionSet.selections
-      .filter((s) => s.kind === 'Field')
-      .map((s) => ({ name: s.name.value, key: (s.alias || s.name).value }));
+    return operation ? fieldsOf(operation.selectionSet) : [];
+  }
+
+  /**
+   * An enrolment's QR code and secret, under whatever alias the operation gave them (by their
+   * own names when the selection does not say, as through a named fragment).
+   */
+  function enrolment(selection, value) {
+    const fields = fieldsOf(selection.selectionSet);
+    const valueOf = (name) => {
+      const field = fields.find((f) => f.name === name);
+      return field ? value[field.key] : value[name];
+    };
+    const qrCodeSvg = valueOf('qrCodeSvg');
+    return typeof qrCodeSvg === 'string' ? { qrCodeSvg, secret: valueOf('secret') } : null;
   }
 
   /**
@@ -98,17 +119,18 @@
   function observe(params, result) {
     const data = result && result.data;
     if (!data) return;
-    for (const { name, key } of topLevelFields(params)) {
+    for (const { name, key, selection } of topLevelFields(params)) {
       const value = data[key];
       if (value == null) continue;
+      const enrolled = name === 'enrollMfa' ? enrolment(selection, value) : null;
       if ((name === 'login' || name === 'verifyMfa' || name === 'refresh') && typeof value.accessToken === 'string') {
         void adopt(value);
       } else if (name === 'login' && typeof value.mfaToken === 'string' && !session) {
         render("Second step: put this mfaToken in VerifyMfa's variables, with a code from your authenticator app, and run it.");
       } else if (name === 'logout' || name === 'logoutAll') {
         forget('Signed out.');
-      } else if (name === 'enrollMfa' && typeof value.qrCodeSvg === 'string') {
-        showQr(value.qrCodeSvg, value.secret);
+      } else if (enrolled) {
+        showQr(enrolled.qrCodeSvg, enrolled.secret);
       } else if (name === 'confirmMfa' || (name === 'disableMfa' && value === true)) {
         hideQr();
       }
@@ -237,9 +259,9 @@
     const data = result && result.data;
     if (!data) return result;
     let copy;
-    for (const { name, key } of topLevelFields(params)) {
+    for (const { name, key, selection } of topLevelFields(params)) {
       const value = data[key];
-      if (name !== 'enrollMfa' || value == null || typeof value.qrCodeSvg !== 'string') continue;
+      if (name !== 'enrollMfa' || value == null || !enrolment(selection, value)) continue;
       copy = copy || { ...result, data: { ...data } };
       copy.data[key] = Object.fromEntries(
         Object.entries(value).map(([field, v]) => [field, typeof v === 'string' && field !== '__typename' ? SHOWN_ABOVE : v]),
