@@ -248,7 +248,7 @@
     qrSecret.textContent = '';
   }
 
-  const SHOWN_ABOVE = '(shown above the editor until ConfirmMfa succeeds)';
+  const SHOWN_ABOVE = '(shown above the editor, in the QR panel)';
 
   /**
    * What GraphiQL shows of an answer. An enrolment shown in the QR panel leaves its strings
