@@ -14,6 +14,7 @@ import { JWKS_MAX_AGE_SECONDS, MAX_ACCESS_TOKEN_TTL } from './domain/tokens/veri
 import { defaultHashConcurrency } from './thread-pool';
 import { DEFAULT_PASSWORD_HASH_NICE } from './thread-priority';
 import { OperatorError } from './errors';
+import { DEFAULT_KEY_PREFIX } from './storage/redis/key-prefix';
 
 export type { EncryptionKey };
 export type RefreshTransport = 'both' | 'cookie' | 'body';
@@ -175,7 +176,7 @@ const schema = z.object({
   RATE_LIMIT_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'letters, digits and _ : . - only')
-    .default('gw:rl'),
+    .default(DEFAULT_KEY_PREFIX),
   RATE_LIMIT_FAIL: oneOf(['insurance', 'closed']).default('insurance'),
   LOGIN_LIMIT_EMAIL_IP: limit('5/900'),
   LOGIN_LIMIT_IP: limit('100/86400'),

@@ -5,6 +5,7 @@
  * a Redis user with read and subscribe rights on the gateway's keys is enough.
  */
 import { describeError } from '../describe-error';
+import { DEFAULT_KEY_PREFIX } from '../storage/redis/key-prefix';
 import { RedisRevocationFeed } from '../storage/redis/revocation-feed';
 import { checkedClock, type Clock } from './clock.js';
 import { stderrWarnings, type KitLogger } from './logger.js';
@@ -59,7 +60,7 @@ export async function createRevocationFeed(options: RevocationFeedOptions) {
       resolve();
     });
   });
-  const feed = new RedisRevocationFeed(client, options.prefix ?? 'gw:rl', logger, { readOnly: true, clock });
+  const feed = new RedisRevocationFeed(client, options.prefix ?? DEFAULT_KEY_PREFIX, logger, { readOnly: true, clock });
   await feed.started();
   const liveness = setInterval(() => {
     if (client.status !== 'ready') return;
