@@ -39,14 +39,6 @@ export interface UserStore {
    * has changed meanwhile, e.g. by a password change, which must not be undone.
    */
   replacePasswordHash(id: string, from: string, to: string): Promise<boolean>;
-  /**
-   * Replaces a user's roles with `change(current)`, reading and writing under a row lock so that
-   * concurrent changes do not lose each other. Null when the user does not exist.
-   */
-  updateRoles(
-    id: string,
-    change: (current: string[]) => string[],
-  ): Promise<{ before: string[]; after: UserRecord } | null>;
   /** null enables the user again. */
   setDisabled(id: string, disabledAt: Date | null): Promise<void>;
   list(limit: number, offset: number): Promise<UserRecord[]>;
@@ -122,6 +114,19 @@ export interface PasswordChange {
   now: Date;
 }
 
+export interface RoleChange {
+  userId: string;
+  /** May throw (a refused change): nothing changes. */
+  change: (current: string[]) => string[];
+  now: Date;
+  askedBy?: { userId: string; sessionId: string } | undefined;
+}
+
+export type RoleChangeResult =
+  | { kind: 'changed'; before: string[]; after: UserRecord; ended: string[] }
+  | { kind: 'unknown_user' }
+  | { kind: 'caller_session_ended' };
+
 export interface SessionStore {
   /**
    * Creates the session and its first refresh token together, only while the user is enabled
@@ -162,6 +167,16 @@ export interface SessionStore {
    * sent from a session ended meanwhile, never lands after it.
    */
   changePassword(change: PasswordChange): Promise<{ ended: string[] } | null>;
+  /**
+   * A change of a user's roles, in one transaction: replaces them with `change(current)`, read and
+   * written under the user's row lock (concurrent changes do not lose each other), and when any
+   * role is taken away, raises the epoch and ends every session of the user (reason
+   * `roles_removed`), returning their ids. Nothing can land in between, so a change either ends
+   * the sessions or does not happen, and a retry after a failure finds the roles as they were.
+   * With `askedBy`, only while that session (the admin's who asks) is live, locked against its
+   * revocation: a request already past its role check cannot land after its caller was demoted.
+   */
+  changeRoles(change: RoleChange): Promise<RoleChangeResult>;
   listLive(userId: string, now: Date): Promise<SessionRecord[]>;
   /** Every session that ended at or after `since` (any user), with when it ended. */
   listEndedSince(since: Date): Promise<Array<{ id: string; revokedAt: Date }>>;

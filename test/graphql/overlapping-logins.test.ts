@@ -6,7 +6,7 @@ import * as argon2 from 'argon2';
 import { eq, sql } from 'drizzle-orm';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setUserRoles } from '../../src/domain/auth';
+import { changeRoles } from '../../src/domain/auth';
 import { sessions, users } from '../../src/storage/postgres/schema';
 import { ChangePasswordDocument, LoginDocument, LogoutAllDocument, MeIdRolesDocument, RefreshDocument, VerifyMfaDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp } from '../helpers/fixtures';
@@ -105,7 +105,7 @@ describe('logins that overlap the end of all sessions', () => {
     const user = await signUp(held);
     const results = await burstAround(held, user.email, user.password, async () => {
       // A role to tell the logins that read the account from here on (they may start sessions).
-      await setUserRoles(held.deps, user.user.id, ['later', 'user'], 'test');
+      await changeRoles(held.deps, user.user.id, () => ['later', 'user']);
       expect((await held.gql(LogoutAllDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
     });
     // The logins that read the account before logoutAll are refused, not counted.
@@ -117,8 +117,8 @@ describe('logins that overlap the end of all sessions', () => {
 
   it('a removed role: logins checked before the removal start no session that keeps it', async () => {
     const user = await signUp(held);
-    await setUserRoles(held.deps, user.user.id, ['editor', 'user'], 'test');
-    const results = await burstAround(held, user.email, user.password, () => setUserRoles(held.deps, user.user.id, ['user'], 'test'));
+    await changeRoles(held.deps, user.user.id, () => ['editor', 'user']);
+    const results = await burstAround(held, user.email, user.password, () => changeRoles(held.deps, user.user.id, () => ['user']));
     expect(outcomes(results)).toContain('INVALID_CREDENTIALS');
     await expectAllEnded(results, held, (roles) => roles.includes('editor'));
     const after = await login(user.email, user.password, held);

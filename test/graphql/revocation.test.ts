@@ -70,8 +70,8 @@ describe('on this instance', () => {
 
     const target = await signUp(gw);
     await gw.database.db.update(users).set({ roles: ['user', 'editor'] }).where(eq(users.id, target.user.id));
-    const { setUserRoles } = await import('../../src/domain/auth');
-    await setUserRoles(gw.deps, target.user.id, ['user'], 'test');
+    const { changeRoles } = await import('../../src/domain/auth');
+    await changeRoles(gw.deps, target.user.id, () => ['user']);
     expect(await meCode(gw, target.accessToken)).toBe('UNAUTHENTICATED');
   });
 
@@ -89,8 +89,8 @@ describe('on this instance', () => {
 
     const target = await signUp(gw);
     await gw.database.db.update(users).set({ roles: ['user', 'editor'] }).where(eq(users.id, target.user.id));
-    const { setUserRoles } = await import('../../src/domain/auth');
-    await setUserRoles(gw.deps, target.user.id.toUpperCase(), ['user'], 'test');
+    const { changeRoles } = await import('../../src/domain/auth');
+    await changeRoles(gw.deps, target.user.id.toUpperCase(), () => ['user']);
     expect(await meCode(gw, target.accessToken)).toBe('UNAUTHENTICATED');
   });
 

@@ -1,4 +1,4 @@
-import { BadUserInputError } from '../../errors';
+import { BadUserInputError, UnauthenticatedError } from '../../errors';
 import { canonicalId } from '../ids';
 import type { AuthDeps } from './deps';
 
@@ -31,23 +31,32 @@ function rolesAfter(current: string[], wanted: string[]) {
   return after;
 }
 
-type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
+type Deps = Pick<AuthDeps, 'sessions' | 'clock' | 'audit'>;
+
+/** Who asks for a change over GraphQL: the admin's user id (audited as `by`) and session. */
+export interface RoleChanger {
+  userId: string;
+  sessionId: string;
+}
 
 /**
  * Applies a change to a user's roles atomically. New roles reach tokens at the user's next
- * refresh (refresh re-reads them); removing any role also ends the user's sessions, so no
- * token keeps a removed role past its short lifetime. Audited ('roles changed') with `by`, the
- * admin's user id, when they changed; the admin CLI leaves `by` out, its audit lines carry
- * their own.
+ * refresh (refresh re-reads them); removing any role also ends the user's sessions in the same
+ * transaction, so no token keeps a removed role past its short lifetime, and a change that fails
+ * changes nothing (a retry finds the roles as they were). A change asked for by an admin whose
+ * session has ended meanwhile (demoted, disabled, logged out) is refused with UNAUTHENTICATED.
+ * Audited ('roles changed') with `by`, the admin's user id, when they changed; the admin CLI
+ * leaves `by` out, its audit lines carry their own.
  */
-export async function changeRoles(deps: Deps, id: string, change: (current: string[]) => string[], by?: string) {
+export async function changeRoles(deps: Deps, id: string, change: (current: string[]) => string[], by?: RoleChanger) {
   const userId = canonicalId(id);
-  const result = userId && (await deps.users.updateRoles(userId, (current) => rolesAfter(current, change(current))));
-  if (!result) throw new BadUserInputError('Unknown user.', 'userId');
-  const { before, after } = result;
-  const removed = before.some((role) => !after.roles.includes(role));
-  const changed = removed || after.roles.length !== before.length;
-  const ended = removed ? await deps.sessions.revokeAllOfUser(userId, 'roles_removed', deps.clock.now()) : [];
-  if (changed) deps.audit('roles changed', { ...(by && { by }), userId, before, roles: after.roles, endedSessions: ended.length });
+  const result = userId
+    ? await deps.sessions.changeRoles({ userId, change: (current) => rolesAfter(current, change(current)), now: deps.clock.now(), askedBy: by })
+    : ({ kind: 'unknown_user' } as const);
+  if (result.kind === 'unknown_user') throw new BadUserInputError('Unknown user.', 'userId');
+  if (result.kind === 'caller_session_ended') throw new UnauthenticatedError();
+  const { before, after, ended } = result;
+  const changed = after.roles.length !== before.length || before.some((role) => !after.roles.includes(role));
+  if (changed) deps.audit('roles changed', { ...(by && { by: by.userId }), userId: after.id, before, roles: after.roles, endedSessions: ended.length });
   return { user: after, changed, endedSessions: ended.length };
 }

@@ -1,8 +1,8 @@
 import type { AuthDeps } from './deps';
-import { changeRoles, validateRoles } from './change-roles';
+import { changeRoles, validateRoles, type RoleChanger } from './change-roles';
 
-/** Replaces a user's roles (the admin mutation); `adminId` is the caller. */
-export async function setUserRoles(deps: Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>, userId: string, roles: string[], adminId: string) {
+/** Replaces a user's roles (the admin mutation); `admin` is the caller (see changeRoles). */
+export async function setUserRoles(deps: Pick<AuthDeps, 'sessions' | 'clock' | 'audit'>, userId: string, roles: string[], admin: RoleChanger) {
   const wanted = validateRoles(roles);
-  return (await changeRoles(deps, userId, () => wanted, adminId)).user;
+  return (await changeRoles(deps, userId, () => wanted, admin)).user;
 }

@@ -39,6 +39,11 @@ export function revokingSessionStore(inner: SessionStore, feed: RevocationFeed):
       if (changed) await announce(changed.ended, change.now);
       return changed;
     },
+    async changeRoles(change) {
+      const changed = await inner.changeRoles(change);
+      if (changed.kind === 'changed') await announce(changed.ended, change.now);
+      return changed;
+    },
     async revokeAllOfUser(userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
       const ids = await inner.revokeAllOfUser(userId, reason, now, exceptSessionId);
       await announce(ids, now);

@@ -61,6 +61,7 @@ export class UserResolver {
     @Arg('roles', () => [String]) roles: string[],
     @Ctx() ctx: GatewayContext,
   ) {
-    return setUserRoles(ctx.deps, userId, roles, viewerOf(ctx).userId);
+    const admin = viewerOf(ctx);
+    return setUserRoles(ctx.deps, userId, roles, { userId: admin.userId, sessionId: admin.sessionId });
   }
 }

@@ -3,6 +3,8 @@ import type {
   NewSession,
   PasswordChange,
   RevocationReason,
+  RoleChange,
+  RoleChangeResult,
   Rotation,
   RotationResult,
   SessionRecord,
@@ -12,6 +14,7 @@ import type {
 import { revocationsInForceSince } from '../../domain/revocation';
 import { epochMs, preparedQuery, queryRows, transaction, ts, tsPlaceholder, type Db, type Tx } from './client';
 import { sessions, users } from './schema';
+import { toUser } from './user-store';
 
 type SessionRow = typeof sessions.$inferSelect;
 /**
@@ -292,6 +295,31 @@ export class PostgresSessionStore implements SessionStore {
       if (changed.length !== 1) return tx.rollback();
       if (!(await lockLiveSession(tx, c.userId, c.keepSessionId, c.now))) return tx.rollback();
       return { ended: await endSessionsOf(tx, c.userId, 'password_changed', c.now, c.keepSessionId) };
+    });
+  }
+
+  /**
+   * The user's row first, then the asking admin's session, then the user's sessions: the order
+   * revokeAllOfUser and changePassword take theirs. A refused change (`change` throws) or a
+   * caller's session ended meanwhile rolls everything back.
+   */
+  async changeRoles(c: RoleChange): Promise<RoleChangeResult> {
+    return transaction(this.db, { kind: 'caller_session_ended' } as const, async (tx): Promise<RoleChangeResult> => {
+      // NO KEY: the roles are no key, so inserts that reference the user (a login's session, MFA
+      // rows), whose checks take KEY SHARE, do not wait for this (nor, through it, for whatever
+      // updates the row next: a wait that could close a cycle with a session's lock).
+      const [row] = await tx.select().from(users).where(eq(users.id, c.userId)).for('no key update');
+      if (!row) return { kind: 'unknown_user' };
+      if (c.askedBy && !(await lockLiveSession(tx, c.askedBy.userId, c.askedBy.sessionId, c.now))) return tx.rollback();
+      const roles = c.change(row.roles);
+      const removed = row.roles.some((role) => !roles.includes(role));
+      const [after] = await tx
+        .update(users)
+        .set({ roles, ...(removed && { sessionEpoch: sql`${users.sessionEpoch} + 1` }) })
+        .where(eq(users.id, c.userId))
+        .returning();
+      const ended = removed ? await endSessionsOf(tx, c.userId, 'roles_removed', c.now) : [];
+      return { kind: 'changed', before: row.roles, after: toUser(after!), ended };
     });
   }
 

@@ -5,7 +5,7 @@ import { users } from './schema';
 
 type Row = typeof users.$inferSelect;
 
-const toUser = (r: Row): UserRecord => ({
+export const toUser = (r: Row): UserRecord => ({
   id: r.id,
   email: r.email,
   passwordHash: r.passwordHash,
@@ -56,18 +56,6 @@ export class PostgresUserStore implements UserStore {
       .where(and(eq(users.id, id), eq(users.passwordHash, from)))
       .returning({ id: users.id });
     return rows.length === 1;
-  }
-
-  async updateRoles(id: string, change: (current: string[]) => string[]) {
-    return this.db.transaction(async (tx) => {
-      // NO KEY: the roles are no key, so inserts that reference the user (a login's session, MFA
-      // rows), whose checks take KEY SHARE, do not wait for this (nor, through it, for whatever
-      // updates the row next: a wait that could close a cycle with a session's lock).
-      const [row] = await tx.select().from(users).where(eq(users.id, id)).for('no key update');
-      if (!row) return null;
-      const [after] = await tx.update(users).set({ roles: change(row.roles) }).where(eq(users.id, id)).returning();
-      return { before: row.roles, after: toUser(after!) };
-    });
   }
 
   async setDisabled(id: string, disabledAt: Date | null) {
