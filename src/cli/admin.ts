@@ -112,6 +112,7 @@ async function run(argv: string[]): Promise<number> {
       users: new PostgresUserStore(database.db),
       sessions: revokingSessionStore(new PostgresSessionStore(database.db), revocations),
       mfa: new PostgresMfaStore(database.db),
+      revocations,
       audit,
     };
     const say = (line: string) => process.stdout.write(line + '\n');

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginDocument, MeDocument, RefreshDocument, RegisterDocument, SetUserRolesDocument, UsersDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { cancelWaitingStatement, holdingRowLock, waitingBackend } from '../helpers/row-locks';
 import { sessions, users } from '../../src/storage/postgres/schema';
 import { grantRole } from '../../src/domain/admin';
 
@@ -227,39 +228,6 @@ describe('setUserRoles', () => {
   });
 });
 
-/** Holds `lock` (a statement taking row locks) in a transaction of its own until released. */
-async function holding(lock: ReturnType<typeof sql>) {
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let locked!: () => void;
-  const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const holder = gw.database.db.transaction(async (tx) => {
-    await tx.execute(lock);
-    locked();
-    await released;
-  });
-  await isLocked;
-  return async () => {
-    release();
-    await holder;
-  };
-}
-
-/** The backend of this database waiting for a lock, once there is one. */
-async function waitingBackend() {
-  let pid: number | undefined;
-  await expect
-    .poll(async () => {
-      const rows = (await gw.database.db.execute(
-        sql`select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
-      )) as unknown as Array<{ pid: number }>;
-      pid = rows[0]?.pid;
-      return rows.length;
-    }, { timeout: 10_000 })
-    .toBe(1);
-  return pid!;
-}
-
 // Row locks and a second connection: PostgreSQL only (PGlite has one connection).
 describe.runIf(process.env.DATABASE_URL)('setUserRoles under failure and concurrency (PostgreSQL)', () => {
   it('a removal that fails before its sessions end changes nothing, and its retry ends them', async () => {
@@ -268,10 +236,9 @@ describe.runIf(process.env.DATABASE_URL)('setUserRoles under failure and concurr
     const demoted = await login(target.email);
     // Its sessions locked: the removal waits there, and is cancelled (as a statement_timeout, a
     // deadlock or a lost connection would end it) between the roles' write and the sessions'.
-    const release = await holding(sql`select 1 from sessions where user_id = ${target.user.id}::uuid for update`);
+    const release = await holdingRowLock(gw, sql`select 1 from sessions where user_id = ${target.user.id}::uuid for update`);
     const asked = gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: ['user'] }, { token: admin.accessToken });
-    const pid = await waitingBackend();
-    await gw.database.db.execute(sql`select pg_cancel_backend(${pid})`);
+    await cancelWaitingStatement(gw);
     expect(codeOf(await asked)).toBe('SERVICE_UNAVAILABLE');
     await release();
     // Nothing landed: the role is still there, and so is the session that carries it.
@@ -288,9 +255,9 @@ describe.runIf(process.env.DATABASE_URL)('setUserRoles under failure and concurr
     await grantRole(gw.deps, asking.email, 'admin');
     const askingAdmin = await login(asking.email);
     // The change waits for the target's row; meanwhile the asking admin's sessions end.
-    const release = await holding(sql`select 1 from users where id = ${plain.user.id}::uuid for update`);
+    const release = await holdingRowLock(gw, sql`select 1 from users where id = ${plain.user.id}::uuid for update`);
     const asked = gw.gql(SetUserRolesDocument, { userId: plain.user.id, roles: ['admin', 'user'] }, { token: askingAdmin.accessToken });
-    await waitingBackend();
+    await waitingBackend(gw);
     const demoted = await gw.gql(SetUserRolesDocument, { userId: asking.user.id, roles: ['user'] }, { token: admin.accessToken });
     expect(demoted.data?.setUserRoles.roles).toEqual(['user']);
     await release();

@@ -1,9 +1,9 @@
 // Rule: the second factor cannot be bypassed, guessed in bulk, replayed or read back from the database or the logs.
-import { eq, inArray } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEncryptionKeys } from '../../src/config';
-import { forgetEncryptionKey, prune, reencrypt } from '../../src/domain/admin';
+import { forgetEncryptionKey, prune, reencrypt, resetMfa } from '../../src/domain/admin';
 import { sealTotpSecret } from '../../src/domain/mfa';
 import { hashOpaqueToken } from '../../src/domain/tokens';
 import { SecretBox, generateEncryptionKeyEntry } from '../../src/domain/crypto/secret-box';
@@ -25,6 +25,7 @@ import { codeOf, signUp } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { beforeNextCall } from '../helpers/hooks';
 import { challenge, enableMfa, loginWithMfa, totpNow, wrongCode } from '../helpers/mfa';
+import { cancelWaitingStatement, holdingRowLock } from '../helpers/row-locks';
 import { logIn, sessionIdOf } from '../helpers/sessions';
 
 let gw: TestGateway;
@@ -507,14 +508,16 @@ describe('while a code is checked', () => {
     const user = await mfaUser();
     const { mfaToken } = await challenge(gw, user.email, user.password);
     beforeNextCall(gw.deps.mfa, 'getFactor', async () => {
-      await gw.deps.mfa.disable(user.user.id);
+      await gw.deps.mfa.disable(user.user.id, gw.clock.now());
     });
     expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: totpNow(gw, user.secret) }))).toBe('INVALID_TOKEN');
   });
 
   it('answers disableMfa MFA_NOT_ENABLED, neither counted nor audited as a wrong code, when MFA goes off while its right code is checked', async () => {
     const user = await mfaUser();
-    beforeNextCall(gw.deps.mfa, 'disable', () => gw.deps.mfa.disable(user.user.id));
+    // Off from this very session (a second click), which ends the others but not this one.
+    const by = { sessionId: sessionIdOf(user.accessToken), now: gw.clock.now() };
+    beforeNextCall(gw.deps.mfa, 'disable', () => gw.deps.mfa.disable(user.user.id, gw.clock.now(), { by }));
     const from = gw.logs.length;
     expect(codeOf(await gw.gql(DisableMfaDocument, { code: totpNow(gw, user.secret) }, { token: user.accessToken }))).toBe('MFA_NOT_ENABLED');
     expect(gw.logs.slice(from).filter((line) => line.includes('"mfa code rejected"'))).toEqual([]);
@@ -531,4 +534,59 @@ describe('while a code is checked', () => {
     expect(gw.logs.slice(from).filter((line) => line.includes('"mfa code rejected"'))).toEqual([]);
   });
 
+});
+
+// Row locks and a second connection: PostgreSQL only (PGlite has one connection).
+describe.runIf(process.env.DATABASE_URL)('an MFA change and the sessions it ends, as one (PostgreSQL)', () => {
+  const mfaOn = async (userId: string) =>
+    (await gw.database.db.execute(sql`select mfa_enabled from users where id = ${userId}::uuid`) as unknown as Array<{ mfa_enabled: boolean }>)[0]!.mfa_enabled;
+  /** The user's other session held locked, so that ending it waits; that wait is then cancelled. */
+  const failingWhileEnding = async <T>(otherAccessToken: string, work: () => Promise<T>) => {
+    const release = await holdingRowLock(gw, sql`select 1 from sessions where id = ${sessionIdOf(otherAccessToken)}::uuid for update`);
+    const answered = work();
+    await cancelWaitingStatement(gw);
+    const answer = await answered;
+    await release();
+    return answer;
+  };
+
+  it('confirmMfa that fails while ending the other sessions leaves MFA off and them live; its retry does both', async () => {
+    const user = await signUp(gw);
+    const other = await logIn(gw, user.email, user.password);
+    const { secret } = (await gw.gql(EnrollMfaDocument, { password: user.password }, { token: user.accessToken })).data!.enrollMfa;
+    const code = totpNow(gw, secret);
+    const failed = await failingWhileEnding(other.accessToken!, () => gw.gql(ConfirmMfaDocument, { code }, { token: user.accessToken }));
+    expect(codeOf(failed)).toBe('SERVICE_UNAVAILABLE');
+    expect(await mfaOn(user.user.id)).toBe(false);
+    expect((await gw.gql(MeDocument, {}, { token: other.accessToken })).errors).toBeUndefined();
+    // Still pending, its code unspent: the retry confirms, and the other session ends with it.
+    const retried = await gw.gql(ConfirmMfaDocument, { code }, { token: user.accessToken });
+    expect(retried.data?.confirmMfa).toHaveLength(10);
+    expect(await mfaOn(user.user.id)).toBe(true);
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: other.accessToken }))).toBe('UNAUTHENTICATED');
+  });
+
+  it('disableMfa that fails while ending the other sessions leaves MFA on and its code unspent; its retry does both', async () => {
+    const user = await mfaUser();
+    const other = await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[0]!);
+    const code = user.recoveryCodes[1]!;
+    const failed = await failingWhileEnding(other.accessToken!, () => gw.gql(DisableMfaDocument, { code }, { token: user.accessToken }));
+    expect(codeOf(failed)).toBe('SERVICE_UNAVAILABLE');
+    expect(await mfaOn(user.user.id)).toBe(true);
+    expect((await gw.gql(MeDocument, {}, { token: other.accessToken })).errors).toBeUndefined();
+    expect((await gw.gql(DisableMfaDocument, { code }, { token: user.accessToken })).data?.disableMfa).toBe(true);
+    expect(await mfaOn(user.user.id)).toBe(false);
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: other.accessToken }))).toBe('UNAUTHENTICATED');
+  });
+
+  it("an operator's reset-mfa that fails while ending the sessions leaves MFA on and them live; run again, it does both", async () => {
+    const user = await mfaUser();
+    const failed = await failingWhileEnding(user.accessToken, () => resetMfa(gw.deps, user.email).then(() => 'reset', (error: unknown) => error));
+    expect(failed).toBeInstanceOf(Error);
+    expect(await mfaOn(user.user.id)).toBe(true);
+    expect((await gw.gql(MeDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
+    expect((await resetMfa(gw.deps, user.email))?.ended).toEqual([sessionIdOf(user.accessToken)]);
+    expect(await mfaOn(user.user.id)).toBe(false);
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: user.accessToken }))).toBe('UNAUTHENTICATED');
+  });
 });

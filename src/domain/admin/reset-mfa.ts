@@ -1,7 +1,8 @@
 import type { AuthDeps } from '../auth/deps';
+import { announceEnded } from '../revocation';
 import { findUserByEmail } from './find-user-by-email';
 
-type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'mfa' | 'clock' | 'audit'>;
+type Deps = Pick<AuthDeps, 'users' | 'mfa' | 'revocations' | 'clock' | 'audit'>;
 
 /** Why an operator took a user's MFA away (the audit line's `reason`). */
 export type MfaResetReason = 'admin' | 'encryption key forgotten';
@@ -25,11 +26,13 @@ export async function resetMfa(deps: Deps, email: string) {
  * counts as on). Returns whether anything was removed, and the sessions ended.
  */
 export async function removeMfa(deps: Deps, userId: string, reason: MfaResetReason, sealedUnder?: string) {
-  const removed = await deps.mfa.disable(userId, { sealedUnder });
+  const now = deps.clock.now();
+  const removed = await deps.mfa.disable(userId, now, { sealedUnder });
   // (The other answers are for a removal that spends a code: an admin's spends none.)
   if (removed === null || typeof removed === 'string') return { removed: false, wasOn: false, ended: [] };
-  const { wasOn } = removed;
-  const ended = wasOn ? await deps.sessions.revokeAllOfUser(userId, 'mfa_changed', deps.clock.now()) : [];
+  // The sessions ended with the removal, in its transaction.
+  const { wasOn, ended } = removed;
+  await announceEnded(deps.revocations, ended, now);
   deps.audit('mfa reset', { userId, reason, wasOn, endedSessions: ended.length });
   return { removed: true, wasOn, ended };
 }

@@ -2,6 +2,7 @@ import { BadUserInputError, InvalidMfaCodeError, MfaAlreadyEnabledError, Unauthe
 import type { Sealed } from '../crypto/secret-box';
 import type { AuthDeps, Viewer } from '../auth/deps';
 import { getViewerUser } from '../auth/get-viewer-user';
+import { announceEnded } from '../revocation';
 import { enrolmentsLiveSince } from './pending-enrolment';
 import { hashRecoveryCode, newRecoveryCodes } from './recovery-codes';
 import { openTotpSecret } from './secret';
@@ -9,7 +10,8 @@ import { matchingStep } from './totp';
 
 /**
  * Turns MFA on with a code from the pending secret, returns the recovery codes (shown once,
- * stored only as hashes) and ends the user's other sessions. The pending enrolment must be
+ * stored only as hashes) and ends the user's other sessions, all in one transaction: one that
+ * fails changes nothing, and its retry finds the enrolment still pending. The pending enrolment must be
  * younger than MFA_ENROLMENT_TTL_SECONDS and from the user's current session epoch.
  */
 export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): Promise<string[]> {
@@ -23,7 +25,7 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
     factor.enrolledAt > enrolmentsLiveSince(deps.clock.now());
   // A factor confirmed since the user was read: the same confirmation, sent twice.
   if (!pending) throw factor?.confirmed ? new MfaAlreadyEnabledError() : noPendingEnrolment();
-  const codes = await deps.throttle
+  const { codes, ended, now } = await deps.throttle
     .guardMfa(user.id, (error) => error instanceof InvalidMfaCodeError, async () => {
       const now = deps.clock.now();
       const step = matchingStep(openTotpSecret(deps.box, user.id, factor.sealed), code.trim(), now);
@@ -34,14 +36,15 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
       // The session ended while the code was checked (revoked by the owner, say): MFA stays off.
       if (confirmed === 'session-ended') throw new UnauthenticatedError();
       if (confirmed === 'unconfirmed') throw await whyUnconfirmed(deps, user.id, factor.sealed);
-      return fresh;
+      // The other sessions ended with the confirmation, in its transaction.
+      return { codes: fresh, ended: confirmed.ended, now };
     })
     .catch((error: unknown) => {
       // A wrong code draws on the one budget of guesses at the secret, and is audited as at every other path.
       if (error instanceof InvalidMfaCodeError) deps.audit('mfa code rejected', { userId: user.id, sessionId: viewer.sessionId });
       throw error;
     });
-  await deps.sessions.revokeAllOfUser(user.id, 'mfa_changed', deps.clock.now(), viewer.sessionId);
+  await announceEnded(deps.revocations, ended, now);
   deps.audit('mfa enabled', { userId: user.id });
   return codes;
 }

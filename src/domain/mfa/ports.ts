@@ -42,9 +42,11 @@ export interface MfaStore {
   /**
    * Confirms the pending factor (only if it is still the `sealed` secret the code was checked
    * against, and the user is still in the session epoch it was enrolled in) with the accepted
-   * time step, enables MFA on the user and stores the recovery codes, in one transaction, while
-   * the session asking (`bySessionId`) is live at `now`. What it answers otherwise (nothing
-   * written): `unconfirmed` when that pending factor is gone, replaced, voided or its step spent.
+   * time step, enables MFA on the user, stores the recovery codes and ends the user's other
+   * sessions (`ended`; reason `mfa_changed`, the epoch raised as revokeAllOfUser does), in one
+   * transaction, while the session asking (`bySessionId`) is live at `now`. What it answers
+   * otherwise (nothing written): `unconfirmed` when that pending factor is gone, replaced, voided
+   * or its step spent.
    */
   confirm(
     userId: string,
@@ -53,7 +55,7 @@ export interface MfaStore {
     codeHashes: string[],
     now: Date,
     bySessionId: string,
-  ): Promise<'confirmed' | 'unconfirmed' | 'session-ended'>;
+  ): Promise<{ ended: string[] } | 'unconfirmed' | 'session-ended'>;
   /** Accepts a TOTP step only if it is later than the last accepted one (atomic). */
   acceptStep(userId: string, step: number, withChallenge?: ChallengeToSpend): Promise<CodeSpend>;
   /** Spends an unused recovery code (atomic). */
@@ -73,14 +75,17 @@ export interface MfaStore {
   ): Promise<'replaced' | 'mfa-off' | 'session-ended' | 'code-refused'>;
   /**
    * Removes the factor and the codes and turns MFA off; `wasOn` says whether MFA was on at that
-   * moment (a confirmed factor, or the user's flag), whatever was read before. Null, with
+   * moment (a confirmed factor, or the user's flag), whatever was read before. When it was, the
+   * user's sessions (but `by`'s) end in the same transaction (reason `mfa_changed`, the epoch
+   * raised as revokeAllOfUser does): `ended` names them. A removal that fails ends none, and its
+   * retry finds MFA as it was. Null, with
    * nothing changed, when `only` does not hold: the asking session (`by`; an admin's reset has
    * none) has ended, or the factor is no longer one sealed under `sealedUnder`. With the code
    * `by` was asked with, which is spent in the same transaction (so a refused removal leaves it
    * unspent), and nothing changed: `code-refused` when it cannot be spent (used meanwhile),
    * `mfa-off` when there is no confirmed factor left to remove while the session lives.
    */
-  disable(userId: string, only?: DisableOnly): Promise<{ wasOn: boolean } | 'code-refused' | 'mfa-off' | null>;
+  disable(userId: string, now: Date, only?: DisableOnly): Promise<{ wasOn: boolean; ended: string[] } | 'code-refused' | 'mfa-off' | null>;
   /**
    * The TOTP secrets in use: confirmed ones, and pending ones saved after `pendingSince` (an
    * older pending one can never be confirmed: enrolmentsLiveSince).

@@ -1,5 +1,5 @@
 export type { RevocationFeed } from './ports';
-export { revokingSessionStore } from './revoking-session-store';
+export { announceEnded, revokingSessionStore } from './revoking-session-store';
 export { LocalRevocations } from './local-revocations';
 export { catchUpRevocations } from './catch-up-revocations';
 export { revocationsInForceSince } from './token-lifetimes';

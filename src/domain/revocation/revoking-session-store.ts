@@ -8,10 +8,16 @@ import { tokensLiveUntil } from './token-lifetimes';
  * admin, the limit of sessions per user), also goes to the revocation feed, until the session's
  * last access token has expired.
  */
+/**
+ * Tells the feed of sessions ended at `now`, until their last access token has expired: for the
+ * changes that end sessions in a store of their own (MFA), as this wrapper does for the rest.
+ */
+export async function announceEnded(feed: RevocationFeed, ids: string[], now: Date) {
+  if (ids.length > 0) await feed.publish(ids, tokensLiveUntil(now));
+}
+
 export function revokingSessionStore(inner: SessionStore, feed: RevocationFeed): SessionStore {
-  const announce = async (ids: string[], now: Date) => {
-    if (ids.length > 0) await feed.publish(ids, tokensLiveUntil(now));
-  };
+  const announce = (ids: string[], now: Date) => announceEnded(feed, ids, now);
   return {
     async create(session) {
       const created = await inner.create(session);

@@ -2,7 +2,7 @@ import { and, eq, gt, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-or
 import type { Sealed } from '../../domain/crypto';
 import type { ChallengeToSpend, CodeSpend, CodeToSpend, DisableOnly, MfaStore } from '../../domain/mfa';
 import { transaction, type Db, type Tx } from './client';
-import { isLiveSession, lockLiveSession } from './session-store';
+import { endAllSessionsOf, isLiveSession, lockLiveSession } from './session-store';
 import { mfaChallenges, mfaFactors, recoveryCodes, users } from './schema';
 import { randomUUID } from 'node:crypto';
 
@@ -68,7 +68,7 @@ export class PostgresMfaStore implements MfaStore {
       }
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       await tx.insert(recoveryCodes).values(codeHashes.map((codeHash) => ({ id: randomUUID(), userId, codeHash, createdAt: now })));
-      return 'confirmed' as const;
+      return { ended: await endAllSessionsOf(tx, userId, 'mfa_changed', now, bySessionId) };
     });
     return confirmed ?? refused;
   }
@@ -152,7 +152,7 @@ export class PostgresMfaStore implements MfaStore {
    * The code the asking session sent is spent once the factor is locked (and rolled back with
    * everything else when the session turns out to have ended).
    */
-  async disable(userId: string, only: DisableOnly = {}) {
+  async disable(userId: string, now: Date, only: DisableOnly = {}) {
     let refused: 'code-refused' | 'mfa-off' | null = null;
     const disabled = await transaction(this.db, null, async (tx) => {
       await tx.delete(mfaChallenges).where(eq(mfaChallenges.userId, userId));
@@ -178,7 +178,9 @@ export class PostgresMfaStore implements MfaStore {
       const [before] = await tx.select({ mfaEnabled: users.mfaEnabled }).from(users).where(eq(users.id, userId)).for('no key update');
       await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
       if (only.by && !(await lockLiveSession(tx, userId, only.by.sessionId, only.by.now))) return tx.rollback();
-      return { wasOn: confirmed !== undefined || before?.mfaEnabled === true };
+      const wasOn = confirmed !== undefined || before?.mfaEnabled === true;
+      const ended = wasOn ? await endAllSessionsOf(tx, userId, 'mfa_changed', now, only.by?.sessionId) : [];
+      return { wasOn, ended };
     });
     return disabled ?? refused;
   }

@@ -57,6 +57,20 @@ async function endSessionsOf(tx: Tx, userId: string, reason: RevocationReason, n
   return rows.map((r) => r.id);
 }
 
+/**
+ * revokeAllOfUser within a transaction of the caller's, for a change that must end the sessions
+ * together with itself (an MFA change): raising the epoch waits for any session being created
+ * under the old one (see create), and the revocation, a statement of its own, then sees that
+ * session and ends it too.
+ */
+export async function endAllSessionsOf(tx: Tx, userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
+  await tx
+    .update(users)
+    .set({ sessionEpoch: sql`${users.sessionEpoch} + 1` })
+    .where(eq(users.id, userId));
+  return endSessionsOf(tx, userId, reason, now, exceptSessionId);
+}
+
 /** A user's sessions that are neither revoked nor expired (idle or absolute) at `now`. */
 const liveSessionsOf = (userId: string, now: Date) =>
   and(eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, now), gt(sessions.idleExpiresAt, now));
@@ -262,19 +276,9 @@ export class PostgresSessionStore implements SessionStore {
     return rows.length === 1;
   }
 
-  /**
-   * Two statements in one transaction, in this order: raising the epoch waits for any session
-   * being created under the old one (see create), and the revocation, a statement of its own,
-   * then sees that session and ends it too (see endSessionsOf).
-   */
+  /** One transaction: see endAllSessionsOf. */
   async revokeAllOfUser(userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
-    return this.db.transaction(async (tx) => {
-      await tx
-        .update(users)
-        .set({ sessionEpoch: sql`${users.sessionEpoch} + 1` })
-        .where(eq(users.id, userId));
-      return endSessionsOf(tx, userId, reason, now, exceptSessionId);
-    });
+    return this.db.transaction((tx) => endAllSessionsOf(tx, userId, reason, now, exceptSessionId));
   }
 
   /**
