@@ -73,6 +73,10 @@ const INTROSPECTION_REFUSED = /^GraphQL introspection is not allowed by Apollo S
 const introspectionOff = (schemaFile: string) =>
   `GraphQL introspection is off in production (NODE_ENV=production): the schema is this version's ${schemaFile}.`;
 
+// graphql-js stops coercing variables after 50 errors (a list variable of many wrong elements)
+// with one more error of no code: the client's mistake, not an internal error to log.
+const VARIABLE_ERROR_LIMIT = /^Too many errors processing variables, error limit reached\. Execution aborted\.$/;
+
 // Apollo's other request-level refusals; to the client they are all a bad request.
 const REQUEST_LEVEL = new Set(['OPERATION_RESOLUTION_FAILURE', 'PERSISTED_QUERY_NOT_SUPPORTED', 'PERSISTED_QUERY_NOT_FOUND']);
 
@@ -127,6 +131,9 @@ export function createErrorFormatter(
           ? 'A variable used here is not defined by the operation.'
           : refusedLiteral || (INTROSPECTION_REFUSED.test(formatted.message) ? introspectionRefusal : formatted.message);
       return { message, ...where, extensions: { code } };
+    }
+    if (VARIABLE_ERROR_LIMIT.test(formatted.message) && original instanceof GraphQLError && !original.originalError) {
+      return { message: formatted.message, extensions: { code: ErrorCode.BAD_USER_INPUT } };
     }
     if (typeof code === 'string' && REQUEST_LEVEL.has(code)) {
       return { message: formatted.message, ...where, extensions: { code: ErrorCode.BAD_REQUEST } };

@@ -15,6 +15,7 @@ import { GraphQLError, type GraphQLSchema, type ValidationContext } from 'graphq
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { GatewayContext } from './context';
+import { boundedDocumentStore } from './document-store';
 import { createErrorFormatter, type ErrorCounter } from './format-error';
 import { errorsPlugin } from './plugins/errors';
 import { knownOperationTypes } from './validation/known-operation-types';
@@ -66,6 +67,8 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     allowBatchedHttpRequests: false,
     persistedQueries: false,
     parseOptions: { maxTokens },
+    // Apollo's own store sizes a document without its source text: see document-store.ts.
+    documentStore: boundedDocumentStore(),
     validationRules: [...armor.validationRules, typenameAliasOnlyForTypename, oneCredentialMutationPerOperation, knownOperationTypes],
     logger,
     formatError: createErrorFormatter(logger, { development: config.development, counter: metrics, schemaFile }),

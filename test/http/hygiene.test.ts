@@ -431,6 +431,19 @@ describe('production hides the schema', () => {
     }
   });
 
+  it("answers a list variable of many wrong elements BAD_USER_INPUT throughout, graphql-js's own limit of 50 included, logging no unexpected error", async () => {
+    const from = dev.logs.length;
+    const response = await dev.post({
+      query: 'mutation ($r: [String!]!) { setUserRoles(userId: "1", roles: $r) { id } }',
+      variables: { r: Array.from({ length: 60 }, () => [1]) },
+    });
+    const body = (await response.json()) as { errors: Array<{ message: string; extensions: { code: string } }> };
+    expect(body.errors.length).toBeGreaterThan(50);
+    expect(new Set(body.errors.map((e) => e.extensions.code))).toEqual(new Set(['BAD_USER_INPUT']));
+    expect(body.errors.at(-1)!.message).toBe('Too many errors processing variables, error limit reached. Execution aborted.');
+    expect(dev.logs.slice(from).filter((line) => line.includes('unexpected error'))).toEqual([]);
+  });
+
   it('refuses introspection in production and allows it in development', async () => {
     for (const result of [await prod.gql(SchemaRootDocument), await prod.gql(TypeByNameDocument, { name: 'User' })]) {
       expect(codeOf(result)).toBe('GRAPHQL_VALIDATION_FAILED');
