@@ -177,6 +177,12 @@ export interface SessionStore {
    * revocation: a request already past its role check cannot land after its caller was demoted.
    */
   changeRoles(change: RoleChange): Promise<RoleChangeResult>;
+  /**
+   * Disables the user and ends every session of theirs (reason `user_disabled`, the epoch raised
+   * as revokeAllOfUser does), in one transaction, returning the ended ids: a disabling that fails
+   * leaves the user enabled, and its retry does both.
+   */
+  disableUser(userId: string, now: Date): Promise<string[]>;
   listLive(userId: string, now: Date): Promise<SessionRecord[]>;
   /** Every session that ended at or after `since` (any user), with when it ended. */
   listEndedSince(since: Date): Promise<Array<{ id: string; revokedAt: Date }>>;

@@ -8,7 +8,7 @@ import { codeOf, PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
 import { cancelWaitingStatement, holdingRowLock, waitingBackend } from '../helpers/row-locks';
 import { sessions, users } from '../../src/storage/postgres/schema';
-import { grantRole } from '../../src/domain/admin';
+import { disableUser, grantRole } from '../../src/domain/admin';
 
 let gw: TestGateway;
 let admin: Awaited<ReturnType<typeof signUp>>;
@@ -248,6 +248,24 @@ describe.runIf(process.env.DATABASE_URL)('setUserRoles under failure and concurr
     const retried = await gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: ['user'] }, { token: admin.accessToken });
     expect(retried.data?.setUserRoles.roles).toEqual(['user']);
     expect(codeOf(await gw.gql(UsersDocument, {}, { token: demoted.accessToken }))).toBe('UNAUTHENTICATED');
+  });
+
+  it("an operator's disable-user that fails while ending the sessions leaves the user enabled and them live; run again, it does both", async () => {
+    const target = await signUp(gw, uniqueEmail('disabled'));
+    const release = await holdingRowLock(gw, sql`select 1 from sessions where user_id = ${target.user.id}::uuid for update`);
+    const disabling = disableUser(gw.deps, target.email).then(() => 'disabled', (error: unknown) => error);
+    await cancelWaitingStatement(gw);
+    expect(await disabling).toBeInstanceOf(Error);
+    await release();
+    const disabledAt = async () => (await gw.database.db.select({ at: users.disabledAt }).from(users).where(eq(users.id, target.user.id)))[0]!.at;
+    expect(await disabledAt()).toBeNull();
+    expect((await gw.gql(MeDocument, {}, { token: target.accessToken })).errors).toBeUndefined();
+    expect(await disableUser(gw.deps, target.email)).toEqual([decodeJwt(target.accessToken).sid]);
+    expect(await disabledAt()).not.toBeNull();
+    expect(codeOf(await gw.gql(MeDocument, {}, { token: target.accessToken }))).toBe('UNAUTHENTICATED');
+    // Refused by the revocation too, not only by the account's flag: a query of the token's own claims.
+    const claimsOnly = await gw.post({ query: '{ me { id roles } }' }, { token: target.accessToken });
+    expect(((await claimsOnly.json()) as { errors?: Array<{ extensions: { code: string } }> }).errors?.[0]?.extensions.code).toBe('UNAUTHENTICATED');
   });
 
   it("an admin's change that waits while the admin's session ends lands nowhere: UNAUTHENTICATED", async () => {

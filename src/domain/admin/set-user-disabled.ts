@@ -3,12 +3,13 @@ import { findUserByEmail } from './find-user-by-email';
 
 type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'clock' | 'audit'>;
 
-/** A disabled user cannot log in or refresh, and every session ends now. */
+/**
+ * A disabled user cannot log in or refresh, and every session ends now, in the same transaction:
+ * a disabling that fails changes nothing, and running it again does both.
+ */
 export async function disableUser(deps: Deps, email: string) {
   const user = await findUserByEmail(deps.users, email);
-  const now = deps.clock.now();
-  await deps.users.setDisabled(user.id, now);
-  const ended = await deps.sessions.revokeAllOfUser(user.id, 'user_disabled', now);
+  const ended = await deps.sessions.disableUser(user.id, deps.clock.now());
   deps.audit('user disabled', { userId: user.id, endedSessions: ended.length });
   return ended;
 }

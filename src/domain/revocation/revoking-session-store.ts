@@ -50,6 +50,11 @@ export function revokingSessionStore(inner: SessionStore, feed: RevocationFeed):
       if (changed.kind === 'changed') await announce(changed.ended, change.now);
       return changed;
     },
+    async disableUser(userId: string, now: Date) {
+      const ids = await inner.disableUser(userId, now);
+      await announce(ids, now);
+      return ids;
+    },
     async revokeAllOfUser(userId: string, reason: RevocationReason, now: Date, exceptSessionId?: string) {
       const ids = await inner.revokeAllOfUser(userId, reason, now, exceptSessionId);
       await announce(ids, now);

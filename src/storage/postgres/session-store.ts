@@ -59,7 +59,7 @@ async function endSessionsOf(tx: Tx, userId: string, reason: RevocationReason, n
 
 /**
  * revokeAllOfUser within a transaction of the caller's, for a change that must end the sessions
- * together with itself (an MFA change): raising the epoch waits for any session being created
+ * together with itself (an MFA change, a disabling): raising the epoch waits for any session being created
  * under the old one (see create), and the revocation, a statement of its own, then sees that
  * session and ends it too.
  */
@@ -324,6 +324,13 @@ export class PostgresSessionStore implements SessionStore {
         .returning();
       const ended = removed ? await endSessionsOf(tx, c.userId, 'roles_removed', c.now) : [];
       return { kind: 'changed', before: row.roles, after: toUser(after!), ended };
+    });
+  }
+
+  async disableUser(userId: string, now: Date) {
+    return this.db.transaction(async (tx) => {
+      await tx.update(users).set({ disabledAt: now }).where(eq(users.id, userId));
+      return endAllSessionsOf(tx, userId, 'user_disabled', now);
     });
   }
 
