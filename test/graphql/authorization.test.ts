@@ -269,17 +269,40 @@ describe.runIf(process.env.DATABASE_URL)('setUserRoles under failure and concurr
   });
 
   it("an admin's change that waits while the admin's session ends lands nowhere: UNAUTHENTICATED", async () => {
-    const asking = await signUp(gw, uniqueEmail('asking-admin'));
+    // The change locks its target's row and its admin's in the order of their ids: the target
+    // comes first here, so that the change waits there holding nothing the demotion needs.
+    const [target, asking] = [await signUp(gw, uniqueEmail('target')), await signUp(gw, uniqueEmail('asking-admin'))].sort((a, b) =>
+      a.user.id < b.user.id ? -1 : 1,
+    ) as [Awaited<ReturnType<typeof signUp>>, Awaited<ReturnType<typeof signUp>>];
     await grantRole(gw.deps, asking.email, 'admin');
     const askingAdmin = await login(asking.email);
     // The change waits for the target's row; meanwhile the asking admin's sessions end.
-    const release = await holdingRowLock(gw, sql`select 1 from users where id = ${plain.user.id}::uuid for update`);
-    const asked = gw.gql(SetUserRolesDocument, { userId: plain.user.id, roles: ['admin', 'user'] }, { token: askingAdmin.accessToken });
+    const release = await holdingRowLock(gw, sql`select 1 from users where id = ${target.user.id}::uuid for update`);
+    const asked = gw.gql(SetUserRolesDocument, { userId: target.user.id, roles: ['admin', 'user'] }, { token: askingAdmin.accessToken });
     await waitingBackend(gw);
     const demoted = await gw.gql(SetUserRolesDocument, { userId: asking.user.id, roles: ['user'] }, { token: admin.accessToken });
     expect(demoted.data?.setUserRoles.roles).toEqual(['user']);
     await release();
     expect(codeOf(await asked)).toBe('UNAUTHENTICATED');
-    expect(await rolesInDb(plain.user.id)).toEqual(['user']);
+    expect(await rolesInDb(target.user.id)).toEqual(['user']);
+  });
+
+  it('two admins taking a role from each other at once: one lands, the other finds its session ended (no deadlock)', async () => {
+    const twoAdmins = [await signUp(gw, uniqueEmail('mutual')), await signUp(gw, uniqueEmail('mutual'))];
+    const [a, b] = await Promise.all(
+      twoAdmins.map(async (u) => {
+        await grantRole(gw.deps, u.email, 'admin');
+        return { id: u.user.id, token: (await login(u.email)).accessToken };
+      }),
+    ) as [{ id: string; token: string }, { id: string; token: string }];
+    // Both wait at their own admin's session, each past the target's row; then go on together.
+    const release = await holdingRowLock(gw, sql`select 1 from sessions where user_id in (${a.id}::uuid, ${b.id}::uuid) for no key update`);
+    const answers = [
+      gw.gql(SetUserRolesDocument, { userId: b.id, roles: ['user'] }, { token: a.token }),
+      gw.gql(SetUserRolesDocument, { userId: a.id, roles: ['user'] }, { token: b.token }),
+    ];
+    await expect.poll(async () => ((await gw.database.db.execute(sql`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)) as unknown as unknown[]).length, { timeout: 10_000 }).toBe(2);
+    await release();
+    expect((await Promise.all(answers)).map((answer) => codeOf(answer) ?? 'changed').sort()).toEqual(['UNAUTHENTICATED', 'changed']);
   });
 });

@@ -13,6 +13,10 @@ describe('bounded document store', () => {
     expect(JSON.stringify(commented).length).toBeLessThan(1000); // what Apollo's default store counts
     expect(documentSize(commented)).toBeGreaterThan(198_000);
     expect(documentSize(small)).toBeLessThan(2_000);
+    // A comment is counted by its text and as a small token: 50,000 of them are not 15 MB.
+    const manyComments = parse(`{ __typename }\n${'#\n'.repeat(50_000)}`);
+    expect(documentSize(manyComments)).toBeGreaterThan(5_000_000);
+    expect(documentSize(manyComments)).toBeLessThan(6_000_000);
   });
 
   it('evicts the least recently used once over its budget, and keeps none larger than the budget', async () => {

@@ -5,7 +5,7 @@ import type { SigningKeyStore } from '../ports';
 import { isRetired, keyCarryingOn } from '../tokens/key-ring';
 import { removeMfa } from './reset-mfa';
 
-type Deps = Pick<AuthDeps, 'users' | 'sessions' | 'mfa' | 'revocations' | 'clock' | 'audit'> & { signingKeys: SigningKeyStore; box: SecretBox };
+type Deps = Pick<AuthDeps, 'users' | 'mfa' | 'revocations' | 'clock' | 'audit'> & { signingKeys: SigningKeyStore; box: SecretBox };
 
 /** What is sealed under a key id: what forgetting it gives up. */
 export interface SealedUnderKey {

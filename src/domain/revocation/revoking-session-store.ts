@@ -3,12 +3,6 @@ import type { RevocationFeed } from './ports';
 import { tokensLiveUntil } from './token-lifetimes';
 
 /**
- * The session store as the domain uses it: every revocation, whatever the path (logout,
- * logoutAll, revokeSession, password change, refresh reuse, MFA change, role removal, disable,
- * admin, the limit of sessions per user), also goes to the revocation feed, until the session's
- * last access token has expired.
- */
-/**
  * Tells the feed of sessions ended at `now`, until their last access token has expired: for the
  * changes that end sessions in a store of their own (MFA), as this wrapper does for the rest.
  */
@@ -16,6 +10,13 @@ export async function announceEnded(feed: RevocationFeed, ids: string[], now: Da
   if (ids.length > 0) await feed.publish(ids, tokensLiveUntil(now));
 }
 
+/**
+ * The session store as the domain uses it: every revocation it makes, whatever the path (logout,
+ * logoutAll, revokeSession, password change, refresh reuse, role removal, disable, admin, the
+ * limit of sessions per user), also goes to the revocation feed, until the session's last access
+ * token has expired. (An MFA change ends sessions in the MFA store's transaction: its use cases
+ * announce them with announceEnded.)
+ */
 export function revokingSessionStore(inner: SessionStore, feed: RevocationFeed): SessionStore {
   const announce = (ids: string[], now: Date) => announceEnded(feed, ids, now);
   return {

@@ -303,16 +303,23 @@ export class PostgresSessionStore implements SessionStore {
   }
 
   /**
-   * The user's row first, then the asking admin's session, then the user's sessions: the order
-   * revokeAllOfUser and changePassword take theirs. A refused change (`change` throws) or a
-   * caller's session ended meanwhile rolls everything back.
+   * Users' rows first, then the asking admin's session, then the user's sessions: the order
+   * revokeAllOfUser and changePassword take theirs. The asking admin's row is locked too, with
+   * the user's and in the order of their ids: this holds the admin's session (shared) while it
+   * ends the user's, so two admins taking a role from each other at once would otherwise each
+   * hold the session the other must end (a deadlock); now the second waits for the first, and
+   * then finds its own session ended. A refused change (`change` throws) or a caller's session
+   * ended meanwhile rolls everything back.
    */
   async changeRoles(c: RoleChange): Promise<RoleChangeResult> {
     return transaction(this.db, { kind: 'caller_session_ended' } as const, async (tx): Promise<RoleChangeResult> => {
+      const ids = c.askedBy && c.askedBy.userId !== c.userId ? [c.userId, c.askedBy.userId] : [c.userId];
       // NO KEY: the roles are no key, so inserts that reference the user (a login's session, MFA
       // rows), whose checks take KEY SHARE, do not wait for this (nor, through it, for whatever
-      // updates the row next: a wait that could close a cycle with a session's lock).
-      const [row] = await tx.select().from(users).where(eq(users.id, c.userId)).for('no key update');
+      // updates the row next: a wait that could close a cycle with a session's lock). Sorted
+      // first, locked after (PostgreSQL's order for ORDER BY with FOR ...): one order for all.
+      const locked = await tx.select().from(users).where(inArray(users.id, ids)).orderBy(users.id).for('no key update');
+      const row = locked.find((r) => r.id === c.userId);
       if (!row) return { kind: 'unknown_user' };
       if (c.askedBy && !(await lockLiveSession(tx, c.askedBy.userId, c.askedBy.sessionId, c.now))) return tx.rollback();
       const roles = c.change(row.roles);
