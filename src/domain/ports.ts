@@ -114,12 +114,18 @@ export interface PasswordChange {
   now: Date;
 }
 
+/** Who asks for a role change over GraphQL: the admin's user id (audited as `by`) and session. */
+export interface RoleChanger {
+  userId: string;
+  sessionId: string;
+}
+
 export interface RoleChange {
   userId: string;
   /** May throw (a refused change): nothing changes. */
   change: (current: string[]) => string[];
   now: Date;
-  askedBy?: { userId: string; sessionId: string } | undefined;
+  askedBy?: RoleChanger | undefined;
 }
 
 export type RoleChangeResult =

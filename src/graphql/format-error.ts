@@ -69,8 +69,11 @@ const VARIABLE_IN_CONSTANT = /^(Syntax Error: Unexpected variable) "\$\w+"( in c
 
 // Apollo's refusal names a constructor option, which no setting here reaches.
 const INTROSPECTION_REFUSED = /^GraphQL introspection is not allowed by Apollo Server/;
+/** The committed file that holds a listener's schema. */
+export type SchemaFile = 'schema.graphql' | 'schema.subgraph.graphql';
+
 /** What a client is told instead: where the listener's schema is written down. */
-const introspectionOff = (schemaFile: string) =>
+const introspectionOff = (schemaFile: SchemaFile) =>
   `GraphQL introspection is off in production (NODE_ENV=production): the schema is this version's ${schemaFile}.`;
 
 // graphql-js stops coercing variables after 50 errors (a list variable of many wrong elements)
@@ -89,7 +92,7 @@ export const errorRequestIds = new WeakMap<object, string>();
 
 export function createErrorFormatter(
   logger: Logger,
-  options: { development: boolean; counter?: ErrorCounter | undefined; schemaFile: 'schema.graphql' | 'schema.subgraph.graphql' },
+  options: { development: boolean; counter?: ErrorCounter | undefined; schemaFile: SchemaFile },
 ) {
   const { counter } = options;
   const introspectionRefusal = introspectionOff(options.schemaFile);

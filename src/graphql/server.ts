@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { GatewayContext } from './context';
 import { boundedDocumentStore } from './document-store';
-import { createErrorFormatter, type ErrorCounter } from './format-error';
+import { createErrorFormatter, type ErrorCounter, type SchemaFile } from './format-error';
 import { errorsPlugin } from './plugins/errors';
 import { knownOperationTypes } from './validation/known-operation-types';
 import { oneCredentialMutationPerOperation } from './validation/one-credential-mutation';
@@ -31,7 +31,7 @@ export interface GraphqlServerOptions {
   /** Counts the codes clients are answered with (METRICS_PORT). */
   metrics?: ErrorCounter | undefined;
   /** The committed file that holds this listener's schema, named when introspection is off. */
-  schemaFile: 'schema.graphql' | 'schema.subgraph.graphql';
+  schemaFile: SchemaFile;
 }
 
 function reportLimitExceeded(context: ValidationContext | null, error: GraphQLError) {

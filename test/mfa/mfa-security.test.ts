@@ -516,7 +516,7 @@ describe('while a code is checked', () => {
   it('answers disableMfa MFA_NOT_ENABLED, neither counted nor audited as a wrong code, when MFA goes off while its right code is checked', async () => {
     const user = await mfaUser();
     // Off from this very session (a second click), which ends the others but not this one.
-    const by = { sessionId: sessionIdOf(user.accessToken), now: gw.clock.now() };
+    const by = { sessionId: sessionIdOf(user.accessToken) };
     beforeNextCall(gw.deps.mfa, 'disable', () => gw.deps.mfa.disable(user.user.id, gw.clock.now(), { by }));
     const from = gw.logs.length;
     expect(codeOf(await gw.gql(DisableMfaDocument, { code: totpNow(gw, user.secret) }, { token: user.accessToken }))).toBe('MFA_NOT_ENABLED');

@@ -1,5 +1,6 @@
 import { BadUserInputError, UnauthenticatedError } from '../../errors';
 import { canonicalId } from '../ids';
+import type { RoleChanger } from '../ports';
 import type { AuthDeps } from './deps';
 
 const ROLE = /^[a-z][a-z0-9_:-]{0,63}$/;
@@ -32,12 +33,6 @@ function rolesAfter(current: string[], wanted: string[]) {
 }
 
 type Deps = Pick<AuthDeps, 'sessions' | 'clock' | 'audit'>;
-
-/** Who asks for a change over GraphQL: the admin's user id (audited as `by`) and session. */
-export interface RoleChanger {
-  userId: string;
-  sessionId: string;
-}
 
 /**
  * Applies a change to a user's roles atomically. New roles reach tokens at the user's next

@@ -18,7 +18,7 @@ export async function disableMfa(deps: AuthDeps, viewer: Viewer, code: string) {
     rejected: { sessionId: viewer.sessionId },
     spend: async (spending) => {
       const now = deps.clock.now();
-      const disabled = await deps.mfa.disable(user.id, now, { by: { sessionId: viewer.sessionId, now, spending } });
+      const disabled = await deps.mfa.disable(user.id, now, { by: { sessionId: viewer.sessionId, spending } });
       if (disabled === 'code-refused') return 'refused';
       // Turned off since the code was checked (from this session, say): no wrong code, not counted.
       if (disabled === 'mfa-off') throw new MfaNotEnabledError();

@@ -117,8 +117,8 @@ export interface MfaStore {
 
 /** What a removal of MFA takes place only under. */
 export interface DisableOnly {
-  /** While this session of the user's is live (a user's own disableMfa), spending its code. */
-  by?: { sessionId: string; now: Date; spending?: CodeToSpend | undefined } | undefined;
+  /** While this session of the user's is live at the removal's `now` (a user's own disableMfa), spending its code. */
+  by?: { sessionId: string; spending?: CodeToSpend | undefined } | undefined;
   /** Only a factor sealed under this ENCRYPTION_KEYS id (forget-encryption-key). */
   sealedUnder?: string | undefined;
 }

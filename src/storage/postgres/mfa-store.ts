@@ -167,7 +167,7 @@ export class PostgresMfaStore implements MfaStore {
       if (only.by && spending && !confirmed) {
         // MFA went off since the code was checked: nothing to spend it on. Said as such while
         // the asking session lives (off from another session, it has ended with that change).
-        if (await isLiveSession(tx, userId, only.by.sessionId, only.by.now)) refused = 'mfa-off';
+        if (await isLiveSession(tx, userId, only.by.sessionId, now)) refused = 'mfa-off';
         return tx.rollback();
       }
       if (spending && confirmed && !(await spendLocked(tx, userId, confirmed, spending, true))) {
@@ -177,7 +177,7 @@ export class PostgresMfaStore implements MfaStore {
       await tx.delete(recoveryCodes).where(eq(recoveryCodes.userId, userId));
       const [before] = await tx.select({ mfaEnabled: users.mfaEnabled }).from(users).where(eq(users.id, userId)).for('no key update');
       await tx.update(users).set({ mfaEnabled: false }).where(eq(users.id, userId));
-      if (only.by && !(await lockLiveSession(tx, userId, only.by.sessionId, only.by.now))) return tx.rollback();
+      if (only.by && !(await lockLiveSession(tx, userId, only.by.sessionId, now))) return tx.rollback();
       const wasOn = confirmed !== undefined || before?.mfaEnabled === true;
       const ended = wasOn ? await endAllSessionsOf(tx, userId, 'mfa_changed', now, only.by?.sessionId) : [];
       return { wasOn, ended };
