@@ -46,16 +46,36 @@ export function registerHttpErrorHandlers(app: FastifyInstance) {
     }
     return reply.code(status).send(refusal(BODY_REFUSALS[error.code] ?? CLIENT_REFUSALS[status] ?? 'Bad request.'));
   });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send(refusal('Not found.')));
+  // A path that is there but does not take the method (TRACE, PROPFIND, …: any not routed) is
+  // 405 with the methods it takes, as PUT, DELETE and PATCH are below; any other path 404.
+  const taking = new Map<string, string>();
+  pathsTakingMethods.set(app, taking);
+  app.setNotFoundHandler((request, reply) => {
+    const query = request.url.indexOf('?');
+    const allow = taking.get(query === -1 ? request.url : request.url.slice(0, query));
+    if (allow !== undefined) return refuseMethod(reply, allow);
+    return reply.code(404).send(refusal('Not found.'));
+  });
 }
 
+/** Per app: the paths refuseOtherMethods guards, and the methods each takes (its Allow). */
+const pathsTakingMethods = new WeakMap<FastifyInstance, Map<string, string>>();
+
+const refuseMethod = (reply: FastifyReply, allow: string) =>
+  reply.code(405).header('allow', allow).send(refusal('Method not allowed: send a POST (or a GET for a query).'));
+
 /**
- * A method a GraphQL path does not take (PUT, DELETE, PATCH) is answered 405 with the methods it
- * does take (`allow`), not 404: the path is there. Answered as the request arrives, before its
- * body is read: whatever the body, the method is what is wrong.
+ * A method a GraphQL path does not take is answered 405 with the methods it does take (`allow`),
+ * not 404: the path is there. PUT, DELETE and PATCH, which carry bodies, as the request arrives,
+ * before its body is read: whatever the body, the method is what is wrong. Any other method
+ * Fastify does not route (TRACE, PROPFIND, …) reaches the not-found handler, which answers the
+ * same for this path. `app` must have had registerHttpErrorHandlers.
  */
 export function refuseOtherMethods(app: FastifyInstance, url: string, allow: string) {
-  const refuse = (reply: FastifyReply) => reply.code(405).header('allow', allow).send(refusal('Method not allowed: send a POST (or a GET for a query).'));
+  const taking = pathsTakingMethods.get(app);
+  if (!taking) throw new Error('refuseOtherMethods needs registerHttpErrorHandlers on the same app first');
+  taking.set(url, allow);
+  const refuse = (reply: FastifyReply) => refuseMethod(reply, allow);
   app.route({
     method: ['PUT', 'DELETE', 'PATCH'],
     url,

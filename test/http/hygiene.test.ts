@@ -34,7 +34,6 @@ afterAll(async () => {
   await prod?.close();
 });
 
-/** An error response: the status, one registry code, no data, nothing stack-like. */
 /** Writes `head` as is on a fresh connection to `gw`; the whole answer, read until the server closes. */
 const rawExchange = (gw: TestGateway, head: string) =>
   new Promise<string>((resolve, reject) => {
@@ -45,6 +44,7 @@ const rawExchange = (gw: TestGateway, head: string) =>
     socket.on('error', reject);
   });
 
+/** An error response: the status, one registry code, no data, nothing stack-like. */
 async function refused(response: Response, status: number, code: string) {
   const text = await response.text();
   expect(text).not.toMatch(/stacktrace|exception/i);
@@ -164,6 +164,19 @@ describe('request shape', () => {
     }
     // Elsewhere an unknown path stays 404.
     await refused(await fetch(`${dev.url}/graphq`, { method: 'PUT' }), 404, 'BAD_REQUEST');
+  });
+
+  it('answers any other method on /graphql 405 as well (TRACE, PROPFIND, SEARCH: methods Fastify does not route), an unknown path 404', async () => {
+    const exchange = (method: string, target: string) => rawExchange(dev, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    for (const [method, target] of [['TRACE', '/graphql'], ['PROPFIND', '/graphql'], ['SEARCH', '/graphql?query=%7B__typename%7D']]) {
+      const answer = await exchange(method!, target!);
+      expect(answer.split('\r\n')[0], method).toBe('HTTP/1.1 405 Method Not Allowed');
+      expect(answer, method).toMatch(/\r\nallow: GET, HEAD, POST, OPTIONS\r\n/);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toEqual({
+        errors: [{ message: 'Method not allowed: send a POST (or a GET for a query).', extensions: { code: 'BAD_REQUEST' } }],
+      });
+    }
+    for (const target of ['/graphq', '/graphql/x']) expect((await exchange('TRACE', target)).split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
   });
 
   it('answers HEAD /graphql as a GET that may not run (400 for CSRF, then 405), and a POST whose Accept takes no JSON 406', async () => {
