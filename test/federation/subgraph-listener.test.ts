@@ -1,12 +1,12 @@
 // Rule: the subgraph listener answers only callers holding SUBGRAPH_SECRET, serves the Federation schema there and nowhere else, and shows a User's details (`_entities` included) only to that user or an admin.
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config';
 import { grantRole } from '../../src/domain/admin';
 import { LoginDocument } from '../gql/graphql';
 import { PASSWORD, signUp, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { rawExchange } from '../helpers/raw-http';
 
 const SECRET = randomBytes(24).toString('base64'); // 32 characters
 const UNKNOWN_UUID = '00000000-0000-4000-8000-000000000000';
@@ -91,15 +91,7 @@ describe('the shared secret', () => {
     expect(((await allowed.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('BAD_REQUEST');
     expect((await put({})).status).toBe(403);
     // A method Fastify does not route at all: the same, not 404.
-    const trace = await new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(new URL(gw.subgraphUrl!).port), '127.0.0.1', () =>
-        socket.end(`TRACE /graphql HTTP/1.1\r\nHost: x\r\nx-subgraph-secret: ${SECRET}\r\nConnection: close\r\n\r\n`),
-      );
-      let answer = '';
-      socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
-      socket.on('close', () => resolve(answer));
-      socket.on('error', reject);
-    });
+    const trace = await rawExchange(gw.subgraphUrl!, `TRACE /graphql HTTP/1.1\r\nHost: x\r\nx-subgraph-secret: ${SECRET}\r\nConnection: close\r\n\r\n`);
     expect(trace.split('\r\n')[0]).toBe('HTTP/1.1 405 Method Not Allowed');
     expect(trace).toMatch(/\r\nallow: GET, HEAD, POST\r\n/);
   });

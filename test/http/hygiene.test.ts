@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoginDocument, RegisterDocument, SchemaRootDocument, TypeByNameDocument } from '../gql/graphql';
 import { codeOf, PASSWORD, uniqueEmail } from '../helpers/fixtures';
 import { startGateway, type TestGateway } from '../helpers/gateway';
+import { rawExchange } from '../helpers/raw-http';
 
 const APP = 'http://app.example';
 const SUBGRAPH_SECRET = 'the-routers-secret-'.repeat(2);
@@ -33,16 +34,6 @@ afterAll(async () => {
   await dev?.close();
   await prod?.close();
 });
-
-/** Writes `head` as is on a fresh connection to `gw`; the whole answer, read until the server closes. */
-const rawExchange = (gw: TestGateway, head: string) =>
-  new Promise<string>((resolve, reject) => {
-    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1', () => socket.end(head));
-    let answer = '';
-    socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
-    socket.on('close', () => resolve(answer));
-    socket.on('error', reject);
-  });
 
 /** An error response: the status, one registry code, no data, nothing stack-like. */
 async function refused(response: Response, status: number, code: string) {
@@ -167,7 +158,7 @@ describe('request shape', () => {
   });
 
   it('answers any other method on /graphql 405 as well (TRACE, PROPFIND, SEARCH: methods Fastify does not route), an unknown path 404', async () => {
-    const exchange = (method: string, target: string) => rawExchange(dev, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    const exchange = (method: string, target: string) => rawExchange(dev.url, `${method} ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
     for (const [method, target] of [['TRACE', '/graphql'], ['PROPFIND', '/graphql'], ['SEARCH', '/graphql?query=%7B__typename%7D']]) {
       const answer = await exchange(method!, target!);
       expect(answer.split('\r\n')[0], method).toBe('HTTP/1.1 405 Method Not Allowed');
@@ -357,7 +348,7 @@ describe('caching', () => {
   });
 
   it("answers a request Node's HTTP parser cannot read in the same shape, no-store, and closes", async () => {
-    const raw = (head: string) => rawExchange(dev, head);
+    const raw = (head: string) => rawExchange(dev.url, head);
     const cases: Array<[string, number]> = [
       ['GET /graphql HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0000b\r\n\r\n', 400],
       ['POST /graphql HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 400],
@@ -374,7 +365,7 @@ describe('caching', () => {
   });
 
   it('answers a Host header that names no host 400 BAD_REQUEST (and an Expect it cannot meet 417), logging nothing as an error', async () => {
-    const raw = (head: string) => rawExchange(prod, head);
+    const raw = (head: string) => rawExchange(prod.url, head);
     const body = '{"query":"{__typename}"}';
     const expectation = await raw(`POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 200-ok\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     const [expectHeaders, expectJson] = expectation.split('\r\n\r\n') as [string, string];
@@ -393,7 +384,7 @@ describe('caching', () => {
   });
 
   it('answers an HTTP/1.1 request without a Host header 400 BAD_REQUEST in the GraphQL shape (HTTP/1.0 needs none)', async () => {
-    const raw = (head: string) => rawExchange(prod, head);
+    const raw = (head: string) => rawExchange(prod.url, head);
     const body = '{"query":"{__typename}"}';
     const post = (version: string) =>
       `POST /graphql HTTP/${version}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
