@@ -90,7 +90,10 @@ export interface TokenFacts {
   sessionId: string;
   userId: string;
   spentAt: Date | null;
-  /** True when the token it was exchanged for is the session's live (unspent) token. */
+  /**
+   * True when the token it was exchanged for is the live (unspent) token of a session that is
+   * itself live at the time asked about (neither ended nor expired).
+   */
   isPredecessorOfLive: boolean;
 }
 
@@ -148,7 +151,7 @@ export interface SessionStore {
    * unknown or spent, the session revoked or expired, or the user disabled.
    */
   rotate(rotation: Rotation): Promise<RotationResult>;
-  inspectToken(tokenHash: string): Promise<TokenFacts | null>;
+  inspectToken(tokenHash: string, now: Date): Promise<TokenFacts | null>;
   /** Revokes one live session; false when it was already revoked or does not exist. */
   revoke(sessionId: string, reason: RevocationReason, now: Date): Promise<boolean>;
   /** Revokes one live session only when it belongs to userId. */

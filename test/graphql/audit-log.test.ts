@@ -197,6 +197,19 @@ describe('refresh refused under the grace', () => {
     expect((await gw.gql(RefreshDocument, { refreshToken: rotated.data!.refresh.refreshToken })).errors).toBeUndefined();
     expectNoneLogged(from, [user.refreshToken!, rotated.data!.refresh.refreshToken!]);
   });
+
+  it('not in a session that has ended since: the predecessor is then a spent token of an ended session', async () => {
+    const user = await signUp(gw);
+    const rotated = await gw.gql(RefreshDocument, { refreshToken: user.refreshToken });
+    expect(rotated.errors).toBeUndefined();
+    expect((await gw.gql(LogoutDocument, { refreshToken: rotated.data!.refresh.refreshToken })).data?.logout).toBe(true);
+    const from = gw.logs.length;
+    expect(codeOf(await gw.gql(RefreshDocument, { refreshToken: user.refreshToken }))).toBe('INVALID_TOKEN');
+    expect(audited('refresh refused in grace', from)).toEqual([]);
+    expect(audited('refresh token reused', from)).toEqual([
+      expect.objectContaining({ userId: user.user.id, sessionId: sid(user.accessToken), sessionRevoked: false }),
+    ]);
+  });
 });
 
 describe('account changes', () => {

@@ -193,6 +193,32 @@ describe('transport both: a cookie that holds nothing worth keeping is cleared',
     gw.clock.advance(-11);
     expect(codeOf(reused)).toBe('INVALID_TOKEN');
     expectCleared(reused.headers);
+
+    // Within the grace, but the session has ended since (a logout in the tab that won): the
+    // browser's cookie holds nothing worth keeping.
+    const ended = await newLogin(gw);
+    const winner = await rotate(gw, ended.refreshToken);
+    expect((await gw.gql(LogoutDocument, { refreshToken: winner.refreshToken })).data?.logout).toBe(true);
+    const afterEnd = await gw.gql(RefreshDocument, {}, { cookie: asCookie(ended.refreshToken!) });
+    expect(codeOf(afterEnd)).toBe('INVALID_TOKEN');
+    expectCleared(afterEnd.headers);
+  });
+});
+
+describe('transport both: a cookie refused within the grace', () => {
+  it('is cleared when its session has expired since: no tab can hold a successor that works', async () => {
+    const short = await startGateway({ database: shared.database, encryptionKeys, env: { REFRESH_TOKEN_MAX_TTL: '60' } });
+    try {
+      const login = await newLogin(short);
+      short.clock.advance(55);
+      await rotate(short, login.refreshToken); // the session still ends 60 s after the login
+      short.clock.advance(6); // ended; the token was spent 6 s ago, within REFRESH_REUSE_GRACE_SECONDS
+      const late = await short.gql(RefreshDocument, {}, { cookie: asCookie(login.refreshToken!) });
+      expect(codeOf(late)).toBe('INVALID_TOKEN');
+      expectCleared(late.headers);
+    } finally {
+      await short.close();
+    }
   });
 });
 

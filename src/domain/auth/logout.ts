@@ -11,10 +11,11 @@ export async function logout(
   refreshTokens: ReadonlyArray<string | null | undefined>,
   client: ClientInfo,
 ) {
+  const now = deps.clock.now();
   for (const refreshToken of new Set(refreshTokens)) {
     if (!refreshToken) continue;
-    const facts = await deps.sessions.inspectToken(hashOpaqueToken(refreshToken));
-    if (facts && (await deps.sessions.revoke(facts.sessionId, 'logout', deps.clock.now()))) {
+    const facts = await deps.sessions.inspectToken(hashOpaqueToken(refreshToken), now);
+    if (facts && (await deps.sessions.revoke(facts.sessionId, 'logout', now))) {
       deps.audit('logged out', { userId: facts.userId, sessionId: facts.sessionId, ip: client.ip });
     }
   }

@@ -37,7 +37,7 @@ export async function refresh(
 
 /** True when the token was refused under the grace (its session lives on). */
 async function handleRejected(deps: AuthDeps, presentedHash: string, now: Date, client: ClientInfo) {
-  const facts = await deps.sessions.inspectToken(presentedHash);
+  const facts = await deps.sessions.inspectToken(presentedHash, now);
   if (!facts?.spentAt) return false; // unknown, or live in a dead session: nothing more to do
   const graceMs = deps.settings.refresh.reuseGraceSeconds * 1000;
   const withinGrace = facts.isPredecessorOfLive && now.getTime() - facts.spentAt.getTime() < graceMs;

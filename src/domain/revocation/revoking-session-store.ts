@@ -26,7 +26,7 @@ export function revokingSessionStore(inner: SessionStore, feed: RevocationFeed):
       return created;
     },
     rotate: (rotation) => inner.rotate(rotation),
-    inspectToken: (hash) => inner.inspectToken(hash),
+    inspectToken: (hash, now) => inner.inspectToken(hash, now),
     listLive: (userId, now) => inner.listLive(userId, now),
     listEndedSince: (since) => inner.listEndedSince(since),
     prune: (before) => inner.prune(before),

@@ -238,12 +238,14 @@ export class PostgresSessionStore implements SessionStore {
     };
   }
 
-  async inspectToken(tokenHash: string): Promise<TokenFacts | null> {
+  async inspectToken(tokenHash: string, now: Date): Promise<TokenFacts | null> {
+    const at = ts(now);
     const rows = await queryRows<{ session_id: string; user_id: string; spent_ms: number | null; live_child: boolean }>(
       this.db,
       sql`
       SELECT t.session_id, s.user_id, ${epochMs('t.spent_at')} AS spent_ms,
-        EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = t.id AND c.spent_at IS NULL) AS live_child
+        s.revoked_at IS NULL AND s.idle_expires_at > ${at} AND s.expires_at > ${at}
+          AND EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.parent_id = t.id AND c.spent_at IS NULL) AS live_child
       FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ${tokenHash}`,
     );
     const row = rows[0];
