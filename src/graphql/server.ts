@@ -65,6 +65,10 @@ export async function startGraphqlServer({ app, config, logger, schema, introspe
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
     allowBatchedHttpRequests: false,
+    // main.ts drains on SIGTERM/SIGINT itself. Apollo's own handlers (on by default outside
+    // NODE_ENV=test) would stop the server and then send the signal again once its drain ended:
+    // a drain of two seconds or more then took that for a second signal and stopped at once.
+    stopOnTerminationSignals: false,
     persistedQueries: false,
     parseOptions: { maxTokens },
     // Apollo's own store sizes a document without its source text: see document-store.ts.

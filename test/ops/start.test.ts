@@ -207,6 +207,34 @@ describe('npm start', () => {
       await stopWithSigterm(child);
     }, 60_000);
 
+    // On PostgreSQL and Redis, whose closing takes a moment: Apollo Server's own signal handler
+    // (on outside NODE_ENV=test) sent the signal again once its drain had ended, which a drain of
+    // two seconds or more took for a second signal (exit 143, no "stopped", nothing closed).
+    it('after a drain of two seconds or more, finishes the request in flight and exits 0 with "stopped": no second signal comes from inside', async () => {
+      const { child, port } = await startProcess(await productionEnv());
+      const socket = connect(port, '127.0.0.1');
+      cleanups.push(() => socket.destroy());
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.on('error', () => {});
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk));
+      const body = JSON.stringify({ query: '{ __typename }' });
+      // connection: close, so that the drain ends with this request rather than at its 10 s.
+      socket.write(`POST /graphql HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+      await fetch(`http://127.0.0.1:${port}/healthz`, { headers: { connection: 'close' } }).then((response) => response.text());
+
+      const signalledAt = Date.now();
+      child.process.kill('SIGTERM');
+      await child.waitFor(/"msg":"draining"/, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      socket.write(body.slice(5));
+      expect(await child.exited, child.stderr()).toBe(0);
+      expect(answer).toMatch(/^HTTP\/1\.1 200/);
+      expect(child.stdout()).not.toContain('stopping at once');
+      expect(child.stdout().match(/"msg":"stopped"/g)).toHaveLength(1);
+      expect(Date.now() - signalledAt).toBeLessThan(8_000);
+    }, 60_000);
+
     it('warns at start while ENCRYPTION_KEYS keeps the development key after a production one', async () => {
       const env = await productionEnv();
       // After a production key, the development key only opens what it sealed (config.test.ts).
