@@ -1,6 +1,7 @@
 /**
  * Shared start-up for the server and the admin CLI: settings → encryption keys → database.
  */
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, type Config, type EncryptionKey, type TrustProxy } from './config';
 import { describeError } from './describe-error';
@@ -110,6 +111,25 @@ export async function openConfiguredDatabase(config: Config, logger: Logger): Pr
   const database = await openEmbedded(config.dataDir);
   logger.warn({ dataDir: config.dataDir }, 'using the embedded database (PGlite): for development only');
   return database;
+}
+
+/**
+ * The database a command acts on, for the operator to see before trusting its answer: an
+ * operator's shell without the deployment's settings runs in development, on the embedded
+ * database, and one with another DATABASE_URL on that database. PostgreSQL's host, port and
+ * database name only, never the user or the password.
+ */
+export function databaseTarget(config: Pick<Config, 'databaseUrl' | 'dataDir'>): string {
+  if (!config.databaseUrl) return `the embedded database in ${path.resolve(config.dataDir)} (DATABASE_URL is unset: for development only)`;
+  let url: URL;
+  try {
+    url = new URL(config.databaseUrl);
+  } catch {
+    return 'the PostgreSQL database of DATABASE_URL'; // several hosts, which postgres.js reads and URL does not
+  }
+  const name = decodeURIComponent(url.pathname.slice(1)) || decodeURIComponent(url.username);
+  const host = url.searchParams.get('host') ?? url.hostname;
+  return `PostgreSQL database "${name}" at ${host}:${url.port || '5432'}`;
 }
 
 /**

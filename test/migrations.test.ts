@@ -90,6 +90,14 @@ describe('applying the migrations to an empty database', () => {
     const run = await runTsx('src/cli/migrate.ts', [], childEnv(named.env));
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toContain(`migrations applied (${named.kind} database): 0000_`);
+    // And on stderr which database: host and name, never the credentials.
+    const url = named.env.DATABASE_URL ? new URL(named.env.DATABASE_URL) : undefined;
+    expect(run.stderr).toContain(
+      url
+        ? `db:migrate: on PostgreSQL database "${named.name}" at ${url.hostname}:${url.port || '5432'}\n`
+        : `db:migrate: on the embedded database in ${named.env.DATA_DIR} (DATABASE_URL is unset: for development only)\n`,
+    );
+    if (url?.password) expect(run.stderr).not.toContain(url.password);
     const again = await runTsx('src/cli/migrate.ts', [], childEnv(named.env));
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain(`schema up to date, no migration to apply (${named.kind} database)`);

@@ -5,7 +5,7 @@
  */
 import 'reflect-metadata';
 import pino from 'pino';
-import { openConfiguredDatabase, prepareSchema, openCounters, openRevocations, redisDatabaseOf, refuseUnusableRedis, resolveEncryptionKeys } from '../bootstrap';
+import { databaseTarget, openConfiguredDatabase, prepareSchema, openCounters, openRevocations, redisDatabaseOf, refuseUnusableRedis, resolveEncryptionKeys } from '../bootstrap';
 import { describeFailure, exitOnUnhandled, isExpectedFailure } from '../failure';
 import { loadConfig, rotationSettings } from '../config';
 import {
@@ -107,6 +107,7 @@ async function run(argv: string[]): Promise<number> {
   await revocations.started();
   try {
     await prepareSchema(database, logger);
+    process.stderr.write(`admin: acting on ${databaseTarget(config)}\n`);
     const deps = {
       clock: systemClock,
       users: new PostgresUserStore(database.db),

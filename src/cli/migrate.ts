@@ -1,5 +1,5 @@
 /** `npm run db:migrate`: applies pending migrations from drizzle/ to the configured database. */
-import { describeLeftOverEmails, openConfiguredDatabase } from '../bootstrap';
+import { databaseTarget, describeLeftOverEmails, openConfiguredDatabase } from '../bootstrap';
 import { loadConfig } from '../config';
 import { describeFailure, exitOnUnhandled, isExpectedFailure } from '../failure';
 import { createLogger } from '../logger';
@@ -9,6 +9,7 @@ async function run() {
   const database = await openConfiguredDatabase(config, createLogger('warn'));
   try {
     const { applied, emails } = await database.migrate();
+    process.stderr.write(`db:migrate: on ${databaseTarget(config)}\n`);
     process.stdout.write(
       applied.length > 0
         ? `migrations applied (${database.kind} database): ${applied.join(', ')}\n`

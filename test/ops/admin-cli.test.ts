@@ -161,6 +161,16 @@ describe('admin commands', () => {
     ]);
     for (const run of [granted, revoked, disabled, pruned, reencrypted]) expect(run.code, run.stderr).toBe(0);
     expect(granted!.stdout).toBe(`${emails.alice}: roles admin, user\n`);
+    // Each says on stderr which database it acted on: host and name, never the credentials.
+    const target =
+      named.kind === 'postgres'
+        ? `admin: acting on PostgreSQL database "${named.name}" at ${new URL(named.env.DATABASE_URL!).hostname}:${new URL(named.env.DATABASE_URL!).port || '5432'}\n`
+        : `admin: acting on the embedded database in ${named.env.DATA_DIR} (DATABASE_URL is unset: for development only)\n`;
+    for (const run of [granted, revoked, disabled, pruned, reencrypted]) {
+      expect(run!.stderr).toContain(target);
+      const password = named.env.DATABASE_URL && new URL(named.env.DATABASE_URL).password;
+      if (password) expect(run!.stderr).not.toContain(password);
+    }
     // No REDIS_URL here (each gateway then polls the database for revocations).
     const polled = ' (no REDIS_URL: running gateways refuse their access tokens once they next read the database, within their REVOCATION_POLL_SECONDS)';
     expect(revoked!.stdout).toBe(`${emails.bob}: roles (none), 1 session(s) ended${polled}\n`);
