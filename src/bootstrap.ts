@@ -127,7 +127,14 @@ export function databaseTarget(config: Pick<Config, 'databaseUrl' | 'dataDir'>):
   } catch {
     return 'the PostgreSQL database of DATABASE_URL'; // several hosts, which postgres.js reads and URL does not
   }
-  const name = decodeURIComponent(url.pathname.slice(1)) || decodeURIComponent(url.username);
+  const decoded = (text: string) => {
+    try {
+      return decodeURIComponent(text);
+    } catch {
+      return text; // a malformed escape: shown as written
+    }
+  };
+  const name = decoded(url.pathname.slice(1)) || decoded(url.username);
   const host = url.searchParams.get('host') ?? url.hostname;
   return `PostgreSQL database "${name}" at ${host}:${url.port || '5432'}`;
 }

@@ -20,6 +20,7 @@ describe('databaseTarget', () => {
   it('names a socket directory given as the host parameter, and falls back to the setting for several hosts', () => {
     expect(of('postgres://gw@localhost/gateway?host=/var/run/postgresql')).toBe('PostgreSQL database "gateway" at /var/run/postgresql:5432');
     expect(of('postgres://gw:pw@a:5432,b:5432/gateway')).toBe('the PostgreSQL database of DATABASE_URL');
+    expect(of('postgres://gw:pw@db/gate%zzway')).toBe('PostgreSQL database "gate%zzway" at db:5432');
   });
 
   it('names the embedded database by its folder, for development only', () => {
