@@ -38,7 +38,7 @@ const USAGE = `Usage: npm run admin -- <command>
   enable-user <email>           allow login again
   revoke-sessions <email>       end every session of the user
   unblock <email>               clear the account's login and MFA counters (Redis)
-  reset-mfa <email>             remove the user's MFA (lost authenticator and recovery codes); ends the sessions
+  reset-mfa <email>             remove the user's MFA (lost authenticator and recovery codes); ends the sessions, clears its MFA counters
   prune                         delete sessions expired or revoked over a day ago and their
                                 tokens, live sessions' refresh tokens spent over
                                 REFRESH_TOKEN_IDLE_TTL (at least a day) ago, and MFA
@@ -157,8 +157,12 @@ async function run(argv: string[]): Promise<number> {
         break;
       }
       case 'reset-mfa': {
-        const reset = await resetMfa(deps, a);
-        say(reset ? `${a}: MFA removed (factor and recovery codes), ${ended(reset.ended.length)}` : `${a}: no MFA to remove`);
+        const throttle = counters.redis ? new Throttle(counters.store, config.rateLimit) : null;
+        const { removed, countersCleared } = await resetMfa({ ...deps, throttle }, a);
+        const counted = countersCleared
+          ? ', MFA counters cleared'
+          : " (no REDIS_URL: its MFA counters live in each server's memory, until they expire or the server restarts)";
+        say(removed ? `${a}: MFA removed (factor and recovery codes)${counted}, ${ended(removed.ended.length)}` : `${a}: no MFA to remove${counted}`);
         break;
       }
       case 'keys': {

@@ -177,6 +177,33 @@ describe('MFA_LIMIT_USER', () => {
     }
   });
 
+  it("starts over at an operator's reset-mfa, so that the user it locked out can enrol again", async () => {
+    const limited = await startGateway({ env: { MFA_LIMIT_USER: '3/900' } });
+    try {
+      const user = await mfaUser(limited);
+      for (let i = 0; i < 3; i++) {
+        const { mfaToken } = await challenge(limited, user.email, user.password);
+        expect(codeOf(await limited.gql(VerifyMfaDocument, { mfaToken, code: wrongCode(totpNow(limited, user.secret)) }))).toBe(
+          'INVALID_MFA_CODE',
+        );
+      }
+      const reset = await resetMfa(limited.deps, user.email);
+      expect(reset).toMatchObject({ removed: { removed: true, wasOn: true }, countersCleared: true });
+      // The password alone now; confirming a new enrolment checks a code, counted as verifyMfa's.
+      const login = await logIn(limited, user.email, user.password);
+      const enrolled = await limited.gql(EnrollMfaDocument, { password: user.password }, { token: login.accessToken });
+      expect(enrolled.errors).toBeUndefined();
+      const code = totpNow(limited, enrolled.data!.enrollMfa.secret);
+      const confirmed = await limited.gql(ConfirmMfaDocument, { code }, { token: login.accessToken });
+      expect(confirmed.errors).toBeUndefined();
+      // Run again (MFA back on, then off): still clears, and with nothing to remove too.
+      expect(await resetMfa(limited.deps, user.email)).toMatchObject({ removed: { removed: true }, countersCleared: true });
+      expect(await resetMfa(limited.deps, user.email)).toEqual({ removed: null, countersCleared: true });
+    } finally {
+      await limited.close();
+    }
+  });
+
   it("takes none of a challenge's attempts for a RATE_LIMITED answer, which checked no code", async () => {
     const limited = await startGateway({ env: { MFA_LIMIT_USER: '2/900', MFA_ATTEMPTS_PER_CHALLENGE: '3' } });
     try {
@@ -585,7 +612,7 @@ describe.runIf(process.env.DATABASE_URL)('an MFA change and the sessions it ends
     expect(failed).toBeInstanceOf(Error);
     expect(await mfaOn(user.user.id)).toBe(true);
     expect((await gw.gql(MeDocument, {}, { token: user.accessToken })).errors).toBeUndefined();
-    expect((await resetMfa(gw.deps, user.email))?.ended).toEqual([sessionIdOf(user.accessToken)]);
+    expect((await resetMfa(gw.deps, user.email)).removed?.ended).toEqual([sessionIdOf(user.accessToken)]);
     expect(await mfaOn(user.user.id)).toBe(false);
     expect(codeOf(await gw.gql(MeDocument, {}, { token: user.accessToken }))).toBe('UNAUTHENTICATED');
   });

@@ -1,6 +1,9 @@
+import { ServiceUnavailableError } from '../../errors';
 import type { AuthDeps } from '../auth/deps';
 import { announceEnded } from '../revocation';
+import type { Throttle } from '../throttle';
 import { findUserByEmail } from './find-user-by-email';
+import { CountersNotClearedError } from './unblock-account';
 
 type Deps = Pick<AuthDeps, 'users' | 'mfa' | 'revocations' | 'clock' | 'audit'>;
 
@@ -11,13 +14,22 @@ export type MfaResetReason = 'admin' | 'encryption key forgotten';
  * For a user who has lost both the authenticator and the recovery codes: removes the TOTP
  * factor, confirmed or pending, the recovery codes and the open login challenges. When MFA
  * was on, every session ends too, so whoever holds the lost device keeps nothing; the user
- * signs in with the password alone and can enrol again. Null when there was nothing to reset.
+ * signs in with the password alone and can enrol again. So that they can, the user's MFA
+ * counters start over as well (a user locked out by wrong codes is who asks for a reset, and
+ * confirming a new enrolment counts against them), whether or not there was MFA to remove: a
+ * run that removed it but could not clear them is completed by running it again. `throttle`
+ * null: each server counts in its own memory (no REDIS_URL), which nothing here can clear.
+ * `removed` null when there was nothing to reset; `countersCleared` false without a throttle.
  */
-export async function resetMfa(deps: Deps, email: string) {
+export async function resetMfa(deps: Deps & { throttle: Throttle | null }, email: string) {
   const user = await findUserByEmail(deps.users, email);
   const factor = await deps.mfa.getFactor(user.id);
-  if (!factor && !user.mfaEnabled) return null;
-  return removeMfa(deps, user.id, 'admin');
+  const removed = !factor && !user.mfaEnabled ? null : await removeMfa(deps, user.id, 'admin');
+  if (!deps.throttle) return { removed, countersCleared: false };
+  await deps.throttle.clearMfaCounters(user.id).catch((error: unknown) => {
+    throw new CountersNotClearedError(error instanceof ServiceUnavailableError ? (error as { cause?: unknown }).cause : error);
+  });
+  return { removed, countersCleared: true };
 }
 
 /**

@@ -96,13 +96,14 @@ export class Throttle {
   /** Clears an account's login and MFA counters (operator: `npm run admin -- unblock <email>`); `email` as stored. */
   async unblockAccount(email: string, userId: string) {
     const account = emailKey(email);
-    const rules = ['mfaUser', 'mfaConsecutive', 'mfaBackoff'] as const;
-    await Promise.all([
-      this.store.reset('loginAccount', account),
-      this.store.reset('accountBackoff', account),
-      ...rules.map((rule) => this.store.reset(rule, userId)),
-    ]);
+    await Promise.all([this.store.reset('loginAccount', account), this.store.reset('accountBackoff', account), this.clearMfaCounters(userId)]);
     return this.store.resetPrefix('loginEmailIp', `${account}:`);
+  }
+
+  /** The user's MFA counters (MFA_LIMIT_USER, MFA_LIMIT_CONSECUTIVE and its back-off) start over. */
+  async clearMfaCounters(userId: string) {
+    const rules = ['mfaUser', 'mfaConsecutive', 'mfaBackoff'] as const;
+    await Promise.all(rules.map((rule) => this.store.reset(rule, userId)));
   }
 
   /**
