@@ -396,6 +396,17 @@ describe('the code', () => {
     expect((await loginWithMfa(gw, user.email, user.password, ` ${totpNow(gw, secret)}\n`)).user.id).toBe(user.user.id);
   });
 
+  it('takes a code as apps show it, with a space inside (`123 456`), and no other character inside', async () => {
+    const user = await mfaUser();
+    const spaced = (code: string) => `${code.slice(0, 3)} ${code.slice(3)}`;
+    expect((await loginWithMfa(gw, user.email, user.password, spaced(totpNow(gw, user.secret)))).user.id).toBe(user.user.id);
+    gw.clock.advance(30);
+    const { mfaToken } = await challenge(gw, user.email, user.password);
+    const code = totpNow(gw, user.secret);
+    expect(codeOf(await gw.gql(VerifyMfaDocument, { mfaToken, code: `${code.slice(0, 3)}-${code.slice(3)}` }))).toBe('INVALID_MFA_CODE');
+    expect((await gw.gql(VerifyMfaDocument, { mfaToken, code: `${code.slice(0, 3)}\u00a0${code.slice(3)}` })).errors).toBeUndefined();
+  });
+
   it('disableMfa refuses a spent recovery code and a used TOTP code', async () => {
     const user = await mfaUser();
     const auth = { token: (await loginWithMfa(gw, user.email, user.password, user.recoveryCodes[0]!)).accessToken };

@@ -28,7 +28,7 @@ export async function confirmMfa(deps: AuthDeps, viewer: Viewer, code: string): 
   const { codes, ended, now } = await deps.throttle
     .guardMfa(user.id, (error) => error instanceof InvalidMfaCodeError, async () => {
       const now = deps.clock.now();
-      const step = matchingStep(openTotpSecret(deps.box, user.id, factor.sealed), code.trim(), now);
+      const step = matchingStep(openTotpSecret(deps.box, user.id, factor.sealed), code, now);
       if (step === null) throw new InvalidMfaCodeError();
       const fresh = newRecoveryCodes();
       const hashes = fresh.map((c) => hashRecoveryCode(user.id, c));

@@ -12,11 +12,13 @@ export function otpauthUri(secretBase32: string, issuer: string, accountEmail: s
 
 /**
  * The time step a code belongs to (now ±1 step), or null for a wrong code. The caller accepts
- * the step only if it is later than the last accepted one, so no code works twice.
+ * the step only if it is later than the last accepted one, so no code works twice. Whitespace
+ * anywhere is left out: apps show the code as `123 456`, and people type it so.
  */
 export function matchingStep(secretBase32: string, code: string, now: Date): number | null {
-  if (!/^\d{6}$/.test(code)) return null;
-  const delta = totp(secretBase32).validate({ token: code, timestamp: now.getTime(), window: WINDOW });
+  const digits = code.replace(/\s+/g, '');
+  if (!/^\d{6}$/.test(digits)) return null;
+  const delta = totp(secretBase32).validate({ token: digits, timestamp: now.getTime(), window: WINDOW });
   return delta === null ? null : Math.floor(now.getTime() / 1000 / PERIOD) + delta;
 }
 

@@ -57,7 +57,7 @@ function checkCode(deps: Pick<AuthDeps, 'mfa' | 'box' | 'clock' | 'throttle'>, u
       const factor = await deps.mfa.getFactor(userId);
       if (!factor?.confirmed) throw new MfaNotEnabledError();
       const now = deps.clock.now();
-      const step = matchingStep(openTotpSecret(deps.box, userId, factor.sealed), code.trim(), now);
+      const step = matchingStep(openTotpSecret(deps.box, userId, factor.sealed), code, now);
       if (step !== null) {
         if (await spend({ kind: 'otp', step })) return 'otp';
         throw new InvalidMfaCodeError(); // replayed: that step (or a later one) was used
