@@ -161,7 +161,8 @@ const schema = z.object({
   UV_THREADPOOL_SIZE: int(2, 1024).default(4),
   ACCESS_TOKEN_CACHE_SIZE: int(0, 100_000).default(10_000),
   PASSWORD_POLICY: oneOf(['composition', 'nist']).default('composition'),
-  MFA_ISSUER: text().max(64).default('graphql-auth-gateway'),
+  // Key URI Format: the label is `issuer:account`, so an issuer with a colon is misread by apps.
+  MFA_ISSUER: text().max(64).regex(/^[^:]*$/, 'must hold no colon (apps read the account from after the first one)').default('graphql-auth-gateway'),
   ENCRYPTION_KEYS: z.string().min(1).optional(),
   CORS_ORIGINS: z.string().optional(),
   // Unset: on in development and test, off in production.

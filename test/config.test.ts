@@ -596,6 +596,9 @@ describe('bounds and refusals', () => {
   it('caps MFA_ISSUER at 64 characters and RATE_LIMIT_PREFIX at 64 of its own characters (no space, no Redis hash-tag braces)', () => {
     expect(failure({ MFA_ISSUER: 'a'.repeat(65) }).message).toMatch(/^MFA_ISSUER/);
     expect(loadConfig({ MFA_ISSUER: 'a'.repeat(64) }).mfaIssuer).toHaveLength(64);
+    // The label of the otpauth URI is `issuer:account`: an app would read "Acme" as the issuer.
+    expect(failure({ MFA_ISSUER: 'Acme: Corp' }).message).toBe('MFA_ISSUER: must hold no colon (apps read the account from after the first one)');
+    expect(loadConfig({ MFA_ISSUER: 'Acme Corp (staging)' }).mfaIssuer).toBe('Acme Corp (staging)');
     for (const prefix of ['a'.repeat(65), 'gw rl', 'gw{rl}']) expect(failure({ RATE_LIMIT_PREFIX: prefix }).message, prefix).toMatch(/^RATE_LIMIT_PREFIX: /);
     expect(loadConfig({ RATE_LIMIT_PREFIX: 'a'.repeat(64) }).rateLimit.prefix).toHaveLength(64);
   });
