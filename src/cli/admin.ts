@@ -77,6 +77,14 @@ const ANNOUNCE_WAIT_MS = 3000;
 /** Arguments a command may take beyond its arity. */
 const FLAGS: Record<string, string[]> = { 'forget-encryption-key': ['--yes'] };
 
+/**
+ * A first ENCRYPTION_KEYS entry no gateway has started with first (nor reencrypt made current),
+ * where gateways have started with others: most likely one the running instances do not hold yet
+ * (README: add a key in two rollouts). A note, not a refusal. Said of none before any start.
+ */
+const neverCurrent = (keyId: string, sealed: string) =>
+  `note: no gateway has yet started with "${keyId}" as its first ENCRYPTION_KEYS entry: ${sealed} is sealed under it, which instances without it cannot open (add a new key to every instance first, after the old one)`;
+
 async function run(argv: string[]): Promise<number> {
   const [command, ...given] = argv;
   const flags = given.filter((arg) => command !== undefined && Object.hasOwn(FLAGS, command) && FLAGS[command]!.includes(arg));
@@ -175,10 +183,14 @@ async function run(argv: string[]): Promise<number> {
             (k) => k.state === 'pending' && k.alg === config.jwt.alg && k.retiresAt === null,
           );
           // A check, not a condition of rotating (a role without the table's rights, say).
-          const replaced = await new PostgresEncryptionKeyHistory(database.db).laterThan(box.currentKeyId).catch((error: unknown) => {
-            say(`note: ENCRYPTION_KEYS order not checked: ${describeFailure(error)}`);
-            return [];
-          });
+          const keyHistory = new PostgresEncryptionKeyHistory(database.db);
+          const [replaced, known] = await Promise.all([keyHistory.laterThan(box.currentKeyId), keyHistory.wasCurrent(box.currentKeyId)]).catch(
+            (error: unknown) => {
+              say(`note: ENCRYPTION_KEYS order not checked: ${describeFailure(error)}`);
+              return [[] as Array<{ keyId: string; currentSince: Date }>, true] as const;
+            },
+          );
+          if (known === false) say(neverCurrent(box.currentKeyId, 'the new signing key'));
           const key = await rotateSigningKey({ signingKeys, box, clock: systemClock, audit }, settings);
           if (replaced.length > 0) say(`note: ${keyReplacedSince(box.currentKeyId, replaced)}: ${key.kid} is sealed under "${box.currentKeyId}", which instances without it cannot open (an out-of-date ENCRYPTION_KEYS?)`);
           say(`added ${key.kid} (${key.alg}): running gateways publish it within KEY_RELOAD_SECONDS (${config.keys.reloadSeconds} s here); it signs from ${key.activatesAt.toISOString()}`);
@@ -211,6 +223,7 @@ async function run(argv: string[]): Promise<number> {
         const keyHistory = new PostgresEncryptionKeyHistory(database.db);
         const replaced = await keyHistory.laterThan(box.currentKeyId);
         if (replaced.length > 0) say(`note: ${keyReplacedSince(box.currentKeyId, replaced)}: this makes "${box.currentKeyId}" the current key again`);
+        if ((await keyHistory.wasCurrent(box.currentKeyId)) === false) say(neverCurrent(box.currentKeyId, 'every secret'));
         const report = await reencrypt({ signingKeys: new PostgresSigningKeyStore(database.db), mfa: deps.mfa, keyHistory, box, clock: systemClock, audit });
         say(`re-encrypted ${report.resealed} secret(s) under key "${box.currentKeyId}"`);
         if (report.retiredLeft > 0) say(`left ${report.retiredLeft} retired signing key(s) as they were: they are never opened again`);

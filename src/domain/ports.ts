@@ -257,4 +257,9 @@ export interface EncryptionKeyHistory {
   laterThan(keyId: string): Promise<Array<{ keyId: string; currentSince: Date }>>;
   /** Makes `keyId` the most recent current key (from `at`, or just after the latest). */
   markCurrent(keyId: string, at: Date): Promise<void>;
+  /**
+   * Whether `keyId` has ever been current (an instance started with it first, or reencrypt made
+   * it so): undefined while nothing has been recorded at all (no instance has started yet).
+   */
+  wasCurrent(keyId: string): Promise<boolean | undefined>;
 }

@@ -40,7 +40,41 @@ describe('the history of the current key', () => {
     await history.markCurrent('a', minutes(-120));
     expect(await history.recordCurrent('a', minutes(5))).toEqual([]);
     expect(idsOf(await history.recordCurrent('c', minutes(5)))).toEqual(['a']);
+    expect([await history.wasCurrent('a'), await history.wasCurrent('never')]).toEqual([true, false]);
+    await database.db.execute(sql`DELETE FROM encryption_key_history`);
+    expect(await history.wasCurrent('a')).toBeUndefined(); // nothing recorded: no instance has started
   });
+});
+
+describe('an admin command sealing under a first key no gateway has started with', () => {
+  let named: NamedDatabase;
+  beforeAll(async () => {
+    named = await createNamedDatabase({ migrated: true });
+    const database = await named.open();
+    try {
+      await new PostgresEncryptionKeyHistory(database.db).recordCurrent('k1', minutes(-60)); // the instances run k1
+    } finally {
+      await database.close();
+    }
+  });
+  afterAll(() => named?.drop());
+
+  it('says so (the running instances may not hold it: README adds a key in two rollouts), once reencrypt has made it current no more', async () => {
+    const K3 = generateEncryptionKeyEntry('k3');
+    const admin = (args: string[], keys: string) => runTsx('src/cli/admin.ts', args, childEnv({ ...named.env, ENCRYPTION_KEYS: keys }));
+    const note = (sealed: string) =>
+      `note: no gateway has yet started with "k3" as its first ENCRYPTION_KEYS entry: ${sealed} is sealed under it, which instances without it cannot open (add a new key to every instance first, after the old one)\n`;
+    const rotated = await admin(['keys', 'rotate'], `${K3},${K1}`);
+    expect(rotated.code, rotated.stderr).toBe(0);
+    expect(rotated.stdout).toContain(note('the new signing key'));
+    const reencrypted = await admin(['reencrypt'], `${K3},${K1}`);
+    expect(reencrypted.code, reencrypted.stderr).toBe(0);
+    expect(reencrypted.stdout).toContain(note('every secret'));
+    // reencrypt made k3 the current key: the instances are then expected to hold it.
+    for (const run of [await admin(['keys', 'rotate'], `${K3},${K1}`), await admin(['keys', 'rotate'], `${K1}`)]) {
+      expect(run.stdout).not.toContain('no gateway has yet started');
+    }
+  }, 120_000);
 });
 
 describe('a server started with an out-of-date ENCRYPTION_KEYS', () => {

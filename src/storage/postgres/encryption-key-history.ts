@@ -12,6 +12,11 @@ const latestFrom = (at: Date) => sql`(SELECT GREATEST(${ts(at)}, max(current_sin
 export class PostgresEncryptionKeyHistory implements EncryptionKeyHistory {
   constructor(private readonly db: Db) {}
 
+  async wasCurrent(keyId: string) {
+    const recorded = await this.db.select({ keyId: encryptionKeyHistory.keyId }).from(encryptionKeyHistory);
+    return recorded.length === 0 ? undefined : recorded.some((row) => row.keyId === keyId);
+  }
+
   async recordCurrent(keyId: string, at: Date) {
     // Read first: a start (the usual one) that finds its key recorded writes nothing.
     const [known] = await this.db.select({ keyId: encryptionKeyHistory.keyId }).from(encryptionKeyHistory).where(eq(encryptionKeyHistory.keyId, keyId));
