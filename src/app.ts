@@ -77,6 +77,6 @@ export async function createApp({ config, deps, logger, pingDatabase, rateLimitM
   refuseOtherMethods(app, '/graphql', 'GET, HEAD, POST, OPTIONS');
 
   registerHealthRoutes(app, pingDatabase, rateLimitMode);
-  registerJwksRoutes(app, () => deps.keys, { issuer: config.jwt.issuer, alg: config.jwt.alg });
+  registerJwksRoutes(app, () => deps.keys, { issuer: config.jwt.issuer });
   return app;
 }

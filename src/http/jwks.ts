@@ -7,7 +7,7 @@ import { JWKS_MAX_AGE_SECONDS, type KeyRing } from '../domain/tokens';
  * members only), cacheable with an ETag, and an OpenID-style discovery document so tools that
  * start from an issuer URL find them.
  */
-export function registerJwksRoutes(app: FastifyInstance, keys: () => KeyRing, settings: { issuer: string; alg: string }) {
+export function registerJwksRoutes(app: FastifyInstance, keys: () => KeyRing, settings: { issuer: string }) {
   app.get('/.well-known/jwks.json', async (request, reply) => {
     const jwks = keys().jwks;
     const body = JSON.stringify(jwks);
@@ -18,15 +18,18 @@ export function registerJwksRoutes(app: FastifyInstance, keys: () => KeyRing, se
   });
 
   const issuer = settings.issuer.replace(/\/$/, '');
-  const discovery = {
+  // The algorithms of the published keys, not this instance's JWT_ALG: during a change of
+  // JWT_ALG, instances on either algorithm publish keys of both (and take tokens of both), so
+  // every instance answers the same document, as it answers the same key set.
+  const discovery = (ring: KeyRing) => ({
     issuer: settings.issuer,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
-    id_token_signing_alg_values_supported: [settings.alg],
+    id_token_signing_alg_values_supported: ring.algorithms,
     subject_types_supported: ['public'],
     claims_supported: ['iss', 'aud', 'sub', 'sid', 'jti', 'roles', 'scope', 'amr', 'iat', 'exp'],
-  };
+  });
   app.get('/.well-known/openid-configuration', async (_request, reply) =>
-    reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(discovery),
+    reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(discovery(keys())),
   );
 }
 

@@ -63,6 +63,25 @@ describe('GET /.well-known/jwks.json', () => {
 });
 
 describe('GET /.well-known/openid-configuration', () => {
+  it('names the algorithms of the published keys: during a change of JWT_ALG, both, alike on every instance', async () => {
+    const encryptionKeys = generateEncryptionKeyEntry('shared');
+    const es256 = await startGateway({ encryptionKeys, env: { JWT_ALG: 'ES256' } });
+    try {
+      const eddsa = await startGateway({ database: es256.database, encryptionKeys, env: { JWT_ALG: 'EdDSA' } }); // adds an EdDSA key
+      try {
+        await es256.reloadKeys();
+        for (const instance of [es256, eddsa]) {
+          const document = (await (await fetch(`${instance.url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+          expect(document.id_token_signing_alg_values_supported, instance.config.jwt.alg).toEqual(['ES256', 'EdDSA']);
+        }
+      } finally {
+        await eddsa.close();
+      }
+    } finally {
+      await es256.close();
+    }
+  });
+
   it('names the issuer, the JWKS URL and the signing algorithm', async () => {
     const response = await fetch(`${gw.url}/.well-known/openid-configuration`);
     expect(response.status).toBe(200);
