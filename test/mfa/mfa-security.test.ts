@@ -138,16 +138,19 @@ describe('regenerateRecoveryCodes', () => {
 });
 
 describe('MFA_LIMIT_USER', () => {
+  /** `times` wrong codes, each on a challenge of its own. */
+  async function failOnFreshChallenges(target: TestGateway, user: Awaited<ReturnType<typeof mfaUser>>, times: number) {
+    for (let i = 0; i < times; i++) {
+      const { mfaToken } = await challenge(target, user.email, user.password);
+      expect(codeOf(await target.gql(VerifyMfaDocument, { mfaToken, code: wrongCode(totpNow(target, user.secret)) }))).toBe('INVALID_MFA_CODE');
+    }
+  }
+
   it('answers RATE_LIMITED after the allowed failures, across fresh challenges', async () => {
     const limited = await startGateway({ env: { MFA_LIMIT_USER: '3/900' } });
     try {
       const user = await mfaUser(limited);
-      for (let i = 0; i < 3; i++) {
-        const { mfaToken } = await challenge(limited, user.email, user.password);
-        expect(codeOf(await limited.gql(VerifyMfaDocument, { mfaToken, code: wrongCode(totpNow(limited, user.secret)) }))).toBe(
-          'INVALID_MFA_CODE',
-        );
-      }
+      await failOnFreshChallenges(limited, user, 3);
       const { mfaToken } = await challenge(limited, user.email, user.password);
       const blocked = await limited.gql(VerifyMfaDocument, { mfaToken, code: totpNow(limited, user.secret) });
       expect(codeOf(blocked)).toBe('RATE_LIMITED');
@@ -181,12 +184,7 @@ describe('MFA_LIMIT_USER', () => {
     const limited = await startGateway({ env: { MFA_LIMIT_USER: '3/900' } });
     try {
       const user = await mfaUser(limited);
-      for (let i = 0; i < 3; i++) {
-        const { mfaToken } = await challenge(limited, user.email, user.password);
-        expect(codeOf(await limited.gql(VerifyMfaDocument, { mfaToken, code: wrongCode(totpNow(limited, user.secret)) }))).toBe(
-          'INVALID_MFA_CODE',
-        );
-      }
+      await failOnFreshChallenges(limited, user, 3);
       const reset = await resetMfa(limited.deps, user.email);
       expect(reset).toMatchObject({ removed: { removed: true, wasOn: true }, countersCleared: true });
       // The password alone now; confirming a new enrolment checks a code, counted as verifyMfa's.
