@@ -125,6 +125,8 @@ async function run(argv: string[]): Promise<number> {
       audit,
     };
     const say = (line: string) => process.stdout.write(line + '\n');
+    // The counters the running gateways share; without Redis each counts in its own memory.
+    const sharedThrottle = () => (counters.redis ? new Throttle(counters.store, config.rateLimit) : null);
     // Set by what the running gateways are to hear of through Redis: sessions ended, counters cleared.
     let sharedThroughRedis = false;
     // Without Redis the running gateways hear of it only when they next read the database.
@@ -154,8 +156,7 @@ async function run(argv: string[]): Promise<number> {
       case 'unblock': {
         // Before anything is looked up: with Redis away, nothing would be cleared.
         if (counters.redis && !counters.redis.healthy()) throw new Error('Redis is not reachable');
-        const throttle = counters.redis ? new Throttle(counters.store, config.rateLimit) : null;
-        const unblocked = await unblockAccount({ ...deps, throttle }, a);
+        const unblocked = await unblockAccount({ ...deps, throttle: sharedThrottle() }, a);
         if (!unblocked) {
           say(`${a}: nothing to clear here: without REDIS_URL the counters live in the server's memory and end with it`);
           break;
@@ -165,8 +166,7 @@ async function run(argv: string[]): Promise<number> {
         break;
       }
       case 'reset-mfa': {
-        const throttle = counters.redis ? new Throttle(counters.store, config.rateLimit) : null;
-        const { removed, countersCleared } = await resetMfa({ ...deps, throttle }, a);
+        const { removed, countersCleared } = await resetMfa({ ...deps, throttle: sharedThrottle() }, a);
         const counted = countersCleared
           ? ', MFA counters cleared'
           : " (no REDIS_URL: its MFA counters live in each server's memory, until they expire or the server restarts)";

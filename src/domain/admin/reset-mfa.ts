@@ -1,9 +1,8 @@
-import { ServiceUnavailableError } from '../../errors';
 import type { AuthDeps } from '../auth/deps';
 import { announceEnded } from '../revocation';
 import type { Throttle } from '../throttle';
 import { findUserByEmail } from './find-user-by-email';
-import { CountersNotClearedError } from './unblock-account';
+import { clearing } from './unblock-account';
 
 type Deps = Pick<AuthDeps, 'users' | 'mfa' | 'revocations' | 'clock' | 'audit'>;
 
@@ -26,9 +25,7 @@ export async function resetMfa(deps: Deps & { throttle: Throttle | null }, email
   const factor = await deps.mfa.getFactor(user.id);
   const removed = !factor && !user.mfaEnabled ? null : await removeMfa(deps, user.id, 'admin');
   if (!deps.throttle) return { removed, countersCleared: false };
-  await deps.throttle.clearMfaCounters(user.id).catch((error: unknown) => {
-    throw new CountersNotClearedError(error instanceof ServiceUnavailableError ? (error as { cause?: unknown }).cause : error);
-  });
+  await clearing(deps.throttle.clearMfaCounters(user.id));
   return { removed, countersCleared: true };
 }
 

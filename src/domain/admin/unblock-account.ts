@@ -13,6 +13,12 @@ export class CountersNotClearedError extends Error {
   }
 }
 
+/** Shared counters being cleared: a failure is CountersNotClearedError, with what the store answered. */
+export const clearing = <T>(cleared: Promise<T>) =>
+  cleared.catch((error: unknown) => {
+    throw new CountersNotClearedError(error instanceof ServiceUnavailableError ? (error as { cause?: unknown }).cause : error);
+  });
+
 /**
  * Clears the account's login and MFA counters (`admin unblock`) and returns how many
  * per-address login counters went. `throttle` null: each server counts in its own memory (no
@@ -21,9 +27,7 @@ export class CountersNotClearedError extends Error {
 export async function unblockAccount(deps: Pick<AuthDeps, 'users' | 'audit'> & { throttle: Throttle | null }, email: string) {
   const user = await findUserByEmail(deps.users, email);
   if (!deps.throttle) return null;
-  const clearedCounters = await deps.throttle.unblockAccount(user.email, user.id).catch((error: unknown) => {
-    throw new CountersNotClearedError(error instanceof ServiceUnavailableError ? (error as { cause?: unknown }).cause : error);
-  });
+  const clearedCounters = await clearing(deps.throttle.unblockAccount(user.email, user.id));
   deps.audit('account unblocked', { userId: user.id, clearedCounters });
   return { clearedCounters };
 }
