@@ -235,6 +235,32 @@ describe('npm start', () => {
       expect(Date.now() - signalledAt).toBeLessThan(8_000);
     }, 60_000);
 
+    it('ends the drain once the request in flight is answered, on a connection kept alive too (not at the 10 s cut-off)', async () => {
+      const { child, port } = await startProcess(await productionEnv());
+      const socket = connect(port, '127.0.0.1');
+      cleanups.push(() => socket.destroy());
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.on('error', () => {});
+      let answer = '';
+      socket.on('data', (chunk) => (answer += chunk));
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      const body = JSON.stringify({ query: '{ __typename }' });
+      // Kept alive: the client would send its next request on this connection.
+      socket.write(`POST /graphql HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body.slice(0, 5)}`);
+      await fetch(`http://127.0.0.1:${port}/healthz`, { headers: { connection: 'close' } }).then((response) => response.text());
+
+      child.process.kill('SIGTERM');
+      await child.waitFor(/"msg":"draining"/, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const answeredAt = Date.now();
+      socket.write(body.slice(5));
+      expect(await child.exited, child.stderr()).toBe(0);
+      await closed;
+      expect(answer).toMatch(/^HTTP\/1\.1 200/);
+      expect(child.stdout().match(/"msg":"stopped"/g)).toHaveLength(1);
+      expect(Date.now() - answeredAt).toBeLessThan(5_000);
+    }, 60_000);
+
     it('warns at start while ENCRYPTION_KEYS keeps the development key after a production one', async () => {
       const env = await productionEnv();
       // After a production key, the development key only opens what it sealed (config.test.ts).
